@@ -1,0 +1,1 @@
+//! Certificate authority: templates, hierarchy, CSR checks, issuance.

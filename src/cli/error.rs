@@ -1,0 +1,74 @@
+//! The one place where library errors become what a user sees: a kind (stable,
+//! for `--json`), a one-line message, an optional hint, and an exit code.
+
+use std::fmt;
+
+/// Exit codes of the command contract.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILURE: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const DENIED: u8 = 3;
+    pub const EXPIRING: u8 = 4;
+}
+
+#[derive(Debug)]
+pub struct CliError {
+    /// Stable machine-readable kind: `input`, `password`, `io`, `policy`,
+    /// `not_found`, `conflict`, `not_initialized`, `usage`, `crypto`, `internal`.
+    pub kind: &'static str,
+    pub message: String,
+    pub hint: Option<String>,
+    pub exit: u8,
+}
+
+impl CliError {
+    pub fn new(kind: &'static str, message: impl Into<String>) -> Self {
+        CliError {
+            kind,
+            message: message.into(),
+            hint: None,
+            exit: exit::FAILURE,
+        }
+    }
+    pub fn usage(message: impl Into<String>) -> Self {
+        CliError {
+            exit: exit::USAGE,
+            ..CliError::new("usage", message)
+        }
+    }
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<pushca::fsutil::FsError> for CliError {
+    fn from(e: pushca::fsutil::FsError) -> Self {
+        use pushca::fsutil::FsError;
+        let kind = match &e {
+            FsError::Read { .. } => "input",
+            FsError::Write { .. } => "io",
+            FsError::Secret(_) => "password",
+        };
+        CliError::new(kind, e.to_string())
+    }
+}
+
+impl From<pushca::keys::KeyError> for CliError {
+    fn from(e: pushca::keys::KeyError) -> Self {
+        use pushca::keys::KeyError;
+        let kind = match &e {
+            KeyError::WrongPassphrase => "password",
+            KeyError::Malformed(_) | KeyError::Unsupported(_) => "input",
+            KeyError::Generation(_) | KeyError::Encryption(_) => "crypto",
+        };
+        CliError::new(kind, e.to_string())
+    }
+}

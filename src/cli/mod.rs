@@ -1,0 +1,137 @@
+//! Command-line definitions (clap) and dispatch to one handler module per
+//! command group. Handlers call the library and return a [`Report`]; `main.rs`
+//! renders it as text or JSON.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub mod convert;
+pub mod error;
+pub mod issue;
+pub mod portal;
+pub mod secrets;
+
+pub use error::{exit, CliError};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "pushca",
+    version,
+    about = "Self-hosted certificate authority and developer portal for an APNs-style push gateway",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// pushca home directory (default: $PUSHCA_HOME, else ~/.pushca)
+    #[arg(long, global = true, env = "PUSHCA_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Print one JSON document on stdout (errors as JSON on stderr)
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print nothing but errors
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Say more about what is being done
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create the CA hierarchy (root, issuing CA, profile signer) and the default team
+    Init(issue::InitArgs),
+    /// Manage teams (organisations)
+    #[command(subcommand)]
+    Team(portal::TeamCmd),
+    /// Manage App IDs (bundle identifiers)
+    #[command(subcommand)]
+    App(portal::AppCmd),
+    /// Make a key and a certificate signing request (like Keychain Access)
+    #[command(subcommand)]
+    Csr(issue::CsrCmd),
+    /// Issue, list and show push certificates
+    #[command(subcommand)]
+    Cert(issue::CertCmd),
+    /// Write and read PKCS#12 (.p12) files
+    #[command(subcommand)]
+    P12(convert::P12Cmd),
+    /// Private key conversions
+    #[command(subcommand)]
+    Key(convert::KeyCmd),
+    /// Merge certificate and key into the PEM files push providers load
+    #[command(subcommand)]
+    Pem(convert::PemCmd),
+}
+
+/// Global options every handler sees.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub home: Option<PathBuf>,
+    pub json: bool,
+    pub quiet: bool,
+    pub verbose: u8,
+}
+
+impl Ctx {
+    pub fn home(&self) -> Result<pushca::home::Home, CliError> {
+        pushca::home::Home::resolve(self.home.clone()).map_err(|e| CliError::usage(e.to_string()))
+    }
+}
+
+/// What a command produced: a JSON document, its text rendering, warnings for
+/// stderr, and the exit code.
+#[derive(Debug)]
+pub struct Report {
+    pub json: serde_json::Value,
+    pub text: String,
+    pub warnings: Vec<String>,
+    pub exit: u8,
+}
+
+impl Report {
+    pub fn new(json: serde_json::Value, text: impl Into<String>) -> Self {
+        Report {
+            json,
+            text: text.into(),
+            warnings: Vec::new(),
+            exit: exit::OK,
+        }
+    }
+    pub fn warn(mut self, w: impl Into<String>) -> Self {
+        self.warnings.push(w.into());
+        self
+    }
+    pub fn with_exit(mut self, code: u8) -> Self {
+        self.exit = code;
+        self
+    }
+}
+
+pub fn run(cli: Cli) -> Result<Report, CliError> {
+    let ctx = Ctx {
+        home: cli.home,
+        json: cli.json,
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+    };
+    match cli.command {
+        Command::Init(a) => issue::init(&ctx, a),
+        Command::Team(c) => portal::team(&ctx, c),
+        Command::App(c) => portal::app(&ctx, c),
+        Command::Csr(c) => issue::csr(&ctx, c),
+        Command::Cert(c) => issue::cert(&ctx, c),
+        Command::P12(c) => convert::p12(&ctx, c),
+        Command::Key(c) => convert::key(&ctx, c),
+        Command::Pem(c) => convert::pem(&ctx, c),
+    }
+}
+
+/// Arguments shared by commands that write one output file.
+#[derive(Args, Debug, Clone)]
+pub struct OutFile {
+    /// Output file (written atomically)
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}

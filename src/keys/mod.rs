@@ -1,0 +1,362 @@
+//! Private keys: generation, PKCS#8 encoding (plain and encrypted) and the
+//! bridge to rcgen for signing.
+//!
+//! A [`PrivateKey`] always holds a PKCS#8 `PrivateKeyInfo` DER, zeroized on drop.
+//! Keys pushca generates are ECDSA P-256/P-384 (ring) or RSA 2048/3072/4096
+//! (`rsa` crate, key generation only: see README on RUSTSEC-2023-0071).
+
+use std::fmt;
+
+use pkcs8::der::{Decode, Encode};
+use pkcs8::{pkcs5, EncryptedPrivateKeyInfo, PrivateKeyInfo};
+use rand::RngCore;
+use zeroize::Zeroizing;
+
+use crate::fsutil::Secret;
+
+pub const OID_RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
+pub const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
+pub const OID_P256: &str = "1.2.840.10045.3.1.7";
+pub const OID_P384: &str = "1.3.132.0.34";
+
+/// PBKDF2 iterations for keys pushca encrypts (CA keys at rest, `--passout`).
+/// OpenSSL 3 uses 2048; we spend more because these files live on disk for years.
+pub const PBKDF2_ITERATIONS: u32 = 100_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("wrong passphrase, or the encrypted key is corrupt")]
+    WrongPassphrase,
+    #[error("not a private key: {0}")]
+    Malformed(String),
+    #[error("unsupported key: {0}")]
+    Unsupported(String),
+    #[error("key generation failed: {0}")]
+    Generation(String),
+    #[error("encryption failed: {0}")]
+    Encryption(String),
+}
+
+/// The key types pushca generates (`--key-type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum KeyType {
+    #[serde(rename = "ec-p256")]
+    EcP256,
+    #[serde(rename = "ec-p384")]
+    EcP384,
+    #[serde(rename = "rsa-2048")]
+    Rsa2048,
+    #[serde(rename = "rsa-3072")]
+    Rsa3072,
+    #[serde(rename = "rsa-4096")]
+    Rsa4096,
+}
+
+impl KeyType {
+    pub const ALL: [KeyType; 5] = [
+        KeyType::EcP256,
+        KeyType::EcP384,
+        KeyType::Rsa2048,
+        KeyType::Rsa3072,
+        KeyType::Rsa4096,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyType::EcP256 => "ec-p256",
+            KeyType::EcP384 => "ec-p384",
+            KeyType::Rsa2048 => "rsa-2048",
+            KeyType::Rsa3072 => "rsa-3072",
+            KeyType::Rsa4096 => "rsa-4096",
+        }
+    }
+
+    pub fn algorithm(self) -> KeyAlgorithm {
+        match self {
+            KeyType::EcP256 => KeyAlgorithm::EcP256,
+            KeyType::EcP384 => KeyAlgorithm::EcP384,
+            KeyType::Rsa2048 => KeyAlgorithm::Rsa { bits: 2048 },
+            KeyType::Rsa3072 => KeyAlgorithm::Rsa { bits: 3072 },
+            KeyType::Rsa4096 => KeyAlgorithm::Rsa { bits: 4096 },
+        }
+    }
+}
+
+impl fmt::Display for KeyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for KeyType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        KeyType::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
+            format!("unknown key type '{s}' (expected ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096)")
+        })
+    }
+}
+
+/// What a key is, as far as pushca cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAlgorithm {
+    Rsa { bits: usize },
+    EcP256,
+    EcP384,
+}
+
+impl fmt::Display for KeyAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyAlgorithm::Rsa { bits } => write!(f, "RSA-{bits}"),
+            KeyAlgorithm::EcP256 => f.write_str("EC P-256"),
+            KeyAlgorithm::EcP384 => f.write_str("EC P-384"),
+        }
+    }
+}
+
+impl KeyAlgorithm {
+    /// The signature algorithm a CA with this key signs with.
+    pub fn rcgen_signature(self) -> &'static rcgen::SignatureAlgorithm {
+        match self {
+            KeyAlgorithm::Rsa { .. } => &rcgen::PKCS_RSA_SHA256,
+            KeyAlgorithm::EcP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+            KeyAlgorithm::EcP384 => &rcgen::PKCS_ECDSA_P384_SHA384,
+        }
+    }
+}
+
+/// A private key as PKCS#8 DER (zeroized on drop).
+pub struct PrivateKey {
+    pkcs8: Zeroizing<Vec<u8>>,
+    algorithm: KeyAlgorithm,
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PrivateKey({})", self.algorithm)
+    }
+}
+
+impl Clone for PrivateKey {
+    fn clone(&self) -> Self {
+        PrivateKey {
+            pkcs8: self.pkcs8.clone(),
+            algorithm: self.algorithm,
+        }
+    }
+}
+
+impl PrivateKey {
+    /// Generates a new key from the operating system's CSPRNG.
+    pub fn generate(kind: KeyType) -> Result<PrivateKey, KeyError> {
+        let der: Vec<u8> = match kind {
+            KeyType::EcP256 | KeyType::EcP384 => {
+                let kp = rcgen::KeyPair::generate_for(kind.algorithm().rcgen_signature())
+                    .map_err(|e| KeyError::Generation(e.to_string()))?;
+                kp.serialize_der()
+            }
+            KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => {
+                use rsa::pkcs8::EncodePrivateKey;
+                let bits = match kind.algorithm() {
+                    KeyAlgorithm::Rsa { bits } => bits,
+                    _ => 2048,
+                };
+                let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, bits)
+                    .map_err(|e| KeyError::Generation(e.to_string()))?;
+                let doc = key
+                    .to_pkcs8_der()
+                    .map_err(|e| KeyError::Generation(e.to_string()))?;
+                doc.as_bytes().to_vec()
+            }
+        };
+        PrivateKey::from_pkcs8_der(&der)
+    }
+
+    /// Takes an unencrypted PKCS#8 `PrivateKeyInfo` DER.
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<PrivateKey, KeyError> {
+        let info = PrivateKeyInfo::from_der(der)
+            .map_err(|e| KeyError::Malformed(format!("invalid PKCS#8 structure ({e})")))?;
+        let algorithm = classify(&info)?;
+        Ok(PrivateKey {
+            pkcs8: Zeroizing::new(der.to_vec()),
+            algorithm,
+        })
+    }
+
+    /// Decrypts an `EncryptedPrivateKeyInfo` DER (PBES2 with PBKDF2 or scrypt,
+    /// and the PBES1 schemes the `pkcs5` crate supports).
+    pub fn from_encrypted_pkcs8_der(der: &[u8], pass: &Secret) -> Result<PrivateKey, KeyError> {
+        let enc = EncryptedPrivateKeyInfo::from_der(der).map_err(|e| {
+            KeyError::Malformed(format!("invalid encrypted PKCS#8 structure ({e})"))
+        })?;
+        let doc = enc.decrypt(pass.as_bytes()).map_err(|e| match e {
+            pkcs8::Error::EncryptedPrivateKey(pkcs5::Error::DecryptFailed) => {
+                KeyError::WrongPassphrase
+            }
+            pkcs8::Error::EncryptedPrivateKey(pkcs5::Error::AlgorithmParametersInvalid {
+                ..
+            })
+            | pkcs8::Error::EncryptedPrivateKey(pkcs5::Error::UnsupportedAlgorithm { .. }) => {
+                KeyError::Unsupported(format!("encryption scheme not supported ({e})"))
+            }
+            _ => KeyError::WrongPassphrase,
+        })?;
+        // A wrong password that happens to unpad correctly yields garbage DER.
+        PrivateKey::from_pkcs8_der(doc.as_bytes()).map_err(|_| KeyError::WrongPassphrase)
+    }
+
+    /// Reads `-----BEGIN ENCRYPTED PRIVATE KEY-----` or `-----BEGIN PRIVATE KEY-----` PEM.
+    /// (Every other key format is handled by the conversion module.)
+    pub fn from_pkcs8_pem(pem: &str, pass: Option<&Secret>) -> Result<PrivateKey, KeyError> {
+        let (label, der) = pem_rfc7468::decode_vec(pem.trim().as_bytes())
+            .map_err(|e| KeyError::Malformed(format!("invalid PEM ({e})")))?;
+        let der = Zeroizing::new(der);
+        match (label, pass) {
+            ("PRIVATE KEY", _) => PrivateKey::from_pkcs8_der(&der),
+            ("ENCRYPTED PRIVATE KEY", Some(p)) => PrivateKey::from_encrypted_pkcs8_der(&der, p),
+            ("ENCRYPTED PRIVATE KEY", None) => Err(KeyError::Malformed(
+                "the key is encrypted and no passphrase was given".into(),
+            )),
+            (other, _) => Err(KeyError::Malformed(format!(
+                "PEM block is '{other}', not a private key"
+            ))),
+        }
+    }
+
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        self.algorithm
+    }
+
+    pub fn pkcs8_der(&self) -> &[u8] {
+        &self.pkcs8
+    }
+
+    /// Unencrypted `-----BEGIN PRIVATE KEY-----` PEM.
+    pub fn to_pkcs8_pem(&self) -> Zeroizing<String> {
+        Zeroizing::new(pem_encode("PRIVATE KEY", &self.pkcs8))
+    }
+
+    /// `EncryptedPrivateKeyInfo` DER: PBES2, PBKDF2-HMAC-SHA256, AES-256-CBC,
+    /// random 16-byte salt and IV, [`PBKDF2_ITERATIONS`] iterations.
+    pub fn to_encrypted_pkcs8_der(&self, pass: &Secret) -> Result<Vec<u8>, KeyError> {
+        self.to_encrypted_pkcs8_der_with(pass, PBKDF2_ITERATIONS)
+    }
+
+    pub fn to_encrypted_pkcs8_der_with(
+        &self,
+        pass: &Secret,
+        iterations: u32,
+    ) -> Result<Vec<u8>, KeyError> {
+        let mut salt = [0u8; 16];
+        let mut iv = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut salt);
+        rand::rngs::OsRng.fill_bytes(&mut iv);
+        let params = pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(iterations, &salt, &iv)
+            .map_err(|e| KeyError::Encryption(e.to_string()))?;
+        let info = PrivateKeyInfo::from_der(&self.pkcs8)
+            .map_err(|e| KeyError::Encryption(e.to_string()))?;
+        let enc = info
+            .encrypt_with_params(params, pass.as_bytes())
+            .map_err(|e| KeyError::Encryption(e.to_string()))?;
+        Ok(enc.as_bytes().to_vec())
+    }
+
+    /// `-----BEGIN ENCRYPTED PRIVATE KEY-----` PEM (see [`Self::to_encrypted_pkcs8_der`]).
+    pub fn to_encrypted_pkcs8_pem(&self, pass: &Secret) -> Result<String, KeyError> {
+        Ok(pem_encode(
+            "ENCRYPTED PRIVATE KEY",
+            &self.to_encrypted_pkcs8_der(pass)?,
+        ))
+    }
+
+    /// The key as an rcgen key pair, for signing certificates, CSRs and CRLs.
+    pub fn to_rcgen(&self) -> Result<rcgen::KeyPair, KeyError> {
+        let der = rustls_pki_types::PrivatePkcs8KeyDer::from(self.pkcs8.as_slice());
+        rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&der, self.algorithm.rcgen_signature())
+            .map_err(|e| KeyError::Malformed(format!("key rejected by the signer ({e})")))
+    }
+
+    /// DER `SubjectPublicKeyInfo` of the key.
+    pub fn public_key_der(&self) -> Result<Vec<u8>, KeyError> {
+        use rcgen::PublicKeyData;
+        Ok(self.to_rcgen()?.subject_public_key_info())
+    }
+}
+
+fn classify(info: &PrivateKeyInfo<'_>) -> Result<KeyAlgorithm, KeyError> {
+    let oid = info.algorithm.oid.to_string();
+    match oid.as_str() {
+        OID_RSA_ENCRYPTION => {
+            use rsa::traits::PublicKeyParts;
+            let key = rsa::RsaPrivateKey::try_from(info.clone())
+                .map_err(|e| KeyError::Malformed(format!("invalid RSA key ({e})")))?;
+            Ok(KeyAlgorithm::Rsa {
+                bits: key.n().bits(),
+            })
+        }
+        OID_EC_PUBLIC_KEY => {
+            let curve = info
+                .algorithm
+                .parameters_oid()
+                .map_err(|_| KeyError::Malformed("EC key without a named curve".into()))?
+                .to_string();
+            match curve.as_str() {
+                OID_P256 => Ok(KeyAlgorithm::EcP256),
+                OID_P384 => Ok(KeyAlgorithm::EcP384),
+                other => Err(KeyError::Unsupported(format!(
+                    "EC curve {other} (supported: P-256, P-384)"
+                ))),
+            }
+        }
+        other => Err(KeyError::Unsupported(format!(
+            "key algorithm {other} (supported: RSA, EC P-256, EC P-384)"
+        ))),
+    }
+}
+
+/// PEM-encodes DER with 64-column lines and `\n` line endings.
+pub fn pem_encode(label: &str, der: &[u8]) -> String {
+    pem_rfc7468::encode_string(label, pem_rfc7468::LineEnding::LF, der)
+        .unwrap_or_else(|_| String::new())
+}
+
+/// A handy re-export so callers need not name the `der` crate for encoding.
+pub fn encode_der<T: Encode>(v: &T) -> Result<Vec<u8>, KeyError> {
+    v.to_der().map_err(|e| KeyError::Encryption(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generate_and_roundtrip_encrypted() {
+        for kt in [KeyType::EcP256, KeyType::EcP384, KeyType::Rsa2048] {
+            let k = PrivateKey::generate(kt).unwrap();
+            assert_eq!(k.algorithm(), kt.algorithm());
+            let pass = Secret::new("correct horse");
+            let pem = k.to_encrypted_pkcs8_pem(&pass).unwrap();
+            assert!(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+            let back = PrivateKey::from_pkcs8_pem(&pem, Some(&pass)).unwrap();
+            assert_eq!(back.pkcs8_der(), k.pkcs8_der());
+            let wrong = PrivateKey::from_pkcs8_pem(&pem, Some(&Secret::new("nope")));
+            assert!(matches!(wrong, Err(KeyError::WrongPassphrase)), "{wrong:?}");
+            assert!(k.to_rcgen().is_ok());
+        }
+    }
+
+    #[test]
+    fn key_type_names_roundtrip() {
+        for kt in KeyType::ALL {
+            assert_eq!(kt.name().parse::<KeyType>().unwrap(), kt);
+        }
+        assert!("rsa-1024".parse::<KeyType>().is_err());
+    }
+
+    #[test]
+    fn garbage_is_malformed_not_panic() {
+        assert!(PrivateKey::from_pkcs8_der(b"\x30\x03\x02\x01").is_err());
+        assert!(PrivateKey::from_pkcs8_pem("hello", None).is_err());
+    }
+}

@@ -1,0 +1,18 @@
+//! pushca — a self-hosted certificate authority and developer portal for an
+//! APNs-style push gateway.
+//!
+//! The library is the product: the `pushca` binary only parses flags, calls these
+//! modules and renders their results. Nothing in here prints, prompts or exits.
+//!
+//! - [`fsutil`]: atomic writes, permissions, secret sources
+//! - [`keys`]: key generation and PKCS#8 encoding
+//! - [`store`]: the SQLite store in the pushca home, migrations and locking
+//! - [`portal`]: teams and App IDs
+//! - [`ca`]: templates, CA hierarchy, CSR checks, push certificate issuance
+
+pub mod ca;
+pub mod fsutil;
+pub mod home;
+pub mod keys;
+pub mod portal;
+pub mod store;

@@ -1,0 +1,90 @@
+//! The `pushca` binary: parse flags, call the library, render text or JSON, and
+//! map errors to exit codes. All behaviour lives in the library and `cli/`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod cli;
+
+use cli::{exit, Cli, CliError};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    exit::OK
+                }
+                _ => exit::USAGE,
+            };
+            let json = std::env::args().any(|a| a == "--json");
+            if json && code == exit::USAGE {
+                let first = e.to_string();
+                let first = first
+                    .lines()
+                    .next()
+                    .unwrap_or("usage error")
+                    .trim_start_matches("error: ");
+                print_error(true, &CliError::usage(first.to_string()));
+            } else {
+                let _ = e.print();
+            }
+            return ExitCode::from(code);
+        }
+    };
+    let json = cli.json;
+    let quiet = cli.quiet;
+    match cli::run(cli) {
+        Ok(report) => {
+            let mut out = std::io::stdout().lock();
+            if json {
+                let mut doc = report.json;
+                if !report.warnings.is_empty() {
+                    if let Some(obj) = doc.as_object_mut() {
+                        obj.insert("warnings".into(), report.warnings.clone().into());
+                    }
+                }
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&doc).unwrap_or_default()
+                );
+            } else {
+                if !quiet {
+                    for w in &report.warnings {
+                        eprintln!("warning: {w}");
+                    }
+                }
+                if !quiet && !report.text.is_empty() {
+                    let _ = write!(out, "{}", report.text);
+                    if !report.text.ends_with('\n') {
+                        let _ = writeln!(out);
+                    }
+                }
+            }
+            ExitCode::from(report.exit)
+        }
+        Err(e) => {
+            print_error(json, &e);
+            ExitCode::from(e.exit)
+        }
+    }
+}
+
+fn print_error(json: bool, e: &CliError) {
+    if json {
+        let mut err = serde_json::json!({ "kind": e.kind, "message": e.message });
+        if let Some(h) = &e.hint {
+            err["hint"] = h.clone().into();
+        }
+        eprintln!("{}", serde_json::json!({ "error": err }));
+    } else {
+        eprintln!("error: {}", e.message);
+        if let Some(h) = &e.hint {
+            eprintln!("hint: {h}");
+        }
+    }
+}
