@@ -1,1 +1,117 @@
-//! Certificate authority: templates, hierarchy, CSR checks, issuance.
+//! The certificate authority: templates, the CA hierarchy, CSR checks, serial
+//! numbers and push certificate issuance.
+//!
+//! ```text
+//! root CA ── issuing CA ("Developer Relations") ─┬─ push certificates (from CSRs)
+//!                                                 ├─ profile-signing certificate
+//!                                                 └─ CRLs
+//! ```
+
+pub mod authority;
+pub mod csr;
+mod der_util;
+pub mod inspect;
+pub mod issue;
+pub mod serial;
+pub mod templates;
+pub mod workflow;
+
+use std::fmt;
+
+pub use authority::{create_hierarchy, CaFiles, Hierarchy, InitParams, IssuingCa};
+pub use csr::{check_csr, CheckedCsr, CsrError};
+pub use inspect::CertSummary;
+pub use issue::{IssuedCertificate, PushSubject};
+
+/// OID of the development (sandbox) environment extension.
+pub const OID_ENV_DEVELOPMENT: &str = "1.2.840.113635.100.6.3.1";
+/// OID of the production environment extension.
+pub const OID_ENV_PRODUCTION: &str = "1.2.840.113635.100.6.3.2";
+/// OID of the topics extension.
+pub const OID_TOPICS: &str = "1.2.840.113635.100.6.3.6";
+/// OID of the UID attribute (userId) in the subject.
+pub const OID_UID: &str = "0.9.2342.19200300.100.1.1";
+
+pub(crate) const ARC_ENV_DEVELOPMENT: &[u64] = &[1, 2, 840, 113635, 100, 6, 3, 1];
+pub(crate) const ARC_ENV_PRODUCTION: &[u64] = &[1, 2, 840, 113635, 100, 6, 3, 2];
+pub(crate) const ARC_TOPICS: &[u64] = &[1, 2, 840, 113635, 100, 6, 3, 6];
+pub(crate) const ARC_UID: &[u64] = &[0, 9, 2342, 19200300, 100, 1, 1];
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaError {
+    #[error("template {name}: {reason}")]
+    Template { name: String, reason: String },
+    #[error(transparent)]
+    Csr(#[from] CsrError),
+    #[error(transparent)]
+    Key(#[from] crate::keys::KeyError),
+    #[error("{0}")]
+    Files(String),
+    #[error("CA passphrase is wrong (cannot decrypt {0})")]
+    WrongPassphrase(String),
+    #[error("certificate building failed: {0}")]
+    Build(String),
+    #[error("invalid country code '{0}': expected two letters, like US")]
+    InvalidCountry(String),
+    #[error("not a certificate: {0}")]
+    NotCertificate(String),
+}
+
+/// Push environments a certificate can be issued for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PushEnvironment {
+    Development,
+    Production,
+    /// "Sandbox & Production": carries both environment extensions.
+    Universal,
+}
+
+impl PushEnvironment {
+    pub const ALL: [PushEnvironment; 3] = [
+        PushEnvironment::Development,
+        PushEnvironment::Production,
+        PushEnvironment::Universal,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PushEnvironment::Development => "development",
+            PushEnvironment::Production => "production",
+            PushEnvironment::Universal => "universal",
+        }
+    }
+}
+
+impl fmt::Display for PushEnvironment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for PushEnvironment {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "development" | "sandbox" => Ok(PushEnvironment::Development),
+            "production" => Ok(PushEnvironment::Production),
+            "universal" => Ok(PushEnvironment::Universal),
+            _ => Err(format!(
+                "unknown environment '{s}' (development, production or universal)"
+            )),
+        }
+    }
+}
+
+/// Checks a two-letter country code and returns it uppercased.
+pub fn normalize_country(cc: &str) -> Result<String, CaError> {
+    if cc.len() == 2 && cc.bytes().all(|b| b.is_ascii_alphabetic()) {
+        Ok(cc.to_ascii_uppercase())
+    } else {
+        Err(CaError::InvalidCountry(cc.to_string()))
+    }
+}
+
+/// SHA-256 of DER bytes, lowercase hex (certificate fingerprints).
+pub fn sha256_hex(der: &[u8]) -> String {
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, der).as_ref())
+}

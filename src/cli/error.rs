@@ -8,7 +8,6 @@ pub mod exit {
     pub const OK: u8 = 0;
     pub const FAILURE: u8 = 1;
     pub const USAGE: u8 = 2;
-    pub const DENIED: u8 = 3;
     pub const EXPIRING: u8 = 4;
 }
 
@@ -70,5 +69,83 @@ impl From<pushca::keys::KeyError> for CliError {
             KeyError::Generation(_) | KeyError::Encryption(_) => "crypto",
         };
         CliError::new(kind, e.to_string())
+    }
+}
+
+impl From<pushca::store::StoreError> for CliError {
+    fn from(e: pushca::store::StoreError) -> Self {
+        use pushca::store::StoreError;
+        let kind = match &e {
+            StoreError::NotInitialized(_) => "not_initialized",
+            StoreError::Conflict(_) => "conflict",
+            StoreError::NotFound(_) => "not_found",
+            _ => "io",
+        };
+        let hint = matches!(e, StoreError::NotInitialized(_)).then(|| {
+            "run `pushca init --team-name NAME`, or point --home / PUSHCA_HOME at your home"
+                .to_string()
+        });
+        CliError {
+            hint,
+            ..CliError::new(kind, e.to_string())
+        }
+    }
+}
+
+impl From<pushca::portal::PortalError> for CliError {
+    fn from(e: pushca::portal::PortalError) -> Self {
+        use pushca::portal::PortalError;
+        match e {
+            PortalError::Store(s) => s.into(),
+            PortalError::UnknownApp(ref id) => CliError::new("not_found", e.to_string())
+                .with_hint(format!("register it with `pushca app create {id} --push`")),
+            PortalError::UnknownTeam(_) => {
+                CliError::new("not_found", e.to_string()).with_hint("see `pushca team list`")
+            }
+            PortalError::WildcardPush(_) => CliError::new("policy", e.to_string()),
+            _ => CliError::new("input", e.to_string()),
+        }
+    }
+}
+
+impl From<pushca::ca::CsrError> for CliError {
+    fn from(e: pushca::ca::CsrError) -> Self {
+        CliError::new("input", e.to_string())
+    }
+}
+
+impl From<pushca::ca::CaError> for CliError {
+    fn from(e: pushca::ca::CaError) -> Self {
+        use pushca::ca::CaError;
+        match e {
+            CaError::WrongPassphrase(_) => CliError::new("password", e.to_string())
+                .with_hint("the CA passphrase is the one given to `pushca init`"),
+            CaError::Key(k) => k.into(),
+            CaError::Csr(c) => c.into(),
+            CaError::Files(_) => CliError::new("io", e.to_string()),
+            CaError::Build(_) => CliError::new("crypto", e.to_string()),
+            _ => CliError::new("input", e.to_string()),
+        }
+    }
+}
+
+impl From<pushca::ca::workflow::WorkflowError> for CliError {
+    fn from(e: pushca::ca::workflow::WorkflowError) -> Self {
+        use pushca::ca::workflow::WorkflowError;
+        match e {
+            WorkflowError::Ca(c) => c.into(),
+            WorkflowError::Portal(p) => p.into(),
+            WorkflowError::Store(s) => s.into(),
+            WorkflowError::AlreadyInitialized(_) | WorkflowError::InitRunning(_) => {
+                CliError::new("conflict", e.to_string())
+            }
+            WorkflowError::Io(_) => CliError::new("io", e.to_string()),
+            WorkflowError::NoPush(ref id) => CliError::new("policy", e.to_string()).with_hint(
+                format!("App IDs get push at creation: pushca app create {id} --push"),
+            ),
+            WorkflowError::AppDisabled(_) | WorkflowError::Wildcard(_) => {
+                CliError::new("policy", e.to_string())
+            }
+        }
     }
 }

@@ -80,6 +80,23 @@ impl Ctx {
     }
 }
 
+/// A progress bar on stderr for long work: shown only on a terminal, for at
+/// least 100 items, and never with `--json` or `-q`.
+pub fn progress(ctx: &Ctx, len: u64, what: &'static str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if len < 100 || ctx.json || ctx.quiet || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({per_sec})")
+    {
+        bar.set_style(style);
+    }
+    bar.set_message(what);
+    bar
+}
+
 /// What a command produced: a JSON document, its text rendering, warnings for
 /// stderr, and the exit code.
 #[derive(Debug)]
@@ -99,6 +116,7 @@ impl Report {
             exit: exit::OK,
         }
     }
+    #[allow(dead_code)] // used by the conversion commands
     pub fn warn(mut self, w: impl Into<String>) -> Self {
         self.warnings.push(w.into());
         self

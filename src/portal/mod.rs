@@ -1,1 +1,234 @@
-//! Teams and App IDs.
+//! The developer-portal side: teams and App IDs, with Apple's identifier rules.
+//!
+//! - Team ID: 10 characters, uppercase A–Z and 0–9; generated when not given.
+//! - Bundle ID: reverse-DNS labels of `[A-Za-z0-9-]` joined by dots, at most 155
+//!   characters, or a wildcard ending in `.*` (or `*` alone). Wildcard App IDs can
+//!   never have the push capability.
+
+use rand::Rng;
+
+use crate::store::{self, AppRecord, StoreError, TeamRecord};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PortalError {
+    #[error("invalid Team ID '{0}': expected 10 characters A-Z and 0-9")]
+    InvalidTeamId(String),
+    #[error("invalid team name: {0}")]
+    InvalidTeamName(String),
+    #[error("invalid bundle ID '{id}': {reason}")]
+    InvalidBundleId { id: String, reason: String },
+    #[error("a wildcard App ID ({0}) cannot have the push capability")]
+    WildcardPush(String),
+    #[error("no team {0}")]
+    UnknownTeam(String),
+    #[error("no App ID {0}")]
+    UnknownApp(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub type Result<T> = std::result::Result<T, PortalError>;
+
+pub const TEAM_ID_LEN: usize = 10;
+pub const MAX_BUNDLE_ID_LEN: usize = 155;
+
+pub fn validate_team_id(id: &str) -> Result<()> {
+    if id.len() == TEAM_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
+        Ok(())
+    } else {
+        Err(PortalError::InvalidTeamId(id.to_string()))
+    }
+}
+
+/// A random Team ID from the OS CSPRNG.
+pub fn generate_team_id() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::rngs::OsRng;
+    (0..TEAM_ID_LEN)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+pub fn validate_team_name(name: &str) -> Result<()> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        return Err(PortalError::InvalidTeamName("it is empty".into()));
+    }
+    if trimmed.chars().count() > 64 {
+        return Err(PortalError::InvalidTeamName(
+            "it is longer than 64 characters (the X.509 O limit)".into(),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(PortalError::InvalidTeamName(
+            "it contains control characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a bundle ID is a wildcard (`*` or ends with `.*`).
+pub fn is_wildcard(bundle_id: &str) -> bool {
+    bundle_id == "*" || bundle_id.ends_with(".*")
+}
+
+pub fn validate_bundle_id(id: &str) -> Result<()> {
+    let bad = |reason: &str| PortalError::InvalidBundleId {
+        id: id.to_string(),
+        reason: reason.into(),
+    };
+    if id.is_empty() {
+        return Err(bad("it is empty"));
+    }
+    if id.len() > MAX_BUNDLE_ID_LEN {
+        return Err(bad(&format!("longer than {MAX_BUNDLE_ID_LEN} characters")));
+    }
+    if id == "*" {
+        return Ok(());
+    }
+    let body = id.strip_suffix(".*").unwrap_or(id);
+    if body.contains('/') || body.contains('\\') {
+        return Err(bad(
+            "contains a path separator; a bundle ID is reverse-DNS like com.example.app",
+        ));
+    }
+    for label in body.split('.') {
+        if label.is_empty() {
+            return Err(bad("has an empty label (leading, trailing or double dot)"));
+        }
+        if let Some(c) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+        {
+            return Err(bad(&format!(
+                "character '{}' is not allowed (only A-Z, a-z, 0-9, '-' and '.')",
+                c.escape_default()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Creates a team. The Team ID is generated when `team_id` is `None`.
+pub fn create_team(
+    c: &rusqlite::Connection,
+    name: &str,
+    team_id: Option<&str>,
+    is_default: bool,
+    now: i64,
+) -> Result<TeamRecord> {
+    validate_team_name(name)?;
+    let team_id = match team_id {
+        Some(id) => {
+            validate_team_id(id)?;
+            id.to_string()
+        }
+        None => loop {
+            let id = generate_team_id();
+            if store::get_team(c, &id)?.is_none() {
+                break id;
+            }
+        },
+    };
+    let rec = TeamRecord {
+        team_id,
+        name: name.trim().to_string(),
+        is_default,
+        created_at: now,
+    };
+    store::insert_team(c, &rec)?;
+    Ok(rec)
+}
+
+/// The given team, or the default team.
+pub fn resolve_team(c: &rusqlite::Connection, team_id: Option<&str>) -> Result<TeamRecord> {
+    match team_id {
+        Some(id) => store::get_team(c, id)?.ok_or_else(|| PortalError::UnknownTeam(id.to_string())),
+        None => Ok(store::default_team(c)?),
+    }
+}
+
+/// Registers an App ID.
+pub fn create_app(
+    c: &rusqlite::Connection,
+    bundle_id: &str,
+    name: Option<&str>,
+    team_id: Option<&str>,
+    push: bool,
+    now: i64,
+) -> Result<AppRecord> {
+    validate_bundle_id(bundle_id)?;
+    if push && is_wildcard(bundle_id) {
+        return Err(PortalError::WildcardPush(bundle_id.to_string()));
+    }
+    let team = resolve_team(c, team_id)?;
+    let name = match name.map(str::trim) {
+        Some(n) if !n.is_empty() => n.to_string(),
+        _ => bundle_id.to_string(),
+    };
+    let rec = AppRecord {
+        bundle_id: bundle_id.to_string(),
+        name,
+        team_id: team.team_id,
+        push,
+        enabled: true,
+        created_at: now,
+    };
+    store::insert_app(c, &rec)?;
+    Ok(rec)
+}
+
+pub fn get_app(c: &rusqlite::Connection, bundle_id: &str) -> Result<AppRecord> {
+    store::get_app(c, bundle_id)?.ok_or_else(|| PortalError::UnknownApp(bundle_id.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn team_ids() {
+        assert!(validate_team_id("ABCDE12345").is_ok());
+        for bad in ["abcde12345", "ABCDE1234", "ABCDE123456", "ABCDE-1234", ""] {
+            assert!(validate_team_id(bad).is_err(), "{bad}");
+        }
+        for _ in 0..100 {
+            assert!(validate_team_id(&generate_team_id()).is_ok());
+        }
+    }
+
+    #[test]
+    fn bundle_ids() {
+        for ok in [
+            "com.example.app",
+            "com.example.*",
+            "*",
+            "a",
+            "com.ex-ample.App2",
+        ] {
+            assert!(validate_bundle_id(ok).is_ok(), "{ok}");
+        }
+        let long = "a".repeat(156);
+        for bad in [
+            "",
+            "com..example",
+            ".com.example",
+            "com.example.",
+            "com/example",
+            "../etc/passwd",
+            "com.exa mple",
+            "com.exämple",
+            "com.*.app",
+            "com.example.**",
+            long.as_str(),
+        ] {
+            assert!(validate_bundle_id(bad).is_err(), "{bad}");
+        }
+        assert!(validate_bundle_id(&"a".repeat(155)).is_ok());
+        assert!(is_wildcard("*") && is_wildcard("com.example.*") && !is_wildcard("com.example"));
+    }
+}

@@ -1,0 +1,273 @@
+//! The CA hierarchy: creating it (`init`), storing it in the home (certificates
+//! as PEM, keys as encrypted PKCS#8, mode 0600), and unlocking the issuing CA.
+
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, DnValue,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
+};
+use rustls_pki_types::CertificateDer;
+use time::OffsetDateTime;
+
+use super::templates::{self, AuthorityTemplate, Placeholders};
+use super::{serial, CaError};
+use crate::fsutil::{self, AtomicBatch, Secret, MODE_PUBLIC, MODE_SECRET};
+use crate::keys::{pem_encode, KeyError, KeyType, PrivateKey};
+
+/// What `init` needs to know.
+pub struct InitParams<'a> {
+    pub team_name: &'a str,
+    pub team_id: &'a str,
+    pub country: &'a str,
+    pub key_type: KeyType,
+    pub now: OffsetDateTime,
+    /// `<home>/templates`, for overrides.
+    pub templates_dir: Option<&'a Path>,
+}
+
+/// A certificate and its key, in memory.
+pub struct CertAndKey {
+    pub der: Vec<u8>,
+    pub key: PrivateKey,
+}
+
+/// The three certificates and keys `init` makes.
+pub struct Hierarchy {
+    pub root: CertAndKey,
+    pub issuing: CertAndKey,
+    pub profile_signer: CertAndKey,
+}
+
+/// Where the CA material lives in the home.
+pub struct CaFiles {
+    dir: PathBuf,
+}
+
+impl CaFiles {
+    pub fn new(ca_dir: impl Into<PathBuf>) -> Self {
+        CaFiles { dir: ca_dir.into() }
+    }
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    pub fn cert(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.pem"))
+    }
+    pub fn key(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.key"))
+    }
+    /// Issuing CA then root CA, the chain handed to TLS peers.
+    pub fn chain(&self) -> PathBuf {
+        self.dir.join("chain.pem")
+    }
+}
+
+pub const ROOT: &str = "root";
+pub const ISSUING: &str = "issuing";
+pub const PROFILE_SIGNER: &str = "profile-signer";
+
+fn subject(t: &AuthorityTemplate, ph: &Placeholders<'_>) -> Result<DistinguishedName, CaError> {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, ph.apply(&t.common_name));
+    if let Some(ou) = &t.organizational_unit {
+        dn.push(DnType::OrganizationalUnitName, ph.apply(ou));
+    }
+    dn.push(DnType::OrganizationName, ph.apply(&t.organization));
+    dn.push(DnType::CountryName, printable(ph.country)?);
+    Ok(dn)
+}
+
+pub(crate) fn printable(s: &str) -> Result<DnValue, CaError> {
+    Ok(DnValue::PrintableString(
+        s.try_into()
+            .map_err(|_| CaError::InvalidCountry(s.to_string()))?,
+    ))
+}
+
+fn authority_params(
+    t: &AuthorityTemplate,
+    ph: &Placeholders<'_>,
+    now: OffsetDateTime,
+) -> Result<CertificateParams, CaError> {
+    let mut p = CertificateParams::default();
+    p.distinguished_name = subject(t, ph)?;
+    p.serial_number = Some(rcgen::SerialNumber::from_slice(&serial::random_serial()));
+    p.not_before = now;
+    p.not_after = now + time::Duration::days(i64::from(t.validity_days));
+    p.key_identifier_method = KeyIdMethod::Sha256;
+    if t.kind == "ca" {
+        p.is_ca = IsCa::Ca(match t.path_len {
+            Some(n) => BasicConstraints::Constrained(n),
+            None => BasicConstraints::Unconstrained,
+        });
+        p.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+    } else {
+        p.is_ca = IsCa::ExplicitNoCa;
+        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        p.extended_key_usages = t.extended_key_usage.iter().filter_map(|e| eku(e)).collect();
+    }
+    Ok(p)
+}
+
+fn eku(name: &str) -> Option<ExtendedKeyUsagePurpose> {
+    Some(match name {
+        "clientAuth" => ExtendedKeyUsagePurpose::ClientAuth,
+        "serverAuth" => ExtendedKeyUsagePurpose::ServerAuth,
+        "codeSigning" => ExtendedKeyUsagePurpose::CodeSigning,
+        "emailProtection" => ExtendedKeyUsagePurpose::EmailProtection,
+        "timeStamping" => ExtendedKeyUsagePurpose::TimeStamping,
+        "ocspSigning" => ExtendedKeyUsagePurpose::OcspSigning,
+        _ => return None,
+    })
+}
+
+fn build_err(e: rcgen::Error) -> CaError {
+    CaError::Build(e.to_string())
+}
+
+/// Makes the root CA, the issuing CA and the profile-signing certificate.
+pub fn create_hierarchy(p: &InitParams<'_>) -> Result<Hierarchy, CaError> {
+    let ph = Placeholders {
+        team_name: p.team_name,
+        team_id: p.team_id,
+        country: p.country,
+    };
+    let now = p.now.replace_nanosecond(0).unwrap_or(p.now);
+
+    let root_t = templates::load_authority(p.templates_dir, templates::ROOT_CA)?;
+    let issuing_t = templates::load_authority(p.templates_dir, templates::ISSUING_CA)?;
+    let signer_t = templates::load_authority(p.templates_dir, templates::PROFILE_SIGNER)?;
+
+    let root_key = PrivateKey::generate(p.key_type)?;
+    let root_kp = root_key.to_rcgen()?;
+    let root_params = authority_params(&root_t, &ph, now)?;
+    let root_cert = root_params.self_signed(&root_kp).map_err(build_err)?;
+    let root_issuer = Issuer::new(root_params, root_kp);
+
+    let issuing_key = PrivateKey::generate(p.key_type)?;
+    let issuing_kp = issuing_key.to_rcgen()?;
+    let mut issuing_params = authority_params(&issuing_t, &ph, now)?;
+    issuing_params.use_authority_key_identifier_extension = true;
+    let issuing_cert = issuing_params
+        .signed_by(&issuing_kp, &root_issuer)
+        .map_err(build_err)?;
+    let issuing_issuer = Issuer::new(issuing_params, issuing_kp);
+
+    let signer_key = PrivateKey::generate(p.key_type)?;
+    let signer_kp = signer_key.to_rcgen()?;
+    let mut signer_params = authority_params(&signer_t, &ph, now)?;
+    signer_params.use_authority_key_identifier_extension = true;
+    let signer_cert = signer_params
+        .signed_by(&signer_kp, &issuing_issuer)
+        .map_err(build_err)?;
+
+    Ok(Hierarchy {
+        root: CertAndKey {
+            der: root_cert.der().to_vec(),
+            key: root_key,
+        },
+        issuing: CertAndKey {
+            der: issuing_cert.der().to_vec(),
+            key: issuing_key,
+        },
+        profile_signer: CertAndKey {
+            der: signer_cert.der().to_vec(),
+            key: signer_key,
+        },
+    })
+}
+
+/// Writes the hierarchy into `files.dir()`: certificates (0644), encrypted keys
+/// (0600) and `chain.pem`. All files are staged first and renamed together.
+pub fn write_hierarchy(files: &CaFiles, h: &Hierarchy, pass: &Secret) -> Result<(), CaError> {
+    fsutil::create_private_dir(files.dir()).map_err(|e| CaError::Files(e.to_string()))?;
+    let mut batch = AtomicBatch::new();
+    let fs_err = |e: fsutil::FsError| CaError::Files(e.to_string());
+    for (name, ck) in [
+        (ROOT, &h.root),
+        (ISSUING, &h.issuing),
+        (PROFILE_SIGNER, &h.profile_signer),
+    ] {
+        batch
+            .add(
+                &files.cert(name),
+                pem_encode("CERTIFICATE", &ck.der).as_bytes(),
+                MODE_PUBLIC,
+            )
+            .map_err(fs_err)?;
+        let enc = ck.key.to_encrypted_pkcs8_pem(pass)?;
+        batch
+            .add(&files.key(name), enc.as_bytes(), MODE_SECRET)
+            .map_err(fs_err)?;
+    }
+    let chain = pem_encode("CERTIFICATE", &h.issuing.der) + &pem_encode("CERTIFICATE", &h.root.der);
+    batch
+        .add(&files.chain(), chain.as_bytes(), MODE_PUBLIC)
+        .map_err(fs_err)?;
+    batch.commit().map_err(fs_err)
+}
+
+/// Reads one PEM certificate written by [`write_hierarchy`].
+pub fn read_ca_cert(files: &CaFiles, name: &str) -> Result<Vec<u8>, CaError> {
+    use rustls_pki_types::pem::PemObject;
+    let path = files.cert(name);
+    let bytes = fsutil::read_input(&path).map_err(|e| CaError::Files(e.to_string()))?;
+    CertificateDer::from_pem_slice(&bytes)
+        .map(|c| c.to_vec())
+        .map_err(|e| CaError::Files(format!("{}: not a PEM certificate ({e})", path.display())))
+}
+
+/// Decrypts one CA key and checks that it belongs to its certificate.
+pub fn unlock_key(
+    files: &CaFiles,
+    name: &str,
+    cert_der: &[u8],
+    pass: &Secret,
+) -> Result<PrivateKey, CaError> {
+    let path = files.key(name);
+    let bytes = fsutil::read_input(&path).map_err(|e| CaError::Files(e.to_string()))?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| CaError::Files(format!("{}: not a PEM key", path.display())))?;
+    let key = PrivateKey::from_pkcs8_pem(text, Some(pass)).map_err(|e| match e {
+        KeyError::WrongPassphrase => CaError::WrongPassphrase(path.display().to_string()),
+        other => CaError::Files(format!("{}: {other}", path.display())),
+    })?;
+    let (_, cert) = x509_parser::parse_x509_certificate(cert_der)
+        .map_err(|e| CaError::Files(format!("{name} certificate: {e}")))?;
+    if cert.public_key().raw != key.public_key_der()?.as_slice() {
+        return Err(CaError::Files(format!(
+            "{} does not belong to {} (the CA files were mixed up)",
+            path.display(),
+            files.cert(name).display()
+        )));
+    }
+    Ok(key)
+}
+
+/// The issuing CA, unlocked and ready to sign.
+pub struct IssuingCa {
+    pub cert_der: Vec<u8>,
+    pub key: PrivateKey,
+    pub(crate) issuer: Issuer<'static, KeyPair>,
+}
+
+impl IssuingCa {
+    /// Decrypts the issuing CA key with the CA passphrase.
+    pub fn unlock(files: &CaFiles, pass: &Secret) -> Result<IssuingCa, CaError> {
+        let cert_der = read_ca_cert(files, ISSUING)?;
+        let key = unlock_key(files, ISSUING, &cert_der, pass)?;
+        let issuer =
+            Issuer::from_ca_cert_der(&CertificateDer::from(cert_der.as_slice()), key.to_rcgen()?)
+                .map_err(|e| CaError::Files(format!("issuing CA certificate: {e}")))?;
+        Ok(IssuingCa {
+            cert_der,
+            key,
+            issuer,
+        })
+    }
+}

@@ -1,0 +1,149 @@
+//! Reading certificates back: the summary `cert show` prints, and the push
+//! attributes (environments, topics) the gateway enforces.
+
+use der::{Decode, Tag, Tagged};
+use serde::Serialize;
+use x509_parser::prelude::*;
+
+use super::{sha256_hex, CaError, OID_ENV_DEVELOPMENT, OID_ENV_PRODUCTION, OID_TOPICS, OID_UID};
+
+/// A readable summary of one certificate, like a trimmed `openssl x509 -text`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertSummary {
+    pub subject: String,
+    pub issuer: String,
+    pub serial: String,
+    pub not_before: i64,
+    pub not_after: i64,
+    pub sha256: String,
+    pub public_key: String,
+    pub is_ca: bool,
+    /// The UID attribute (the bundle ID of a push certificate).
+    pub bundle_id: Option<String>,
+    /// `development` and/or `production`.
+    pub environments: Vec<String>,
+    /// Topics from the topics extension, or derived from the UID without it.
+    pub topics: Vec<String>,
+    pub extended_key_usage: Vec<String>,
+}
+
+impl CertSummary {
+    pub fn from_der(der: &[u8]) -> Result<CertSummary, CaError> {
+        let (rest, cert) = X509Certificate::from_der(der)
+            .map_err(|e| CaError::NotCertificate(format!("invalid X.509 structure ({e})")))?;
+        if !rest.is_empty() {
+            return Err(CaError::NotCertificate(
+                "trailing data after the certificate".into(),
+            ));
+        }
+        let bundle_id = cert
+            .subject()
+            .iter_attributes()
+            .find(|a| a.attr_type().to_id_string() == OID_UID)
+            .and_then(|a| a.as_str().ok())
+            .map(str::to_string);
+        let mut environments = Vec::new();
+        let mut topics = None;
+        for ext in cert.extensions() {
+            match ext.oid.to_id_string().as_str() {
+                OID_ENV_DEVELOPMENT => environments.push("development".to_string()),
+                OID_ENV_PRODUCTION => environments.push("production".to_string()),
+                OID_TOPICS => topics = Some(parse_topics(ext.value)?),
+                _ => {}
+            }
+        }
+        environments.sort();
+        environments.dedup();
+        let topics = match (topics, &bundle_id) {
+            (Some(t), _) => t,
+            (None, Some(id)) => vec![
+                id.clone(),
+                format!("{id}.voip"),
+                format!("{id}.complication"),
+            ],
+            (None, None) => Vec::new(),
+        };
+        let mut eku = Vec::new();
+        if let Ok(Some(e)) = cert.extended_key_usage() {
+            let e = e.value;
+            for (set, name) in [
+                (e.client_auth, "clientAuth"),
+                (e.server_auth, "serverAuth"),
+                (e.code_signing, "codeSigning"),
+                (e.email_protection, "emailProtection"),
+                (e.any, "anyExtendedKeyUsage"),
+            ] {
+                if set {
+                    eku.push(name.to_string());
+                }
+            }
+        }
+        Ok(CertSummary {
+            subject: cert.subject().to_string(),
+            issuer: cert.issuer().to_string(),
+            serial: super::serial::serial_hex(cert.raw_serial()),
+            not_before: cert.validity().not_before.timestamp(),
+            not_after: cert.validity().not_after.timestamp(),
+            sha256: sha256_hex(der),
+            public_key: describe_key(cert.public_key()),
+            is_ca: cert.is_ca(),
+            bundle_id,
+            environments,
+            topics,
+            extended_key_usage: eku,
+        })
+    }
+
+    /// Whole days from `now` until expiry (negative once expired).
+    pub fn days_left(&self, now: i64) -> i64 {
+        (self.not_after - now).div_euclid(86_400)
+    }
+}
+
+fn describe_key(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> String {
+    match spki.parsed() {
+        Ok(x509_parser::public_key::PublicKey::RSA(r)) => format!("RSA-{}", r.key_size()),
+        Ok(x509_parser::public_key::PublicKey::EC(_)) => {
+            match spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|o| o.to_id_string())
+                .as_deref()
+            {
+                Some(crate::keys::OID_P256) => "EC P-256".into(),
+                Some(crate::keys::OID_P384) => "EC P-384".into(),
+                Some(other) => format!("EC {other}"),
+                None => "EC".into(),
+            }
+        }
+        _ => spki.algorithm.algorithm.to_id_string(),
+    }
+}
+
+/// Decodes the topics extension: SEQUENCE of alternating UTF8String topic and
+/// SEQUENCE { UTF8String type }. Returns the topics in order.
+pub fn parse_topics(value: &[u8]) -> Result<Vec<String>, CaError> {
+    let bad = |why: &str| CaError::NotCertificate(format!("malformed topics extension: {why}"));
+    let items: Vec<der::Any> =
+        <Vec<der::Any> as Decode>::from_der(value).map_err(|_| bad("not a SEQUENCE"))?;
+    let mut topics = Vec::new();
+    let mut expect_topic = true;
+    for item in &items {
+        if expect_topic {
+            if item.tag() != Tag::Utf8String {
+                return Err(bad("expected a UTF8String topic"));
+            }
+            let s = std::str::from_utf8(item.value()).map_err(|_| bad("topic is not UTF-8"))?;
+            topics.push(s.to_string());
+        } else if item.tag() != Tag::Sequence {
+            return Err(bad("expected a SEQUENCE of topic types"));
+        }
+        expect_topic = !expect_topic;
+    }
+    if !expect_topic {
+        return Err(bad("the last topic has no type"));
+    }
+    Ok(topics)
+}

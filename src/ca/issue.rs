@@ -1,0 +1,184 @@
+//! Push certificate issuance: Apple's subject, extensions and validity, the
+//! requester's public key, nothing else from the CSR.
+
+use rcgen::{
+    CertificateParams, CustomExtension, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyUsagePurpose, PublicKeyData, SerialNumber, SubjectPublicKeyInfo,
+};
+use time::OffsetDateTime;
+
+use super::authority::{printable, IssuingCa};
+use super::der_util::{tlv, NULL, TAG_SEQUENCE, TAG_UTF8_STRING};
+use super::templates::PushTemplate;
+use super::{
+    serial, sha256_hex, CaError, CheckedCsr, ARC_ENV_DEVELOPMENT, ARC_ENV_PRODUCTION, ARC_TOPICS,
+    ARC_UID,
+};
+
+/// Who a push certificate is for.
+pub struct PushSubject<'a> {
+    pub bundle_id: &'a str,
+    pub team_id: &'a str,
+    pub team_name: &'a str,
+    pub country: &'a str,
+}
+
+/// A certificate pushca just signed.
+#[derive(Debug, Clone)]
+pub struct IssuedCertificate {
+    pub der: Vec<u8>,
+    /// Serial, lowercase hex (see [`serial::serial_hex`]).
+    pub serial: String,
+    pub sha256: String,
+    pub subject: String,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+}
+
+/// `topics` extension value: SEQUENCE of alternating UTF8String topic and
+/// SEQUENCE { UTF8String type }.
+pub fn topics_extension_value(bundle_id: &str, types: &[String]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for t in types {
+        let topic = match t.as_str() {
+            "app" => bundle_id.to_string(),
+            other => format!("{bundle_id}.{other}"),
+        };
+        body.extend(tlv(TAG_UTF8_STRING, topic.as_bytes()));
+        body.extend(tlv(TAG_SEQUENCE, &tlv(TAG_UTF8_STRING, t.as_bytes())));
+    }
+    tlv(TAG_SEQUENCE, &body)
+}
+
+/// Adds calendar months, clamping the day to the target month's length.
+pub fn add_months(t: OffsetDateTime, months: u32) -> OffsetDateTime {
+    let total = t.year() * 12 + (t.month() as i32 - 1) + months as i32;
+    let (year, month0) = (total.div_euclid(12), total.rem_euclid(12));
+    let month = time::Month::try_from(month0 as u8 + 1).unwrap_or(time::Month::January);
+    let last = month.length(year);
+    let day = t.day().min(last);
+    match time::Date::from_calendar_date(year, month, day) {
+        Ok(d) => t.replace_date(d),
+        Err(_) => t + time::Duration::days(i64::from(months) * 30),
+    }
+}
+
+impl PushTemplate {
+    pub fn not_after(&self, not_before: OffsetDateTime) -> OffsetDateTime {
+        match (self.validity_months, self.validity_days) {
+            (Some(m), _) => add_months(not_before, m),
+            (None, Some(d)) => not_before + time::Duration::days(i64::from(d)),
+            (None, None) => add_months(not_before, 13),
+        }
+    }
+}
+
+impl IssuingCa {
+    /// Signs a push certificate for `subject` with the CSR's public key.
+    pub fn issue_push_certificate(
+        &self,
+        template: &PushTemplate,
+        subject: &PushSubject<'_>,
+        csr: &CheckedCsr,
+        now: OffsetDateTime,
+    ) -> Result<IssuedCertificate, CaError> {
+        let public_key = SubjectPublicKeyInfo::from_der(&csr.spki_der)
+            .map_err(|e| CaError::Build(format!("CSR public key not usable: {e}")))?;
+        // rcgen re-encodes the key; make sure the certificate carries exactly
+        // the key the requester signed the CSR with.
+        if public_key.subject_public_key_info() != csr.spki_der {
+            return Err(CaError::Build(
+                "CSR public key has a non-canonical encoding".into(),
+            ));
+        }
+        let now = now.replace_nanosecond(0).unwrap_or(now);
+
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CustomDnType(ARC_UID.to_vec()), subject.bundle_id);
+        dn.push(
+            DnType::CommonName,
+            format!("{}{}", template.common_name_prefix, subject.bundle_id),
+        );
+        dn.push(DnType::OrganizationalUnitName, subject.team_id);
+        dn.push(DnType::OrganizationName, subject.team_name);
+        dn.push(DnType::CountryName, printable(subject.country)?);
+
+        let serial_bytes = serial::random_serial();
+        let mut p = CertificateParams::default();
+        p.distinguished_name = dn;
+        p.serial_number = Some(SerialNumber::from_slice(&serial_bytes));
+        p.not_before = now;
+        p.not_after = template.not_after(now);
+        p.is_ca = IsCa::ExplicitNoCa;
+        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        p.use_authority_key_identifier_extension = true;
+        p.key_identifier_method = rcgen::KeyIdMethod::Sha256;
+        for env in &template.environments {
+            let arc = if env == "production" {
+                ARC_ENV_PRODUCTION
+            } else {
+                ARC_ENV_DEVELOPMENT
+            };
+            p.custom_extensions
+                .push(CustomExtension::from_oid_content(arc, NULL.to_vec()));
+        }
+        p.custom_extensions.push(CustomExtension::from_oid_content(
+            ARC_TOPICS,
+            topics_extension_value(subject.bundle_id, &template.topics),
+        ));
+        let cert = p
+            .signed_by(&public_key, &self.issuer)
+            .map_err(|e| CaError::Build(e.to_string()))?;
+        let der = cert.der().to_vec();
+        Ok(IssuedCertificate {
+            serial: serial::serial_hex(&serial_bytes),
+            sha256: sha256_hex(&der),
+            subject: format!(
+                "UID={}, CN={}{}, OU={}, O={}, C={}",
+                subject.bundle_id,
+                template.common_name_prefix,
+                subject.bundle_id,
+                subject.team_id,
+                subject.team_name,
+                subject.country
+            ),
+            not_before: p.not_before,
+            not_after: p.not_after,
+            der,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn months_clamp() {
+        assert_eq!(
+            add_months(datetime!(2026-01-31 10:00 UTC), 13),
+            datetime!(2027-02-28 10:00 UTC)
+        );
+        assert_eq!(
+            add_months(datetime!(2026-11-23 0:00 UTC), 13),
+            datetime!(2027-12-23 0:00 UTC)
+        );
+        assert_eq!(
+            add_months(datetime!(2027-11-30 0:00 UTC), 3),
+            datetime!(2028-02-29 0:00 UTC)
+        );
+    }
+
+    #[test]
+    fn topics_value_layout() {
+        let v = topics_extension_value("a.b", &["app".into(), "voip".into()]);
+        let expected = [
+            0x30, 0x1e, 0x0c, 0x03, b'a', b'.', b'b', 0x30, 0x05, 0x0c, 0x03, b'a', b'p', b'p',
+            0x0c, 0x08, b'a', b'.', b'b', b'.', b'v', b'o', b'i', b'p', 0x30, 0x06, 0x0c, 0x04,
+            b'v', b'o', b'i', b'p',
+        ];
+        assert_eq!(v, expected);
+    }
+}

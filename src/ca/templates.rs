@@ -1,0 +1,258 @@
+//! Certificate templates: what pushca puts in the certificates it makes.
+//!
+//! The defaults are the files in the repository's `templates/` directory,
+//! compiled in; a file of the same name in `<home>/templates/` overrides one at
+//! run time. Unknown keys and bad values are errors, never silently ignored.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::{CaError, PushEnvironment};
+
+/// The templates pushca knows, by file stem.
+pub const ROOT_CA: &str = "root-ca";
+pub const ISSUING_CA: &str = "issuing-ca";
+pub const PROFILE_SIGNER: &str = "profile-signer";
+
+const BUILTIN: &[(&str, &str)] = &[
+    (ROOT_CA, include_str!("../../templates/root-ca.toml")),
+    (ISSUING_CA, include_str!("../../templates/issuing-ca.toml")),
+    (
+        PROFILE_SIGNER,
+        include_str!("../../templates/profile-signer.toml"),
+    ),
+    (
+        "push-development",
+        include_str!("../../templates/push-development.toml"),
+    ),
+    (
+        "push-production",
+        include_str!("../../templates/push-production.toml"),
+    ),
+    (
+        "push-universal",
+        include_str!("../../templates/push-universal.toml"),
+    ),
+];
+
+/// Template for a CA certificate or the profile signer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorityTemplate {
+    pub kind: String,
+    pub common_name: String,
+    #[serde(default)]
+    pub organizational_unit: Option<String>,
+    pub organization: String,
+    pub validity_days: u32,
+    #[serde(default)]
+    pub path_len: Option<u8>,
+    #[serde(default)]
+    pub extended_key_usage: Vec<String>,
+}
+
+/// Template for push certificates of one environment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushTemplate {
+    pub kind: String,
+    #[serde(default)]
+    pub description: String,
+    pub common_name_prefix: String,
+    #[serde(default)]
+    pub validity_months: Option<u32>,
+    #[serde(default)]
+    pub validity_days: Option<u32>,
+    pub environments: Vec<String>,
+    pub topics: Vec<String>,
+}
+
+/// Values substituted for `{team_name}`, `{team_id}` and `{country}`.
+pub struct Placeholders<'a> {
+    pub team_name: &'a str,
+    pub team_id: &'a str,
+    pub country: &'a str,
+}
+
+impl Placeholders<'_> {
+    pub fn apply(&self, s: &str) -> String {
+        s.replace("{team_name}", self.team_name)
+            .replace("{team_id}", self.team_id)
+            .replace("{country}", self.country)
+    }
+}
+
+fn source(home_templates: Option<&Path>, name: &str) -> Result<(String, String), CaError> {
+    if let Some(dir) = home_templates {
+        let p = dir.join(format!("{name}.toml"));
+        if p.is_file() {
+            let text = std::fs::read_to_string(&p).map_err(|e| CaError::Template {
+                name: p.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            return Ok((p.display().to_string(), text));
+        }
+    }
+    BUILTIN
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(n, t)| (format!("built-in {n}.toml"), t.to_string()))
+        .ok_or_else(|| CaError::Template {
+            name: name.into(),
+            reason: "no such template".into(),
+        })
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(origin: &str, text: &str) -> Result<T, CaError> {
+    toml::from_str(text).map_err(|e| CaError::Template {
+        name: origin.to_string(),
+        reason: e.message().to_string(),
+    })
+}
+
+const EKU_NAMES: &[&str] = &[
+    "clientAuth",
+    "serverAuth",
+    "codeSigning",
+    "emailProtection",
+    "timeStamping",
+    "ocspSigning",
+];
+
+pub fn load_authority(
+    home_templates: Option<&Path>,
+    name: &str,
+) -> Result<AuthorityTemplate, CaError> {
+    let (origin, text) = source(home_templates, name)?;
+    let t: AuthorityTemplate = parse(&origin, &text)?;
+    let bad = |reason: String| CaError::Template {
+        name: origin.clone(),
+        reason,
+    };
+    let want_kind = if name == PROFILE_SIGNER {
+        "signer"
+    } else {
+        "ca"
+    };
+    if t.kind != want_kind {
+        return Err(bad(format!("kind is '{}', expected '{want_kind}'", t.kind)));
+    }
+    if t.common_name.trim().is_empty() || t.organization.trim().is_empty() {
+        return Err(bad("common_name and organization must not be empty".into()));
+    }
+    if !(1..=36_525).contains(&t.validity_days) {
+        return Err(bad("validity_days must be between 1 and 36525".into()));
+    }
+    if let Some(e) = t
+        .extended_key_usage
+        .iter()
+        .find(|e| !EKU_NAMES.contains(&e.as_str()))
+    {
+        return Err(bad(format!(
+            "unknown extended key usage '{e}' (known: {})",
+            EKU_NAMES.join(", ")
+        )));
+    }
+    Ok(t)
+}
+
+pub fn push_template_name(env: PushEnvironment) -> String {
+    format!("push-{}", env.name())
+}
+
+pub fn load_push(
+    home_templates: Option<&Path>,
+    env: PushEnvironment,
+) -> Result<PushTemplate, CaError> {
+    let (origin, text) = source(home_templates, &push_template_name(env))?;
+    let t: PushTemplate = parse(&origin, &text)?;
+    let bad = |reason: String| CaError::Template {
+        name: origin.clone(),
+        reason,
+    };
+    if t.kind != "push" {
+        return Err(bad(format!("kind is '{}', expected 'push'", t.kind)));
+    }
+    match (t.validity_months, t.validity_days) {
+        (Some(m), None) if (1..=120).contains(&m) => {}
+        (None, Some(d)) if (1..=3650).contains(&d) => {}
+        _ => {
+            return Err(bad(
+                "set exactly one of validity_months (1-120) or validity_days (1-3650)".into(),
+            ))
+        }
+    }
+    if t.environments.is_empty() {
+        return Err(bad(
+            "environments must list development and/or production".into()
+        ));
+    }
+    if let Some(e) = t
+        .environments
+        .iter()
+        .find(|e| !["development", "production"].contains(&e.as_str()))
+    {
+        return Err(bad(format!(
+            "unknown environment '{e}' (development, production)"
+        )));
+    }
+    if t.topics.is_empty() || !t.topics.iter().any(|x| x == "app") {
+        return Err(bad("topics must include \"app\"".into()));
+    }
+    if let Some(x) = t
+        .topics
+        .iter()
+        .find(|x| !["app", "voip", "complication"].contains(&x.as_str()))
+    {
+        return Err(bad(format!(
+            "unknown topic type '{x}' (app, voip, complication)"
+        )));
+    }
+    if t.common_name_prefix.chars().any(char::is_control) {
+        return Err(bad("common_name_prefix contains control characters".into()));
+    }
+    Ok(t)
+}
+
+/// The built-in text of a template, for `init` to show or users to copy.
+pub fn builtin_text(name: &str) -> Option<&'static str> {
+    BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_load() {
+        for n in [ROOT_CA, ISSUING_CA, PROFILE_SIGNER] {
+            load_authority(None, n).unwrap();
+        }
+        for e in PushEnvironment::ALL {
+            let t = load_push(None, e).unwrap();
+            assert_eq!(t.validity_months, Some(13));
+        }
+        let u = load_push(None, PushEnvironment::Universal).unwrap();
+        assert_eq!(u.environments, ["development", "production"]);
+    }
+
+    #[test]
+    fn home_override_and_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("push-production.toml");
+        let text = builtin_text("push-production")
+            .unwrap()
+            .replace("validity_months = 13", "validity_days = 30");
+        std::fs::write(&p, text).unwrap();
+        let t = load_push(Some(dir.path()), PushEnvironment::Production).unwrap();
+        assert_eq!((t.validity_days, t.validity_months), (Some(30), None));
+        std::fs::write(&p, "kind = \"push\"\nbogus = 1\n").unwrap();
+        let e = load_push(Some(dir.path()), PushEnvironment::Production)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("push-production.toml"), "{e}");
+        std::fs::write(&p, "this is [ not toml").unwrap();
+        assert!(load_push(Some(dir.path()), PushEnvironment::Production).is_err());
+    }
+}
