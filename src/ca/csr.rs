@@ -83,6 +83,8 @@ pub fn check_csr(bytes: &[u8]) -> Result<CheckedCsr, CsrError> {
     if !rest.is_empty() {
         return Err(CsrError::Malformed("trailing data after the CSR".into()));
     }
+    let info = &csr.certification_request_info;
+    let algorithm = check_key(&info.subject_pki)?;
     let sig_oid = csr.signature_algorithm.algorithm.to_id_string();
     if let Some((_, name)) = WEAK_SIGNATURES.iter().find(|(o, _)| *o == sig_oid) {
         return Err(CsrError::WeakSignatureAlgorithm((*name).to_string()));
@@ -90,8 +92,6 @@ pub fn check_csr(bytes: &[u8]) -> Result<CheckedCsr, CsrError> {
     if !ACCEPTED_SIGNATURES.contains(&sig_oid.as_str()) {
         return Err(CsrError::UnsupportedSignatureAlgorithm(sig_oid));
     }
-    let info = &csr.certification_request_info;
-    let algorithm = check_key(&info.subject_pki)?;
     csr.verify_signature().map_err(|e| match e {
         x509_parser::error::X509Error::SignatureUnsupportedAlgorithm => {
             CsrError::UnsupportedSignatureAlgorithm(sig_oid.clone())
@@ -148,19 +148,20 @@ fn check_key(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Result<KeyAl
                 ))),
             }
         }
-        other => Err(CsrError::WeakKey(format!(
+        _ => Err(CsrError::WeakKey(format!(
             "{} keys are not accepted (RSA 2048/3072/4096, EC P-256/P-384)",
-            key_kind_name(&other)
+            key_kind_name(&spki.algorithm.algorithm.to_id_string())
         ))),
     }
 }
 
-fn key_kind_name(k: &PublicKey<'_>) -> &'static str {
-    match k {
-        PublicKey::DSA(_) => "DSA",
-        PublicKey::GostR3410(_) | PublicKey::GostR3410_2012(_) => "GOST",
-        PublicKey::Unknown(_) => "unknown-algorithm",
-        _ => "these",
+fn key_kind_name(oid: &str) -> String {
+    match oid {
+        "1.3.101.112" => "Ed25519".into(),
+        "1.3.101.113" => "Ed448".into(),
+        "1.2.840.10040.4.1" => "DSA".into(),
+        "1.2.840.113549.1.1.10" => "RSASSA-PSS".into(),
+        other => format!("algorithm {other}"),
     }
 }
 

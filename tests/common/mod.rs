@@ -1,0 +1,186 @@
+//! Shared helpers for the integration tests: a pushca home per test, the binary
+//! with a clean environment, and the `openssl` CLI as an oracle.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command as StdCommand, Output};
+
+use assert_cmd::Command;
+
+pub const CA_PASS: &str = "test-ca-passphrase";
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.path("home")
+    }
+
+    /// `pushca --home <home>` with no inherited pushca variables and no stdin.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::cargo_bin("pushca").expect("binary");
+        c.env_remove("PUSHCA_HOME")
+            .env_remove("PUSHCA_CA_PASSPHRASE")
+            .current_dir(self.dir.path())
+            .arg("--home")
+            .arg(self.home())
+            .write_stdin("");
+        c
+    }
+
+    /// Initialises the home (EC P-256 CA unless `key_type` says otherwise).
+    pub fn init_with(&self, key_type: &str) {
+        self.cmd()
+            .args([
+                "init",
+                "--team-name",
+                "Example Corp",
+                "--team-id",
+                "ABCDE12345",
+                "--country",
+                "DE",
+            ])
+            .args([
+                "--key-type",
+                key_type,
+                "--ca-passin",
+                &format!("pass:{CA_PASS}"),
+            ])
+            .assert()
+            .success();
+    }
+
+    pub fn init(&self) {
+        self.init_with("ec-p256");
+    }
+
+    /// Initialises and registers `com.example.app` with push.
+    pub fn init_with_app(&self) {
+        self.init();
+        self.cmd()
+            .args(["app", "create", "com.example.app", "--push"])
+            .assert()
+            .success();
+    }
+
+    pub fn ca_pem(&self, name: &str) -> PathBuf {
+        self.home().join("ca").join(format!("{name}.pem"))
+    }
+
+    /// Runs `openssl` in the test directory; panics with its stderr on failure.
+    pub fn openssl(&self, args: &[&str]) -> Output {
+        let out = self.openssl_raw(args);
+        assert!(
+            out.status.success(),
+            "openssl {:?} failed: {}",
+            args,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    pub fn openssl_raw(&self, args: &[&str]) -> Output {
+        StdCommand::new("openssl")
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .expect("openssl CLI is installed")
+    }
+
+    /// A CSR made by `openssl req` with a fresh key: `spec` is `rsa:2048`,
+    /// `ec:P-256` or `ec:P-384`. Returns the CSR path.
+    pub fn openssl_csr(&self, name: &str, spec: &str, extra: &[&str]) -> PathBuf {
+        let key = format!("{name}.key");
+        let csr = format!("{name}.csr");
+        let mut args: Vec<String> = vec!["req".into(), "-new".into(), "-nodes".into()];
+        if let Some(curve) = spec.strip_prefix("ec:") {
+            self.openssl(&[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                &format!("ec_paramgen_curve:{curve}"),
+                "-out",
+                &key,
+            ]);
+            args.extend(["-key".into(), key.clone()]);
+        } else {
+            args.extend(["-newkey".into(), spec.into(), "-keyout".into(), key.clone()]);
+        }
+        args.extend([
+            "-subj".into(),
+            "/CN=Requester/emailAddress=dev@example.com".into(),
+            "-out".into(),
+            csr.clone(),
+        ]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.openssl(&refs);
+        self.path(&csr)
+    }
+
+    pub fn issue(&self, env: &str, csr: &Path, out: &str) -> assert_cmd::assert::Assert {
+        self.cmd()
+            .args([
+                "cert",
+                "issue",
+                "--app",
+                "com.example.app",
+                "--env",
+                env,
+                "--csr",
+            ])
+            .arg(csr)
+            .args(["--out", out, "--ca-passin", &format!("pass:{CA_PASS}")])
+            .assert()
+    }
+
+    /// Files in the test directory other than the home.
+    pub fn files(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.dir.path())
+            .expect("read dir")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "home")
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+pub fn stdout_json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// DER of the first certificate in a PEM (or DER) file.
+pub fn cert_der(path: &Path) -> Vec<u8> {
+    use rustls_pki_types::pem::PemObject;
+    let bytes = std::fs::read(path).expect("read cert");
+    if bytes.first() == Some(&0x30) {
+        return bytes;
+    }
+    rustls_pki_types::CertificateDer::from_pem_slice(&bytes)
+        .expect("PEM certificate")
+        .to_vec()
+}
