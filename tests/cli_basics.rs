@@ -247,6 +247,7 @@ fn teams_and_app_ids_follow_the_portal_rules() {
         .success();
     for (id, args, needle) in [
         ("com.example.one", vec![], "already registered"),
+        ("com.example.one", vec!["--push"], "already registered"),
         ("COM.EXAMPLE.ONE", vec![], "already registered"),
         ("com.example.two.*", vec!["--push"], "wildcard"),
         ("*", vec!["--push"], "wildcard"),

@@ -102,25 +102,24 @@ pub fn app(ctx: &Ctx, c: AppCmd) -> Result<Report, CliError> {
     let mut st = workflow::open_store(&home)?;
     match c {
         AppCmd::Create(a) => {
-            let rec = st.write(|tx| {
-                portal::create_app(
-                    tx,
-                    &a.bundle_id,
-                    a.name.as_deref(),
-                    a.team.as_deref(),
-                    a.push,
-                    now(),
-                )
+            let (rec, created) = st.write(|tx| {
+                let (name, team) = (a.name.as_deref(), a.team.as_deref());
+                portal::ensure_app(tx, &a.bundle_id, name, team, a.push, now())
             })?;
+            let app_id = format!("{}.{}", rec.team_id, rec.bundle_id);
+            let text = format!(
+                "{} App ID {app_id} ({}), push {}\n",
+                if created {
+                    "Registered"
+                } else {
+                    "Already registered:"
+                },
+                rec.name,
+                if rec.push { "enabled" } else { "disabled" }
+            );
             Ok(Report::new(
-                json!({ "app": rec, "app_id": format!("{}.{}", rec.team_id, rec.bundle_id) }),
-                format!(
-                    "Registered App ID {}.{} ({}), push {}\n",
-                    rec.team_id,
-                    rec.bundle_id,
-                    rec.name,
-                    if rec.push { "enabled" } else { "disabled" }
-                ),
+                json!({ "app": rec, "app_id": app_id, "created": created }),
+                text,
             ))
         }
         AppCmd::List(a) => {

@@ -152,7 +152,32 @@ pub fn resolve_team(c: &rusqlite::Connection, team_id: Option<&str>) -> Result<T
     }
 }
 
-/// Registers an App ID.
+/// Registers an App ID. Re-registering an identical App ID (same bundle ID,
+/// team and push capability) is not an error: the existing record is returned
+/// with `false`, so scripted setups can be re-run. Anything different conflicts.
+pub fn ensure_app(
+    c: &rusqlite::Connection,
+    bundle_id: &str,
+    name: Option<&str>,
+    team_id: Option<&str>,
+    push: bool,
+    now: i64,
+) -> Result<(AppRecord, bool)> {
+    validate_bundle_id(bundle_id)?;
+    if let Some(existing) = store::get_app(c, bundle_id)? {
+        let team = resolve_team(c, team_id)?;
+        let same = existing.bundle_id == bundle_id
+            && existing.team_id == team.team_id
+            && existing.push == push
+            && name.is_none_or(|n| n.trim() == existing.name);
+        if same {
+            return Ok((existing, false));
+        }
+    }
+    create_app(c, bundle_id, name, team_id, push, now).map(|r| (r, true))
+}
+
+/// Registers an App ID; an existing bundle ID (in any letter case) conflicts.
 pub fn create_app(
     c: &rusqlite::Connection,
     bundle_id: &str,
@@ -230,5 +255,19 @@ mod tests {
         }
         assert!(validate_bundle_id(&"a".repeat(155)).is_ok());
         assert!(is_wildcard("*") && is_wildcard("com.example.*") && !is_wildcard("com.example"));
+    }
+
+    #[test]
+    fn ensure_app_is_idempotent_but_conflicts_on_differences() {
+        let mut c = rusqlite::Connection::open_in_memory().unwrap();
+        crate::store::migrate_for_tests(&mut c);
+        create_team(&c, "T", Some("ABCDE12345"), true, 0).unwrap();
+        let (a, created) = ensure_app(&c, "com.x.app", None, None, true, 0).unwrap();
+        assert!(created && a.push);
+        let (_, created) = ensure_app(&c, "com.x.app", None, None, true, 1).unwrap();
+        assert!(!created);
+        assert!(ensure_app(&c, "com.x.app", None, None, false, 1).is_err());
+        assert!(ensure_app(&c, "COM.X.APP", None, None, true, 1).is_err());
+        assert!(ensure_app(&c, "com.x.app", Some("Other"), None, true, 1).is_err());
     }
 }

@@ -34,6 +34,12 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// Applies the schema to a bare connection (unit tests of other modules).
+#[doc(hidden)]
+pub fn migrate_for_tests(conn: &mut Connection) {
+    migrations::migrate(conn).expect("migrate");
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 pub struct Store {
