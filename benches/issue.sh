@@ -15,11 +15,20 @@
 #                       extrapolated); 0 or >= N means all of them
 #   CORE=0              CPU to pin both sides to with taskset; "none" to not pin
 #   CARGO_TARGET_DIR    honoured when building and locating the binary
+#   TMPDIR              where the scratch home, CSRs and outputs go (default
+#                       /tmp); TMPDIR=/dev/shm takes the disk out of the figures
 #
 # Timings are whole-process wall times: they include process start, CA key
 # decryption (PBKDF2), CSR checks, signing, the SQLite commit, the output files
 # and the syncfs/fsync that make them durable. The openssl loop does not fsync
 # anything.
+#
+# Both sides create one inode per certificate, so file creation cost weighs on
+# both. On an ext4 file system without a journal, every inode allocation skips
+# the inodes deleted in the last 1-6 minutes (ext4 recently_deleted()), which
+# makes file creation cost ~0.2-0.7 ms of kernel time after heavy deletion
+# churn (e.g. test suites using temp dirs) instead of ~0.02 ms; the summary
+# prints the file system type so such runs can be recognised.
 set -euo pipefail
 
 N=${1:-1000}
@@ -213,7 +222,8 @@ r_ossl=$(awk -v n="$OPENSSL_SAMPLE" -v t="$t_ossl" 'BEGIN { printf "%.1f", n / t
 core_txt="one core"
 [ "$CORE" = none ] && core_txt="unpinned"
 echo
-echo "machine: $(nproc) CPUs, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo); $(openssl version | cut -d' ' -f1-2)"
+echo "machine: $(nproc) CPUs, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo); $(openssl version | cut -d' ' -f1-2); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "scratch dir: $tmp on $(df -PT "$tmp" | awk 'NR == 2 { print $2 }') ($(df -P "$tmp" | awk 'NR == 2 { print $1 }'))"
 echo "CA key $CA_KEY, CSR keys $KEY, pinned to core $CORE; times: ${times[*]} s"
 echo "pushca cert issue: $N certificates in $median s (median of $RUNS; best $best s) = $r_median certs/s (best $r_best) ($core_txt, store commit included)"
 echo "pushca cert issue, 1 certificate (fixed cost): $one s"

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod cert;
 pub mod convert;
 pub mod error;
-pub mod issue;
+pub mod init;
 pub mod portal;
 pub mod secrets;
 
@@ -41,7 +42,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Create the CA hierarchy (root, issuing CA, profile signer) and the default team
-    Init(issue::InitArgs),
+    Init(init::InitArgs),
     /// Manage teams (organisations)
     #[command(subcommand)]
     Team(portal::TeamCmd),
@@ -50,10 +51,10 @@ pub enum Command {
     App(portal::AppCmd),
     /// Make a key and a certificate signing request (like Keychain Access)
     #[command(subcommand)]
-    Csr(issue::CsrCmd),
+    Csr(init::CsrCmd),
     /// Issue, list and show push certificates
     #[command(subcommand)]
-    Cert(issue::CertCmd),
+    Cert(cert::CertCmd),
     /// Write and read PKCS#12 (.p12) files
     #[command(subcommand)]
     P12(convert::P12Cmd),
@@ -135,21 +136,28 @@ pub fn run(cli: Cli) -> Result<Report, CliError> {
         verbose: cli.verbose,
     };
     match cli.command {
-        Command::Init(a) => issue::init(&ctx, a),
+        Command::Init(a) => init::init(&ctx, a),
         Command::Team(c) => portal::team(&ctx, c),
         Command::App(c) => portal::app(&ctx, c),
-        Command::Csr(c) => issue::csr(&ctx, c),
-        Command::Cert(c) => issue::cert(&ctx, c),
+        Command::Csr(c) => init::csr(&ctx, c),
+        Command::Cert(c) => cert::cert(&ctx, c),
         Command::P12(c) => convert::p12(&ctx, c),
         Command::Key(c) => convert::key(&ctx, c),
         Command::Pem(c) => convert::pem(&ctx, c),
     }
 }
 
-/// Arguments shared by commands that write one output file.
-#[derive(Args, Debug, Clone)]
-pub struct OutFile {
-    /// Output file (written atomically)
-    #[arg(long, value_name = "FILE")]
-    pub out: PathBuf,
+pub fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
+/// RFC 3339 (UTC) for a unix timestamp, as every command prints times.
+pub fn rfc3339(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.to_string())
 }
