@@ -106,34 +106,38 @@ for ((i = 1; i <= N; i++)); do csr_args+=(--csr "csr/$i.csr"); done
 # One timed `cert issue` from a fresh copy of the home. The copy and a `sync`
 # happen outside the timing, so the syncfs inside pushca does not pay for
 # flushing the copy (or the CSRs) to disk.
-issue_run() { # issue_run HOME OUTDIR CSR-ARGS... ; prints seconds
+issue_run() { # issue_run HOME OUTDIR CSR-ARGS... ; writes "wall user sys" seconds to OUTDIR.time
     local home=$1 out=$2; shift 2
     rm -rf "$home" "$out"
     cp -a base "$home"
     mkdir "$out"
     sync
-    local a b
-    a=$(now)
-    pinned "$BIN" --home "$home" cert issue --app "$APP" --env production \
-        "$@" --out-dir "$out" --ca-passin "pass:$PASS" >"$out.log"
-    b=$(now)
-    elapsed "$a" "$b"
+    local TIMEFORMAT='%3R %3U %3S' status=0
+    { time pinned "$BIN" --home "$home" cert issue --app "$APP" --env production \
+        "$@" --out-dir "$out" --ca-passin "pass:$PASS" >"$out.log" 2>"$out.err" || status=$?; } 2>"$out.time"
+    if [ "$status" -ne 0 ]; then
+        echo "FAIL: pushca cert issue exited with $status:" >&2
+        cat "$out.err" >&2
+        exit 1
+    fi
 }
 
 # --- pushca ----------------------------------------------------------------
 echo "timing pushca cert issue ($RUNS runs of $N, core ${CORE})..." >&2
 times=()
 for ((r = 1; r <= RUNS; r++)); do
-    t=$(issue_run "H$r" "out$r" "${csr_args[@]}")
+    issue_run "H$r" "out$r" "${csr_args[@]}"
+    read -r t u sy <"out$r.time"
     times+=("$t")
-    echo "  run $r: $t s ($(rate "$N" "$t") certs/s)" >&2
+    echo "  run $r: $t s wall ($(rate "$N" "$t") certs/s), CPU $u s user + $sy s kernel" >&2
 done
 sorted=$(printf '%s\n' "${times[@]}" | sort -g)
 best=$(head -n1 <<<"$sorted")
 median=$(sed -n "$(((RUNS + 1) / 2))p" <<<"$sorted")
 
 # Fixed cost: one CSR (process start, store open, PBKDF2, commit, fsyncs).
-one=$(issue_run H1csr out1csr --csr csr/1.csr)
+issue_run H1csr out1csr --csr csr/1.csr
+read -r one _ _ <out1csr.time
 
 # --- correctness -----------------------------------------------------------
 H=H1
