@@ -72,3 +72,34 @@ impl From<pushca::keys::KeyError> for CliError {
         CliError::new(kind, e.to_string())
     }
 }
+
+impl From<pushca::pkcs12::P12Error> for CliError {
+    fn from(e: pushca::pkcs12::P12Error) -> Self {
+        use pushca::pkcs12::P12Error;
+        let kind = match &e {
+            P12Error::WrongPasswordMac | P12Error::WrongPasswordDecrypt => "password",
+            P12Error::Key(k) => return CliError::from_key_error(k, e.to_string()),
+            P12Error::Write(_) => "crypto",
+            _ => "input",
+        };
+        CliError::new(kind, e.to_string())
+    }
+}
+
+impl From<pushca::certfile::CertFileError> for CliError {
+    fn from(e: pushca::certfile::CertFileError) -> Self {
+        CliError::new("input", e.to_string())
+    }
+}
+
+impl CliError {
+    fn from_key_error(k: &pushca::keys::KeyError, message: String) -> Self {
+        use pushca::keys::KeyError;
+        let kind = match k {
+            KeyError::WrongPassphrase => "password",
+            KeyError::Malformed(_) | KeyError::Unsupported(_) => "input",
+            KeyError::Generation(_) | KeyError::Encryption(_) => "crypto",
+        };
+        CliError::new(kind, message)
+    }
+}
