@@ -123,7 +123,8 @@ pub fn decrypt(
                 .decrypt(pass.utf8(), data)
                 .map(Zeroizing::new)
                 .map_err(|e| match e {
-                    pkcs5::Error::DecryptFailed => PbeError::Decrypt,
+                    // pkcs5 0.7 reports a bad padding on decryption as EncryptFailed.
+                    pkcs5::Error::DecryptFailed | pkcs5::Error::EncryptFailed => PbeError::Decrypt,
                     other => PbeError::Unsupported(format!("PBES2 ({other})")),
                 })
         }
