@@ -112,10 +112,19 @@ pub fn cert_der(dir: &Path, path: &Path) -> Vec<u8> {
     .stdout
 }
 
-/// PKCS#8 DER of the (first) key in a file, as openssl sees it.
+/// PKCS#8 DER of the (first) key in a file, as openssl sees it
+/// (`openssl pkcs8 -topk8 -nocrypt -outform DER`).
 pub fn key_der(dir: &Path, path: &Path, pass: Option<&str>) -> Vec<u8> {
     let passin = pass.map(|p| format!("pass:{p}"));
-    let mut args = vec!["pkey", "-in", path.to_str().unwrap(), "-outform", "DER"];
+    let mut args = vec![
+        "pkcs8",
+        "-topk8",
+        "-nocrypt",
+        "-in",
+        path.to_str().unwrap(),
+        "-outform",
+        "DER",
+    ];
     if let Some(p) = &passin {
         args.extend(["-passin", p.as_str()]);
     }
