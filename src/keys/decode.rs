@@ -284,3 +284,51 @@ pub fn public_key_spki(key: &PrivateKey) -> Result<Vec<u8>, KeyError> {
         info.algorithm.oid
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::KeyType;
+
+    #[test]
+    fn traditional_roundtrip_for_every_key_type() {
+        for kt in [KeyType::EcP256, KeyType::EcP384, KeyType::Rsa2048] {
+            let k = PrivateKey::generate(kt).unwrap();
+            let (der, _) = to_traditional_der(&k).unwrap();
+            let back = load_private_key(&der, None).unwrap();
+            assert_eq!(back.pkcs8_der(), k.pkcs8_der(), "{kt}");
+            let pem = to_traditional_pem(&k).unwrap();
+            let (back, fmt) = load_private_key_with_format(pem.as_bytes(), None).unwrap();
+            assert_eq!(back.pkcs8_der(), k.pkcs8_der());
+            assert!(matches!(fmt, KeyFormat::Pkcs1 | KeyFormat::Sec1));
+            assert!(!is_encrypted(pem.as_bytes()));
+            // The public key derived from the private key is the rcgen one.
+            assert_eq!(public_key_spki(&k).unwrap(), k.public_key_der().unwrap());
+        }
+    }
+
+    #[test]
+    fn encrypted_pkcs8_needs_the_right_password() {
+        let k = PrivateKey::generate(KeyType::EcP256).unwrap();
+        let pass = Secret::new("pässwörd");
+        let pem = k.to_encrypted_pkcs8_pem(&pass).unwrap();
+        assert!(is_encrypted(pem.as_bytes()));
+        let back = load_private_key(pem.as_bytes(), Some(&pass)).unwrap();
+        assert_eq!(back.pkcs8_der(), k.pkcs8_der());
+        let wrong = load_private_key(pem.as_bytes(), Some(&Secret::new("nope")));
+        assert!(matches!(wrong, Err(KeyError::WrongPassphrase)), "{wrong:?}");
+        assert!(load_private_key(pem.as_bytes(), None).is_err());
+    }
+
+    #[test]
+    fn pem_without_a_key_names_what_it_found() {
+        let e = load_private_key(
+            b"-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n",
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("CERTIFICATE"), "{e}");
+        assert!(load_private_key(b"", None).is_err());
+    }
+}

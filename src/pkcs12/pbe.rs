@@ -116,8 +116,20 @@ pub fn decrypt(
             let p = params()?;
             let scheme = pkcs5::pbes2::Parameters::from_der(&p)
                 .map_err(|e| PbeError::Unsupported(format!("PBES2 parameters ({e})")))?;
-            if let pkcs5::pbes2::Kdf::Pbkdf2(k) = &scheme.kdf {
-                check_iterations(i64::from(k.iteration_count))?;
+            match &scheme.kdf {
+                pkcs5::pbes2::Kdf::Pbkdf2(k) => {
+                    check_iterations(i64::from(k.iteration_count))?;
+                }
+                pkcs5::pbes2::Kdf::Scrypt(k) => {
+                    // 128 * r * N bytes of memory; refuse more than 256 MiB.
+                    let mem = u64::from(k.block_size)
+                        .checked_mul(u64::from(k.cost_parameter))
+                        .and_then(|x| x.checked_mul(128));
+                    if !matches!(mem, Some(m) if m <= 256 << 20) || k.parallelization > 16 {
+                        return Err(PbeError::Unsupported("scrypt parameters too large".into()));
+                    }
+                }
+                _ => {}
             }
             scheme
                 .decrypt(pass.utf8(), data)
