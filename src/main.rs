@@ -6,6 +6,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+// Some CLI helpers (exit codes 3/4, CA passphrase) are used only by commands built on
+// the CA branch; this keeps `clippy -D warnings` green until they land.
+#[allow(dead_code)]
 mod cli;
 
 use cli::{exit, Cli, CliError};

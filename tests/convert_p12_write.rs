@@ -36,6 +36,15 @@ fn export(args: &[&str]) -> std::process::Output {
     run_ok(c)
 }
 
+/// (name, pushca flags, openssl read flags, password, expected `-info` text)
+type Case<'a> = (
+    &'a str,
+    &'a [&'a str],
+    &'a [&'a str],
+    Option<&'a str>,
+    &'a str,
+);
+
 #[test]
 fn modern_legacy_and_unencrypted_are_read_by_openssl_and_python() {
     let dir = tempfile::tempdir().unwrap();
@@ -45,7 +54,7 @@ fn modern_legacy_and_unencrypted_are_read_by_openssl_and_python() {
         let (cert, key) = self_signed(d, &format!("w{tag}"), newkey);
         let want_cert = cert_der(d, &cert);
         let want_key = key_der(d, &key, None);
-        let cases: &[(&str, &[&str], &[&str], Option<&str>, &str)] = &[
+        let cases: &[Case] = &[
             (
                 "modern",
                 &["--passout", "pass:pässwörd✓"],

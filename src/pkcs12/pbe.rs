@@ -123,7 +123,7 @@ pub fn decrypt(
                 pkcs5::pbes2::Kdf::Scrypt(k) => {
                     // 128 * r * N bytes of memory; refuse more than 256 MiB.
                     let mem = u64::from(k.block_size)
-                        .checked_mul(u64::from(k.cost_parameter))
+                        .checked_mul(k.cost_parameter)
                         .and_then(|x| x.checked_mul(128));
                     if !matches!(mem, Some(m) if m <= 256 << 20) || k.parallelization > 16 {
                         return Err(PbeError::Unsupported("scrypt parameters too large".into()));
