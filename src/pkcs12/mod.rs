@@ -15,7 +15,7 @@ use crate::keys::{KeyError, PrivateKey};
 pub mod mac;
 pub mod pbe;
 mod read;
-mod write;
+pub(crate) mod write;
 
 pub use write::{
     local_key_id, write_pkcs12, write_truststore, Profile, ITERATIONS_LEGACY, ITERATIONS_MODERN,

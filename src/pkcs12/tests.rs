@@ -66,6 +66,17 @@ fn every_profile_roundtrips() {
 }
 
 #[test]
+fn absent_empty_password_convention_is_read() {
+    let c = sample(KeyType::EcP256);
+    for profile in [Profile::Modern, Profile::Legacy] {
+        let der = write::write_with(&c, &pbe::Password::absent(), profile).unwrap();
+        let back = Pkcs12::parse(&der, &Secret::new("")).unwrap();
+        assert_eq!(back.keys[0].key.pkcs8_der(), c.keys[0].key.pkcs8_der());
+        assert!(Pkcs12::parse(&der, &Secret::new("x")).is_err());
+    }
+}
+
+#[test]
 fn leaf_found_by_public_key_without_local_key_id() {
     let mut c = sample(KeyType::EcP256);
     for e in &mut c.certs {

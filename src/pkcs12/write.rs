@@ -170,7 +170,20 @@ pub fn write_pkcs12(
     profile: Profile,
 ) -> Result<Vec<u8>, P12Error> {
     let empty = Secret::new("");
-    let pass = Password::new(password.unwrap_or(&empty));
+    write_with(
+        contents,
+        &Password::new(password.unwrap_or(&empty)),
+        profile,
+    )
+}
+
+/// [`write_pkcs12`] with an explicit password encoding (tests use the
+/// zero-length "absent" password some writers produce).
+pub(crate) fn write_with(
+    contents: &Pkcs12Contents,
+    pass: &Password,
+    profile: Profile,
+) -> Result<Vec<u8>, P12Error> {
     let cert_bags = contents
         .certs
         .iter()
@@ -189,8 +202,8 @@ pub fn write_pkcs12(
                 } else {
                     (Scheme::Sha1TripleDes, ITERATIONS_LEGACY)
                 };
-                let (alg, ct) = pbe::encrypt(scheme, &pass, iters, pkcs8)
-                    .map_err(|e| werr(format!("{e:?}")))?;
+                let (alg, ct) =
+                    pbe::encrypt(scheme, pass, iters, pkcs8).map_err(|e| werr(format!("{e:?}")))?;
                 let epki = pkcs12::pbe_params::EncryptedPrivateKeyInfo {
                     encryption_algorithm: alg,
                     encrypted_data: OctetString::new(ct).map_err(werr)?,
@@ -220,28 +233,28 @@ pub fn write_pkcs12(
                 safe.push(encrypted_content(
                     &cert_bags,
                     Scheme::Pbes2Aes256,
-                    &pass,
+                    pass,
                     ITERATIONS_MODERN,
                 )?);
             }
             if !key_bags.is_empty() {
                 safe.push(data_content(&key_bags)?);
             }
-            assemble(safe, Some((MacAlg::Sha256, &pass, ITERATIONS_MODERN)))
+            assemble(safe, Some((MacAlg::Sha256, pass, ITERATIONS_MODERN)))
         }
         Profile::Legacy => {
             if !cert_bags.is_empty() {
                 safe.push(encrypted_content(
                     &cert_bags,
                     Scheme::Sha1Rc2_40,
-                    &pass,
+                    pass,
                     ITERATIONS_LEGACY,
                 )?);
             }
             if !key_bags.is_empty() {
                 safe.push(data_content(&key_bags)?);
             }
-            assemble(safe, Some((MacAlg::Sha1, &pass, ITERATIONS_LEGACY)))
+            assemble(safe, Some((MacAlg::Sha1, pass, ITERATIONS_LEGACY)))
         }
     }
 }
