@@ -135,6 +135,30 @@ fn mutate(base: &[u8], flips: &[(usize, u8)], cut: Option<usize>) -> Vec<u8> {
     v
 }
 
+/// `openssl ec -aes128 -passout pass:pw` output (a throwaway test key).
+const LEGACY_PEM: &str = "-----BEGIN EC PRIVATE KEY-----
+Proc-Type: 4,ENCRYPTED
+DEK-Info: AES-128-CBC,847F1E96FDA04B50D0B478246F00EC40
+
+ffHZ3BKKUPaON+6/GcymcOPbgUD0knoYPQJElQ/QdSR9nFvAelrImCyGuDHSN7gD
+NCLYMcluHxoOaF+nZMY4PZNUc6iXZZPr/PF46bNAFjADrDi1fFyJ7ANC+bvCGS4V
+taDHIalOMySnBg3/Eu+OGWlmR8C+1QS+MfCBfp7gsVw=
+-----END EC PRIVATE KEY-----
+";
+
+#[test]
+fn legacy_pem_seed_decrypts() {
+    let k = crate::keys::decode::load_private_key(LEGACY_PEM.as_bytes(), Some(&Secret::new("pw")))
+        .unwrap();
+    assert_eq!(k.algorithm(), crate::keys::KeyAlgorithm::EcP256);
+    let wrong =
+        crate::keys::decode::load_private_key(LEGACY_PEM.as_bytes(), Some(&Secret::new("px")));
+    assert!(
+        matches!(wrong, Err(crate::keys::KeyError::WrongPassphrase)),
+        "{wrong:?}"
+    );
+}
+
 fn seeds() -> &'static [Vec<u8>] {
     use std::sync::OnceLock;
     static SEEDS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
@@ -171,7 +195,7 @@ proptest! {
 
     #[test]
     fn mutated_inputs_never_panic(
-        which in 0usize..7,
+        which in 0usize..8,
         flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6),
         cut in proptest::option::of(any::<usize>()),
     ) {
