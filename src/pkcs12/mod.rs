@@ -12,6 +12,7 @@
 
 use crate::keys::{KeyError, PrivateKey};
 
+mod ber;
 pub mod mac;
 pub mod pbe;
 mod read;

@@ -44,6 +44,17 @@ pub(crate) struct Bag {
 /// Maximum nesting of safeContentsBag.
 const MAX_DEPTH: usize = 4;
 
+/// Decodes DER, falling back to BER re-encoded as DER (see [`super::ber`]).
+fn decode<T: for<'a> Decode<'a>>(bytes: &[u8]) -> Result<T, der::Error> {
+    match T::from_der(bytes) {
+        Ok(v) => Ok(v),
+        Err(e) => match super::ber::to_der(bytes) {
+            Some(d) if d.as_slice() != bytes => T::from_der(&d).map_err(|_| e),
+            _ => Err(e),
+        },
+    }
+}
+
 fn pfx_error(bytes: &[u8], e: der::Error) -> P12Error {
     if matches!(e.kind(), der::ErrorKind::Incomplete { .. }) && bytes.first() == Some(&0x30) {
         P12Error::Truncated(e.to_string())
@@ -61,7 +72,7 @@ pub(crate) fn parse(bytes: &[u8], password: &Secret) -> Result<Pkcs12Contents, P
     if looks_like_pem(bytes) {
         return Err(P12Error::Pem);
     }
-    let pfx = Pfx::from_der(bytes).map_err(|e| pfx_error(bytes, e))?;
+    let pfx: Pfx = decode(bytes).map_err(|e| pfx_error(bytes, e))?;
     if pfx.auth_safe.content_type != OID_DATA {
         return Err(P12Error::Unsupported(format!(
             "authenticated safe of type {} (only password integrity is supported)",
@@ -74,8 +85,8 @@ pub(crate) fn parse(bytes: &[u8], password: &Secret) -> Result<Pkcs12Contents, P
         .decode_as::<OctetString>()
         .map_err(|e| P12Error::Corrupt(format!("authenticated safe ({e})")))?;
     let safe_der = octets.as_bytes();
-    let auth_safe = Vec::<ContentInfo>::from_der(safe_der)
-        .map_err(|e| P12Error::Corrupt(format!("authenticated safe ({e})")))?;
+    let auth_safe: Vec<ContentInfo> =
+        decode(safe_der).map_err(|e| P12Error::Corrupt(format!("authenticated safe ({e})")))?;
 
     let candidates = Password::candidates(password);
     let (passwords, mac_ok) = match &pfx.mac_data {
@@ -177,8 +188,8 @@ fn read_safe_contents(
     if depth > MAX_DEPTH {
         return Err(P12Error::Corrupt("safe contents nested too deeply".into()));
     }
-    let bags = Vec::<Bag>::from_der(der_bytes)
-        .map_err(|e| P12Error::Corrupt(format!("safe contents ({e})")))?;
+    let bags: Vec<Bag> =
+        decode(der_bytes).map_err(|e| P12Error::Corrupt(format!("safe contents ({e})")))?;
     for bag in bags {
         let (friendly_name, local_key_id) = attributes(bag.attributes.as_ref());
         let value = bag

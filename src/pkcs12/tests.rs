@@ -195,7 +195,7 @@ proptest! {
 
     #[test]
     fn mutated_inputs_never_panic(
-        which in 0usize..8,
+        which in 0usize..9,
         flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6),
         cut in proptest::option::of(any::<usize>()),
     ) {
@@ -209,6 +209,52 @@ proptest! {
         let _ = crate::keys::decode::load_private_key(&m, None);
         if let Ok(text) = std::str::from_utf8(&m) {
             let _ = crate::certfile::pem_blocks(text.as_bytes());
+        }
+    }
+}
+
+/// Re-encodes a pushca-written p12 in BER (indefinite lengths, segmented
+/// OCTET STRINGs), the outer layer only or also the authenticated safe.
+fn berify(p12: &[u8], inner: bool, drop_mac: bool) -> Vec<u8> {
+    use der::{Any, Decode, Encode};
+    let mut pfx = ::pkcs12::pfx::Pfx::from_der(p12).unwrap();
+    if inner {
+        let oct = pfx
+            .auth_safe
+            .content
+            .decode_as::<der::asn1::OctetString>()
+            .unwrap();
+        let ber = ber::tests::der_to_ber(oct.as_bytes());
+        pfx.auth_safe.content =
+            Any::encode_from(&der::asn1::OctetString::new(ber).unwrap()).unwrap();
+    }
+    if drop_mac {
+        pfx.mac_data = None;
+    }
+    ber::tests::der_to_ber(&pfx.to_der().unwrap())
+}
+
+#[test]
+fn ber_encoded_files_are_read() {
+    let c = sample(KeyType::EcP256);
+    let pass = Secret::new("pw");
+    for profile in [Profile::Modern, Profile::Legacy, Profile::Unencrypted] {
+        let der = write_pkcs12(&c, Some(&pass), profile).unwrap();
+        for (inner, drop_mac) in [(false, false), (true, true)] {
+            let ber = berify(&der, inner, drop_mac);
+            assert_ne!(ber, der);
+            let back =
+                Pkcs12::parse(&ber, &pass).unwrap_or_else(|e| panic!("{profile:?} {inner}: {e}"));
+            assert_eq!(back.certs, c.certs);
+            assert_eq!(back.keys[0].key.pkcs8_der(), c.keys[0].key.pkcs8_der());
+        }
+        // With the MAC kept, a wrong password is still a MAC failure.
+        if profile != Profile::Unencrypted {
+            let ber = berify(&der, false, false);
+            assert!(matches!(
+                Pkcs12::parse(&ber, &Secret::new("x")),
+                Err(P12Error::WrongPasswordMac)
+            ));
         }
     }
 }
