@@ -33,6 +33,18 @@ pub struct CertEntry {
     pub local_key_id: Option<Vec<u8>>,
 }
 
+impl CertEntry {
+    /// A certificate without attributes (a trust store's alias then defaults
+    /// to the certificate's CN).
+    pub fn new(der: impl Into<Vec<u8>>) -> CertEntry {
+        CertEntry {
+            der: der.into(),
+            friendly_name: None,
+            local_key_id: None,
+        }
+    }
+}
+
 /// A private key found in (or to be put in) a PKCS#12 file.
 #[derive(Debug, Clone)]
 pub struct KeyEntry {

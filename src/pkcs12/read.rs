@@ -69,10 +69,13 @@ fn looks_like_pem(bytes: &[u8]) -> bool {
 }
 
 pub(crate) fn parse(bytes: &[u8], password: &Secret) -> Result<Pkcs12Contents, P12Error> {
-    if looks_like_pem(bytes) {
-        return Err(P12Error::Pem);
-    }
-    let pfx: Pfx = decode(bytes).map_err(|e| pfx_error(bytes, e))?;
+    let pfx: Pfx = decode(bytes).map_err(|e| {
+        if looks_like_pem(bytes) {
+            P12Error::Pem
+        } else {
+            pfx_error(bytes, e)
+        }
+    })?;
     if pfx.auth_safe.content_type != OID_DATA {
         return Err(P12Error::Unsupported(format!(
             "authenticated safe of type {} (only password integrity is supported)",
