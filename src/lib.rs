@@ -11,8 +11,10 @@
 //! - [`ca`]: templates, CA hierarchy, CSR checks, push certificate issuance
 
 pub mod ca;
+pub mod certfile;
 pub mod fsutil;
 pub mod home;
 pub mod keys;
+pub mod pkcs12;
 pub mod portal;
 pub mod store;

@@ -1,4 +1,5 @@
-//! `p12`, `key` and `pem` commands: the openssl workflow.
+//! `p12`, `key` and `pem` commands: the openssl workflow. Argument structs and
+//! dispatch here; the handlers live in `convert/`.
 
 use std::path::PathBuf;
 
@@ -6,6 +7,10 @@ use clap::{Args, Subcommand};
 use pushca::fsutil::SecretSource;
 
 use super::{CliError, Ctx, Report};
+
+mod common;
+mod p12cmd;
+mod pemcmd;
 
 #[derive(Subcommand, Debug)]
 pub enum P12Cmd {
@@ -44,7 +49,7 @@ pub struct P12ExportArgs {
     #[arg(long)]
     pub noenc: bool,
     /// Old algorithms (3DES keys, RC2-40 certificates, SHA-1 MAC) for old readers
-    #[arg(long)]
+    #[arg(long, conflicts_with = "noenc")]
     pub legacy: bool,
     #[arg(long, value_name = "FILE.p12")]
     pub out: PathBuf,
@@ -126,18 +131,22 @@ pub struct PemCkArgs {
     pub out: PathBuf,
 }
 
-fn unimplemented_yet(what: &str) -> CliError {
-    CliError::new("internal", format!("{what} is being implemented"))
+pub fn p12(ctx: &Ctx, cmd: P12Cmd) -> Result<Report, CliError> {
+    match cmd {
+        P12Cmd::Export(a) => p12cmd::export(ctx, a),
+        P12Cmd::ToPem(a) => p12cmd::to_pem(a),
+    }
 }
 
-pub fn p12(_ctx: &Ctx, _cmd: P12Cmd) -> Result<Report, CliError> {
-    Err(unimplemented_yet("p12"))
+pub fn key(_ctx: &Ctx, cmd: KeyCmd) -> Result<Report, CliError> {
+    match cmd {
+        KeyCmd::Decrypt(a) => pemcmd::key_decrypt(a),
+    }
 }
 
-pub fn key(_ctx: &Ctx, _cmd: KeyCmd) -> Result<Report, CliError> {
-    Err(unimplemented_yet("key"))
-}
-
-pub fn pem(_ctx: &Ctx, _cmd: PemCmd) -> Result<Report, CliError> {
-    Err(unimplemented_yet("pem"))
+pub fn pem(_ctx: &Ctx, cmd: PemCmd) -> Result<Report, CliError> {
+    match cmd {
+        PemCmd::Merge(a) => pemcmd::merge(a),
+        PemCmd::Ck(a) => pemcmd::ck(a),
+    }
 }

@@ -62,13 +62,7 @@ impl From<pushca::fsutil::FsError> for CliError {
 
 impl From<pushca::keys::KeyError> for CliError {
     fn from(e: pushca::keys::KeyError) -> Self {
-        use pushca::keys::KeyError;
-        let kind = match &e {
-            KeyError::WrongPassphrase => "password",
-            KeyError::Malformed(_) | KeyError::Unsupported(_) => "input",
-            KeyError::Generation(_) | KeyError::Encryption(_) => "crypto",
-        };
-        CliError::new(kind, e.to_string())
+        CliError::from_key_error(&e, e.to_string())
     }
 }
 
@@ -114,6 +108,25 @@ impl From<pushca::ca::CsrError> for CliError {
     }
 }
 
+impl From<pushca::pkcs12::P12Error> for CliError {
+    fn from(e: pushca::pkcs12::P12Error) -> Self {
+        use pushca::pkcs12::P12Error;
+        let kind = match &e {
+            P12Error::WrongPasswordMac | P12Error::WrongPasswordDecrypt => "password",
+            P12Error::Key(k) => return CliError::from_key_error(k, e.to_string()),
+            P12Error::Write(_) => "crypto",
+            _ => "input",
+        };
+        CliError::new(kind, e.to_string())
+    }
+}
+
+impl From<pushca::certfile::CertFileError> for CliError {
+    fn from(e: pushca::certfile::CertFileError) -> Self {
+        CliError::new("input", e.to_string())
+    }
+}
+
 impl From<pushca::ca::CaError> for CliError {
     fn from(e: pushca::ca::CaError) -> Self {
         use pushca::ca::CaError;
@@ -147,5 +160,17 @@ impl From<pushca::ca::workflow::WorkflowError> for CliError {
                 CliError::new("policy", e.to_string())
             }
         }
+    }
+}
+
+impl CliError {
+    fn from_key_error(k: &pushca::keys::KeyError, message: String) -> Self {
+        use pushca::keys::KeyError;
+        let kind = match k {
+            KeyError::WrongPassphrase => "password",
+            KeyError::Malformed(_) | KeyError::Unsupported(_) => "input",
+            KeyError::Generation(_) | KeyError::Encryption(_) => "crypto",
+        };
+        CliError::new(kind, message)
     }
 }

@@ -117,7 +117,6 @@ impl Report {
             exit: exit::OK,
         }
     }
-    #[allow(dead_code)] // used by the conversion commands
     pub fn warn(mut self, w: impl Into<String>) -> Self {
         self.warnings.push(w.into());
         self

@@ -36,7 +36,6 @@ pub fn ca_passphrase(src: Option<&SecretSource>, confirm: bool) -> Result<Secret
 
 /// An optional secret: the given source, else a prompt on a terminal, else an error
 /// naming the flag to use.
-#[allow(dead_code)] // used by the conversion commands
 pub fn from_flag_or_prompt(
     src: Option<&SecretSource>,
     what: &str,

@@ -12,6 +12,9 @@ use pkcs8::{pkcs5, EncryptedPrivateKeyInfo, PrivateKeyInfo};
 use rand::RngCore;
 use zeroize::Zeroizing;
 
+pub mod decode;
+pub mod legacy_pem;
+
 use crate::fsutil::Secret;
 
 pub const OID_RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";

@@ -1,0 +1,221 @@
+//! Certificates from files (PEM with any number of blocks, or one DER), PEM
+//! block scanning shared with the key decoder, and key ↔ certificate matching.
+
+use sha2::{Digest, Sha256};
+
+use crate::keys::PrivateKey;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CertFileError {
+    #[error("no certificate found (expected PEM 'CERTIFICATE' blocks or one DER certificate)")]
+    NoCertificate,
+    #[error("invalid certificate: {0}")]
+    Invalid(String),
+    #[error("invalid PEM: {0}")]
+    Pem(String),
+}
+
+/// One PEM block: its label, `Name: value` headers (legacy encrypted keys) and DER.
+#[derive(Debug, Clone)]
+pub struct PemBlock {
+    pub label: String,
+    pub headers: Vec<(String, String)>,
+    pub der: Vec<u8>,
+}
+
+/// Whether `bytes` look like PEM text (somewhere a `-----BEGIN ` line).
+pub fn is_pem(bytes: &[u8]) -> bool {
+    bytes.windows(11).any(|w| w == b"-----BEGIN ")
+}
+
+/// Every PEM block in `text`, in order. Text outside blocks (openssl's
+/// `Bag Attributes` lines, comments) is ignored.
+pub fn pem_blocks(bytes: &[u8]) -> Result<Vec<PemBlock>, CertFileError> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = Vec::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let line = line.trim();
+        let Some(label) = line
+            .strip_prefix("-----BEGIN ")
+            .and_then(|l| l.strip_suffix("-----"))
+        else {
+            continue;
+        };
+        let end = format!("-----END {label}-----");
+        let mut headers = Vec::new();
+        let mut body = String::new();
+        let mut closed = false;
+        for l in lines.by_ref() {
+            let l = l.trim();
+            if l == end {
+                closed = true;
+                break;
+            }
+            if body.is_empty() && l.contains(':') {
+                if let Some((k, v)) = l.split_once(':') {
+                    headers.push((k.trim().to_string(), v.trim().to_string()));
+                }
+                continue;
+            }
+            if !l.is_empty() {
+                body.push_str(l);
+                body.push('\n');
+            }
+        }
+        if !closed {
+            return Err(CertFileError::Pem(format!(
+                "'{label}' block has no END line"
+            )));
+        }
+        let clean = format!("-----BEGIN {label}-----\n{body}-----END {label}-----\n");
+        let (_, der) = pem_rfc7468::decode_vec(clean.as_bytes())
+            .map_err(|e| CertFileError::Pem(format!("'{label}' block ({e})")))?;
+        out.push(PemBlock {
+            label: label.to_string(),
+            headers,
+            der,
+        });
+    }
+    Ok(out)
+}
+
+/// The certificates (DER) of a PEM file (every `CERTIFICATE` block, in order)
+/// or of a DER file (exactly one certificate). Each one is checked to parse.
+pub fn read_certificates(bytes: &[u8]) -> Result<Vec<Vec<u8>>, CertFileError> {
+    let ders: Vec<Vec<u8>> = if is_pem(bytes) {
+        pem_blocks(bytes)?
+            .into_iter()
+            .filter(|b| {
+                matches!(
+                    b.label.as_str(),
+                    "CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE"
+                )
+            })
+            .map(|b| b.der)
+            .collect()
+    } else {
+        vec![bytes.to_vec()]
+    };
+    if ders.is_empty() {
+        return Err(CertFileError::NoCertificate);
+    }
+    for d in &ders {
+        x509_parser::parse_x509_certificate(d).map_err(|e| {
+            if ders.len() == 1 && !is_pem(bytes) {
+                CertFileError::NoCertificate
+            } else {
+                CertFileError::Invalid(e.to_string())
+            }
+        })?;
+    }
+    Ok(ders)
+}
+
+/// What pushca shows about a certificate.
+#[derive(Debug, Clone)]
+pub struct CertSummary {
+    /// Subject in RFC 4514-ish form as x509-parser prints it.
+    pub subject: String,
+    pub common_name: Option<String>,
+    /// Seconds since the epoch.
+    pub not_after: i64,
+    /// SHA-256 of the DER, lowercase hex.
+    pub sha256: String,
+    pub is_ca: bool,
+}
+
+pub fn summarize(der: &[u8]) -> Result<CertSummary, CertFileError> {
+    let (_, c) = x509_parser::parse_x509_certificate(der)
+        .map_err(|e| CertFileError::Invalid(e.to_string()))?;
+    let common_name = c
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|n| n.as_str().ok())
+        .map(str::to_string);
+    Ok(CertSummary {
+        subject: c.subject().to_string(),
+        common_name,
+        not_after: c.validity().not_after.timestamp(),
+        sha256: hex::encode(Sha256::digest(der)),
+        is_ca: c.is_ca(),
+    })
+}
+
+/// The subject CN of a certificate, if any.
+pub fn common_name(der: &[u8]) -> Option<String> {
+    summarize(der).ok().and_then(|s| s.common_name)
+}
+
+/// The DER `SubjectPublicKeyInfo` of a certificate.
+pub fn certificate_spki(der: &[u8]) -> Result<Vec<u8>, CertFileError> {
+    let (_, c) = x509_parser::parse_x509_certificate(der)
+        .map_err(|e| CertFileError::Invalid(e.to_string()))?;
+    Ok(c.public_key().raw.to_vec())
+}
+
+/// Whether two SPKIs are the same key: same algorithm OID and parameters
+/// (ignoring NULL-vs-absent) and the same key bits.
+pub fn same_public_key(a: &[u8], b: &[u8]) -> bool {
+    use spki::der::Decode;
+    let (Ok(a), Ok(b)) = (
+        spki::SubjectPublicKeyInfoRef::from_der(a),
+        spki::SubjectPublicKeyInfoRef::from_der(b),
+    ) else {
+        return false;
+    };
+    let params =
+        |p: Option<spki::der::AnyRef<'_>>| p.filter(|x| !x.is_null()).map(|x| x.value().to_vec());
+    a.algorithm.oid == b.algorithm.oid
+        && params(a.algorithm.parameters) == params(b.algorithm.parameters)
+        && a.subject_public_key == b.subject_public_key
+}
+
+/// Whether `key` is the private key of the certificate `cert_der`.
+pub fn key_matches_certificate(key: &PrivateKey, cert_der: &[u8]) -> Result<bool, CertFileError> {
+    let cert_spki = certificate_spki(cert_der)?;
+    let key_spki = crate::keys::decode::public_key_spki(key)
+        .map_err(|e| CertFileError::Invalid(e.to_string()))?;
+    Ok(same_public_key(&cert_spki, &key_spki))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_blocks_skip_text_and_read_headers() {
+        let der = b"\x30\x03\x02\x01\x01";
+        let pem = crate::keys::pem_encode("CERTIFICATE", der);
+        let text = format!("Bag Attributes\n    localKeyID: 01\n{pem}junk\n");
+        let blocks = pem_blocks(text.as_bytes()).unwrap();
+        assert_eq!(blocks.len(), 1);
+        assert_eq!(blocks[0].der, der);
+        let enc = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nMAMCAQE=\n-----END RSA PRIVATE KEY-----\n";
+        let b = pem_blocks(enc.as_bytes()).unwrap();
+        assert_eq!(b[0].headers.len(), 2);
+        assert!(pem_blocks(b"-----BEGIN X-----\nAAAA\n").is_err());
+    }
+
+    #[test]
+    fn certificates_from_pem_and_der() {
+        let kp = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["a.example".into()])
+            .unwrap()
+            .self_signed(&kp)
+            .unwrap();
+        let der = cert.der().to_vec();
+        assert_eq!(read_certificates(&der).unwrap(), vec![der.clone()]);
+        let two = format!("{}{}", cert.pem(), cert.pem());
+        assert_eq!(read_certificates(two.as_bytes()).unwrap().len(), 2);
+        assert!(matches!(
+            read_certificates(b"hello"),
+            Err(CertFileError::NoCertificate)
+        ));
+        let key = PrivateKey::from_pkcs8_der(&kp.serialize_der()).unwrap();
+        assert!(key_matches_certificate(&key, &der).unwrap());
+        let other = PrivateKey::generate(crate::keys::KeyType::EcP256).unwrap();
+        assert!(!key_matches_certificate(&other, &der).unwrap());
+    }
+}

@@ -1,0 +1,160 @@
+//! PKCS#12 (.p12 / .pfx) reading and writing, implemented on the `pkcs12`,
+//! `cms`, `pkcs5` and `der` crates.
+//!
+//! Reads what users meet: OpenSSL 3 defaults (PBES2/AES-256, HMAC-SHA256 MAC),
+//! PBES2 with hmacWithSHA1, OpenSSL `-legacy` and Keychain exports (RC2-40 /
+//! 3DES, SHA-1 MAC), unencrypted bags with or without a MAC, empty passwords
+//! (both the empty-BMPString and the absent-password conventions), non-ASCII
+//! passwords, several certificates and friendly names, certificate-only stores.
+//!
+//! Writes three profiles ([`Profile`]) and certificate-only trust stores that Java
+//! `KeyStore` loads ([`write_truststore`]).
+
+use crate::keys::{KeyError, PrivateKey};
+
+mod ber;
+pub mod mac;
+pub mod pbe;
+mod read;
+pub(crate) mod write;
+
+pub use write::{
+    local_key_id, write_pkcs12, write_truststore, Profile, ITERATIONS_LEGACY, ITERATIONS_MODERN,
+};
+
+/// A certificate found in (or to be put in) a PKCS#12 file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertEntry {
+    /// DER of the X.509 certificate.
+    pub der: Vec<u8>,
+    /// `friendlyName` bag attribute (the "alias").
+    pub friendly_name: Option<String>,
+    /// `localKeyId` bag attribute linking the certificate to its key.
+    pub local_key_id: Option<Vec<u8>>,
+}
+
+impl CertEntry {
+    /// A certificate without attributes (a trust store's alias then defaults
+    /// to the certificate's CN).
+    pub fn new(der: impl Into<Vec<u8>>) -> CertEntry {
+        CertEntry {
+            der: der.into(),
+            friendly_name: None,
+            local_key_id: None,
+        }
+    }
+}
+
+/// A private key found in (or to be put in) a PKCS#12 file.
+#[derive(Debug, Clone)]
+pub struct KeyEntry {
+    pub key: PrivateKey,
+    pub friendly_name: Option<String>,
+    pub local_key_id: Option<Vec<u8>>,
+}
+
+/// Everything pushca takes from a PKCS#12 file.
+#[derive(Debug, Clone, Default)]
+pub struct Pkcs12Contents {
+    pub certs: Vec<CertEntry>,
+    pub keys: Vec<KeyEntry>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum P12Error {
+    #[error("this is a PEM file, not PKCS#12 (.p12/.pfx is binary DER)")]
+    Pem,
+    #[error("not a PKCS#12 file ({0})")]
+    NotPkcs12(String),
+    #[error("truncated PKCS#12 file ({0})")]
+    Truncated(String),
+    #[error("wrong password (MAC verification failed)")]
+    WrongPasswordMac,
+    #[error("wrong password (decryption failed)")]
+    WrongPasswordDecrypt,
+    #[error("corrupt PKCS#12 file: {0}")]
+    Corrupt(String),
+    #[error("unsupported PKCS#12 file: {0}")]
+    Unsupported(String),
+    #[error("{0}")]
+    Key(#[from] KeyError),
+    #[error("cannot write PKCS#12: {0}")]
+    Write(String),
+}
+
+impl P12Error {
+    /// Whether the error means the password was wrong.
+    pub fn is_wrong_password(&self) -> bool {
+        matches!(
+            self,
+            P12Error::WrongPasswordMac | P12Error::WrongPasswordDecrypt
+        )
+    }
+}
+
+/// Entry point for reading: `Pkcs12::parse(bytes, password)`.
+pub struct Pkcs12;
+
+impl Pkcs12 {
+    /// Parses and decrypts a PKCS#12 file. An empty password is tried in both
+    /// encodings (empty BMPString with terminator, and zero-length).
+    pub fn parse(
+        bytes: &[u8],
+        password: &crate::fsutil::Secret,
+    ) -> Result<Pkcs12Contents, P12Error> {
+        read::parse(bytes, password)
+    }
+}
+
+impl Pkcs12Contents {
+    /// Index of the leaf ("client") certificate: the one whose `localKeyId`
+    /// matches the key's, else whose public key matches the key, else the only
+    /// certificate.
+    pub fn leaf_index(&self) -> Option<usize> {
+        if let Some(k) = self.keys.first() {
+            if let Some(id) = &k.local_key_id {
+                if let Some(i) = self
+                    .certs
+                    .iter()
+                    .position(|c| c.local_key_id.as_ref() == Some(id))
+                {
+                    return Some(i);
+                }
+            }
+            if let Some(i) = self.certs.iter().position(|c| {
+                crate::certfile::key_matches_certificate(&k.key, &c.der).unwrap_or(false)
+            }) {
+                return Some(i);
+            }
+        } else if let Some(i) = self.certs.iter().position(|c| c.local_key_id.is_some()) {
+            return Some(i);
+        }
+        if self.certs.len() == 1 && !self.keys.is_empty() {
+            return Some(0);
+        }
+        None
+    }
+
+    pub fn leaf(&self) -> Option<&CertEntry> {
+        self.leaf_index().and_then(|i| self.certs.get(i))
+    }
+
+    /// Every certificate but the leaf (openssl's `-cacerts`).
+    pub fn ca_certs(&self) -> Vec<&CertEntry> {
+        let leaf = self.leaf_index();
+        self.certs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != leaf)
+            .map(|(_, c)| c)
+            .collect()
+    }
+
+    /// The key of the leaf certificate (the first key when there is one).
+    pub fn key(&self) -> Option<&KeyEntry> {
+        self.keys.first()
+    }
+}
+
+#[cfg(test)]
+mod tests;

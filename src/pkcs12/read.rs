@@ -1,0 +1,266 @@
+//! Reading PKCS#12: PFX → MAC check → AuthenticatedSafe → SafeContents → bags.
+
+use cms::content_info::ContentInfo;
+use cms::encrypted_data::EncryptedData;
+use der::asn1::{BmpString, ObjectIdentifier, OctetString};
+use der::{Any, Decode, Encode, Sequence};
+use pkcs12::cert_type::CertBag;
+use pkcs12::pfx::Pfx;
+use x509_cert::attr::Attributes;
+
+use super::pbe::{self, Password, PbeError};
+use super::{mac, CertEntry, KeyEntry, P12Error, Pkcs12Contents};
+use crate::fsutil::Secret;
+use crate::keys::PrivateKey;
+
+pub(crate) const OID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
+pub(crate) const OID_ENCRYPTED_DATA: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.6");
+pub(crate) const OID_KEY_BAG: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.12.10.1.1");
+pub(crate) const OID_SHROUDED_KEY_BAG: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.12.10.1.2");
+pub(crate) const OID_CERT_BAG: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.12.10.1.3");
+pub(crate) const OID_SAFE_CONTENTS_BAG: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.12.10.1.6");
+pub(crate) const OID_X509_CERT: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.22.1");
+pub(crate) const OID_FRIENDLY_NAME: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.20");
+pub(crate) const OID_LOCAL_KEY_ID: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.21");
+
+/// `SafeBag` (RFC 7292 section 4.2). Defined here rather than taken from the
+/// `pkcs12` crate, whose 0.1 decoder keeps the `[0]` wrapper in `bag_value`.
+#[derive(Clone, Debug, Sequence)]
+pub(crate) struct Bag {
+    pub bag_id: ObjectIdentifier,
+    #[asn1(context_specific = "0", tag_mode = "EXPLICIT")]
+    pub value: Any,
+    pub attributes: Option<Attributes>,
+}
+
+/// Maximum nesting of safeContentsBag.
+const MAX_DEPTH: usize = 4;
+
+/// Decodes DER, falling back to BER re-encoded as DER (see [`super::ber`]).
+fn decode<T: for<'a> Decode<'a>>(bytes: &[u8]) -> Result<T, der::Error> {
+    match T::from_der(bytes) {
+        Ok(v) => Ok(v),
+        Err(e) => match super::ber::to_der(bytes) {
+            Some(d) if d.as_slice() != bytes => T::from_der(&d).map_err(|_| e),
+            _ => Err(e),
+        },
+    }
+}
+
+fn pfx_error(bytes: &[u8], e: der::Error) -> P12Error {
+    if matches!(e.kind(), der::ErrorKind::Incomplete { .. }) && bytes.first() == Some(&0x30) {
+        P12Error::Truncated(e.to_string())
+    } else {
+        P12Error::NotPkcs12(e.to_string())
+    }
+}
+
+fn looks_like_pem(bytes: &[u8]) -> bool {
+    let head = bytes.get(..bytes.len().min(4096)).unwrap_or(bytes);
+    head.windows(11).any(|w| w == b"-----BEGIN ")
+}
+
+pub(crate) fn parse(bytes: &[u8], password: &Secret) -> Result<Pkcs12Contents, P12Error> {
+    let pfx: Pfx = decode(bytes).map_err(|e| {
+        if looks_like_pem(bytes) {
+            P12Error::Pem
+        } else {
+            pfx_error(bytes, e)
+        }
+    })?;
+    if pfx.auth_safe.content_type != OID_DATA {
+        return Err(P12Error::Unsupported(format!(
+            "authenticated safe of type {} (only password integrity is supported)",
+            pfx.auth_safe.content_type
+        )));
+    }
+    let octets = pfx
+        .auth_safe
+        .content
+        .decode_as::<OctetString>()
+        .map_err(|e| P12Error::Corrupt(format!("authenticated safe ({e})")))?;
+    let safe_der = octets.as_bytes();
+    let auth_safe: Vec<ContentInfo> =
+        decode(safe_der).map_err(|e| P12Error::Corrupt(format!("authenticated safe ({e})")))?;
+
+    let candidates = Password::candidates(password);
+    let (passwords, mac_ok) = match &pfx.mac_data {
+        Some(m) => {
+            let mut found = None;
+            for (i, p) in candidates.iter().enumerate() {
+                match mac::verify(m, p, safe_der) {
+                    Ok(true) => {
+                        found = Some(i);
+                        break;
+                    }
+                    Ok(false) => {}
+                    Err(mac::MacError::Unsupported(s)) => return Err(P12Error::Unsupported(s)),
+                    Err(mac::MacError::Malformed(s)) => return Err(P12Error::Corrupt(s)),
+                }
+            }
+            let i = found.ok_or(P12Error::WrongPasswordMac)?;
+            (
+                candidates.into_iter().skip(i).take(1).collect::<Vec<_>>(),
+                true,
+            )
+        }
+        None => (candidates, false),
+    };
+
+    let mut last = P12Error::WrongPasswordDecrypt;
+    for pass in &passwords {
+        let mut out = Pkcs12Contents::default();
+        match read_auth_safe(&auth_safe, pass, &mut out) {
+            Ok(()) => return Ok(out),
+            Err(e @ (P12Error::WrongPasswordDecrypt | P12Error::Corrupt(_))) if !mac_ok => last = e,
+            Err(P12Error::WrongPasswordDecrypt) if mac_ok => {
+                return Err(P12Error::Corrupt(
+                    "the MAC verifies but a bag does not decrypt (different encryption password?)"
+                        .into(),
+                ))
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
+}
+
+fn read_auth_safe(
+    safe: &[ContentInfo],
+    pass: &Password,
+    out: &mut Pkcs12Contents,
+) -> Result<(), P12Error> {
+    for ci in safe {
+        if ci.content_type == OID_DATA {
+            let octets = ci
+                .content
+                .decode_as::<OctetString>()
+                .map_err(|e| P12Error::Corrupt(format!("data content ({e})")))?;
+            read_safe_contents(octets.as_bytes(), pass, out, 0)?;
+        } else if ci.content_type == OID_ENCRYPTED_DATA {
+            let ed = ci
+                .content
+                .decode_as::<EncryptedData>()
+                .map_err(|e| P12Error::Corrupt(format!("encrypted data ({e})")))?;
+            let eci = &ed.enc_content_info;
+            let alg = eci
+                .content_enc_alg
+                .to_der()
+                .map_err(|e| P12Error::Corrupt(e.to_string()))?;
+            let Some(ct) = &eci.encrypted_content else {
+                continue;
+            };
+            let plain = pbe::decrypt(&alg, pass, ct.as_bytes()).map_err(pbe_error)?;
+            // A wrong password can unpad by chance: garbage then fails to parse.
+            read_safe_contents(&plain, pass, out, 0).map_err(|e| match e {
+                P12Error::Corrupt(_) => P12Error::WrongPasswordDecrypt,
+                other => other,
+            })?;
+        } else {
+            return Err(P12Error::Unsupported(format!(
+                "content of type {} (public-key encrypted safes are not supported)",
+                ci.content_type
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn pbe_error(e: PbeError) -> P12Error {
+    match e {
+        PbeError::Decrypt => P12Error::WrongPasswordDecrypt,
+        PbeError::Unsupported(s) => P12Error::Unsupported(s),
+        PbeError::Malformed(s) => P12Error::Corrupt(s),
+    }
+}
+
+fn read_safe_contents(
+    der_bytes: &[u8],
+    pass: &Password,
+    out: &mut Pkcs12Contents,
+    depth: usize,
+) -> Result<(), P12Error> {
+    if depth > MAX_DEPTH {
+        return Err(P12Error::Corrupt("safe contents nested too deeply".into()));
+    }
+    let bags: Vec<Bag> =
+        decode(der_bytes).map_err(|e| P12Error::Corrupt(format!("safe contents ({e})")))?;
+    for bag in bags {
+        let (friendly_name, local_key_id) = attributes(bag.attributes.as_ref());
+        let value = bag
+            .value
+            .to_der()
+            .map_err(|e| P12Error::Corrupt(e.to_string()))?;
+        match bag.bag_id {
+            OID_CERT_BAG => {
+                let cb = CertBag::from_der(&value)
+                    .map_err(|e| P12Error::Corrupt(format!("certificate bag ({e})")))?;
+                if cb.cert_id != OID_X509_CERT {
+                    continue; // SDSI certificates: nobody uses them
+                }
+                out.certs.push(CertEntry {
+                    der: cb.cert_value.as_bytes().to_vec(),
+                    friendly_name,
+                    local_key_id,
+                });
+            }
+            OID_KEY_BAG => {
+                let key = PrivateKey::from_pkcs8_der(&value)?;
+                out.keys.push(KeyEntry {
+                    key,
+                    friendly_name,
+                    local_key_id,
+                });
+            }
+            OID_SHROUDED_KEY_BAG => {
+                let epki = pkcs12::pbe_params::EncryptedPrivateKeyInfo::from_der(&value)
+                    .map_err(|e| P12Error::Corrupt(format!("shrouded key bag ({e})")))?;
+                let alg = epki
+                    .encryption_algorithm
+                    .to_der()
+                    .map_err(|e| P12Error::Corrupt(e.to_string()))?;
+                let plain =
+                    pbe::decrypt(&alg, pass, epki.encrypted_data.as_bytes()).map_err(pbe_error)?;
+                let key = PrivateKey::from_pkcs8_der(&plain).map_err(|e| match e {
+                    crate::keys::KeyError::Malformed(_) => P12Error::WrongPasswordDecrypt,
+                    other => P12Error::Key(other),
+                })?;
+                out.keys.push(KeyEntry {
+                    key,
+                    friendly_name,
+                    local_key_id,
+                });
+            }
+            OID_SAFE_CONTENTS_BAG => read_safe_contents(&value, pass, out, depth + 1)?,
+            _ => {} // CRL and secret bags: not needed
+        }
+    }
+    Ok(())
+}
+
+fn attributes(attrs: Option<&Attributes>) -> (Option<String>, Option<Vec<u8>>) {
+    let mut name = None;
+    let mut id = None;
+    for a in attrs.into_iter().flat_map(|s| s.iter()) {
+        let Some(v) = a.values.iter().next() else {
+            continue;
+        };
+        if a.oid == OID_FRIENDLY_NAME {
+            name = v.decode_as::<BmpString>().ok().map(|b| b.to_string());
+        } else if a.oid == OID_LOCAL_KEY_ID {
+            id = v
+                .decode_as::<OctetString>()
+                .ok()
+                .map(|o| o.as_bytes().to_vec());
+        }
+    }
+    (name, id)
+}
