@@ -286,14 +286,11 @@ fn list(ctx: &Ctx, a: CertListArgs) -> Result<Report, CliError> {
 }
 
 fn read_cert_file(path: &Path) -> Result<Vec<u8>, CliError> {
-    use rustls_pki_types::pem::PemObject;
     let bytes = fsutil::read_input(path)?;
-    if bytes.trim_ascii_start().first() == Some(&0x30) {
-        return Ok(bytes);
-    }
-    rustls_pki_types::CertificateDer::from_pem_slice(&bytes)
-        .map(|c| c.to_vec())
-        .map_err(|_| {
+    pushca::certfile::read_certificates(&bytes)
+        .ok()
+        .and_then(|certs| certs.into_iter().next())
+        .ok_or_else(|| {
             CliError::new(
                 "input",
                 format!(

@@ -103,8 +103,13 @@ pub fn app(ctx: &Ctx, c: AppCmd) -> Result<Report, CliError> {
     match c {
         AppCmd::Create(a) => {
             let (rec, created) = st.write(|tx| {
-                let (name, team) = (a.name.as_deref(), a.team.as_deref());
-                portal::ensure_app(tx, &a.bundle_id, name, team, a.push, now())
+                let new = portal::NewApp {
+                    bundle_id: &a.bundle_id,
+                    name: a.name.as_deref(),
+                    team_id: a.team.as_deref(),
+                    push: a.push,
+                };
+                portal::ensure_app(tx, &new, now())
             })?;
             let app_id = format!("{}.{}", rec.team_id, rec.bundle_id);
             let text = format!(

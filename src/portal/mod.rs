@@ -152,17 +152,43 @@ pub fn resolve_team(c: &rusqlite::Connection, team_id: Option<&str>) -> Result<T
     }
 }
 
+/// An App ID to register.
+#[derive(Debug, Clone, Copy)]
+pub struct NewApp<'a> {
+    pub bundle_id: &'a str,
+    /// Descriptive name; the bundle ID when `None` or blank.
+    pub name: Option<&'a str>,
+    /// Owning team; the default team when `None`.
+    pub team_id: Option<&'a str>,
+    pub push: bool,
+}
+
+impl<'a> NewApp<'a> {
+    /// An App ID of the default team, named after its bundle ID.
+    pub fn new(bundle_id: &'a str, push: bool) -> Self {
+        NewApp {
+            bundle_id,
+            name: None,
+            team_id: None,
+            push,
+        }
+    }
+}
+
 /// Registers an App ID. Re-registering an identical App ID (same bundle ID,
 /// team and push capability) is not an error: the existing record is returned
 /// with `false`, so scripted setups can be re-run. Anything different conflicts.
 pub fn ensure_app(
     c: &rusqlite::Connection,
-    bundle_id: &str,
-    name: Option<&str>,
-    team_id: Option<&str>,
-    push: bool,
+    new: &NewApp<'_>,
     now: i64,
 ) -> Result<(AppRecord, bool)> {
+    let NewApp {
+        bundle_id,
+        name,
+        team_id,
+        push,
+    } = *new;
     validate_bundle_id(bundle_id)?;
     if let Some(existing) = store::get_app(c, bundle_id)? {
         let team = resolve_team(c, team_id)?;
@@ -174,18 +200,17 @@ pub fn ensure_app(
             return Ok((existing, false));
         }
     }
-    create_app(c, bundle_id, name, team_id, push, now).map(|r| (r, true))
+    create_app(c, new, now).map(|r| (r, true))
 }
 
 /// Registers an App ID; an existing bundle ID (in any letter case) conflicts.
-pub fn create_app(
-    c: &rusqlite::Connection,
-    bundle_id: &str,
-    name: Option<&str>,
-    team_id: Option<&str>,
-    push: bool,
-    now: i64,
-) -> Result<AppRecord> {
+pub fn create_app(c: &rusqlite::Connection, new: &NewApp<'_>, now: i64) -> Result<AppRecord> {
+    let NewApp {
+        bundle_id,
+        name,
+        team_id,
+        push,
+    } = *new;
     validate_bundle_id(bundle_id)?;
     if push && is_wildcard(bundle_id) {
         return Err(PortalError::WildcardPush(bundle_id.to_string()));
@@ -262,12 +287,16 @@ mod tests {
         let mut c = rusqlite::Connection::open_in_memory().unwrap();
         crate::store::migrate_for_tests(&mut c);
         create_team(&c, "T", Some("ABCDE12345"), true, 0).unwrap();
-        let (a, created) = ensure_app(&c, "com.x.app", None, None, true, 0).unwrap();
+        let (a, created) = ensure_app(&c, &NewApp::new("com.x.app", true), 0).unwrap();
         assert!(created && a.push);
-        let (_, created) = ensure_app(&c, "com.x.app", None, None, true, 1).unwrap();
+        let (_, created) = ensure_app(&c, &NewApp::new("com.x.app", true), 1).unwrap();
         assert!(!created);
-        assert!(ensure_app(&c, "com.x.app", None, None, false, 1).is_err());
-        assert!(ensure_app(&c, "COM.X.APP", None, None, true, 1).is_err());
-        assert!(ensure_app(&c, "com.x.app", Some("Other"), None, true, 1).is_err());
+        assert!(ensure_app(&c, &NewApp::new("com.x.app", false), 1).is_err());
+        assert!(ensure_app(&c, &NewApp::new("COM.X.APP", true), 1).is_err());
+        let renamed = NewApp {
+            name: Some("Other"),
+            ..NewApp::new("com.x.app", true)
+        };
+        assert!(ensure_app(&c, &renamed, 1).is_err());
     }
 }

@@ -88,6 +88,32 @@ pub(super) fn open_key(
     Ok((key, format, encrypted))
 }
 
+/// Reads a certificate file (PEM with one or more certificates, or DER) and a
+/// private key, and refuses a key that does not belong to the first certificate.
+pub(super) fn open_cert_and_matching_key(
+    cert: &Path,
+    key: &Path,
+    passin: Option<&SecretSource>,
+) -> Result<(Vec<Vec<u8>>, PrivateKey), CliError> {
+    let cert_bytes = fsutil::read_input(cert)?;
+    let certs = certfile::read_certificates(&cert_bytes).map_err(|e| cert_error(cert, e))?;
+    let leaf = certs
+        .first()
+        .ok_or_else(|| CliError::new("input", format!("{}: no certificate", cert.display())))?;
+    let (private_key, _, _) = open_key(key, passin)?;
+    if !certfile::key_matches_certificate(&private_key, leaf).map_err(|e| cert_error(cert, e))? {
+        return Err(CliError::new(
+            "input",
+            format!(
+                "the key in {} does not match the certificate in {}",
+                key.display(),
+                cert.display()
+            ),
+        ));
+    }
+    Ok((certs, private_key))
+}
+
 pub(super) fn summary(der: &[u8]) -> Result<CertSummary, CliError> {
     certfile::summarize(der).map_err(CliError::from)
 }

@@ -4,27 +4,17 @@ use pushca::certfile;
 use pushca::fsutil::{self, MODE_PUBLIC, MODE_SECRET};
 use pushca::pkcs12::{self, CertEntry, KeyEntry, Pkcs12Contents, Profile};
 
-use super::common::{cert_error, cert_json, expiry_warning, open_key, open_p12, summary};
+use super::common::{
+    cert_error, cert_json, expiry_warning, open_cert_and_matching_key, open_p12, summary,
+};
 use super::{P12ExportArgs, P12ToPemArgs};
 use crate::cli::{secrets, CliError, Ctx, Report};
 
 pub(super) fn export(ctx: &Ctx, a: P12ExportArgs) -> Result<Report, CliError> {
-    let cert_bytes = fsutil::read_input(&a.cert)?;
-    let certs = certfile::read_certificates(&cert_bytes).map_err(|e| cert_error(&a.cert, e))?;
+    let (certs, key) = open_cert_and_matching_key(&a.cert, &a.key, a.passin.as_ref())?;
     let (leaf, extra) = certs
         .split_first()
         .ok_or_else(|| CliError::new("input", format!("{}: no certificate", a.cert.display())))?;
-    let (key, _, _) = open_key(&a.key, a.passin.as_ref())?;
-    if !certfile::key_matches_certificate(&key, leaf).map_err(|e| cert_error(&a.cert, e))? {
-        return Err(CliError::new(
-            "input",
-            format!(
-                "the key in {} does not match the certificate in {}",
-                a.key.display(),
-                a.cert.display()
-            ),
-        ));
-    }
     let mut chain: Vec<Vec<u8>> = Vec::new();
     if a.chain {
         let chain_file = ctx.home()?.ca_dir().join("chain.pem");

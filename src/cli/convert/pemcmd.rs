@@ -9,7 +9,8 @@ use pushca::keys::PrivateKey;
 use serde_json::json;
 
 use super::common::{
-    cert_error, cert_json, ck_pem, expiry_warning, key_error, open_key, open_p12, summary,
+    cert_json, ck_pem, expiry_warning, key_error, open_cert_and_matching_key, open_key, open_p12,
+    summary,
 };
 use super::{KeyDecryptArgs, PemCkArgs, PemMergeArgs};
 use crate::cli::{CliError, Report};
@@ -56,24 +57,9 @@ pub(super) fn key_decrypt(a: KeyDecryptArgs) -> Result<Report, CliError> {
 }
 
 pub(super) fn merge(a: PemMergeArgs) -> Result<Report, CliError> {
-    let cert_bytes = fsutil::read_input(&a.cert)?;
-    let certs = certfile::read_certificates(&cert_bytes).map_err(|e| cert_error(&a.cert, e))?;
-    let leaf = certs
-        .first()
-        .ok_or_else(|| CliError::new("input", format!("{}: no certificate", a.cert.display())))?;
-    let (key, _, _) = open_key(&a.key, a.passin.as_ref())?;
-    if !certfile::key_matches_certificate(&key, leaf).map_err(|e| cert_error(&a.cert, e))? {
-        return Err(CliError::new(
-            "input",
-            format!(
-                "the key in {} does not match the certificate in {}",
-                a.key.display(),
-                a.cert.display()
-            ),
-        ));
-    }
+    let (certs, key) = open_cert_and_matching_key(&a.cert, &a.key, a.passin.as_ref())?;
     let refs: Vec<&[u8]> = certs.iter().map(|c| c.as_slice()).collect();
-    let s = summary(leaf)?;
+    let s = summary(certs.first().map(Vec::as_slice).unwrap_or_default())?;
     write_ck(&a.out, &refs, &key, &s, &a.cert.display().to_string())
 }
 
