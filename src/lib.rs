@@ -5,7 +5,9 @@
 //! modules and renders their results. Nothing in here prints, prompts or exits.
 //!
 //! - [`fsutil`]: atomic writes, permissions, secret sources
-//! - [`keys`]: key generation and PKCS#8 encoding
+//! - [`keys`]: key generation, PKCS#8 encoding, reading every private key format
+//! - [`certfile`]: certificates from PEM or DER files, key/certificate matching
+//! - [`pkcs12`]: reading and writing `.p12` files
 //! - [`store`]: the SQLite store in the pushca home, migrations and locking
 //! - [`portal`]: teams and App IDs
 //! - [`ca`]: templates, CA hierarchy, CSR checks, push certificate issuance
