@@ -362,23 +362,7 @@ fn templates_in_the_home_override_the_builtins_and_bad_ones_are_reported() {
     )
     .unwrap();
     let out = env
-        .cmd()
-        .args([
-            "cert",
-            "issue",
-            "--app",
-            "com.example.app",
-            "--env",
-            "production",
-            "--csr",
-        ])
-        .arg(&csr)
-        .args([
-            "--out",
-            "bad.pem",
-            "--ca-passin",
-            &format!("pass:{CA_PASS}"),
-        ])
+        .issue_cmd("production", &csr, "bad.pem")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

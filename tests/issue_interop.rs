@@ -395,23 +395,7 @@ fn csr_asking_for_ca_powers_still_yields_a_plain_push_certificate() {
 
 fn assert_refused(env: &Env, csr: &Path, needle: &str) {
     let out = env
-        .cmd()
-        .args([
-            "cert",
-            "issue",
-            "--app",
-            "com.example.app",
-            "--env",
-            "production",
-            "--csr",
-        ])
-        .arg(csr)
-        .args([
-            "--out",
-            "refused.pem",
-            "--ca-passin",
-            &format!("pass:{CA_PASS}"),
-        ])
+        .issue_cmd("production", csr, "refused.pem")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));

@@ -131,20 +131,26 @@ impl Env {
         self.path(&csr)
     }
 
+    /// `cert issue` of one CSR for `com.example.app` with the CA passphrase,
+    /// not yet run (callers add flags or choose how to assert).
+    pub fn issue_cmd(&self, env: &str, csr: &Path, out: &str) -> Command {
+        let mut c = self.cmd();
+        c.args([
+            "cert",
+            "issue",
+            "--app",
+            "com.example.app",
+            "--env",
+            env,
+            "--csr",
+        ])
+        .arg(csr)
+        .args(["--out", out, "--ca-passin", &format!("pass:{CA_PASS}")]);
+        c
+    }
+
     pub fn issue(&self, env: &str, csr: &Path, out: &str) -> assert_cmd::assert::Assert {
-        self.cmd()
-            .args([
-                "cert",
-                "issue",
-                "--app",
-                "com.example.app",
-                "--env",
-                env,
-                "--csr",
-            ])
-            .arg(csr)
-            .args(["--out", out, "--ca-passin", &format!("pass:{CA_PASS}")])
-            .assert()
+        self.issue_cmd(env, csr, out).assert()
     }
 
     /// Files in the test directory other than the home.
