@@ -380,19 +380,8 @@ fn cert_list_and_show_report_expiry_and_exit_4_in_the_window() {
     env.init_with_app();
     let csr = env.openssl_csr("k", "ec:P-256", &[]);
     let out = env
-        .cmd()
-        .args([
-            "--json",
-            "cert",
-            "issue",
-            "--app",
-            "com.example.app",
-            "--env",
-            "production",
-            "--csr",
-        ])
-        .arg(&csr)
-        .args(["--out", "c.pem", "--ca-passin", &format!("pass:{CA_PASS}")])
+        .issue_cmd("production", &csr, "c.pem")
+        .arg("--json")
         .output()
         .unwrap();
     let serial = stdout_json(&out)["certificates"][0]["serial"]

@@ -175,22 +175,15 @@ fn friendly_name_local_key_id_and_chain() {
         "--out",
         s(&p12),
     ]);
-    let info = String::from_utf8_lossy(
-        &openssl(
-            d,
-            &["pkcs12", "-in", s(&p12), "-nodes", "-passin", "pass:pw"],
-        )
-        .stdout,
-    )
-    .to_string();
+    let info = openssl_text(
+        d,
+        &["pkcs12", "-in", s(&p12), "-nodes", "-passin", "pass:pw"],
+    );
     assert!(info.contains("friendlyName: My Push Cert"), "{info}");
     // localKeyID is the SHA-1 of the certificate, as openssl sets it.
-    let fp = String::from_utf8_lossy(
-        &openssl(
-            d,
-            &["x509", "-in", s(&leaf), "-noout", "-fingerprint", "-sha1"],
-        )
-        .stdout,
+    let fp = openssl_text(
+        d,
+        &["x509", "-in", s(&leaf), "-noout", "-fingerprint", "-sha1"],
     )
     .trim()
     .rsplit('=')
@@ -214,14 +207,10 @@ fn friendly_name_local_key_id_and_chain() {
         "--out",
         s(&p12),
     ]);
-    let info = String::from_utf8_lossy(
-        &openssl(
-            d,
-            &["pkcs12", "-in", s(&p12), "-nodes", "-passin", "pass:pw"],
-        )
-        .stdout,
-    )
-    .to_string();
+    let info = openssl_text(
+        d,
+        &["pkcs12", "-in", s(&p12), "-nodes", "-passin", "pass:pw"],
+    );
     assert!(
         info.contains("friendlyName: Apple Push Services: com.example.chain"),
         "{info}"

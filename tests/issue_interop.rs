@@ -480,27 +480,8 @@ fn a_batch_with_one_bad_csr_issues_nothing() {
     let bad = env.openssl_csr("bad", "rsa:1024", &[]);
     std::fs::create_dir(env.path("out")).unwrap();
     let out = env
-        .cmd()
-        .args([
-            "cert",
-            "issue",
-            "--app",
-            "com.example.app",
-            "--env",
-            "production",
-        ])
-        .arg("--csr")
-        .arg(&a)
-        .arg("--csr")
-        .arg(&b)
-        .arg("--csr")
-        .arg(&bad)
-        .args([
-            "--out-dir",
-            "out",
-            "--ca-passin",
-            &format!("pass:{CA_PASS}"),
-        ])
+        .cert_issue("production", &[&a, &b, &bad])
+        .args(["--out-dir", "out"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -510,28 +491,8 @@ fn a_batch_with_one_bad_csr_issues_nothing() {
 
     // The good ones as a batch, DER output.
     let out = env
-        .cmd()
-        .args([
-            "--json",
-            "cert",
-            "issue",
-            "--app",
-            "com.example.app",
-            "--env",
-            "production",
-            "--format",
-            "der",
-        ])
-        .arg("--csr")
-        .arg(&a)
-        .arg("--csr")
-        .arg(&b)
-        .args([
-            "--out-dir",
-            "out",
-            "--ca-passin",
-            &format!("pass:{CA_PASS}"),
-        ])
+        .cert_issue("production", &[&a, &b])
+        .args(["--json", "--format", "der", "--out-dir", "out"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));

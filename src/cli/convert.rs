@@ -37,17 +37,8 @@ pub struct P12ExportArgs {
     /// Friendly name of the certificate and key
     #[arg(long, value_name = "FRIENDLY")]
     pub name: Option<String>,
-    /// Password of the .p12
-    #[arg(
-        long,
-        value_name = "SRC",
-        conflicts_with = "noenc",
-        required_unless_present = "noenc"
-    )]
-    pub passout: Option<SecretSource>,
-    /// Write an unencrypted .p12 (no password, no MAC)
-    #[arg(long)]
-    pub noenc: bool,
+    #[command(flatten)]
+    pub protection: super::Protection,
     /// Old algorithms (3DES keys, RC2-40 certificates, SHA-1 MAC) for old readers
     #[arg(long, conflicts_with = "noenc")]
     pub legacy: bool,

@@ -56,17 +56,8 @@ pub struct CsrNewArgs {
     /// Email address in the request
     #[arg(long, value_name = "EMAIL")]
     pub email: Option<String>,
-    /// Passphrase for the key (PKCS#8 PBES2 AES-256)
-    #[arg(
-        long,
-        value_name = "SRC",
-        conflicts_with = "noenc",
-        required_unless_present = "noenc"
-    )]
-    pub passout: Option<SecretSource>,
-    /// Write the key unencrypted
-    #[arg(long)]
-    pub noenc: bool,
+    #[command(flatten)]
+    pub protection: super::Protection,
 }
 
 pub fn init(ctx: &Ctx, a: InitArgs) -> Result<Report, CliError> {
@@ -134,7 +125,7 @@ pub fn csr(_ctx: &Ctx, c: CsrCmd) -> Result<Report, CliError> {
             "--key-out and --out must be different files",
         ));
     }
-    let pass = match (&a.passout, a.noenc) {
+    let pass = match (&a.protection.passout, a.protection.noenc) {
         (Some(src), _) => Some(secrets::read(src)?),
         (None, _) => None,
     };

@@ -4,7 +4,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use pushca::fsutil::SecretSource;
 
 pub mod cert;
 pub mod convert;
@@ -159,4 +160,21 @@ pub fn rfc3339(t: i64) -> String {
                 .ok()
         })
         .unwrap_or_else(|| t.to_string())
+}
+
+/// How a written private key or `.p12` is protected: exactly one of `--passout
+/// SRC` and `--noenc`.
+#[derive(Args, Debug, Clone)]
+pub struct Protection {
+    /// Password/passphrase for what is written (pass:, env:, file:, fd:, stdin)
+    #[arg(
+        long,
+        value_name = "SRC",
+        conflicts_with = "noenc",
+        required_unless_present = "noenc"
+    )]
+    pub passout: Option<SecretSource>,
+    /// Write it unencrypted (a .p12 then has no password and no MAC)
+    #[arg(long)]
+    pub noenc: bool,
 }

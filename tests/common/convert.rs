@@ -31,6 +31,11 @@ pub fn openssl(dir: &Path, args: &[&str]) -> Output {
     run_ok(c)
 }
 
+/// `openssl ARGS` (must succeed), its stdout as text.
+pub fn openssl_text(dir: &Path, args: &[&str]) -> String {
+    String::from_utf8_lossy(&openssl(dir, args).stdout).into_owned()
+}
+
 pub fn openssl_status(dir: &Path, args: &[&str]) -> Output {
     Command::new("openssl")
         .args(args)

@@ -131,21 +131,22 @@ impl Env {
         self.path(&csr)
     }
 
-    /// `cert issue` of one CSR for `com.example.app` with the CA passphrase,
-    /// not yet run (callers add flags or choose how to assert).
-    pub fn issue_cmd(&self, env: &str, csr: &Path, out: &str) -> Command {
+    /// `cert issue --app com.example.app --env ENV --csr ...` with the CA
+    /// passphrase, not yet run: callers add `--out`/`--out-dir` and other flags.
+    pub fn cert_issue(&self, env: &str, csrs: &[&Path]) -> Command {
         let mut c = self.cmd();
-        c.args([
-            "cert",
-            "issue",
-            "--app",
-            "com.example.app",
-            "--env",
-            env,
-            "--csr",
-        ])
-        .arg(csr)
-        .args(["--out", out, "--ca-passin", &format!("pass:{CA_PASS}")]);
+        c.args(["cert", "issue", "--app", "com.example.app", "--env", env]);
+        for csr in csrs {
+            c.arg("--csr").arg(csr);
+        }
+        c.args(["--ca-passin", &format!("pass:{CA_PASS}")]);
+        c
+    }
+
+    /// `cert issue` of one CSR to `out`, not yet run.
+    pub fn issue_cmd(&self, env: &str, csr: &Path, out: &str) -> Command {
+        let mut c = self.cert_issue(env, &[csr]);
+        c.args(["--out", out]);
         c
     }
 

@@ -56,11 +56,11 @@ pub(super) fn export(ctx: &Ctx, a: P12ExportArgs) -> Result<Report, CliError> {
         friendly_name: name.clone(),
         local_key_id: Some(id),
     });
-    let (profile, pass) = if a.noenc {
+    let (profile, pass) = if a.protection.noenc {
         (Profile::Unencrypted, None)
     } else {
         let p = secrets::from_flag_or_prompt(
-            a.passout.as_ref(),
+            a.protection.passout.as_ref(),
             "password for the .p12",
             "--passout",
             true,
@@ -82,7 +82,7 @@ pub(super) fn export(ctx: &Ctx, a: P12ExportArgs) -> Result<Report, CliError> {
         Profile::Unencrypted => "none",
     };
     let n = contents.certs.len();
-    let mut doc = cert_json(&a.out, n, true, !a.noenc, Some(&leaf_summary));
+    let mut doc = cert_json(&a.out, n, true, !a.protection.noenc, Some(&leaf_summary));
     doc["profile"] = profile_name.into();
     doc["friendly_name"] = name.into();
     let text = format!(
