@@ -1,5 +1,5 @@
-//! Certificates from files (PEM with any number of blocks, or one DER), PEM
-//! block scanning shared with the key decoder, and key ↔ certificate matching.
+//! Certificates from files (PEM with any number of blocks, or one DER) and
+//! key ↔ certificate matching.
 
 use sha2::{Digest, Sha256};
 
@@ -11,80 +11,16 @@ pub enum CertFileError {
     NoCertificate,
     #[error("invalid certificate: {0}")]
     Invalid(String),
-    #[error("invalid PEM: {0}")]
-    Pem(String),
-}
-
-/// One PEM block: its label, `Name: value` headers (legacy encrypted keys) and DER.
-#[derive(Debug, Clone)]
-pub struct PemBlock {
-    pub label: String,
-    pub headers: Vec<(String, String)>,
-    pub der: Vec<u8>,
-}
-
-/// Whether `bytes` look like PEM text (somewhere a `-----BEGIN ` line).
-pub fn is_pem(bytes: &[u8]) -> bool {
-    bytes.windows(11).any(|w| w == b"-----BEGIN ")
-}
-
-/// Every PEM block in `text`, in order. Text outside blocks (openssl's
-/// `Bag Attributes` lines, comments) is ignored.
-pub fn pem_blocks(bytes: &[u8]) -> Result<Vec<PemBlock>, CertFileError> {
-    let text = String::from_utf8_lossy(bytes);
-    let mut out = Vec::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        let line = line.trim();
-        let Some(label) = line
-            .strip_prefix("-----BEGIN ")
-            .and_then(|l| l.strip_suffix("-----"))
-        else {
-            continue;
-        };
-        let end = format!("-----END {label}-----");
-        let mut headers = Vec::new();
-        let mut body = String::new();
-        let mut closed = false;
-        for l in lines.by_ref() {
-            let l = l.trim();
-            if l == end {
-                closed = true;
-                break;
-            }
-            if body.is_empty() && l.contains(':') {
-                if let Some((k, v)) = l.split_once(':') {
-                    headers.push((k.trim().to_string(), v.trim().to_string()));
-                }
-                continue;
-            }
-            if !l.is_empty() {
-                body.push_str(l);
-                body.push('\n');
-            }
-        }
-        if !closed {
-            return Err(CertFileError::Pem(format!(
-                "'{label}' block has no END line"
-            )));
-        }
-        let clean = format!("-----BEGIN {label}-----\n{body}-----END {label}-----\n");
-        let (_, der) = pem_rfc7468::decode_vec(clean.as_bytes())
-            .map_err(|e| CertFileError::Pem(format!("'{label}' block ({e})")))?;
-        out.push(PemBlock {
-            label: label.to_string(),
-            headers,
-            der,
-        });
-    }
-    Ok(out)
+    #[error(transparent)]
+    Pem(#[from] crate::pem::PemError),
 }
 
 /// The certificates (DER) of a PEM file (every `CERTIFICATE` block, in order)
 /// or of a DER file (exactly one certificate). Each one is checked to parse.
 pub fn read_certificates(bytes: &[u8]) -> Result<Vec<Vec<u8>>, CertFileError> {
-    let ders: Vec<Vec<u8>> = if is_pem(bytes) {
-        pem_blocks(bytes)?
+    let pem = crate::pem::is_pem(bytes);
+    let ders: Vec<Vec<u8>> = if pem {
+        crate::pem::blocks(bytes)?
             .into_iter()
             .filter(|b| {
                 matches!(
@@ -92,7 +28,7 @@ pub fn read_certificates(bytes: &[u8]) -> Result<Vec<Vec<u8>>, CertFileError> {
                     "CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE"
                 )
             })
-            .map(|b| b.der)
+            .map(|b| b.der.to_vec())
             .collect()
     } else {
         vec![bytes.to_vec()]
@@ -102,7 +38,7 @@ pub fn read_certificates(bytes: &[u8]) -> Result<Vec<Vec<u8>>, CertFileError> {
     }
     for d in &ders {
         x509_parser::parse_x509_certificate(d).map_err(|e| {
-            if ders.len() == 1 && !is_pem(bytes) {
+            if ders.len() == 1 && !pem {
                 CertFileError::NoCertificate
             } else {
                 CertFileError::Invalid(e.to_string())
@@ -183,20 +119,6 @@ pub fn key_matches_certificate(key: &PrivateKey, cert_der: &[u8]) -> Result<bool
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pem_blocks_skip_text_and_read_headers() {
-        let der = b"\x30\x03\x02\x01\x01";
-        let pem = crate::keys::pem_encode("CERTIFICATE", der);
-        let text = format!("Bag Attributes\n    localKeyID: 01\n{pem}junk\n");
-        let blocks = pem_blocks(text.as_bytes()).unwrap();
-        assert_eq!(blocks.len(), 1);
-        assert_eq!(blocks[0].der, der);
-        let enc = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nMAMCAQE=\n-----END RSA PRIVATE KEY-----\n";
-        let b = pem_blocks(enc.as_bytes()).unwrap();
-        assert_eq!(b[0].headers.len(), 2);
-        assert!(pem_blocks(b"-----BEGIN X-----\nAAAA\n").is_err());
-    }
 
     #[test]
     fn certificates_from_pem_and_der() {

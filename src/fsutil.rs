@@ -1,5 +1,4 @@
-//! File-system helpers: atomic writes with explicit permissions, friendly reads,
-//! and openssl-style secret sources (`pass:`, `env:`, `file:`, `fd:`, `stdin`).
+//! File-system helpers: atomic writes with explicit permissions and friendly reads.
 //!
 //! Every file pushca writes goes through [`write_atomic`] (or [`AtomicBatch`] for
 //! many files at once): the bytes land in a temporary file in the destination
@@ -7,10 +6,8 @@
 //! either the old file, the whole new file, or nothing.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-
-use zeroize::Zeroizing;
 
 /// Mode for files that hold private keys or other secrets.
 pub const MODE_SECRET: u32 = 0o600;
@@ -23,8 +20,6 @@ pub enum FsError {
     Read { path: PathBuf, reason: String },
     #[error("cannot write {path}: {reason}")]
     Write { path: PathBuf, reason: String },
-    #[error("{0}")]
-    Secret(String),
 }
 
 fn describe(err: &io::Error) -> String {
@@ -204,164 +199,6 @@ pub fn create_private_dir(path: &Path) -> Result<(), FsError> {
         })
 }
 
-/// A passphrase or password. Zeroized on drop; never printed by `Debug`.
-#[derive(Clone)]
-pub struct Secret(Zeroizing<String>);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(Zeroizing::new(s.into()))
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-    pub fn as_bytes(&self) -> &[u8] {
-        self.0.as_bytes()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(..)")
-    }
-}
-
-/// Where a secret comes from, in openssl's `-passin`/`-passout` syntax.
-#[derive(Clone, PartialEq, Eq)]
-pub enum SecretSource {
-    /// `pass:TEXT` — on the command line (visible to other users; prefer the others).
-    Literal(Zeroizing<String>),
-    /// `env:VAR`
-    Env(String),
-    /// `file:PATH` — the first line of the file.
-    File(PathBuf),
-    /// `fd:N` — the first line read from an open file descriptor.
-    Fd(i32),
-    /// `stdin` — the first line of standard input.
-    Stdin,
-}
-
-impl std::fmt::Debug for SecretSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SecretSource::Literal(_) => f.write_str("pass:<hidden>"),
-            SecretSource::Env(v) => write!(f, "env:{v}"),
-            SecretSource::File(p) => write!(f, "file:{}", p.display()),
-            SecretSource::Fd(n) => write!(f, "fd:{n}"),
-            SecretSource::Stdin => f.write_str("stdin"),
-        }
-    }
-}
-
-impl std::str::FromStr for SecretSource {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if let Some(rest) = s.strip_prefix("pass:") {
-            return Ok(SecretSource::Literal(Zeroizing::new(rest.to_string())));
-        }
-        if let Some(rest) = s.strip_prefix("env:") {
-            if rest.is_empty() {
-                return Err("env: needs a variable name, e.g. env:PUSHCA_PASS".into());
-            }
-            return Ok(SecretSource::Env(rest.to_string()));
-        }
-        if let Some(rest) = s.strip_prefix("file:") {
-            if rest.is_empty() {
-                return Err("file: needs a path, e.g. file:/run/secrets/pass".into());
-            }
-            return Ok(SecretSource::File(PathBuf::from(rest)));
-        }
-        if let Some(rest) = s.strip_prefix("fd:") {
-            return rest
-                .parse::<i32>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .map(SecretSource::Fd)
-                .ok_or_else(|| format!("fd: needs a file descriptor number, got '{rest}'"));
-        }
-        if s == "stdin" {
-            return Ok(SecretSource::Stdin);
-        }
-        Err("expected pass:TEXT, env:VAR, file:PATH, fd:N or stdin".into())
-    }
-}
-
-impl SecretSource {
-    /// Reads the secret. File, fd and stdin sources yield their first line
-    /// without the line terminator, as openssl does.
-    pub fn read(&self) -> Result<Secret, FsError> {
-        match self {
-            SecretSource::Literal(s) => Ok(Secret::new(s.as_str())),
-            SecretSource::Env(var) => match std::env::var(var) {
-                Ok(v) => Ok(Secret::new(v)),
-                Err(std::env::VarError::NotPresent) => Err(FsError::Secret(format!(
-                    "environment variable {var} is not set"
-                ))),
-                Err(std::env::VarError::NotUnicode(_)) => Err(FsError::Secret(format!(
-                    "environment variable {var} is not valid UTF-8"
-                ))),
-            },
-            SecretSource::File(path) => {
-                let f = File::open(path).map_err(|e| FsError::Read {
-                    path: path.clone(),
-                    reason: describe(&e),
-                })?;
-                first_line(f, &format!("file:{}", path.display()))
-            }
-            SecretSource::Fd(n) => {
-                let f = fd_reader(*n)?;
-                first_line(f, &format!("fd:{n}"))
-            }
-            SecretSource::Stdin => first_line(io::stdin().lock(), "stdin"),
-        }
-    }
-}
-
-fn fd_reader(n: i32) -> Result<File, FsError> {
-    use std::os::fd::BorrowedFd;
-    // SAFETY: the borrowed descriptor is used only for the fcntl/dup calls below,
-    // which fail cleanly with EBADF when `n` is not an open descriptor.
-    let fd = unsafe { BorrowedFd::borrow_raw(n) };
-    rustix::io::fcntl_getfd(fd)
-        .map_err(|_| FsError::Secret(format!("fd:{n}: file descriptor is not open")))?;
-    // Read through a duplicate so that the caller's descriptor stays open.
-    let owned = rustix::io::dup(fd).map_err(|e| FsError::Secret(format!("fd:{n}: {e}")))?;
-    Ok(File::from(owned))
-}
-
-fn first_line(mut r: impl Read, what: &str) -> Result<Secret, FsError> {
-    // Read byte by byte up to the first newline so that nothing after the line
-    // is consumed (several secrets may share one stream, as with openssl).
-    let mut buf = Zeroizing::new(Vec::new());
-    let mut byte = [0u8; 1];
-    loop {
-        match r.read(&mut byte) {
-            Ok(0) => break,
-            Ok(_) => {
-                if byte[0] == b'\n' {
-                    break;
-                }
-                buf.push(byte[0]);
-                if buf.len() > 64 * 1024 {
-                    return Err(FsError::Secret(format!("{what}: secret line is too long")));
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(FsError::Secret(format!("{what}: {e}"))),
-        }
-    }
-    if buf.last() == Some(&b'\r') {
-        buf.pop();
-    }
-    let s = std::str::from_utf8(&buf)
-        .map_err(|_| FsError::Secret(format!("{what}: secret is not valid UTF-8")))?;
-    Ok(Secret::new(s))
-}
-
 /// Opens a file for appending-free exclusive creation; used for lock files.
 pub fn open_lock_file(path: &Path) -> Result<File, FsError> {
     OpenOptions::new()
@@ -436,41 +273,5 @@ mod tests {
         fs::write(&empty, b"").unwrap();
         let e = read_input(&empty).unwrap_err().to_string();
         assert!(e.contains("empty"), "{e}");
-    }
-
-    #[test]
-    fn secret_sources_parse_and_read() {
-        let s: SecretSource = "pass:abc".parse().unwrap();
-        assert_eq!(s.read().unwrap().as_str(), "abc");
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("p");
-        fs::write(&f, "line one\r\nline two\n").unwrap();
-        let s: SecretSource = format!("file:{}", f.display()).parse().unwrap();
-        assert_eq!(s.read().unwrap().as_str(), "line one");
-        std::env::set_var("PUSHCA_TEST_SECRET_X", "from-env");
-        let s: SecretSource = "env:PUSHCA_TEST_SECRET_X".parse().unwrap();
-        assert_eq!(s.read().unwrap().as_str(), "from-env");
-        let e = "env:PUSHCA_TEST_SECRET_UNSET_Y"
-            .parse::<SecretSource>()
-            .unwrap()
-            .read();
-        assert!(e.unwrap_err().to_string().contains("not set"));
-        assert!("bogus".parse::<SecretSource>().is_err());
-        assert!("fd:x".parse::<SecretSource>().is_err());
-        assert!(
-            format!("{:?}", "pass:hunter2".parse::<SecretSource>().unwrap()).contains("hidden")
-        );
-    }
-
-    #[test]
-    fn fd_source_reads_first_line() {
-        use std::os::fd::AsRawFd;
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("p");
-        fs::write(&f, "fdpass\n").unwrap();
-        let file = File::open(&f).unwrap();
-        let s = SecretSource::Fd(file.as_raw_fd());
-        assert_eq!(s.read().unwrap().as_str(), "fdpass");
-        assert!(SecretSource::Fd(987).read().is_err());
     }
 }

@@ -17,6 +17,8 @@ pub mod certfile;
 pub mod fsutil;
 pub mod home;
 pub mod keys;
+pub mod pem;
 pub mod pkcs12;
 pub mod portal;
+pub mod secret;
 pub mod store;

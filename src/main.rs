@@ -20,7 +20,7 @@ fn main() -> ExitCode {
                 }
                 _ => exit::USAGE,
             };
-            let json = std::env::args().any(|a| a == "--json");
+            let json = std::env::args_os().any(|a| a == "--json");
             if json && code == exit::USAGE {
                 let first = e.to_string();
                 let first = first

@@ -197,6 +197,14 @@ fn ca_passphrase_sources_and_no_tty_error() {
         Some(2),
         "bad source syntax is a usage error"
     );
+    // A malformed source may be the secret itself: it is never echoed.
+    let out = issue("hunter2-secret", "x.pem")
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!stderr(&out).contains("hunter2"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--ca-passin"), "{}", stderr(&out));
     let out = issue("file:/nonexistent/pass", "x.pem").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(!env.path("x.pem").exists());

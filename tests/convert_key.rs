@@ -270,10 +270,11 @@ fn traditional_and_der_inputs_and_outputs() {
         // Unencrypted input needs no --passin.
         let p8 = decrypt(d, &inp, None, false, &format!("{input}.p8.pem"));
         // Byte-identical to openssl's PKCS#8 of the same key.
-        let ours = pushca::certfile::pem_blocks(&std::fs::read(&p8).unwrap())
+        let ours = pushca::pem::blocks(&std::fs::read(&p8).unwrap())
             .unwrap()
             .remove(0)
-            .der;
+            .der
+            .to_vec();
         let theirs = openssl(
             d,
             &[
@@ -294,10 +295,11 @@ fn traditional_and_der_inputs_and_outputs() {
             text.starts_with(&format!("-----BEGIN {label}-----")),
             "{text}"
         );
-        let ours = pushca::certfile::pem_blocks(text.as_bytes())
+        let ours = pushca::pem::blocks(text.as_bytes())
             .unwrap()
             .remove(0)
-            .der;
+            .der
+            .to_vec();
         let mut args = vec![kind, "-in", input, "-outform", "DER"];
         if kind == "rsa" {
             args.push("-traditional");

@@ -166,7 +166,7 @@ fn several_certificates_friendly_names_and_selection() {
 
     let lib = pushca::pkcs12::Pkcs12::parse(
         &std::fs::read(&p).unwrap(),
-        &pushca::fsutil::Secret::new("pw"),
+        &pushca::secret::Secret::new("pw"),
     )
     .unwrap();
     assert_eq!(lib.certs.len(), 3);

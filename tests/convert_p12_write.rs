@@ -403,7 +403,7 @@ fn truststore_is_read_by_keytool_and_openssl() {
         })
         .collect();
     for (name, pass) in [("trust.p12", Some("changeit")), ("trust-nopass.p12", None)] {
-        let secret = pass.map(pushca::fsutil::Secret::new);
+        let secret = pass.map(pushca::secret::Secret::new);
         let bytes = pushca::pkcs12::write_truststore(&entries, secret.as_ref()).unwrap();
         let p = d.join(name);
         std::fs::write(&p, bytes).unwrap();

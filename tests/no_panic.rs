@@ -68,7 +68,7 @@ proptest! {
             let orig = check_csr(&good).unwrap();
             prop_assert_eq!(checked.spki_der, orig.spki_der);
         }
-        let pem = pushca::keys::pem_encode("CERTIFICATE REQUEST", &bad);
+        let pem = pushca::pem::encode("CERTIFICATE REQUEST", &bad);
         let _ = check_csr(pem.as_bytes());
     }
 

@@ -12,8 +12,10 @@ use time::OffsetDateTime;
 
 use super::templates::{self, AuthorityTemplate, Placeholders};
 use super::{serial, CaError};
-use crate::fsutil::{self, AtomicBatch, Secret, MODE_PUBLIC, MODE_SECRET};
-use crate::keys::{pem_encode, KeyError, KeyType, PrivateKey};
+use crate::fsutil::{self, AtomicBatch, MODE_PUBLIC, MODE_SECRET};
+use crate::keys::{KeyError, KeyType, PrivateKey};
+use crate::pem::encode as pem_encode;
+use crate::secret::Secret;
 
 /// What `init` needs to know.
 pub struct InitParams<'a> {
@@ -214,12 +216,15 @@ pub fn write_hierarchy(files: &CaFiles, h: &Hierarchy, pass: &Secret) -> Result<
 
 /// Reads one PEM certificate written by [`write_hierarchy`].
 pub fn read_ca_cert(files: &CaFiles, name: &str) -> Result<Vec<u8>, CaError> {
-    use rustls_pki_types::pem::PemObject;
     let path = files.cert(name);
     let bytes = fsutil::read_input(&path).map_err(|e| CaError::Files(e.to_string()))?;
-    CertificateDer::from_pem_slice(&bytes)
-        .map(|c| c.to_vec())
-        .map_err(|e| CaError::Files(format!("{}: not a PEM certificate ({e})", path.display())))
+    match crate::pem::der_or_block(&bytes, &["CERTIFICATE"]) {
+        Ok(crate::pem::Found::Block(b)) => Ok(b.der.to_vec()),
+        _ => Err(CaError::Files(format!(
+            "{}: not a PEM certificate",
+            path.display()
+        ))),
+    }
 }
 
 /// Decrypts one CA key and checks that it belongs to its certificate.

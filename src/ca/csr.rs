@@ -55,24 +55,22 @@ const ACCEPTED_SIGNATURES: &[&str] = &[
     "1.2.840.10045.4.3.3",   // ecdsa-with-SHA384
 ];
 
-/// Reads a CSR in PEM (`CERTIFICATE REQUEST`, text around it allowed) or DER.
+/// Reads a CSR in PEM (`CERTIFICATE REQUEST` or the older `NEW CERTIFICATE
+/// REQUEST`, text around it allowed) or DER.
 pub fn csr_der_from_bytes(bytes: &[u8]) -> Result<Vec<u8>, CsrError> {
-    use rustls_pki_types::pem::{PemObject, SectionKind};
-    if bytes.trim_ascii_start().first() == Some(&0x30) {
-        return Ok(bytes.to_vec());
+    use crate::pem::Found;
+    match crate::pem::der_or_block(bytes, &["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"]) {
+        Ok(Found::Der(der)) => Ok(der.to_vec()),
+        Ok(Found::Block(b)) => Ok(b.der.to_vec()),
+        Ok(Found::Other(labels)) if labels.is_empty() => Err(CsrError::Malformed(
+            "neither a PEM CERTIFICATE REQUEST nor DER".into(),
+        )),
+        Ok(Found::Other(labels)) => Err(CsrError::Malformed(format!(
+            "PEM holds {}, not a CERTIFICATE REQUEST",
+            labels.join(", ")
+        ))),
+        Err(e) => Err(CsrError::Malformed(format!("invalid PEM ({e})"))),
     }
-    let mut other = None;
-    for item in <(SectionKind, Vec<u8>)>::pem_slice_iter(bytes) {
-        match item {
-            Ok((SectionKind::Csr, der)) => return Ok(der),
-            Ok((kind, _)) => other = other.or(Some(kind)),
-            Err(e) => return Err(CsrError::Malformed(format!("invalid PEM ({e})"))),
-        }
-    }
-    Err(CsrError::Malformed(match other {
-        Some(kind) => format!("PEM holds {kind:?}, not a CERTIFICATE REQUEST"),
-        None => "neither a PEM CERTIFICATE REQUEST nor DER".into(),
-    }))
 }
 
 /// Parses a CSR (PEM or DER), verifies its signature and checks its key.

@@ -11,10 +11,11 @@ use super::{
     normalize_country, CaError, CheckedCsr, IssuedCertificate, IssuingCa, PushEnvironment,
     PushSubject,
 };
-use crate::fsutil::{self, Secret};
+use crate::fsutil;
 use crate::home::Home;
 use crate::keys::KeyType;
 use crate::portal::{self, PortalError};
+use crate::secret::Secret;
 use crate::store::{self, AppRecord, CertRecord, Store, StoreError, TeamRecord};
 
 #[derive(Debug, thiserror::Error)]

@@ -3,11 +3,12 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use super::secrets::SecretSource;
 use clap::{Args, Subcommand, ValueEnum};
 use pushca::ca::workflow;
 use pushca::ca::{self, authority::CaFiles, CertSummary, IssuingCa, PushEnvironment};
-use pushca::fsutil::{self, AtomicBatch, SecretSource, MODE_PUBLIC};
-use pushca::keys::pem_encode;
+use pushca::fsutil::{self, AtomicBatch, MODE_PUBLIC};
+use pushca::pem::encode as pem_encode;
 use pushca::store::{self, CertFilter};
 use serde_json::json;
 

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
+use super::secrets::SecretSource;
 use clap::{Args, Subcommand};
-use pushca::fsutil::SecretSource;
 
 use super::{CliError, Ctx, Report};
 

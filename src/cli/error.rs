@@ -54,7 +54,6 @@ impl From<pushca::fsutil::FsError> for CliError {
         let kind = match &e {
             FsError::Read { .. } => "input",
             FsError::Write { .. } => "io",
-            FsError::Secret(_) => "password",
         };
         CliError::new(kind, e.to_string())
     }

@@ -2,11 +2,13 @@
 
 use std::path::PathBuf;
 
+use super::secrets::SecretSource;
 use clap::{Args, Subcommand};
 use pushca::ca::workflow::{self, InitRequest};
 use pushca::ca::{self, authority::CaFiles};
-use pushca::fsutil::{AtomicBatch, SecretSource, MODE_PUBLIC, MODE_SECRET};
-use pushca::keys::{pem_encode, KeyType, PrivateKey};
+use pushca::fsutil::{AtomicBatch, MODE_PUBLIC, MODE_SECRET};
+use pushca::keys::{KeyType, PrivateKey};
+use pushca::pem::encode as pem_encode;
 use serde_json::json;
 
 use super::{now, secrets, CliError, Ctx, Report};
@@ -73,15 +75,8 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<Report, CliError> {
         .with_hint("use another --home, or remove the directory to start over"));
     }
     let pass = secrets::ca_passphrase(a.ca_passin.as_ref(), true)?;
-    if pass.as_str().chars().count() < secrets::MIN_CA_PASSPHRASE {
-        return Err(CliError::new(
-            "password",
-            format!(
-                "CA passphrase is too short (at least {} characters)",
-                secrets::MIN_CA_PASSPHRASE
-            ),
-        ));
-    }
+    pushca::secret::check_ca_passphrase(&pass)
+        .map_err(|e| CliError::new("password", e.to_string()))?;
     let out = workflow::init_home(
         &home,
         &InitRequest {
@@ -126,7 +121,7 @@ pub fn csr(_ctx: &Ctx, c: CsrCmd) -> Result<Report, CliError> {
         ));
     }
     let pass = match (&a.protection.passout, a.protection.noenc) {
-        (Some(src), _) => Some(secrets::read(src)?),
+        (Some(src), _) => Some(secrets::read(src, "--passout")?),
         (None, _) => None,
     };
     let key = PrivateKey::generate(a.key_type)?;

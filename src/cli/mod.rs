@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use pushca::fsutil::SecretSource;
+use secrets::SecretSource;
 
 pub mod cert;
 pub mod convert;

@@ -10,10 +10,10 @@ use pkcs8::PrivateKeyInfo;
 use spki::AlgorithmIdentifierRef;
 use zeroize::Zeroizing;
 
-use super::{legacy_pem, pem_encode, KeyError, PrivateKey, OID_EC_PUBLIC_KEY, OID_RSA_ENCRYPTION};
-use crate::certfile::{is_pem, pem_blocks};
-use crate::fsutil::Secret;
+use super::{legacy_pem, KeyError, PrivateKey, OID_EC_PUBLIC_KEY, OID_RSA_ENCRYPTION};
+use crate::pem::{blocks as pem_blocks, encode_secret, is_pem};
 use crate::pkcs12::pbe::{self, Password, PbeError};
+use crate::secret::Secret;
 
 const RSA_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap(OID_RSA_ENCRYPTION);
 const EC_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap(OID_EC_PUBLIC_KEY);
@@ -73,7 +73,7 @@ pub fn load_private_key_with_format(
             let p = pass.ok_or_else(need_pass)?;
             legacy_pem::decrypt(&block.headers, &block.der, p)?
         } else {
-            Zeroizing::new(block.der.clone())
+            block.der.clone()
         };
         let wrong_if_encrypted = |e: KeyError| {
             if legacy_pem::is_encrypted(&block.headers) {
@@ -242,7 +242,7 @@ pub fn to_traditional_der(
 /// `-----BEGIN RSA PRIVATE KEY-----` or `-----BEGIN EC PRIVATE KEY-----` PEM.
 pub fn to_traditional_pem(key: &PrivateKey) -> Result<Zeroizing<String>, KeyError> {
     let (der, label) = to_traditional_der(key)?;
-    Ok(Zeroizing::new(pem_encode(label, &der)))
+    Ok(encode_secret(label, &der))
 }
 
 /// The DER `SubjectPublicKeyInfo` of a private key (RSA via the `rsa` crate;

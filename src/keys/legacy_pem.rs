@@ -8,7 +8,7 @@ use md5::{Digest, Md5};
 use zeroize::Zeroizing;
 
 use super::KeyError;
-use crate::fsutil::Secret;
+use crate::secret::Secret;
 
 /// Whether the PEM headers say the block is encrypted.
 pub fn is_encrypted(headers: &[(String, String)]) -> bool {

@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 pub mod decode;
 pub mod legacy_pem;
 
-use crate::fsutil::Secret;
+use crate::secret::Secret;
 
 pub const OID_RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
 pub const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
@@ -212,10 +212,13 @@ impl PrivateKey {
     /// Reads `-----BEGIN ENCRYPTED PRIVATE KEY-----` or `-----BEGIN PRIVATE KEY-----` PEM.
     /// (Every other key format is handled by the conversion module.)
     pub fn from_pkcs8_pem(pem: &str, pass: Option<&Secret>) -> Result<PrivateKey, KeyError> {
-        let (label, der) = pem_rfc7468::decode_vec(pem.trim().as_bytes())
-            .map_err(|e| KeyError::Malformed(format!("invalid PEM ({e})")))?;
-        let der = Zeroizing::new(der);
-        match (label, pass) {
+        let block = crate::pem::blocks(pem.as_bytes())
+            .map_err(|e| KeyError::Malformed(format!("invalid PEM ({e})")))?
+            .into_iter()
+            .next()
+            .ok_or_else(|| KeyError::Malformed("no PEM block found".into()))?;
+        let der = block.der;
+        match (block.label.as_str(), pass) {
             ("PRIVATE KEY", _) => PrivateKey::from_pkcs8_der(&der),
             ("ENCRYPTED PRIVATE KEY", Some(p)) => PrivateKey::from_encrypted_pkcs8_der(&der, p),
             ("ENCRYPTED PRIVATE KEY", None) => Err(KeyError::Malformed(
@@ -237,7 +240,7 @@ impl PrivateKey {
 
     /// Unencrypted `-----BEGIN PRIVATE KEY-----` PEM.
     pub fn to_pkcs8_pem(&self) -> Zeroizing<String> {
-        Zeroizing::new(pem_encode("PRIVATE KEY", &self.pkcs8))
+        crate::pem::encode_secret("PRIVATE KEY", &self.pkcs8)
     }
 
     /// `EncryptedPrivateKeyInfo` DER: PBES2, PBKDF2-HMAC-SHA256, AES-256-CBC,
@@ -267,7 +270,7 @@ impl PrivateKey {
 
     /// `-----BEGIN ENCRYPTED PRIVATE KEY-----` PEM (see [`Self::to_encrypted_pkcs8_der`]).
     pub fn to_encrypted_pkcs8_pem(&self, pass: &Secret) -> Result<String, KeyError> {
-        Ok(pem_encode(
+        Ok(crate::pem::encode(
             "ENCRYPTED PRIVATE KEY",
             &self.to_encrypted_pkcs8_der(pass)?,
         ))
@@ -316,12 +319,6 @@ fn classify(info: &PrivateKeyInfo<'_>) -> Result<KeyAlgorithm, KeyError> {
             "key algorithm {other} (supported: RSA, EC P-256, EC P-384)"
         ))),
     }
-}
-
-/// PEM-encodes DER with 64-column lines and `\n` line endings.
-pub fn pem_encode(label: &str, der: &[u8]) -> String {
-    pem_rfc7468::encode_string(label, pem_rfc7468::LineEnding::LF, der)
-        .unwrap_or_else(|_| String::new())
 }
 
 /// A handy re-export so callers need not name the `der` crate for encoding.

@@ -121,7 +121,7 @@ pub fn create(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fsutil::Secret;
+    use crate::secret::Secret;
 
     #[test]
     fn create_then_verify() {

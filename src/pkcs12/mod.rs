@@ -100,7 +100,7 @@ impl Pkcs12 {
     /// encodings (empty BMPString with terminator, and zero-length).
     pub fn parse(
         bytes: &[u8],
-        password: &crate::fsutil::Secret,
+        password: &crate::secret::Secret,
     ) -> Result<Pkcs12Contents, P12Error> {
         read::parse(bytes, password)
     }

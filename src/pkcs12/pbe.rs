@@ -13,7 +13,7 @@ use sha1::Digest;
 use spki::{AlgorithmIdentifierOwned, AlgorithmIdentifierRef};
 use zeroize::Zeroizing;
 
-use crate::fsutil::Secret;
+use crate::secret::Secret;
 
 pub const OID_PBE_SHA1_3DES: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.12.1.3");

@@ -10,8 +10,8 @@ use x509_cert::attr::Attributes;
 
 use super::pbe::{self, Password, PbeError};
 use super::{mac, CertEntry, KeyEntry, P12Error, Pkcs12Contents};
-use crate::fsutil::Secret;
 use crate::keys::PrivateKey;
+use crate::secret::Secret;
 
 pub(crate) const OID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
 pub(crate) const OID_ENCRYPTED_DATA: ObjectIdentifier =

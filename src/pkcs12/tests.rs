@@ -3,8 +3,8 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::fsutil::Secret;
 use crate::keys::{KeyType, PrivateKey};
+use crate::secret::Secret;
 
 fn sample(kt: KeyType) -> Pkcs12Contents {
     let key = PrivateKey::generate(kt).unwrap();
@@ -208,7 +208,7 @@ proptest! {
         let _ = crate::keys::decode::load_private_key(&m, Some(&pass));
         let _ = crate::keys::decode::load_private_key(&m, None);
         if let Ok(text) = std::str::from_utf8(&m) {
-            let _ = crate::certfile::pem_blocks(text.as_bytes());
+            let _ = crate::pem::blocks(text.as_bytes());
         }
     }
 }

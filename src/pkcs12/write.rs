@@ -17,7 +17,7 @@ use super::read::{
     OID_LOCAL_KEY_ID, OID_SHROUDED_KEY_BAG, OID_X509_CERT,
 };
 use super::{CertEntry, P12Error, Pkcs12Contents};
-use crate::fsutil::Secret;
+use crate::secret::Secret;
 
 /// PBKDF2 / MAC iterations in the modern profile (OpenSSL 3 uses 2048, Java 10000).
 pub const ITERATIONS_MODERN: u32 = 10_000;

@@ -100,11 +100,11 @@ pub fn issued(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
 /// Every certificate (DER) in a PEM file, in order.
 pub fn certs_in(path: &Path) -> Vec<Vec<u8>> {
     let bytes = std::fs::read(path).unwrap();
-    pushca::certfile::pem_blocks(&bytes)
+    pushca::pem::blocks(&bytes)
         .unwrap()
         .into_iter()
         .filter(|b| b.label == "CERTIFICATE")
-        .map(|b| b.der)
+        .map(|b| b.der.to_vec())
         .collect()
 }
 

@@ -3,11 +3,13 @@
 
 use std::path::Path;
 
+use crate::cli::secrets::SecretSource;
 use pushca::certfile::{self, CertSummary};
-use pushca::fsutil::{self, Secret, SecretSource};
+use pushca::fsutil;
 use pushca::keys::decode::{self, KeyFormat};
 use pushca::keys::{KeyError, PrivateKey};
 use pushca::pkcs12::{P12Error, Pkcs12, Pkcs12Contents};
+use pushca::secret::Secret;
 use serde_json::json;
 
 use crate::cli::{secrets, CliError};
@@ -54,7 +56,7 @@ pub(super) fn open_p12(
 ) -> Result<Pkcs12Contents, CliError> {
     let bytes = fsutil::read_input(path)?;
     let first = match passin {
-        Some(src) => secrets::read(src)?,
+        Some(src) => secrets::read(src, "--passin")?,
         None => Secret::new(""),
     };
     match Pkcs12::parse(&bytes, &first) {
@@ -142,7 +144,7 @@ pub(super) fn expiry_warning(s: &CertSummary, what: &str) -> Option<String> {
 pub(super) fn ck_pem(certs: &[&[u8]], key: &PrivateKey) -> zeroize::Zeroizing<String> {
     let mut out = zeroize::Zeroizing::new(String::new());
     for c in certs {
-        out.push_str(&pushca::keys::pem_encode("CERTIFICATE", c));
+        out.push_str(&pushca::pem::encode("CERTIFICATE", c));
     }
     out.push_str(&key.to_pkcs8_pem());
     out

@@ -126,7 +126,7 @@ pub(super) fn to_pem(a: P12ToPemArgs) -> Result<Report, CliError> {
     let key = if a.nokeys { None } else { contents.key() };
     let mut out = zeroize::Zeroizing::new(String::new());
     for c in &certs {
-        out.push_str(&pushca::keys::pem_encode("CERTIFICATE", c));
+        out.push_str(&pushca::pem::encode("CERTIFICATE", c));
     }
     let mut encrypted = false;
     if let Some(k) = key {

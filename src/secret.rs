@@ -1,0 +1,83 @@
+//! Secrets in memory: passphrases and passwords, zeroized on drop and never
+//! printed. Where a secret comes *from* (`pass:`, `env:`, `fd:`...) is the
+//! binary's business, not the library's.
+
+use zeroize::Zeroizing;
+
+/// A passphrase or password. Zeroized on drop; never printed by `Debug`.
+#[derive(Clone)]
+pub struct Secret(Zeroizing<String>);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(Zeroizing::new(s.into()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// Number of characters that are not whitespace (passphrase rules count these).
+    pub fn non_blank_chars(&self) -> usize {
+        self.0.chars().filter(|c| !c.is_whitespace()).count()
+    }
+}
+
+/// Shortest CA passphrase accepted, in non-blank characters.
+pub const MIN_CA_PASSPHRASE: usize = 8;
+
+/// Why a new passphrase was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PassphraseError {
+    #[error("the CA passphrase is too short: it needs at least {min} non-blank characters")]
+    TooShort { min: usize },
+    #[error("an empty password would leave the output unprotected")]
+    Empty,
+}
+
+/// The rule for a new CA passphrase: at least [`MIN_CA_PASSPHRASE`] non-blank characters.
+pub fn check_ca_passphrase(s: &Secret) -> Result<(), PassphraseError> {
+    if s.non_blank_chars() < MIN_CA_PASSPHRASE {
+        return Err(PassphraseError::TooShort {
+            min: MIN_CA_PASSPHRASE,
+        });
+    }
+    Ok(())
+}
+
+/// The rule for a password that encrypts an output (`--passout`): not empty
+/// (an unencrypted output is asked for explicitly, with `--noenc`).
+pub fn check_output_password(s: &Secret) -> Result<(), PassphraseError> {
+    if s.is_empty() {
+        return Err(PassphraseError::Empty);
+    }
+    Ok(())
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_value() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?}"), "Secret(..)");
+        assert_eq!(Secret::new(" a b ").non_blank_chars(), 2);
+        assert!(check_ca_passphrase(&Secret::new("        x       ")).is_err());
+        assert!(check_ca_passphrase(&Secret::new("12345678")).is_ok());
+        assert_eq!(
+            check_output_password(&Secret::new("")),
+            Err(PassphraseError::Empty)
+        );
+    }
+}
