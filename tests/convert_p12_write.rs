@@ -273,10 +273,45 @@ fn friendly_name_local_key_id_and_chain() {
     let (certs, _) = openssl_p12_contents(d, &out, "pw", &["-cacerts"]);
     assert_eq!(certs, vec![cert_der(d, &ca)]);
 
-    // --chain takes the pushca home's ca/chain.pem first.
+    // --chain refuses CA certificates that did not issue the leaf (an unrelated
+    // home chain), and writes nothing.
     let (other_ca, _) = self_signed(d, "homeca", "ec");
     std::fs::copy(&other_ca, home.join("ca/chain.pem")).unwrap();
     let out = d.join("homechain.p12");
+    let o = pushca()
+        .args([
+            "--home",
+            s(&home),
+            "p12",
+            "export",
+            "--cert",
+            s(&leaf),
+            "--key",
+            s(&key),
+            "--passout",
+            "pass:pw",
+            "--chain",
+            "--out",
+            s(&out),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("was not issued by"), "{err}");
+    assert!(!out.exists());
+
+    // The home's chain with the issuing CA (plus an unrelated certificate):
+    // only the leaf's issuer path goes in.
+    std::fs::write(
+        home.join("ca/chain.pem"),
+        [
+            std::fs::read(&other_ca).unwrap(),
+            std::fs::read(&ca).unwrap(),
+        ]
+        .concat(),
+    )
+    .unwrap();
     let mut c = pushca();
     c.args([
         "--home",
@@ -300,9 +335,28 @@ fn friendly_name_local_key_id_and_chain() {
     assert_eq!(doc["key"], true);
     assert_eq!(doc["encrypted"], true);
     let (certs, _) = openssl_p12_contents(d, &out, "pw", &["-cacerts"]);
-    assert_eq!(certs, vec![cert_der(d, &other_ca)]);
+    assert_eq!(certs, vec![cert_der(d, &ca)]);
     let (certs, _) = openssl_p12_contents(d, &out, "pw", &["-clcerts"]);
     assert_eq!(certs, vec![cert_der(d, &leaf)]);
+
+    // Without --chain, CA certificates in the --cert file go in, as with openssl.
+    let out = d.join("bundle-nochain.p12");
+    let mut c = pushca();
+    c.args([
+        "p12",
+        "export",
+        "--cert",
+        s(&bundle),
+        "--key",
+        s(&key),
+        "--passout",
+        "pass:pw",
+        "--out",
+        s(&out),
+    ]);
+    run_ok(c);
+    let (certs, _) = openssl_p12_contents(d, &out, "pw", &["-cacerts"]);
+    assert_eq!(certs, vec![cert_der(d, &ca)]);
 }
 
 #[test]

@@ -316,12 +316,43 @@ fn pushca_csr_new_requests_issue_and_verify() {
         .assert()
         .success();
     env.openssl(&["pkey", "-in", "plain.key", "-noout"]);
-    // Neither --passout nor --noenc: a usage error.
-    env.cmd()
+    // Neither --passout nor --noenc and no terminal to ask on: a clear error
+    // naming both flags, nothing written.
+    let out = env
+        .cmd()
         .args(["csr", "new", "--key-out", "x.key", "--out", "x.csr"])
-        .assert()
-        .code(2);
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--passout") && err.contains("--noenc"),
+        "{err}"
+    );
     assert!(!env.path("x.key").exists());
+    // An empty --passout would leave the key unprotected: refused, pointing to --noenc.
+    let out = env
+        .cmd()
+        .args([
+            "--json",
+            "csr",
+            "new",
+            "--key-out",
+            "x.key",
+            "--out",
+            "x.csr",
+        ])
+        .args(["--passout", "pass:"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["error"]["kind"], "password");
+    assert!(
+        err["error"]["hint"].as_str().unwrap().contains("--noenc"),
+        "{err}"
+    );
+    assert!(!env.path("x.key").exists() && !env.path("x.csr").exists());
 }
 
 #[test]

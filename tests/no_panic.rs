@@ -16,10 +16,14 @@ fn valid_cert_der() -> Vec<u8> {
     p.custom_extensions
         .push(rcgen::CustomExtension::from_oid_content(
             &[1, 2, 840, 113635, 100, 6, 3, 6],
-            pushca::ca::issue::topics_extension_value(
+            pushca::x509ext::encode_topics(
                 "com.example.app",
-                &["app".into(), "voip".into()],
-            ),
+                &[
+                    pushca::x509ext::TopicKind::App,
+                    pushca::x509ext::TopicKind::Voip,
+                ],
+            )
+            .unwrap(),
         ));
     p.self_signed(&kp).unwrap().der().to_vec()
 }
@@ -50,7 +54,7 @@ proptest! {
         let _ = check_csr(&data);
         let _ = CertSummary::from_der(&data);
         let _ = PrivateKey::from_pkcs8_der(&data);
-        let _ = pushca::ca::inspect::parse_topics(&data);
+        let _ = pushca::x509ext::decode_topics(&data);
         if let Ok(s) = std::str::from_utf8(&data) {
             let _ = PrivateKey::from_pkcs8_pem(s, None);
         }

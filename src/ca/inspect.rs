@@ -1,11 +1,11 @@
 //! Reading certificates back: the summary `cert show` prints, and the push
 //! attributes (environments, topics) the gateway enforces.
 
-use der::{Decode, Tag, Tagged};
 use serde::Serialize;
 use x509_parser::prelude::*;
 
-use super::{sha256_hex, CaError, OID_ENV_DEVELOPMENT, OID_ENV_PRODUCTION, OID_TOPICS, OID_UID};
+use super::{sha256_hex, CaError};
+use crate::x509ext::{self, Environment, OID_TOPICS, OID_UID};
 
 /// A readable summary of one certificate, like a trimmed `openssl x509 -text`.
 #[derive(Debug, Clone, Serialize)]
@@ -20,8 +20,8 @@ pub struct CertSummary {
     pub is_ca: bool,
     /// The UID attribute (the bundle ID of a push certificate).
     pub bundle_id: Option<String>,
-    /// `development` and/or `production`.
-    pub environments: Vec<String>,
+    /// The environments the certificate carries, sorted.
+    pub environments: Vec<Environment>,
     /// Topics from the topics extension, or derived from the UID without it.
     pub topics: Vec<String>,
     pub extended_key_usage: Vec<String>,
@@ -45,22 +45,27 @@ impl CertSummary {
         let mut environments = Vec::new();
         let mut topics = None;
         for ext in cert.extensions() {
-            match ext.oid.to_id_string().as_str() {
-                OID_ENV_DEVELOPMENT => environments.push("development".to_string()),
-                OID_ENV_PRODUCTION => environments.push("production".to_string()),
-                OID_TOPICS => topics = Some(parse_topics(ext.value)?),
-                _ => {}
+            let oid = ext.oid.to_id_string();
+            if let Some(env) = Environment::from_oid(&oid) {
+                environments.push(env);
+            } else if oid == OID_TOPICS {
+                topics = Some(
+                    x509ext::decode_topics(ext.value)
+                        .map_err(|e| CaError::NotCertificate(e.to_string()))?
+                        .into_iter()
+                        .map(|t| t.topic)
+                        .collect::<Vec<_>>(),
+                );
             }
         }
         environments.sort();
         environments.dedup();
         let topics = match (topics, &bundle_id) {
             (Some(t), _) => t,
-            (None, Some(id)) => vec![
-                id.clone(),
-                format!("{id}.voip"),
-                format!("{id}.complication"),
-            ],
+            (None, Some(id)) => x509ext::default_topics(id)
+                .into_iter()
+                .map(|t| t.topic)
+                .collect(),
             (None, None) => Vec::new(),
         };
         let mut eku = Vec::new();
@@ -120,30 +125,4 @@ fn describe_key(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> String {
         }
         _ => spki.algorithm.algorithm.to_id_string(),
     }
-}
-
-/// Decodes the topics extension: SEQUENCE of alternating UTF8String topic and
-/// SEQUENCE { UTF8String type }. Returns the topics in order.
-pub fn parse_topics(value: &[u8]) -> Result<Vec<String>, CaError> {
-    let bad = |why: &str| CaError::NotCertificate(format!("malformed topics extension: {why}"));
-    let items: Vec<der::Any> =
-        <Vec<der::Any> as Decode>::from_der(value).map_err(|_| bad("not a SEQUENCE"))?;
-    let mut topics = Vec::new();
-    let mut expect_topic = true;
-    for item in &items {
-        if expect_topic {
-            if item.tag() != Tag::Utf8String {
-                return Err(bad("expected a UTF8String topic"));
-            }
-            let s = std::str::from_utf8(item.value()).map_err(|_| bad("topic is not UTF-8"))?;
-            topics.push(s.to_string());
-        } else if item.tag() != Tag::Sequence {
-            return Err(bad("expected a SEQUENCE of topic types"));
-        }
-        expect_topic = !expect_topic;
-    }
-    if !expect_topic {
-        return Err(bad("the last topic has no type"));
-    }
-    Ok(topics)
 }

@@ -8,12 +8,9 @@ use rcgen::{
 use time::OffsetDateTime;
 
 use super::authority::{printable, IssuingCa};
-use super::der_util::{tlv, NULL, TAG_SEQUENCE, TAG_UTF8_STRING};
 use super::templates::PushTemplate;
-use super::{
-    serial, sha256_hex, CaError, CheckedCsr, ARC_ENV_DEVELOPMENT, ARC_ENV_PRODUCTION, ARC_TOPICS,
-    ARC_UID,
-};
+use super::{serial, sha256_hex, CaError, CheckedCsr};
+use crate::x509ext::{self, ARC_TOPICS, ARC_UID};
 
 /// Who a push certificate is for.
 pub struct PushSubject<'a> {
@@ -33,21 +30,6 @@ pub struct IssuedCertificate {
     pub subject: String,
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
-}
-
-/// `topics` extension value: SEQUENCE of alternating UTF8String topic and
-/// SEQUENCE { UTF8String type }.
-pub fn topics_extension_value(bundle_id: &str, types: &[String]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for t in types {
-        let topic = match t.as_str() {
-            "app" => bundle_id.to_string(),
-            other => format!("{bundle_id}.{other}"),
-        };
-        body.extend(tlv(TAG_UTF8_STRING, topic.as_bytes()));
-        body.extend(tlv(TAG_SEQUENCE, &tlv(TAG_UTF8_STRING, t.as_bytes())));
-    }
-    tlv(TAG_SEQUENCE, &body)
 }
 
 /// Adds calendar months, clamping the day to the target month's length.
@@ -115,18 +97,15 @@ impl IssuingCa {
         p.use_authority_key_identifier_extension = true;
         p.key_identifier_method = rcgen::KeyIdMethod::Sha256;
         for env in &template.environments {
-            let arc = if env == "production" {
-                ARC_ENV_PRODUCTION
-            } else {
-                ARC_ENV_DEVELOPMENT
-            };
-            p.custom_extensions
-                .push(CustomExtension::from_oid_content(arc, NULL.to_vec()));
+            p.custom_extensions.push(CustomExtension::from_oid_content(
+                env.arc(),
+                x509ext::ENVIRONMENT_VALUE.to_vec(),
+            ));
         }
-        p.custom_extensions.push(CustomExtension::from_oid_content(
-            ARC_TOPICS,
-            topics_extension_value(subject.bundle_id, &template.topics),
-        ));
+        let topics = x509ext::encode_topics(subject.bundle_id, &template.topics)
+            .map_err(|e| CaError::Build(e.to_string()))?;
+        p.custom_extensions
+            .push(CustomExtension::from_oid_content(ARC_TOPICS, topics));
         let cert = p
             .signed_by(&public_key, &self.issuer)
             .map_err(|e| CaError::Build(e.to_string()))?;
@@ -169,16 +148,5 @@ mod tests {
             add_months(datetime!(2027-11-30 0:00 UTC), 3),
             datetime!(2028-02-29 0:00 UTC)
         );
-    }
-
-    #[test]
-    fn topics_value_layout() {
-        let v = topics_extension_value("a.b", &["app".into(), "voip".into()]);
-        let expected = [
-            0x30, 0x1e, 0x0c, 0x03, b'a', b'.', b'b', 0x30, 0x05, 0x0c, 0x03, b'a', b'p', b'p',
-            0x0c, 0x08, b'a', b'.', b'b', b'.', b'v', b'o', b'i', b'p', 0x30, 0x06, 0x0c, 0x04,
-            b'v', b'o', b'i', b'p',
-        ];
-        assert_eq!(v, expected);
     }
 }

@@ -9,33 +9,19 @@
 
 pub mod authority;
 pub mod csr;
-mod der_util;
 pub mod inspect;
 pub mod issue;
 pub mod serial;
 pub mod templates;
-pub mod workflow;
 
 use std::fmt;
+
+use crate::x509ext::Environment;
 
 pub use authority::{create_hierarchy, CaFiles, Hierarchy, InitParams, IssuingCa};
 pub use csr::{check_csr, CheckedCsr, CsrError};
 pub use inspect::CertSummary;
 pub use issue::{IssuedCertificate, PushSubject};
-
-/// OID of the development (sandbox) environment extension.
-pub const OID_ENV_DEVELOPMENT: &str = "1.2.840.113635.100.6.3.1";
-/// OID of the production environment extension.
-pub const OID_ENV_PRODUCTION: &str = "1.2.840.113635.100.6.3.2";
-/// OID of the topics extension.
-pub const OID_TOPICS: &str = "1.2.840.113635.100.6.3.6";
-/// OID of the UID attribute (userId) in the subject.
-pub const OID_UID: &str = "0.9.2342.19200300.100.1.1";
-
-pub(crate) const ARC_ENV_DEVELOPMENT: &[u64] = &[1, 2, 840, 113635, 100, 6, 3, 1];
-pub(crate) const ARC_ENV_PRODUCTION: &[u64] = &[1, 2, 840, 113635, 100, 6, 3, 2];
-pub(crate) const ARC_TOPICS: &[u64] = &[1, 2, 840, 113635, 100, 6, 3, 6];
-pub(crate) const ARC_UID: &[u64] = &[0, 9, 2342, 19200300, 100, 1, 1];
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaError {
@@ -67,6 +53,15 @@ pub enum PushEnvironment {
 }
 
 impl PushEnvironment {
+    /// The environments a certificate of this kind carries.
+    pub fn environments(self) -> &'static [Environment] {
+        match self {
+            PushEnvironment::Development => &[Environment::Development],
+            PushEnvironment::Production => &[Environment::Production],
+            PushEnvironment::Universal => &[Environment::Development, Environment::Production],
+        }
+    }
+
     pub const ALL: [PushEnvironment; 3] = [
         PushEnvironment::Development,
         PushEnvironment::Production,

@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::{CaError, PushEnvironment};
+use crate::x509ext::{Environment, TopicKind};
 
 /// The templates pushca knows, by file stem.
 pub const ROOT_CA: &str = "root-ca";
@@ -64,8 +65,8 @@ pub struct PushTemplate {
     pub validity_months: Option<u32>,
     #[serde(default)]
     pub validity_days: Option<u32>,
-    pub environments: Vec<String>,
-    pub topics: Vec<String>,
+    pub environments: Vec<Environment>,
+    pub topics: Vec<TopicKind>,
 }
 
 /// Values substituted for `{team_name}`, `{team_id}` and `{country}`.
@@ -188,26 +189,8 @@ pub fn load_push(
             "environments must list development and/or production".into()
         ));
     }
-    if let Some(e) = t
-        .environments
-        .iter()
-        .find(|e| !["development", "production"].contains(&e.as_str()))
-    {
-        return Err(bad(format!(
-            "unknown environment '{e}' (development, production)"
-        )));
-    }
-    if t.topics.is_empty() || !t.topics.iter().any(|x| x == "app") {
+    if !t.topics.contains(&TopicKind::App) {
         return Err(bad("topics must include \"app\"".into()));
-    }
-    if let Some(x) = t
-        .topics
-        .iter()
-        .find(|x| !["app", "voip", "complication"].contains(&x.as_str()))
-    {
-        return Err(bad(format!(
-            "unknown topic type '{x}' (app, voip, complication)"
-        )));
     }
     if t.common_name_prefix.chars().any(char::is_control) {
         return Err(bad("common_name_prefix contains control characters".into()));
@@ -234,7 +217,10 @@ mod tests {
             assert_eq!(t.validity_months, Some(13));
         }
         let u = load_push(None, PushEnvironment::Universal).unwrap();
-        assert_eq!(u.environments, ["development", "production"]);
+        assert_eq!(
+            u.environments,
+            [Environment::Development, Environment::Production]
+        );
     }
 
     #[test]

@@ -1,23 +1,29 @@
-//! `cert issue`, `cert list` and `cert show`.
+//! `cert issue`, `cert list`, `cert show` and `cert export`.
 
-use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use super::secrets::SecretSource;
 use clap::{Args, Subcommand, ValueEnum};
-use pushca::ca::workflow;
-use pushca::ca::{self, authority::CaFiles, CertSummary, IssuingCa, PushEnvironment};
-use pushca::fsutil::{self, AtomicBatch, MODE_PUBLIC};
+use pushca::ca::PushEnvironment;
+use pushca::ops::{self, certs};
 use pushca::pem::encode as pem_encode;
-use pushca::store::{self, CertFilter};
 use serde_json::json;
 
-use super::{exit, now, rfc3339, secrets, CliError, Ctx, Report};
+use super::secrets::{self, SecretSource};
+use super::{exit, rfc3339, CliError, Ctx, Overwrite, Report};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum CertFormat {
     Pem,
     Der,
+}
+
+impl From<CertFormat> for certs::CertFormat {
+    fn from(f: CertFormat) -> Self {
+        match f {
+            CertFormat::Pem => certs::CertFormat::Pem,
+            CertFormat::Der => certs::CertFormat::Der,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -28,6 +34,8 @@ pub enum CertCmd {
     List(CertListArgs),
     /// Show a certificate (a file, or a serial number from the store)
     Show(CertShowArgs),
+    /// Write an issued certificate from the store to a file
+    Export(CertExportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -49,11 +57,13 @@ pub struct CertIssueArgs {
         required_unless_present = "out_dir"
     )]
     pub out: Option<PathBuf>,
-    /// Output directory: <csr name>.pem (or .cer) per CSR
+    /// Output directory (created when missing): <csr name>.pem (or .cer) per CSR
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "pem")]
     pub format: CertFormat,
+    #[command(flatten)]
+    pub overwrite: Overwrite,
     /// CA passphrase source; else $PUSHCA_CA_PASSPHRASE, else a prompt
     #[arg(long, value_name = "SRC")]
     pub ca_passin: Option<SecretSource>,
@@ -77,163 +87,93 @@ pub struct CertShowArgs {
     pub pem: bool,
 }
 
+#[derive(Args, Debug)]
+pub struct CertExportArgs {
+    /// Serial number (hex, colons allowed, or a unique prefix of 8+ digits)
+    pub serial: String,
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value = "pem")]
+    pub format: CertFormat,
+    #[command(flatten)]
+    pub overwrite: Overwrite,
+}
+
 pub fn cert(ctx: &Ctx, c: CertCmd) -> Result<Report, CliError> {
     match c {
         CertCmd::Issue(a) => issue(ctx, a),
         CertCmd::List(a) => list(ctx, a),
         CertCmd::Show(a) => show(ctx, a),
-    }
-}
-
-fn output_paths(a: &CertIssueArgs) -> Result<Vec<PathBuf>, CliError> {
-    let ext = match a.format {
-        CertFormat::Pem => "pem",
-        CertFormat::Der => "cer",
-    };
-    match (&a.out, &a.out_dir) {
-        (Some(out), _) => {
-            if a.csr.len() != 1 {
-                return Err(CliError::usage(format!(
-                    "--out takes one CSR, got {}; use --out-dir for a batch",
-                    a.csr.len()
-                )));
-            }
-            Ok(vec![out.clone()])
-        }
-        (None, Some(dir)) => {
-            if !dir.is_dir() {
-                return Err(CliError::new(
-                    "input",
-                    format!("{}: output directory does not exist", dir.display()),
-                ));
-            }
-            let mut seen = HashSet::new();
-            a.csr
-                .iter()
-                .map(|csr| {
-                    let stem = csr.file_stem().and_then(|s| s.to_str()).unwrap_or("cert");
-                    let p = dir.join(format!("{stem}.{ext}"));
-                    if !seen.insert(p.clone()) {
-                        return Err(CliError::usage(format!(
-                            "two CSRs would both be written to {}; give them different file names",
-                            p.display()
-                        )));
-                    }
-                    Ok(p)
-                })
-                .collect()
-        }
-        (None, None) => Err(CliError::usage("give --out FILE or --out-dir DIR")),
+        CertCmd::Export(a) => export(ctx, a),
     }
 }
 
 fn issue(ctx: &Ctx, a: CertIssueArgs) -> Result<Report, CliError> {
     let home = ctx.home()?;
-    let outputs = output_paths(&a)?;
-    // Check every CSR before anything else: a batch is all or nothing.
+    let output = match (&a.out, &a.out_dir) {
+        (Some(out), _) => certs::IssueOutput::File(out.clone()),
+        (None, Some(dir)) => certs::IssueOutput::Dir(dir.clone()),
+        (None, None) => return Err(CliError::usage("give --out FILE or --out-dir DIR")),
+    };
+    let req = certs::IssueRequest {
+        bundle_id: &a.app,
+        env: a.env,
+        csr_files: &a.csr,
+        output,
+        format: a.format.into(),
+        force: a.overwrite.force,
+    };
     let progress = super::progress(ctx, a.csr.len() as u64, "checking CSRs");
-    let mut checked = Vec::with_capacity(a.csr.len());
-    for path in &a.csr {
-        let bytes = fsutil::read_input(path)?;
-        let csr = ca::check_csr(&bytes)
-            .map_err(|e| CliError::new("input", format!("{}: {e}", path.display())))?;
-        checked.push(csr);
-        progress.inc(1);
-    }
+    let prepared = certs::prepare_issue(&home, &req, &mut || progress.inc(1))?;
     progress.finish_and_clear();
-    let mut st = workflow::open_store(&home)?;
-    // Refuse unknown or unusable App IDs before asking for the passphrase.
-    let app = st.read(|tx| pushca::portal::get_app(tx, &a.app))?;
-    workflow::check_push_app(&app)?;
+    // Unknown or unusable App IDs and bad CSRs are refused before the passphrase is asked for.
     let pass = secrets::ca_passphrase(a.ca_passin.as_ref(), false)?;
-    let ca = IssuingCa::unlock(&CaFiles::new(home.ca_dir()), &pass)?;
-    let many = outputs.len() > 8;
-    let (issued, batch) = workflow::issue_push_certificates(
-        &home,
-        &mut st,
-        &ca,
-        &workflow::IssueRequest {
-            bundle_id: &app.bundle_id,
-            env: a.env,
-            csrs: &checked,
-            now: now(),
-        },
-        |certs| {
-            let mut batch = if many {
-                AtomicBatch::for_many()
-            } else {
-                AtomicBatch::new()
-            };
-            for (cert, path) in certs.iter().zip(&outputs) {
-                let bytes = match a.format {
-                    CertFormat::Pem => pem_encode("CERTIFICATE", &cert.der).into_bytes(),
-                    CertFormat::Der => cert.der.clone(),
-                };
-                batch.add(path, &bytes, MODE_PUBLIC)?;
-            }
-            Ok(batch)
-        },
-    )?;
-    batch.commit().map_err(|e| {
-        CliError::new(
-            "io",
-            format!("certificates were issued and recorded, but writing them failed: {e}"),
-        )
-        .with_hint("get them with `pushca cert show SERIAL --pem`")
-    })?;
-    let items: Vec<_> = issued
+    let outcome = prepared.issue(&pass)?;
+    let bundle_id = &outcome.app.bundle_id;
+    let items: Vec<_> = outcome
+        .issued
         .iter()
-        .zip(&outputs)
-        .map(|(c, p)| {
+        .map(|i| {
+            let c = &i.cert;
             json!({
                 "serial": c.serial, "sha256": c.sha256, "subject": c.subject,
-                "bundle_id": app.bundle_id, "environment": a.env.name(),
+                "bundle_id": bundle_id, "environment": a.env.name(),
                 "not_before": rfc3339(c.not_before.unix_timestamp()),
                 "not_after": rfc3339(c.not_after.unix_timestamp()),
-                "out": p,
+                "out": i.path,
             })
         })
         .collect();
     let mut text = String::new();
-    for (c, p) in issued.iter().zip(&outputs) {
+    for i in &outcome.issued {
         text.push_str(&format!(
             "Issued {} push certificate for {} serial {} (valid until {}) -> {}\n",
             a.env,
-            app.bundle_id,
-            c.serial,
-            rfc3339(c.not_after.unix_timestamp()),
-            p.display()
+            bundle_id,
+            i.cert.serial,
+            rfc3339(i.cert.not_after.unix_timestamp()),
+            i.path.display()
         ));
     }
-    if issued.len() > 1 {
+    if outcome.issued.len() > 1 {
         text = format!(
             "Issued {} certificates for {} ({})\n",
-            issued.len(),
-            app.bundle_id,
+            outcome.issued.len(),
+            bundle_id,
             a.env
         ) + if ctx.verbose > 0 { text.as_str() } else { "" };
     }
-    Ok(Report::new(json!({ "certificates": items }), text))
+    let mut report = Report::new(json!({ "certificates": items }), text);
+    for w in outcome.warnings {
+        report = report.warn(w);
+    }
+    Ok(report)
 }
 
 fn list(ctx: &Ctx, a: CertListArgs) -> Result<Report, CliError> {
     let home = ctx.home()?;
-    let mut st = workflow::open_store(&home)?;
-    let now_ts = now().unix_timestamp();
-    let expiring_before = a.expiring_within.map(|d| now_ts + i64::from(d) * 86_400);
-    let rows = st.read(|tx| {
-        if let Some(app) = &a.app {
-            pushca::portal::get_app(tx, app)?;
-        }
-        Ok::<_, pushca::portal::PortalError>(store::list_certificates(
-            tx,
-            &CertFilter {
-                bundle_id: a.app.as_deref(),
-                environment: None,
-                expiring_before,
-            },
-        )?)
-    })?;
+    let now_ts = ops::now().unix_timestamp();
+    let rows = certs::list(&home, a.app.as_deref(), a.expiring_within)?;
     let items: Vec<_> = rows
         .iter()
         .map(|r| {
@@ -286,46 +226,17 @@ fn list(ctx: &Ctx, a: CertListArgs) -> Result<Report, CliError> {
     Ok(Report::new(json!({ "certificates": items }), text).with_exit(code))
 }
 
-fn read_cert_file(path: &Path) -> Result<Vec<u8>, CliError> {
-    let bytes = fsutil::read_input(path)?;
-    pushca::certfile::read_certificates(&bytes)
-        .ok()
-        .and_then(|certs| certs.into_iter().next())
-        .ok_or_else(|| {
-            CliError::new(
-                "input",
-                format!(
-                    "{}: not a certificate (expected PEM CERTIFICATE or DER)",
-                    path.display()
-                ),
-            )
-        })
-}
-
 fn show(ctx: &Ctx, a: CertShowArgs) -> Result<Report, CliError> {
-    let path = Path::new(&a.target);
-    let (der, record) = if path.exists() {
-        (read_cert_file(path)?, None)
-    } else {
-        let home = ctx.home()?;
-        let mut st = workflow::open_store(&home)?;
-        let rec = st
-            .read(|tx| store::find_certificate(tx, &a.target))?
-            .ok_or_else(|| {
-                CliError::new(
-                    "not_found",
-                    format!("no file and no certificate with serial {}", a.target),
-                )
-            })?;
-        (rec.der.clone(), Some(rec))
-    };
-    let s = CertSummary::from_der(&der)
-        .map_err(|e| CliError::new("input", format!("{}: {e}", a.target)))?;
-    let now_ts = now().unix_timestamp();
+    let shown = certs::show(
+        || pushca::home::Home::resolve(ctx.home.clone()).map_err(ops::OpsError::from),
+        &a.target,
+    )?;
+    let s = &shown.summary;
+    let now_ts = ops::now().unix_timestamp();
     let days = s.days_left(now_ts);
     let env_label = match s.environments.as_slice() {
         [] => "none".to_string(),
-        [one] => one.clone(),
+        [one] => one.to_string(),
         _ => "universal (development + production)".to_string(),
     };
     let mut text = format!(
@@ -342,7 +253,7 @@ fn show(ctx: &Ctx, a: CertShowArgs) -> Result<Report, CliError> {
         if s.extended_key_usage.is_empty() { "-".into() } else { s.extended_key_usage.join(", ") },
         s.sha256,
     );
-    if let Some(r) = &record {
+    if let Some(r) = &shown.record {
         if let Some(at) = r.revoked_at {
             text.push_str(&format!(
                 "Revoked:     {} ({})\n",
@@ -351,7 +262,7 @@ fn show(ctx: &Ctx, a: CertShowArgs) -> Result<Report, CliError> {
             ));
         }
     }
-    let pem = pem_encode("CERTIFICATE", &der);
+    let pem = pem_encode("CERTIFICATE", &shown.der);
     if a.pem {
         text.push_str(&pem);
     }
@@ -362,11 +273,33 @@ fn show(ctx: &Ctx, a: CertShowArgs) -> Result<Report, CliError> {
         "days_left": days, "expired": days < 0, "public_key": s.public_key,
         "extended_key_usage": s.extended_key_usage, "is_ca": s.is_ca, "sha256": s.sha256,
     });
-    if let Some(r) = record {
+    if let Some(r) = &shown.record {
         doc["revoked"] = json!(r.revoked_at.is_some());
     }
     if a.pem {
         doc["pem"] = json!(pem);
     }
     Ok(Report::new(doc, text))
+}
+
+fn export(ctx: &Ctx, a: CertExportArgs) -> Result<Report, CliError> {
+    let home = ctx.home()?;
+    let rec = certs::export(
+        &home,
+        &a.serial,
+        &a.out,
+        a.format.into(),
+        &super::rules(Some(&home), a.overwrite),
+    )?;
+    Ok(Report::new(
+        json!({ "serial": rec.serial, "sha256": rec.sha256, "bundle_id": rec.bundle_id,
+                "environment": rec.environment, "out": a.out }),
+        format!(
+            "Wrote certificate {} ({} {}) to {}\n",
+            rec.serial,
+            rec.bundle_id,
+            rec.environment,
+            a.out.display()
+        ),
+    ))
 }

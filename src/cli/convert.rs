@@ -1,16 +1,18 @@
-//! `p12`, `key` and `pem` commands: the openssl workflow. Argument structs and
-//! dispatch here; the handlers live in `convert/`.
+//! `p12`, `key` and `pem` commands: the openssl workflow. Flags in, one `ops`
+//! call, a report out.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use super::secrets::SecretSource;
 use clap::{Args, Subcommand};
+use pushca::certfile::CertSummary;
+use pushca::keys::decode::KeyFormat;
+use pushca::ops::{convert, OpsError};
+use pushca::pkcs12::{Pkcs12Contents, Profile};
+use pushca::secret::Secret;
+use serde_json::json;
 
-use super::{CliError, Ctx, Report};
-
-mod common;
-mod p12cmd;
-mod pemcmd;
+use super::secrets::{self, SecretSource};
+use super::{CliError, Ctx, Overwrite, Report};
 
 #[derive(Subcommand, Debug)]
 pub enum P12Cmd {
@@ -44,6 +46,8 @@ pub struct P12ExportArgs {
     pub legacy: bool,
     #[arg(long, value_name = "FILE.p12")]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub overwrite: Overwrite,
 }
 
 #[derive(Args, Debug)]
@@ -73,6 +77,8 @@ pub struct P12ToPemArgs {
     pub noenc: bool,
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub overwrite: Overwrite,
 }
 
 #[derive(Subcommand, Debug)]
@@ -92,6 +98,8 @@ pub struct KeyDecryptArgs {
     /// Write PKCS#1 (RSA) or SEC1 (EC) instead of PKCS#8
     #[arg(long)]
     pub traditional: bool,
+    #[command(flatten)]
+    pub overwrite: Overwrite,
 }
 
 #[derive(Subcommand, Debug)]
@@ -110,6 +118,8 @@ pub struct PemMergeArgs {
     pub passin: Option<SecretSource>,
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub overwrite: Overwrite,
 }
 
 #[derive(Args, Debug)]
@@ -120,24 +130,242 @@ pub struct PemCkArgs {
     pub passin: Option<SecretSource>,
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub overwrite: Overwrite,
 }
 
 pub fn p12(ctx: &Ctx, cmd: P12Cmd) -> Result<Report, CliError> {
     match cmd {
-        P12Cmd::Export(a) => p12cmd::export(ctx, a),
-        P12Cmd::ToPem(a) => p12cmd::to_pem(a),
+        P12Cmd::Export(a) => p12_export(ctx, a),
+        P12Cmd::ToPem(a) => p12_to_pem(ctx, a),
     }
 }
 
-pub fn key(_ctx: &Ctx, cmd: KeyCmd) -> Result<Report, CliError> {
+pub fn key(ctx: &Ctx, cmd: KeyCmd) -> Result<Report, CliError> {
     match cmd {
-        KeyCmd::Decrypt(a) => pemcmd::key_decrypt(a),
+        KeyCmd::Decrypt(a) => key_decrypt(ctx, a),
     }
 }
 
-pub fn pem(_ctx: &Ctx, cmd: PemCmd) -> Result<Report, CliError> {
+pub fn pem(ctx: &Ctx, cmd: PemCmd) -> Result<Report, CliError> {
     match cmd {
-        PemCmd::Merge(a) => pemcmd::merge(a),
-        PemCmd::Ck(a) => pemcmd::ck(a),
+        PemCmd::Merge(a) => pem_merge(ctx, a),
+        PemCmd::Ck(a) => pem_ck(ctx, a),
     }
+}
+
+/// The passphrase of a key file: only when it is encrypted; `--passin`, else a prompt.
+fn key_passphrase(path: &Path, passin: Option<&SecretSource>) -> Result<Option<Secret>, CliError> {
+    if !convert::key_is_encrypted(path)? {
+        return Ok(None);
+    }
+    let what = format!("passphrase for {}", path.display());
+    secrets::from_flag_or_prompt(passin, &what, "--passin", false).map(Some)
+}
+
+/// Opens a .p12: with `--passin`, else the empty password, else a prompt.
+fn open_p12(path: &Path, passin: Option<&SecretSource>) -> Result<Pkcs12Contents, CliError> {
+    let first = match passin {
+        Some(src) => secrets::read(src, "--passin")?,
+        None => Secret::new(""),
+    };
+    match convert::open_p12(path, &first) {
+        Ok(c) => Ok(c),
+        Err(OpsError::P12 { ref source, .. }) if passin.is_none() && source.is_wrong_password() => {
+            let what = format!("password for {}", path.display());
+            let pass = secrets::from_flag_or_prompt(None, &what, "--passin", false)?;
+            Ok(convert::open_p12(path, &pass)?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn cert_json(
+    out: &Path,
+    n: usize,
+    key: bool,
+    encrypted: bool,
+    leaf: Option<&CertSummary>,
+) -> serde_json::Value {
+    json!({
+        "out": out.display().to_string(),
+        "certificates": n,
+        "key": key,
+        "encrypted": encrypted,
+        "subject": leaf.map(|s| s.subject.clone()),
+        "sha256": leaf.map(|s| s.sha256.clone()),
+    })
+}
+
+fn with_expiry_warning(report: Report, s: &CertSummary, what: &Path) -> Report {
+    match convert::expiry_warning(s, what) {
+        Some(w) => report.warn(w),
+        None => report,
+    }
+}
+
+fn p12_export(ctx: &Ctx, a: P12ExportArgs) -> Result<Report, CliError> {
+    let key_pass = key_passphrase(&a.key, a.passin.as_ref())?;
+    let protection = super::protection(&a.protection, "password for the .p12")?;
+    let home = ctx.home_opt();
+    let done = convert::p12_export(
+        home.as_ref(),
+        &a.cert,
+        &a.key,
+        key_pass.as_ref(),
+        a.chain,
+        a.name.as_deref(),
+        &protection,
+        a.legacy,
+        &a.out,
+        &super::rules(home.as_ref(), a.overwrite),
+    )?;
+    let (profile_name, profile_text) = match done.profile {
+        Profile::Modern => ("modern", "AES-256, HMAC-SHA256"),
+        Profile::Legacy => ("legacy", "legacy 3DES/RC2-40, SHA-1 MAC"),
+        Profile::Unencrypted => ("none", "unencrypted"),
+    };
+    let n = done.certificates;
+    let mut doc = cert_json(
+        &a.out,
+        n,
+        true,
+        done.profile != Profile::Unencrypted,
+        Some(&done.leaf),
+    );
+    doc["profile"] = profile_name.into();
+    doc["friendly_name"] = done.friendly_name.into();
+    let text = format!(
+        "wrote {} ({} certificate{}, key, {profile_text})",
+        a.out.display(),
+        n,
+        if n == 1 { "" } else { "s" },
+    );
+    Ok(with_expiry_warning(
+        Report::new(doc, text),
+        &done.leaf,
+        &a.cert,
+    ))
+}
+
+fn p12_to_pem(ctx: &Ctx, a: P12ToPemArgs) -> Result<Report, CliError> {
+    let contents = open_p12(&a.input, a.passin.as_ref())?;
+    let sel = convert::Selection {
+        clcerts: a.clcerts,
+        cacerts: a.cacerts,
+        nokeys: a.nokeys,
+        nocerts: a.nocerts,
+    };
+    let protection = if a.nokeys || contents.key().is_none() {
+        convert::Protection::None
+    } else {
+        super::protection(
+            &super::Protection {
+                passout: a.passout.clone(),
+                noenc: a.noenc,
+            },
+            "passphrase for the written key",
+        )?
+    };
+    let home = ctx.home_opt();
+    let w = convert::p12_to_pem(
+        &contents,
+        sel,
+        &protection,
+        &a.out,
+        &super::rules(home.as_ref(), a.overwrite),
+    )?;
+    let doc = cert_json(&a.out, w.certificates, w.key, w.encrypted, w.leaf.as_ref());
+    let text = format!(
+        "wrote {} ({} certificate{}{})",
+        a.out.display(),
+        w.certificates,
+        if w.certificates == 1 { "" } else { "s" },
+        match (w.key, w.encrypted) {
+            (false, _) => "",
+            (true, true) => ", encrypted key",
+            (true, false) => ", unencrypted key",
+        }
+    );
+    let mut report = Report::new(doc, text);
+    if w.certificates == 0 && !w.key {
+        report = report.warn(format!(
+            "nothing matched the selection: {} is empty",
+            a.out.display()
+        ));
+    }
+    Ok(report)
+}
+
+fn key_decrypt(ctx: &Ctx, a: KeyDecryptArgs) -> Result<Report, CliError> {
+    let pass = key_passphrase(&a.input, a.passin.as_ref())?;
+    let home = ctx.home_opt();
+    let (key, format) = convert::key_decrypt(
+        &a.input,
+        pass.as_ref(),
+        a.traditional,
+        &a.out,
+        &super::rules(home.as_ref(), a.overwrite),
+    )?;
+    let input_format = match format {
+        KeyFormat::Pkcs8 => "pkcs8",
+        KeyFormat::EncryptedPkcs8 => "encrypted-pkcs8",
+        KeyFormat::Pkcs1 => "pkcs1",
+        KeyFormat::Sec1 => "sec1",
+    };
+    let doc = json!({
+        "out": a.out.display().to_string(),
+        "key": true,
+        "encrypted": false,
+        "algorithm": key.algorithm().to_string(),
+        "input_format": input_format,
+        "input_encrypted": pass.is_some(),
+        "format": if a.traditional { "traditional" } else { "pkcs8" },
+    });
+    let text = format!(
+        "wrote {} ({}, {}, unencrypted)",
+        a.out.display(),
+        key.algorithm(),
+        if a.traditional {
+            "PKCS#1/SEC1"
+        } else {
+            "PKCS#8"
+        }
+    );
+    Ok(Report::new(doc, text))
+}
+
+fn ck_report(out: &Path, w: &convert::CkWritten, what: &Path) -> Report {
+    let doc = cert_json(out, w.certificates, true, false, Some(&w.leaf));
+    let text = format!(
+        "wrote {} (certificate {} + unencrypted key)",
+        out.display(),
+        w.leaf.subject
+    );
+    with_expiry_warning(Report::new(doc, text), &w.leaf, what)
+}
+
+fn pem_merge(ctx: &Ctx, a: PemMergeArgs) -> Result<Report, CliError> {
+    let pass = key_passphrase(&a.key, a.passin.as_ref())?;
+    let home = ctx.home_opt();
+    let w = convert::pem_merge(
+        &a.cert,
+        &a.key,
+        pass.as_ref(),
+        &a.out,
+        &super::rules(home.as_ref(), a.overwrite),
+    )?;
+    Ok(ck_report(&a.out, &w, &a.cert))
+}
+
+fn pem_ck(ctx: &Ctx, a: PemCkArgs) -> Result<Report, CliError> {
+    let contents = open_p12(&a.input, a.passin.as_ref())?;
+    let home = ctx.home_opt();
+    let w = convert::pem_ck(
+        &a.input,
+        &contents,
+        &a.out,
+        &super::rules(home.as_ref(), a.overwrite),
+    )?;
+    Ok(ck_report(&a.out, &w, &a.input))
 }

@@ -1,7 +1,21 @@
 //! The one place where library errors become what a user sees: a kind (stable,
 //! for `--json`), a one-line message, an optional hint, and an exit code.
+//!
+//! Every conversion is an exhaustive `match` without a wildcard arm, so a new
+//! error variant in the library does not compile until it is given a kind.
 
 use std::fmt;
+
+use pushca::ca::{CaError, CsrError};
+use pushca::certfile::CertFileError;
+use pushca::fsutil::FsError;
+use pushca::home::HomeError;
+use pushca::keys::KeyError;
+use pushca::ops::OpsError;
+use pushca::pkcs12::P12Error;
+use pushca::portal::PortalError;
+use pushca::secret::PassphraseError;
+use pushca::store::StoreError;
 
 /// Exit codes of the command contract.
 pub mod exit {
@@ -11,10 +25,50 @@ pub mod exit {
     pub const EXPIRING: u8 = 4;
 }
 
+/// The JSON `kind` of an error (documented in README "Errors").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A file or value that is not what it should be (malformed, wrong type, unsupported).
+    Input,
+    /// A wrong, missing or unacceptable password or passphrase.
+    Password,
+    /// Reading or writing failed (permissions, disk, missing directory).
+    Io,
+    /// Refused by a rule: wildcard App ID with push, disabled App ID, output inside the home...
+    Policy,
+    /// An App ID, team or serial that the store does not have.
+    NotFound,
+    /// Something already exists or differs from what is asked for.
+    Conflict,
+    /// The home has no store: `pushca init` first.
+    NotInitialized,
+    /// A command line that cannot be run as given.
+    Usage,
+    /// A cryptographic operation failed (key generation, signing, encryption).
+    Crypto,
+    /// A state pushca does not expect (a corrupt store, a store from a newer version).
+    Internal,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Input => "input",
+            Kind::Password => "password",
+            Kind::Io => "io",
+            Kind::Policy => "policy",
+            Kind::NotFound => "not_found",
+            Kind::Conflict => "conflict",
+            Kind::NotInitialized => "not_initialized",
+            Kind::Usage => "usage",
+            Kind::Crypto => "crypto",
+            Kind::Internal => "internal",
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct CliError {
-    /// Stable machine-readable kind: `input`, `password`, `io`, `policy`,
-    /// `not_found`, `conflict`, `not_initialized`, `usage`, `crypto`, `internal`.
     pub kind: &'static str,
     pub message: String,
     pub hint: Option<String>,
@@ -30,14 +84,22 @@ impl CliError {
             exit: exit::FAILURE,
         }
     }
+    fn of(kind: Kind, message: impl Into<String>) -> Self {
+        CliError::new(kind.name(), message)
+    }
     pub fn usage(message: impl Into<String>) -> Self {
         CliError {
             exit: exit::USAGE,
-            ..CliError::new("usage", message)
+            ..CliError::of(Kind::Usage, message)
         }
     }
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+    /// Prefixes the message with what it is about (a file, a flag).
+    pub fn about(mut self, what: impl fmt::Display) -> Self {
+        self.message = format!("{what}: {}", self.message);
         self
     }
 }
@@ -48,128 +110,194 @@ impl fmt::Display for CliError {
     }
 }
 
-impl From<pushca::fsutil::FsError> for CliError {
-    fn from(e: pushca::fsutil::FsError) -> Self {
-        use pushca::fsutil::FsError;
-        let kind = match &e {
-            FsError::Read { .. } => "input",
-            FsError::Write { .. } => "io",
-        };
-        CliError::new(kind, e.to_string())
+fn fs_kind(e: &FsError) -> Kind {
+    match e {
+        FsError::Read { .. } => Kind::Input,
+        FsError::Write { .. } => Kind::Io,
     }
 }
 
-impl From<pushca::keys::KeyError> for CliError {
-    fn from(e: pushca::keys::KeyError) -> Self {
-        CliError::from_key_error(&e, e.to_string())
+fn key_kind(e: &KeyError) -> Kind {
+    match e {
+        KeyError::WrongPassphrase => Kind::Password,
+        KeyError::Malformed(_) | KeyError::Unsupported(_) => Kind::Input,
+        KeyError::Generation(_) | KeyError::Encryption(_) => Kind::Crypto,
     }
 }
 
-impl From<pushca::store::StoreError> for CliError {
-    fn from(e: pushca::store::StoreError) -> Self {
-        use pushca::store::StoreError;
-        let kind = match &e {
-            StoreError::NotInitialized(_) => "not_initialized",
-            StoreError::Conflict(_) => "conflict",
-            StoreError::NotFound(_) => "not_found",
-            _ => "io",
-        };
-        let hint = matches!(e, StoreError::NotInitialized(_)).then(|| {
-            "run `pushca init --team-name NAME`, or point --home / PUSHCA_HOME at your home"
-                .to_string()
-        });
-        CliError {
-            hint,
-            ..CliError::new(kind, e.to_string())
+fn csr_kind(e: &CsrError) -> Kind {
+    match e {
+        CsrError::Malformed(_)
+        | CsrError::WeakSignatureAlgorithm(_)
+        | CsrError::UnsupportedSignatureAlgorithm(_)
+        | CsrError::BadSignature
+        | CsrError::WeakKey(_) => Kind::Input,
+    }
+}
+
+fn p12_kind(e: &P12Error) -> Kind {
+    match e {
+        P12Error::WrongPasswordMac | P12Error::WrongPasswordDecrypt => Kind::Password,
+        P12Error::Key(k) => key_kind(k),
+        P12Error::Write(_) => Kind::Crypto,
+        P12Error::Pem
+        | P12Error::NotPkcs12(_)
+        | P12Error::Truncated(_)
+        | P12Error::Corrupt(_)
+        | P12Error::Unsupported(_) => Kind::Input,
+    }
+}
+
+fn certfile_kind(e: &CertFileError) -> Kind {
+    match e {
+        CertFileError::NoCertificate | CertFileError::Invalid(_) | CertFileError::Pem(_) => {
+            Kind::Input
         }
     }
 }
 
-impl From<pushca::portal::PortalError> for CliError {
-    fn from(e: pushca::portal::PortalError) -> Self {
-        use pushca::portal::PortalError;
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> Self {
+        let kind = match &e {
+            StoreError::NotInitialized(_) => Kind::NotInitialized,
+            StoreError::DuplicateTeam(_)
+            | StoreError::DuplicateApp { .. }
+            | StoreError::DuplicateSerial(_)
+            | StoreError::AmbiguousSerial(_) => Kind::Conflict,
+            StoreError::NotHexSerial(_) => Kind::NotFound,
+            StoreError::Create { .. } | StoreError::Backend(_) => Kind::Io,
+            StoreError::TooNew { .. } | StoreError::Corrupt(_) => Kind::Internal,
+        };
+        let hint = match &e {
+            StoreError::NotInitialized(_) => Some(
+                "run `pushca init --team-name NAME`, or point --home / PUSHCA_HOME at your home",
+            ),
+            _ => None,
+        };
+        let mut c = CliError::of(kind, e.to_string());
+        c.hint = hint.map(str::to_string);
+        c
+    }
+}
+
+impl From<PortalError> for CliError {
+    fn from(e: PortalError) -> Self {
         match e {
             PortalError::Store(s) => s.into(),
-            PortalError::UnknownApp(ref id) => CliError::new("not_found", e.to_string())
+            PortalError::UnknownApp(ref id) => CliError::of(Kind::NotFound, e.to_string())
                 .with_hint(format!("register it with `pushca app create {id} --push`")),
             PortalError::UnknownTeam(_) => {
-                CliError::new("not_found", e.to_string()).with_hint("see `pushca team list`")
+                CliError::of(Kind::NotFound, e.to_string()).with_hint("see `pushca team list`")
             }
-            PortalError::WildcardPush(_) => CliError::new("policy", e.to_string()),
-            _ => CliError::new("input", e.to_string()),
+            PortalError::WildcardPush(_) => CliError::of(Kind::Policy, e.to_string()),
+            PortalError::InvalidTeamId(_)
+            | PortalError::InvalidTeamName(_)
+            | PortalError::InvalidBundleId { .. } => CliError::of(Kind::Input, e.to_string()),
         }
     }
 }
 
-impl From<pushca::ca::CsrError> for CliError {
-    fn from(e: pushca::ca::CsrError) -> Self {
-        CliError::new("input", e.to_string())
-    }
-}
-
-impl From<pushca::pkcs12::P12Error> for CliError {
-    fn from(e: pushca::pkcs12::P12Error) -> Self {
-        use pushca::pkcs12::P12Error;
-        let kind = match &e {
-            P12Error::WrongPasswordMac | P12Error::WrongPasswordDecrypt => "password",
-            P12Error::Key(k) => return CliError::from_key_error(k, e.to_string()),
-            P12Error::Write(_) => "crypto",
-            _ => "input",
-        };
-        CliError::new(kind, e.to_string())
-    }
-}
-
-impl From<pushca::certfile::CertFileError> for CliError {
-    fn from(e: pushca::certfile::CertFileError) -> Self {
-        CliError::new("input", e.to_string())
-    }
-}
-
-impl From<pushca::ca::CaError> for CliError {
-    fn from(e: pushca::ca::CaError) -> Self {
-        use pushca::ca::CaError;
+impl From<CaError> for CliError {
+    fn from(e: CaError) -> Self {
         match e {
-            CaError::WrongPassphrase(_) => CliError::new("password", e.to_string())
+            CaError::WrongPassphrase(_) => CliError::of(Kind::Password, e.to_string())
                 .with_hint("the CA passphrase is the one given to `pushca init`"),
-            CaError::Key(k) => k.into(),
-            CaError::Csr(c) => c.into(),
-            CaError::Files(_) => CliError::new("io", e.to_string()),
-            CaError::Build(_) => CliError::new("crypto", e.to_string()),
-            _ => CliError::new("input", e.to_string()),
+            CaError::Key(ref k) => CliError::of(key_kind(k), e.to_string()),
+            CaError::Csr(ref c) => CliError::of(csr_kind(c), e.to_string()),
+            CaError::Files(_) => CliError::of(Kind::Io, e.to_string()),
+            CaError::Build(_) => CliError::of(Kind::Crypto, e.to_string()),
+            CaError::Template { .. } | CaError::InvalidCountry(_) | CaError::NotCertificate(_) => {
+                CliError::of(Kind::Input, e.to_string())
+            }
         }
     }
 }
 
-impl From<pushca::ca::workflow::WorkflowError> for CliError {
-    fn from(e: pushca::ca::workflow::WorkflowError) -> Self {
-        use pushca::ca::workflow::WorkflowError;
+impl From<FsError> for CliError {
+    fn from(e: FsError) -> Self {
+        CliError::of(fs_kind(&e), e.to_string())
+    }
+}
+
+impl From<OpsError> for CliError {
+    fn from(e: OpsError) -> Self {
+        let msg = e.to_string();
         match e {
-            WorkflowError::Ca(c) => c.into(),
-            WorkflowError::Portal(p) => p.into(),
-            WorkflowError::Store(s) => s.into(),
-            WorkflowError::AlreadyInitialized(_) | WorkflowError::InitRunning(_) => {
-                CliError::new("conflict", e.to_string())
+            OpsError::Ca(c) => c.into(),
+            OpsError::Portal(p) => p.into(),
+            OpsError::Store(s) => s.into(),
+            OpsError::Fs(f) => f.into(),
+            OpsError::Home(h) => match h {
+                HomeError::Unknown => CliError::usage(msg),
+            },
+            OpsError::Passphrase(ref p) => {
+                let c = CliError::of(Kind::Password, msg.clone());
+                match p {
+                    PassphraseError::Empty => c.with_hint("use --noenc for an unencrypted output"),
+                    PassphraseError::TooShort { .. } => c,
+                }
             }
-            WorkflowError::Io(_) => CliError::new("io", e.to_string()),
-            WorkflowError::NoPush(ref id) => CliError::new("policy", e.to_string()).with_hint(
-                format!("App IDs get push at creation: pushca app create {id} --push"),
+            OpsError::Keys(ref k) => CliError::of(key_kind(k), msg),
+            OpsError::Csr { ref source, .. } => CliError::of(csr_kind(source), msg),
+            OpsError::Key {
+                source: KeyError::WrongPassphrase,
+                ref path,
+            } => CliError::of(
+                Kind::Password,
+                format!("wrong passphrase for {}", path.display()),
             ),
-            WorkflowError::AppDisabled(_) | WorkflowError::Wildcard(_) => {
-                CliError::new("policy", e.to_string())
+            OpsError::Key { ref source, .. } => CliError::of(key_kind(source), msg),
+            OpsError::P12 {
+                ref source,
+                ref path,
+            } => {
+                let msg = match source {
+                    P12Error::WrongPasswordMac => format!(
+                        "wrong password for {} (MAC verification failed)",
+                        path.display()
+                    ),
+                    P12Error::WrongPasswordDecrypt => {
+                        format!("wrong password for {} (decryption failed)", path.display())
+                    }
+                    _ => msg,
+                };
+                let c = CliError::of(p12_kind(source), msg);
+                match source {
+                    P12Error::WrongPasswordMac => c.with_hint(
+                        "pass the .p12 password with --passin (pass:, env:, file:, fd:, stdin)",
+                    ),
+                    P12Error::Pem => c.with_hint(
+                        "PEM files are read by `pushca pem merge` and `pushca p12 export`",
+                    ),
+                    _ => c,
+                }
             }
+            OpsError::CertFile { ref source, .. } => CliError::of(certfile_kind(source), msg),
+            OpsError::KeyMismatch { .. }
+            | OpsError::NoKeyInP12(_)
+            | OpsError::NoLeafInP12(_)
+            | OpsError::ChainMismatch { .. } => CliError::of(Kind::Input, msg),
+            OpsError::NoChain(_) => CliError::of(Kind::Input, msg).with_hint(
+                "run `pushca init`, pass --home, or append the CA certificates to the --cert file",
+            ),
+            OpsError::AlreadyInitialized { .. } | OpsError::InitRunning(_) => {
+                CliError::of(Kind::Conflict, msg)
+                    .with_hint("use another --home, or remove the directory to start over")
+            }
+            OpsError::AppDisabled(ref id) => CliError::of(Kind::Policy, msg)
+                .with_hint(format!("enable it with `pushca app enable {id}`")),
+            OpsError::NoPush(ref id) => CliError::of(Kind::Policy, msg).with_hint(format!(
+                "App IDs get push at creation: pushca app create {id} --push"
+            )),
+            OpsError::Wildcard(_) => CliError::of(Kind::Policy, msg),
+            OpsError::UnknownSerial(_) => CliError::of(Kind::NotFound, msg)
+                .with_hint("see `pushca cert list`; serials are hex, colons allowed"),
+            OpsError::IssuedNotWritten { ref serials, .. } => CliError::of(Kind::Io, msg)
+                .with_hint(format!(
+                    "recover them with `pushca cert export SERIAL --out FILE` (serials: {})",
+                    serials.join(", ")
+                )),
+            OpsError::OneOutputManyCsrs(_) | OpsError::DuplicateOutput(_) => CliError::usage(msg),
         }
-    }
-}
-
-impl CliError {
-    fn from_key_error(k: &pushca::keys::KeyError, message: String) -> Self {
-        use pushca::keys::KeyError;
-        let kind = match k {
-            KeyError::WrongPassphrase => "password",
-            KeyError::Malformed(_) | KeyError::Unsupported(_) => "input",
-            KeyError::Generation(_) | KeyError::Encryption(_) => "crypto",
-        };
-        CliError::new(kind, message)
     }
 }

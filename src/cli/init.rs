@@ -2,16 +2,14 @@
 
 use std::path::PathBuf;
 
-use super::secrets::SecretSource;
 use clap::{Args, Subcommand};
-use pushca::ca::workflow::{self, InitRequest};
-use pushca::ca::{self, authority::CaFiles};
-use pushca::fsutil::{AtomicBatch, MODE_PUBLIC, MODE_SECRET};
-use pushca::keys::{KeyType, PrivateKey};
-use pushca::pem::encode as pem_encode;
+use pushca::ca::authority::{PROFILE_SIGNER, ROOT};
+use pushca::keys::KeyType;
+use pushca::ops::{self, convert::Protection, init::InitRequest};
 use serde_json::json;
 
-use super::{now, secrets, CliError, Ctx, Report};
+use super::secrets::{self, SecretSource};
+use super::{CliError, Ctx, Overwrite, Report};
 
 #[derive(Args, Debug)]
 pub struct InitArgs {
@@ -60,24 +58,22 @@ pub struct CsrNewArgs {
     pub email: Option<String>,
     #[command(flatten)]
     pub protection: super::Protection,
+    #[command(flatten)]
+    pub overwrite: Overwrite,
 }
 
 pub fn init(ctx: &Ctx, a: InitArgs) -> Result<Report, CliError> {
     let home = ctx.home()?;
-    if home.is_initialized() {
-        return Err(CliError::new(
-            "conflict",
-            format!(
-                "{} is already a pushca home; refusing to overwrite it",
-                home.root().display()
-            ),
-        )
-        .with_hint("use another --home, or remove the directory to start over"));
+    if let Some(found) = ops::init::existing_ca_material(&home) {
+        // Say so before asking for a passphrase.
+        return Err(ops::OpsError::AlreadyInitialized {
+            home: home.root().to_path_buf(),
+            found,
+        }
+        .into());
     }
     let pass = secrets::ca_passphrase(a.ca_passin.as_ref(), true)?;
-    pushca::secret::check_ca_passphrase(&pass)
-        .map_err(|e| CliError::new("password", e.to_string()))?;
-    let out = workflow::init_home(
+    let out = ops::init::init_home(
         &home,
         &InitRequest {
             team_name: &a.team_name,
@@ -86,16 +82,16 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<Report, CliError> {
             key_type: a.key_type,
         },
         &pass,
-        now(),
+        ops::now(),
     )?;
-    let files = CaFiles::new(home.ca_dir());
+    let files = &out.files;
     let text = format!(
         "Initialised {home}\n  team         {name} ({id}), default\n  CA keys      {kt}, encrypted\n  root CA      {root}\n  chain        {chain}\n  root SHA-256 {fp}\n",
         home = home.root().display(),
         name = out.team.name,
         id = out.team.team_id,
         kt = a.key_type,
-        root = files.cert(ca::authority::ROOT).display(),
+        root = files.cert(ROOT).display(),
         chain = files.chain().display(),
         fp = out.root_sha256,
     );
@@ -104,50 +100,44 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<Report, CliError> {
             "home": home.root(),
             "team": out.team,
             "key_type": a.key_type.name(),
-            "root_ca": { "path": files.cert(ca::authority::ROOT), "sha256": out.root_sha256 },
-            "issuing_ca": { "path": files.cert(ca::authority::ISSUING), "sha256": out.issuing_sha256 },
-            "profile_signer": { "path": files.cert(ca::authority::PROFILE_SIGNER), "sha256": out.signer_sha256 },
+            "root_ca": { "path": files.cert(ROOT), "sha256": out.root_sha256 },
+            "issuing_ca": { "path": files.cert(pushca::ca::authority::ISSUING), "sha256": out.issuing_sha256 },
+            "profile_signer": { "path": files.cert(PROFILE_SIGNER), "sha256": out.signer_sha256 },
             "chain": files.chain(),
         }),
         text,
     ))
 }
 
-pub fn csr(_ctx: &Ctx, c: CsrCmd) -> Result<Report, CliError> {
+pub fn csr(ctx: &Ctx, c: CsrCmd) -> Result<Report, CliError> {
     let CsrCmd::New(a) = c;
     if a.key_out == a.out {
         return Err(CliError::usage(
             "--key-out and --out must be different files",
         ));
     }
-    let pass = match (&a.protection.passout, a.protection.noenc) {
-        (Some(src), _) => Some(secrets::read(src, "--passout")?),
-        (None, _) => None,
-    };
-    let key = PrivateKey::generate(a.key_type)?;
-    let der = ca::csr::make_csr(&key, &a.cn, a.email.as_deref())?;
-    let key_pem = match &pass {
-        Some(p) => zeroize::Zeroizing::new(key.to_encrypted_pkcs8_pem(p)?),
-        None => key.to_pkcs8_pem(),
-    };
-    let mut batch = AtomicBatch::new();
-    batch.add(&a.key_out, key_pem.as_bytes(), MODE_SECRET)?;
-    batch.add(
+    let protection = super::protection(&a.protection, "passphrase for the new key")?;
+    let home = ctx.home_opt();
+    ops::convert::csr_new(
+        a.key_type,
+        &a.cn,
+        a.email.as_deref(),
+        &protection,
+        &a.key_out,
         &a.out,
-        pem_encode("CERTIFICATE REQUEST", &der).as_bytes(),
-        MODE_PUBLIC,
+        &super::rules(home.as_ref(), a.overwrite),
     )?;
-    batch.commit()?;
+    let encrypted = matches!(protection, Protection::Password(_));
     Ok(Report::new(
         json!({
             "key": a.key_out, "csr": a.out, "key_type": a.key_type.name(),
-            "encrypted": pass.is_some(),
+            "encrypted": encrypted,
         }),
         format!(
             "Wrote {} key {} ({})\nWrote CSR {}\nNext: pushca cert issue --app BUNDLE_ID --env development --csr {} --out cert.pem\n",
             a.key_type,
             a.key_out.display(),
-            if pass.is_some() { "encrypted" } else { "unencrypted" },
+            if encrypted { "encrypted" } else { "unencrypted" },
             a.out.display(),
             a.out.display()
         ),

@@ -80,6 +80,30 @@ impl Ctx {
     pub fn home(&self) -> Result<pushca::home::Home, CliError> {
         pushca::home::Home::resolve(self.home.clone()).map_err(|e| CliError::usage(e.to_string()))
     }
+
+    /// The home when one can be named (for output rules: never write into it).
+    pub fn home_opt(&self) -> Option<pushca::home::Home> {
+        pushca::home::Home::resolve(self.home.clone()).ok()
+    }
+}
+
+/// `--force`, for every command that writes files.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct Overwrite {
+    /// Replace output files that already exist
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// The output rules of a command: `--force`, and never inside the home.
+pub fn rules<'a>(
+    home: Option<&'a pushca::home::Home>,
+    o: Overwrite,
+) -> pushca::ops::OutputRules<'a> {
+    pushca::ops::OutputRules {
+        force: o.force,
+        home: home.map(|h| h.root()),
+    }
 }
 
 /// A progress bar on stderr for long work: shown only on a terminal, for at
@@ -147,10 +171,6 @@ pub fn run(cli: Cli) -> Result<Report, CliError> {
     }
 }
 
-pub fn now() -> time::OffsetDateTime {
-    time::OffsetDateTime::now_utc()
-}
-
 /// RFC 3339 (UTC) for a unix timestamp, as every command prints times.
 pub fn rfc3339(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)
@@ -162,17 +182,27 @@ pub fn rfc3339(t: i64) -> String {
         .unwrap_or_else(|| t.to_string())
 }
 
+/// The protection asked for: `--passout` (read, never empty) or `--noenc`.
+/// Without either, asks on a terminal (hidden, confirmed).
+pub fn protection(
+    p: &Protection,
+    what: &str,
+) -> Result<pushca::ops::convert::Protection, CliError> {
+    if p.noenc {
+        return Ok(pushca::ops::convert::Protection::None);
+    }
+    let pass = secrets::from_flag_or_prompt(p.passout.as_ref(), what, "--passout", true)
+        .map_err(|e| e.with_hint("pass --passout SRC, or --noenc for an unencrypted output"))?;
+    pushca::ops::convert::Protection::checked(Some(pass))
+        .map_err(|e| CliError::from(e).about("--passout"))
+}
+
 /// How a written private key or `.p12` is protected: exactly one of `--passout
 /// SRC` and `--noenc`.
 #[derive(Args, Debug, Clone)]
 pub struct Protection {
     /// Password/passphrase for what is written (pass:, env:, file:, fd:, stdin)
-    #[arg(
-        long,
-        value_name = "SRC",
-        conflicts_with = "noenc",
-        required_unless_present = "noenc"
-    )]
+    #[arg(long, value_name = "SRC", conflicts_with = "noenc")]
     pub passout: Option<SecretSource>,
     /// Write it unencrypted (a .p12 then has no password and no MAC)
     #[arg(long)]

@@ -1,13 +1,11 @@
 //! `team` and `app` commands.
 
 use clap::{Args, Subcommand};
-use pushca::ca::workflow;
+use pushca::ops;
 use pushca::portal;
-use pushca::store;
 use serde_json::json;
-use time::OffsetDateTime;
 
-use super::{CliError, Ctx, Report};
+use super::{rfc3339, CliError, Ctx, Report};
 
 #[derive(Subcommand, Debug)]
 pub enum TeamCmd {
@@ -36,6 +34,8 @@ pub enum AppCmd {
     Show(AppRef),
     /// Disable an App ID: no more certificates are issued for it
     Disable(AppRef),
+    /// Enable a disabled App ID again
+    Enable(AppRef),
 }
 
 #[derive(Args, Debug)]
@@ -65,24 +65,18 @@ pub struct AppRef {
     pub bundle_id: String,
 }
 
-fn now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
-}
-
 pub fn team(ctx: &Ctx, c: TeamCmd) -> Result<Report, CliError> {
     let home = ctx.home()?;
-    let mut st = workflow::open_store(&home)?;
     match c {
         TeamCmd::Create(a) => {
-            let t = st
-                .write(|tx| portal::create_team(tx, &a.name, a.team_id.as_deref(), false, now()))?;
+            let t = ops::portal::create_team(&home, &a.name, a.team_id.as_deref())?;
             Ok(Report::new(
                 json!({ "team": t }),
                 format!("Created team {} ({})\n", t.name, t.team_id),
             ))
         }
         TeamCmd::List => {
-            let teams = st.read(|tx| store::list_teams(tx))?;
+            let teams = ops::portal::list_teams(&home)?;
             let mut text = format!("{:<12} {:<8} {}\n", "TEAM ID", "DEFAULT", "NAME");
             for t in &teams {
                 text.push_str(&format!(
@@ -99,18 +93,15 @@ pub fn team(ctx: &Ctx, c: TeamCmd) -> Result<Report, CliError> {
 
 pub fn app(ctx: &Ctx, c: AppCmd) -> Result<Report, CliError> {
     let home = ctx.home()?;
-    let mut st = workflow::open_store(&home)?;
     match c {
         AppCmd::Create(a) => {
-            let (rec, created) = st.write(|tx| {
-                let new = portal::NewApp {
-                    bundle_id: &a.bundle_id,
-                    name: a.name.as_deref(),
-                    team_id: a.team.as_deref(),
-                    push: a.push,
-                };
-                portal::ensure_app(tx, &new, now())
-            })?;
+            let new = portal::NewApp {
+                bundle_id: &a.bundle_id,
+                name: a.name.as_deref(),
+                team_id: a.team.as_deref(),
+                push: a.push,
+            };
+            let (rec, created) = ops::portal::create_app(&home, &new)?;
             let app_id = format!("{}.{}", rec.team_id, rec.bundle_id);
             let text = format!(
                 "{} App ID {app_id} ({}), push {}\n",
@@ -128,12 +119,7 @@ pub fn app(ctx: &Ctx, c: AppCmd) -> Result<Report, CliError> {
             ))
         }
         AppCmd::List(a) => {
-            let apps = st.read(|tx| {
-                if let Some(t) = &a.team {
-                    portal::resolve_team(tx, Some(t))?;
-                }
-                Ok::<_, portal::PortalError>(store::list_apps(tx, a.team.as_deref())?)
-            })?;
+            let apps = ops::portal::list_apps(&home, a.team.as_deref())?;
             let mut text = format!(
                 "{:<40} {:<12} {:<6} {:<8} {}\n",
                 "BUNDLE ID", "TEAM", "PUSH", "ENABLED", "NAME"
@@ -151,18 +137,8 @@ pub fn app(ctx: &Ctx, c: AppCmd) -> Result<Report, CliError> {
             Ok(Report::new(json!({ "apps": apps }), text))
         }
         AppCmd::Show(a) => {
-            let (app, certs) = st.read(|tx| {
-                let app = portal::get_app(tx, &a.bundle_id)?;
-                let certs = store::list_certificates(
-                    tx,
-                    &store::CertFilter {
-                        bundle_id: Some(&app.bundle_id),
-                        ..Default::default()
-                    },
-                )?;
-                Ok::<_, portal::PortalError>((app, certs))
-            })?;
-            let now = now();
+            let (app, certs) = ops::portal::show_app(&home, &a.bundle_id)?;
+            let now = ops::now().unix_timestamp();
             let active = certs
                 .iter()
                 .filter(|c| c.not_after > now && c.revoked_at.is_none())
@@ -179,27 +155,31 @@ pub fn app(ctx: &Ctx, c: AppCmd) -> Result<Report, CliError> {
             );
             let serials: Vec<_> = certs
                 .iter()
-                .map(|c| json!({ "serial": c.serial, "environment": c.environment, "not_after": c.not_after }))
+                .map(|c| json!({ "serial": c.serial, "environment": c.environment, "not_after": rfc3339(c.not_after) }))
                 .collect();
             Ok(Report::new(
                 json!({ "app": app, "app_id": format!("{}.{}", app.team_id, app.bundle_id), "certificates": serials }),
                 text,
             ))
         }
-        AppCmd::Disable(a) => {
-            let (app, changed) = st.write(|tx| {
-                let app = portal::get_app(tx, &a.bundle_id)?;
-                let changed = store::set_app_enabled(tx, &app.bundle_id, false)?;
-                Ok::<_, portal::PortalError>((app, changed))
-            })?;
-            Ok(Report::new(
-                json!({ "bundle_id": app.bundle_id, "enabled": false, "changed": changed }),
-                if changed {
-                    format!("Disabled App ID {}\n", app.bundle_id)
-                } else {
-                    format!("App ID {} was already disabled\n", app.bundle_id)
-                },
-            ))
-        }
+        AppCmd::Disable(a) => set_enabled(&home, &a.bundle_id, false),
+        AppCmd::Enable(a) => set_enabled(&home, &a.bundle_id, true),
     }
+}
+
+fn set_enabled(
+    home: &pushca::home::Home,
+    bundle_id: &str,
+    enabled: bool,
+) -> Result<Report, CliError> {
+    let (app, changed) = ops::portal::set_app_enabled(home, bundle_id, enabled)?;
+    let word = if enabled { "enabled" } else { "disabled" };
+    Ok(Report::new(
+        json!({ "bundle_id": app.bundle_id, "enabled": enabled, "changed": changed }),
+        if changed {
+            format!("App ID {} {word}\n", app.bundle_id)
+        } else {
+            format!("App ID {} was already {word}\n", app.bundle_id)
+        },
+    ))
 }

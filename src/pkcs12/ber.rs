@@ -182,7 +182,7 @@ fn encode(node: &Node) -> Option<Vec<u8>> {
 
 /// Re-encodes one BER element (the whole input) as DER. `None` when the input
 /// is not a single well-formed BER element.
-pub fn to_der(input: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn to_der(input: &[u8]) -> Option<Vec<u8>> {
     let mut r = Reader {
         data: input,
         pos: 0,

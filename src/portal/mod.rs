@@ -7,7 +7,7 @@
 
 use rand::Rng;
 
-use crate::store::{self, AppRecord, StoreError, TeamRecord};
+use crate::store::{AppRecord, StoreError, TeamRecord, Tx};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PortalError {
@@ -115,7 +115,7 @@ pub fn validate_bundle_id(id: &str) -> Result<()> {
 
 /// Creates a team. The Team ID is generated when `team_id` is `None`.
 pub fn create_team(
-    c: &rusqlite::Connection,
+    c: &Tx<'_>,
     name: &str,
     team_id: Option<&str>,
     is_default: bool,
@@ -129,7 +129,7 @@ pub fn create_team(
         }
         None => loop {
             let id = generate_team_id();
-            if store::get_team(c, &id)?.is_none() {
+            if c.team(&id)?.is_none() {
                 break id;
             }
         },
@@ -140,15 +140,17 @@ pub fn create_team(
         is_default,
         created_at: now,
     };
-    store::insert_team(c, &rec)?;
+    c.insert_team(&rec)?;
     Ok(rec)
 }
 
 /// The given team, or the default team.
-pub fn resolve_team(c: &rusqlite::Connection, team_id: Option<&str>) -> Result<TeamRecord> {
+pub fn resolve_team(c: &Tx<'_>, team_id: Option<&str>) -> Result<TeamRecord> {
     match team_id {
-        Some(id) => store::get_team(c, id)?.ok_or_else(|| PortalError::UnknownTeam(id.to_string())),
-        None => Ok(store::default_team(c)?),
+        Some(id) => c
+            .team(id)?
+            .ok_or_else(|| PortalError::UnknownTeam(id.to_string())),
+        None => Ok(c.default_team()?),
     }
 }
 
@@ -178,11 +180,7 @@ impl<'a> NewApp<'a> {
 /// Registers an App ID. Re-registering an identical App ID (same bundle ID,
 /// team and push capability) is not an error: the existing record is returned
 /// with `false`, so scripted setups can be re-run. Anything different conflicts.
-pub fn ensure_app(
-    c: &rusqlite::Connection,
-    new: &NewApp<'_>,
-    now: i64,
-) -> Result<(AppRecord, bool)> {
+pub fn ensure_app(c: &Tx<'_>, new: &NewApp<'_>, now: i64) -> Result<(AppRecord, bool)> {
     let NewApp {
         bundle_id,
         name,
@@ -190,7 +188,7 @@ pub fn ensure_app(
         push,
     } = *new;
     validate_bundle_id(bundle_id)?;
-    if let Some(existing) = store::get_app(c, bundle_id)? {
+    if let Some(existing) = c.app(bundle_id)? {
         let team = resolve_team(c, team_id)?;
         let same = existing.bundle_id == bundle_id
             && existing.team_id == team.team_id
@@ -204,7 +202,7 @@ pub fn ensure_app(
 }
 
 /// Registers an App ID; an existing bundle ID (in any letter case) conflicts.
-pub fn create_app(c: &rusqlite::Connection, new: &NewApp<'_>, now: i64) -> Result<AppRecord> {
+pub fn create_app(c: &Tx<'_>, new: &NewApp<'_>, now: i64) -> Result<AppRecord> {
     let NewApp {
         bundle_id,
         name,
@@ -228,12 +226,13 @@ pub fn create_app(c: &rusqlite::Connection, new: &NewApp<'_>, now: i64) -> Resul
         enabled: true,
         created_at: now,
     };
-    store::insert_app(c, &rec)?;
+    c.insert_app(&rec)?;
     Ok(rec)
 }
 
-pub fn get_app(c: &rusqlite::Connection, bundle_id: &str) -> Result<AppRecord> {
-    store::get_app(c, bundle_id)?.ok_or_else(|| PortalError::UnknownApp(bundle_id.to_string()))
+pub fn get_app(c: &Tx<'_>, bundle_id: &str) -> Result<AppRecord> {
+    c.app(bundle_id)?
+        .ok_or_else(|| PortalError::UnknownApp(bundle_id.to_string()))
 }
 
 #[cfg(test)]
@@ -284,19 +283,22 @@ mod tests {
 
     #[test]
     fn ensure_app_is_idempotent_but_conflicts_on_differences() {
-        let mut c = rusqlite::Connection::open_in_memory().unwrap();
-        crate::store::migrate_for_tests(&mut c);
-        create_team(&c, "T", Some("ABCDE12345"), true, 0).unwrap();
-        let (a, created) = ensure_app(&c, &NewApp::new("com.x.app", true), 0).unwrap();
-        assert!(created && a.push);
-        let (_, created) = ensure_app(&c, &NewApp::new("com.x.app", true), 1).unwrap();
-        assert!(!created);
-        assert!(ensure_app(&c, &NewApp::new("com.x.app", false), 1).is_err());
-        assert!(ensure_app(&c, &NewApp::new("COM.X.APP", true), 1).is_err());
-        let renamed = NewApp {
-            name: Some("Other"),
-            ..NewApp::new("com.x.app", true)
-        };
-        assert!(ensure_app(&c, &renamed, 1).is_err());
+        let mut st = crate::store::Store::in_memory().unwrap();
+        st.write(|c| -> Result<()> {
+            create_team(c, "T", Some("ABCDE12345"), true, 0).unwrap();
+            let (a, created) = ensure_app(c, &NewApp::new("com.x.app", true), 0).unwrap();
+            assert!(created && a.push);
+            let (_, created) = ensure_app(c, &NewApp::new("com.x.app", true), 1).unwrap();
+            assert!(!created);
+            assert!(ensure_app(c, &NewApp::new("com.x.app", false), 1).is_err());
+            assert!(ensure_app(c, &NewApp::new("COM.X.APP", true), 1).is_err());
+            let renamed = NewApp {
+                name: Some("Other"),
+                ..NewApp::new("com.x.app", true)
+            };
+            assert!(ensure_app(c, &renamed, 1).is_err());
+            Ok(())
+        })
+        .unwrap();
     }
 }

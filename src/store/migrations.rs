@@ -46,9 +46,9 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
-pub const LATEST: i64 = MIGRATIONS.len() as i64;
+pub(super) const LATEST: i64 = MIGRATIONS.len() as i64;
 
-pub fn current_version(conn: &Connection) -> Result<i64> {
+pub(super) fn current_version(conn: &Connection) -> Result<i64> {
     let has_table: bool = conn.query_row(
         "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version')",
         [],
@@ -66,7 +66,7 @@ pub fn current_version(conn: &Connection) -> Result<i64> {
 
 /// Applies every pending migration in one write transaction (so two processes
 /// opening an old store at once cannot both migrate it).
-pub fn migrate(conn: &mut Connection) -> Result<()> {
+pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
     if current_version(conn)? == LATEST {
         return Ok(());
     }

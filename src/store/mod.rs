@@ -8,7 +8,7 @@
 mod migrations;
 pub mod records;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
@@ -20,27 +20,65 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{0} is not a pushca home (no pushca.db); run `pushca init` first")]
-    NotInitialized(String),
+    #[error("{} is not a pushca home (no pushca.db); run `pushca init` first", .0.display())]
+    NotInitialized(PathBuf),
     #[error("the store was written by a newer pushca (schema {found}, this build knows {known})")]
     TooNew { found: i64, known: i64 },
+    #[error("cannot create the store file {}: {source}", path.display())]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("store error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("corrupt store record: {0}")]
-    Corrupt(String),
+    Backend(#[from] BackendError),
+    #[error("team {0} already exists")]
+    DuplicateTeam(String),
+    #[error("bundle ID {bundle_id} is already registered (team {team_id})")]
+    DuplicateApp { bundle_id: String, team_id: String },
+    #[error("serial {0} is already in the store")]
+    DuplicateSerial(String),
+    #[error("'{0}' is not a hexadecimal serial number")]
+    NotHexSerial(String),
+    #[error("serial prefix {0} matches several certificates; give more digits")]
+    AmbiguousSerial(String),
+    #[error("corrupt store: {0}")]
+    Corrupt(&'static str),
 }
 
-/// Applies the schema to a bare connection (unit tests of other modules).
-#[doc(hidden)]
-pub fn migrate_for_tests(conn: &mut Connection) {
-    migrations::migrate(conn).expect("migrate");
+/// An error of the database engine, kept as the source of
+/// [`StoreError::Backend`] without exposing the engine's types.
+#[derive(Debug)]
+pub struct BackendError(rusqlite::Error);
+
+impl std::fmt::Display for BackendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for BackendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Backend(BackendError(e))
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// One transaction, read or write. Queries are its methods (see `records`).
+pub struct Tx<'a>(Transaction<'a>);
+
+impl Tx<'_> {
+    fn conn(&self) -> &Connection {
+        &self.0
+    }
+}
 
 pub struct Store {
     conn: Connection,
@@ -51,7 +89,7 @@ impl Store {
     pub fn open(db_path: &Path) -> Result<Store> {
         if !db_path.is_file() {
             let home = db_path.parent().unwrap_or(db_path);
-            return Err(StoreError::NotInitialized(home.display().to_string()));
+            return Err(StoreError::NotInitialized(home.to_path_buf()));
         }
         let conn = Connection::open_with_flags(
             db_path,
@@ -61,13 +99,19 @@ impl Store {
     }
 
     /// Creates a new store file (it must not exist) with the current schema.
+    /// The file is created with mode 0600 first; SQLite gives its WAL and
+    /// shared-memory files the database file's mode.
     pub fn create(db_path: &Path) -> Result<Store> {
-        if db_path.exists() {
-            return Err(StoreError::Conflict(format!(
-                "{} already exists",
-                db_path.display()
-            )));
-        }
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(db_path)
+            .map_err(|source| StoreError::Create {
+                path: db_path.to_path_buf(),
+                source,
+            })?;
         let conn = Connection::open_with_flags(
             db_path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -88,32 +132,39 @@ impl Store {
     }
 
     /// Runs `f` in one write transaction (`BEGIN IMMEDIATE`), committing only on `Ok`.
-    pub fn write<T, E>(&mut self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    /// A failure (`Err` from `f`, or a panic) rolls everything back.
+    pub fn write<T, E>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
-        let tx = self
+        let tx = Tx(self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(StoreError::from)?;
+            .map_err(StoreError::from)?);
         let out = f(&tx)?;
-        tx.commit().map_err(StoreError::from)?;
+        tx.0.commit().map_err(StoreError::from)?;
         Ok(out)
     }
 
     /// Read-only access (a consistent snapshot per statement; wrap several reads
     /// in [`Store::read`] for one snapshot).
-    pub fn read<T, E>(&mut self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    pub fn read<T, E>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
-        let tx = self
+        let tx = Tx(self
             .conn
             .transaction_with_behavior(TransactionBehavior::Deferred)
-            .map_err(StoreError::from)?;
+            .map_err(StoreError::from)?);
         let out = f(&tx)?;
-        tx.commit().map_err(StoreError::from)?;
+        tx.0.commit().map_err(StoreError::from)?;
         Ok(out)
+    }
+
+    /// An in-memory store with the current schema (tests of other modules).
+    #[doc(hidden)]
+    pub fn in_memory() -> Result<Store> {
+        Store::configure(Connection::open_in_memory()?)
     }
 
     /// Checkpoints the WAL and leaves the database in one file, so that it can
@@ -127,5 +178,101 @@ impl Store {
 
     pub fn schema_version(&self) -> Result<i64> {
         migrations::current_version(&self.conn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn team(id: &str) -> TeamRecord {
+        TeamRecord {
+            team_id: id.into(),
+            name: "T".into(),
+            is_default: false,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_failed_write_rolls_back_everything() {
+        let mut st = Store::in_memory().unwrap();
+        st.write(|tx| tx.insert_team(&team("AAAAAAAAAA"))).unwrap();
+        let r: Result<(), StoreError> = st.write(|tx| {
+            tx.insert_team(&team("BBBBBBBBBB"))?;
+            tx.set_setting("k", "v")?;
+            Err(StoreError::Corrupt("injected failure"))
+        });
+        assert!(r.is_err());
+        let (teams, k) = st
+            .read(|tx| Ok::<_, StoreError>((tx.list_teams()?, tx.setting("k")?)))
+            .unwrap();
+        assert_eq!(teams.len(), 1, "the failed write must leave no team behind");
+        assert_eq!(k, None);
+        // A duplicate is a typed error and also rolls back its transaction.
+        let r = st.write(|tx| {
+            tx.set_setting("k2", "v")?;
+            tx.insert_team(&team("AAAAAAAAAA"))
+        });
+        assert!(matches!(r, Err(StoreError::DuplicateTeam(ref id)) if id == "AAAAAAAAAA"));
+        assert_eq!(st.read(|tx| tx.setting("k2")).unwrap(), None);
+    }
+
+    #[test]
+    fn serial_lookup_rules() {
+        let mut st = Store::in_memory().unwrap();
+        st.write(|tx| {
+            tx.insert_team(&TeamRecord {
+                is_default: true,
+                ..team("AAAAAAAAAA")
+            })?;
+            tx.insert_app(&AppRecord {
+                bundle_id: "com.x".into(),
+                name: "x".into(),
+                team_id: "AAAAAAAAAA".into(),
+                push: true,
+                enabled: true,
+                created_at: 0,
+            })?;
+            for serial in ["0aabbccdd11", "0aabbccdd22", "1234"] {
+                tx.insert_certificate(&CertRecord {
+                    serial: serial.into(),
+                    bundle_id: "com.x".into(),
+                    team_id: "AAAAAAAAAA".into(),
+                    environment: "development".into(),
+                    subject: String::new(),
+                    not_before: 0,
+                    not_after: 1,
+                    sha256: serial.into(),
+                    key_type: "ec-p256".into(),
+                    der: vec![],
+                    issued_at: 0,
+                    revoked_at: None,
+                    revocation_reason: None,
+                })?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+        st.read(|tx| {
+            // Ambiguous prefix: a typed error, never an arbitrary pick.
+            assert!(matches!(
+                tx.find_certificate("aabbccdd"),
+                Err(StoreError::AmbiguousSerial(_))
+            ));
+            assert_eq!(
+                tx.find_certificate("AA:BB:CC:DD:11")?.map(|c| c.serial),
+                Some("0aabbccdd11".to_string())
+            );
+            // Short prefixes match only exactly.
+            assert_eq!(tx.find_certificate("12")?, None);
+            assert!(tx.find_certificate("1234")?.is_some());
+            assert!(matches!(
+                tx.find_certificate("./cert.pem"),
+                Err(StoreError::NotHexSerial(_))
+            ));
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
     }
 }

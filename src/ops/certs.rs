@@ -1,0 +1,337 @@
+//! Push certificates: issue, list, show, export.
+//!
+//! Issuance is crash-safe: certificates are signed and recorded in one store
+//! transaction, and files are written only after the commit. A crash or
+//! `kill -9` at any moment leaves no CA-signed certificate on disk that the
+//! store does not hold (temporary files included); `export` recovers any
+//! issued certificate from the store.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use super::{now, open_store, OpsError, OutputRules, Result};
+use crate::ca::authority::CaFiles;
+use crate::ca::{
+    self, templates, CertSummary, CheckedCsr, IssuingCa, PushEnvironment, PushSubject,
+};
+use crate::fsutil::{self, AtomicBatch, MODE_PUBLIC};
+use crate::home::Home;
+use crate::portal;
+use crate::secret::Secret;
+use crate::store::{AppRecord, CertFilter, CertRecord};
+
+/// How certificates are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertFormat {
+    Pem,
+    Der,
+}
+
+impl CertFormat {
+    pub fn encode(self, der: &[u8]) -> Vec<u8> {
+        match self {
+            CertFormat::Pem => crate::pem::encode("CERTIFICATE", der).into_bytes(),
+            CertFormat::Der => der.to_vec(),
+        }
+    }
+    fn extension(self) -> &'static str {
+        match self {
+            CertFormat::Pem => "pem",
+            CertFormat::Der => "cer",
+        }
+    }
+}
+
+/// Where issued certificates go.
+#[derive(Debug, Clone)]
+pub enum IssueOutput {
+    /// One file (one CSR).
+    File(PathBuf),
+    /// `<csr file stem>.pem` (or `.cer`) per CSR in this directory, created when missing.
+    Dir(PathBuf),
+}
+
+/// What to issue: one push certificate per CSR file for one App ID and environment.
+pub struct IssueRequest<'a> {
+    pub bundle_id: &'a str,
+    pub env: PushEnvironment,
+    pub csr_files: &'a [PathBuf],
+    pub output: IssueOutput,
+    pub format: CertFormat,
+    pub force: bool,
+}
+
+/// An issuance whose inputs all checked out; [`PreparedIssue::issue`] signs.
+pub struct PreparedIssue<'h> {
+    home: &'h Home,
+    app: AppRecord,
+    env: PushEnvironment,
+    csrs: Vec<CheckedCsr>,
+    outputs: Vec<PathBuf>,
+    format: CertFormat,
+    force: bool,
+}
+
+/// One issued certificate and where it was written.
+pub struct Issued {
+    pub cert: ca::IssuedCertificate,
+    pub path: PathBuf,
+}
+
+pub struct IssueOutcome {
+    pub app: AppRecord,
+    pub env: PushEnvironment,
+    pub issued: Vec<Issued>,
+    /// One line each (e.g. a CSR signed with SHA-1), for the user.
+    pub warnings: Vec<String>,
+}
+
+/// Checks that an App ID may get push certificates.
+pub fn check_push_app(app: &AppRecord) -> Result<()> {
+    if portal::is_wildcard(&app.bundle_id) {
+        return Err(OpsError::Wildcard(app.bundle_id.clone()));
+    }
+    if !app.enabled {
+        return Err(OpsError::AppDisabled(app.bundle_id.clone()));
+    }
+    if !app.push {
+        return Err(OpsError::NoPush(app.bundle_id.clone()));
+    }
+    Ok(())
+}
+
+fn output_paths(req: &IssueRequest<'_>) -> Result<Vec<PathBuf>> {
+    match &req.output {
+        IssueOutput::File(out) => {
+            if req.csr_files.len() != 1 {
+                return Err(OpsError::OneOutputManyCsrs(req.csr_files.len()));
+            }
+            Ok(vec![out.clone()])
+        }
+        IssueOutput::Dir(dir) => {
+            let mut seen = HashSet::new();
+            req.csr_files
+                .iter()
+                .map(|csr| {
+                    let stem = csr.file_stem().and_then(|s| s.to_str()).unwrap_or("cert");
+                    let p = dir.join(format!("{stem}.{}", req.format.extension()));
+                    if !seen.insert(p.clone()) {
+                        return Err(OpsError::DuplicateOutput(p));
+                    }
+                    Ok(p)
+                })
+                .collect()
+        }
+    }
+}
+
+/// Reads and checks every CSR, the App ID and the outputs, before any
+/// passphrase is asked for or anything is signed: a batch is all or nothing.
+/// `tick` is called once per CSR checked (progress display).
+pub fn prepare_issue<'h>(
+    home: &'h Home,
+    req: &IssueRequest<'_>,
+    tick: &mut dyn FnMut(),
+) -> Result<PreparedIssue<'h>> {
+    let outputs = output_paths(req)?;
+    let mut csrs = Vec::with_capacity(req.csr_files.len());
+    for path in req.csr_files {
+        let bytes = fsutil::read_input(path)?;
+        let csr = ca::check_csr(&bytes).map_err(|source| OpsError::Csr {
+            path: path.clone(),
+            source,
+        })?;
+        csrs.push(csr);
+        tick();
+    }
+    let mut st = open_store(home)?;
+    let app = st.read(|tx| portal::get_app(tx, req.bundle_id))?;
+    check_push_app(&app)?;
+    Ok(PreparedIssue {
+        home,
+        app,
+        env: req.env,
+        csrs,
+        outputs,
+        format: req.format,
+        force: req.force,
+    })
+}
+
+impl PreparedIssue<'_> {
+    /// Number of certificates this issuance makes.
+    pub fn len(&self) -> usize {
+        self.csrs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.csrs.is_empty()
+    }
+
+    /// Unlocks the issuing CA with `pass`, signs and records every certificate
+    /// in one transaction, then writes the files.
+    pub fn issue(self, pass: &Secret) -> Result<IssueOutcome> {
+        let home = self.home;
+        let _rules = OutputRules {
+            force: self.force,
+            home: Some(home.root()),
+        };
+        let ca = IssuingCa::unlock(&CaFiles::new(home.ca_dir()), pass)?;
+        let template = templates::load_push(Some(&home.templates_dir()), self.env)?;
+        let now = now();
+        let mut st = open_store(home)?;
+        let issued = st.write(|tx| -> Result<Vec<ca::IssuedCertificate>> {
+            // Re-read the App ID inside the transaction: it may have changed.
+            let app = portal::get_app(tx, &self.app.bundle_id)?;
+            check_push_app(&app)?;
+            let team = portal::resolve_team(tx, Some(&app.team_id))?;
+            let country = tx
+                .setting(super::init::SETTING_COUNTRY)?
+                .unwrap_or_else(|| "US".into());
+            let subject = PushSubject {
+                bundle_id: &app.bundle_id,
+                team_id: &team.team_id,
+                team_name: &team.name,
+                country: &country,
+            };
+            let mut issued = Vec::with_capacity(self.csrs.len());
+            for csr in &self.csrs {
+                let cert = ca.issue_push_certificate(&template, &subject, csr, now)?;
+                tx.insert_certificate(&CertRecord {
+                    serial: cert.serial.clone(),
+                    bundle_id: app.bundle_id.clone(),
+                    team_id: team.team_id.clone(),
+                    environment: self.env.name().to_string(),
+                    subject: cert.subject.clone(),
+                    not_before: cert.not_before.unix_timestamp(),
+                    not_after: cert.not_after.unix_timestamp(),
+                    sha256: cert.sha256.clone(),
+                    key_type: csr.algorithm.to_string(),
+                    der: cert.der.clone(),
+                    issued_at: now.unix_timestamp(),
+                    revoked_at: None,
+                    revocation_reason: None,
+                })?;
+                issued.push(cert);
+            }
+            Ok(issued)
+        })?;
+        // Committed: from here on every certificate is known to the store.
+        let written = write_issued(&issued, &self.outputs, self.format);
+        if let Err(source) = written {
+            return Err(OpsError::IssuedNotWritten {
+                count: issued.len(),
+                serials: issued.iter().map(|c| c.serial.clone()).collect(),
+                source,
+            });
+        }
+        Ok(IssueOutcome {
+            app: self.app,
+            env: self.env,
+            issued: issued
+                .into_iter()
+                .zip(self.outputs)
+                .map(|(cert, path)| Issued { cert, path })
+                .collect(),
+            warnings: Vec::new(),
+        })
+    }
+}
+
+fn write_issued(
+    issued: &[ca::IssuedCertificate],
+    outputs: &[PathBuf],
+    format: CertFormat,
+) -> Result<(), fsutil::FsError> {
+    let mut batch = if issued.len() > 8 {
+        AtomicBatch::for_many()
+    } else {
+        AtomicBatch::new()
+    };
+    for (cert, path) in issued.iter().zip(outputs) {
+        batch.add(path, &format.encode(&cert.der), MODE_PUBLIC)?;
+    }
+    batch.commit()
+}
+
+/// Certificates of the store, optionally of one App ID and/or expiring before
+/// `now + within_days`.
+pub fn list(
+    home: &Home,
+    bundle_id: Option<&str>,
+    within_days: Option<u32>,
+) -> Result<Vec<CertRecord>> {
+    let mut st = open_store(home)?;
+    let expiring_before = within_days.map(|d| now().unix_timestamp() + i64::from(d) * 86_400);
+    Ok(st.read(|tx| {
+        if let Some(app) = bundle_id {
+            portal::get_app(tx, app)?;
+        }
+        Ok::<_, portal::PortalError>(tx.list_certificates(&CertFilter {
+            bundle_id,
+            environment: None,
+            expiring_before,
+        })?)
+    })?)
+}
+
+/// A certificate to show: from a file, or from the store by serial.
+pub struct Shown {
+    pub der: Vec<u8>,
+    pub summary: CertSummary,
+    /// The store's record, when the certificate came from the store.
+    pub record: Option<CertRecord>,
+}
+
+fn looks_like_serial(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_hexdigit() || c == ':')
+}
+
+/// `target` is a certificate file (PEM or DER) or a serial (hex, colons
+/// allowed, or a unique prefix of 8+ digits) of the store of `home`.
+pub fn show(home: impl FnOnce() -> Result<Home>, target: &str) -> Result<Shown> {
+    let path = Path::new(target);
+    let (der, record) = if path.exists() || !looks_like_serial(target) {
+        let bytes = fsutil::read_input(path)?;
+        let der = crate::certfile::read_certificates(&bytes)
+            .map_err(|source| OpsError::CertFile {
+                path: path.to_path_buf(),
+                source,
+            })?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        (der, None)
+    } else {
+        let home = home()?;
+        let rec = find(&home, target)?;
+        (rec.der.clone(), Some(rec))
+    };
+    let summary = CertSummary::from_der(&der)?;
+    Ok(Shown {
+        der,
+        summary,
+        record,
+    })
+}
+
+fn find(home: &Home, serial: &str) -> Result<CertRecord> {
+    let mut st = open_store(home)?;
+    st.read(|tx| tx.find_certificate(serial))?
+        .ok_or_else(|| OpsError::UnknownSerial(serial.to_string()))
+}
+
+/// Writes an issued certificate from the store to `out` (recovers a
+/// certificate whose file was never written).
+pub fn export(
+    home: &Home,
+    serial: &str,
+    out: &Path,
+    format: CertFormat,
+    rules: &OutputRules<'_>,
+) -> Result<CertRecord> {
+    let rec = find(home, serial)?;
+    let _ = rules;
+    fsutil::write_atomic(out, &format.encode(&rec.der), MODE_PUBLIC)?;
+    Ok(rec)
+}

@@ -1,0 +1,460 @@
+//! The openssl workflow: `csr new`, `p12 export`, `p12 to-pem`, `key decrypt`,
+//! `pem merge`, `pem ck`. What goes into each output is decided here.
+
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use super::{OpsError, OutputRules, Result};
+use crate::ca::authority::CaFiles;
+use crate::certfile::{self, CertSummary};
+use crate::fsutil::{self, AtomicBatch, MODE_PUBLIC, MODE_SECRET};
+use crate::home::Home;
+use crate::keys::decode::{self, KeyFormat};
+use crate::keys::{KeyType, PrivateKey};
+use crate::pkcs12::{self, CertEntry, KeyEntry, Pkcs12, Pkcs12Contents, Profile};
+use crate::secret::{self, Secret};
+
+/// How a written private key (or `.p12`) is protected.
+pub enum Protection {
+    /// Encrypted with this password (never empty: see [`secret::check_output_password`]).
+    Password(Secret),
+    /// Unencrypted, asked for explicitly.
+    None,
+}
+
+impl Protection {
+    /// Checks the output password rule.
+    pub fn checked(p: Option<Secret>) -> Result<Protection> {
+        match p {
+            Some(s) => {
+                secret::check_output_password(&s)?;
+                Ok(Protection::Password(s))
+            }
+            None => Ok(Protection::None),
+        }
+    }
+    fn password(&self) -> Option<&Secret> {
+        match self {
+            Protection::Password(s) => Some(s),
+            Protection::None => None,
+        }
+    }
+}
+
+fn key_pem(key: &PrivateKey, protection: &Protection) -> Result<Zeroizing<String>> {
+    Ok(match protection {
+        Protection::Password(p) => Zeroizing::new(key.to_encrypted_pkcs8_pem(p)?),
+        Protection::None => key.to_pkcs8_pem(),
+    })
+}
+
+/// `csr new`: a new key and a CSR for it, written together.
+pub fn csr_new(
+    key_type: KeyType,
+    common_name: &str,
+    email: Option<&str>,
+    protection: &Protection,
+    key_out: &Path,
+    csr_out: &Path,
+    rules: &OutputRules<'_>,
+) -> Result<()> {
+    let _ = rules;
+    let key = PrivateKey::generate(key_type)?;
+    let der =
+        crate::ca::csr::make_csr(&key, common_name, email).map_err(|source| OpsError::Csr {
+            path: csr_out.to_path_buf(),
+            source,
+        })?;
+    let pem = key_pem(&key, protection)?;
+    let mut batch = AtomicBatch::new();
+    batch.add(key_out, pem.as_bytes(), MODE_SECRET)?;
+    batch.add(
+        csr_out,
+        crate::pem::encode("CERTIFICATE REQUEST", &der).as_bytes(),
+        MODE_PUBLIC,
+    )?;
+    batch.commit()?;
+    Ok(())
+}
+
+/// Opens a `.p12` with a password.
+pub fn open_p12(path: &Path, pass: &Secret) -> Result<Pkcs12Contents> {
+    let bytes = fsutil::read_input(path)?;
+    Pkcs12::parse(&bytes, pass).map_err(|source| OpsError::P12 {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Whether a key file is encrypted (a passphrase is needed to read it).
+pub fn key_is_encrypted(path: &Path) -> Result<bool> {
+    Ok(decode::is_encrypted(&fsutil::read_input(path)?))
+}
+
+/// Loads a key file in any format.
+pub fn open_key(path: &Path, pass: Option<&Secret>) -> Result<(PrivateKey, KeyFormat)> {
+    let bytes = Zeroizing::new(fsutil::read_input(path)?);
+    decode::load_private_key_with_format(&bytes, pass).map_err(|source| OpsError::Key {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn read_certs(path: &Path) -> Result<Vec<Vec<u8>>> {
+    let bytes = fsutil::read_input(path)?;
+    certfile::read_certificates(&bytes).map_err(|source| OpsError::CertFile {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn summary(path: &Path, der: &[u8]) -> Result<CertSummary> {
+    certfile::summarize(der).map_err(|source| OpsError::CertFile {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads a certificate file (one or more certificates) and a key, and refuses
+/// a key that does not belong to the first certificate.
+fn cert_and_matching_key(
+    cert: &Path,
+    key: &Path,
+    pass: Option<&Secret>,
+) -> Result<(Vec<Vec<u8>>, PrivateKey)> {
+    let certs = read_certs(cert)?;
+    let leaf = certs.first().ok_or_else(|| OpsError::CertFile {
+        path: cert.to_path_buf(),
+        source: certfile::CertFileError::NoCertificate,
+    })?;
+    let (private_key, _) = open_key(key, pass)?;
+    let matches = certfile::key_matches_certificate(&private_key, leaf).map_err(|source| {
+        OpsError::CertFile {
+            path: cert.to_path_buf(),
+            source,
+        }
+    })?;
+    if !matches {
+        return Err(OpsError::KeyMismatch {
+            key: key.to_path_buf(),
+            cert: cert.to_path_buf(),
+        });
+    }
+    Ok((certs, private_key))
+}
+
+/// Whether `issuer` signed `cert` (names match and the signature verifies).
+fn issued_by(cert: &[u8], issuer: &[u8]) -> bool {
+    let (Ok((_, c)), Ok((_, i))) = (
+        x509_parser::parse_x509_certificate(cert),
+        x509_parser::parse_x509_certificate(issuer),
+    ) else {
+        return false;
+    };
+    c.issuer() == i.subject() && c.verify_signature(Some(i.public_key())).is_ok()
+}
+
+/// The issuer path of `leaf` through `pool`: issuer, its issuer, ... (stops at
+/// a self-signed certificate or when no issuer is found).
+fn issuer_path(leaf: &[u8], pool: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut path: Vec<Vec<u8>> = Vec::new();
+    let mut current = leaf.to_vec();
+    while path.len() < 8 {
+        let Some(next) = pool
+            .iter()
+            .find(|c| **c != current && !path.contains(c) && issued_by(&current, c))
+        else {
+            break;
+        };
+        path.push(next.clone());
+        current = next.clone();
+    }
+    path
+}
+
+/// What `p12 export` wrote.
+pub struct P12Exported {
+    pub certificates: usize,
+    pub leaf: CertSummary,
+    pub friendly_name: Option<String>,
+    pub profile: Profile,
+}
+
+/// `p12 export`: certificate + matching key (+ CA certificates) into a `.p12`.
+///
+/// The CA certificates of the `--cert` file go in, like openssl's. With
+/// `chain`, the issuer path of the leaf is added from the home's CA (and the
+/// `--cert` file); CA certificates that did not issue the leaf are refused.
+#[allow(clippy::too_many_arguments)]
+pub fn p12_export(
+    home: Option<&Home>,
+    cert: &Path,
+    key: &Path,
+    key_pass: Option<&Secret>,
+    chain: bool,
+    name: Option<&str>,
+    protection: &Protection,
+    legacy: bool,
+    out: &Path,
+    rules: &OutputRules<'_>,
+) -> Result<P12Exported> {
+    let _ = rules;
+    let (certs, private_key) = cert_and_matching_key(cert, key, key_pass)?;
+    let (leaf, extra) = certs
+        .split_first()
+        .ok_or(OpsError::NoChain(cert.to_path_buf()))?;
+    let mut cas: Vec<Vec<u8>> = extra.to_vec();
+    if chain {
+        let mut pool = extra.to_vec();
+        if let Some(h) = home {
+            let chain_file = CaFiles::new(h.ca_dir()).chain();
+            if chain_file.is_file() {
+                pool.extend(read_certs(&chain_file)?);
+            }
+        }
+        if pool.is_empty() {
+            return Err(OpsError::NoChain(cert.to_path_buf()));
+        }
+        let path = issuer_path(leaf, &pool);
+        if path.is_empty() {
+            return Err(OpsError::ChainMismatch {
+                leaf: cert.to_path_buf(),
+                reason: "none of them signed it",
+            });
+        }
+        for c in path {
+            if !cas.contains(&c) {
+                cas.push(c);
+            }
+        }
+    }
+    let leaf_summary = summary(cert, leaf)?;
+    let friendly = name
+        .map(str::to_string)
+        .or_else(|| leaf_summary.common_name.clone());
+    let id = pkcs12::local_key_id(leaf);
+    let mut contents = Pkcs12Contents::default();
+    contents.certs.push(CertEntry {
+        der: leaf.clone(),
+        friendly_name: friendly.clone(),
+        local_key_id: Some(id.clone()),
+    });
+    for c in cas.into_iter().filter(|c| c != leaf) {
+        contents.certs.push(CertEntry::new(c));
+    }
+    contents.keys.push(KeyEntry {
+        key: private_key,
+        friendly_name: friendly.clone(),
+        local_key_id: Some(id),
+    });
+    let profile = match (protection, legacy) {
+        (Protection::None, _) => Profile::Unencrypted,
+        (Protection::Password(_), true) => Profile::Legacy,
+        (Protection::Password(_), false) => Profile::Modern,
+    };
+    let der =
+        pkcs12::write_pkcs12(&contents, protection.password(), profile).map_err(|source| {
+            OpsError::P12 {
+                path: out.to_path_buf(),
+                source,
+            }
+        })?;
+    fsutil::write_atomic(out, &der, MODE_SECRET)?;
+    Ok(P12Exported {
+        certificates: contents.certs.len(),
+        leaf: leaf_summary,
+        friendly_name: friendly,
+        profile,
+    })
+}
+
+/// openssl pkcs12's selection: which certificates and whether the key.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Selection {
+    /// `-clcerts`: only the leaf certificate.
+    pub clcerts: bool,
+    /// `-cacerts`: only the CA certificates.
+    pub cacerts: bool,
+    /// `-nokeys`
+    pub nokeys: bool,
+    /// `-nocerts`
+    pub nocerts: bool,
+}
+
+/// What `p12 to-pem` wrote.
+pub struct PemWritten {
+    pub certificates: usize,
+    pub key: bool,
+    pub encrypted: bool,
+    pub leaf: Option<CertSummary>,
+}
+
+/// The PEM text for a selection of a `.p12`'s contents: certificates (leaf
+/// first, then CA certificates), then the key (encrypted unless `Protection::None`).
+pub fn select_pem(
+    contents: &Pkcs12Contents,
+    sel: Selection,
+    protection: &Protection,
+) -> Result<(Zeroizing<String>, PemWritten)> {
+    let leaf = contents.leaf_index();
+    let mut certs: Vec<&[u8]> = Vec::new();
+    if !sel.nocerts {
+        if !sel.cacerts {
+            if let Some(c) = leaf.and_then(|i| contents.certs.get(i)) {
+                certs.push(&c.der);
+            }
+        }
+        if !sel.clcerts {
+            for (i, c) in contents.certs.iter().enumerate() {
+                if Some(i) != leaf {
+                    certs.push(&c.der);
+                }
+            }
+        }
+    }
+    let key = if sel.nokeys { None } else { contents.key() };
+    let mut out = Zeroizing::new(String::new());
+    for c in &certs {
+        out.push_str(&crate::pem::encode("CERTIFICATE", c));
+    }
+    if let Some(k) = key {
+        out.push_str(&key_pem(&k.key, protection)?);
+    }
+    let leaf_summary = leaf
+        .and_then(|i| contents.certs.get(i))
+        .and_then(|c| certfile::summarize(&c.der).ok());
+    Ok((
+        out,
+        PemWritten {
+            certificates: certs.len(),
+            key: key.is_some(),
+            encrypted: key.is_some() && matches!(protection, Protection::Password(_)),
+            leaf: leaf_summary,
+        },
+    ))
+}
+
+/// `p12 to-pem`: writes the selection; mode 0600 when a key is in it.
+pub fn p12_to_pem(
+    contents: &Pkcs12Contents,
+    sel: Selection,
+    protection: &Protection,
+    out: &Path,
+    rules: &OutputRules<'_>,
+) -> Result<PemWritten> {
+    let _ = rules;
+    let (text, written) = select_pem(contents, sel, protection)?;
+    let mode = if written.key {
+        MODE_SECRET
+    } else {
+        MODE_PUBLIC
+    };
+    fsutil::write_atomic(out, text.as_bytes(), mode)?;
+    Ok(written)
+}
+
+/// `key decrypt`: the key, unencrypted, as PKCS#8 or (`traditional`) PKCS#1/SEC1.
+pub fn key_decrypt(
+    input: &Path,
+    pass: Option<&Secret>,
+    traditional: bool,
+    out: &Path,
+    rules: &OutputRules<'_>,
+) -> Result<(PrivateKey, KeyFormat)> {
+    let _ = rules;
+    let (key, format) = open_key(input, pass)?;
+    let pem = if traditional {
+        decode::to_traditional_pem(&key).map_err(|source| OpsError::Key {
+            path: input.to_path_buf(),
+            source,
+        })?
+    } else {
+        key.to_pkcs8_pem()
+    };
+    fsutil::write_atomic(out, pem.as_bytes(), MODE_SECRET)?;
+    Ok((key, format))
+}
+
+/// The `ck.pem` push providers load: certificate(s), then the unencrypted
+/// PKCS#8 key.
+pub fn ck_pem(certs: &[&[u8]], key: &PrivateKey) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::new());
+    for c in certs {
+        out.push_str(&crate::pem::encode("CERTIFICATE", c));
+    }
+    out.push_str(&key.to_pkcs8_pem());
+    out
+}
+
+/// What `pem merge`/`pem ck` wrote.
+pub struct CkWritten {
+    pub certificates: usize,
+    pub leaf: CertSummary,
+}
+
+/// `pem merge`: every certificate of `cert`, then the matching key, unencrypted.
+pub fn pem_merge(
+    cert: &Path,
+    key: &Path,
+    key_pass: Option<&Secret>,
+    out: &Path,
+    rules: &OutputRules<'_>,
+) -> Result<CkWritten> {
+    let _ = rules;
+    let (certs, private_key) = cert_and_matching_key(cert, key, key_pass)?;
+    let refs: Vec<&[u8]> = certs.iter().map(Vec::as_slice).collect();
+    let leaf = summary(cert, refs.first().copied().unwrap_or_default())?;
+    fsutil::write_atomic(out, ck_pem(&refs, &private_key).as_bytes(), MODE_SECRET)?;
+    Ok(CkWritten {
+        certificates: refs.len(),
+        leaf,
+    })
+}
+
+/// `pem ck`: the leaf and its key from a `.p12`, as `ck.pem`.
+pub fn pem_ck(
+    input: &Path,
+    contents: &Pkcs12Contents,
+    out: &Path,
+    rules: &OutputRules<'_>,
+) -> Result<CkWritten> {
+    let _ = rules;
+    let key = contents
+        .key()
+        .ok_or_else(|| OpsError::NoKeyInP12(input.to_path_buf()))?;
+    let leaf = contents
+        .leaf()
+        .ok_or_else(|| OpsError::NoLeafInP12(input.to_path_buf()))?;
+    if !certfile::key_matches_certificate(&key.key, &leaf.der).unwrap_or(false) {
+        return Err(OpsError::KeyMismatch {
+            key: input.to_path_buf(),
+            cert: input.to_path_buf(),
+        });
+    }
+    let s = summary(input, &leaf.der)?;
+    fsutil::write_atomic(out, ck_pem(&[&leaf.der], &key.key).as_bytes(), MODE_SECRET)?;
+    Ok(CkWritten {
+        certificates: 1,
+        leaf: s,
+    })
+}
+
+/// A warning when a certificate has expired.
+pub fn expiry_warning(s: &CertSummary, what: &Path) -> Option<String> {
+    let now = super::now().unix_timestamp();
+    (s.not_after < now).then(|| {
+        let when = time::OffsetDateTime::from_unix_timestamp(s.not_after)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_else(|| s.not_after.to_string());
+        format!(
+            "the certificate in {} expired on {when} ({})",
+            what.display(),
+            s.subject
+        )
+    })
+}

@@ -1,0 +1,144 @@
+//! `init`: a new home with its CA hierarchy, store and default team.
+
+use std::path::{Path, PathBuf};
+
+use time::OffsetDateTime;
+
+use super::{OpsError, Result};
+use crate::ca::authority::{self, CaFiles};
+use crate::ca::{normalize_country, sha256_hex};
+use crate::fsutil;
+use crate::home::Home;
+use crate::keys::KeyType;
+use crate::portal;
+use crate::secret::{self, Secret};
+use crate::store::{Store, TeamRecord};
+
+pub const SETTING_COUNTRY: &str = "country";
+pub const SETTING_KEY_TYPE: &str = "key_type";
+pub const SETTING_CREATED_AT: &str = "created_at";
+
+pub struct InitRequest<'a> {
+    pub team_name: &'a str,
+    pub team_id: Option<&'a str>,
+    pub country: &'a str,
+    pub key_type: KeyType,
+}
+
+pub struct InitOutcome {
+    pub team: TeamRecord,
+    pub root_sha256: String,
+    pub issuing_sha256: String,
+    pub signer_sha256: String,
+    pub files: CaFiles,
+}
+
+/// Where a home already holds CA material (the store, keys or certificates),
+/// if it does.
+pub fn existing_ca_material(home: &Home) -> Option<PathBuf> {
+    if home.db_path().exists() {
+        return Some(home.db_path());
+    }
+    let ca = home.ca_dir();
+    let entries = std::fs::read_dir(&ca).ok()?;
+    entries.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| {
+        p.extension()
+            .is_some_and(|x| x == "key" || x == "pem" || x == "crl")
+    })
+}
+
+/// Creates a new home: CA hierarchy, store, default team. Refuses a directory
+/// that already holds CA material (with or without a store); safe against a
+/// concurrent `init` on the same directory. The passphrase must satisfy
+/// [`secret::check_ca_passphrase`].
+pub fn init_home(
+    home: &Home,
+    req: &InitRequest<'_>,
+    pass: &Secret,
+    now: OffsetDateTime,
+) -> Result<InitOutcome> {
+    secret::check_ca_passphrase(pass)?;
+    let country = normalize_country(req.country)?;
+    portal::validate_team_name(req.team_name)?;
+    let team_id = match req.team_id {
+        Some(id) => {
+            portal::validate_team_id(id)?;
+            id.to_string()
+        }
+        None => portal::generate_team_id(),
+    };
+    let refuse = |found: PathBuf| OpsError::AlreadyInitialized {
+        home: home.root().to_path_buf(),
+        found,
+    };
+    if let Some(found) = existing_ca_material(home) {
+        return Err(refuse(found));
+    }
+    fsutil::create_private_dir(home.root())?;
+    let lock_path = home.root().join(".init.lock");
+    let lock = fsutil::open_lock_file(&lock_path)?;
+    if !fs4::fs_std::FileExt::try_lock_exclusive(&lock).unwrap_or(false) {
+        return Err(OpsError::InitRunning(home.root().to_path_buf()));
+    }
+    if let Some(found) = existing_ca_material(home) {
+        return Err(refuse(found));
+    }
+
+    let templates_dir = home.templates_dir();
+    let h = authority::create_hierarchy(&authority::InitParams {
+        team_name: req.team_name.trim(),
+        team_id: &team_id,
+        country: &country,
+        key_type: req.key_type,
+        now,
+        templates_dir: Some(&templates_dir),
+    })?;
+
+    // Build the store under a temporary name; it becomes pushca.db last, so a
+    // home is either fully initialised or not at all.
+    let tmp_db = home.root().join(".pushca.db.init");
+    remove_db_files(&tmp_db);
+    let files = CaFiles::new(home.ca_dir());
+    let result = (|| -> Result<TeamRecord> {
+        let mut st = Store::create(&tmp_db)?;
+        let team = st.write(|tx| -> Result<TeamRecord> {
+            tx.set_setting(SETTING_COUNTRY, &country)?;
+            tx.set_setting(SETTING_KEY_TYPE, req.key_type.name())?;
+            tx.set_setting(SETTING_CREATED_AT, &now.unix_timestamp().to_string())?;
+            Ok(portal::create_team(
+                tx,
+                req.team_name,
+                Some(&team_id),
+                true,
+                now.unix_timestamp(),
+            )?)
+        })?;
+        st.finish_for_rename()?;
+        drop(st);
+        authority::write_hierarchy(&files, &h, pass)?;
+        std::fs::hard_link(&tmp_db, home.db_path()).map_err(|e| crate::fsutil::FsError::Write {
+            path: home.db_path(),
+            reason: e.to_string(),
+        })?;
+        Ok(team)
+    })();
+    remove_db_files(&tmp_db);
+    let team = result?;
+    drop(lock);
+    let _ = std::fs::remove_file(&lock_path);
+    Ok(InitOutcome {
+        team,
+        root_sha256: sha256_hex(&h.root.der),
+        issuing_sha256: sha256_hex(&h.issuing.der),
+        signer_sha256: sha256_hex(&h.profile_signer.der),
+        files,
+    })
+}
+
+fn remove_db_files(db: &Path) {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut p = db.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(Path::new(&p));
+    }
+}

@@ -1,0 +1,122 @@
+//! The application layer: one function per user-visible operation. Each opens
+//! the store, runs the transaction, applies policy (passphrase rules, overwrite
+//! rules, what goes into an output) and calls the domain modules. The CLI, the
+//! wizard and any later server call these functions and nothing below them.
+
+use std::path::{Path, PathBuf};
+
+use crate::ca::{CaError, CsrError};
+use crate::certfile::CertFileError;
+use crate::fsutil::FsError;
+use crate::home::{Home, HomeError};
+use crate::keys::KeyError;
+use crate::pkcs12::P12Error;
+use crate::portal::PortalError;
+use crate::secret::PassphraseError;
+use crate::store::{Store, StoreError};
+
+pub mod certs;
+pub mod convert;
+pub mod init;
+pub mod portal;
+
+/// Everything an operation can fail with. Variants carry the file they are
+/// about where there is one; the CLI maps each variant to an exit code and a
+/// JSON `kind` with an exhaustive match.
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    #[error(transparent)]
+    Ca(#[from] CaError),
+    #[error(transparent)]
+    Portal(#[from] PortalError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    #[error(transparent)]
+    Home(#[from] HomeError),
+    #[error(transparent)]
+    Passphrase(#[from] PassphraseError),
+    /// Key generation or encryption (no input file involved).
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error("{}: {source}", path.display())]
+    Csr {
+        path: PathBuf,
+        #[source]
+        source: CsrError,
+    },
+    #[error("{}: {source}", path.display())]
+    Key {
+        path: PathBuf,
+        #[source]
+        source: KeyError,
+    },
+    #[error("{}: {source}", path.display())]
+    P12 {
+        path: PathBuf,
+        #[source]
+        source: P12Error,
+    },
+    #[error("{}: {source}", path.display())]
+    CertFile {
+        path: PathBuf,
+        #[source]
+        source: CertFileError,
+    },
+    #[error("the key in {} does not match the certificate in {}", key.display(), cert.display())]
+    KeyMismatch { key: PathBuf, cert: PathBuf },
+    #[error("{}: no private key in the .p12", .0.display())]
+    NoKeyInP12(PathBuf),
+    #[error("{}: no certificate for the key in the .p12", .0.display())]
+    NoLeafInP12(PathBuf),
+    #[error("{} is already a pushca home ({} exists); refusing to overwrite it", home.display(), found.display())]
+    AlreadyInitialized { home: PathBuf, found: PathBuf },
+    #[error("another `pushca init` is running on {}", .0.display())]
+    InitRunning(PathBuf),
+    #[error("App ID {0} is disabled")]
+    AppDisabled(String),
+    #[error("App ID {0} does not have the push capability")]
+    NoPush(String),
+    #[error("App ID {0} is a wildcard; push certificates need an explicit App ID")]
+    Wildcard(String),
+    #[error("no certificate with serial {0} in the store")]
+    UnknownSerial(String),
+    #[error("--chain: no CA certificates (no pushca home with a CA, and {} holds only one certificate)", .0.display())]
+    NoChain(PathBuf),
+    #[error("--chain: {} was not issued by the CA certificates given ({})", leaf.display(), reason)]
+    ChainMismatch { leaf: PathBuf, reason: &'static str },
+    #[error("{count} certificate(s) were issued and recorded, but writing them failed: {source}")]
+    IssuedNotWritten {
+        count: usize,
+        serials: Vec<String>,
+        #[source]
+        source: FsError,
+    },
+    #[error("--out takes one CSR, got {0}; use --out-dir for a batch")]
+    OneOutputManyCsrs(usize),
+    #[error("two CSRs would both be written to {}; give them different file names", .0.display())]
+    DuplicateOutput(PathBuf),
+}
+
+pub type Result<T, E = OpsError> = std::result::Result<T, E>;
+
+/// Opens the store of an initialised home.
+pub fn open_store(home: &Home) -> Result<Store> {
+    Ok(Store::open(&home.db_path())?)
+}
+
+/// The current time, UTC, to the second.
+pub fn now() -> time::OffsetDateTime {
+    let t = time::OffsetDateTime::now_utc();
+    t.replace_nanosecond(0).unwrap_or(t)
+}
+
+/// Overwrite policy for every file an operation writes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OutputRules<'a> {
+    /// Replace an existing output.
+    pub force: bool,
+    /// The pushca home, if one is known: outputs inside it are always refused.
+    pub home: Option<&'a Path>,
+}

@@ -1,0 +1,58 @@
+//! Teams and App IDs.
+
+use super::{now, open_store, Result};
+use crate::home::Home;
+use crate::portal::{self, NewApp};
+use crate::store::{AppRecord, CertFilter, CertRecord, TeamRecord};
+
+pub fn create_team(home: &Home, name: &str, team_id: Option<&str>) -> Result<TeamRecord> {
+    let mut st = open_store(home)?;
+    let t = now().unix_timestamp();
+    Ok(st.write(|tx| portal::create_team(tx, name, team_id, false, t))?)
+}
+
+pub fn list_teams(home: &Home) -> Result<Vec<TeamRecord>> {
+    let mut st = open_store(home)?;
+    Ok(st.read(|tx| tx.list_teams())?)
+}
+
+/// Registers an App ID; an identical re-run returns the existing one with `false`.
+pub fn create_app(home: &Home, new: &NewApp<'_>) -> Result<(AppRecord, bool)> {
+    let mut st = open_store(home)?;
+    let t = now().unix_timestamp();
+    Ok(st.write(|tx| portal::ensure_app(tx, new, t))?)
+}
+
+pub fn list_apps(home: &Home, team: Option<&str>) -> Result<Vec<AppRecord>> {
+    let mut st = open_store(home)?;
+    Ok(st.read(|tx| {
+        if let Some(t) = team {
+            portal::resolve_team(tx, Some(t))?;
+        }
+        Ok::<_, portal::PortalError>(tx.list_apps(team)?)
+    })?)
+}
+
+/// An App ID and its certificates.
+pub fn show_app(home: &Home, bundle_id: &str) -> Result<(AppRecord, Vec<CertRecord>)> {
+    let mut st = open_store(home)?;
+    Ok(st.read(|tx| {
+        let app = portal::get_app(tx, bundle_id)?;
+        let certs = tx.list_certificates(&CertFilter {
+            bundle_id: Some(&app.bundle_id),
+            ..Default::default()
+        })?;
+        Ok::<_, portal::PortalError>((app, certs))
+    })?)
+}
+
+/// Enables or disables an App ID; returns it and whether the flag changed. A
+/// disabled App ID gets no new certificates.
+pub fn set_app_enabled(home: &Home, bundle_id: &str, enabled: bool) -> Result<(AppRecord, bool)> {
+    let mut st = open_store(home)?;
+    Ok(st.write(|tx| {
+        let app = portal::get_app(tx, bundle_id)?;
+        let changed = tx.set_app_enabled(&app.bundle_id, enabled)?;
+        Ok::<_, portal::PortalError>((AppRecord { enabled, ..app }, changed))
+    })?)
+}
