@@ -183,6 +183,22 @@ fn permissions(mode: u32) -> fs::Permissions {
     fs::Permissions::from_mode(mode)
 }
 
+/// Creates an output directory (and parents, mode 0755) when it does not exist.
+pub fn create_output_dir(path: &Path) -> Result<(), FsError> {
+    use std::os::unix::fs::DirBuilderExt;
+    if path.is_dir() {
+        return Ok(());
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(path)
+        .map_err(|e| FsError::Write {
+            path: path.to_path_buf(),
+            reason: describe(&e),
+        })
+}
+
 /// Creates a directory (and parents) with mode 0700 when it does not exist.
 pub fn create_private_dir(path: &Path) -> Result<(), FsError> {
     use std::os::unix::fs::DirBuilderExt;

@@ -55,11 +55,11 @@ fn main() -> ExitCode {
             } else {
                 if !quiet {
                     for w in &report.warnings {
-                        eprintln!("warning: {w}");
+                        eprintln!("warning: {}", cli::inert(w));
                     }
                 }
                 if !quiet && !report.text.is_empty() {
-                    let _ = write!(out, "{}", report.text);
+                    let _ = write!(out, "{}", cli::inert(&report.text));
                     if !report.text.ends_with('\n') {
                         let _ = writeln!(out);
                     }
@@ -76,15 +76,13 @@ fn main() -> ExitCode {
 
 fn print_error(json: bool, e: &CliError) {
     if json {
-        let mut err = serde_json::json!({ "kind": e.kind, "message": e.message });
-        if let Some(h) = &e.hint {
-            err["hint"] = h.clone().into();
-        }
+        // `hint` is always present: null when there is none.
+        let err = serde_json::json!({ "kind": e.kind, "message": e.message, "hint": e.hint });
         eprintln!("{}", serde_json::json!({ "error": err }));
     } else {
-        eprintln!("error: {}", e.message);
+        eprintln!("error: {}", cli::inert(&e.message));
         if let Some(h) = &e.hint {
-            eprintln!("hint: {h}");
+            eprintln!("hint: {}", cli::inert(h));
         }
     }
 }

@@ -292,11 +292,23 @@ impl From<OpsError> for CliError {
             OpsError::Wildcard(_) => CliError::of(Kind::Policy, msg),
             OpsError::UnknownSerial(_) => CliError::of(Kind::NotFound, msg)
                 .with_hint("see `pushca cert list`; serials are hex, colons allowed"),
-            OpsError::IssuedNotWritten { ref serials, .. } => CliError::of(Kind::Io, msg)
-                .with_hint(format!(
-                    "recover them with `pushca cert export SERIAL --out FILE` (serials: {})",
-                    serials.join(", ")
-                )),
+            OpsError::IssuedNotWritten { ref serials, .. } => {
+                let mut list = serials
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if serials.len() > 3 {
+                    list.push_str(&format!(
+                        " and {} more: see `pushca cert list`",
+                        serials.len() - 3
+                    ));
+                }
+                CliError::of(Kind::Io, msg).with_hint(format!(
+                    "recover them with `pushca cert export SERIAL --out FILE` (serials: {list})"
+                ))
+            }
             OpsError::OneOutputManyCsrs(_) | OpsError::DuplicateOutput(_) => CliError::usage(msg),
         }
     }

@@ -171,6 +171,31 @@ pub fn run(cli: Cli) -> Result<Report, CliError> {
     }
 }
 
+/// Text made inert for a terminal: control characters (other than newline and
+/// tab) and Unicode bidirectional overrides, which may come from certificates,
+/// CSRs, profiles or file names, are shown escaped (`\u{1b}`) instead of
+/// being interpreted by the terminal.
+pub fn inert(s: &str) -> std::borrow::Cow<'_, str> {
+    fn bad(c: char) -> bool {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !s.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if bad(c) {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 /// RFC 3339 (UTC) for a unix timestamp, as every command prints times.
 pub fn rfc3339(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)
@@ -207,4 +232,16 @@ pub struct Protection {
     /// Write it unencrypted (a .p12 then has no password and no MAC)
     #[arg(long)]
     pub noenc: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn inert_escapes_terminal_controls() {
+        assert_eq!(super::inert("plain\ttext\n"), "plain\ttext\n");
+        let s = super::inert("CN=evil\u{1b}]0;title\u{7}\u{202e}x\r");
+        assert!(!s.contains('\u{1b}') && !s.contains('\u{7}') && !s.contains('\u{202e}'));
+        assert!(!s.contains('\r'));
+        assert!(s.contains("\\u{1b}"), "{s}");
+    }
 }

@@ -134,6 +134,9 @@ pub fn prepare_issue<'h>(
     tick: &mut dyn FnMut(),
 ) -> Result<PreparedIssue<'h>> {
     let outputs = output_paths(req)?;
+    if let IssueOutput::Dir(dir) = &req.output {
+        fsutil::create_output_dir(dir)?;
+    }
     let mut csrs = Vec::with_capacity(req.csr_files.len());
     for path in req.csr_files {
         let bytes = fsutil::read_input(path)?;
@@ -334,4 +337,71 @@ pub fn export(
     let _ = rules;
     fsutil::write_atomic(out, &format.encode(&rec.der), MODE_PUBLIC)?;
     Ok(rec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{KeyAlgorithm, KeyType, PrivateKey};
+
+    fn csr_file(dir: &Path, name: &str) -> PathBuf {
+        let key = PrivateKey::generate(KeyType::EcP256).unwrap();
+        let der = crate::ca::csr::make_csr(&key, "t", None).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, crate::pem::encode("CERTIFICATE REQUEST", &der)).unwrap();
+        p
+    }
+
+    /// A failure in the middle of a batch, inside the transaction (the second
+    /// certificate cannot be signed), leaves the store as it was and writes nothing.
+    #[test]
+    fn a_failure_inside_the_issuing_transaction_leaves_the_store_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path().join("home"));
+        let pass = Secret::new("a long CA passphrase");
+        crate::ops::init::init_home(
+            &home,
+            &crate::ops::init::InitRequest {
+                team_name: "T",
+                team_id: None,
+                country: "US",
+                key_type: KeyType::EcP256,
+            },
+            &pass,
+            now(),
+        )
+        .unwrap();
+        crate::ops::portal::create_app(&home, &portal::NewApp::new("com.x.app", true)).unwrap();
+        let files = [csr_file(dir.path(), "a.csr"), csr_file(dir.path(), "b.csr")];
+        let out = dir.path().join("out");
+        let req = IssueRequest {
+            bundle_id: "com.x.app",
+            env: PushEnvironment::Development,
+            csr_files: &files,
+            output: IssueOutput::Dir(out.clone()),
+            format: CertFormat::Pem,
+            force: false,
+        };
+        let mut prepared = prepare_issue(&home, &req, &mut || {}).unwrap();
+        // Inject the failure: a CSR whose public key cannot be used.
+        prepared.csrs[1] = CheckedCsr {
+            spki_der: vec![0x30, 0x03, 0x02, 0x01, 0x00],
+            algorithm: KeyAlgorithm::EcP256,
+            requested_subject: String::new(),
+        };
+        assert!(prepared.issue(&pass).is_err());
+        assert!(
+            list(&home, None, None).unwrap().is_empty(),
+            "nothing recorded"
+        );
+        assert_eq!(
+            std::fs::read_dir(&out).unwrap().count(),
+            0,
+            "nothing written"
+        );
+        // The same batch without the injected failure goes through.
+        let prepared = prepare_issue(&home, &req, &mut || {}).unwrap();
+        assert_eq!(prepared.issue(&pass).unwrap().issued.len(), 2);
+        assert_eq!(list(&home, None, None).unwrap().len(), 2);
+    }
 }

@@ -1,0 +1,253 @@
+//! Safety rules of PRODUCT.md that cut across commands: crash safety of
+//! issuance (kill -9 at many points), CA material checks, concurrent `init`,
+//! inert terminal output.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{stderr, stdout_json, Env, CA_PASS};
+
+/// `n` P-256 CSRs made in-process (fast), as files `csr-<i>.csr` in `dir`.
+fn csr_files(dir: &Path, n: usize) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    (0..n)
+        .map(|i| {
+            let key = pushca::keys::PrivateKey::generate(pushca::keys::KeyType::EcP256).unwrap();
+            let der = pushca::ca::csr::make_csr(&key, "crash", None).unwrap();
+            let p = dir.join(format!("csr-{i:04}.csr"));
+            std::fs::write(&p, pushca::pem::encode("CERTIFICATE REQUEST", &der)).unwrap();
+            p
+        })
+        .collect()
+}
+
+/// Serial (lowercase hex) and DER of every certificate found in any file of
+/// `dir`, temporary files included; partial files yield what parses.
+fn certs_on_disk(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let bytes = std::fs::read(e.path()).unwrap_or_default();
+        let Ok(blocks) = pushca::pem::blocks(&bytes) else {
+            continue;
+        };
+        for b in blocks {
+            if let Ok((_, c)) = x509_parser::parse_x509_certificate(&b.der) {
+                out.push((hex::encode(c.raw_serial()), b.der.to_vec()));
+            }
+        }
+    }
+    out
+}
+
+fn store_serials(env: &Env) -> std::collections::HashMap<String, String> {
+    let out = env.cmd().args(["--json", "cert", "list"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout_json(&out)["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["serial"].as_str().unwrap().to_string(),
+                c["sha256"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn kill_9_during_issuance_never_leaves_an_unknown_certificate_on_disk() {
+    let env = Env::new();
+    env.init_with_app();
+    let csrs = csr_files(&env.path("csrs"), 150);
+    let mut killed_with_files = 0;
+    // Kill points from "before the CA is unlocked" to "while writing files".
+    for (round, delay_ms) in [5u64, 30, 60, 90, 120, 150, 180, 220, 260, 320, 400, 500]
+        .into_iter()
+        .enumerate()
+    {
+        let out_dir = env.path(&format!("out-{round}"));
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("pushca"));
+        cmd.env_remove("PUSHCA_HOME")
+            .env("PUSHCA_CA_PASSPHRASE", CA_PASS)
+            .args(["--home"])
+            .arg(env.home())
+            .args([
+                "cert",
+                "issue",
+                "--app",
+                "com.example.app",
+                "--env",
+                "production",
+            ])
+            .arg("--out-dir")
+            .arg(&out_dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        for c in &csrs {
+            cmd.arg("--csr").arg(c);
+        }
+        let mut child = cmd.spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let known = store_serials(&env);
+        let on_disk = certs_on_disk(&out_dir);
+        if !on_disk.is_empty() {
+            killed_with_files += 1;
+        }
+        for (serial, der) in &on_disk {
+            let sha = hex::encode(ring::digest::digest(&ring::digest::SHA256, der));
+            assert_eq!(
+                known.get(serial),
+                Some(&sha),
+                "round {round} ({delay_ms} ms): certificate {serial} on disk is not in the store"
+            );
+        }
+    }
+    // Every issued certificate can be recovered from the store.
+    let known = store_serials(&env);
+    assert!(!known.is_empty(), "no kill point got as far as a commit");
+    let (serial, sha) = known.iter().next().unwrap();
+    let out = env
+        .cmd()
+        .args(["--json", "cert", "export", serial, "--out", "recovered.pem"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let der = common::cert_der(&env.path("recovered.pem"));
+    assert_eq!(
+        &hex::encode(ring::digest::digest(&ring::digest::SHA256, &der)),
+        sha
+    );
+    eprintln!("kill rounds with certificate files on disk: {killed_with_files}");
+}
+
+#[test]
+fn a_ca_key_that_does_not_belong_to_its_certificate_is_refused() {
+    let env = Env::new();
+    env.init_with_app();
+    let csr = env.openssl_csr("k", "ec:P-256", &[]);
+    // Swap the issuing CA key for the profile signer's (same passphrase, same type).
+    let ca = env.home().join("ca");
+    std::fs::copy(ca.join("profile-signer.key"), ca.join("issuing.key")).unwrap();
+    let out = env
+        .issue_cmd("development", &csr, "k.pem")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("does not belong to"), "{err}");
+    assert!(!env.path("k.pem").exists());
+    assert!(store_serials(&env).is_empty());
+}
+
+#[test]
+fn concurrent_inits_on_one_directory_make_exactly_one_home() {
+    let env = Env::new();
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("pushca"))
+                .env_remove("PUSHCA_HOME")
+                .arg("--home")
+                .arg(env.home())
+                .args(["--json", "init", "--team-name", &format!("Team {i}")])
+                .args(["--ca-passin", &format!("pass:{CA_PASS}")])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let ok: Vec<_> = outs.iter().filter(|o| o.status.success()).collect();
+    assert_eq!(ok.len(), 1, "exactly one init succeeds");
+    for o in outs.iter().filter(|o| !o.status.success()) {
+        assert_eq!(o.status.code(), Some(1));
+        let e: serde_json::Value = serde_json::from_slice(&o.stderr).unwrap();
+        assert_eq!(e["error"]["kind"], "conflict", "{e}");
+    }
+    // The home that exists is the winner's, whole: its root verifies its chain.
+    let team = stdout_json(ok[0])["team"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = env.cmd().args(["--json", "team", "list"]).output().unwrap();
+    assert_eq!(stdout_json(&out)["teams"][0]["name"], team.as_str());
+    env.openssl(&[
+        "verify",
+        "-CAfile",
+        env.ca_pem("root").to_str().unwrap(),
+        env.ca_pem("issuing").to_str().unwrap(),
+    ]);
+}
+
+#[test]
+fn init_refuses_a_directory_with_ca_material_even_without_a_store() {
+    let env = Env::new();
+    env.init();
+    std::fs::remove_file(env.home().join("pushca.db")).unwrap();
+    let before = std::fs::read(env.home().join("ca/root.key")).unwrap();
+    let out = env
+        .cmd()
+        .args(["init", "--team-name", "Again"])
+        .args(["--ca-passin", &format!("pass:{CA_PASS}")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("already a pushca home"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read(env.home().join("ca/root.key")).unwrap(),
+        before,
+        "the root key must not be replaced"
+    );
+}
+
+#[test]
+fn terminal_output_is_inert() {
+    let env = Env::new();
+    // A certificate whose subject carries an escape sequence and a bell.
+    let kp = rcgen::KeyPair::generate().unwrap();
+    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        "evil\u{1b}]0;pwned\u{7}\u{1b}[31mred",
+    );
+    let cert = p.self_signed(&kp).unwrap();
+    std::fs::write(env.path("evil.pem"), cert.pem()).unwrap();
+    let out = env
+        .cmd()
+        .args(["cert", "show", "evil.pem"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text:?}"
+    );
+    assert!(text.contains("\\u{1b}"), "{text}");
+    // JSON keeps the exact value (JSON escapes it).
+    let out = env
+        .cmd()
+        .args(["--json", "cert", "show", "evil.pem"])
+        .output()
+        .unwrap();
+    assert!(!out.stdout.contains(&0x1b));
+    assert!(stdout_json(&out)["subject"]
+        .as_str()
+        .unwrap()
+        .contains('\u{1b}'));
+}
