@@ -1,25 +1,51 @@
-//! File-system helpers: atomic writes with explicit permissions and friendly reads.
+//! File-system helpers: safe reads, atomic writes with explicit permissions,
+//! and the output rules every command follows.
 //!
-//! Every file pushca writes goes through [`write_atomic`] (or [`AtomicBatch`] for
-//! many files at once): the bytes land in a temporary file in the destination
-//! directory, are fsynced, and are renamed over the destination, so a reader sees
-//! either the old file, the whole new file, or nothing.
+//! Reads: only regular files, opened without blocking (a FIFO or device is
+//! refused, never waited on), at most [`MAX_INPUT_BYTES`] actually read.
+//!
+//! Writes: the bytes land in a temporary file (`.pushca-tmp-<pid>-…`) in the
+//! destination's directory, are fsynced, and are renamed over the destination,
+//! so a reader sees the old file, the whole new file, or nothing. The
+//! [`OutputRules`]: an output inside the pushca home is always refused; an
+//! existing output is refused unless `force`; a symlinked output is written
+//! through (its final target is replaced atomically and the link stays); a
+//! special file (`/dev/stdout`, a FIFO, a device) is written to, never replaced.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
 
 /// Mode for files that hold private keys or other secrets.
 pub const MODE_SECRET: u32 = 0o600;
 /// Mode for public material (certificates, CRLs, manifests).
 pub const MODE_PUBLIC: u32 = 0o644;
 
+/// Maximum size of any input file pushca reads (certificates, keys, CSRs, p12).
+pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Prefix of pushca's temporary files; the process id follows.
+pub const TEMP_PREFIX: &str = ".pushca-tmp-";
+
 #[derive(Debug, thiserror::Error)]
 pub enum FsError {
-    #[error("{path}: {reason}")]
+    #[error("{}: {reason}", path.display())]
     Read { path: PathBuf, reason: String },
-    #[error("cannot write {path}: {reason}")]
+    #[error("{}: not a regular file ({kind}); pushca reads only regular files", path.display())]
+    NotRegular { path: PathBuf, kind: &'static str },
+    #[error("{}: file is larger than pushca's limit of {limit} bytes", path.display())]
+    TooLarge { path: PathBuf, limit: u64 },
+    #[error("cannot write {}: {reason}", path.display())]
     Write { path: PathBuf, reason: String },
+    #[error("{} already exists (pass --force to replace it)", .0.display())]
+    Exists(PathBuf),
+    #[error("{} is inside the pushca home {}; write outputs elsewhere", path.display(), home.display())]
+    InsideHome { path: PathBuf, home: PathBuf },
+    #[error("{} is given twice as an output", .0.display())]
+    SameOutputTwice(PathBuf),
 }
 
 fn describe(err: &io::Error) -> String {
@@ -30,49 +56,269 @@ fn describe(err: &io::Error) -> String {
         _ => match err.raw_os_error() {
             Some(21) => "is a directory".into(),
             Some(20) => "a parent is not a directory".into(),
+            Some(6) => "no process is reading this FIFO".into(),
             _ => err.to_string(),
         },
     }
 }
 
-/// Maximum size of any input file pushca reads (certificates, keys, CSRs, p12).
-pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
+fn kind_of(ft: fs::FileType) -> &'static str {
+    if ft.is_dir() {
+        "a directory"
+    } else if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else if ft.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
 
-/// Reads a whole input file, with messages that say what went wrong and where.
-/// Refuses directories, empty files and files over [`MAX_INPUT_BYTES`].
+fn nonblock_flag() -> i32 {
+    rustix::fs::OFlags::NONBLOCK.bits() as i32
+}
+
+/// Reads a whole input file, with messages that say what went wrong and
+/// where. Only regular files are read: the file is opened without blocking
+/// and checked on the opened descriptor (no race between check and read);
+/// empty files and files over [`MAX_INPUT_BYTES`] are refused, and no more
+/// than that is ever read.
 pub fn read_input(path: &Path) -> Result<Vec<u8>, FsError> {
     let err = |reason: String| FsError::Read {
         path: path.to_path_buf(),
         reason,
     };
-    let meta = fs::metadata(path).map_err(|e| err(describe(&e)))?;
-    if meta.is_dir() {
-        return Err(err("is a directory, expected a file".into()));
+    let mut f = match OpenOptions::new()
+        .read(true)
+        .custom_flags(nonblock_flag())
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) => {
+            // Say what the thing is when it cannot even be opened (a socket).
+            if let Ok(m) = fs::metadata(path) {
+                if !m.is_file() {
+                    return Err(FsError::NotRegular {
+                        path: path.to_path_buf(),
+                        kind: kind_of(m.file_type()),
+                    });
+                }
+            }
+            return Err(err(describe(&e)));
+        }
+    };
+    let meta = f.metadata().map_err(|e| err(describe(&e)))?;
+    if !meta.is_file() {
+        return Err(FsError::NotRegular {
+            path: path.to_path_buf(),
+            kind: kind_of(meta.file_type()),
+        });
     }
+    let too_large = || FsError::TooLarge {
+        path: path.to_path_buf(),
+        limit: MAX_INPUT_BYTES,
+    };
     if meta.len() > MAX_INPUT_BYTES {
-        return Err(err(format!("file is too large ({} bytes)", meta.len())));
+        return Err(too_large());
     }
-    let data = fs::read(path).map_err(|e| err(describe(&e)))?;
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    (&mut f)
+        .take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| err(describe(&e)))?;
+    if data.len() as u64 > MAX_INPUT_BYTES {
+        return Err(too_large());
+    }
     if data.is_empty() {
         return Err(err("file is empty".into()));
     }
     Ok(data)
 }
 
-/// Writes `data` to `path` atomically (temp file in the same directory, fsync,
-/// rename, fsync of the directory) with the given permission bits.
-pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), FsError> {
+/// [`read_input`] into a buffer that is zeroized when dropped (key and
+/// PKCS#12 files).
+pub fn read_secret_input(path: &Path) -> Result<Zeroizing<Vec<u8>>, FsError> {
+    read_input(path).map(Zeroizing::new)
+}
+
+/// The overwrite rules of every output.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OutputRules<'a> {
+    /// Replace an existing output.
+    pub force: bool,
+    /// The pushca home, if one is known: outputs inside it are always refused.
+    pub home: Option<&'a Path>,
+}
+
+impl OutputRules<'_> {
+    /// Rules for pushca's own files inside the home (`init`): no home check,
+    /// replacing allowed.
+    pub const INTERNAL: OutputRules<'static> = OutputRules {
+        force: true,
+        home: None,
+    };
+}
+
+/// Where an output really goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    /// A regular file (existing or not), symlinks resolved.
+    Regular(PathBuf),
+    /// A FIFO, device or other special file: written to in place.
+    Special(PathBuf),
+}
+
+/// Follows a chain of symlinks (at most 40) to the path they end at, which
+/// may not exist yet.
+fn follow_links(path: &Path) -> Result<PathBuf, FsError> {
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let link = fs::read_link(&p).map_err(|e| FsError::Write {
+                    path: p.clone(),
+                    reason: describe(&e),
+                })?;
+                p = match p.parent() {
+                    Some(dir) if link.is_relative() => dir.join(link),
+                    _ => link,
+                };
+            }
+            _ => return Ok(p),
+        }
+    }
+    Err(FsError::Write {
+        path: path.to_path_buf(),
+        reason: "too many levels of symbolic links".into(),
+    })
+}
+
+fn parent_dir(p: &Path) -> PathBuf {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// `path` made absolute with its longest existing ancestor canonicalized
+/// (symlinks and `..` resolved there); the rest is appended as given.
+fn canonical_lexical(path: &Path) -> Option<PathBuf> {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().ok()?.join(path)
+    };
+    let mut rest = Vec::new();
+    let mut cur = abs.as_path();
+    loop {
+        if let Ok(c) = fs::canonicalize(cur) {
+            let mut out = c;
+            for part in rest.iter().rev() {
+                out.push(part);
+            }
+            return Some(out);
+        }
+        rest.push(cur.file_name()?.to_os_string());
+        cur = cur.parent()?;
+    }
+}
+
+/// Whether `path` is the home or inside it.
+fn inside(path: &Path, home: &Path) -> bool {
+    let Ok(home) = fs::canonicalize(home) else {
+        return false; // no home on disk: nothing in it to protect
+    };
+    canonical_lexical(path).is_some_and(|p| p.starts_with(&home))
+}
+
+fn resolve(path: &Path, rules: &OutputRules<'_>) -> Result<Target, FsError> {
+    let werr = |reason: &str| FsError::Write {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    };
+    // Special files first, as the kernel resolves them (`/dev/stdout` is a
+    // "magic" link to `pipe:[…]` that only the kernel can follow).
+    if let Ok(m) = fs::metadata(path) {
+        if !m.is_file() && !m.is_dir() {
+            if let Some(home) = rules.home {
+                if inside(path, home) {
+                    return Err(FsError::InsideHome {
+                        path: path.to_path_buf(),
+                        home: home.to_path_buf(),
+                    });
+                }
+            }
+            return Ok(Target::Special(path.to_path_buf()));
+        }
+    }
+    let target = follow_links(path)?;
+    if let Some(home) = rules.home {
+        if inside(path, home) || inside(&target, home) {
+            return Err(FsError::InsideHome {
+                path: path.to_path_buf(),
+                home: home.to_path_buf(),
+            });
+        }
+    }
+    match fs::metadata(&target) {
+        Ok(m) if m.is_dir() => Err(werr("is a directory")),
+        Ok(m) if m.is_file() => {
+            if rules.force {
+                Ok(Target::Regular(target))
+            } else {
+                Err(FsError::Exists(path.to_path_buf()))
+            }
+        }
+        Ok(_) => Ok(Target::Special(target)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let dir = parent_dir(&target);
+            if !dir.is_dir() {
+                return Err(FsError::Write {
+                    path: path.to_path_buf(),
+                    reason: format!("directory {} does not exist", dir.display()),
+                });
+            }
+            Ok(Target::Regular(target))
+        }
+        Err(e) => Err(werr(&describe(&e))),
+    }
+}
+
+/// Checks an output path against the rules without writing anything (so a
+/// command can refuse before it does any work).
+pub fn check_output(path: &Path, rules: &OutputRules<'_>) -> Result<(), FsError> {
+    resolve(path, rules).map(|_| ())
+}
+
+/// Writes `data` to `path` atomically under the output rules.
+pub fn write_output(
+    path: &Path,
+    data: &[u8],
+    mode: u32,
+    rules: &OutputRules<'_>,
+) -> Result<(), FsError> {
     let mut batch = AtomicBatch::new();
-    batch.add(path, data, mode)?;
+    batch.add_output(path, data, mode, rules)?;
     batch.commit()
 }
 
-/// A set of files written together: every file is staged to a temporary file
-/// first; nothing is renamed into place until every temporary file has been
-/// written and synced. Dropping an uncommitted batch removes its temporary files.
+/// Writes pushca's own file (inside the home) atomically, replacing it.
+pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), FsError> {
+    write_output(path, data, mode, &OutputRules::INTERNAL)
+}
+
+/// A set of files written together: every check happens and every file is
+/// staged to a temporary file before anything is renamed into place. Dropping
+/// an uncommitted batch removes its temporary files.
 #[derive(Default)]
 pub struct AtomicBatch {
     staged: Vec<(tempfile::TempPath, PathBuf)>,
+    special: Vec<(PathBuf, Zeroizing<Vec<u8>>)>,
+    targets: Vec<PathBuf>,
     dirs: Vec<PathBuf>,
     sync_each: bool,
 }
@@ -80,9 +326,8 @@ pub struct AtomicBatch {
 impl AtomicBatch {
     pub fn new() -> Self {
         AtomicBatch {
-            staged: Vec::new(),
-            dirs: Vec::new(),
             sync_each: true,
+            ..Default::default()
         }
     }
 
@@ -91,27 +336,45 @@ impl AtomicBatch {
     pub fn for_many() -> Self {
         AtomicBatch {
             sync_each: false,
-            ..Self::new()
+            ..Default::default()
         }
     }
 
+    /// Stages pushca's own file (inside the home).
     pub fn add(&mut self, path: &Path, data: &[u8], mode: u32) -> Result<(), FsError> {
+        self.add_output(path, data, mode, &OutputRules::INTERNAL)
+    }
+
+    /// Stages an output under the rules.
+    pub fn add_output(
+        &mut self,
+        path: &Path,
+        data: &[u8],
+        mode: u32,
+        rules: &OutputRules<'_>,
+    ) -> Result<(), FsError> {
+        let target = resolve(path, rules)?;
+        let key = match &target {
+            Target::Regular(p) | Target::Special(p) => p.clone(),
+        };
+        if self.targets.contains(&key) {
+            return Err(FsError::SameOutputTwice(path.to_path_buf()));
+        }
+        self.targets.push(key);
+        let dest = match target {
+            Target::Special(p) => {
+                self.special.push((p, Zeroizing::new(data.to_vec())));
+                return Ok(());
+            }
+            Target::Regular(p) => p,
+        };
         let werr = |reason: String| FsError::Write {
             path: path.to_path_buf(),
             reason,
         };
-        if path.is_dir() {
-            return Err(werr("is a directory".into()));
-        }
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        if !dir.is_dir() {
-            return Err(werr(format!("directory {} does not exist", dir.display())));
-        }
+        let dir = parent_dir(&dest);
         let mut tmp = tempfile::Builder::new()
-            .prefix(".pushca-tmp-")
+            .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
             .permissions(permissions(mode))
             .tempfile_in(&dir)
             .map_err(|e| werr(describe(&e)))?;
@@ -126,19 +389,20 @@ impl AtomicBatch {
         if !self.dirs.contains(&dir) {
             self.dirs.push(dir);
         }
-        self.staged.push((tmp.into_temp_path(), path.to_path_buf()));
+        self.staged.push((tmp.into_temp_path(), dest));
         Ok(())
     }
 
     pub fn len(&self) -> usize {
-        self.staged.len()
+        self.staged.len() + self.special.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.staged.is_empty()
+        self.len() == 0
     }
 
-    /// Renames every staged file into place, then syncs the directories.
+    /// Renames every staged file into place, syncs the directories, then
+    /// writes the special files.
     pub fn commit(mut self) -> Result<(), FsError> {
         if !self.sync_each {
             if let Some((_, first)) = self.staged.first() {
@@ -158,34 +422,88 @@ impl AtomicBatch {
                 let _ = d.sync_all();
             }
         }
+        for (path, data) in self.special.drain(..) {
+            write_special(&path, &data)?;
+        }
         Ok(())
     }
 }
 
+/// Writes to a FIFO, device or similar in place. Opened non-blocking so a FIFO
+/// without a reader is an error rather than a hang, then switched back to
+/// blocking writes.
+fn write_special(path: &Path, data: &[u8]) -> Result<(), FsError> {
+    let werr = |e: &io::Error| FsError::Write {
+        path: path.to_path_buf(),
+        reason: describe(e),
+    };
+    let mut f = OpenOptions::new()
+        .write(true)
+        .custom_flags(nonblock_flag())
+        .open(path)
+        .map_err(|e| werr(&e))?;
+    let flags = rustix::fs::fcntl_getfl(&f).map_err(|e| werr(&e.into()))?;
+    rustix::fs::fcntl_setfl(&f, flags - rustix::fs::OFlags::NONBLOCK)
+        .map_err(|e| werr(&e.into()))?;
+    f.write_all(data).map_err(|e| werr(&e))?;
+    f.flush().map_err(|e| werr(&e))
+}
+
 fn sync_filesystem_of(path: &Path) -> Result<(), FsError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let f = File::open(dir).map_err(|e| FsError::Write {
-        path: dir.to_path_buf(),
+    let dir = parent_dir(path);
+    let f = File::open(&dir).map_err(|e| FsError::Write {
+        path: dir.clone(),
         reason: describe(&e),
     })?;
     rustix::fs::syncfs(&f).map_err(|e| FsError::Write {
-        path: dir.to_path_buf(),
+        path: dir,
         reason: e.to_string(),
     })
 }
 
-#[cfg(unix)]
 fn permissions(mode: u32) -> fs::Permissions {
     use std::os::unix::fs::PermissionsExt;
     fs::Permissions::from_mode(mode)
 }
 
-/// Creates an output directory (and parents, mode 0755) when it does not exist.
-pub fn create_output_dir(path: &Path) -> Result<(), FsError> {
+/// Removes pushca temporary files in `dir` left by processes that no longer
+/// run (killed mid-write). Files of running processes are left alone. Returns
+/// how many were removed.
+pub fn remove_stale_temp_files(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEMP_PREFIX)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        if e.file_type().is_ok_and(|t| t.is_file()) && fs::remove_file(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Creates an output directory (and parents, mode 0755) when it does not
+/// exist; refuses one inside the pushca home.
+pub fn create_output_dir(path: &Path, rules: &OutputRules<'_>) -> Result<(), FsError> {
     use std::os::unix::fs::DirBuilderExt;
+    if let Some(home) = rules.home {
+        if inside(path, home) {
+            return Err(FsError::InsideHome {
+                path: path.to_path_buf(),
+                home: home.to_path_buf(),
+            });
+        }
+    }
     if path.is_dir() {
         return Ok(());
     }
@@ -215,13 +533,14 @@ pub fn create_private_dir(path: &Path) -> Result<(), FsError> {
         })
 }
 
-/// Opens a file for appending-free exclusive creation; used for lock files.
+/// Opens (creating) a lock file.
 pub fn open_lock_file(path: &Path) -> Result<File, FsError> {
     OpenOptions::new()
         .create(true)
         .truncate(false)
         .read(true)
         .write(true)
+        .mode(0o600)
         .open(path)
         .map_err(|e| FsError::Write {
             path: path.to_path_buf(),
@@ -233,6 +552,11 @@ pub fn open_lock_file(path: &Path) -> Result<File, FsError> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+    use std::time::{Duration, Instant};
+
+    fn rules(force: bool, home: Option<&Path>) -> OutputRules<'_> {
+        OutputRules { force, home }
+    }
 
     #[test]
     fn atomic_write_sets_mode_and_content() {
@@ -255,18 +579,126 @@ mod tests {
     }
 
     #[test]
-    fn dropped_batch_leaves_nothing() {
+    fn existing_outputs_need_force() {
         let dir = tempfile::tempdir().unwrap();
-        {
-            let mut b = AtomicBatch::for_many();
-            b.add(&dir.path().join("a"), b"1", MODE_PUBLIC).unwrap();
-            b.add(&dir.path().join("b"), b"2", MODE_PUBLIC).unwrap();
+        let p = dir.path().join("out.pem");
+        fs::write(&p, b"old").unwrap();
+        let e = write_output(&p, b"new", MODE_PUBLIC, &rules(false, None)).unwrap_err();
+        assert!(matches!(e, FsError::Exists(_)), "{e}");
+        assert_eq!(fs::read(&p).unwrap(), b"old");
+        write_output(&p, b"new", MODE_PUBLIC, &rules(true, None)).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"new");
+    }
+
+    #[test]
+    fn outputs_inside_the_home_are_always_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        fs::create_dir_all(home.join("ca")).unwrap();
+        fs::write(home.join("ca/issuing.pem"), b"CA").unwrap();
+        let sneaky = [
+            home.join("ca/issuing.pem"),
+            home.join("ca/../ca/issuing.pem"),
+            home.join("ca/new.pem"),
+        ];
+        for p in &sneaky {
+            let e = write_output(p, b"x", MODE_PUBLIC, &rules(true, Some(&home))).unwrap_err();
+            assert!(
+                matches!(e, FsError::InsideHome { .. }),
+                "{}: {e}",
+                p.display()
+            );
         }
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        // A symlink outside pointing into the home.
+        let link = dir.path().join("link.pem");
+        std::os::unix::fs::symlink(home.join("ca/issuing.pem"), &link).unwrap();
+        let e = write_output(&link, b"x", MODE_PUBLIC, &rules(true, Some(&home))).unwrap_err();
+        assert!(matches!(e, FsError::InsideHome { .. }), "{e}");
+        // A relative path from inside the home.
+        let e = create_output_dir(&home.join("ca/sub"), &rules(false, Some(&home))).unwrap_err();
+        assert!(matches!(e, FsError::InsideHome { .. }), "{e}");
+        assert_eq!(fs::read(home.join("ca/issuing.pem")).unwrap(), b"CA");
+        assert!(!home.join("ca/new.pem").exists() && !home.join("ca/sub").exists());
+    }
+
+    #[test]
+    fn symlinked_outputs_are_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.pem");
+        fs::write(&real, b"old").unwrap();
+        let link = dir.path().join("link.pem");
+        std::os::unix::fs::symlink("real.pem", &link).unwrap();
+        let chain = dir.path().join("chain.pem");
+        std::os::unix::fs::symlink("link.pem", &chain).unwrap();
+        write_output(&chain, b"new", MODE_PUBLIC, &rules(true, None)).unwrap();
+        assert_eq!(fs::read(&real).unwrap(), b"new");
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert!(fs::symlink_metadata(&chain)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        // A dangling link: its target is created.
+        let dangling = dir.path().join("dangling.pem");
+        std::os::unix::fs::symlink("target.pem", &dangling).unwrap();
+        write_output(&dangling, b"t", MODE_PUBLIC, &rules(false, None)).unwrap();
+        assert_eq!(fs::read(dir.path().join("target.pem")).unwrap(), b"t");
+        assert!(fs::symlink_metadata(&dangling)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+    }
+
+    #[test]
+    fn special_files_are_written_to_not_replaced() {
+        let null = Path::new("/dev/null");
+        write_output(null, b"data", MODE_PUBLIC, &rules(false, None)).unwrap();
+        assert!(fs::metadata(null).unwrap().file_type().is_char_device());
+        // A FIFO without a reader: an error, not a hang.
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let t = Instant::now();
+        assert!(write_output(&fifo, b"x", MODE_PUBLIC, &rules(false, None)).is_err());
+        assert!(t.elapsed() < Duration::from_secs(1));
+        assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    }
+
+    #[test]
+    fn a_refused_batch_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("b"), b"old").unwrap();
         let mut b = AtomicBatch::for_many();
-        b.add(&dir.path().join("a"), b"1", MODE_PUBLIC).unwrap();
-        b.commit().unwrap();
-        assert_eq!(fs::read(dir.path().join("a")).unwrap(), b"1");
+        b.add_output(
+            &dir.path().join("a"),
+            b"1",
+            MODE_PUBLIC,
+            &rules(false, None),
+        )
+        .unwrap();
+        assert!(b
+            .add_output(
+                &dir.path().join("b"),
+                b"2",
+                MODE_PUBLIC,
+                &rules(false, None)
+            )
+            .is_err());
+        assert!(b
+            .add_output(&dir.path().join("a"), b"3", MODE_PUBLIC, &rules(true, None))
+            .is_err());
+        drop(b);
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["b"], "nothing renamed, no temporary file left");
     }
 
     #[test]
@@ -277,17 +709,76 @@ mod tests {
     }
 
     #[test]
-    fn read_input_errors_are_specific() {
+    fn only_regular_files_are_read_and_never_waited_on() {
         let dir = tempfile::tempdir().unwrap();
-        let e = read_input(dir.path()).unwrap_err().to_string();
-        assert!(e.contains("is a directory"), "{e}");
-        let e = read_input(&dir.path().join("missing"))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("no such file"), "{e}");
+        let e = read_input(dir.path()).unwrap_err();
+        assert!(matches!(e, FsError::NotRegular { .. }), "{e}");
+        let e = read_input(&dir.path().join("missing")).unwrap_err();
+        assert!(e.to_string().contains("no such file"), "{e}");
         let empty = dir.path().join("empty");
         fs::write(&empty, b"").unwrap();
-        let e = read_input(&empty).unwrap_err().to_string();
-        assert!(e.contains("empty"), "{e}");
+        assert!(read_input(&empty)
+            .unwrap_err()
+            .to_string()
+            .contains("empty"));
+        for dev in ["/dev/zero", "/dev/null"] {
+            let e = read_input(Path::new(dev)).unwrap_err();
+            assert!(matches!(e, FsError::NotRegular { .. }), "{dev}: {e}");
+        }
+        let fifo = dir.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let f2 = fifo.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(read_input(&f2).map(|_| ()));
+        });
+        let r = rx
+            .recv_timeout(Duration::from_secs(2))
+            .expect("reading a FIFO must not hang");
+        assert!(
+            matches!(r, Err(FsError::NotRegular { kind: "a FIFO", .. })),
+            "{r:?}"
+        );
+        let sock = dir.path().join("sock");
+        let _l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let e = read_input(&sock).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                FsError::NotRegular {
+                    kind: "a socket",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let big = dir.path().join("big");
+        File::create(&big)
+            .unwrap()
+            .set_len(MAX_INPUT_BYTES + 1)
+            .unwrap();
+        assert!(matches!(read_input(&big), Err(FsError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn stale_temp_files_of_dead_processes_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let stale = dir.path().join(format!("{TEMP_PREFIX}{dead}-abc"));
+        let mine = dir
+            .path()
+            .join(format!("{TEMP_PREFIX}{}-abc", std::process::id()));
+        let other = dir.path().join(".pushca-tmp-notapid");
+        for p in [&stale, &mine, &other] {
+            fs::write(p, b"x").unwrap();
+        }
+        assert_eq!(remove_stale_temp_files(dir.path()), 1);
+        assert!(!stale.exists() && mine.exists() && other.exists());
     }
 }

@@ -130,7 +130,7 @@ fn empty_and_non_ascii_passwords() {
         let p = export(d, &cert, &key, name, "", extra);
         assert_same_as_openssl(d, &p, "", extra);
         // Without --passin the empty password is tried.
-        let out = d.join("nopass.pem");
+        let out = d.join(format!("nopass-{name}.pem"));
         let mut c = pushca();
         c.args(["pem", "ck", "--in", s(&p), "--out", s(&out)]);
         run_ok(c);

@@ -114,7 +114,10 @@ fn modern_legacy_and_unencrypted_are_read_by_openssl_and_python() {
             assert_eq!(lines[0], hex::encode(&want_cert), "{name}");
             assert_eq!(lines[1], hex::encode(&want_key), "{name}");
             // And pushca reads its own files.
-            let back = d.join("back.pem");
+            let back = d.join(format!(
+                "back-{}.pem",
+                p12.file_name().unwrap().to_string_lossy()
+            ));
             let mut c = pushca();
             c.args([
                 "pem",

@@ -212,6 +212,7 @@ fn pem_merge_warns_about_an_expired_certificate() {
             s(&d.join("old.key")),
             "--out",
             s(&out),
+            "--force",
         ]);
         c
     });

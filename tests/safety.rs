@@ -251,3 +251,138 @@ fn terminal_output_is_inert() {
         .unwrap()
         .contains('\u{1b}'));
 }
+
+#[test]
+fn outputs_never_destroy_anything_by_surprise() {
+    let env = Env::new();
+    env.init_with_app();
+    let csr = env.openssl_csr("o", "ec:P-256", &[]);
+    // An existing output is refused without --force, and left alone.
+    std::fs::write(env.path("taken.pem"), b"precious").unwrap();
+    let out = env
+        .issue_cmd("development", &csr, "taken.pem")
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let e: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(e["error"]["kind"], "conflict");
+    assert!(e["error"]["message"].as_str().unwrap().contains("--force"));
+    assert_eq!(std::fs::read(env.path("taken.pem")).unwrap(), b"precious");
+    assert!(store_serials(&env).is_empty(), "refused before signing");
+    env.issue_cmd("development", &csr, "taken.pem")
+        .arg("--force")
+        .assert()
+        .success();
+    assert!(std::fs::read_to_string(env.path("taken.pem"))
+        .unwrap()
+        .starts_with("-----BEGIN CERTIFICATE-----"));
+
+    // Inside the home: refused even with --force (a push certificate over the
+    // issuing CA, a key over the root key), through `..` and symlinks too.
+    let issuing = std::fs::read(env.ca_pem("issuing")).unwrap();
+    let root_key = std::fs::read(env.home().join("ca/root.key")).unwrap();
+    let sneaky = env.home().join("ca/../ca/issuing.pem");
+    let out = env
+        .issue_cmd("development", &csr, sneaky.to_str().unwrap())
+        .arg("--force")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("inside the pushca home"),
+        "{}",
+        stderr(&out)
+    );
+    std::os::unix::fs::symlink(env.home().join("ca/root.key"), env.path("k.link")).unwrap();
+    let out = env
+        .cmd()
+        .args([
+            "csr",
+            "new",
+            "--noenc",
+            "--force",
+            "--key-out",
+            "k.link",
+            "--out",
+            "n.csr",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(std::fs::read(env.ca_pem("issuing")).unwrap(), issuing);
+    assert_eq!(
+        std::fs::read(env.home().join("ca/root.key")).unwrap(),
+        root_key
+    );
+    assert!(!env.path("n.csr").exists());
+
+    // A symlinked output is written through: the target changes, the link stays.
+    std::fs::write(env.path("real.pem"), b"old").unwrap();
+    std::os::unix::fs::symlink("real.pem", env.path("link.pem")).unwrap();
+    let serial = store_serials(&env).into_keys().next().unwrap();
+    env.cmd()
+        .args(["cert", "export", &serial, "--out", "link.pem", "--force"])
+        .assert()
+        .success();
+    assert!(std::fs::symlink_metadata(env.path("link.pem"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(std::fs::read_to_string(env.path("real.pem"))
+        .unwrap()
+        .starts_with("-----BEGIN CERTIFICATE-----"));
+
+    // /dev/stdout is written to, not replaced.
+    let out = env
+        .cmd()
+        .args(["-q", "cert", "export", &serial, "--out", "/dev/stdout"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("-----BEGIN CERTIFICATE-----"));
+
+    // --out-dir is created when missing.
+    env.cert_issue("production", &[&csr])
+        .args(["--out-dir", "new/dir"])
+        .assert()
+        .success();
+    assert!(env.path("new/dir/o.pem").exists());
+}
+
+#[test]
+fn inputs_must_be_regular_files() {
+    let env = Env::new();
+    env.init_with_app();
+    let fifo = env.path("csr.fifo");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    for input in [
+        fifo.to_str().unwrap(),
+        "/dev/zero",
+        env.path("").to_str().unwrap(),
+    ] {
+        let t = std::time::Instant::now();
+        let out = env
+            .cert_issue("development", &[Path::new(input)])
+            .args(["--out", "x.pem"])
+            .timeout(Duration::from_secs(10))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{input}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("not a regular file"),
+            "{input}: {}",
+            stderr(&out)
+        );
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "{input} took {:?}",
+            t.elapsed()
+        );
+    }
+    assert!(!env.path("x.pem").exists());
+}

@@ -112,8 +112,10 @@ impl fmt::Display for CliError {
 
 fn fs_kind(e: &FsError) -> Kind {
     match e {
-        FsError::Read { .. } => Kind::Input,
+        FsError::Read { .. } | FsError::NotRegular { .. } | FsError::TooLarge { .. } => Kind::Input,
         FsError::Write { .. } => Kind::Io,
+        FsError::Exists(_) | FsError::SameOutputTwice(_) => Kind::Conflict,
+        FsError::InsideHome { .. } => Kind::Policy,
     }
 }
 

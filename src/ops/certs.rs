@@ -134,8 +134,24 @@ pub fn prepare_issue<'h>(
     tick: &mut dyn FnMut(),
 ) -> Result<PreparedIssue<'h>> {
     let outputs = output_paths(req)?;
+    let rules = OutputRules {
+        force: req.force,
+        home: Some(home.root()),
+    };
     if let IssueOutput::Dir(dir) = &req.output {
-        fsutil::create_output_dir(dir)?;
+        fsutil::create_output_dir(dir, &rules)?;
+    }
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for out in &outputs {
+        fsutil::check_output(out, &rules)?;
+        let dir = match out.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !dirs.contains(&dir) {
+            fsutil::remove_stale_temp_files(&dir);
+            dirs.push(dir);
+        }
     }
     let mut csrs = Vec::with_capacity(req.csr_files.len());
     for path in req.csr_files {
@@ -175,7 +191,7 @@ impl PreparedIssue<'_> {
     /// in one transaction, then writes the files.
     pub fn issue(self, pass: &Secret) -> Result<IssueOutcome> {
         let home = self.home;
-        let _rules = OutputRules {
+        let rules = OutputRules {
             force: self.force,
             home: Some(home.root()),
         };
@@ -220,7 +236,7 @@ impl PreparedIssue<'_> {
             Ok(issued)
         })?;
         // Committed: from here on every certificate is known to the store.
-        let written = write_issued(&issued, &self.outputs, self.format);
+        let written = write_issued(&issued, &self.outputs, self.format, &rules);
         if let Err(source) = written {
             return Err(OpsError::IssuedNotWritten {
                 count: issued.len(),
@@ -245,6 +261,7 @@ fn write_issued(
     issued: &[ca::IssuedCertificate],
     outputs: &[PathBuf],
     format: CertFormat,
+    rules: &OutputRules<'_>,
 ) -> Result<(), fsutil::FsError> {
     let mut batch = if issued.len() > 8 {
         AtomicBatch::for_many()
@@ -252,7 +269,7 @@ fn write_issued(
         AtomicBatch::new()
     };
     for (cert, path) in issued.iter().zip(outputs) {
-        batch.add(path, &format.encode(&cert.der), MODE_PUBLIC)?;
+        batch.add_output(path, &format.encode(&cert.der), MODE_PUBLIC, rules)?;
     }
     batch.commit()
 }
@@ -333,9 +350,9 @@ pub fn export(
     format: CertFormat,
     rules: &OutputRules<'_>,
 ) -> Result<CertRecord> {
+    fsutil::check_output(out, rules)?;
     let rec = find(home, serial)?;
-    let _ = rules;
-    fsutil::write_atomic(out, &format.encode(&rec.der), MODE_PUBLIC)?;
+    fsutil::write_output(out, &format.encode(&rec.der), MODE_PUBLIC, rules)?;
     Ok(rec)
 }
 

@@ -59,7 +59,6 @@ pub fn csr_new(
     csr_out: &Path,
     rules: &OutputRules<'_>,
 ) -> Result<()> {
-    let _ = rules;
     let key = PrivateKey::generate(key_type)?;
     let der =
         crate::ca::csr::make_csr(&key, common_name, email).map_err(|source| OpsError::Csr {
@@ -68,11 +67,12 @@ pub fn csr_new(
         })?;
     let pem = key_pem(&key, protection)?;
     let mut batch = AtomicBatch::new();
-    batch.add(key_out, pem.as_bytes(), MODE_SECRET)?;
-    batch.add(
+    batch.add_output(key_out, pem.as_bytes(), MODE_SECRET, rules)?;
+    batch.add_output(
         csr_out,
         crate::pem::encode("CERTIFICATE REQUEST", &der).as_bytes(),
         MODE_PUBLIC,
+        rules,
     )?;
     batch.commit()?;
     Ok(())
@@ -80,7 +80,7 @@ pub fn csr_new(
 
 /// Opens a `.p12` with a password.
 pub fn open_p12(path: &Path, pass: &Secret) -> Result<Pkcs12Contents> {
-    let bytes = fsutil::read_input(path)?;
+    let bytes = fsutil::read_secret_input(path)?;
     Pkcs12::parse(&bytes, pass).map_err(|source| OpsError::P12 {
         path: path.to_path_buf(),
         source,
@@ -94,7 +94,7 @@ pub fn key_is_encrypted(path: &Path) -> Result<bool> {
 
 /// Loads a key file in any format.
 pub fn open_key(path: &Path, pass: Option<&Secret>) -> Result<(PrivateKey, KeyFormat)> {
-    let bytes = Zeroizing::new(fsutil::read_input(path)?);
+    let bytes = fsutil::read_secret_input(path)?;
     decode::load_private_key_with_format(&bytes, pass).map_err(|source| OpsError::Key {
         path: path.to_path_buf(),
         source,
@@ -199,7 +199,6 @@ pub fn p12_export(
     out: &Path,
     rules: &OutputRules<'_>,
 ) -> Result<P12Exported> {
-    let _ = rules;
     let (certs, private_key) = cert_and_matching_key(cert, key, key_pass)?;
     let (leaf, extra) = certs
         .split_first()
@@ -260,7 +259,7 @@ pub fn p12_export(
                 source,
             }
         })?;
-    fsutil::write_atomic(out, &der, MODE_SECRET)?;
+    fsutil::write_output(out, &der, MODE_SECRET, rules)?;
     Ok(P12Exported {
         certificates: contents.certs.len(),
         leaf: leaf_summary,
@@ -343,14 +342,13 @@ pub fn p12_to_pem(
     out: &Path,
     rules: &OutputRules<'_>,
 ) -> Result<PemWritten> {
-    let _ = rules;
     let (text, written) = select_pem(contents, sel, protection)?;
     let mode = if written.key {
         MODE_SECRET
     } else {
         MODE_PUBLIC
     };
-    fsutil::write_atomic(out, text.as_bytes(), mode)?;
+    fsutil::write_output(out, text.as_bytes(), mode, rules)?;
     Ok(written)
 }
 
@@ -362,7 +360,6 @@ pub fn key_decrypt(
     out: &Path,
     rules: &OutputRules<'_>,
 ) -> Result<(PrivateKey, KeyFormat)> {
-    let _ = rules;
     let (key, format) = open_key(input, pass)?;
     let pem = if traditional {
         decode::to_traditional_pem(&key).map_err(|source| OpsError::Key {
@@ -372,7 +369,7 @@ pub fn key_decrypt(
     } else {
         key.to_pkcs8_pem()
     };
-    fsutil::write_atomic(out, pem.as_bytes(), MODE_SECRET)?;
+    fsutil::write_output(out, pem.as_bytes(), MODE_SECRET, rules)?;
     Ok((key, format))
 }
 
@@ -401,11 +398,15 @@ pub fn pem_merge(
     out: &Path,
     rules: &OutputRules<'_>,
 ) -> Result<CkWritten> {
-    let _ = rules;
     let (certs, private_key) = cert_and_matching_key(cert, key, key_pass)?;
     let refs: Vec<&[u8]> = certs.iter().map(Vec::as_slice).collect();
     let leaf = summary(cert, refs.first().copied().unwrap_or_default())?;
-    fsutil::write_atomic(out, ck_pem(&refs, &private_key).as_bytes(), MODE_SECRET)?;
+    fsutil::write_output(
+        out,
+        ck_pem(&refs, &private_key).as_bytes(),
+        MODE_SECRET,
+        rules,
+    )?;
     Ok(CkWritten {
         certificates: refs.len(),
         leaf,
@@ -419,7 +420,6 @@ pub fn pem_ck(
     out: &Path,
     rules: &OutputRules<'_>,
 ) -> Result<CkWritten> {
-    let _ = rules;
     let key = contents
         .key()
         .ok_or_else(|| OpsError::NoKeyInP12(input.to_path_buf()))?;
@@ -433,7 +433,12 @@ pub fn pem_ck(
         });
     }
     let s = summary(input, &leaf.der)?;
-    fsutil::write_atomic(out, ck_pem(&[&leaf.der], &key.key).as_bytes(), MODE_SECRET)?;
+    fsutil::write_output(
+        out,
+        ck_pem(&[&leaf.der], &key.key).as_bytes(),
+        MODE_SECRET,
+        rules,
+    )?;
     Ok(CkWritten {
         certificates: 1,
         leaf: s,

@@ -3,7 +3,7 @@
 //! rules, what goes into an output) and calls the domain modules. The CLI, the
 //! wizard and any later server call these functions and nothing below them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::ca::{CaError, CsrError};
 use crate::certfile::CertFileError;
@@ -112,11 +112,4 @@ pub fn now() -> time::OffsetDateTime {
     t.replace_nanosecond(0).unwrap_or(t)
 }
 
-/// Overwrite policy for every file an operation writes.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OutputRules<'a> {
-    /// Replace an existing output.
-    pub force: bool,
-    /// The pushca home, if one is known: outputs inside it are always refused.
-    pub home: Option<&'a Path>,
-}
+pub use crate::fsutil::OutputRules;
