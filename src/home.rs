@@ -1,17 +1,22 @@
 //! The pushca home directory: where the store, the CA keys and certificates, and
-//! template overrides live.
+//! template overrides live — and the checks that keep it private.
 //!
 //! ```text
-//! <home>/pushca.db            SQLite store (teams, App IDs, certificates, ...)
-//! <home>/ca/root.pem          root CA certificate            (0644)
-//! <home>/ca/root.key          root CA key, encrypted PKCS#8  (0600)
+//! <home>/pushca.db            SQLite store (teams, App IDs, certificates, ...)  0600
+//! <home>/ca/root.pem          root CA certificate                              0644
+//! <home>/ca/root.key          root CA key, encrypted PKCS#8                    0600
 //! <home>/ca/issuing.pem       issuing CA certificate
 //! <home>/ca/issuing.key       issuing CA key, encrypted
 //! <home>/ca/profile-signer.pem / .key
 //! <home>/ca/chain.pem         issuing + root, for handing out
 //! <home>/templates/*.toml     optional overrides of the built-in templates
 //! ```
+//!
+//! pushca refuses a home, CA directory or key/store file that is writable by
+//! group or others or owned by another user (key and store files also must not
+//! be readable by them), and says which `chmod`/`chown` fixes it.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
@@ -19,10 +24,102 @@ pub struct Home {
     root: PathBuf,
 }
 
+/// What is wrong with a path of the home.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exposure {
+    /// Owned by another user (uid).
+    ForeignOwner { uid: u32 },
+    /// Group or others may write it (mode bits).
+    Writable { mode: u32 },
+    /// Group or others may read a secret file (mode bits).
+    Readable { mode: u32 },
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum HomeError {
     #[error("no home directory: pass --home DIR or set PUSHCA_HOME")]
     Unknown,
+    #[error("{} is not private: {}; fix: {}", path.display(), describe(.problem), fix(path, .problem))]
+    NotPrivate { path: PathBuf, problem: Exposure },
+    #[error("{} is not a directory", .0.display())]
+    NotADirectory(PathBuf),
+    #[error("cannot inspect {}: {source}", path.display())]
+    Inspect {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn describe(p: &Exposure) -> String {
+    match p {
+        Exposure::ForeignOwner { uid } => format!("it is owned by uid {uid}, not by you"),
+        Exposure::Writable { mode } => format!("group or others may write it (mode {mode:03o})"),
+        Exposure::Readable { mode } => format!("group or others may read it (mode {mode:03o})"),
+    }
+}
+
+fn fix(path: &Path, p: &Exposure) -> String {
+    let q = shell_quote(path);
+    match p {
+        Exposure::ForeignOwner { .. } => format!(
+            "chown {} {q} (or use a home of your own)",
+            rustix::process::geteuid().as_raw()
+        ),
+        Exposure::Writable { .. } | Exposure::Readable { .. } => {
+            if path.is_dir() {
+                format!("chmod 700 {q}")
+            } else {
+                format!("chmod 600 {q}")
+            }
+        }
+    }
+}
+
+fn shell_quote(p: &Path) -> String {
+    let s = p.display().to_string();
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+,:@".contains(c))
+    {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// Checks one path: owned by us; never group/other-writable; for secrets,
+/// not group/other-readable either. A missing path is fine.
+fn check(path: &Path, secret: bool) -> Result<(), HomeError> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(HomeError::Inspect {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let bad = |problem| HomeError::NotPrivate {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(bad(Exposure::ForeignOwner { uid: meta.uid() }));
+    }
+    let mode = meta.mode() & 0o7777;
+    // A symlink's own mode means nothing; its target is checked by the caller's use.
+    if meta.file_type().is_symlink() {
+        return Ok(());
+    }
+    if mode & 0o022 != 0 {
+        return Err(bad(Exposure::Writable { mode }));
+    }
+    if secret && mode & 0o044 != 0 {
+        return Err(bad(Exposure::Readable { mode }));
+    }
+    Ok(())
 }
 
 impl Home {
@@ -55,5 +152,142 @@ impl Home {
     }
     pub fn is_initialized(&self) -> bool {
         self.db_path().is_file()
+    }
+
+    /// The home's privacy check (see the module docs). Run before the home is
+    /// used: opening the store, unlocking a key, reading templates.
+    pub fn check_private(&self) -> Result<(), HomeError> {
+        check(&self.root, false)?;
+        let ca = self.ca_dir();
+        check(&ca, false)?;
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut p = self.db_path().into_os_string();
+            p.push(suffix);
+            check(Path::new(&p), true)?;
+        }
+        if let Ok(entries) = std::fs::read_dir(&ca) {
+            for e in entries.flatten() {
+                let p = e.path();
+                let secret = p.extension().is_some_and(|x| x == "key");
+                check(&p, secret)?;
+            }
+        }
+        let templates = self.templates_dir();
+        check(&templates, false)?;
+        if let Ok(entries) = std::fs::read_dir(&templates) {
+            for e in entries.flatten() {
+                check(&e.path(), false)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates the home (mode 0700) if missing. An existing directory must
+    /// already be private: it is never silently re-permissioned.
+    pub fn create_private(&self) -> Result<(), HomeError> {
+        if self.root.exists() {
+            if !self.root.is_dir() {
+                return Err(HomeError::NotADirectory(self.root.clone()));
+            }
+            return check(&self.root, false);
+        }
+        crate::fsutil::create_private_dir(&self.root).map_err(|e| HomeError::Inspect {
+            path: self.root.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn chmod(p: &Path, mode: u32) {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    fn private_home() -> (tempfile::TempDir, Home) {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path().join("h"));
+        home.create_private().unwrap();
+        std::fs::create_dir(home.ca_dir()).unwrap();
+        chmod(&home.ca_dir(), 0o700);
+        std::fs::write(home.ca_dir().join("root.key"), b"k").unwrap();
+        chmod(&home.ca_dir().join("root.key"), 0o600);
+        std::fs::write(home.ca_dir().join("root.pem"), b"c").unwrap();
+        chmod(&home.ca_dir().join("root.pem"), 0o644);
+        std::fs::write(home.db_path(), b"db").unwrap();
+        chmod(&home.db_path(), 0o600);
+        (dir, home)
+    }
+
+    #[test]
+    fn a_private_home_passes() {
+        let (_d, home) = private_home();
+        home.check_private().unwrap();
+        let mode = std::fs::metadata(home.root()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+    }
+
+    #[test]
+    fn exposed_paths_are_refused_with_the_fix() {
+        let cases: [(&dyn Fn(&Home) -> PathBuf, u32, &str); 5] = [
+            (&|h| h.root().to_path_buf(), 0o777, "chmod 700"),
+            (&|h| h.ca_dir(), 0o770, "chmod 700"),
+            (&|h| h.ca_dir().join("root.key"), 0o640, "chmod 600"),
+            (&|h| h.ca_dir().join("root.key"), 0o602, "chmod 600"),
+            (&|h| h.db_path(), 0o644, "chmod 600"),
+        ];
+        for (which, mode, want) in cases {
+            let (_d, home) = private_home();
+            let p = which(&home);
+            chmod(&p, mode);
+            let e = home.check_private().unwrap_err();
+            let msg = e.to_string();
+            assert!(matches!(e, HomeError::NotPrivate { .. }), "{msg}");
+            assert!(
+                msg.contains(want) && msg.contains(&p.display().to_string()),
+                "{msg}"
+            );
+        }
+        // A public certificate may be world-readable, not world-writable.
+        let (_d, home) = private_home();
+        chmod(&home.ca_dir().join("root.pem"), 0o666);
+        assert!(home.check_private().is_err());
+    }
+
+    #[test]
+    fn foreign_owners_are_refused() {
+        if rustix::process::geteuid().as_raw() != 0 {
+            return; // only root can give a file away
+        }
+        let (_d, home) = private_home();
+        let key = home.ca_dir().join("root.key");
+        std::os::unix::fs::chown(&key, Some(65534), None).unwrap();
+        let e = home.check_private().unwrap_err();
+        assert!(
+            matches!(
+                e,
+                HomeError::NotPrivate {
+                    problem: Exposure::ForeignOwner { uid: 65534 },
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("chown"), "{e}");
+    }
+
+    #[test]
+    fn an_existing_open_directory_is_not_silently_fixed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("open");
+        std::fs::create_dir(&root).unwrap();
+        chmod(&root, 0o777);
+        let home = Home::new(&root);
+        assert!(home.create_private().is_err());
+        let mode = std::fs::metadata(&root).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o777);
     }
 }

@@ -386,3 +386,41 @@ fn inputs_must_be_regular_files() {
     }
     assert!(!env.path("x.pem").exists());
 }
+
+#[test]
+fn the_home_is_private_and_an_exposed_one_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let env = Env::new();
+    env.init_with_app();
+    let home = env.home();
+    assert_eq!(mode(&home), 0o700);
+    assert_eq!(mode(&home.join("ca")), 0o700);
+    for f in ["pushca.db", "pushca.db-wal", "pushca.db-shm"] {
+        let p = home.join(f);
+        if p.exists() {
+            assert_eq!(mode(&p), 0o600, "{f}");
+        }
+    }
+    let csr = env.openssl_csr("p", "ec:P-256", &[]);
+    let set =
+        |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    for (path, bad, fix) in [
+        (home.join("ca/issuing.key"), 0o644, "chmod 600"),
+        (home.clone(), 0o777, "chmod 700"),
+        (home.join("pushca.db"), 0o666, "chmod 600"),
+    ] {
+        let good = mode(&path);
+        set(&path, bad);
+        let out = env
+            .issue_cmd("development", &csr, "p.pem")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", path.display());
+        let err = stderr(&out);
+        assert!(err.contains("is not private") && err.contains(fix), "{err}");
+        assert!(!env.path("p.pem").exists());
+        set(&path, good);
+    }
+    env.issue("development", &csr, "p.pem").success();
+}

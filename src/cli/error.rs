@@ -231,6 +231,9 @@ impl From<OpsError> for CliError {
             OpsError::Fs(f) => f.into(),
             OpsError::Home(h) => match h {
                 HomeError::Unknown => CliError::usage(msg),
+                HomeError::NotPrivate { .. } => CliError::of(Kind::Policy, msg),
+                HomeError::NotADirectory(_) => CliError::of(Kind::Input, msg),
+                HomeError::Inspect { .. } => CliError::of(Kind::Io, msg),
             },
             OpsError::Passphrase(ref p) => {
                 let c = CliError::of(Kind::Password, msg.clone());

@@ -74,7 +74,7 @@ pub fn init_home(
     if let Some(found) = existing_ca_material(home) {
         return Err(refuse(found));
     }
-    fsutil::create_private_dir(home.root())?;
+    home.create_private()?;
     let lock_path = home.root().join(".init.lock");
     let lock = fsutil::open_lock_file(&lock_path)?;
     if !fs4::fs_std::FileExt::try_lock_exclusive(&lock).unwrap_or(false) {

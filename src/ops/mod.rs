@@ -101,8 +101,12 @@ pub enum OpsError {
 
 pub type Result<T, E = OpsError> = std::result::Result<T, E>;
 
-/// Opens the store of an initialised home.
+/// Opens the store of an initialised home, after checking that the home is
+/// private (see [`Home::check_private`]).
 pub fn open_store(home: &Home) -> Result<Store> {
+    if home.is_initialized() {
+        home.check_private()?;
+    }
     Ok(Store::open(&home.db_path())?)
 }
 
