@@ -232,7 +232,8 @@ mod tests {
 
     #[test]
     fn exposed_paths_are_refused_with_the_fix() {
-        let cases: [(&dyn Fn(&Home) -> PathBuf, u32, &str); 5] = [
+        type Which = dyn Fn(&Home) -> PathBuf;
+        let cases: [(&Which, u32, &str); 5] = [
             (&|h| h.root().to_path_buf(), 0o777, "chmod 700"),
             (&|h| h.ca_dir(), 0o770, "chmod 700"),
             (&|h| h.ca_dir().join("root.key"), 0o640, "chmod 600"),
