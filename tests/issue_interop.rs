@@ -478,8 +478,8 @@ fn tampered_and_weak_csrs_are_refused_with_nothing_written() {
         "req", "-new", "-key", "e3.key", "-subj", "/CN=e3", "-out", "e3.csr",
     ]);
     assert_refused(&env, &env.path("e3.csr"), "exponent");
-    let sha1 = env.openssl_csr("sha1", "ec:P-256", &["-sha1"]);
-    assert_refused(&env, &sha1, "SHA-1");
+    let md5 = env.openssl_csr("md5", "rsa:2048", &["-md5"]);
+    assert_refused(&env, &md5, "md5WithRSAEncryption");
     let p521 = env.openssl_csr("p521", "ec:P-521", &[]);
     assert_refused(&env, &p521, "curve");
     let k1 = env.openssl_csr("k1", "ec:secp256k1", &[]);

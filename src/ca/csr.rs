@@ -1,10 +1,18 @@
 //! CSR checks. pushca takes exactly one thing from a CSR: its public key, and
-//! only after the CSR's self-signature verifies with an acceptable algorithm and
-//! the key is one we accept. Names, extensions, SANs and attributes are ignored.
+//! only after the key is one we accept and the CSR's self-signature verifies
+//! with an acceptable algorithm. Names, extensions, SANs and attributes are
+//! ignored.
+//!
+//! The PKCS#10 structure is read here, strictly but without requiring what
+//! OpenSSL does not require: the attributes field may be empty (`[0]` with an
+//! empty SET, as OpenSSL writes it) or absent (as some tools write it).
+//! SHA-1 signatures (Keychain Access before macOS Ventura, fastlane before
+//! late 2023) are accepted with a warning: the CSR signature only proves
+//! possession of the key, and pushca signs the certificate with SHA-256.
 
-use x509_parser::certification_request::X509CertificationRequest;
 use x509_parser::prelude::FromDer;
 use x509_parser::public_key::PublicKey;
+use x509_parser::x509::{SubjectPublicKeyInfo, X509Name};
 
 use crate::keys::{KeyAlgorithm, OID_P256, OID_P384};
 
@@ -12,14 +20,32 @@ use crate::keys::{KeyAlgorithm, OID_P256, OID_P384};
 pub enum CsrError {
     #[error("not a certificate signing request: {0}")]
     Malformed(String),
-    #[error("CSR signature algorithm {0} is not accepted (SHA-1 and MD5 are broken; use SHA-256 or stronger)")]
-    WeakSignatureAlgorithm(String),
+    #[error("CSR signature algorithm {0} is not accepted (MD5, MD4, MD2 and DSA are broken; use SHA-256 or stronger)")]
+    WeakSignatureAlgorithm(&'static str),
     #[error("CSR signature algorithm {0} is not supported")]
     UnsupportedSignatureAlgorithm(String),
     #[error("CSR signature does not verify: the request was altered or signed by another key")]
     BadSignature,
     #[error("CSR key rejected: {0}")]
     WeakKey(String),
+}
+
+/// Something about a CSR that is accepted but worth a line to the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CsrWarning {
+    /// Signed with SHA-1 (the named algorithm).
+    Sha1Signature { algorithm: &'static str },
+}
+
+impl std::fmt::Display for CsrWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CsrWarning::Sha1Signature { algorithm } => write!(
+                f,
+                "the CSR is signed with SHA-1 ({algorithm}); accepted because it only proves possession of the key — the certificate is signed with SHA-256"
+            ),
+        }
+    }
 }
 
 /// A CSR whose signature verified; carries only what issuance may use.
@@ -30,30 +56,50 @@ pub struct CheckedCsr {
     pub algorithm: KeyAlgorithm,
     /// The subject the requester asked for, for display only (never copied).
     pub requested_subject: String,
+    /// Accepted, but to be told to the user.
+    pub warnings: Vec<CsrWarning>,
 }
 
-const OID_MD5_RSA: &str = "1.2.840.113549.1.1.4";
-const OID_MD2_RSA: &str = "1.2.840.113549.1.1.2";
-const OID_SHA1_RSA: &str = "1.2.840.113549.1.1.5";
-const OID_SHA1_RSA_OIW: &str = "1.3.14.3.2.29";
-const OID_ECDSA_SHA1: &str = "1.2.840.10045.4.1";
-const OID_DSA_SHA1: &str = "1.2.840.10040.4.3";
 const WEAK_SIGNATURES: &[(&str, &str)] = &[
-    (OID_MD5_RSA, "md5WithRSAEncryption"),
-    (OID_MD2_RSA, "md2WithRSAEncryption"),
-    (OID_SHA1_RSA, "sha1WithRSAEncryption"),
-    (OID_SHA1_RSA_OIW, "sha1WithRSA"),
-    (OID_ECDSA_SHA1, "ecdsa-with-SHA1"),
-    (OID_DSA_SHA1, "dsa-with-SHA1"),
+    ("1.2.840.113549.1.1.4", "md5WithRSAEncryption"),
+    ("1.2.840.113549.1.1.3", "md4WithRSAEncryption"),
+    ("1.2.840.113549.1.1.2", "md2WithRSAEncryption"),
+    ("1.3.14.3.2.3", "md5WithRSA"),
+    ("1.2.840.10040.4.3", "dsa-with-SHA1"),
+    ("2.16.840.1.101.3.4.3.2", "dsa-with-SHA256"),
 ];
-const ACCEPTED_SIGNATURES: &[&str] = &[
-    "1.2.840.113549.1.1.11", // sha256WithRSAEncryption
-    "1.2.840.113549.1.1.12", // sha384WithRSAEncryption
-    "1.2.840.113549.1.1.13", // sha512WithRSAEncryption
-    "1.2.840.113549.1.1.10", // RSASSA-PSS (hash checked by the verifier: SHA-256+)
-    "1.2.840.10045.4.3.2",   // ecdsa-with-SHA256
-    "1.2.840.10045.4.3.3",   // ecdsa-with-SHA384
-];
+
+/// The signature algorithms pushca verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SigAlg {
+    RsaPkcs1(Hash),
+    RsaPss(Hash),
+    Ecdsa(Hash),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hash {
+    Sha1,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+fn sig_alg(oid: &str) -> Option<(SigAlg, &'static str)> {
+    Some(match oid {
+        "1.2.840.113549.1.1.5" => (SigAlg::RsaPkcs1(Hash::Sha1), "sha1WithRSAEncryption"),
+        "1.3.14.3.2.29" => (SigAlg::RsaPkcs1(Hash::Sha1), "sha1WithRSA"),
+        "1.2.840.113549.1.1.11" => (SigAlg::RsaPkcs1(Hash::Sha256), "sha256WithRSAEncryption"),
+        "1.2.840.113549.1.1.12" => (SigAlg::RsaPkcs1(Hash::Sha384), "sha384WithRSAEncryption"),
+        "1.2.840.113549.1.1.13" => (SigAlg::RsaPkcs1(Hash::Sha512), "sha512WithRSAEncryption"),
+        "1.2.840.113549.1.1.10" => (SigAlg::RsaPss(Hash::Sha256), "RSASSA-PSS"),
+        "1.2.840.10045.4.1" => (SigAlg::Ecdsa(Hash::Sha1), "ecdsa-with-SHA1"),
+        "1.2.840.10045.4.3.2" => (SigAlg::Ecdsa(Hash::Sha256), "ecdsa-with-SHA256"),
+        "1.2.840.10045.4.3.3" => (SigAlg::Ecdsa(Hash::Sha384), "ecdsa-with-SHA384"),
+        "1.2.840.10045.4.3.4" => (SigAlg::Ecdsa(Hash::Sha512), "ecdsa-with-SHA512"),
+        _ => return None,
+    })
+}
 
 /// Reads a CSR in PEM (`CERTIFICATE REQUEST` or the older `NEW CERTIFICATE
 /// REQUEST`, text around it allowed) or DER.
@@ -73,34 +119,225 @@ pub fn csr_der_from_bytes(bytes: &[u8]) -> Result<Vec<u8>, CsrError> {
     }
 }
 
-/// Parses a CSR (PEM or DER), verifies its signature and checks its key.
-pub fn check_csr(bytes: &[u8]) -> Result<CheckedCsr, CsrError> {
-    let der = csr_der_from_bytes(bytes)?;
-    let (rest, csr) = X509CertificationRequest::from_der(&der)
-        .map_err(|e| CsrError::Malformed(format!("invalid PKCS#10 structure ({e})")))?;
+/// One DER TLV: (tag, content, whole encoding, rest).
+type Tlv<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
+
+/// The first DER TLV of `input`. Definite, minimal lengths only.
+fn tlv(input: &[u8]) -> Option<Tlv<'_>> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let (bytes, rest) = (rest.get(..n)?, rest.get(n..)?);
+        if bytes.first() == Some(&0) {
+            return None;
+        }
+        let len = bytes.iter().fold(0usize, |a, b| (a << 8) | usize::from(*b));
+        if len < 0x80 {
+            return None;
+        }
+        (len, rest)
+    };
+    let content = rest.get(..len)?;
+    let header = input.len() - rest.len();
+    let whole = input.get(..header + len)?;
+    Some((tag, content, whole, rest.get(len..)?))
+}
+
+/// The parts of a PKCS#10 request pushca needs.
+struct Parts<'a> {
+    /// CertificationRequestInfo, whole encoding (what the signature covers).
+    cri: &'a [u8],
+    subject: &'a [u8],
+    spki: &'a [u8],
+    sig_alg: &'a [u8],
+    signature: &'a [u8],
+}
+
+fn split(der: &[u8]) -> Result<Parts<'_>, CsrError> {
+    let bad = |why: &str| CsrError::Malformed(format!("invalid PKCS#10 structure ({why})"));
+    let (tag, outer, _, rest) = tlv(der).ok_or_else(|| bad("not DER"))?;
+    if tag != 0x30 {
+        return Err(bad("not a SEQUENCE"));
+    }
     if !rest.is_empty() {
         return Err(CsrError::Malformed("trailing data after the CSR".into()));
     }
-    let info = &csr.certification_request_info;
-    let algorithm = check_key(&info.subject_pki)?;
-    let sig_oid = csr.signature_algorithm.algorithm.to_id_string();
-    if let Some((_, name)) = WEAK_SIGNATURES.iter().find(|(o, _)| *o == sig_oid) {
-        return Err(CsrError::WeakSignatureAlgorithm((*name).to_string()));
+    let (tag, cri_body, cri, rest) = tlv(outer).ok_or_else(|| bad("request info"))?;
+    let (atag, _, sig_alg, rest) = tlv(rest).ok_or_else(|| bad("signature algorithm"))?;
+    let (stag, sig, _, rest) = tlv(rest).ok_or_else(|| bad("signature"))?;
+    if tag != 0x30 || atag != 0x30 || stag != 0x03 || !rest.is_empty() {
+        return Err(bad("expected request info, algorithm and signature"));
     }
-    if !ACCEPTED_SIGNATURES.contains(&sig_oid.as_str()) {
-        return Err(CsrError::UnsupportedSignatureAlgorithm(sig_oid));
+    let signature = match sig.split_first() {
+        Some((0, bits)) => bits,
+        _ => return Err(bad("signature BIT STRING")),
+    };
+    let (vtag, version, _, rest) = tlv(cri_body).ok_or_else(|| bad("version"))?;
+    if vtag != 0x02 || version != [0] {
+        return Err(bad("version is not 1"));
     }
-    csr.verify_signature().map_err(|e| match e {
-        x509_parser::error::X509Error::SignatureUnsupportedAlgorithm => {
-            CsrError::UnsupportedSignatureAlgorithm(sig_oid.clone())
+    let (ntag, _, subject, rest) = tlv(rest).ok_or_else(|| bad("subject"))?;
+    let (ktag, _, spki, rest) = tlv(rest).ok_or_else(|| bad("public key"))?;
+    if ntag != 0x30 || ktag != 0x30 {
+        return Err(bad("subject and public key"));
+    }
+    // attributes [0] IMPLICIT SET OF Attribute: empty, present, or (as some
+    // tools write it) absent.
+    if !rest.is_empty() {
+        let (tag, _, _, rest) = tlv(rest).ok_or_else(|| bad("attributes"))?;
+        if tag != 0xa0 || !rest.is_empty() {
+            return Err(bad("unexpected data after the attributes"));
         }
-        _ => CsrError::BadSignature,
-    })?;
-    Ok(CheckedCsr {
-        spki_der: info.subject_pki.raw.to_vec(),
-        algorithm,
-        requested_subject: info.subject.to_string(),
+    }
+    Ok(Parts {
+        cri,
+        subject,
+        spki,
+        sig_alg,
+        signature,
     })
+}
+
+/// The hash named by an RSASSA-PSS parameters' `hashAlgorithm` (SHA-1 when absent).
+fn pss_hash(params: Option<der::AnyRef<'_>>) -> Option<Hash> {
+    use der::Decode;
+    let Some(p) = params else {
+        return Some(Hash::Sha1);
+    };
+    let (tag, body, _, _) = tlv(p.value())?;
+    if tag != 0xa0 {
+        return Some(Hash::Sha1);
+    }
+    let alg = spki::AlgorithmIdentifierRef::from_der(body).ok()?;
+    match alg.oid.to_string().as_str() {
+        "1.3.14.3.2.26" => Some(Hash::Sha1),
+        "2.16.840.1.101.3.4.2.1" => Some(Hash::Sha256),
+        "2.16.840.1.101.3.4.2.2" => Some(Hash::Sha384),
+        "2.16.840.1.101.3.4.2.3" => Some(Hash::Sha512),
+        _ => None,
+    }
+}
+
+/// Parses a CSR (PEM or DER), checks its key, then verifies its signature.
+pub fn check_csr(bytes: &[u8]) -> Result<CheckedCsr, CsrError> {
+    use der::Decode;
+    let der = csr_der_from_bytes(bytes)?;
+    let parts = split(&der)?;
+    let (rest, spki) = SubjectPublicKeyInfo::from_der(parts.spki)
+        .map_err(|e| CsrError::WeakKey(format!("unreadable public key ({e})")))?;
+    if !rest.is_empty() {
+        return Err(CsrError::Malformed(
+            "trailing data after the public key".into(),
+        ));
+    }
+    let algorithm = check_key(&spki)?;
+    let alg = spki::AlgorithmIdentifierRef::from_der(parts.sig_alg)
+        .map_err(|e| CsrError::Malformed(format!("signature algorithm ({e})")))?;
+    let oid = alg.oid.to_string();
+    if let Some((_, name)) = WEAK_SIGNATURES.iter().find(|(o, _)| *o == oid) {
+        return Err(CsrError::WeakSignatureAlgorithm(name));
+    }
+    let (mut sig, name) =
+        sig_alg(&oid).ok_or_else(|| CsrError::UnsupportedSignatureAlgorithm(oid.clone()))?;
+    if let SigAlg::RsaPss(_) = sig {
+        let h = pss_hash(alg.parameters)
+            .ok_or_else(|| CsrError::UnsupportedSignatureAlgorithm(format!("{name} ({oid})")))?;
+        sig = SigAlg::RsaPss(h);
+    }
+    verify(sig, name, algorithm, &spki, parts.cri, parts.signature)?;
+    let mut warnings = Vec::new();
+    if matches!(
+        sig,
+        SigAlg::RsaPkcs1(Hash::Sha1) | SigAlg::Ecdsa(Hash::Sha1) | SigAlg::RsaPss(Hash::Sha1)
+    ) {
+        warnings.push(CsrWarning::Sha1Signature { algorithm: name });
+    }
+    let requested_subject = X509Name::from_der(parts.subject)
+        .map(|(_, n)| n.to_string())
+        .unwrap_or_default();
+    Ok(CheckedCsr {
+        spki_der: parts.spki.to_vec(),
+        algorithm,
+        requested_subject,
+        warnings,
+    })
+}
+
+/// Verifies the CSR's self-signature over the request info with the CSR's key.
+fn verify(
+    sig: SigAlg,
+    name: &str,
+    key: KeyAlgorithm,
+    spki: &SubjectPublicKeyInfo<'_>,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), CsrError> {
+    use ring::signature as rs;
+    let key_bits: &[u8] = &spki.subject_public_key.data;
+    let unsupported =
+        || CsrError::UnsupportedSignatureAlgorithm(format!("{name} with a {key} key"));
+    let ring_alg: &dyn rs::VerificationAlgorithm = match (sig, key) {
+        (SigAlg::RsaPkcs1(h), KeyAlgorithm::Rsa { .. }) => match h {
+            Hash::Sha1 => &rs::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
+            Hash::Sha256 => &rs::RSA_PKCS1_2048_8192_SHA256,
+            Hash::Sha384 => &rs::RSA_PKCS1_2048_8192_SHA384,
+            Hash::Sha512 => &rs::RSA_PKCS1_2048_8192_SHA512,
+        },
+        (SigAlg::RsaPss(h), KeyAlgorithm::Rsa { .. }) => match h {
+            Hash::Sha256 => &rs::RSA_PSS_2048_8192_SHA256,
+            Hash::Sha384 => &rs::RSA_PSS_2048_8192_SHA384,
+            Hash::Sha512 => &rs::RSA_PSS_2048_8192_SHA512,
+            Hash::Sha1 => return Err(unsupported()),
+        },
+        (SigAlg::Ecdsa(Hash::Sha1), KeyAlgorithm::EcP256) => {
+            return verify_ecdsa_sha1_p256(key_bits, message, signature)
+        }
+        (SigAlg::Ecdsa(Hash::Sha1), KeyAlgorithm::EcP384) => {
+            return verify_ecdsa_sha1_p384(key_bits, message, signature)
+        }
+        (SigAlg::Ecdsa(Hash::Sha256), KeyAlgorithm::EcP256) => &rs::ECDSA_P256_SHA256_ASN1,
+        (SigAlg::Ecdsa(Hash::Sha384), KeyAlgorithm::EcP256) => &rs::ECDSA_P256_SHA384_ASN1,
+        (SigAlg::Ecdsa(Hash::Sha256), KeyAlgorithm::EcP384) => &rs::ECDSA_P384_SHA256_ASN1,
+        (SigAlg::Ecdsa(Hash::Sha384), KeyAlgorithm::EcP384) => &rs::ECDSA_P384_SHA384_ASN1,
+        _ => return Err(unsupported()),
+    };
+    rs::UnparsedPublicKey::new(ring_alg, key_bits)
+        .verify(message, signature)
+        .map_err(|_| CsrError::BadSignature)
+}
+
+/// ECDSA with SHA-1 (ring has no ECDSA-SHA1 verifier): RustCrypto's curves
+/// over a SHA-1 digest.
+fn verify_ecdsa_sha1_p256(point: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), CsrError> {
+    use p256::ecdsa::signature::hazmat::PrehashVerifier;
+    use sha1::Digest;
+    let key =
+        p256::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|_| CsrError::BadSignature)?;
+    let sig = p256::ecdsa::Signature::from_der(sig).map_err(|_| CsrError::BadSignature)?;
+    key.verify_prehash(&sha1::Sha1::digest(msg), &sig)
+        .map_err(|_| CsrError::BadSignature)
+}
+
+fn verify_ecdsa_sha1_p384(point: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), CsrError> {
+    use p384::ecdsa::signature::hazmat::PrehashVerifier;
+    use sha1::Digest;
+    let key =
+        p384::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|_| CsrError::BadSignature)?;
+    let sig = p384::ecdsa::Signature::from_der(sig).map_err(|_| CsrError::BadSignature)?;
+    // ECDSA uses the digest as an integer; the `ecdsa` crate refuses a
+    // prehash shorter than half the field, so give it the same integer
+    // left-padded with zeros to the field size (48 bytes).
+    let mut e = [0u8; 48];
+    let d = sha1::Sha1::digest(msg);
+    e[48 - d.len()..].copy_from_slice(&d);
+    key.verify_prehash(&e, &sig)
+        .map_err(|_| CsrError::BadSignature)
 }
 
 fn check_key(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Result<KeyAlgorithm, CsrError> {
@@ -190,4 +427,34 @@ pub fn make_csr(
         .serialize_request(&kp)
         .map_err(|e| CsrError::Malformed(e.to_string()))?;
     Ok(req.der().to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sha1_warning_is_one_line() {
+        let w = CsrWarning::Sha1Signature {
+            algorithm: "sha1WithRSAEncryption",
+        }
+        .to_string();
+        assert!(!w.contains('\n') && w.contains("SHA-1"), "{w}");
+    }
+
+    #[test]
+    fn truncated_and_odd_encodings_are_errors() {
+        let key = crate::keys::PrivateKey::generate(crate::keys::KeyType::EcP256).unwrap();
+        let der = make_csr(&key, "x", None).unwrap();
+        assert!(check_csr(&der).is_ok());
+        for n in 0..der.len() {
+            assert!(check_csr(&der[..n]).is_err(), "truncated at {n}");
+        }
+        let mut trailing = der.clone();
+        trailing.push(0);
+        assert!(check_csr(&trailing).is_err());
+        // A non-minimal length encoding is not DER.
+        assert!(tlv(&[0x30, 0x81, 0x01, 0x00]).is_none());
+        assert!(tlv(&[0x30, 0x82, 0x00, 0x81]).is_none());
+    }
 }

@@ -67,6 +67,7 @@ pub struct PreparedIssue<'h> {
     app: AppRecord,
     env: PushEnvironment,
     csrs: Vec<CheckedCsr>,
+    warnings: Vec<String>,
     outputs: Vec<PathBuf>,
     format: CertFormat,
     force: bool,
@@ -154,12 +155,16 @@ pub fn prepare_issue<'h>(
         }
     }
     let mut csrs = Vec::with_capacity(req.csr_files.len());
+    let mut warnings = Vec::new();
     for path in req.csr_files {
         let bytes = fsutil::read_input(path)?;
         let csr = ca::check_csr(&bytes).map_err(|source| OpsError::Csr {
             path: path.clone(),
             source,
         })?;
+        for w in &csr.warnings {
+            warnings.push(format!("{}: {w}", path.display()));
+        }
         csrs.push(csr);
         tick();
     }
@@ -171,6 +176,7 @@ pub fn prepare_issue<'h>(
         app,
         env: req.env,
         csrs,
+        warnings,
         outputs,
         format: req.format,
         force: req.force,
@@ -252,7 +258,7 @@ impl PreparedIssue<'_> {
                 .zip(self.outputs)
                 .map(|(cert, path)| Issued { cert, path })
                 .collect(),
-            warnings: Vec::new(),
+            warnings: self.warnings,
         })
     }
 }
@@ -405,6 +411,7 @@ mod tests {
             spki_der: vec![0x30, 0x03, 0x02, 0x01, 0x00],
             algorithm: KeyAlgorithm::EcP256,
             requested_subject: String::new(),
+            warnings: Vec::new(),
         };
         assert!(prepared.issue(&pass).is_err());
         assert!(
