@@ -18,6 +18,7 @@
 
 pub mod ca;
 pub mod certfile;
+pub mod cms;
 pub mod fsutil;
 pub mod home;
 pub mod keys;

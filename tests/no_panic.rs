@@ -56,7 +56,7 @@ proptest! {
         let _ = PrivateKey::from_pkcs8_der(&data);
         let _ = pushca::x509ext::decode_topics(&data);
         if let Ok(s) = std::str::from_utf8(&data) {
-            let _ = PrivateKey::from_pkcs8_pem(s, None);
+            let _ = pushca::keys::decode::load_private_key(s.as_bytes(), None);
         }
     }
 

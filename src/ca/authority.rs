@@ -5,9 +5,8 @@ use std::path::{Path, PathBuf};
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, DnValue,
-    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyUsagePurpose,
 };
-use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
 
 use super::templates::{self, AuthorityTemplate, Placeholders};
@@ -129,7 +128,7 @@ fn eku(name: &str) -> Option<ExtendedKeyUsagePurpose> {
 }
 
 fn build_err(e: rcgen::Error) -> CaError {
-    CaError::Build(e.to_string())
+    CaError::Build(e)
 }
 
 /// Makes the root CA, the issuing CA and the profile-signing certificate.
@@ -184,46 +183,46 @@ pub fn create_hierarchy(p: &InitParams<'_>) -> Result<Hierarchy, CaError> {
     })
 }
 
+/// PBKDF2-HMAC-SHA256 iterations for CA keys at rest (OWASP's current figure).
+pub const CA_KEY_ITERATIONS: u32 = 600_000;
+
 /// Writes the hierarchy into `files.dir()`: certificates (0644), encrypted keys
-/// (0600) and `chain.pem`. All files are staged first and renamed together.
+/// (0600, PBES2 with [`CA_KEY_ITERATIONS`]) and `chain.pem`. All files are
+/// staged first and renamed together.
 pub fn write_hierarchy(files: &CaFiles, h: &Hierarchy, pass: &Secret) -> Result<(), CaError> {
-    fsutil::create_private_dir(files.dir()).map_err(|e| CaError::Files(e.to_string()))?;
+    fsutil::create_private_dir(files.dir())?;
     let mut batch = AtomicBatch::new();
-    let fs_err = |e: fsutil::FsError| CaError::Files(e.to_string());
     for (name, ck) in [
         (ROOT, &h.root),
         (ISSUING, &h.issuing),
         (PROFILE_SIGNER, &h.profile_signer),
     ] {
-        batch
-            .add(
-                &files.cert(name),
-                pem_encode("CERTIFICATE", &ck.der).as_bytes(),
-                MODE_PUBLIC,
-            )
-            .map_err(fs_err)?;
-        let enc = ck.key.to_encrypted_pkcs8_pem(pass)?;
-        batch
-            .add(&files.key(name), enc.as_bytes(), MODE_SECRET)
-            .map_err(fs_err)?;
+        batch.add(
+            &files.cert(name),
+            pem_encode("CERTIFICATE", &ck.der).as_bytes(),
+            MODE_PUBLIC,
+        )?;
+        let der = ck
+            .key
+            .to_encrypted_pkcs8_der_with(pass, CA_KEY_ITERATIONS)?;
+        let enc = pem_encode("ENCRYPTED PRIVATE KEY", &der);
+        batch.add(&files.key(name), enc.as_bytes(), MODE_SECRET)?;
     }
     let chain = pem_encode("CERTIFICATE", &h.issuing.der) + &pem_encode("CERTIFICATE", &h.root.der);
-    batch
-        .add(&files.chain(), chain.as_bytes(), MODE_PUBLIC)
-        .map_err(fs_err)?;
-    batch.commit().map_err(fs_err)
+    batch.add(&files.chain(), chain.as_bytes(), MODE_PUBLIC)?;
+    Ok(batch.commit()?)
 }
 
 /// Reads one PEM certificate written by [`write_hierarchy`].
 pub fn read_ca_cert(files: &CaFiles, name: &str) -> Result<Vec<u8>, CaError> {
     let path = files.cert(name);
-    let bytes = fsutil::read_input(&path).map_err(|e| CaError::Files(e.to_string()))?;
+    let bytes = fsutil::read_input(&path)?;
     match crate::pem::der_or_block(&bytes, &["CERTIFICATE"]) {
         Ok(crate::pem::Found::Block(b)) => Ok(b.der.to_vec()),
-        _ => Err(CaError::Files(format!(
-            "{}: not a PEM certificate",
-            path.display()
-        ))),
+        _ => Err(CaError::CaFile {
+            path,
+            reason: "not a PEM certificate",
+        }),
     }
 }
 
@@ -235,44 +234,26 @@ pub fn unlock_key(
     pass: &Secret,
 ) -> Result<PrivateKey, CaError> {
     let path = files.key(name);
-    let bytes = fsutil::read_input(&path).map_err(|e| CaError::Files(e.to_string()))?;
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|_| CaError::Files(format!("{}: not a PEM key", path.display())))?;
-    let key = PrivateKey::from_pkcs8_pem(text, Some(pass)).map_err(|e| match e {
-        KeyError::WrongPassphrase => CaError::WrongPassphrase(path.display().to_string()),
-        other => CaError::Files(format!("{}: {other}", path.display())),
+    let bytes = fsutil::read_secret_input(&path)?;
+    let key = crate::keys::decode::load_private_key(&bytes, Some(pass)).map_err(|e| match e {
+        KeyError::WrongPassphrase => CaError::WrongPassphrase(path.clone()),
+        source => CaError::CaKey {
+            path: path.clone(),
+            source,
+        },
     })?;
-    let (_, cert) = x509_parser::parse_x509_certificate(cert_der)
-        .map_err(|e| CaError::Files(format!("{name} certificate: {e}")))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(cert_der).map_err(|_| CaError::CaFile {
+        path: files.cert(name),
+        reason: "not a certificate",
+    })?;
     if cert.public_key().raw != key.public_key_der()?.as_slice() {
-        return Err(CaError::Files(format!(
-            "{} does not belong to {} (the CA files were mixed up)",
-            path.display(),
-            files.cert(name).display()
-        )));
+        return Err(CaError::KeyMismatch {
+            what: format!(
+                "{} (the key {} does not belong to it)",
+                files.cert(name).display(),
+                path.display()
+            ),
+        });
     }
     Ok(key)
-}
-
-/// The issuing CA, unlocked and ready to sign.
-pub struct IssuingCa {
-    pub cert_der: Vec<u8>,
-    pub key: PrivateKey,
-    pub(crate) issuer: Issuer<'static, KeyPair>,
-}
-
-impl IssuingCa {
-    /// Decrypts the issuing CA key with the CA passphrase.
-    pub fn unlock(files: &CaFiles, pass: &Secret) -> Result<IssuingCa, CaError> {
-        let cert_der = read_ca_cert(files, ISSUING)?;
-        let key = unlock_key(files, ISSUING, &cert_der, pass)?;
-        let issuer =
-            Issuer::from_ca_cert_der(&CertificateDer::from(cert_der.as_slice()), key.to_rcgen()?)
-                .map_err(|e| CaError::Files(format!("issuing CA certificate: {e}")))?;
-        Ok(IssuingCa {
-            cert_der,
-            key,
-            issuer,
-        })
-    }
 }

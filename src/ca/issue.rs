@@ -7,7 +7,8 @@ use rcgen::{
 };
 use time::OffsetDateTime;
 
-use super::authority::{printable, IssuingCa};
+use super::authority::printable;
+use super::issuer::Issuer;
 use super::templates::PushTemplate;
 use super::{serial, sha256_hex, CaError, CheckedCsr};
 use crate::x509ext::{self, ARC_TOPICS, ARC_UID};
@@ -55,7 +56,7 @@ impl PushTemplate {
     }
 }
 
-impl IssuingCa {
+impl Issuer {
     /// Signs a push certificate for `subject` with the CSR's public key.
     pub fn issue_push_certificate(
         &self,
@@ -64,14 +65,11 @@ impl IssuingCa {
         csr: &CheckedCsr,
         now: OffsetDateTime,
     ) -> Result<IssuedCertificate, CaError> {
-        let public_key = SubjectPublicKeyInfo::from_der(&csr.spki_der)
-            .map_err(|e| CaError::Build(format!("CSR public key not usable: {e}")))?;
+        let public_key = SubjectPublicKeyInfo::from_der(&csr.spki_der).map_err(CaError::Build)?;
         // rcgen re-encodes the key; make sure the certificate carries exactly
         // the key the requester signed the CSR with.
         if public_key.subject_public_key_info() != csr.spki_der {
-            return Err(CaError::Build(
-                "CSR public key has a non-canonical encoding".into(),
-            ));
+            return Err(CaError::NonCanonicalKey);
         }
         let now = now.replace_nanosecond(0).unwrap_or(now);
 
@@ -102,13 +100,10 @@ impl IssuingCa {
                 x509ext::ENVIRONMENT_VALUE.to_vec(),
             ));
         }
-        let topics = x509ext::encode_topics(subject.bundle_id, &template.topics)
-            .map_err(|e| CaError::Build(e.to_string()))?;
+        let topics = x509ext::encode_topics(subject.bundle_id, &template.topics)?;
         p.custom_extensions
             .push(CustomExtension::from_oid_content(ARC_TOPICS, topics));
-        let cert = p
-            .signed_by(&public_key, &self.issuer)
-            .map_err(|e| CaError::Build(e.to_string()))?;
+        let cert = p.signed_by(&public_key, self.rcgen())?;
         let der = cert.der().to_vec();
         Ok(IssuedCertificate {
             serial: serial::serial_hex(&serial_bytes),

@@ -11,6 +11,7 @@ pub mod authority;
 pub mod csr;
 pub mod inspect;
 pub mod issue;
+pub mod issuer;
 pub mod serial;
 pub mod templates;
 
@@ -18,10 +19,11 @@ use std::fmt;
 
 use crate::x509ext::Environment;
 
-pub use authority::{create_hierarchy, CaFiles, Hierarchy, InitParams, IssuingCa};
+pub use authority::{create_hierarchy, CaFiles, Hierarchy, InitParams};
 pub use csr::{check_csr, CheckedCsr, CsrError};
 pub use inspect::CertSummary;
 pub use issue::{IssuedCertificate, PushSubject};
+pub use issuer::{Issuer, IssuingCa};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaError {
@@ -31,12 +33,29 @@ pub enum CaError {
     Csr(#[from] CsrError),
     #[error(transparent)]
     Key(#[from] crate::keys::KeyError),
-    #[error("{0}")]
-    Files(String),
-    #[error("CA passphrase is wrong (cannot decrypt {0})")]
-    WrongPassphrase(String),
+    #[error(transparent)]
+    Fs(#[from] crate::fsutil::FsError),
+    #[error("{}: {reason}", path.display())]
+    CaFile {
+        path: std::path::PathBuf,
+        reason: &'static str,
+    },
+    #[error("{}: {source}", path.display())]
+    CaKey {
+        path: std::path::PathBuf,
+        #[source]
+        source: crate::keys::KeyError,
+    },
+    #[error("CA passphrase is wrong (cannot decrypt {})", .0.display())]
+    WrongPassphrase(std::path::PathBuf),
+    #[error("the CA key does not belong to the certificate {what} (the CA files were mixed up)")]
+    KeyMismatch { what: String },
     #[error("certificate building failed: {0}")]
-    Build(String),
+    Build(#[from] rcgen::Error),
+    #[error("the CSR's public key has a non-canonical encoding")]
+    NonCanonicalKey,
+    #[error(transparent)]
+    Extension(#[from] crate::x509ext::ExtError),
     #[error("invalid country code '{0}': expected two letters, like US")]
     InvalidCountry(String),
     #[error("not a certificate: {0}")]

@@ -206,8 +206,15 @@ impl From<CaError> for CliError {
                 .with_hint("the CA passphrase is the one given to `pushca init`"),
             CaError::Key(ref k) => CliError::of(key_kind(k), e.to_string()),
             CaError::Csr(ref c) => CliError::of(csr_kind(c), e.to_string()),
-            CaError::Files(_) => CliError::of(Kind::Io, e.to_string()),
-            CaError::Build(_) => CliError::of(Kind::Crypto, e.to_string()),
+            CaError::Fs(ref f) => CliError::of(fs_kind(f), e.to_string()),
+            CaError::CaKey { ref source, .. } => CliError::of(key_kind(source), e.to_string()),
+            CaError::CaFile { .. } | CaError::KeyMismatch { .. } => {
+                CliError::of(Kind::Input, e.to_string())
+                    .with_hint("the CA files of the home were altered; restore them from a backup")
+            }
+            CaError::Build(_) | CaError::NonCanonicalKey | CaError::Extension(_) => {
+                CliError::of(Kind::Crypto, e.to_string())
+            }
             CaError::Template { .. } | CaError::InvalidCountry(_) | CaError::NotCertificate(_) => {
                 CliError::of(Kind::Input, e.to_string())
             }

@@ -8,12 +8,13 @@
 use std::fmt;
 
 use pkcs8::der::{Decode, Encode};
-use pkcs8::{pkcs5, EncryptedPrivateKeyInfo, PrivateKeyInfo};
+use pkcs8::{pkcs5, PrivateKeyInfo};
 use rand::RngCore;
 use zeroize::Zeroizing;
 
 pub mod decode;
 pub mod legacy_pem;
+pub mod signer;
 
 use crate::secret::Secret;
 
@@ -187,49 +188,6 @@ impl PrivateKey {
         })
     }
 
-    /// Decrypts an `EncryptedPrivateKeyInfo` DER (PBES2 with PBKDF2 or scrypt,
-    /// and the PBES1 schemes the `pkcs5` crate supports).
-    pub fn from_encrypted_pkcs8_der(der: &[u8], pass: &Secret) -> Result<PrivateKey, KeyError> {
-        let enc = EncryptedPrivateKeyInfo::from_der(der).map_err(|e| {
-            KeyError::Malformed(format!("invalid encrypted PKCS#8 structure ({e})"))
-        })?;
-        let doc = enc.decrypt(pass.as_bytes()).map_err(|e| match e {
-            pkcs8::Error::EncryptedPrivateKey(pkcs5::Error::DecryptFailed) => {
-                KeyError::WrongPassphrase
-            }
-            pkcs8::Error::EncryptedPrivateKey(pkcs5::Error::AlgorithmParametersInvalid {
-                ..
-            })
-            | pkcs8::Error::EncryptedPrivateKey(pkcs5::Error::UnsupportedAlgorithm { .. }) => {
-                KeyError::Unsupported(format!("encryption scheme not supported ({e})"))
-            }
-            _ => KeyError::WrongPassphrase,
-        })?;
-        // A wrong password that happens to unpad correctly yields garbage DER.
-        PrivateKey::from_pkcs8_der(doc.as_bytes()).map_err(|_| KeyError::WrongPassphrase)
-    }
-
-    /// Reads `-----BEGIN ENCRYPTED PRIVATE KEY-----` or `-----BEGIN PRIVATE KEY-----` PEM.
-    /// (Every other key format is handled by the conversion module.)
-    pub fn from_pkcs8_pem(pem: &str, pass: Option<&Secret>) -> Result<PrivateKey, KeyError> {
-        let block = crate::pem::blocks(pem.as_bytes())
-            .map_err(|e| KeyError::Malformed(format!("invalid PEM ({e})")))?
-            .into_iter()
-            .next()
-            .ok_or_else(|| KeyError::Malformed("no PEM block found".into()))?;
-        let der = block.der;
-        match (block.label.as_str(), pass) {
-            ("PRIVATE KEY", _) => PrivateKey::from_pkcs8_der(&der),
-            ("ENCRYPTED PRIVATE KEY", Some(p)) => PrivateKey::from_encrypted_pkcs8_der(&der, p),
-            ("ENCRYPTED PRIVATE KEY", None) => Err(KeyError::Malformed(
-                "the key is encrypted and no passphrase was given".into(),
-            )),
-            (other, _) => Err(KeyError::Malformed(format!(
-                "PEM block is '{other}', not a private key"
-            ))),
-        }
-    }
-
     pub fn algorithm(&self) -> KeyAlgorithm {
         self.algorithm
     }
@@ -338,9 +296,9 @@ mod tests {
             let pass = Secret::new("correct horse");
             let pem = k.to_encrypted_pkcs8_pem(&pass).unwrap();
             assert!(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
-            let back = PrivateKey::from_pkcs8_pem(&pem, Some(&pass)).unwrap();
+            let back = decode::load_private_key(pem.as_bytes(), Some(&pass)).unwrap();
             assert_eq!(back.pkcs8_der(), k.pkcs8_der());
-            let wrong = PrivateKey::from_pkcs8_pem(&pem, Some(&Secret::new("nope")));
+            let wrong = decode::load_private_key(pem.as_bytes(), Some(&Secret::new("nope")));
             assert!(matches!(wrong, Err(KeyError::WrongPassphrase)), "{wrong:?}");
             assert!(k.to_rcgen().is_ok());
         }
@@ -357,6 +315,6 @@ mod tests {
     #[test]
     fn garbage_is_malformed_not_panic() {
         assert!(PrivateKey::from_pkcs8_der(b"\x30\x03\x02\x01").is_err());
-        assert!(PrivateKey::from_pkcs8_pem("hello", None).is_err());
+        assert!(decode::load_private_key(b"hello", None).is_err());
     }
 }

@@ -201,7 +201,7 @@ impl PreparedIssue<'_> {
             force: self.force,
             home: Some(home.root()),
         };
-        let ca = IssuingCa::unlock(&CaFiles::new(home.ca_dir()), pass)?;
+        let ca = IssuingCa::unlock_issuing(&CaFiles::new(home.ca_dir()), pass)?;
         let template = templates::load_push(Some(&home.templates_dir()), self.env)?;
         let now = now();
         let mut st = open_store(home)?;
