@@ -23,6 +23,7 @@ pub mod fsutil;
 pub mod home;
 pub mod keys;
 pub mod ops;
+pub mod pbe;
 pub mod pem;
 pub mod pkcs12;
 pub mod portal;

@@ -169,12 +169,14 @@ fn open_p12(path: &Path, passin: Option<&SecretSource>) -> Result<Pkcs12Contents
         Some(src) => secrets::read(src, "--passin")?,
         None => Secret::new(""),
     };
-    match convert::open_p12(path, &first) {
+    // One work budget for every attempt on this file.
+    let mut budget = pushca::pbe::WorkBudget::new();
+    match convert::open_p12(path, &first, &mut budget) {
         Ok(c) => Ok(c),
         Err(OpsError::P12 { ref source, .. }) if passin.is_none() && source.is_wrong_password() => {
             let what = format!("password for {}", path.display());
             let pass = secrets::from_flag_or_prompt(None, &what, "--passin", false)?;
-            Ok(convert::open_p12(path, &pass)?)
+            Ok(convert::open_p12(path, &pass, &mut budget)?)
         }
         Err(e) => Err(e.into()),
     }

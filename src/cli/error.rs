@@ -122,7 +122,10 @@ fn fs_kind(e: &FsError) -> Kind {
 fn key_kind(e: &KeyError) -> Kind {
     match e {
         KeyError::WrongPassphrase => Kind::Password,
-        KeyError::Malformed(_) | KeyError::Unsupported(_) => Kind::Input,
+        KeyError::Malformed(_)
+        | KeyError::Unsupported(_)
+        | KeyError::RsaTooLarge { .. }
+        | KeyError::WorkLimit { .. } => Kind::Input,
         KeyError::Generation(_) | KeyError::Encryption(_) => Kind::Crypto,
     }
 }
@@ -146,7 +149,8 @@ fn p12_kind(e: &P12Error) -> Kind {
         | P12Error::NotPkcs12(_)
         | P12Error::Truncated(_)
         | P12Error::Corrupt(_)
-        | P12Error::Unsupported(_) => Kind::Input,
+        | P12Error::Unsupported(_)
+        | P12Error::WorkLimit { .. } => Kind::Input,
     }
 }
 

@@ -11,8 +11,8 @@ use spki::AlgorithmIdentifierRef;
 use zeroize::Zeroizing;
 
 use super::{legacy_pem, KeyError, PrivateKey, OID_EC_PUBLIC_KEY, OID_RSA_ENCRYPTION};
+use crate::pbe::{self, Password, PbeError, WorkBudget};
 use crate::pem::{blocks as pem_blocks, encode_secret, is_pem};
-use crate::pkcs12::pbe::{self, Password, PbeError};
 use crate::secret::Secret;
 
 const RSA_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap(OID_RSA_ENCRYPTION);
@@ -56,6 +56,16 @@ pub fn load_private_key_with_format(
     bytes: &[u8],
     pass: Option<&Secret>,
 ) -> Result<(PrivateKey, KeyFormat), KeyError> {
+    load_private_key_budgeted(bytes, pass, &mut WorkBudget::new())
+}
+
+/// [`load_private_key_with_format`] charging key derivation to `budget`
+/// (one budget per input file, across password attempts).
+pub fn load_private_key_budgeted(
+    bytes: &[u8],
+    pass: Option<&Secret>,
+    budget: &mut WorkBudget,
+) -> Result<(PrivateKey, KeyFormat), KeyError> {
     if is_pem(bytes) {
         let blocks = pem_blocks(bytes).map_err(|e| KeyError::Malformed(e.to_string()))?;
         let Some(block) = blocks
@@ -71,7 +81,7 @@ pub fn load_private_key_with_format(
         };
         let der = if legacy_pem::is_encrypted(&block.headers) {
             let p = pass.ok_or_else(need_pass)?;
-            legacy_pem::decrypt(&block.headers, &block.der, p)?
+            legacy_pem::decrypt(&block.headers, &block.der, p, budget)?
         } else {
             block.der.clone()
         };
@@ -88,7 +98,7 @@ pub fn load_private_key_with_format(
                 KeyFormat::Pkcs8,
             )),
             "ENCRYPTED PRIVATE KEY" => Ok((
-                decrypt_pkcs8(&der, pass.ok_or_else(need_pass)?)?,
+                decrypt_pkcs8(&der, pass.ok_or_else(need_pass)?, budget)?,
                 KeyFormat::EncryptedPkcs8,
             )),
             "RSA PRIVATE KEY" => Ok((
@@ -106,7 +116,7 @@ pub fn load_private_key_with_format(
     }
     if pkcs12::pbe_params::EncryptedPrivateKeyInfo::from_der(bytes).is_ok() {
         return Ok((
-            decrypt_pkcs8(bytes, pass.ok_or_else(need_pass)?)?,
+            decrypt_pkcs8(bytes, pass.ok_or_else(need_pass)?, budget)?,
             KeyFormat::EncryptedPkcs8,
         ));
     }
@@ -134,7 +144,11 @@ fn need_pass() -> KeyError {
 }
 
 /// Decrypts a DER `EncryptedPrivateKeyInfo` with any scheme pushca knows.
-pub fn decrypt_pkcs8(der: &[u8], pass: &Secret) -> Result<PrivateKey, KeyError> {
+pub fn decrypt_pkcs8(
+    der: &[u8],
+    pass: &Secret,
+    budget: &mut WorkBudget,
+) -> Result<PrivateKey, KeyError> {
     let epki = pkcs12::pbe_params::EncryptedPrivateKeyInfo::from_der(der)
         .map_err(|e| KeyError::Malformed(format!("invalid encrypted PKCS#8 structure ({e})")))?;
     let alg = epki
@@ -143,14 +157,14 @@ pub fn decrypt_pkcs8(der: &[u8], pass: &Secret) -> Result<PrivateKey, KeyError> 
         .map_err(|e| KeyError::Malformed(e.to_string()))?;
     let mut result = Err(KeyError::WrongPassphrase);
     for p in Password::candidates(pass) {
-        result = match pbe::decrypt(&alg, &p, epki.encrypted_data.as_bytes()) {
+        result = match pbe::decrypt(&alg, &p, epki.encrypted_data.as_bytes(), budget) {
             Ok(plain) => PrivateKey::from_pkcs8_der(&plain).map_err(|e| match e {
                 KeyError::Unsupported(s) => KeyError::Unsupported(s),
+                e @ KeyError::RsaTooLarge { .. } => e,
                 _ => KeyError::WrongPassphrase,
             }),
             Err(PbeError::Decrypt) => Err(KeyError::WrongPassphrase),
-            Err(PbeError::Unsupported(s)) => return Err(KeyError::Unsupported(s)),
-            Err(PbeError::Malformed(s)) => return Err(KeyError::Malformed(s)),
+            Err(e) => return Err(e.into()),
         };
         if result.is_ok() {
             break;

@@ -39,6 +39,26 @@ pub enum KeyError {
     Generation(String),
     #[error("encryption failed: {0}")]
     Encryption(String),
+    #[error("RSA key of {bits} bits refused: pushca accepts at most 8192 bits")]
+    RsaTooLarge { bits: usize },
+    #[error("the key file asks for more key-derivation work than pushca's limit for one file ({needed} > {limit} units)")]
+    WorkLimit { needed: u64, limit: u64 },
+}
+
+/// Largest RSA modulus pushca hands to the `rsa` crate (checked before any
+/// validation of an untrusted key).
+pub const MAX_RSA_BITS: usize = 8192;
+
+impl From<crate::pbe::PbeError> for KeyError {
+    fn from(e: crate::pbe::PbeError) -> Self {
+        use crate::pbe::PbeError;
+        match e {
+            PbeError::Decrypt => KeyError::WrongPassphrase,
+            PbeError::Unsupported(s) => KeyError::Unsupported(s),
+            PbeError::Malformed(s) => KeyError::Malformed(s),
+            PbeError::WorkLimit { needed, limit } => KeyError::WorkLimit { needed, limit },
+        }
+    }
 }
 
 /// The key types pushca generates (`--key-type`).
@@ -253,6 +273,15 @@ fn classify(info: &PrivateKeyInfo<'_>) -> Result<KeyAlgorithm, KeyError> {
     match oid.as_str() {
         OID_RSA_ENCRYPTION => {
             use rsa::traits::PublicKeyParts;
+            // Size first, from the DER alone: validating a multi-megabit key
+            // would take minutes.
+            let raw = pkcs1::RsaPrivateKey::from_der(info.private_key)
+                .map_err(|e| KeyError::Malformed(format!("invalid RSA key ({e})")))?;
+            let bytes = raw.modulus.as_bytes();
+            let bits = bytes.len() * 8 - bytes.first().map_or(8, |b| b.leading_zeros() as usize);
+            if bits > MAX_RSA_BITS {
+                return Err(KeyError::RsaTooLarge { bits });
+            }
             let key = rsa::RsaPrivateKey::try_from(info.clone())
                 .map_err(|e| KeyError::Malformed(format!("invalid RSA key ({e})")))?;
             Ok(KeyAlgorithm::Rsa {

@@ -12,6 +12,7 @@ use crate::fsutil::{self, AtomicBatch, MODE_PUBLIC, MODE_SECRET};
 use crate::home::Home;
 use crate::keys::decode::{self, KeyFormat};
 use crate::keys::{KeyType, PrivateKey};
+use crate::pbe::WorkBudget;
 use crate::pkcs12::{self, CertEntry, KeyEntry, Pkcs12, Pkcs12Contents, Profile};
 use crate::secret::{self, Secret};
 
@@ -78,10 +79,11 @@ pub fn csr_new(
     Ok(())
 }
 
-/// Opens a `.p12` with a password.
-pub fn open_p12(path: &Path, pass: &Secret) -> Result<Pkcs12Contents> {
+/// Opens a `.p12` with a password, charging key derivation to `budget` (use
+/// one budget for every attempt on one file).
+pub fn open_p12(path: &Path, pass: &Secret, budget: &mut WorkBudget) -> Result<Pkcs12Contents> {
     let bytes = fsutil::read_secret_input(path)?;
-    Pkcs12::parse(&bytes, pass).map_err(|source| OpsError::P12 {
+    Pkcs12::parse_with(&bytes, pass, budget).map_err(|source| OpsError::P12 {
         path: path.to_path_buf(),
         source,
     })

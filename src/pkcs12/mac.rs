@@ -9,7 +9,7 @@ use pkcs12::kdf::{derive_key, Pkcs12KeyType};
 use pkcs12::mac_data::MacData;
 use spki::AlgorithmIdentifierOwned;
 
-use super::pbe::{check_iterations, Password};
+use crate::pbe::{check_iterations, kdf_units, Password, WorkBudget};
 
 pub const OID_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
 pub const OID_SHA224: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.4");
@@ -28,6 +28,8 @@ pub enum MacAlg {
 pub enum MacError {
     Unsupported(String),
     Malformed(String),
+    /// The work budget refused the key derivation.
+    Budget(crate::pbe::PbeError),
 }
 
 macro_rules! hmac_with {
@@ -65,10 +67,22 @@ fn compute(
 }
 
 /// Whether the MAC over `data` verifies with `pass`.
-pub fn verify(mac: &MacData, pass: &Password, data: &[u8]) -> Result<bool, MacError> {
+pub fn verify(
+    mac: &MacData,
+    pass: &Password,
+    data: &[u8],
+    budget: &mut WorkBudget,
+) -> Result<bool, MacError> {
     let iters = check_iterations(i64::from(mac.iterations))
         .map_err(|_| MacError::Unsupported(format!("MAC iteration count {}", mac.iterations)))?
         as i32;
+    let (len, weight) = match mac.mac.algorithm.oid {
+        OID_SHA384 | OID_SHA512 => (64, 2),
+        _ => (32, 1),
+    };
+    budget
+        .charge(kdf_units(iters as u64, len, len, weight))
+        .map_err(MacError::Budget)?;
     let expected = compute(
         mac.mac.algorithm.oid,
         pass,
@@ -128,9 +142,10 @@ mod tests {
         let p = Password::new(&Secret::new("pw"));
         for alg in [MacAlg::Sha1, MacAlg::Sha256] {
             let m = create(alg, &p, 10, b"data").unwrap();
-            assert!(verify(&m, &p, b"data").unwrap());
-            assert!(!verify(&m, &p, b"datA").unwrap());
-            assert!(!verify(&m, &Password::new(&Secret::new("px")), b"data").unwrap());
+            let b = &mut WorkBudget::new();
+            assert!(verify(&m, &p, b"data", b).unwrap());
+            assert!(!verify(&m, &p, b"datA", b).unwrap());
+            assert!(!verify(&m, &Password::new(&Secret::new("px")), b"data", b).unwrap());
         }
     }
 }

@@ -14,7 +14,6 @@ use crate::keys::{KeyError, PrivateKey};
 
 mod ber;
 pub mod mac;
-pub mod pbe;
 mod read;
 pub(crate) mod write;
 
@@ -80,6 +79,8 @@ pub enum P12Error {
     Key(#[from] KeyError),
     #[error("cannot write PKCS#12: {0}")]
     Write(String),
+    #[error("the file asks for more key-derivation work than pushca's limit for one file ({needed} > {limit} units)")]
+    WorkLimit { needed: u64, limit: u64 },
 }
 
 impl P12Error {
@@ -102,7 +103,18 @@ impl Pkcs12 {
         bytes: &[u8],
         password: &crate::secret::Secret,
     ) -> Result<Pkcs12Contents, P12Error> {
-        read::parse(bytes, password)
+        read::parse(bytes, password, &mut crate::pbe::WorkBudget::new())
+    }
+
+    /// [`Pkcs12::parse`] charging key derivation to `budget`: pass the same
+    /// budget to every attempt on one file (e.g. a retry with a prompted
+    /// password), so the work is bounded per file, not per attempt.
+    pub fn parse_with(
+        bytes: &[u8],
+        password: &crate::secret::Secret,
+        budget: &mut crate::pbe::WorkBudget,
+    ) -> Result<Pkcs12Contents, P12Error> {
+        read::parse(bytes, password, budget)
     }
 }
 

@@ -8,9 +8,9 @@ use pkcs12::cert_type::CertBag;
 use pkcs12::pfx::Pfx;
 use x509_cert::attr::Attributes;
 
-use super::pbe::{self, Password, PbeError};
 use super::{mac, CertEntry, KeyEntry, P12Error, Pkcs12Contents};
 use crate::keys::PrivateKey;
+use crate::pbe::{self, Password, PbeError, WorkBudget};
 use crate::secret::Secret;
 
 pub(crate) const OID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
@@ -68,7 +68,11 @@ fn looks_like_pem(bytes: &[u8]) -> bool {
     head.windows(11).any(|w| w == b"-----BEGIN ")
 }
 
-pub(crate) fn parse(bytes: &[u8], password: &Secret) -> Result<Pkcs12Contents, P12Error> {
+pub(crate) fn parse(
+    bytes: &[u8],
+    password: &Secret,
+    budget: &mut WorkBudget,
+) -> Result<Pkcs12Contents, P12Error> {
     let pfx: Pfx = decode(bytes).map_err(|e| {
         if looks_like_pem(bytes) {
             P12Error::Pem
@@ -96,13 +100,14 @@ pub(crate) fn parse(bytes: &[u8], password: &Secret) -> Result<Pkcs12Contents, P
         Some(m) => {
             let mut found = None;
             for (i, p) in candidates.iter().enumerate() {
-                match mac::verify(m, p, safe_der) {
+                match mac::verify(m, p, safe_der, budget) {
                     Ok(true) => {
                         found = Some(i);
                         break;
                     }
                     Ok(false) => {}
                     Err(mac::MacError::Unsupported(s)) => return Err(P12Error::Unsupported(s)),
+                    Err(mac::MacError::Budget(e)) => return Err(pbe_error(e)),
                     Err(mac::MacError::Malformed(s)) => return Err(P12Error::Corrupt(s)),
                 }
             }
@@ -118,7 +123,7 @@ pub(crate) fn parse(bytes: &[u8], password: &Secret) -> Result<Pkcs12Contents, P
     let mut last = P12Error::WrongPasswordDecrypt;
     for pass in &passwords {
         let mut out = Pkcs12Contents::default();
-        match read_auth_safe(&auth_safe, pass, &mut out) {
+        match read_auth_safe(&auth_safe, pass, &mut out, budget) {
             Ok(()) => return Ok(out),
             Err(e @ (P12Error::WrongPasswordDecrypt | P12Error::Corrupt(_))) if !mac_ok => last = e,
             Err(P12Error::WrongPasswordDecrypt) if mac_ok => {
@@ -137,6 +142,7 @@ fn read_auth_safe(
     safe: &[ContentInfo],
     pass: &Password,
     out: &mut Pkcs12Contents,
+    budget: &mut WorkBudget,
 ) -> Result<(), P12Error> {
     for ci in safe {
         if ci.content_type == OID_DATA {
@@ -144,7 +150,7 @@ fn read_auth_safe(
                 .content
                 .decode_as::<OctetString>()
                 .map_err(|e| P12Error::Corrupt(format!("data content ({e})")))?;
-            read_safe_contents(octets.as_bytes(), pass, out, 0)?;
+            read_safe_contents(octets.as_bytes(), pass, out, 0, budget)?;
         } else if ci.content_type == OID_ENCRYPTED_DATA {
             let ed = ci
                 .content
@@ -158,9 +164,9 @@ fn read_auth_safe(
             let Some(ct) = &eci.encrypted_content else {
                 continue;
             };
-            let plain = pbe::decrypt(&alg, pass, ct.as_bytes()).map_err(pbe_error)?;
+            let plain = pbe::decrypt(&alg, pass, ct.as_bytes(), budget).map_err(pbe_error)?;
             // A wrong password can unpad by chance: garbage then fails to parse.
-            read_safe_contents(&plain, pass, out, 0).map_err(|e| match e {
+            read_safe_contents(&plain, pass, out, 0, budget).map_err(|e| match e {
                 P12Error::Corrupt(_) => P12Error::WrongPasswordDecrypt,
                 other => other,
             })?;
@@ -179,6 +185,7 @@ fn pbe_error(e: PbeError) -> P12Error {
         PbeError::Decrypt => P12Error::WrongPasswordDecrypt,
         PbeError::Unsupported(s) => P12Error::Unsupported(s),
         PbeError::Malformed(s) => P12Error::Corrupt(s),
+        PbeError::WorkLimit { needed, limit } => P12Error::WorkLimit { needed, limit },
     }
 }
 
@@ -187,6 +194,7 @@ fn read_safe_contents(
     pass: &Password,
     out: &mut Pkcs12Contents,
     depth: usize,
+    budget: &mut WorkBudget,
 ) -> Result<(), P12Error> {
     if depth > MAX_DEPTH {
         return Err(P12Error::Corrupt("safe contents nested too deeply".into()));
@@ -227,8 +235,8 @@ fn read_safe_contents(
                     .encryption_algorithm
                     .to_der()
                     .map_err(|e| P12Error::Corrupt(e.to_string()))?;
-                let plain =
-                    pbe::decrypt(&alg, pass, epki.encrypted_data.as_bytes()).map_err(pbe_error)?;
+                let plain = pbe::decrypt(&alg, pass, epki.encrypted_data.as_bytes(), budget)
+                    .map_err(pbe_error)?;
                 let key = PrivateKey::from_pkcs8_der(&plain).map_err(|e| match e {
                     crate::keys::KeyError::Malformed(_) => P12Error::WrongPasswordDecrypt,
                     other => P12Error::Key(other),
@@ -239,7 +247,7 @@ fn read_safe_contents(
                     local_key_id,
                 });
             }
-            OID_SAFE_CONTENTS_BAG => read_safe_contents(&value, pass, out, depth + 1)?,
+            OID_SAFE_CONTENTS_BAG => read_safe_contents(&value, pass, out, depth + 1, budget)?,
             _ => {} // CRL and secret bags: not needed
         }
     }

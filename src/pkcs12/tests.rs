@@ -69,7 +69,7 @@ fn every_profile_roundtrips() {
 fn absent_empty_password_convention_is_read() {
     let c = sample(KeyType::EcP256);
     for profile in [Profile::Modern, Profile::Legacy] {
-        let der = write::write_with(&c, &pbe::Password::absent(), profile).unwrap();
+        let der = write::write_with(&c, &crate::pbe::Password::absent(), profile).unwrap();
         let back = Pkcs12::parse(&der, &Secret::new("")).unwrap();
         assert_eq!(back.keys[0].key.pkcs8_der(), c.keys[0].key.pkcs8_der());
         assert!(Pkcs12::parse(&der, &Secret::new("x")).is_err());

@@ -11,12 +11,12 @@ use sha1::Digest;
 use x509_cert::attr::{Attribute, Attributes};
 
 use super::mac::{self, MacAlg};
-use super::pbe::{self, Password, Scheme};
 use super::read::{
     Bag, OID_CERT_BAG, OID_DATA, OID_ENCRYPTED_DATA, OID_FRIENDLY_NAME, OID_KEY_BAG,
     OID_LOCAL_KEY_ID, OID_SHROUDED_KEY_BAG, OID_X509_CERT,
 };
 use super::{CertEntry, P12Error, Pkcs12Contents};
+use crate::pbe::{self, Password, Scheme};
 use crate::secret::Secret;
 
 /// PBKDF2 / MAC iterations in the modern profile (OpenSSL 3 uses 2048, Java 10000).

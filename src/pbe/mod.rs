@@ -1,7 +1,11 @@
-//! Password-based encryption used inside PKCS#12 files and encrypted PKCS#8 keys:
-//! the PKCS#12 PBE schemes (RFC 7292 Appendix C: 3DES, RC2) with the PKCS#12 KDF
-//! from the `pkcs12` crate, PBES2 (PBKDF2 or scrypt with AES or DES, via `pkcs5`)
-//! and PBES1 (PBKDF1 with MD5/SHA-1 and DES-CBC).
+//! Password-based encryption, in one place: the PKCS#12 PBE schemes (RFC 7292
+//! Appendix C: 3DES, RC2) with the PKCS#12 KDF from the `pkcs12` crate, PBES2
+//! (PBKDF2 or scrypt with AES or DES, via `pkcs5`), PBES1 (PBKDF1 with MD5/SHA-1
+//! and DES-CBC), OpenSSL's legacy `EVP_BytesToKey`, the CBC decryptors, and the
+//! [`WorkBudget`] that bounds the key-derivation work one input file can cause.
+//!
+//! Used by PKCS#12 files (bags and MAC), encrypted PKCS#8 keys (CA keys
+//! included) and legacy encrypted PEM keys.
 
 use cbc::cipher::block_padding::Pkcs7;
 use cbc::cipher::{BlockCipher, BlockDecryptMut, BlockEncryptMut, InnerIvInit, KeyInit, KeyIvInit};
@@ -27,9 +31,17 @@ const OID_PBE_MD5_DES: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.
 const OID_PBE_SHA1_DES: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.5.10");
 const OID_PBES2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.5.13");
 
-/// Largest iteration count accepted from a file (a hostile file must not make
-/// pushca spin for hours). OpenSSL writes 2048, Java 10000, Keychain 2000.
+/// Largest iteration count accepted from a file. OpenSSL writes 2048, Java
+/// 10000, Keychain 2000, pushca's CA keys 600,000.
 pub const MAX_ITERATIONS: u32 = 10_000_000;
+
+/// Key-derivation work allowed for one input file, in units of about one
+/// HMAC-SHA-256 iteration (see [`WorkBudget`]). Calibrated so that the worst
+/// accepted file costs well under a second on a small machine, while a
+/// PBKDF2-SHA256 CA key at 600,000 iterations, OpenSSL 3 / `-legacy` / Java
+/// keytool / Keychain / Windows files and `openssl pkcs8 -scrypt` keys open
+/// with room to spare.
+pub const WORK_LIMIT: u64 = 5_000_000;
 
 /// Why a decryption did not produce plaintext.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +52,74 @@ pub enum PbeError {
     Unsupported(String),
     /// The parameters do not parse.
     Malformed(String),
+    /// The file asks for more key-derivation work than [`WORK_LIMIT`].
+    WorkLimit { needed: u64, limit: u64 },
+}
+
+impl std::fmt::Display for PbeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PbeError::Decrypt => f.write_str("decryption failed (wrong password?)"),
+            PbeError::Unsupported(s) => write!(f, "unsupported: {s}"),
+            PbeError::Malformed(s) => write!(f, "malformed: {s}"),
+            PbeError::WorkLimit { needed, limit } => write!(
+                f,
+                "the file asks for more key-derivation work than pushca's limit for one file ({needed} > {limit} units)"
+            ),
+        }
+    }
+}
+
+/// The key-derivation work one input file may cause, summed over every bag,
+/// the MAC and every password attempt. One unit is about one HMAC-SHA-256
+/// iteration; SHA-384/512 iterations count 2, scrypt counts `N·r·p · 2`.
+/// Work is charged *before* it is done, so a hostile file is refused without
+/// spending the time.
+#[derive(Debug, Clone)]
+pub struct WorkBudget {
+    spent: u64,
+    limit: u64,
+}
+
+impl Default for WorkBudget {
+    fn default() -> Self {
+        WorkBudget::new()
+    }
+}
+
+impl WorkBudget {
+    /// A budget of [`WORK_LIMIT`] units for one file.
+    pub fn new() -> WorkBudget {
+        WorkBudget {
+            spent: 0,
+            limit: WORK_LIMIT,
+        }
+    }
+
+    /// Units spent so far.
+    pub fn spent(&self) -> u64 {
+        self.spent
+    }
+
+    /// Charges `units`, or refuses when the total would pass the limit.
+    pub fn charge(&mut self, units: u64) -> Result<(), PbeError> {
+        let needed = self.spent.saturating_add(units);
+        if needed > self.limit {
+            return Err(PbeError::WorkLimit {
+                needed,
+                limit: self.limit,
+            });
+        }
+        self.spent = needed;
+        Ok(())
+    }
+}
+
+/// Cost in units of `iterations` of a KDF over a hash, producing `out_len`
+/// bytes from a hash of `hash_len` bytes (`weight` per iteration and block).
+pub(crate) fn kdf_units(iterations: u64, out_len: usize, hash_len: usize, weight: u64) -> u64 {
+    let blocks = out_len.div_ceil(hash_len.max(1)).max(1) as u64;
+    iterations.saturating_mul(blocks).saturating_mul(weight)
 }
 
 /// A password in the two encodings PKCS#12 uses: UTF-8 bytes (PBES2) and a
@@ -97,11 +177,13 @@ pub(crate) fn check_iterations(n: i64) -> Result<u32, PbeError> {
         .ok_or_else(|| PbeError::Unsupported(format!("iteration count {n}")))
 }
 
-/// Decrypts `data` encrypted with the algorithm `alg` (DER `AlgorithmIdentifier`).
+/// Decrypts `data` encrypted with the algorithm `alg` (DER `AlgorithmIdentifier`),
+/// charging the key derivation to `budget` first.
 pub fn decrypt(
     alg_der: &[u8],
     pass: &Password,
     data: &[u8],
+    budget: &mut WorkBudget,
 ) -> Result<Zeroizing<Vec<u8>>, PbeError> {
     let alg = AlgorithmIdentifierRef::from_der(alg_der)
         .map_err(|e| PbeError::Malformed(format!("encryption algorithm ({e})")))?;
@@ -116,9 +198,19 @@ pub fn decrypt(
             let p = params()?;
             let scheme = pkcs5::pbes2::Parameters::from_der(&p)
                 .map_err(|e| PbeError::Unsupported(format!("PBES2 parameters ({e})")))?;
+            let key_len = scheme.encryption.key_size();
             match &scheme.kdf {
                 pkcs5::pbes2::Kdf::Pbkdf2(k) => {
-                    check_iterations(i64::from(k.iteration_count))?;
+                    let iters = check_iterations(i64::from(k.iteration_count))?;
+                    let (hash_len, weight) = match k.prf {
+                        pkcs5::pbes2::Pbkdf2Prf::HmacWithSha1 => (20, 1),
+                        pkcs5::pbes2::Pbkdf2Prf::HmacWithSha224
+                        | pkcs5::pbes2::Pbkdf2Prf::HmacWithSha256 => (32, 1),
+                        pkcs5::pbes2::Pbkdf2Prf::HmacWithSha384
+                        | pkcs5::pbes2::Pbkdf2Prf::HmacWithSha512 => (64, 2),
+                        _ => (64, 2),
+                    };
+                    budget.charge(kdf_units(u64::from(iters), key_len, hash_len, weight))?;
                 }
                 pkcs5::pbes2::Kdf::Scrypt(k) => {
                     // 128 * r * N bytes of memory; refuse more than 256 MiB.
@@ -128,8 +220,18 @@ pub fn decrypt(
                     if !matches!(mem, Some(m) if m <= 256 << 20) || k.parallelization > 16 {
                         return Err(PbeError::Unsupported("scrypt parameters too large".into()));
                     }
+                    budget.charge(
+                        k.cost_parameter
+                            .saturating_mul(u64::from(k.block_size))
+                            .saturating_mul(u64::from(k.parallelization))
+                            .saturating_mul(2),
+                    )?;
                 }
-                _ => {}
+                _ => {
+                    return Err(PbeError::Unsupported(
+                        "PBES2 key derivation function".into(),
+                    ))
+                }
             }
             scheme
                 .decrypt(pass.utf8(), data)
@@ -151,6 +253,10 @@ pub fn decrypt(
                 OID_PBE_SHA1_RC2_128 => (16, 8),
                 _ => (5, 8),
             };
+            // The PKCS#12 KDF runs once for the key and once for the IV.
+            budget.charge(
+                kdf_units(iters as u64, klen, 20, 1) + kdf_units(iters as u64, ivlen, 20, 1),
+            )?;
             let key = Zeroizing::new(derive_key::<sha1::Sha1>(
                 pass.bmp(),
                 salt,
@@ -170,6 +276,7 @@ pub fn decrypt(
             let p = Pkcs12PbeParams::from_der(&params()?)
                 .map_err(|e| PbeError::Malformed(format!("PBES1 parameters ({e})")))?;
             let iters = check_iterations(i64::from(p.iterations))?;
+            budget.charge(u64::from(iters))?;
             let dk = if alg.oid == OID_PBE_MD5_DES {
                 pbkdf1::<md5::Md5>(pass.utf8(), p.salt.as_bytes(), iters)
             } else {
@@ -183,6 +290,30 @@ pub fn decrypt(
             "encryption algorithm {other}"
         ))),
     }
+}
+
+/// OpenSSL's `EVP_BytesToKey(cipher, MD5, salt, pass, count = 1)`, key part
+/// only (legacy `Proc-Type: 4,ENCRYPTED` PEM keys). One iteration: charged 1.
+pub fn evp_bytes_to_key(
+    pass: &[u8],
+    salt: &[u8],
+    key_len: usize,
+    budget: &mut WorkBudget,
+) -> Result<Zeroizing<Vec<u8>>, PbeError> {
+    budget.charge(1)?;
+    let mut out = Zeroizing::new(Vec::with_capacity(key_len + 16));
+    let mut prev: Vec<u8> = Vec::new();
+    while out.len() < key_len {
+        let d = md5::Md5::new()
+            .chain_update(&prev)
+            .chain_update(pass)
+            .chain_update(salt)
+            .finalize();
+        prev = d.to_vec();
+        out.extend_from_slice(&prev);
+    }
+    out.truncate(key_len);
+    Ok(out)
 }
 
 /// PBKDF1 (RFC 8018 section 5.1): T = Hash^c(P || S).
@@ -200,7 +331,12 @@ fn pbkdf1<D: Digest>(pass: &[u8], salt: &[u8], iters: u32) -> Zeroizing<Vec<u8>>
     t
 }
 
-fn cbc_decrypt<C>(key: &[u8], iv: &[u8], data: &[u8]) -> Result<Zeroizing<Vec<u8>>, PbeError>
+/// CBC decryption with PKCS#7 padding; a bad padding is [`PbeError::Decrypt`].
+pub(crate) fn cbc_decrypt<C>(
+    key: &[u8],
+    iv: &[u8],
+    data: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, PbeError>
 where
     C: BlockCipher + BlockDecryptMut + KeyInit,
 {
@@ -319,11 +455,11 @@ mod tests {
         ] {
             let (alg, ct) = encrypt(scheme, &pass, 100, b"hello world, a secret").unwrap();
             let alg_der = alg.to_der().unwrap();
-            let pt = decrypt(&alg_der, &pass, &ct).unwrap();
+            let pt = decrypt(&alg_der, &pass, &ct, &mut WorkBudget::new()).unwrap();
             assert_eq!(&pt[..], b"hello world, a secret");
             let wrong = Password::new(&Secret::new("wrong"));
             // A wrong password fails (or, rarely, unpads to different bytes).
-            if let Ok(p) = decrypt(&alg_der, &wrong, &ct) {
+            if let Ok(p) = decrypt(&alg_der, &wrong, &ct, &mut WorkBudget::new()) {
                 assert_ne!(&p[..], b"hello world, a secret");
             }
         }
@@ -340,7 +476,43 @@ mod tests {
     #[test]
     fn garbage_parameters_are_errors() {
         let pass = Password::new(&Secret::new("x"));
-        assert!(decrypt(b"\x30\x00", &pass, b"").is_err());
-        assert!(decrypt(b"", &pass, b"").is_err());
+        assert!(decrypt(b"\x30\x00", &pass, b"", &mut WorkBudget::new()).is_err());
+        assert!(decrypt(b"", &pass, b"", &mut WorkBudget::new()).is_err());
+    }
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::*;
+
+    #[test]
+    fn work_is_charged_before_it_is_done_and_summed() {
+        let pass = Password::new(&Secret::new("pw"));
+        let (alg, ct) = encrypt(Scheme::Pbes2Aes256, &pass, 1_000_000, b"secret").unwrap();
+        let alg_der = alg.to_der().unwrap();
+        let mut b = WorkBudget::new();
+        for _ in 0..(WORK_LIMIT / 1_000_000) {
+            decrypt(&alg_der, &pass, &ct, &mut b).unwrap();
+        }
+        let t = std::time::Instant::now();
+        let e = decrypt(&alg_der, &pass, &ct, &mut b).unwrap_err();
+        assert!(matches!(e, PbeError::WorkLimit { .. }), "{e}");
+        assert!(
+            t.elapsed() < std::time::Duration::from_millis(50),
+            "refused before working"
+        );
+        // A fresh budget takes a CA key's 600,000 iterations with room to spare.
+        assert!(kdf_units(600_000, 32, 32, 1) * 4 < WORK_LIMIT);
+    }
+
+    #[test]
+    fn evp_bytes_to_key_matches_openssl() {
+        // openssl enc -aes-256-cbc -P -md md5 -S 0102030405060708 -pass pass:secret
+        let mut b = WorkBudget::new();
+        let k = evp_bytes_to_key(b"secret", &[1, 2, 3, 4, 5, 6, 7, 8], 32, &mut b).unwrap();
+        assert_eq!(
+            hex::encode_upper(&k[..]),
+            "C9E5A1BD216DBE1317E230CEF48F38EE7F0E17AD64022144BCCEC4A1AA2879AB"
+        );
     }
 }
