@@ -2,13 +2,32 @@
 //! with indefinite lengths and segmented (constructed) OCTET STRINGs, which a
 //! DER decoder refuses. The reader re-encodes each layer to DER before
 //! decoding it; MACs are still computed over the original content octets.
+//!
+//! Streaming, in two passes over the input and without a tree: the first pass
+//! computes the DER length of every constructed element (one `u32` each, in
+//! document order), the second writes the DER. Peak memory is the output plus
+//! that table, a small multiple of the input whatever its shape (16 MB of
+//! NULLs, or deep nesting, cost no more than the bytes themselves).
 
 /// Deepest nesting accepted.
 const MAX_DEPTH: usize = 64;
+/// Most elements in one SET (sorted in memory; PKCS#12 sets are tiny).
+const MAX_SET_ELEMENTS: usize = 10_000;
 
-enum Node {
-    Prim { tag: Vec<u8>, content: Vec<u8> },
-    Cons { tag: Vec<u8>, children: Vec<Node> },
+const EOC: [u8; 2] = [0, 0];
+
+struct Header {
+    tag: [u8; 6],
+    tag_len: usize,
+    constructed: bool,
+    /// `None` for an indefinite length.
+    len: Option<usize>,
+}
+
+impl Header {
+    fn tag(&self) -> &[u8] {
+        self.tag.get(..self.tag_len).unwrap_or(&[])
+    }
 }
 
 struct Reader<'a> {
@@ -19,7 +38,7 @@ struct Reader<'a> {
 impl<'a> Reader<'a> {
     fn byte(&mut self) -> Option<u8> {
         let b = *self.data.get(self.pos)?;
-        self.pos = self.pos.checked_add(1)?;
+        self.pos += 1;
         Some(b)
     }
 
@@ -31,33 +50,24 @@ impl<'a> Reader<'a> {
     }
 
     fn at_eoc(&self) -> bool {
-        self.data.get(self.pos..self.pos.saturating_add(2)) == Some(&[0, 0][..])
+        self.data.get(self.pos..self.pos.saturating_add(2)) == Some(&EOC[..])
     }
 
-    fn done(&self) -> bool {
-        self.pos >= self.data.len()
-    }
-
-    /// One TLV. `None` when the input is not valid BER.
-    fn node(&mut self, depth: usize) -> Option<Node> {
-        if depth > MAX_DEPTH {
-            return None;
-        }
+    fn header(&mut self) -> Option<Header> {
         let first = self.byte()?;
-        let mut tag = vec![first];
+        let mut tag = [0u8; 6];
+        tag[0] = first;
+        let mut tag_len = 1;
         if first & 0x1f == 0x1f {
             loop {
                 let b = self.byte()?;
-                tag.push(b);
+                *tag.get_mut(tag_len)? = b;
+                tag_len += 1;
                 if b & 0x80 == 0 {
                     break;
                 }
-                if tag.len() > 6 {
-                    return None;
-                }
             }
         }
-        let constructed = first & 0x20 != 0;
         let lb = self.byte()?;
         let len = match lb {
             0x80 => None,
@@ -74,32 +84,24 @@ impl<'a> Reader<'a> {
                 Some(v)
             }
         };
-        match (constructed, len) {
-            (false, Some(l)) => Some(Node::Prim {
-                tag,
-                content: self.take(l)?.to_vec(),
-            }),
-            (false, None) => None,
-            (true, Some(l)) => {
-                let mut inner = Reader {
-                    data: self.take(l)?,
-                    pos: 0,
-                };
-                let mut children = Vec::new();
-                while !inner.done() {
-                    children.push(inner.node(depth + 1)?);
-                }
-                Some(Node::Cons { tag, children })
-            }
-            (true, None) => {
-                let mut children = Vec::new();
-                while !self.at_eoc() {
-                    children.push(self.node(depth + 1)?);
-                }
-                self.take(2)?;
-                Some(Node::Cons { tag, children })
-            }
+        let constructed = first & 0x20 != 0;
+        if !constructed && len.is_none() {
+            return None;
         }
+        Some(Header {
+            tag,
+            tag_len,
+            constructed,
+            len,
+        })
+    }
+}
+
+fn len_of_len(len: usize) -> usize {
+    if len < 0x80 {
+        1
+    } else {
+        1 + (usize::BITS as usize / 8 - len.leading_zeros() as usize / 8)
     }
 }
 
@@ -115,128 +117,258 @@ fn push_len(out: &mut Vec<u8>, len: usize) {
     out.extend_from_slice(significant);
 }
 
-fn tlv(tag: &[u8], content: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(content.len() + tag.len() + 6);
-    out.extend_from_slice(tag);
-    push_len(&mut out, content.len());
-    out.extend_from_slice(content);
-    out
+/// Whether the element is an OCTET STRING that DER wants primitive: a
+/// constructed OCTET STRING (0x24), or the `[0] IMPLICIT OCTET STRING` of an
+/// EncryptedContentInfo (0xa0 whose children are OCTET STRING segments).
+fn is_segmented_octets(h: &Header, in_eci_slot: bool) -> bool {
+    h.tag() == [0x24] || (in_eci_slot && h.tag() == [0xa0])
 }
 
-/// The concatenated content of a (possibly segmented) OCTET STRING.
-fn octets(children: &[Node], depth: usize) -> Option<Vec<u8>> {
+/// Pass 1: the DER content length of the element at the reader, recording the
+/// content length of every constructed element in `lens` (document order).
+/// Returns the element's total DER length.
+fn measure(r: &mut Reader<'_>, lens: &mut Vec<u32>, depth: usize, eci_slot: bool) -> Option<usize> {
     if depth > MAX_DEPTH {
         return None;
     }
-    let mut out = Vec::new();
-    for c in children {
-        match c {
-            Node::Prim { tag, content } if tag.as_slice() == [0x04] => {
-                out.extend_from_slice(content)
+    let h = r.header()?;
+    if !h.constructed {
+        let l = h.len?;
+        r.take(l)?;
+        return Some(h.tag_len + len_of_len(l) + l);
+    }
+    let slot = lens.len();
+    lens.push(0);
+    let content = if is_segmented_octets(&h, eci_slot) {
+        octets_len(r, &h, depth)?
+    } else {
+        let mut total = 0usize;
+        let mut kinds = [0u8; 2];
+        let seq = h.tag() == [0x30];
+        for_each_child(r, &h, |cr, i| {
+            let first = cr.data.get(cr.pos).copied().unwrap_or(0);
+            if let Some(k) = kinds.get_mut(i) {
+                *k = first;
             }
-            Node::Cons { tag, children } if tag.as_slice() == [0x24] => {
-                out.extend(octets(children, depth + 1)?)
+            // EncryptedContentInfo: SEQUENCE { OID, AlgorithmIdentifier, [0] }.
+            let eci = seq && i == 2 && kinds == [0x06, 0x30];
+            total = total.checked_add(measure(cr, lens, depth + 1, eci)?)?;
+            Some(())
+        })?;
+        total
+    };
+    *lens.get_mut(slot)? = u32::try_from(content).ok()?;
+    Some(h.tag_len + len_of_len(content) + content)
+}
+
+/// Calls `f` on each child of a constructed element (reader positioned at
+/// the child, and its index), consuming the element from `r`: one pass, no
+/// look-ahead, whatever the nesting.
+fn for_each_child(
+    r: &mut Reader<'_>,
+    h: &Header,
+    mut f: impl FnMut(&mut Reader<'_>, usize) -> Option<()>,
+) -> Option<()> {
+    let mut i = 0;
+    match h.len {
+        Some(l) => {
+            let body = r.take(l)?;
+            let mut inner = Reader { data: body, pos: 0 };
+            while inner.pos < body.len() {
+                f(&mut inner, i)?;
+                i += 1;
             }
+        }
+        None => {
+            while !r.at_eoc() {
+                f(r, i)?;
+                i += 1;
+            }
+            r.take(2)?;
+        }
+    }
+    Some(())
+}
+
+/// Content length of a segmented OCTET STRING (sum of its segments).
+fn octets_len(r: &mut Reader<'_>, h: &Header, depth: usize) -> Option<usize> {
+    let mut total = 0usize;
+    for_each_child(r, h, |cr, _| {
+        let ch = cr.header()?;
+        let n = match (ch.tag(), ch.constructed) {
+            ([0x04], false) => {
+                let l = ch.len?;
+                cr.take(l)?;
+                l
+            }
+            ([0x24], true) if depth < MAX_DEPTH => octets_len(cr, &ch, depth + 1)?,
+            _ => return None,
+        };
+        total = total.checked_add(n)?;
+        Some(())
+    })?;
+    Some(total)
+}
+
+/// Pass 2: writes the DER of the element at the reader.
+fn write(
+    r: &mut Reader<'_>,
+    lens: &[u32],
+    next: &mut usize,
+    out: &mut Vec<u8>,
+    depth: usize,
+    eci_slot: bool,
+) -> Option<()> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    let h = r.header()?;
+    if !h.constructed {
+        let l = h.len?;
+        out.extend_from_slice(h.tag());
+        push_len(out, l);
+        out.extend_from_slice(r.take(l)?);
+        return Some(());
+    }
+    let content = *lens.get(*next)? as usize;
+    *next += 1;
+    if is_segmented_octets(&h, eci_slot) {
+        out.push(if h.tag() == [0x24] { 0x04 } else { 0x80 });
+        push_len(out, content);
+        write_octets(r, &h, out, depth)?;
+        return Some(());
+    }
+    out.extend_from_slice(h.tag());
+    push_len(out, content);
+    let start = out.len();
+    let mut kinds = [0u8; 2];
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    let is_set = h.tag() == [0x31];
+    let seq = h.tag() == [0x30];
+    for_each_child(r, &h, |cr, i| {
+        let first = cr.data.get(cr.pos).copied().unwrap_or(0);
+        if let Some(k) = kinds.get_mut(i) {
+            *k = first;
+        }
+        let eci = seq && i == 2 && kinds == [0x06, 0x30];
+        let child_start = out.len();
+        write(cr, lens, next, out, depth + 1, eci)?;
+        if is_set {
+            if ranges.len() >= MAX_SET_ELEMENTS {
+                return None;
+            }
+            ranges.push((child_start, out.len()));
+        }
+        Some(())
+    })?;
+    if is_set && ranges.len() > 1 {
+        // DER orders the elements of a SET OF by their encodings.
+        let region = out.get(start..)?.to_vec();
+        let mut parts: Vec<&[u8]> = ranges
+            .iter()
+            .map(|(a, b)| region.get(a - start..b - start).unwrap_or(&[]))
+            .collect();
+        parts.sort();
+        out.truncate(start);
+        for p in parts {
+            out.extend_from_slice(p);
+        }
+    }
+    Some(())
+}
+
+fn write_octets(r: &mut Reader<'_>, h: &Header, out: &mut Vec<u8>, depth: usize) -> Option<()> {
+    for_each_child(r, h, |cr, _| {
+        let ch = cr.header()?;
+        match (ch.tag(), ch.constructed) {
+            ([0x04], false) => out.extend_from_slice(cr.take(ch.len?)?),
+            ([0x24], true) if depth < MAX_DEPTH => write_octets(cr, &ch, out, depth + 1)?,
             _ => return None,
         }
-    }
-    Some(out)
-}
-
-fn is_segments(children: &[Node]) -> bool {
-    !children.is_empty()
-        && children.iter().all(|c| matches!(c, Node::Prim { tag, .. } | Node::Cons { tag, .. } if tag.as_slice() == [0x04] || tag.as_slice() == [0x24]))
-}
-
-fn encode(node: &Node) -> Option<Vec<u8>> {
-    match node {
-        Node::Prim { tag, content } => Some(tlv(tag, content)),
-        Node::Cons { tag, children } if tag.as_slice() == [0x24] => {
-            Some(tlv(&[0x04], &octets(children, 0)?))
-        }
-        Node::Cons { tag, children } => {
-            let mut parts = Vec::with_capacity(children.len());
-            // EncryptedContentInfo ::= SEQUENCE { OID, AlgorithmIdentifier,
-            // [0] IMPLICIT OCTET STRING }: BER may segment the [0]; DER has it primitive.
-            let eci = tag.as_slice() == [0x30]
-                && children.len() == 3
-                && matches!(children.first(), Some(Node::Prim { tag, .. }) if tag.as_slice() == [0x06])
-                && matches!(children.get(1), Some(Node::Cons { tag, .. }) if tag.as_slice() == [0x30]);
-            for (i, c) in children.iter().enumerate() {
-                match c {
-                    Node::Cons { tag, children }
-                        if eci && i == 2 && tag.as_slice() == [0xa0] && is_segments(children) =>
-                    {
-                        parts.push(tlv(&[0x80], &octets(children, 0)?));
-                    }
-                    other => parts.push(encode(other)?),
-                }
-            }
-            if tag.as_slice() == [0x31] {
-                parts.sort(); // DER orders SET OF by encoding
-            }
-            Some(tlv(tag, &parts.concat()))
-        }
-    }
+        Some(())
+    })
 }
 
 /// Re-encodes one BER element (the whole input) as DER. `None` when the input
 /// is not a single well-formed BER element.
 pub(crate) fn to_der(input: &[u8]) -> Option<Vec<u8>> {
+    let mut lens = Vec::new();
     let mut r = Reader {
         data: input,
         pos: 0,
     };
-    let node = r.node(0)?;
-    if !r.done() {
+    let total = measure(&mut r, &mut lens, 0, false)?;
+    if r.pos != input.len() {
         return None;
     }
-    encode(&node)
+    let mut out = Vec::with_capacity(total);
+    let mut r = Reader {
+        data: input,
+        pos: 0,
+    };
+    let mut next = 0;
+    write(&mut r, &lens, &mut next, &mut out, 0, false)?;
+    (out.len() == total).then_some(out)
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
 
+    fn tlv(tag: &[u8], content: &[u8]) -> Vec<u8> {
+        let mut out = tag.to_vec();
+        push_len(&mut out, content.len());
+        out.extend_from_slice(content);
+        out
+    }
+
     /// Test helper: DER → BER with indefinite lengths everywhere, OCTET STRINGs
     /// split in segments, and the EncryptedContentInfo `[0]` segmented.
     pub(crate) fn der_to_ber(der: &[u8]) -> Vec<u8> {
         let mut r = Reader { data: der, pos: 0 };
-        let node = r.node(0).unwrap();
-        ber(&node, false)
+        let mut out = Vec::new();
+        ber(&mut r, &mut out, false);
+        out
     }
 
-    fn segmented(tag: u8, content: &[u8]) -> Vec<u8> {
-        let mut out = vec![tag, 0x80];
+    fn segmented(tag: u8, content: &[u8], out: &mut Vec<u8>) {
+        out.extend([tag, 0x80]);
         let mid = content.len() / 2;
         for part in [&content[..mid], &content[mid..]] {
             out.extend(tlv(&[0x04], part));
         }
         out.extend([0, 0]);
-        out
     }
 
-    fn ber(node: &Node, eci_content: bool) -> Vec<u8> {
-        match node {
-            Node::Prim { tag, content } if tag.as_slice() == [0x04] && content.len() > 8 => {
-                segmented(0x24, content)
+    fn ber(r: &mut Reader<'_>, out: &mut Vec<u8>, eci_content: bool) {
+        let h = r.header().unwrap();
+        let l = h.len.unwrap();
+        let content = r.take(l).unwrap();
+        if !h.constructed {
+            if h.tag() == [0x04] && l > 8 {
+                segmented(0x24, content, out);
+            } else if eci_content && h.tag() == [0x80] {
+                segmented(0xa0, content, out);
+            } else {
+                out.extend(tlv(h.tag(), content));
             }
-            Node::Prim { tag, content } if eci_content && tag.as_slice() == [0x80] => {
-                segmented(0xa0, content)
-            }
-            Node::Prim { tag, content } => tlv(tag, content),
-            Node::Cons { tag, children } => {
-                let eci = children.len() == 3
-                    && matches!(children.first(), Some(Node::Prim { tag, .. }) if tag.as_slice() == [0x06]);
-                let mut out = tag.clone();
-                out.push(0x80);
-                for (i, c) in children.iter().enumerate() {
-                    out.extend(ber(c, eci && i == 2));
-                }
-                out.extend([0, 0]);
-                out
-            }
+            return;
         }
+        out.extend_from_slice(h.tag());
+        out.push(0x80);
+        let mut inner = Reader {
+            data: content,
+            pos: 0,
+        };
+        let mut kinds = Vec::new();
+        let mut i = 0;
+        while inner.pos < content.len() {
+            kinds.push(content[inner.pos]);
+            let eci = i == 2 && kinds.starts_with(&[0x06, 0x30]);
+            ber(&mut inner, out, eci);
+            i += 1;
+        }
+        out.extend([0, 0]);
     }
 
     #[test]
@@ -252,5 +384,36 @@ pub(crate) mod tests {
         assert!(to_der(&[0x30, 0x80, 0x02, 0x01]).is_none());
         assert!(to_der(&[0x04, 0x80, 0, 0]).is_none());
         assert!(to_der(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]).is_none());
+        // SET OF elements are sorted.
+        let set = [0x31, 0x80, 0x02, 0x01, 0x05, 0x02, 0x01, 0x01, 0, 0];
+        assert_eq!(
+            to_der(&set).unwrap(),
+            [0x31, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x05]
+        );
+    }
+
+    #[test]
+    fn hostile_shapes_cost_little() {
+        // 4 MB of NULLs in an indefinite SEQUENCE: the output is the input's size.
+        let mut v = vec![0x30, 0x80];
+        v.extend(std::iter::repeat_n([0x05, 0x00], 2 << 20).flatten());
+        v.extend([0, 0]);
+        let d = to_der(&v).unwrap();
+        assert_eq!(
+            d.len(),
+            v.len() - 4 + 5,
+            "a 5-byte DER header for 4 bytes of BER framing"
+        );
+        // Deep nesting is refused, not recursed into.
+        let mut deep = Vec::new();
+        for _ in 0..100_000 {
+            deep.extend([0x30, 0x80]);
+        }
+        assert!(to_der(&deep).is_none());
+        // A SET of too many elements is refused.
+        let mut set = vec![0x31, 0x80];
+        set.extend(std::iter::repeat_n([0x05, 0x00], MAX_SET_ELEMENTS + 1).flatten());
+        set.extend([0, 0]);
+        assert!(to_der(&set).is_none());
     }
 }

@@ -133,10 +133,14 @@ impl Pkcs12Contents {
                     return Some(i);
                 }
             }
-            if let Some(i) = self.certs.iter().position(|c| {
-                crate::certfile::key_matches_certificate(&k.key, &c.der).unwrap_or(false)
-            }) {
-                return Some(i);
+            // The key's public key is derived once per file, not per certificate.
+            if let Ok(key_spki) = crate::keys::decode::public_key_spki(&k.key) {
+                if let Some(i) = self.certs.iter().position(|c| {
+                    crate::certfile::certificate_spki(&c.der)
+                        .is_ok_and(|spki| crate::certfile::same_public_key(&spki, &key_spki))
+                }) {
+                    return Some(i);
+                }
             }
         } else if let Some(i) = self.certs.iter().position(|c| c.local_key_id.is_some()) {
             return Some(i);
