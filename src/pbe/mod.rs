@@ -41,7 +41,7 @@ pub const MAX_ITERATIONS: u32 = 10_000_000;
 /// PBKDF2-SHA256 CA key at 600,000 iterations, OpenSSL 3 / `-legacy` / Java
 /// keytool / Keychain / Windows files and `openssl pkcs8 -scrypt` keys open
 /// with room to spare.
-pub const WORK_LIMIT: u64 = 5_000_000;
+pub const WORK_LIMIT: u64 = 3_000_000;
 
 /// Why a decryption did not produce plaintext.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,7 +18,8 @@ mod read;
 pub(crate) mod write;
 
 pub use write::{
-    local_key_id, write_pkcs12, write_truststore, Profile, ITERATIONS_LEGACY, ITERATIONS_MODERN,
+    local_key_id, write_pkcs12, write_pkcs12_with_iterations, write_truststore, Profile,
+    ITERATIONS_LEGACY, ITERATIONS_MODERN,
 };
 
 /// A certificate found in (or to be put in) a PKCS#12 file.

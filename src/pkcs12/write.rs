@@ -177,6 +177,22 @@ pub fn write_pkcs12(
     )
 }
 
+/// [`write_pkcs12`] in the modern profile with a chosen iteration count for
+/// every bag and the MAC (tests build files that cost a chosen amount of work).
+#[doc(hidden)]
+pub fn write_pkcs12_with_iterations(
+    contents: &Pkcs12Contents,
+    password: &Secret,
+    iterations: u32,
+) -> Result<Vec<u8>, P12Error> {
+    write_iters(
+        contents,
+        &Password::new(password),
+        Profile::Modern,
+        Some(iterations),
+    )
+}
+
 /// [`write_pkcs12`] with an explicit password encoding (tests use the
 /// zero-length "absent" password some writers produce).
 pub(crate) fn write_with(
@@ -184,6 +200,16 @@ pub(crate) fn write_with(
     pass: &Password,
     profile: Profile,
 ) -> Result<Vec<u8>, P12Error> {
+    write_iters(contents, pass, profile, None)
+}
+
+fn write_iters(
+    contents: &Pkcs12Contents,
+    pass: &Password,
+    profile: Profile,
+    iterations: Option<u32>,
+) -> Result<Vec<u8>, P12Error> {
+    let modern = iterations.unwrap_or(ITERATIONS_MODERN);
     let cert_bags = contents
         .certs
         .iter()
@@ -198,7 +224,7 @@ pub(crate) fn write_with(
             Profile::Unencrypted => (OID_KEY_BAG, Any::from_der(pkcs8).map_err(werr)?),
             Profile::Modern | Profile::Legacy => {
                 let (scheme, iters) = if profile == Profile::Modern {
-                    (Scheme::Pbes2Aes256, ITERATIONS_MODERN)
+                    (Scheme::Pbes2Aes256, modern)
                 } else {
                     (Scheme::Sha1TripleDes, ITERATIONS_LEGACY)
                 };
@@ -234,13 +260,13 @@ pub(crate) fn write_with(
                     &cert_bags,
                     Scheme::Pbes2Aes256,
                     pass,
-                    ITERATIONS_MODERN,
+                    modern,
                 )?);
             }
             if !key_bags.is_empty() {
                 safe.push(data_content(&key_bags)?);
             }
-            assemble(safe, Some((MacAlg::Sha256, pass, ITERATIONS_MODERN)))
+            assemble(safe, Some((MacAlg::Sha256, pass, modern)))
         }
         Profile::Legacy => {
             if !cert_bags.is_empty() {
