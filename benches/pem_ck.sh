@@ -30,7 +30,7 @@ openssl rsa -in o-key.pem -out o-key.unencrypted.pem -passin pass:tmppass 2>/dev
 cat o-cert.pem o-key.unencrypted.pem > o-ck.pem
 SH
 
-PUSHCA_CMD="$PUSHCA pem ck --in push.p12 --passin pass:benchpw --out ck.pem -q"
+PUSHCA_CMD="$PUSHCA pem ck --in push.p12 --passin pass:benchpw --out ck.pem --force -q"
 OPENSSL_CMD="bash openssl-pipeline.sh"
 
 # Sanity: both produce the same certificate and key.
@@ -52,7 +52,7 @@ else
     t() {
         local start end
         start=$(date +%s%N)
-        for _ in $(seq "$runs"); do eval "$1" >/dev/null; done
+        for _ in $(seq "$runs"); do eval "$1" >/dev/null || { echo "benchmark command failed: $1" >&2; exit 1; }; done
         end=$(date +%s%N)
         echo $(((end - start) / runs / 1000))
     }
