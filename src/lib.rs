@@ -18,6 +18,7 @@
 
 pub mod ca;
 pub mod certfile;
+pub mod chain;
 pub mod cms;
 pub mod fsutil;
 pub mod home;
@@ -26,6 +27,7 @@ pub mod ops;
 pub mod pbe;
 pub mod pem;
 pub mod pkcs12;
+pub mod plist;
 pub mod portal;
 pub mod secret;
 pub mod store;

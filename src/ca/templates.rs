@@ -15,6 +15,7 @@ use crate::x509ext::{Environment, TopicKind};
 pub const ROOT_CA: &str = "root-ca";
 pub const ISSUING_CA: &str = "issuing-ca";
 pub const PROFILE_SIGNER: &str = "profile-signer";
+pub const PROFILE: &str = "profile";
 
 const BUILTIN: &[(&str, &str)] = &[
     (ROOT_CA, include_str!("../../templates/root-ca.toml")),
@@ -23,6 +24,7 @@ const BUILTIN: &[(&str, &str)] = &[
         PROFILE_SIGNER,
         include_str!("../../templates/profile-signer.toml"),
     ),
+    (PROFILE, include_str!("../../templates/profile.toml")),
     (
         "push-development",
         include_str!("../../templates/push-development.toml"),
@@ -67,6 +69,34 @@ pub struct PushTemplate {
     pub validity_days: Option<u32>,
     pub environments: Vec<Environment>,
     pub topics: Vec<TopicKind>,
+}
+
+/// Template for provisioning profiles.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileTemplate {
+    pub kind: String,
+    #[serde(default)]
+    pub validity_months: Option<u32>,
+    #[serde(default)]
+    pub validity_days: Option<u32>,
+    #[serde(default)]
+    pub platform: Vec<String>,
+}
+
+impl ProfileTemplate {
+    /// When a profile made at `created` expires (`days` overrides the template).
+    pub fn expires(
+        &self,
+        created: time::OffsetDateTime,
+        days: Option<u32>,
+    ) -> time::OffsetDateTime {
+        match (days, self.validity_months, self.validity_days) {
+            (Some(d), _, _) | (None, None, Some(d)) => created + time::Duration::days(i64::from(d)),
+            (None, Some(m), _) => super::issue::add_months(created, m),
+            (None, None, None) => super::issue::add_months(created, 12),
+        }
+    }
 }
 
 /// Values substituted for `{team_name}`, `{team_id}` and `{country}`.
@@ -198,6 +228,38 @@ pub fn load_push(
     Ok(t)
 }
 
+pub fn load_profile(home_templates: Option<&Path>) -> Result<ProfileTemplate, CaError> {
+    let (origin, text) = source(home_templates, PROFILE)?;
+    let t: ProfileTemplate = parse(&origin, &text)?;
+    let bad = |reason: String| CaError::Template {
+        name: origin.clone(),
+        reason,
+    };
+    if t.kind != "profile" {
+        return Err(bad(format!("kind is '{}', expected 'profile'", t.kind)));
+    }
+    match (t.validity_months, t.validity_days) {
+        (Some(m), None) if (1..=120).contains(&m) => {}
+        (None, Some(d)) if (1..=3650).contains(&d) => {}
+        _ => {
+            return Err(bad(
+                "set exactly one of validity_months (1-120) or validity_days (1-3650)".into(),
+            ))
+        }
+    }
+    if let Some(p) = t
+        .platform
+        .iter()
+        .find(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric()))
+    {
+        return Err(bad(format!(
+            "platform '{}' is not a plain name like iOS",
+            p.escape_default()
+        )));
+    }
+    Ok(t)
+}
+
 /// The built-in text of a template, for `init` to show or users to copy.
 pub fn builtin_text(name: &str) -> Option<&'static str> {
     BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
@@ -212,6 +274,11 @@ mod tests {
         for n in [ROOT_CA, ISSUING_CA, PROFILE_SIGNER] {
             load_authority(None, n).unwrap();
         }
+        let p = load_profile(None).unwrap();
+        assert_eq!(
+            (p.validity_months, p.platform.as_slice()),
+            (Some(12), &["iOS".to_string()][..])
+        );
         for e in PushEnvironment::ALL {
             let t = load_push(None, e).unwrap();
             assert_eq!(t.validity_months, Some(13));

@@ -8,11 +8,13 @@ use std::fmt;
 
 use pushca::ca::{CaError, CsrError};
 use pushca::certfile::CertFileError;
+use pushca::cms::CmsError;
 use pushca::fsutil::FsError;
 use pushca::home::HomeError;
 use pushca::keys::KeyError;
 use pushca::ops::OpsError;
 use pushca::pkcs12::P12Error;
+use pushca::portal::profile::ProfileError;
 use pushca::portal::PortalError;
 use pushca::secret::PassphraseError;
 use pushca::store::StoreError;
@@ -154,6 +156,28 @@ fn p12_kind(e: &P12Error) -> Kind {
     }
 }
 
+fn profile_kind(e: &ProfileError) -> Kind {
+    match e {
+        ProfileError::Cms(c) => match c {
+            CmsError::Build(_) => Kind::Crypto,
+            CmsError::Malformed(_)
+            | CmsError::TooLarge
+            | CmsError::TooMany
+            | CmsError::NoContent
+            | CmsError::NoSignerCertificate
+            | CmsError::Unsupported(_)
+            | CmsError::DigestMismatch
+            | CmsError::BadSignature => Kind::Input,
+        },
+        ProfileError::Untrusted(_) | ProfileError::SignerNotValid => Kind::Policy,
+        ProfileError::Plist(_) | ProfileError::MissingKey(_) | ProfileError::BadKey { .. } => {
+            Kind::Input
+        }
+        ProfileError::NoAnchors => Kind::Usage,
+        ProfileError::Build(_) => Kind::Crypto,
+    }
+}
+
 fn certfile_kind(e: &CertFileError) -> Kind {
     match e {
         CertFileError::NoCertificate | CertFileError::Invalid(_) | CertFileError::Pem(_) => {
@@ -168,6 +192,8 @@ impl From<StoreError> for CliError {
             StoreError::NotInitialized(_) => Kind::NotInitialized,
             StoreError::DuplicateTeam(_)
             | StoreError::DuplicateApp { .. }
+            | StoreError::DuplicateDevice { .. }
+            | StoreError::DuplicateProfile(_)
             | StoreError::DuplicateSerial(_)
             | StoreError::AmbiguousSerial(_) => Kind::Conflict,
             StoreError::NotHexSerial(_) => Kind::NotFound,
@@ -196,7 +222,17 @@ impl From<PortalError> for CliError {
                 CliError::of(Kind::NotFound, e.to_string()).with_hint("see `pushca team list`")
             }
             PortalError::WildcardPush(_) => CliError::of(Kind::Policy, e.to_string()),
-            PortalError::InvalidTeamId(_)
+            PortalError::UnknownDevice { .. } => CliError::of(Kind::NotFound, e.to_string())
+                .with_hint(
+                "register it with `pushca device add UDID --name NAME`; see `pushca device list`",
+            ),
+            PortalError::DeviceInSeveralTeams { .. } => {
+                CliError::of(Kind::Usage, e.to_string()).with_hint("say which with --team ID")
+            }
+            PortalError::DeviceConflict { .. } => CliError::of(Kind::Conflict, e.to_string()),
+            PortalError::InvalidUdid { .. }
+            | PortalError::InvalidDeviceName(_)
+            | PortalError::InvalidTeamId(_)
             | PortalError::InvalidTeamName(_)
             | PortalError::InvalidBundleId { .. } => CliError::of(Kind::Input, e.to_string()),
         }
@@ -326,6 +362,34 @@ impl From<OpsError> for CliError {
                 ))
             }
             OpsError::OneOutputManyCsrs(_) | OpsError::DuplicateOutput(_) => CliError::usage(msg),
+            OpsError::DeviceNotUsable { reason, .. } => {
+                let c = CliError::of(Kind::Policy, msg);
+                if reason == "it is disabled" {
+                    c.with_hint("enable it with `pushca device enable UDID`")
+                } else {
+                    c.with_hint("register it with `pushca device add UDID --name NAME --team ID`")
+                }
+            }
+            OpsError::NoDevices { .. } | OpsError::NoCertificates { .. } => {
+                CliError::of(Kind::Policy, msg)
+            }
+            OpsError::CertNotUsable { .. } => {
+                CliError::of(Kind::Policy, msg).with_hint("see `pushca cert list --app BUNDLE_ID`")
+            }
+            OpsError::InvalidProfileName(_) | OpsError::InvalidProfileDays(_) => {
+                CliError::of(Kind::Input, msg)
+            }
+            OpsError::UnknownProfile(_) => {
+                CliError::of(Kind::NotFound, msg).with_hint("see `pushca profile list --all`")
+            }
+            OpsError::ProfileSuperseded { .. } => CliError::of(Kind::Conflict, msg),
+            OpsError::NoProfiles => CliError::of(Kind::NotFound, msg)
+                .with_hint("create one with `pushca profile create`"),
+            OpsError::ProfileBuild(ref p) => CliError::of(profile_kind(p), msg),
+            OpsError::Profile { ref source, .. } => CliError::of(profile_kind(source), msg),
+            OpsError::NoProfileAnchors => CliError::usage(msg),
+            OpsError::ProfilesNotWritten { .. } => CliError::of(Kind::Io, msg)
+                .with_hint("recover them with `pushca profile export UUID --out FILE`"),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod convert;
 pub mod error;
 pub mod init;
 pub mod portal;
+pub mod profile;
 pub mod secrets;
 
 pub use error::{exit, CliError};
@@ -50,12 +51,18 @@ pub enum Command {
     /// Manage App IDs (bundle identifiers)
     #[command(subcommand)]
     App(portal::AppCmd),
+    /// Register devices (UDIDs) for development and ad-hoc profiles
+    #[command(subcommand)]
+    Device(portal::DeviceCmd),
     /// Make a key and a certificate signing request (like Keychain Access)
     #[command(subcommand)]
     Csr(init::CsrCmd),
     /// Issue, list and show push certificates
     #[command(subcommand)]
     Cert(cert::CertCmd),
+    /// Create, show, list and regenerate provisioning profiles (.mobileprovision)
+    #[command(subcommand)]
+    Profile(profile::ProfileCmd),
     /// Write and read PKCS#12 (.p12) files
     #[command(subcommand)]
     P12(convert::P12Cmd),
@@ -163,6 +170,8 @@ pub fn run(cli: Cli) -> Result<Report, CliError> {
         Command::Init(a) => init::init(&ctx, a),
         Command::Team(c) => portal::team(&ctx, c),
         Command::App(c) => portal::app(&ctx, c),
+        Command::Device(c) => portal::device(&ctx, c),
+        Command::Profile(c) => profile::profile(&ctx, c),
         Command::Csr(c) => init::csr(&ctx, c),
         Command::Cert(c) => cert::cert(&ctx, c),
         Command::P12(c) => convert::p12(&ctx, c),

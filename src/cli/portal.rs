@@ -183,3 +183,121 @@ fn set_enabled(
         },
     ))
 }
+
+#[derive(Subcommand, Debug)]
+pub enum DeviceCmd {
+    /// Register a device (UDID) for a team
+    Add(DeviceAddArgs),
+    /// List devices
+    List(DeviceListArgs),
+    /// Disable a device: profiles signed from now on leave it out
+    Disable(DeviceRef),
+    /// Enable a disabled device again
+    Enable(DeviceRef),
+}
+
+#[derive(Args, Debug)]
+pub struct DeviceAddArgs {
+    /// UDID: 40 hex digits, or 8 hex digits, a dash and 16 hex digits
+    pub udid: String,
+    /// Device name (like "Ana's iPhone")
+    #[arg(long)]
+    pub name: String,
+    /// Team ID (default: the default team)
+    #[arg(long, value_name = "ID")]
+    pub team: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct DeviceListArgs {
+    /// Only devices of this team
+    #[arg(long, value_name = "ID")]
+    pub team: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct DeviceRef {
+    pub udid: String,
+    /// Team ID (needed only when several teams registered the UDID)
+    #[arg(long, value_name = "ID")]
+    pub team: Option<String>,
+}
+
+pub fn device(ctx: &Ctx, c: DeviceCmd) -> Result<Report, CliError> {
+    let home = ctx.home()?;
+    match c {
+        DeviceCmd::Add(a) => {
+            let (d, created) = ops::portal::add_device(&home, &a.udid, &a.name, a.team.as_deref())?;
+            let text = if created {
+                format!(
+                    "Registered device {} ({}) for team {}\n",
+                    d.udid, d.name, d.team_id
+                )
+            } else {
+                format!(
+                    "Already registered: device {} ({}) for team {}{}\n",
+                    d.udid,
+                    d.name,
+                    d.team_id,
+                    if d.enabled { "" } else { " (disabled)" }
+                )
+            };
+            Ok(Report::new(
+                json!({ "device": device_json(&d), "created": created }),
+                text,
+            ))
+        }
+        DeviceCmd::List(a) => {
+            let devices = ops::portal::list_devices(&home, a.team.as_deref())?;
+            let mut text = String::new();
+            if devices.is_empty() {
+                text.push_str("No devices.\n");
+            } else {
+                text.push_str(&format!(
+                    "{:<42} {:<12} {:<8} {}\n",
+                    "UDID", "TEAM", "ENABLED", "NAME"
+                ));
+                for d in &devices {
+                    text.push_str(&format!(
+                        "{:<42} {:<12} {:<8} {}\n",
+                        d.udid,
+                        d.team_id,
+                        if d.enabled { "yes" } else { "no" },
+                        d.name
+                    ));
+                }
+            }
+            let items: Vec<_> = devices.iter().map(device_json).collect();
+            Ok(Report::new(json!({ "devices": items }), text))
+        }
+        DeviceCmd::Disable(a) => set_device(&home, a, false),
+        DeviceCmd::Enable(a) => set_device(&home, a, true),
+    }
+}
+
+fn device_json(d: &pushca::store::DeviceRecord) -> serde_json::Value {
+    json!({
+        "udid": d.udid, "name": d.name, "team_id": d.team_id, "enabled": d.enabled,
+        "created_at": rfc3339(d.created_at),
+    })
+}
+
+fn set_device(home: &pushca::home::Home, a: DeviceRef, enabled: bool) -> Result<Report, CliError> {
+    let (d, changed) = ops::portal::set_device_enabled(home, &a.udid, a.team.as_deref(), enabled)?;
+    let word = if enabled { "enabled" } else { "disabled" };
+    let text = if changed {
+        format!("Device {} ({}) {word}\n", d.udid, d.name)
+    } else {
+        format!("Device {} ({}) was already {word}\n", d.udid, d.name)
+    };
+    let mut report = Report::new(
+        json!({ "device": device_json(&d), "changed": changed }),
+        text,
+    );
+    if changed && !enabled {
+        report = report.warn(
+            "profiles already signed still list it: run `pushca profile regenerate` to drop it",
+        );
+    }
+    Ok(report)
+}

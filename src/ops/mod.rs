@@ -11,14 +11,17 @@ use crate::fsutil::FsError;
 use crate::home::{Home, HomeError};
 use crate::keys::KeyError;
 use crate::pkcs12::P12Error;
+use crate::portal::profile::ProfileError;
 use crate::portal::PortalError;
 use crate::secret::PassphraseError;
 use crate::store::{Store, StoreError};
+use crate::x509ext::Environment;
 
 pub mod certs;
 pub mod convert;
 pub mod init;
 pub mod portal;
+pub mod profiles;
 
 /// Everything an operation can fail with. Variants carry the file they are
 /// about where there is one; the CLI maps each variant to an exit code and a
@@ -97,6 +100,51 @@ pub enum OpsError {
     OneOutputManyCsrs(usize),
     #[error("two CSRs would both be written to {}; give them different file names", .0.display())]
     DuplicateOutput(PathBuf),
+    #[error("device {udid} cannot be provisioned for team {team_id}: {reason}")]
+    DeviceNotUsable {
+        udid: String,
+        team_id: String,
+        reason: &'static str,
+    },
+    #[error("a {} profile for {bundle_id} would provision no device (team {team_id} has no enabled device to list)", environment.name())]
+    NoDevices {
+        bundle_id: String,
+        team_id: String,
+        environment: Environment,
+    },
+    #[error("certificate {serial} cannot be authorised: {reason}")]
+    CertNotUsable { serial: String, reason: String },
+    #[error("a {} profile for {bundle_id} would authorise no push certificate (none is valid, unrevoked and for {})", environment.name(), environment.name())]
+    NoCertificates {
+        bundle_id: String,
+        environment: Environment,
+    },
+    #[error("invalid profile name '{}': it must be 1-200 characters without control characters", .0.escape_default())]
+    InvalidProfileName(String),
+    #[error("--days {0}: a profile lives 1 to 3650 days")]
+    InvalidProfileDays(u32),
+    #[error("no profile {0} in the store")]
+    UnknownProfile(String),
+    #[error("profile {uuid} was superseded by {by}; regenerate the current one")]
+    ProfileSuperseded { uuid: String, by: String },
+    #[error("no current profiles to regenerate")]
+    NoProfiles,
+    #[error("the profile cannot be signed: {0}")]
+    ProfileBuild(#[source] ProfileError),
+    #[error("{}: {source}", path.display())]
+    Profile {
+        path: PathBuf,
+        #[source]
+        source: ProfileError,
+    },
+    #[error("no CA to verify the profile against (no pushca home here)")]
+    NoProfileAnchors,
+    #[error("{} profile(s) were signed and recorded, but writing them failed: {source}", uuids.len())]
+    ProfilesNotWritten {
+        uuids: Vec<String>,
+        #[source]
+        source: FsError,
+    },
 }
 
 pub type Result<T, E = OpsError> = std::result::Result<T, E>;
@@ -117,3 +165,14 @@ pub fn now() -> time::OffsetDateTime {
 }
 
 pub use crate::fsutil::OutputRules;
+
+/// RFC 3339 (UTC) for a unix timestamp.
+pub fn rfc3339(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.to_string())
+}

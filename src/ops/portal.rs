@@ -2,8 +2,9 @@
 
 use super::{now, open_store, Result};
 use crate::home::Home;
+use crate::portal::devices;
 use crate::portal::{self, NewApp};
-use crate::store::{AppRecord, CertFilter, CertRecord, TeamRecord};
+use crate::store::{AppRecord, CertFilter, CertRecord, DeviceRecord, TeamRecord};
 
 pub fn create_team(home: &Home, name: &str, team_id: Option<&str>) -> Result<TeamRecord> {
     let mut st = open_store(home)?;
@@ -54,5 +55,44 @@ pub fn set_app_enabled(home: &Home, bundle_id: &str, enabled: bool) -> Result<(A
         let app = portal::get_app(tx, bundle_id)?;
         let changed = tx.set_app_enabled(&app.bundle_id, enabled)?;
         Ok::<_, portal::PortalError>((AppRecord { enabled, ..app }, changed))
+    })?)
+}
+
+/// Registers a device; an identical re-run returns the existing one with `false`.
+pub fn add_device(
+    home: &Home,
+    udid: &str,
+    name: &str,
+    team: Option<&str>,
+) -> Result<(DeviceRecord, bool)> {
+    let mut st = open_store(home)?;
+    let t = now().unix_timestamp();
+    Ok(st.write(|tx| devices::ensure_device(tx, udid, name, team, t))?)
+}
+
+pub fn list_devices(home: &Home, team: Option<&str>) -> Result<Vec<DeviceRecord>> {
+    let mut st = open_store(home)?;
+    Ok(st.read(|tx| {
+        let team = match team {
+            Some(t) => Some(portal::resolve_team(tx, Some(t))?.team_id),
+            None => None,
+        };
+        Ok::<_, portal::PortalError>(tx.list_devices(team.as_deref(), false)?)
+    })?)
+}
+
+/// Enables or disables a device; returns it and whether the flag changed. A
+/// disabled device drops out of profiles signed from then on.
+pub fn set_device_enabled(
+    home: &Home,
+    udid: &str,
+    team: Option<&str>,
+    enabled: bool,
+) -> Result<(DeviceRecord, bool)> {
+    let mut st = open_store(home)?;
+    Ok(st.write(|tx| {
+        let d = devices::find_device(tx, udid, team)?;
+        let changed = tx.set_device_enabled(&d.team_id, &d.udid, enabled)?;
+        Ok::<_, portal::PortalError>((DeviceRecord { enabled, ..d }, changed))
     })?)
 }

@@ -1,4 +1,5 @@
-//! The developer-portal side: teams and App IDs, with Apple's identifier rules.
+//! The developer-portal side: teams, App IDs, devices and provisioning
+//! profiles, with Apple's identifier rules.
 //!
 //! - Team ID: 10 characters, uppercase A–Z and 0–9; generated when not given.
 //! - Bundle ID: reverse-DNS labels of `[A-Za-z0-9-]` joined by dots, at most 155
@@ -6,6 +7,9 @@
 //!   never have the push capability.
 
 use rand::Rng;
+
+pub mod devices;
+pub mod profile;
 
 use crate::store::{AppRecord, StoreError, TeamRecord, Tx};
 
@@ -23,6 +27,23 @@ pub enum PortalError {
     UnknownTeam(String),
     #[error("no App ID {0}")]
     UnknownApp(String),
+    #[error("invalid UDID '{udid}': {reason}")]
+    InvalidUdid { udid: String, reason: String },
+    #[error("invalid device name: {0}")]
+    InvalidDeviceName(String),
+    #[error("device {udid} is already registered for team {team_id} as '{existing}'")]
+    DeviceConflict {
+        udid: String,
+        team_id: String,
+        existing: String,
+    },
+    #[error("no device {udid}{}", team_id.as_ref().map(|t| format!(" in team {t}")).unwrap_or_default())]
+    UnknownDevice {
+        udid: String,
+        team_id: Option<String>,
+    },
+    #[error("device {udid} is registered in several teams ({})", teams.join(", "))]
+    DeviceInSeveralTeams { udid: String, teams: Vec<String> },
     #[error(transparent)]
     Store(#[from] StoreError),
 }

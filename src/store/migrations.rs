@@ -44,6 +44,46 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX certificates_by_app ON certificates(bundle_id, not_after);
     CREATE INDEX certificates_by_expiry ON certificates(not_after);
     "#,
+    // 2: devices and provisioning profiles.
+    r#"
+    CREATE TABLE devices (
+        team_id    TEXT NOT NULL REFERENCES teams(team_id),
+        udid       TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        enabled    INTEGER NOT NULL DEFAULT 1,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (team_id, udid)
+    );
+    CREATE INDEX devices_by_udid ON devices(udid);
+    CREATE TABLE profiles (
+        uuid          TEXT PRIMARY KEY,
+        name          TEXT NOT NULL,
+        bundle_id     TEXT NOT NULL REFERENCES apps(bundle_id),
+        team_id       TEXT NOT NULL,
+        environment   TEXT NOT NULL,
+        devices_mode  TEXT NOT NULL,
+        certs_mode    TEXT NOT NULL,
+        lifetime_days INTEGER,
+        created_at    INTEGER NOT NULL,
+        expires_at    INTEGER NOT NULL,
+        sha256        TEXT NOT NULL,
+        der           BLOB NOT NULL,
+        superseded_by TEXT REFERENCES profiles(uuid),
+        superseded_at INTEGER
+    );
+    CREATE INDEX profiles_by_app ON profiles(bundle_id, environment);
+    CREATE INDEX profiles_by_expiry ON profiles(expires_at);
+    CREATE TABLE profile_devices (
+        profile_uuid TEXT NOT NULL REFERENCES profiles(uuid),
+        udid         TEXT NOT NULL,
+        PRIMARY KEY (profile_uuid, udid)
+    );
+    CREATE TABLE profile_certificates (
+        profile_uuid TEXT NOT NULL REFERENCES profiles(uuid),
+        serial       TEXT NOT NULL REFERENCES certificates(serial),
+        PRIMARY KEY (profile_uuid, serial)
+    );
+    "#,
 ];
 
 pub(super) const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -36,6 +36,10 @@ pub enum StoreError {
     DuplicateTeam(String),
     #[error("bundle ID {bundle_id} is already registered (team {team_id})")]
     DuplicateApp { bundle_id: String, team_id: String },
+    #[error("device {udid} is already registered for team {team_id}")]
+    DuplicateDevice { udid: String, team_id: String },
+    #[error("profile {0} is already in the store")]
+    DuplicateProfile(String),
     #[error("serial {0} is already in the store")]
     DuplicateSerial(String),
     #[error("'{0}' is not a hexadecimal serial number")]

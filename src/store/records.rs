@@ -303,3 +303,287 @@ impl Tx<'_> {
         }
     }
 }
+
+/// A registered device of a team.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeviceRecord {
+    pub team_id: String,
+    /// Normalised UDID (see `portal::devices::normalize_udid`).
+    pub udid: String,
+    pub name: String,
+    pub enabled: bool,
+    pub created_at: i64,
+}
+
+/// A provisioning profile pushca signed, with what it lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileRecord {
+    /// Uppercase UUID, as Apple writes it.
+    pub uuid: String,
+    pub name: String,
+    pub bundle_id: String,
+    pub team_id: String,
+    /// `development` or `production` (the `aps-environment`).
+    pub environment: String,
+    /// How the devices were chosen: `listed`, `team` (every enabled device of
+    /// the team when signed) or `all` (`ProvisionsAllDevices`).
+    pub devices_mode: String,
+    /// How the certificates were chosen: `default` (every valid, unrevoked
+    /// certificate of the App ID covering the environment) or `listed`.
+    pub certs_mode: String,
+    /// Lifetime asked for with `--days` (None: the template's).
+    pub lifetime_days: Option<i64>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// SHA-256 of the DER, lowercase hex.
+    pub sha256: String,
+    /// The signed profile (CMS SignedData, DER).
+    pub der: Vec<u8>,
+    pub superseded_by: Option<String>,
+    pub superseded_at: Option<i64>,
+    /// Provisioned UDIDs (empty for `all`).
+    pub devices: Vec<String>,
+    /// Serials of the authorised push certificates.
+    pub cert_serials: Vec<String>,
+}
+
+/// Which profiles [`Tx::list_profiles`] returns.
+#[derive(Debug, Default, Clone)]
+pub struct ProfileFilter<'a> {
+    pub bundle_id: Option<&'a str>,
+    pub environment: Option<&'a str>,
+    /// Superseded profiles too.
+    pub include_superseded: bool,
+    /// Only profiles whose `expires_at` is before this instant (unix seconds).
+    pub expiring_before: Option<i64>,
+}
+
+fn device_row(r: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
+    Ok(DeviceRecord {
+        team_id: r.get(0)?,
+        udid: r.get(1)?,
+        name: r.get(2)?,
+        enabled: r.get(3)?,
+        created_at: r.get(4)?,
+    })
+}
+
+const DEVICE_COLS: &str = "team_id, udid, name, enabled, created_at";
+
+fn profile_row(r: &Row<'_>) -> rusqlite::Result<ProfileRecord> {
+    Ok(ProfileRecord {
+        uuid: r.get(0)?,
+        name: r.get(1)?,
+        bundle_id: r.get(2)?,
+        team_id: r.get(3)?,
+        environment: r.get(4)?,
+        devices_mode: r.get(5)?,
+        certs_mode: r.get(6)?,
+        lifetime_days: r.get(7)?,
+        created_at: r.get(8)?,
+        expires_at: r.get(9)?,
+        sha256: r.get(10)?,
+        der: r.get(11)?,
+        superseded_by: r.get(12)?,
+        superseded_at: r.get(13)?,
+        devices: Vec::new(),
+        cert_serials: Vec::new(),
+    })
+}
+
+const PROFILE_COLS: &str =
+    "uuid, name, bundle_id, team_id, environment, devices_mode, certs_mode, \
+                            lifetime_days, created_at, expires_at, sha256, der, superseded_by, \
+                            superseded_at";
+
+impl Tx<'_> {
+    pub fn insert_device(&self, d: &DeviceRecord) -> Result<()> {
+        self.conn()
+            .execute(
+                &format!("INSERT INTO devices({DEVICE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
+                params![d.team_id, d.udid, d.name, d.enabled, d.created_at],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::DuplicateDevice {
+                        udid: d.udid.clone(),
+                        team_id: d.team_id.clone(),
+                    }
+                } else {
+                    e.into()
+                }
+            })?;
+        Ok(())
+    }
+
+    pub fn device(&self, team_id: &str, udid: &str) -> Result<Option<DeviceRecord>> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!("SELECT {DEVICE_COLS} FROM devices WHERE team_id = ?1 AND udid = ?2"),
+                [team_id, udid],
+                device_row,
+            )
+            .optional()?)
+    }
+
+    /// Every team's registration of one UDID.
+    pub fn devices_with_udid(&self, udid: &str) -> Result<Vec<DeviceRecord>> {
+        let mut st = self.conn().prepare(&format!(
+            "SELECT {DEVICE_COLS} FROM devices WHERE udid = ?1 ORDER BY team_id"
+        ))?;
+        let rows = st
+            .query_map([udid], device_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Devices, of one team or all, optionally only the enabled ones, by team
+    /// then UDID.
+    pub fn list_devices(
+        &self,
+        team_id: Option<&str>,
+        enabled_only: bool,
+    ) -> Result<Vec<DeviceRecord>> {
+        let mut st = self.conn().prepare(&format!(
+            "SELECT {DEVICE_COLS} FROM devices
+             WHERE (?1 IS NULL OR team_id = ?1) AND (?2 = 0 OR enabled = 1)
+             ORDER BY team_id, udid"
+        ))?;
+        let rows = st
+            .query_map(params![team_id, enabled_only], device_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Sets a device's enabled flag; returns whether it changed.
+    pub fn set_device_enabled(&self, team_id: &str, udid: &str, enabled: bool) -> Result<bool> {
+        let n = self.conn().execute(
+            "UPDATE devices SET enabled = ?3 WHERE team_id = ?1 AND udid = ?2 AND enabled != ?3",
+            params![team_id, udid, enabled],
+        )?;
+        Ok(n > 0)
+    }
+
+    pub fn certificate_by_sha256(&self, sha256: &str) -> Result<Option<CertRecord>> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!("SELECT {CERT_COLS} FROM certificates WHERE sha256 = ?1"),
+                [sha256.to_ascii_lowercase()],
+                cert_row,
+            )
+            .optional()?)
+    }
+
+    /// Records a profile with its devices and certificates.
+    pub fn insert_profile(&self, p: &ProfileRecord) -> Result<()> {
+        self.conn()
+            .execute(
+                &format!(
+                    "INSERT INTO profiles({PROFILE_COLS})
+                     VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)"
+                ),
+                params![
+                    p.uuid,
+                    p.name,
+                    p.bundle_id,
+                    p.team_id,
+                    p.environment,
+                    p.devices_mode,
+                    p.certs_mode,
+                    p.lifetime_days,
+                    p.created_at,
+                    p.expires_at,
+                    p.sha256,
+                    p.der,
+                    p.superseded_by,
+                    p.superseded_at
+                ],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::DuplicateProfile(p.uuid.clone())
+                } else {
+                    e.into()
+                }
+            })?;
+        let mut dev = self
+            .conn()
+            .prepare_cached("INSERT INTO profile_devices(profile_uuid, udid) VALUES (?1, ?2)")?;
+        for u in &p.devices {
+            dev.execute(params![p.uuid, u])?;
+        }
+        let mut cert = self.conn().prepare_cached(
+            "INSERT INTO profile_certificates(profile_uuid, serial) VALUES (?1, ?2)",
+        )?;
+        for s in &p.cert_serials {
+            cert.execute(params![p.uuid, s])?;
+        }
+        Ok(())
+    }
+
+    fn fill_profile(&self, mut p: ProfileRecord) -> Result<ProfileRecord> {
+        let mut st = self.conn().prepare_cached(
+            "SELECT udid FROM profile_devices WHERE profile_uuid = ?1 ORDER BY udid",
+        )?;
+        p.devices = st
+            .query_map([&p.uuid], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        let mut st = self.conn().prepare_cached(
+            "SELECT serial FROM profile_certificates WHERE profile_uuid = ?1 ORDER BY serial",
+        )?;
+        p.cert_serials = st
+            .query_map([&p.uuid], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(p)
+    }
+
+    /// A profile by UUID (case-insensitive), with its devices and certificates.
+    pub fn profile(&self, uuid: &str) -> Result<Option<ProfileRecord>> {
+        let p = self
+            .conn()
+            .query_row(
+                &format!("SELECT {PROFILE_COLS} FROM profiles WHERE uuid = ?1"),
+                [uuid.to_ascii_uppercase()],
+                profile_row,
+            )
+            .optional()?;
+        p.map(|p| self.fill_profile(p)).transpose()
+    }
+
+    /// Profiles matching the filter, soonest expiry first, with their devices
+    /// and certificates.
+    pub fn list_profiles(&self, f: &ProfileFilter<'_>) -> Result<Vec<ProfileRecord>> {
+        let mut st = self.conn().prepare(&format!(
+            "SELECT {PROFILE_COLS} FROM profiles
+             WHERE (?1 IS NULL OR bundle_id = ?1)
+               AND (?2 IS NULL OR environment = ?2)
+               AND (?3 = 1 OR superseded_by IS NULL)
+               AND (?4 IS NULL OR expires_at < ?4)
+             ORDER BY expires_at, uuid"
+        ))?;
+        let rows = st
+            .query_map(
+                params![
+                    f.bundle_id,
+                    f.environment,
+                    f.include_superseded,
+                    f.expiring_before
+                ],
+                profile_row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter().map(|p| self.fill_profile(p)).collect()
+    }
+
+    /// Marks `old` superseded by `new`; returns whether it was current.
+    pub fn supersede_profile(&self, old: &str, new: &str, at: i64) -> Result<bool> {
+        let n = self.conn().execute(
+            "UPDATE profiles SET superseded_by = ?2, superseded_at = ?3
+             WHERE uuid = ?1 AND superseded_by IS NULL",
+            params![old, new, at],
+        )?;
+        Ok(n > 0)
+    }
+}

@@ -1,0 +1,192 @@
+//! Certificate path validation with rustls-webpki (never hand-written): the
+//! chain of a profile signer (and, for the gateway, of a provider's client
+//! certificate) to trust anchors, at a given time, with an EKU policy.
+
+use rustls_pki_types::{
+    AlgorithmIdentifier, CertificateDer, InvalidSignature, SignatureVerificationAlgorithm, UnixTime,
+};
+use webpki::{EndEntityCert, ExtendedKeyUsageValidator, KeyPurposeIdIter};
+
+/// Why a chain did not verify.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ChainError {
+    #[error("the certificate has expired or is not yet valid")]
+    Expired,
+    #[error("the certificate is not issued by a trusted CA ({0})")]
+    Untrusted(String),
+    #[error("the certificate may not be used for {0}")]
+    WrongUsage(&'static str),
+    #[error("malformed certificate: {0}")]
+    Malformed(String),
+}
+
+/// How the end-entity certificate may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Usage {
+    /// TLS client authentication (EKU clientAuth required): push providers.
+    ClientAuth,
+    /// Signing provisioning profiles: no EKU, or one of codeSigning,
+    /// emailProtection, anyExtendedKeyUsage or an Apple purpose. A TLS-only
+    /// certificate (a push certificate: clientAuth) is refused, so a provider
+    /// cannot sign profiles with its own key.
+    ProfileSigning,
+}
+
+impl Usage {
+    fn name(self) -> &'static str {
+        match self {
+            Usage::ClientAuth => "TLS client authentication",
+            Usage::ProfileSigning => "signing provisioning profiles",
+        }
+    }
+}
+
+/// The EKU check of profile signers is done on the leaf with x509-parser
+/// ([`profile_signing_eku_ok`]); webpki's `KeyPurposeId` decoder mis-decodes
+/// multi-byte arcs (0.103: `cur << 8` instead of `<< 7`), which rules out
+/// matching OID prefixes such as Apple's arc through it. So webpki gets a
+/// validator that accepts any EKU, and the policy is applied here.
+struct AnyEku;
+
+impl ExtendedKeyUsageValidator for AnyEku {
+    fn validate(&self, iter: KeyPurposeIdIter<'_, '_>) -> Result<(), webpki::Error> {
+        for id in iter {
+            id?;
+        }
+        Ok(())
+    }
+}
+
+const APPLE_ARC: &str = "1.2.840.113635.";
+
+/// No EKU, or one of codeSigning, emailProtection, anyExtendedKeyUsage or an
+/// Apple purpose.
+fn profile_signing_eku_ok(leaf: &[u8]) -> Result<bool, ChainError> {
+    let (_, cert) = x509_parser::parse_x509_certificate(leaf)
+        .map_err(|e| ChainError::Malformed(e.to_string()))?;
+    match cert.extended_key_usage() {
+        Ok(None) => Ok(true),
+        Ok(Some(eku)) => {
+            let e = eku.value;
+            Ok(e.any
+                || e.code_signing
+                || e.email_protection
+                || e.other
+                    .iter()
+                    .any(|o| o.to_id_string().starts_with(APPLE_ARC)))
+        }
+        Err(e) => Err(ChainError::Malformed(e.to_string())),
+    }
+}
+
+/// sha1WithRSAEncryption, for chains of real Apple profiles (Apple's 2007
+/// intermediates are signed with it). Accepted only where [`Usage`] is
+/// [`Usage::ProfileSigning`]; the gateway's client chains use webpki's own
+/// algorithms.
+#[derive(Debug)]
+struct RsaPkcs1Sha1;
+
+// AlgorithmIdentifier contents (without the outer SEQUENCE).
+const ALG_RSA_ENCRYPTION: &[u8] = &[
+    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+];
+const ALG_SHA1_WITH_RSA: &[u8] = &[
+    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x05, 0x05, 0x00,
+];
+
+impl SignatureVerificationAlgorithm for RsaPkcs1Sha1 {
+    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
+        AlgorithmIdentifier::from_slice(ALG_RSA_ENCRYPTION)
+    }
+    fn signature_alg_id(&self) -> AlgorithmIdentifier {
+        AlgorithmIdentifier::from_slice(ALG_SHA1_WITH_RSA)
+    }
+    fn verify_signature(
+        &self,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), InvalidSignature> {
+        ring::signature::UnparsedPublicKey::new(
+            &ring::signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
+            public_key,
+        )
+        .verify(message, signature)
+        .map_err(|_| InvalidSignature)
+    }
+}
+
+static RSA_SHA1: RsaPkcs1Sha1 = RsaPkcs1Sha1;
+
+fn algorithms(usage: Usage) -> Vec<&'static dyn SignatureVerificationAlgorithm> {
+    let mut algs: Vec<&'static dyn SignatureVerificationAlgorithm> =
+        webpki::ALL_VERIFICATION_ALGS.to_vec();
+    if usage == Usage::ProfileSigning {
+        algs.push(&RSA_SHA1);
+    }
+    algs
+}
+
+#[allow(deprecated)] // RequiredEkuNotFound: older webpki errors
+fn map_err(e: webpki::Error, usage: Usage) -> ChainError {
+    use webpki::Error as E;
+    match e {
+        E::CertExpired { .. } | E::CertNotValidYet { .. } => ChainError::Expired,
+        E::RequiredEkuNotFound | E::RequiredEkuNotFoundContext(_) => {
+            ChainError::WrongUsage(usage.name())
+        }
+        E::BadDer | E::BadDerTime | E::TrailingData(_) => ChainError::Malformed(format!("{e:?}")),
+        other => ChainError::Untrusted(format!("{other:?}")),
+    }
+}
+
+/// Verifies that `leaf` chains to one of `anchors` (DER certificates, trusted
+/// as they are) through `intermediates`, at `time` (unix seconds), for `usage`.
+pub fn verify(
+    leaf: &[u8],
+    intermediates: &[Vec<u8>],
+    anchors: &[Vec<u8>],
+    time: i64,
+    usage: Usage,
+) -> Result<(), ChainError> {
+    let leaf_der = CertificateDer::from(leaf);
+    let ee =
+        EndEntityCert::try_from(&leaf_der).map_err(|e| ChainError::Malformed(format!("{e:?}")))?;
+    let anchor_ders: Vec<CertificateDer<'_>> = anchors
+        .iter()
+        .map(|a| CertificateDer::from(a.as_slice()))
+        .collect();
+    let mut trust = Vec::with_capacity(anchor_ders.len());
+    for a in &anchor_ders {
+        trust.push(
+            webpki::anchor_from_trusted_cert(a)
+                .map_err(|e| ChainError::Malformed(format!("trust anchor: {e:?}")))?,
+        );
+    }
+    let inter: Vec<CertificateDer<'_>> = intermediates
+        .iter()
+        .map(|c| CertificateDer::from(c.as_slice()))
+        .collect();
+    let t = UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+        u64::try_from(time).unwrap_or(0),
+    ));
+    let algs = algorithms(usage);
+    let result = match usage {
+        Usage::ClientAuth => ee.verify_for_usage(
+            &algs,
+            &trust,
+            &inter,
+            t,
+            webpki::KeyUsage::client_auth(),
+            None,
+            None,
+        ),
+        Usage::ProfileSigning => {
+            if !profile_signing_eku_ok(leaf)? {
+                return Err(ChainError::WrongUsage(usage.name()));
+            }
+            ee.verify_for_usage(&algs, &trust, &inter, t, AnyEku, None, None)
+        }
+    };
+    result.map(|_| ()).map_err(|e| map_err(e, usage))
+}

@@ -1,0 +1,638 @@
+//! Provisioning profiles: create, regenerate, list, show.
+//!
+//! A profile is planned from the store (App ID, team, devices, certificates),
+//! signed by the profile signer and recorded in one transaction; the file is
+//! written after the commit, and the store keeps the signed DER.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use super::certs::check_push_app;
+use super::{now, open_store, OpsError, OutputRules, Result};
+use crate::ca::authority::{read_ca_cert, CaFiles, ISSUING, PROFILE_SIGNER, ROOT};
+use crate::ca::{templates, Issuer};
+use crate::fsutil::{self, AtomicBatch, MODE_PUBLIC};
+use crate::home::Home;
+use crate::portal::profile::{self, Devices, ProfileContent, VerifiedProfile};
+use crate::portal::{self, devices};
+use crate::secret::Secret;
+use crate::store::{
+    AppRecord, CertFilter, CertRecord, ProfileFilter, ProfileRecord, TeamRecord, Tx,
+};
+use crate::x509ext::Environment;
+
+/// Which devices a profile provisions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceChoice {
+    /// These UDIDs (registered for the App ID's team and enabled).
+    Listed(Vec<String>),
+    /// Every enabled device of the App ID's team at signing time (and again at
+    /// each regeneration).
+    Team,
+    /// `ProvisionsAllDevices` (Apple: enterprise distribution only).
+    All,
+}
+
+impl DeviceChoice {
+    fn mode(&self) -> &'static str {
+        match self {
+            DeviceChoice::Listed(_) => "listed",
+            DeviceChoice::Team => "team",
+            DeviceChoice::All => "all",
+        }
+    }
+}
+
+/// A profile to create.
+#[derive(Debug, Clone)]
+pub struct ProfileRequest<'a> {
+    pub bundle_id: &'a str,
+    pub environment: Environment,
+    pub devices: DeviceChoice,
+    /// Serials of the certificates to authorise; empty: every valid,
+    /// unrevoked certificate of the App ID whose environment covers the
+    /// profile's.
+    pub cert_serials: &'a [String],
+    pub name: Option<&'a str>,
+    /// Lifetime in days (default: the `profile` template's).
+    pub days: Option<u32>,
+    pub out: PathBuf,
+    pub force: bool,
+}
+
+/// Which profiles to regenerate.
+#[derive(Debug, Clone, Copy)]
+pub enum RegenerateTarget<'a> {
+    Uuid(&'a str),
+    App(&'a str),
+    All,
+}
+
+/// One profile to sign.
+#[derive(Debug, Clone)]
+struct Job {
+    bundle_id: String,
+    environment: Environment,
+    devices: DeviceChoice,
+    /// Explicit serials (`None`: the default selection).
+    serials: Option<Vec<String>>,
+    name: Option<String>,
+    days: Option<u32>,
+    /// Strict: an unusable listed device or certificate is an error (create);
+    /// otherwise it is dropped with a warning (regenerate).
+    strict: bool,
+    /// The profile this one supersedes.
+    replaces: Option<String>,
+    uuid: String,
+    out: PathBuf,
+}
+
+/// Profiles whose inputs checked out; [`PreparedProfiles::sign`] signs them.
+pub struct PreparedProfiles<'h> {
+    home: &'h Home,
+    jobs: Vec<Job>,
+    force: bool,
+    warnings: Vec<String>,
+}
+
+/// A signed and recorded profile and where it was written.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    pub record: ProfileRecord,
+    pub path: PathBuf,
+    /// The profile it superseded.
+    pub replaces: Option<String>,
+}
+
+pub struct ProfilesOutcome {
+    pub profiles: Vec<Signed>,
+    pub warnings: Vec<String>,
+}
+
+/// What a job resolves to in the store.
+struct Plan {
+    app: AppRecord,
+    team: TeamRecord,
+    devices: Vec<String>,
+    all_devices: bool,
+    certs: Vec<CertRecord>,
+    warnings: Vec<String>,
+}
+
+fn covers(cert_env: &str, env: Environment) -> bool {
+    cert_env == "universal" || cert_env == env.name()
+}
+
+/// Why a certificate cannot be authorised by a profile, if it cannot.
+fn unusable(c: &CertRecord, app: &AppRecord, env: Environment, now: i64) -> Option<String> {
+    if !c.bundle_id.eq_ignore_ascii_case(&app.bundle_id) {
+        Some(format!("it is for App ID {}", c.bundle_id))
+    } else if !covers(&c.environment, env) {
+        Some(format!(
+            "it is a {} certificate, not for {}",
+            c.environment,
+            env.name()
+        ))
+    } else if c.revoked_at.is_some() {
+        Some("it is revoked".into())
+    } else if c.not_after <= now {
+        Some("it has expired".into())
+    } else if c.not_before > now {
+        Some("it is not valid yet".into())
+    } else {
+        None
+    }
+}
+
+fn plan(tx: &Tx<'_>, job: &Job, now: i64) -> Result<Plan> {
+    let app = portal::get_app(tx, &job.bundle_id)?;
+    check_push_app(&app)?;
+    let team = portal::resolve_team(tx, Some(&app.team_id))?;
+    let mut warnings = Vec::new();
+    let (devices, all_devices) = match &job.devices {
+        DeviceChoice::All => (Vec::new(), true),
+        DeviceChoice::Team => (
+            tx.list_devices(Some(&team.team_id), true)?
+                .into_iter()
+                .map(|d| d.udid)
+                .collect(),
+            false,
+        ),
+        DeviceChoice::Listed(udids) => {
+            let mut out = Vec::new();
+            let mut seen = HashSet::new();
+            for u in udids {
+                let udid = devices::normalize_udid(u)?;
+                if !seen.insert(udid.clone()) {
+                    continue;
+                }
+                let reason = match tx.device(&team.team_id, &udid)? {
+                    Some(d) if d.enabled => None,
+                    Some(_) => Some("it is disabled"),
+                    None => Some("it is not registered for the App ID's team"),
+                };
+                match reason {
+                    None => out.push(udid),
+                    Some(r) if job.strict => {
+                        return Err(OpsError::DeviceNotUsable {
+                            udid,
+                            team_id: team.team_id.clone(),
+                            reason: r,
+                        })
+                    }
+                    Some(r) => warnings.push(format!("device {udid} dropped: {r}")),
+                }
+            }
+            out.sort();
+            (out, false)
+        }
+    };
+    if !all_devices && devices.is_empty() {
+        return Err(OpsError::NoDevices {
+            bundle_id: app.bundle_id.clone(),
+            team_id: team.team_id.clone(),
+            environment: job.environment,
+        });
+    }
+    if all_devices && job.environment == Environment::Development {
+        warnings.push(
+            "ProvisionsAllDevices on a development profile: Apple allows it only for enterprise \
+             distribution, and the gateway requires development devices to be listed"
+                .into(),
+        );
+    }
+    let certs = match &job.serials {
+        None => {
+            let mut all = tx.list_certificates(&CertFilter {
+                bundle_id: Some(&app.bundle_id),
+                ..Default::default()
+            })?;
+            all.retain(|c| unusable(c, &app, job.environment, now).is_none());
+            all.sort_by(|a, b| a.serial.cmp(&b.serial));
+            all
+        }
+        Some(serials) => {
+            let mut out: Vec<CertRecord> = Vec::new();
+            for s in serials {
+                let c = tx
+                    .find_certificate(s)?
+                    .ok_or_else(|| OpsError::UnknownSerial(s.clone()))?;
+                if out.iter().any(|o| o.serial == c.serial) {
+                    continue;
+                }
+                match unusable(&c, &app, job.environment, now) {
+                    None => out.push(c),
+                    Some(reason) if job.strict => {
+                        return Err(OpsError::CertNotUsable {
+                            serial: c.serial,
+                            reason,
+                        })
+                    }
+                    Some(reason) => {
+                        warnings.push(format!("certificate {} dropped: {reason}", c.serial))
+                    }
+                }
+            }
+            out.sort_by(|a, b| a.serial.cmp(&b.serial));
+            out
+        }
+    };
+    if certs.is_empty() {
+        return Err(OpsError::NoCertificates {
+            bundle_id: app.bundle_id.clone(),
+            environment: job.environment,
+        });
+    }
+    Ok(Plan {
+        app,
+        team,
+        devices,
+        all_devices,
+        certs,
+        warnings,
+    })
+}
+
+fn default_name(app: &AppRecord, env: Environment) -> String {
+    let env = match env {
+        Environment::Development => "Development",
+        Environment::Production => "Production",
+    };
+    format!("{} {env} Push", app.name)
+}
+
+fn check_name(name: &str) -> Result<()> {
+    if name.trim().is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(OpsError::InvalidProfileName(name.to_string()));
+    }
+    Ok(())
+}
+
+/// Checks everything a new profile needs (App ID, devices, certificates,
+/// output) before the CA passphrase is asked for.
+pub fn prepare_create<'h>(
+    home: &'h Home,
+    req: &ProfileRequest<'_>,
+) -> Result<PreparedProfiles<'h>> {
+    if let Some(n) = req.name {
+        check_name(n)?;
+    }
+    if let Some(d) = req.days {
+        if !(1..=3650).contains(&d) {
+            return Err(OpsError::InvalidProfileDays(d));
+        }
+    }
+    let rules = OutputRules {
+        force: req.force,
+        home: Some(home.root()),
+    };
+    fsutil::check_output(&req.out, &rules)?;
+    let job = Job {
+        bundle_id: req.bundle_id.to_string(),
+        environment: req.environment,
+        devices: req.devices.clone(),
+        serials: (!req.cert_serials.is_empty()).then(|| req.cert_serials.to_vec()),
+        name: req.name.map(|n| n.trim().to_string()),
+        days: req.days,
+        strict: true,
+        replaces: None,
+        uuid: profile::new_uuid(),
+        out: req.out.clone(),
+    };
+    prepare(home, vec![job], req.force)
+}
+
+fn prepare(home: &Home, jobs: Vec<Job>, force: bool) -> Result<PreparedProfiles<'_>> {
+    let mut st = open_store(home)?;
+    let t = now().unix_timestamp();
+    let warnings = st.read(|tx| -> Result<Vec<String>> {
+        let mut w = Vec::new();
+        for job in &jobs {
+            w.extend(plan(tx, job, t)?.warnings);
+        }
+        Ok(w)
+    })?;
+    Ok(PreparedProfiles {
+        home,
+        jobs,
+        force,
+        warnings,
+    })
+}
+
+/// Checks what regenerating the chosen current profiles needs; each gets a
+/// new UUID and is written to `<out_dir>/<UUID>.mobileprovision`.
+pub fn prepare_regenerate<'h>(
+    home: &'h Home,
+    target: RegenerateTarget<'_>,
+    out_dir: &Path,
+    force: bool,
+) -> Result<PreparedProfiles<'h>> {
+    let rules = OutputRules {
+        force,
+        home: Some(home.root()),
+    };
+    let mut st = open_store(home)?;
+    let records = st.read(|tx| -> Result<Vec<ProfileRecord>> {
+        match target {
+            RegenerateTarget::Uuid(u) => {
+                let p = tx
+                    .profile(u)?
+                    .ok_or_else(|| OpsError::UnknownProfile(u.to_string()))?;
+                if let Some(by) = &p.superseded_by {
+                    return Err(OpsError::ProfileSuperseded {
+                        uuid: p.uuid.clone(),
+                        by: by.clone(),
+                    });
+                }
+                Ok(vec![p])
+            }
+            RegenerateTarget::App(b) => {
+                let app = portal::get_app(tx, b)?;
+                Ok(tx.list_profiles(&ProfileFilter {
+                    bundle_id: Some(&app.bundle_id),
+                    ..Default::default()
+                })?)
+            }
+            RegenerateTarget::All => Ok(tx.list_profiles(&ProfileFilter::default())?),
+        }
+    })?;
+    if records.is_empty() {
+        return Err(OpsError::NoProfiles);
+    }
+    fsutil::create_output_dir(out_dir, &rules)?;
+    let mut jobs = Vec::with_capacity(records.len());
+    for r in records {
+        let uuid = profile::new_uuid();
+        let out = out_dir.join(format!("{uuid}.mobileprovision"));
+        fsutil::check_output(&out, &rules)?;
+        let environment = Environment::from_name(&r.environment).ok_or(OpsError::Store(
+            crate::store::StoreError::Corrupt("profile environment"),
+        ))?;
+        let devices = match r.devices_mode.as_str() {
+            "all" => DeviceChoice::All,
+            "team" => DeviceChoice::Team,
+            _ => DeviceChoice::Listed(r.devices.clone()),
+        };
+        jobs.push(Job {
+            bundle_id: r.bundle_id.clone(),
+            environment,
+            devices,
+            serials: (r.certs_mode == "listed").then(|| r.cert_serials.clone()),
+            name: Some(r.name.clone()),
+            days: r.lifetime_days.and_then(|d| u32::try_from(d).ok()),
+            strict: false,
+            replaces: Some(r.uuid.clone()),
+            uuid,
+            out,
+        });
+    }
+    prepare(home, jobs, force)
+}
+
+impl PreparedProfiles<'_> {
+    pub fn len(&self) -> usize {
+        self.jobs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.jobs.is_empty()
+    }
+
+    /// Unlocks the profile signer, signs and records every profile in one
+    /// transaction (superseding the ones regenerated), then writes the files.
+    pub fn sign(self, pass: &Secret, tick: &mut dyn FnMut()) -> Result<ProfilesOutcome> {
+        let home = self.home;
+        let files = CaFiles::new(home.ca_dir());
+        let signer = Issuer::unlock(&files, PROFILE_SIGNER, pass)?;
+        let issuing = read_ca_cert(&files, ISSUING)?;
+        let template = templates::load_profile(Some(&home.templates_dir()))?;
+        let signer_not_after = x509_parser::parse_x509_certificate(signer.cert_der())
+            .map(|(_, c)| c.validity().not_after.timestamp())
+            .map_err(|e| OpsError::Ca(crate::ca::CaError::NotCertificate(e.to_string())))?;
+        let created = now();
+        let t = created.unix_timestamp();
+        let mut warnings = self.warnings;
+        let mut st = open_store(home)?;
+        let signed = st.write(|tx| -> Result<Vec<Signed>> {
+            let mut out = Vec::with_capacity(self.jobs.len());
+            for job in &self.jobs {
+                let p = plan(tx, job, t)?;
+                let name = job
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| default_name(&p.app, job.environment));
+                let mut expires = template.expires(created, job.days);
+                if expires.unix_timestamp() > signer_not_after {
+                    expires = time::OffsetDateTime::from_unix_timestamp(signer_not_after)
+                        .unwrap_or(expires);
+                    warnings.push(format!(
+                        "profile {}: expiry shortened to the profile signer's ({})",
+                        job.uuid,
+                        super::rfc3339(signer_not_after)
+                    ));
+                }
+                let fingerprints: Vec<String> = p.certs.iter().map(|c| c.sha256.clone()).collect();
+                let content = ProfileContent {
+                    uuid: &job.uuid,
+                    name: &name,
+                    app_id_name: &p.app.name,
+                    team_id: &p.team.team_id,
+                    team_name: &p.team.name,
+                    bundle_id: &p.app.bundle_id,
+                    environment: job.environment,
+                    created,
+                    expires,
+                    devices: if p.all_devices {
+                        Devices::All
+                    } else {
+                        Devices::Listed(&p.devices)
+                    },
+                    push_certificates: &fingerprints,
+                    platform: &template.platform,
+                };
+                let der = profile::sign(&content, &signer, &[&issuing])
+                    .map_err(OpsError::ProfileBuild)?;
+                let record = ProfileRecord {
+                    uuid: job.uuid.clone(),
+                    name,
+                    bundle_id: p.app.bundle_id.clone(),
+                    team_id: p.team.team_id.clone(),
+                    environment: job.environment.name().to_string(),
+                    devices_mode: job.devices.mode().to_string(),
+                    certs_mode: if job.serials.is_some() {
+                        "listed"
+                    } else {
+                        "default"
+                    }
+                    .to_string(),
+                    lifetime_days: job.days.map(i64::from),
+                    created_at: t,
+                    expires_at: expires.unix_timestamp(),
+                    sha256: crate::ca::sha256_hex(&der),
+                    der,
+                    superseded_by: None,
+                    superseded_at: None,
+                    devices: p.devices,
+                    cert_serials: p.certs.iter().map(|c| c.serial.clone()).collect(),
+                };
+                tx.insert_profile(&record)?;
+                if let Some(old) = &job.replaces {
+                    if !tx.supersede_profile(old, &record.uuid, t)? {
+                        return Err(OpsError::ProfileSuperseded {
+                            uuid: old.clone(),
+                            by: "another run".into(),
+                        });
+                    }
+                }
+                tick();
+                out.push(Signed {
+                    record,
+                    path: job.out.clone(),
+                    replaces: job.replaces.clone(),
+                });
+            }
+            Ok(out)
+        })?;
+        // Committed: the store holds every profile; now the files.
+        let rules = OutputRules {
+            force: self.force,
+            home: Some(home.root()),
+        };
+        let mut batch = if signed.len() > 8 {
+            AtomicBatch::for_many()
+        } else {
+            AtomicBatch::new()
+        };
+        let written = signed
+            .iter()
+            .try_for_each(|s| batch.add_output(&s.path, &s.record.der, MODE_PUBLIC, &rules))
+            .and_then(|()| batch.commit());
+        if let Err(source) = written {
+            return Err(OpsError::ProfilesNotWritten {
+                uuids: signed.iter().map(|s| s.record.uuid.clone()).collect(),
+                source,
+            });
+        }
+        Ok(ProfilesOutcome {
+            profiles: signed,
+            warnings,
+        })
+    }
+}
+
+/// Current profiles (or all, superseded included), optionally of one App ID
+/// and/or expiring before `now + within_days`.
+pub fn list(
+    home: &Home,
+    bundle_id: Option<&str>,
+    within_days: Option<u32>,
+    include_superseded: bool,
+) -> Result<Vec<ProfileRecord>> {
+    let mut st = open_store(home)?;
+    let expiring_before = within_days.map(|d| now().unix_timestamp() + i64::from(d) * 86_400);
+    st.read(|tx| -> Result<Vec<ProfileRecord>> {
+        let bundle = match bundle_id {
+            Some(b) => Some(portal::get_app(tx, b)?.bundle_id),
+            None => None,
+        };
+        Ok(tx.list_profiles(&ProfileFilter {
+            bundle_id: bundle.as_deref(),
+            environment: None,
+            include_superseded,
+            expiring_before,
+        })?)
+    })
+}
+
+/// Writes a recorded profile from the store to `out`.
+pub fn export(
+    home: &Home,
+    uuid: &str,
+    out: &Path,
+    rules: &OutputRules<'_>,
+) -> Result<ProfileRecord> {
+    fsutil::check_output(out, rules)?;
+    let mut st = open_store(home)?;
+    let rec = st
+        .read(|tx| tx.profile(uuid))?
+        .ok_or_else(|| OpsError::UnknownProfile(uuid.to_string()))?;
+    fsutil::write_output(out, &rec.der, MODE_PUBLIC, rules)?;
+    Ok(rec)
+}
+
+/// An authorised certificate of a shown profile.
+#[derive(Debug, Clone)]
+pub struct ShownCert {
+    pub sha256: String,
+    /// The store's record, when the home knows the certificate.
+    pub record: Option<CertRecord>,
+}
+
+pub struct ShownProfile {
+    pub verified: VerifiedProfile,
+    pub certificates: Vec<ShownCert>,
+    /// Where the trust anchors came from.
+    pub anchors_from: PathBuf,
+    /// The store's record of this profile, when the home has it.
+    pub record: Option<ProfileRecord>,
+}
+
+/// Reads and verifies any profile file against `ca_file` (every certificate in
+/// it is a trust anchor) or the home's root CA; names the certificates the
+/// home knows.
+pub fn show(home: Option<&Home>, file: &Path, ca_file: Option<&Path>) -> Result<ShownProfile> {
+    let der = fsutil::read_input(file)?;
+    let (anchors, anchors_from) = match (ca_file, home) {
+        (Some(ca), _) => {
+            let bytes = fsutil::read_input(ca)?;
+            let certs = crate::certfile::read_certificates(&bytes).map_err(|source| {
+                OpsError::CertFile {
+                    path: ca.to_path_buf(),
+                    source,
+                }
+            })?;
+            (certs, ca.to_path_buf())
+        }
+        (None, Some(h)) if h.is_initialized() => {
+            h.check_private()?;
+            let files = CaFiles::new(h.ca_dir());
+            (vec![read_ca_cert(&files, ROOT)?], files.cert(ROOT))
+        }
+        (None, _) => return Err(OpsError::NoProfileAnchors),
+    };
+    let verified = profile::verify(&der, &anchors, now().unix_timestamp()).map_err(|source| {
+        OpsError::Profile {
+            path: file.to_path_buf(),
+            source,
+        }
+    })?;
+    let mut certificates: Vec<ShownCert> = verified
+        .info
+        .push_certificates
+        .iter()
+        .map(|f| ShownCert {
+            sha256: f.clone(),
+            record: None,
+        })
+        .collect();
+    let mut record = None;
+    if let Some(h) = home.filter(|h| h.is_initialized()) {
+        let mut st = open_store(h)?;
+        st.read(|tx| -> Result<()> {
+            for c in &mut certificates {
+                c.record = tx.certificate_by_sha256(&c.sha256)?;
+            }
+            record = tx
+                .profile(&verified.info.uuid)?
+                .filter(|r| r.sha256 == verified.sha256);
+            Ok(())
+        })?;
+    }
+    Ok(ShownProfile {
+        verified,
+        certificates,
+        anchors_from,
+        record,
+    })
+}

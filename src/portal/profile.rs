@@ -1,0 +1,390 @@
+//! Provisioning profiles (`.mobileprovision`): an XML plist with Apple's keys
+//! inside a CMS SignedData (DER, content attached), signed by the profile
+//! signer.
+//!
+//! [`sign`] builds and signs pushca's profiles; [`verify`] reads **any**
+//! profile, Apple's own included: it checks the CMS signature, then the
+//! signer's chain to the trust anchors given (rustls-webpki), then decodes the
+//! plist. An expired profile or signer is reported as expired, not refused;
+//! a broken signature or an untrusted signer is an error.
+
+use time::OffsetDateTime;
+
+use crate::ca::Issuer;
+use crate::chain::{self, ChainError, Usage};
+use crate::cms::{self, CmsError};
+use crate::plist::{self, Dict, PlistError, Value};
+use crate::x509ext::Environment;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("{0}")]
+    Cms(#[from] CmsError),
+    #[error("the profile's signer is not trusted: {0}")]
+    Untrusted(ChainError),
+    #[error("the profile's signer was not valid when the profile was signed")]
+    SignerNotValid,
+    #[error("the signed content is not a property list: {0}")]
+    Plist(#[from] PlistError),
+    #[error("the profile has no {0} key")]
+    MissingKey(&'static str),
+    #[error("the profile's {key} is not {expected}")]
+    BadKey {
+        key: &'static str,
+        expected: &'static str,
+    },
+    #[error("no trust anchors to verify the profile against")]
+    NoAnchors,
+    #[error("the profile cannot be built: {0}")]
+    Build(String),
+}
+
+/// The devices a profile provisions.
+#[derive(Debug, Clone, Copy)]
+pub enum Devices<'a> {
+    /// `ProvisionedDevices`: these UDIDs.
+    Listed(&'a [String]),
+    /// `ProvisionsAllDevices` (Apple: enterprise distribution only).
+    All,
+}
+
+/// Everything that goes into one of pushca's profiles.
+#[derive(Debug, Clone)]
+pub struct ProfileContent<'a> {
+    /// Uppercase UUID.
+    pub uuid: &'a str,
+    pub name: &'a str,
+    /// The App ID's descriptive name (`AppIDName`).
+    pub app_id_name: &'a str,
+    pub team_id: &'a str,
+    pub team_name: &'a str,
+    pub bundle_id: &'a str,
+    pub environment: Environment,
+    pub created: OffsetDateTime,
+    pub expires: OffsetDateTime,
+    pub devices: Devices<'a>,
+    /// SHA-256 fingerprints (lowercase hex) of the authorised push certificates.
+    pub push_certificates: &'a [String],
+    /// `Platform` (from the template).
+    pub platform: &'a [String],
+}
+
+fn strings(v: &[String]) -> Value {
+    Value::Array(v.iter().cloned().map(Value::String).collect())
+}
+
+/// The profile's property list, with Apple's keys in Apple's (sorted) order.
+pub fn build_plist(c: &ProfileContent<'_>) -> Value {
+    let app_id = format!("{}.{}", c.team_id, c.bundle_id);
+    let mut ent = Dict::new();
+    ent.insert("application-identifier", Value::String(app_id));
+    ent.insert(
+        "aps-environment",
+        Value::String(c.environment.name().to_string()),
+    );
+    ent.insert(
+        "com.apple.developer.team-identifier",
+        Value::String(c.team_id.to_string()),
+    );
+    ent.insert(
+        "get-task-allow",
+        Value::Bool(c.environment == Environment::Development),
+    );
+    ent.insert(
+        "keychain-access-groups",
+        strings(&[format!("{}.*", c.team_id)]),
+    );
+    let ttl_days = (c.expires - c.created).whole_days().max(0);
+    let mut d = Dict::new();
+    d.insert("AppIDName", Value::String(c.app_id_name.to_string()));
+    d.insert(
+        "ApplicationIdentifierPrefix",
+        strings(&[c.team_id.to_string()]),
+    );
+    d.insert("CreationDate", Value::Date(c.created));
+    d.insert("Entitlements", Value::Dict(ent));
+    d.insert("ExpirationDate", Value::Date(c.expires));
+    d.insert("IsXcodeManaged", Value::Bool(false));
+    d.insert("Name", Value::String(c.name.to_string()));
+    if !c.platform.is_empty() {
+        d.insert("Platform", strings(c.platform));
+    }
+    match c.devices {
+        Devices::Listed(udids) => d.insert("ProvisionedDevices", strings(udids)),
+        Devices::All => d.insert("ProvisionsAllDevices", Value::Bool(true)),
+    };
+    d.insert("PushCertificates", strings(c.push_certificates));
+    d.insert("TeamIdentifier", strings(&[c.team_id.to_string()]));
+    d.insert("TeamName", Value::String(c.team_name.to_string()));
+    d.insert("TimeToLive", Value::Integer(ttl_days));
+    d.insert("UUID", Value::String(c.uuid.to_string()));
+    d.insert("Version", Value::Integer(1));
+    Value::Dict(d)
+}
+
+/// Builds the plist and signs it: CMS SignedData, content attached, with the
+/// signer certificate and `extra_certs` (the issuing CA) included.
+pub fn sign(
+    c: &ProfileContent<'_>,
+    signer: &Issuer,
+    extra_certs: &[&[u8]],
+) -> Result<Vec<u8>, ProfileError> {
+    let xml = plist::to_xml(&build_plist(c))?;
+    Ok(cms::sign(
+        xml.as_bytes(),
+        true,
+        signer.cert_der(),
+        extra_certs,
+        signer.signer(),
+        c.created,
+    )?)
+}
+
+/// A random (version 4) UUID, uppercase, from the OS CSPRNG.
+pub fn new_uuid() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode_upper(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// What a profile says, decoded from its plist (any profile: pushca's or
+/// Apple's). Only `UUID` and `ExpirationDate` are required.
+#[derive(Debug, Clone)]
+pub struct ProfileInfo {
+    pub uuid: String,
+    pub name: Option<String>,
+    pub app_id_name: Option<String>,
+    /// `TEAMID.bundle.id` from the entitlements.
+    pub application_identifier: Option<String>,
+    pub team_id: Option<String>,
+    pub team_name: Option<String>,
+    /// The application identifier without its team prefix.
+    pub bundle_id: Option<String>,
+    /// `aps-environment` (`development` or `production`), if any.
+    pub aps_environment: Option<String>,
+    pub get_task_allow: Option<bool>,
+    pub created: Option<OffsetDateTime>,
+    pub expires: OffsetDateTime,
+    pub devices: Vec<String>,
+    pub provisions_all_devices: bool,
+    /// SHA-256 fingerprints, lowercase hex.
+    pub push_certificates: Vec<String>,
+    /// DER certificates of `DeveloperCertificates` (Apple's profiles).
+    pub developer_certificates: Vec<Vec<u8>>,
+    pub platform: Vec<String>,
+    pub time_to_live: Option<i64>,
+    pub version: Option<i64>,
+    /// The whole property list.
+    pub plist: Value,
+}
+
+fn opt_string(d: &Dict, key: &str) -> Option<String> {
+    d.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+fn string_list(d: &Dict, key: &'static str) -> Result<Vec<String>, ProfileError> {
+    match d.get(key) {
+        None => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str().map(str::to_string).ok_or(ProfileError::BadKey {
+                    key,
+                    expected: "an array of strings",
+                })
+            })
+            .collect(),
+        Some(_) => Err(ProfileError::BadKey {
+            key,
+            expected: "an array of strings",
+        }),
+    }
+}
+
+impl ProfileInfo {
+    pub fn from_plist(v: Value) -> Result<ProfileInfo, ProfileError> {
+        let d = v.as_dict().ok_or(ProfileError::BadKey {
+            key: "top level",
+            expected: "a dictionary",
+        })?;
+        let uuid = opt_string(d, "UUID").ok_or(ProfileError::MissingKey("UUID"))?;
+        let expires = match d.get("ExpirationDate") {
+            None => return Err(ProfileError::MissingKey("ExpirationDate")),
+            Some(v) => v.as_date().ok_or(ProfileError::BadKey {
+                key: "ExpirationDate",
+                expected: "a date",
+            })?,
+        };
+        let empty = Dict::new();
+        let ent = match d.get("Entitlements") {
+            None => &empty,
+            Some(v) => v.as_dict().ok_or(ProfileError::BadKey {
+                key: "Entitlements",
+                expected: "a dictionary",
+            })?,
+        };
+        // iOS profiles and macOS profiles (com.apple.-prefixed keys).
+        let application_identifier = opt_string(ent, "application-identifier")
+            .or_else(|| opt_string(ent, "com.apple.application-identifier"));
+        let aps_environment = opt_string(ent, "aps-environment")
+            .or_else(|| opt_string(ent, "com.apple.developer.aps-environment"));
+        let team_id = string_list(d, "TeamIdentifier")?
+            .into_iter()
+            .next()
+            .or_else(|| opt_string(ent, "com.apple.developer.team-identifier"));
+        let prefix = string_list(d, "ApplicationIdentifierPrefix")?
+            .into_iter()
+            .next()
+            .or_else(|| team_id.clone());
+        let bundle_id = application_identifier.as_deref().map(|a| {
+            match prefix.as_deref().and_then(|p| a.strip_prefix(p)) {
+                Some(rest) if rest.starts_with('.') => rest[1..].to_string(),
+                _ => a.split_once('.').map_or(a, |(_, b)| b).to_string(),
+            }
+        });
+        let developer_certificates = match d.get("DeveloperCertificates") {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| {
+                    v.as_data().map(<[u8]>::to_vec).ok_or(ProfileError::BadKey {
+                        key: "DeveloperCertificates",
+                        expected: "an array of data",
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => {
+                return Err(ProfileError::BadKey {
+                    key: "DeveloperCertificates",
+                    expected: "an array of data",
+                })
+            }
+        };
+        let provisions_all_devices = match d.get("ProvisionsAllDevices") {
+            None => false,
+            Some(v) => v.as_bool().ok_or(ProfileError::BadKey {
+                key: "ProvisionsAllDevices",
+                expected: "a boolean",
+            })?,
+        };
+        Ok(ProfileInfo {
+            name: opt_string(d, "Name"),
+            app_id_name: opt_string(d, "AppIDName"),
+            team_name: opt_string(d, "TeamName"),
+            get_task_allow: ent
+                .get("get-task-allow")
+                .or_else(|| ent.get("com.apple.security.get-task-allow"))
+                .and_then(Value::as_bool),
+            created: d.get("CreationDate").and_then(Value::as_date),
+            devices: string_list(d, "ProvisionedDevices")?,
+            push_certificates: string_list(d, "PushCertificates")?
+                .into_iter()
+                .map(|s| s.to_ascii_lowercase())
+                .collect(),
+            platform: string_list(d, "Platform")?,
+            time_to_live: d.get("TimeToLive").and_then(Value::as_i64),
+            version: d.get("Version").and_then(Value::as_i64),
+            uuid,
+            expires,
+            application_identifier,
+            team_id,
+            bundle_id,
+            aps_environment,
+            developer_certificates,
+            provisions_all_devices,
+            plist: v,
+        })
+    }
+}
+
+/// A profile whose signature and signer chain verified.
+#[derive(Debug, Clone)]
+pub struct VerifiedProfile {
+    pub info: ProfileInfo,
+    /// DER of the signer certificate.
+    pub signer_der: Vec<u8>,
+    pub signer_subject: String,
+    pub signer_not_after: i64,
+    /// The signer (or a CA above it) has expired since it signed.
+    pub signer_expired: bool,
+    /// The profile's `ExpirationDate` has passed.
+    pub expired: bool,
+    /// The CMS signingTime, unix seconds.
+    pub signing_time: Option<i64>,
+    /// SHA-256 of the whole file, lowercase hex.
+    pub sha256: String,
+}
+
+/// Verifies a profile (DER CMS SignedData) against trust anchors (DER CA
+/// certificates) at `now` (unix seconds). The chain is built from the
+/// certificates the SignedData carries, so an altered one fails it.
+pub fn verify(der: &[u8], anchors: &[Vec<u8>], now: i64) -> Result<VerifiedProfile, ProfileError> {
+    if anchors.is_empty() {
+        return Err(ProfileError::NoAnchors);
+    }
+    let v = cms::verify(der, None)?;
+    let intermediates: Vec<Vec<u8>> = v
+        .certificates
+        .iter()
+        .filter(|c| **c != v.signer_cert_der)
+        .cloned()
+        .collect();
+    let (signer_subject, signer_not_after) =
+        match x509_parser::parse_x509_certificate(&v.signer_cert_der) {
+            Ok((_, c)) => (c.subject().to_string(), c.validity().not_after.timestamp()),
+            Err(e) => {
+                return Err(ProfileError::Untrusted(ChainError::Malformed(
+                    e.to_string(),
+                )))
+            }
+        };
+    let signer_expired = match chain::verify(
+        &v.signer_cert_der,
+        &intermediates,
+        anchors,
+        now,
+        Usage::ProfileSigning,
+    ) {
+        Ok(()) => false,
+        Err(ChainError::Expired) => {
+            // Valid when it signed? Then the profile is readable, and expired.
+            // At its signingTime if it says one, else at the signer's last second.
+            let at = v.signing_time.unwrap_or(signer_not_after - 1);
+            match chain::verify(
+                &v.signer_cert_der,
+                &intermediates,
+                anchors,
+                at,
+                Usage::ProfileSigning,
+            ) {
+                Ok(()) => true,
+                Err(ChainError::Expired) => return Err(ProfileError::SignerNotValid),
+                Err(e) => return Err(ProfileError::Untrusted(e)),
+            }
+        }
+        Err(e) => return Err(ProfileError::Untrusted(e)),
+    };
+    let info = ProfileInfo::from_plist(plist::from_xml(&v.content)?)?;
+    let expired = info.expires.unix_timestamp() <= now;
+    Ok(VerifiedProfile {
+        info,
+        signer_der: v.signer_cert_der,
+        signer_subject,
+        signer_not_after,
+        signer_expired,
+        expired,
+        signing_time: v.signing_time,
+        sha256: crate::ca::sha256_hex(der),
+    })
+}
