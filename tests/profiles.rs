@@ -1327,3 +1327,97 @@ fn a_profile_signed_with_a_push_certificate_key_is_refused() {
         stderr(&o)
     );
 }
+
+#[test]
+fn a_profile_never_outlives_its_signer_and_days_override_the_template() {
+    let env = Env::new();
+    setup(&env);
+    let p = create_ok(
+        &env,
+        &[
+            "--env",
+            "development",
+            "--device",
+            UDID_NEW,
+            "--days",
+            "30",
+            "--out",
+            "a.mobileprovision",
+        ],
+    );
+    let created = time::OffsetDateTime::parse(
+        p["created_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let expires = time::OffsetDateTime::parse(
+        p["expires_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!((expires - created).whole_days(), 30);
+    // A home template asking for ten years: clamped to the signer's five.
+    let dir = env.home().join("templates");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("profile.toml"),
+        "kind = \"profile\"\nvalidity_days = 3650\nplatform = [\"iOS\"]\n",
+    )
+    .unwrap();
+    let o = create(
+        &env,
+        &[
+            "--env",
+            "development",
+            "--device",
+            UDID_NEW,
+            "--out",
+            "b.mobileprovision",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = stdout_json(&o);
+    let signer_not_after = {
+        let out = env.openssl(&[
+            "x509",
+            "-in",
+            env.ca_pem("profile-signer").to_str().unwrap(),
+            "-noout",
+            "-enddate",
+            "-dateopt",
+            "iso_8601",
+        ]);
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .trim_start_matches("notAfter=")
+            .replace(' ', "T")
+    };
+    assert_eq!(
+        j["profile"]["expires_at"].as_str().unwrap(),
+        signer_not_after
+    );
+    assert!(
+        j["warnings"][0].as_str().unwrap().contains("shortened"),
+        "{j}"
+    );
+    // A broken template is an error naming the file, and nothing is written.
+    std::fs::write(
+        dir.join("profile.toml"),
+        "kind = \"profile\"\nvalidity_days = 0\n",
+    )
+    .unwrap();
+    let o = create(
+        &env,
+        &[
+            "--env",
+            "development",
+            "--device",
+            UDID_NEW,
+            "--out",
+            "c.mobileprovision",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("profile.toml"), "{}", stderr(&o));
+    assert!(!env.path("c.mobileprovision").exists());
+}

@@ -303,6 +303,8 @@ pub fn prepare_create<'h>(
 }
 
 fn prepare(home: &Home, jobs: Vec<Job>, force: bool) -> Result<PreparedProfiles<'_>> {
+    // A broken template is reported before the passphrase is asked for.
+    templates::load_profile(Some(&home.templates_dir()))?;
     let mut st = open_store(home)?;
     let t = now().unix_timestamp();
     let warnings = st.read(|tx| -> Result<Vec<String>> {

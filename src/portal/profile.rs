@@ -388,3 +388,133 @@ pub fn verify(der: &[u8], anchors: &[Vec<u8>], now: i64) -> Result<VerifiedProfi
         sha256: crate::ca::sha256_hex(der),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn content<'a>(devices: &'a [String], certs: &'a [String]) -> ProfileContent<'a> {
+        let created = time::macros::datetime!(2026-12-01 10:00:00 UTC);
+        ProfileContent {
+            uuid: "0D5E0A7B-1C2D-4E3F-8A9B-0C1D2E3F4A5B",
+            name: "Example & <Co> Development Push",
+            app_id_name: "Example",
+            team_id: "ABCDE12345",
+            team_name: "Example Corp",
+            bundle_id: "com.example.app",
+            environment: Environment::Development,
+            created,
+            expires: created + time::Duration::days(365),
+            devices: Devices::Listed(devices),
+            push_certificates: certs,
+            platform: &[],
+        }
+    }
+
+    #[test]
+    fn plist_round_trips_into_profile_info() {
+        let devices = vec!["00008030-001A0C3E0E68802E".to_string()];
+        let certs = vec!["ab".repeat(32)];
+        let c = content(&devices, &certs);
+        let xml = plist::to_xml(&build_plist(&c)).unwrap();
+        let info = ProfileInfo::from_plist(plist::from_xml(xml.as_bytes()).unwrap()).unwrap();
+        assert_eq!(info.uuid, c.uuid);
+        assert_eq!(info.name.as_deref(), Some(c.name));
+        assert_eq!(info.bundle_id.as_deref(), Some("com.example.app"));
+        assert_eq!(
+            info.application_identifier.as_deref(),
+            Some("ABCDE12345.com.example.app")
+        );
+        assert_eq!(info.team_id.as_deref(), Some("ABCDE12345"));
+        assert_eq!(info.aps_environment.as_deref(), Some("development"));
+        assert_eq!(info.get_task_allow, Some(true));
+        assert_eq!(info.devices, devices);
+        assert!(!info.provisions_all_devices);
+        assert_eq!(info.push_certificates, certs);
+        assert_eq!(info.time_to_live, Some(365));
+        assert_eq!(info.version, Some(1));
+        assert_eq!(info.expires, c.expires);
+        // Apple's keys appear in Apple's sorted order.
+        let keys: Vec<&str> = info.plist.as_dict().unwrap().keys().collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        // All devices instead of a list.
+        let all = ProfileContent {
+            devices: Devices::All,
+            environment: Environment::Production,
+            ..c
+        };
+        let v = build_plist(&all);
+        let info = ProfileInfo::from_plist(v).unwrap();
+        assert!(info.provisions_all_devices && info.devices.is_empty());
+        assert_eq!(info.get_task_allow, Some(false));
+    }
+
+    #[test]
+    fn required_keys_and_types() {
+        let parse = |body: &str| {
+            let xml = format!(
+                "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict>{body}</dict></plist>"
+            );
+            ProfileInfo::from_plist(plist::from_xml(xml.as_bytes()).unwrap())
+        };
+        let exp = "<key>ExpirationDate</key><date>2030-01-01T00:00:00Z</date>";
+        assert!(matches!(parse(exp), Err(ProfileError::MissingKey("UUID"))));
+        assert!(matches!(
+            parse("<key>UUID</key><string>U</string>"),
+            Err(ProfileError::MissingKey("ExpirationDate"))
+        ));
+        let uuid = "<key>UUID</key><string>U</string>";
+        assert!(matches!(
+            parse(&format!(
+                "{uuid}<key>ExpirationDate</key><string>soon</string>"
+            )),
+            Err(ProfileError::BadKey {
+                key: "ExpirationDate",
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse(&format!(
+                "{uuid}{exp}<key>ProvisionedDevices</key><string>x</string>"
+            )),
+            Err(ProfileError::BadKey {
+                key: "ProvisionedDevices",
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse(&format!(
+                "{uuid}{exp}<key>DeveloperCertificates</key><array><string>x</string></array>"
+            )),
+            Err(ProfileError::BadKey {
+                key: "DeveloperCertificates",
+                ..
+            })
+        ));
+        // macOS profiles: com.apple.-prefixed entitlement keys.
+        let mac = parse(&format!(
+            "{uuid}{exp}<key>TeamIdentifier</key><array><string>T123456789</string></array>\
+             <key>Entitlements</key><dict><key>com.apple.application-identifier</key>\
+             <string>T123456789.com.example.mac</string>\
+             <key>com.apple.developer.aps-environment</key><string>production</string></dict>"
+        ))
+        .unwrap();
+        assert_eq!(mac.bundle_id.as_deref(), Some("com.example.mac"));
+        assert_eq!(mac.aps_environment.as_deref(), Some("production"));
+    }
+
+    #[test]
+    fn uuids_are_random_v4_uppercase() {
+        let a = new_uuid();
+        let b = new_uuid();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "4");
+        assert!("89AB".contains(&a[19..20]));
+        assert!(a
+            .chars()
+            .all(|c| c == '-' || c.is_ascii_digit() || c.is_ascii_uppercase()));
+    }
+}
