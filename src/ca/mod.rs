@@ -8,6 +8,7 @@
 //! ```
 
 pub mod authority;
+pub mod crl;
 pub mod csr;
 pub mod inspect;
 pub mod issue;

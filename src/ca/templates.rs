@@ -16,6 +16,7 @@ pub const ROOT_CA: &str = "root-ca";
 pub const ISSUING_CA: &str = "issuing-ca";
 pub const PROFILE_SIGNER: &str = "profile-signer";
 pub const PROFILE: &str = "profile";
+pub const CRL: &str = "crl";
 
 const BUILTIN: &[(&str, &str)] = &[
     (ROOT_CA, include_str!("../../templates/root-ca.toml")),
@@ -25,6 +26,7 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/profile-signer.toml"),
     ),
     (PROFILE, include_str!("../../templates/profile.toml")),
+    (CRL, include_str!("../../templates/crl.toml")),
     (
         "push-development",
         include_str!("../../templates/push-development.toml"),
@@ -97,6 +99,32 @@ impl ProfileTemplate {
             (None, None, None) => super::issue::add_months(created, 12),
         }
     }
+}
+
+/// Template for CRLs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrlTemplate {
+    pub kind: String,
+    pub next_update_days: u32,
+}
+
+pub fn load_crl(home_templates: Option<&Path>) -> Result<CrlTemplate, CaError> {
+    let (origin, text) = source(home_templates, CRL)?;
+    let t: CrlTemplate = parse(&origin, &text)?;
+    if t.kind != "crl" {
+        return Err(CaError::Template {
+            name: origin,
+            reason: format!("kind is '{}', expected 'crl'", t.kind),
+        });
+    }
+    if !(1..=365).contains(&t.next_update_days) {
+        return Err(CaError::Template {
+            name: origin,
+            reason: "next_update_days must be between 1 and 365".into(),
+        });
+    }
+    Ok(t)
 }
 
 /// Values substituted for `{team_name}`, `{team_id}` and `{country}`.
@@ -274,6 +302,7 @@ mod tests {
         for n in [ROOT_CA, ISSUING_CA, PROFILE_SIGNER] {
             load_authority(None, n).unwrap();
         }
+        assert_eq!(load_crl(None).unwrap().next_update_days, 7);
         let p = load_profile(None).unwrap();
         assert_eq!(
             (p.validity_months, p.platform.as_slice()),

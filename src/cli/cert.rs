@@ -36,6 +36,18 @@ pub enum CertCmd {
     Show(CertShowArgs),
     /// Write an issued certificate from the store to a file
     Export(CertExportArgs),
+    /// Revoke a certificate (it goes on the next CRL and trust store)
+    Revoke(CertRevokeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CertRevokeArgs {
+    /// Serial number (hex, colons allowed, or a unique prefix of 8+ digits)
+    pub serial: String,
+    /// RFC 5280 reason: unspecified, keyCompromise, cACompromise, affiliationChanged,
+    /// superseded, cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise
+    #[arg(long, value_name = "REASON")]
+    pub reason: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -105,6 +117,7 @@ pub fn cert(ctx: &Ctx, c: CertCmd) -> Result<Report, CliError> {
         CertCmd::List(a) => list(ctx, a),
         CertCmd::Show(a) => show(ctx, a),
         CertCmd::Export(a) => export(ctx, a),
+        CertCmd::Revoke(a) => revoke(ctx, a),
     }
 }
 
@@ -302,4 +315,91 @@ fn export(ctx: &Ctx, a: CertExportArgs) -> Result<Report, CliError> {
             a.out.display()
         ),
     ))
+}
+
+fn revoke(ctx: &Ctx, a: CertRevokeArgs) -> Result<Report, CliError> {
+    let home = ctx.home()?;
+    let (rec, changed) = ops::revocation::revoke(&home, &a.serial, a.reason.as_deref())?;
+    let reason = rec
+        .revocation_reason
+        .clone()
+        .unwrap_or_else(|| "unspecified".into());
+    let at = rec.revoked_at.map(rfc3339);
+    let text = if changed {
+        format!(
+            "Revoked certificate {} ({} {}), reason {reason}\n",
+            rec.serial, rec.bundle_id, rec.environment
+        )
+    } else {
+        format!(
+            "Certificate {} was already revoked on {} ({reason})\n",
+            rec.serial,
+            at.clone().unwrap_or_default()
+        )
+    };
+    let mut report = Report::new(
+        json!({ "serial": rec.serial, "bundle_id": rec.bundle_id, "environment": rec.environment,
+                "revoked": true, "changed": changed, "revoked_at": at, "reason": reason }),
+        text,
+    );
+    if changed {
+        report = report.warn(
+            "gateways learn of it from the next CRL: run `pushca crl` or `pushca gateway trust-store`",
+        );
+    }
+    Ok(report)
+}
+
+#[derive(Args, Debug)]
+pub struct CrlArgs {
+    /// Output file (default: print the CRL on stdout)
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "pem")]
+    pub format: CertFormat,
+    #[command(flatten)]
+    pub overwrite: Overwrite,
+    /// CA passphrase source; else $PUSHCA_CA_PASSPHRASE, else a prompt
+    #[arg(long, value_name = "SRC")]
+    pub ca_passin: Option<SecretSource>,
+}
+
+pub fn crl(ctx: &Ctx, a: CrlArgs) -> Result<Report, CliError> {
+    let home = ctx.home()?;
+    let rules = super::rules(Some(&home), a.overwrite);
+    if let Some(out) = &a.out {
+        pushca::fsutil::check_output(out, &rules)?;
+    }
+    let pass = secrets::ca_passphrase(a.ca_passin.as_ref(), false)?;
+    let rec = ops::revocation::make_crl(&home, &pass)?;
+    let pem = pem_encode("X509 CRL", &rec.der);
+    let doc = json!({
+        "number": rec.number, "this_update": rfc3339(rec.this_update),
+        "next_update": rfc3339(rec.next_update), "revoked": rec.revoked,
+        "sha256": pushca::ca::sha256_hex(&rec.der), "out": a.out,
+    });
+    match &a.out {
+        Some(out) => {
+            let bytes = match a.format {
+                CertFormat::Pem => pem.into_bytes(),
+                CertFormat::Der => rec.der.clone(),
+            };
+            pushca::fsutil::write_output(out, &bytes, pushca::fsutil::MODE_PUBLIC, &rules)?;
+            Ok(Report::new(
+                doc,
+                format!(
+                    "Signed CRL number {} ({} revoked, next update {}) -> {}\n",
+                    rec.number,
+                    rec.revoked,
+                    rfc3339(rec.next_update),
+                    out.display()
+                ),
+            ))
+        }
+        None => {
+            let mut doc = doc;
+            doc["pem"] = json!(pem);
+            Ok(Report::new(doc, pem))
+        }
+    }
 }

@@ -362,6 +362,15 @@ impl From<OpsError> for CliError {
                 ))
             }
             OpsError::OneOutputManyCsrs(_) | OpsError::DuplicateOutput(_) => CliError::usage(msg),
+            OpsError::UnknownReason(_) => CliError::usage(msg).with_hint(format!(
+                "reasons: {}",
+                pushca::ca::crl::REASONS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            OpsError::RevokeExpired { .. } => CliError::of(Kind::Policy, msg),
             OpsError::DeviceNotUsable { reason, .. } => {
                 let c = CliError::of(Kind::Policy, msg);
                 if reason == "it is disabled" {

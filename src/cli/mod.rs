@@ -63,6 +63,8 @@ pub enum Command {
     /// Create, show, list and regenerate provisioning profiles (.mobileprovision)
     #[command(subcommand)]
     Profile(profile::ProfileCmd),
+    /// Sign a new certificate revocation list (CRL) with the issuing CA
+    Crl(cert::CrlArgs),
     /// Write and read PKCS#12 (.p12) files
     #[command(subcommand)]
     P12(convert::P12Cmd),
@@ -174,6 +176,7 @@ pub fn run(cli: Cli) -> Result<Report, CliError> {
         Command::Profile(c) => profile::profile(&ctx, c),
         Command::Csr(c) => init::csr(&ctx, c),
         Command::Cert(c) => cert::cert(&ctx, c),
+        Command::Crl(a) => cert::crl(&ctx, a),
         Command::P12(c) => convert::p12(&ctx, c),
         Command::Key(c) => convert::key(&ctx, c),
         Command::Pem(c) => convert::pem(&ctx, c),

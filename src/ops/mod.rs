@@ -22,6 +22,7 @@ pub mod convert;
 pub mod init;
 pub mod portal;
 pub mod profiles;
+pub mod revocation;
 
 /// Everything an operation can fail with. Variants carry the file they are
 /// about where there is one; the CLI maps each variant to an exit code and a
@@ -100,6 +101,12 @@ pub enum OpsError {
     OneOutputManyCsrs(usize),
     #[error("two CSRs would both be written to {}; give them different file names", .0.display())]
     DuplicateOutput(PathBuf),
+    #[error("'{0}' is not a revocation reason")]
+    UnknownReason(String),
+    #[error(
+        "certificate {serial} expired on {not_after}; an expired certificate needs no revocation"
+    )]
+    RevokeExpired { serial: String, not_after: String },
     #[error("device {udid} cannot be provisioned for team {team_id}: {reason}")]
     DeviceNotUsable {
         udid: String,

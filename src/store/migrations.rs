@@ -44,8 +44,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX certificates_by_app ON certificates(bundle_id, not_after);
     CREATE INDEX certificates_by_expiry ON certificates(not_after);
     "#,
-    // 2: devices and provisioning profiles.
+    // 2: devices, provisioning profiles and CRLs.
     r#"
+    CREATE TABLE crls (
+        number      INTEGER PRIMARY KEY,
+        this_update INTEGER NOT NULL,
+        next_update INTEGER NOT NULL,
+        revoked     INTEGER NOT NULL,
+        der         BLOB NOT NULL
+    );
+    CREATE INDEX certificates_revoked ON certificates(revoked_at) WHERE revoked_at IS NOT NULL;
     CREATE TABLE devices (
         team_id    TEXT NOT NULL REFERENCES teams(team_id),
         udid       TEXT NOT NULL,

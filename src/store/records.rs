@@ -587,3 +587,67 @@ impl Tx<'_> {
         Ok(n > 0)
     }
 }
+
+/// A CRL the issuing CA signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrlRecord {
+    pub number: i64,
+    pub this_update: i64,
+    pub next_update: i64,
+    /// How many certificates it lists.
+    pub revoked: i64,
+    pub der: Vec<u8>,
+}
+
+impl Tx<'_> {
+    /// Marks a certificate revoked; returns false when it already was (the
+    /// first revocation's time and reason stay).
+    pub fn revoke_certificate(&self, serial: &str, at: i64, reason: &str) -> Result<bool> {
+        let n = self.conn().execute(
+            "UPDATE certificates SET revoked_at = ?2, revocation_reason = ?3
+             WHERE serial = ?1 AND revoked_at IS NULL",
+            params![serial, at, reason],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Revoked certificates that have not expired at `now`, by serial.
+    pub fn revoked_unexpired(&self, now: i64) -> Result<Vec<CertRecord>> {
+        let mut st = self.conn().prepare(&format!(
+            "SELECT {CERT_COLS} FROM certificates
+             WHERE revoked_at IS NOT NULL AND not_after > ?1 ORDER BY serial"
+        ))?;
+        let rows = st
+            .query_map([now], cert_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    pub fn latest_crl(&self) -> Result<Option<CrlRecord>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT number, this_update, next_update, revoked, der FROM crls
+                 ORDER BY number DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(CrlRecord {
+                        number: r.get(0)?,
+                        this_update: r.get(1)?,
+                        next_update: r.get(2)?,
+                        revoked: r.get(3)?,
+                        der: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    pub fn insert_crl(&self, c: &CrlRecord) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO crls(number, this_update, next_update, revoked, der) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![c.number, c.this_update, c.next_update, c.revoked, c.der],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,89 @@
+//! Revocation and CRLs.
+
+use super::{now, open_store, OpsError, Result};
+use crate::ca::authority::CaFiles;
+use crate::ca::crl::{self, CrlEntry};
+use crate::ca::{templates, IssuingCa};
+use crate::home::Home;
+use crate::secret::Secret;
+use crate::store::{CertRecord, CrlRecord, Tx};
+
+/// Revokes a certificate: idempotent (a second revocation keeps the first's
+/// time and reason and returns `false`). Refuses unknown serials and expired
+/// certificates. The revocation reaches gateways with the next CRL.
+pub fn revoke(home: &Home, serial: &str, reason: Option<&str>) -> Result<(CertRecord, bool)> {
+    let reason = match reason {
+        None => "unspecified",
+        Some(r) => crl::reason_name(r).ok_or_else(|| OpsError::UnknownReason(r.to_string()))?,
+    };
+    let mut st = open_store(home)?;
+    let t = now().unix_timestamp();
+    st.write(|tx| -> Result<(CertRecord, bool)> {
+        let c = tx
+            .find_certificate(serial)?
+            .ok_or_else(|| OpsError::UnknownSerial(serial.to_string()))?;
+        if c.revoked_at.is_some() {
+            return Ok((c, false));
+        }
+        if c.not_after <= t {
+            return Err(OpsError::RevokeExpired {
+                serial: c.serial,
+                not_after: super::rfc3339(c.not_after),
+            });
+        }
+        tx.revoke_certificate(&c.serial, t, reason)?;
+        let c = tx.find_certificate(&c.serial)?.ok_or(OpsError::Store(
+            crate::store::StoreError::Corrupt("revoked certificate vanished"),
+        ))?;
+        Ok((c, true))
+    })
+}
+
+/// Signs the next CRL inside `tx`: every revoked certificate that has not
+/// expired, the next CRL number, this/next update from the `crl` template.
+pub(crate) fn sign_next_crl(
+    tx: &Tx<'_>,
+    ca: &IssuingCa,
+    home: &Home,
+    now: time::OffsetDateTime,
+) -> Result<CrlRecord> {
+    let template = templates::load_crl(Some(&home.templates_dir()))?;
+    let t = now.unix_timestamp();
+    let entries: Vec<CrlEntry> = tx
+        .revoked_unexpired(t)?
+        .into_iter()
+        .map(|c| CrlEntry {
+            serial: c.serial,
+            revoked_at: c.revoked_at.unwrap_or(t),
+            reason: c.revocation_reason,
+        })
+        .collect();
+    let number = tx.latest_crl()?.map_or(1, |c| c.number + 1);
+    let next = now + time::Duration::days(i64::from(template.next_update_days));
+    let der = crl::sign_crl(ca, &entries, number as u64, now, next)?;
+    let rec = CrlRecord {
+        number,
+        this_update: t,
+        next_update: next.unix_timestamp(),
+        revoked: entries.len() as i64,
+        der,
+    };
+    tx.insert_crl(&rec)?;
+    Ok(rec)
+}
+
+/// Signs and records a new CRL.
+pub fn make_crl(home: &Home, pass: &Secret) -> Result<CrlRecord> {
+    let ca = IssuingCa::unlock_issuing(&CaFiles::new(home.ca_dir()), pass)?;
+    // A broken template fails before anything is recorded.
+    templates::load_crl(Some(&home.templates_dir()))?;
+    let mut st = open_store(home)?;
+    let t = now();
+    st.write(|tx| sign_next_crl(tx, &ca, home, t))
+}
+
+/// The newest recorded CRL, if any.
+pub fn latest_crl(home: &Home) -> Result<Option<CrlRecord>> {
+    let mut st = open_store(home)?;
+    Ok(st.read(|tx| tx.latest_crl())?)
+}
