@@ -548,6 +548,51 @@ pub fn open_lock_file(path: &Path) -> Result<File, FsError> {
         })
 }
 
+/// Puts the directory `staged` at `target` in one step: when `target`
+/// exists, the two are exchanged atomically (`renameat2(RENAME_EXCHANGE)`),
+/// so a reader sees the old directory or the new one, never a mix or a gap;
+/// then the old one is removed. Where the file system cannot exchange,
+/// `target` is renamed aside first (a moment without `target`).
+pub fn replace_dir(staged: &Path, target: &Path) -> Result<(), FsError> {
+    let werr = |e: &dyn std::fmt::Display| FsError::Write {
+        path: target.to_path_buf(),
+        reason: e.to_string(),
+    };
+    if fs::symlink_metadata(target).is_err() {
+        fs::rename(staged, target).map_err(|e| werr(&describe(&e)))?;
+    } else {
+        let exchanged = rustix::fs::renameat_with(
+            rustix::fs::CWD,
+            staged,
+            rustix::fs::CWD,
+            target,
+            rustix::fs::RenameFlags::EXCHANGE,
+        );
+        match exchanged {
+            Ok(()) => {}
+            Err(rustix::io::Errno::INVAL) | Err(rustix::io::Errno::NOSYS) => {
+                let aside = staged.with_extension("old");
+                fs::rename(target, &aside).map_err(|e| werr(&describe(&e)))?;
+                fs::rename(staged, target).map_err(|e| werr(&describe(&e)))?;
+                let _ = fs::remove_dir_all(&aside);
+                sync_dir(&parent_dir(target));
+                return Ok(());
+            }
+            Err(e) => return Err(werr(&e)),
+        }
+        // `staged` now holds the old directory.
+        let _ = fs::remove_dir_all(staged);
+    }
+    sync_dir(&parent_dir(target));
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(f) = File::open(dir) {
+        let _ = f.sync_all();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

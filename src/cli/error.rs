@@ -10,6 +10,7 @@ use pushca::ca::{CaError, CsrError};
 use pushca::certfile::CertFileError;
 use pushca::cms::CmsError;
 use pushca::fsutil::FsError;
+use pushca::gateway::GatewayError;
 use pushca::home::HomeError;
 use pushca::keys::KeyError;
 use pushca::ops::OpsError;
@@ -24,6 +25,7 @@ pub mod exit {
     pub const OK: u8 = 0;
     pub const FAILURE: u8 = 1;
     pub const USAGE: u8 = 2;
+    pub const DENIED: u8 = 3;
     pub const EXPIRING: u8 = 4;
 }
 
@@ -362,6 +364,23 @@ impl From<OpsError> for CliError {
                 ))
             }
             OpsError::OneOutputManyCsrs(_) | OpsError::DuplicateOutput(_) => CliError::usage(msg),
+            OpsError::NotATrustStore(_) => CliError::of(Kind::Conflict, msg)
+                .with_hint("choose another --out, or --force to replace the directory"),
+            OpsError::TrustStoreBuild(_) => CliError::of(Kind::Crypto, msg),
+            OpsError::TrustStore(ref g) => {
+                let kind = match g {
+                    GatewayError::Read { source, .. } => fs_kind(source),
+                    GatewayError::Invalid { .. }
+                    | GatewayError::PolicySignature(_)
+                    | GatewayError::HashMismatch { .. }
+                    | GatewayError::UnlistedFile(_)
+                    | GatewayError::Profile { .. }
+                    | GatewayError::ProfileMismatch { .. } => Kind::Input,
+                };
+                CliError::of(kind, msg).with_hint(
+                    "regenerate it with `pushca gateway trust-store --out DIR`; never edit its files",
+                )
+            }
             OpsError::UnknownReason(_) => CliError::usage(msg).with_hint(format!(
                 "reasons: {}",
                 pushca::ca::crl::REASONS

@@ -10,6 +10,7 @@ use secrets::SecretSource;
 pub mod cert;
 pub mod convert;
 pub mod error;
+pub mod gateway;
 pub mod init;
 pub mod portal;
 pub mod profile;
@@ -65,6 +66,9 @@ pub enum Command {
     Profile(profile::ProfileCmd),
     /// Sign a new certificate revocation list (CRL) with the issuing CA
     Crl(cert::CrlArgs),
+    /// The gateway's trust store and enforcement
+    #[command(subcommand)]
+    Gateway(gateway::GatewayCmd),
     /// Write and read PKCS#12 (.p12) files
     #[command(subcommand)]
     P12(convert::P12Cmd),
@@ -177,6 +181,7 @@ pub fn run(cli: Cli) -> Result<Report, CliError> {
         Command::Csr(c) => init::csr(&ctx, c),
         Command::Cert(c) => cert::cert(&ctx, c),
         Command::Crl(a) => cert::crl(&ctx, a),
+        Command::Gateway(c) => gateway::gateway(&ctx, c),
         Command::P12(c) => convert::p12(&ctx, c),
         Command::Key(c) => convert::key(&ctx, c),
         Command::Pem(c) => convert::pem(&ctx, c),

@@ -19,6 +19,7 @@ use crate::x509ext::Environment;
 
 pub mod certs;
 pub mod convert;
+pub mod gateway;
 pub mod init;
 pub mod portal;
 pub mod profiles;
@@ -101,6 +102,12 @@ pub enum OpsError {
     OneOutputManyCsrs(usize),
     #[error("two CSRs would both be written to {}; give them different file names", .0.display())]
     DuplicateOutput(PathBuf),
+    #[error("{} exists and is not a trust store (no policy.json); refusing to replace it", .0.display())]
+    NotATrustStore(PathBuf),
+    #[error("{0}")]
+    TrustStoreBuild(String),
+    #[error("trust store does not verify: {0}")]
+    TrustStore(#[source] crate::gateway::GatewayError),
     #[error("'{0}' is not a revocation reason")]
     UnknownReason(String),
     #[error(
@@ -173,13 +180,4 @@ pub fn now() -> time::OffsetDateTime {
 
 pub use crate::fsutil::OutputRules;
 
-/// RFC 3339 (UTC) for a unix timestamp.
-pub fn rfc3339(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| {
-            d.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| t.to_string())
-}
+pub use crate::timeutil::rfc3339;

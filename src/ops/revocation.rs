@@ -39,29 +39,53 @@ pub fn revoke(home: &Home, serial: &str, reason: Option<&str>) -> Result<(CertRe
     })
 }
 
-/// Signs the next CRL inside `tx`: every revoked certificate that has not
-/// expired, the next CRL number, this/next update from the `crl` template.
+/// Which CA a CRL is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrlIssuer {
+    /// The issuing CA: every revoked push certificate that has not expired.
+    Issuing,
+    /// The root: revokes nothing (pushca never revokes its issuing CA), but
+    /// verifiers that check every level of the chain (nginx) need it.
+    Root,
+}
+
+impl CrlIssuer {
+    pub fn name(self) -> &'static str {
+        match self {
+            CrlIssuer::Issuing => "issuing",
+            CrlIssuer::Root => "root",
+        }
+    }
+}
+
+/// Signs the next CRL of `which` inside `tx`: the next CRL number,
+/// this/next update from the `crl` template.
 pub(crate) fn sign_next_crl(
     tx: &Tx<'_>,
     ca: &IssuingCa,
+    which: CrlIssuer,
     home: &Home,
     now: time::OffsetDateTime,
 ) -> Result<CrlRecord> {
     let template = templates::load_crl(Some(&home.templates_dir()))?;
     let t = now.unix_timestamp();
-    let entries: Vec<CrlEntry> = tx
-        .revoked_unexpired(t)?
-        .into_iter()
-        .map(|c| CrlEntry {
-            serial: c.serial,
-            revoked_at: c.revoked_at.unwrap_or(t),
-            reason: c.revocation_reason,
-        })
-        .collect();
-    let number = tx.latest_crl()?.map_or(1, |c| c.number + 1);
+    let entries: Vec<CrlEntry> = match which {
+        CrlIssuer::Root => Vec::new(),
+        CrlIssuer::Issuing => tx
+            .revoked_unexpired(t)?
+            .into_iter()
+            .map(|c| CrlEntry {
+                serial: c.serial,
+                revoked_at: c.revoked_at.unwrap_or(t),
+                reason: c.revocation_reason,
+            })
+            .collect(),
+    };
+    let number = tx.latest_crl(which.name())?.map_or(1, |c| c.number + 1);
     let next = now + time::Duration::days(i64::from(template.next_update_days));
     let der = crl::sign_crl(ca, &entries, number as u64, now, next)?;
     let rec = CrlRecord {
+        issuer: which.name().to_string(),
         number,
         this_update: t,
         next_update: next.unix_timestamp(),
@@ -79,11 +103,11 @@ pub fn make_crl(home: &Home, pass: &Secret) -> Result<CrlRecord> {
     templates::load_crl(Some(&home.templates_dir()))?;
     let mut st = open_store(home)?;
     let t = now();
-    st.write(|tx| sign_next_crl(tx, &ca, home, t))
+    st.write(|tx| sign_next_crl(tx, &ca, CrlIssuer::Issuing, home, t))
 }
 
 /// The newest recorded CRL, if any.
 pub fn latest_crl(home: &Home) -> Result<Option<CrlRecord>> {
     let mut st = open_store(home)?;
-    Ok(st.read(|tx| tx.latest_crl())?)
+    Ok(st.read(|tx| tx.latest_crl(CrlIssuer::Issuing.name()))?)
 }

@@ -333,15 +333,72 @@ pub fn verify(der: &[u8], anchors: &[Vec<u8>], now: i64) -> Result<VerifiedProfi
     if anchors.is_empty() {
         return Err(ProfileError::NoAnchors);
     }
-    let v = cms::verify(der, None)?;
-    let intermediates: Vec<Vec<u8>> = v
+    let signed = cms::verify(der, None)?;
+    let signer_expired = check_signer(&signed, anchors, now)?;
+    finish(der, signed, signer_expired, now)
+}
+
+/// The CMS signature of a profile checked (not yet its signer's chain).
+pub fn verify_signature(der: &[u8]) -> Result<cms::Verified, ProfileError> {
+    Ok(cms::verify(der, None)?)
+}
+
+/// The chain of a verified SignedData's signer to `anchors`, for profile
+/// signing: `Ok(false)` valid now, `Ok(true)` valid when it signed (by the
+/// signingTime, else its last second) but expired since.
+pub fn check_signer(
+    signed: &cms::Verified,
+    anchors: &[Vec<u8>],
+    now: i64,
+) -> Result<bool, ProfileError> {
+    let intermediates: Vec<Vec<u8>> = signed
         .certificates
         .iter()
-        .filter(|c| **c != v.signer_cert_der)
+        .filter(|c| **c != signed.signer_cert_der)
         .cloned()
         .collect();
+    let signer_not_after = match x509_parser::parse_x509_certificate(&signed.signer_cert_der) {
+        Ok((_, c)) => c.validity().not_after.timestamp(),
+        Err(e) => {
+            return Err(ProfileError::Untrusted(ChainError::Malformed(
+                e.to_string(),
+            )))
+        }
+    };
+    let check = |t| {
+        chain::verify(
+            &signed.signer_cert_der,
+            &intermediates,
+            anchors,
+            t,
+            Usage::ProfileSigning,
+        )
+    };
+    match check(now) {
+        Ok(()) => Ok(false),
+        Err(ChainError::Expired) => {
+            // Valid when it signed? Then the profile is readable, and expired.
+            // At its signingTime if it says one, else at the signer's last second.
+            let at = signed.signing_time.unwrap_or(signer_not_after - 1);
+            match check(at) {
+                Ok(()) => Ok(true),
+                Err(ChainError::Expired) => Err(ProfileError::SignerNotValid),
+                Err(e) => Err(ProfileError::Untrusted(e)),
+            }
+        }
+        Err(e) => Err(ProfileError::Untrusted(e)),
+    }
+}
+
+/// Decodes the plist of a SignedData whose signer was checked.
+pub fn finish(
+    der: &[u8],
+    signed: cms::Verified,
+    signer_expired: bool,
+    now: i64,
+) -> Result<VerifiedProfile, ProfileError> {
     let (signer_subject, signer_not_after) =
-        match x509_parser::parse_x509_certificate(&v.signer_cert_der) {
+        match x509_parser::parse_x509_certificate(&signed.signer_cert_der) {
             Ok((_, c)) => (c.subject().to_string(), c.validity().not_after.timestamp()),
             Err(e) => {
                 return Err(ProfileError::Untrusted(ChainError::Malformed(
@@ -349,42 +406,16 @@ pub fn verify(der: &[u8], anchors: &[Vec<u8>], now: i64) -> Result<VerifiedProfi
                 )))
             }
         };
-    let signer_expired = match chain::verify(
-        &v.signer_cert_der,
-        &intermediates,
-        anchors,
-        now,
-        Usage::ProfileSigning,
-    ) {
-        Ok(()) => false,
-        Err(ChainError::Expired) => {
-            // Valid when it signed? Then the profile is readable, and expired.
-            // At its signingTime if it says one, else at the signer's last second.
-            let at = v.signing_time.unwrap_or(signer_not_after - 1);
-            match chain::verify(
-                &v.signer_cert_der,
-                &intermediates,
-                anchors,
-                at,
-                Usage::ProfileSigning,
-            ) {
-                Ok(()) => true,
-                Err(ChainError::Expired) => return Err(ProfileError::SignerNotValid),
-                Err(e) => return Err(ProfileError::Untrusted(e)),
-            }
-        }
-        Err(e) => return Err(ProfileError::Untrusted(e)),
-    };
-    let info = ProfileInfo::from_plist(plist::from_xml(&v.content)?)?;
+    let info = ProfileInfo::from_plist(plist::from_xml(&signed.content)?)?;
     let expired = info.expires.unix_timestamp() <= now;
     Ok(VerifiedProfile {
         info,
-        signer_der: v.signer_cert_der,
+        signer_der: signed.signer_cert_der,
         signer_subject,
         signer_not_after,
         signer_expired,
         expired,
-        signing_time: v.signing_time,
+        signing_time: signed.signing_time,
         sha256: crate::ca::sha256_hex(der),
     })
 }

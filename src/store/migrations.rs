@@ -47,11 +47,13 @@ const MIGRATIONS: &[&str] = &[
     // 2: devices, provisioning profiles and CRLs.
     r#"
     CREATE TABLE crls (
-        number      INTEGER PRIMARY KEY,
+        issuer      TEXT NOT NULL,
+        number      INTEGER NOT NULL,
         this_update INTEGER NOT NULL,
         next_update INTEGER NOT NULL,
         revoked     INTEGER NOT NULL,
-        der         BLOB NOT NULL
+        der         BLOB NOT NULL,
+        PRIMARY KEY (issuer, number)
     );
     CREATE INDEX certificates_revoked ON certificates(revoked_at) WHERE revoked_at IS NOT NULL;
     CREATE TABLE devices (

@@ -591,6 +591,8 @@ impl Tx<'_> {
 /// A CRL the issuing CA signed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CrlRecord {
+    /// Which CA signed it: `issuing` or `root`.
+    pub issuer: String,
     pub number: i64,
     pub this_update: i64,
     pub next_update: i64,
@@ -623,20 +625,22 @@ impl Tx<'_> {
         Ok(rows)
     }
 
-    pub fn latest_crl(&self) -> Result<Option<CrlRecord>> {
+    /// The newest CRL of `issuer` (`issuing` or `root`).
+    pub fn latest_crl(&self, issuer: &str) -> Result<Option<CrlRecord>> {
         Ok(self
             .conn()
             .query_row(
-                "SELECT number, this_update, next_update, revoked, der FROM crls
-                 ORDER BY number DESC LIMIT 1",
-                [],
+                "SELECT issuer, number, this_update, next_update, revoked, der FROM crls
+                 WHERE issuer = ?1 ORDER BY number DESC LIMIT 1",
+                [issuer],
                 |r| {
                     Ok(CrlRecord {
-                        number: r.get(0)?,
-                        this_update: r.get(1)?,
-                        next_update: r.get(2)?,
-                        revoked: r.get(3)?,
-                        der: r.get(4)?,
+                        issuer: r.get(0)?,
+                        number: r.get(1)?,
+                        this_update: r.get(2)?,
+                        next_update: r.get(3)?,
+                        revoked: r.get(4)?,
+                        der: r.get(5)?,
                     })
                 },
             )
@@ -645,8 +649,16 @@ impl Tx<'_> {
 
     pub fn insert_crl(&self, c: &CrlRecord) -> Result<()> {
         self.conn().execute(
-            "INSERT INTO crls(number, this_update, next_update, revoked, der) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![c.number, c.this_update, c.next_update, c.revoked, c.der],
+            "INSERT INTO crls(issuer, number, this_update, next_update, revoked, der)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                c.issuer,
+                c.number,
+                c.this_update,
+                c.next_update,
+                c.revoked,
+                c.der
+            ],
         )?;
         Ok(())
     }

@@ -1,0 +1,185 @@
+//! `gateway trust-store` and `gateway check`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use pushca::gateway::Decision;
+use pushca::ops::gateway as gw;
+use serde_json::json;
+
+use super::profile::ProfileEnv;
+use super::secrets::{self, SecretSource};
+use super::{exit, CliError, Ctx, Overwrite, Report};
+
+#[derive(Subcommand, Debug)]
+pub enum GatewayCmd {
+    /// Write the trust store a gateway loads (CA, CRLs, profiles, signed policy)
+    TrustStore(TrustStoreArgs),
+    /// Decide a push (or, with --register, a device registration) as the gateway would
+    Check(CheckArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TrustStoreArgs {
+    /// The trust store directory (replaced whole, atomically)
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub overwrite: Overwrite,
+    /// CA passphrase source; else $PUSHCA_CA_PASSPHRASE, else a prompt
+    #[arg(long, value_name = "SRC")]
+    pub ca_passin: Option<SecretSource>,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// A trust store directory written by `pushca gateway trust-store`
+    #[arg(long, value_name = "DIR")]
+    pub trust_store: PathBuf,
+    /// The provider's certificate: a certificate, a chain or a ck.pem
+    #[arg(long, value_name = "FILE", required_unless_present = "register")]
+    pub cert: Option<PathBuf>,
+    /// The push topic (bundle ID, or <id>.voip / <id>.complication)
+    #[arg(long, value_name = "TOPIC", required_unless_present = "register")]
+    pub topic: Option<String>,
+    #[arg(long, value_enum, value_name = "ENV")]
+    pub env: ProfileEnv,
+    /// The device the push is for (required with --register)
+    #[arg(long, value_name = "UDID", required_if_eq("register", "true"))]
+    pub device: Option<String>,
+    /// Check a device registering for pushes of this bundle ID instead
+    #[arg(long, value_name = "BUNDLE_ID", conflicts_with_all = ["cert", "topic"])]
+    pub register: Option<String>,
+}
+
+pub fn gateway(ctx: &Ctx, c: GatewayCmd) -> Result<Report, CliError> {
+    match c {
+        GatewayCmd::TrustStore(a) => trust_store(ctx, a),
+        GatewayCmd::Check(a) => check(a),
+    }
+}
+
+fn trust_store(ctx: &Ctx, a: TrustStoreArgs) -> Result<Report, CliError> {
+    let home = ctx.home()?;
+    let prepared = gw::prepare_trust_store(&home, &a.out, a.overwrite.force)?;
+    let out = match prepared.unchanged() {
+        Some(o) => o,
+        None => {
+            let pass = secrets::ca_passphrase(a.ca_passin.as_ref(), false)?;
+            prepared.build(&pass)?
+        }
+    };
+    let text = if out.changed {
+        format!(
+            "Wrote trust store {} ({} profile(s) for {} App ID(s), {} revoked; CRL {} until {})\n",
+            out.out.display(),
+            out.profiles,
+            out.apps,
+            out.revoked,
+            out.crl_number.unwrap_or_default(),
+            out.crl_next_update.clone().unwrap_or_default()
+        )
+    } else {
+        format!(
+            "Trust store {} is up to date (nothing changed since {}); nothing written\n",
+            out.out.display(),
+            out.generated_at
+        )
+    };
+    let files: serde_json::Map<String, serde_json::Value> = out
+        .files
+        .iter()
+        .map(|(n, h)| (n.clone(), json!(h)))
+        .collect();
+    Ok(Report::new(
+        json!({
+            "out": out.out, "changed": out.changed, "generated_at": out.generated_at,
+            "profiles": out.profiles, "apps": out.apps, "revoked": out.revoked,
+            "crl_number": out.crl_number, "crl_next_update": out.crl_next_update,
+            "files": files,
+        }),
+        text,
+    ))
+}
+
+fn check(a: CheckArgs) -> Result<Report, CliError> {
+    let env = pushca::x509ext::Environment::from(a.env);
+    if let Some(bundle) = &a.register {
+        let udid = a.device.clone().unwrap_or_default();
+        let g = gw::load(&a.trust_store)
+            .map_err(|e| CliError::from(pushca::ops::OpsError::TrustStore(e)))?;
+        let d = g.authorize_registration(bundle, env, &udid);
+        return Ok(decision_report(
+            d,
+            json!({ "registration": true, "bundle_id": bundle, "environment": env.name(), "device": udid }),
+            format!("registration of {udid} for {bundle} ({})", env.name()),
+            None,
+        ));
+    }
+    let (Some(cert), Some(topic)) = (&a.cert, &a.topic) else {
+        return Err(CliError::usage(
+            "give --cert FILE and --topic TOPIC (or --register BUNDLE_ID)",
+        ));
+    };
+    let out = gw::check(&a.trust_store, cert, topic, env, a.device.as_deref())?;
+    let mut doc = json!({
+        "topic": topic, "environment": env.name(), "device": a.device,
+        "certificate": out.identity.as_ref().map(|i| json!({
+            "sha256": i.fingerprint(), "bundle_id": i.bundle_id(), "topics": i.topics(),
+            "environments": i.environments().iter().map(|e| e.name()).collect::<Vec<_>>(),
+        })),
+    });
+    if let Some(d) = &out.denied {
+        doc["detail"] = json!(d.detail);
+    }
+    let what = format!(
+        "push to {topic} ({}){}",
+        env.name(),
+        a.device
+            .as_ref()
+            .map(|d| format!(" device {d}"))
+            .unwrap_or_default()
+    );
+    Ok(decision_report(
+        out.decision,
+        doc,
+        what,
+        out.denied.map(|d| d.detail),
+    ))
+}
+
+fn decision_report(
+    d: Decision,
+    mut doc: serde_json::Value,
+    what: String,
+    detail: Option<String>,
+) -> Report {
+    let (name, reason, code) = match d {
+        Decision::Allow => ("allow", None, exit::OK),
+        Decision::Deny(r) => ("deny", Some(r.name()), exit::DENIED),
+    };
+    doc["decision"] = json!(name);
+    doc["reason"] = json!(reason);
+    let text = match reason {
+        None => format!("allow: {what}\n"),
+        Some(r) => format!(
+            "deny: {what}: {r}{}\n",
+            detail.map(|d| format!(" ({d})")).unwrap_or_default()
+        ),
+    };
+    // Key order: decision and reason first.
+    let mut ordered = serde_json::Map::new();
+    for k in ["decision", "reason"] {
+        if let Some(v) = doc.get(k) {
+            ordered.insert(k.into(), v.clone());
+        }
+    }
+    if let Some(obj) = doc.as_object() {
+        for (k, v) in obj {
+            if !ordered.contains_key(k) {
+                ordered.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    Report::new(serde_json::Value::Object(ordered), text).with_exit(code)
+}

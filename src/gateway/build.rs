@@ -1,0 +1,160 @@
+//! The files of a gateway trust store, built from plain inputs (the `ops`
+//! layer reads them from the store): `ca.pem`, `crl.pem`, `truststore.p12`,
+//! `profiles/<UUID>.mobileprovision`, `policy.json` and its detached CMS
+//! signature `policy.json.p7s` by the profile signer.
+
+use std::collections::BTreeMap;
+
+use super::policy::{AppPolicy, CaInfo, CrlInfo, Policy, ProfilePolicy, TopicInfo, FORMAT};
+use super::{CA_PEM, CRL_PEM, POLICY_JSON, POLICY_P7S, PROFILES_DIR, TRUSTSTORE_P12};
+use crate::ca::Issuer;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("cannot build the trust store: {0}")]
+    Build(String),
+}
+
+fn build(e: impl std::fmt::Display) -> BuildError {
+    BuildError::Build(e.to_string())
+}
+
+/// A current profile going into the trust store.
+#[derive(Debug, Clone)]
+pub struct ProfileInput {
+    pub policy: ProfilePolicy,
+    pub bundle_id: String,
+    pub environment: String,
+    pub der: Vec<u8>,
+}
+
+/// An App ID with at least one current profile.
+#[derive(Debug, Clone)]
+pub struct AppInput {
+    pub bundle_id: String,
+    pub team_id: String,
+    /// (topic, kind) pairs: `<id>`/app, `<id>.voip`/voip, `<id>.complication`/complication.
+    pub topics: Vec<(String, String)>,
+}
+
+/// Everything a trust store is made of.
+pub struct Inputs<'a> {
+    /// Root first, then the issuing CA.
+    pub ca_certs: &'a [Vec<u8>],
+    /// DER CRLs: the issuing CA's first (what `openssl -CRL` reads), then the
+    /// root's (nginx checks every level of the chain).
+    pub crls: &'a [Vec<u8>],
+    pub crl: CrlInfo,
+    pub apps: &'a [AppInput],
+    pub profiles: &'a [ProfileInput],
+    pub inputs_sha256: String,
+    pub generated_at: String,
+}
+
+/// Files by relative path, with their contents.
+pub type Files = Vec<(String, Vec<u8>)>;
+
+/// The files, by relative path, and the policy they are described by.
+pub fn assemble(
+    inputs: &Inputs<'_>,
+    signer: &Issuer,
+    signing_time: time::OffsetDateTime,
+) -> Result<(Files, Policy), BuildError> {
+    let mut files: Files = Vec::new();
+    let ca_pem: String = inputs
+        .ca_certs
+        .iter()
+        .map(|d| crate::pem::encode("CERTIFICATE", d))
+        .collect();
+    files.push((CA_PEM.into(), ca_pem.into_bytes()));
+    let crl_pem: String = inputs
+        .crls
+        .iter()
+        .map(|d| crate::pem::encode("X509 CRL", d))
+        .collect();
+    files.push((CRL_PEM.into(), crl_pem.into_bytes()));
+    let entries: Vec<crate::pkcs12::CertEntry> = inputs
+        .ca_certs
+        .iter()
+        .map(|d| crate::pkcs12::CertEntry::new(d.clone()))
+        .collect();
+    let p12 = crate::pkcs12::write_truststore(&entries, None).map_err(build)?;
+    files.push((TRUSTSTORE_P12.into(), p12));
+    let mut apps: BTreeMap<String, AppPolicy> = BTreeMap::new();
+    let mut topics: BTreeMap<String, TopicInfo> = BTreeMap::new();
+    for a in inputs.apps {
+        for (t, kind) in &a.topics {
+            topics.insert(
+                t.clone(),
+                TopicInfo {
+                    bundle_id: a.bundle_id.clone(),
+                    kind: kind.clone(),
+                },
+            );
+        }
+        apps.insert(
+            a.bundle_id.clone(),
+            AppPolicy {
+                team_id: a.team_id.clone(),
+                app_id: format!("{}.{}", a.team_id, a.bundle_id),
+                topics: a.topics.iter().map(|(t, _)| t.clone()).collect(),
+                environments: BTreeMap::new(),
+            },
+        );
+    }
+    for p in inputs.profiles {
+        let app = apps
+            .get_mut(&p.bundle_id)
+            .ok_or_else(|| build(format!("profile {} of an unknown App ID", p.policy.uuid)))?;
+        app.environments
+            .entry(p.environment.clone())
+            .or_default()
+            .push(p.policy.clone());
+        files.push((
+            format!("{PROFILES_DIR}/{}.mobileprovision", p.policy.uuid),
+            p.der.clone(),
+        ));
+    }
+    let ca = inputs
+        .ca_certs
+        .iter()
+        .map(|d| {
+            let (_, c) = x509_parser::parse_x509_certificate(d).map_err(build)?;
+            Ok(CaInfo {
+                subject: c.subject().to_string(),
+                sha256: crate::ca::sha256_hex(d),
+                not_after: crate::timeutil::rfc3339(c.validity().not_after.timestamp()),
+            })
+        })
+        .collect::<Result<Vec<_>, BuildError>>()?;
+    let policy = Policy {
+        format: FORMAT.into(),
+        generated_at: inputs.generated_at.clone(),
+        inputs_sha256: inputs.inputs_sha256.clone(),
+        ca,
+        crl: inputs.crl.clone(),
+        files: files
+            .iter()
+            .map(|(n, d)| (n.clone(), crate::ca::sha256_hex(d)))
+            .collect(),
+        topics,
+        apps,
+    };
+    let mut json = serde_json::to_vec_pretty(&policy).map_err(build)?;
+    json.push(b'\n');
+    let p7s = crate::cms::sign(
+        &json,
+        false,
+        signer.cert_der(),
+        &inputs.ca_certs[1..]
+            .iter()
+            .map(Vec::as_slice)
+            .collect::<Vec<_>>(),
+        signer.signer(),
+        signing_time,
+    )
+    .map_err(build)?;
+    files.push((POLICY_JSON.into(), json));
+    files.push((POLICY_P7S.into(), p7s));
+    Ok((files, policy))
+}

@@ -1,0 +1,365 @@
+//! `gateway trust-store` and `gateway check`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::revocation::{sign_next_crl, CrlIssuer};
+use super::{now, open_store, rfc3339, OpsError, OutputRules, Result};
+use crate::ca::authority::{read_ca_cert, CaFiles, ISSUING, PROFILE_SIGNER, ROOT};
+use crate::ca::Issuer;
+use crate::fsutil;
+use crate::gateway::build::{self, AppInput, ProfileInput};
+use crate::gateway::policy::{CertPolicy, CrlInfo, ProfilePolicy, RevokedInfo};
+use crate::gateway::{Decision, Denied, Gateway, GatewayError, Identity, TrustStore, POLICY_JSON};
+use crate::home::Home;
+use crate::secret::Secret;
+use crate::store::{CertRecord, ProfileFilter, ProfileRecord};
+use crate::x509ext::{Environment, TopicKind};
+
+/// What the store holds for a trust store, read in one snapshot.
+struct Snapshot {
+    ca_certs: Vec<Vec<u8>>,
+    profiles: Vec<(ProfileRecord, Vec<CertRecord>)>,
+    revoked: Vec<CertRecord>,
+    digest: String,
+}
+
+/// A trust store ready to build (or already up to date).
+pub struct PreparedTrustStore<'h> {
+    home: &'h Home,
+    out: PathBuf,
+    snapshot: Snapshot,
+    /// `Some(generated_at)` when `out` already holds a verified trust store
+    /// made from the same inputs, whose CRL is not due.
+    pub up_to_date: Option<String>,
+}
+
+/// What was built.
+#[derive(Debug, Clone)]
+pub struct TrustStoreOutcome {
+    pub out: PathBuf,
+    /// False when the trust store was up to date and nothing was written.
+    pub changed: bool,
+    pub generated_at: String,
+    pub profiles: usize,
+    pub apps: usize,
+    pub revoked: usize,
+    pub crl_number: Option<i64>,
+    pub crl_next_update: Option<String>,
+    pub files: Vec<(String, String)>,
+}
+
+fn read_snapshot(home: &Home, now_ts: i64) -> Result<Snapshot> {
+    let files = CaFiles::new(home.ca_dir());
+    let ca_certs = vec![read_ca_cert(&files, ROOT)?, read_ca_cert(&files, ISSUING)?];
+    let mut st = open_store(home)?;
+    let (profiles, revoked) = st.read(|tx| -> Result<_> {
+        let mut out = Vec::new();
+        for p in tx.list_profiles(&ProfileFilter::default())? {
+            if p.expires_at <= now_ts {
+                continue;
+            }
+            let mut certs = Vec::with_capacity(p.cert_serials.len());
+            for s in &p.cert_serials {
+                certs.push(
+                    tx.find_certificate(s)?
+                        .ok_or(crate::store::StoreError::Corrupt("profile certificate"))?,
+                );
+            }
+            out.push((p, certs));
+        }
+        Ok((out, tx.revoked_unexpired(now_ts)?))
+    })?;
+    // Equal inputs, equal digest: CA certificates, current profiles, revocations.
+    let mut h = String::new();
+    for c in &ca_certs {
+        h.push_str(&crate::ca::sha256_hex(c));
+        h.push('\n');
+    }
+    let mut ps: Vec<String> = profiles
+        .iter()
+        .map(|(p, _)| format!("{} {}", p.uuid, p.sha256))
+        .collect();
+    ps.sort();
+    for p in ps {
+        h.push_str(&p);
+        h.push('\n');
+    }
+    for r in &revoked {
+        h.push_str(&format!(
+            "revoked {} {}\n",
+            r.serial,
+            r.revocation_reason.as_deref().unwrap_or("")
+        ));
+    }
+    Ok(Snapshot {
+        ca_certs,
+        profiles,
+        revoked,
+        digest: crate::ca::sha256_hex(h.as_bytes()),
+    })
+}
+
+/// Checks the output and reads the store; says whether `out` is already up
+/// to date (then no passphrase is needed).
+pub fn prepare_trust_store<'h>(
+    home: &'h Home,
+    out: &Path,
+    force: bool,
+) -> Result<PreparedTrustStore<'h>> {
+    let rules = OutputRules {
+        force: true,
+        home: Some(home.root()),
+    };
+    // Never inside the home (checked on a file of the directory).
+    fsutil::check_output(&out.join(POLICY_JSON), &rules).or_else(|e| match e {
+        fsutil::FsError::Write { .. } if !out.exists() => Ok(()),
+        other => Err(other),
+    })?;
+    if out.exists() {
+        if !out.is_dir() {
+            return Err(OpsError::NotATrustStore(out.to_path_buf()));
+        }
+        let empty = std::fs::read_dir(out)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if !empty && !out.join(POLICY_JSON).is_file() && !force {
+            return Err(OpsError::NotATrustStore(out.to_path_buf()));
+        }
+    }
+    let t = now().unix_timestamp();
+    let snapshot = read_snapshot(home, t)?;
+    let template = crate::ca::templates::load_crl(Some(&home.templates_dir()))?;
+    let up_to_date = match TrustStore::load(out) {
+        Ok(ts) if ts.policy().inputs_sha256 == snapshot.digest => {
+            let next = crate::timeutil::parse_rfc3339(&ts.policy().crl.next_update).unwrap_or(0);
+            let half = i64::from(template.next_update_days) * 86_400 / 2;
+            (next - t > half).then(|| ts.policy().generated_at.clone())
+        }
+        _ => None,
+    };
+    Ok(PreparedTrustStore {
+        home,
+        out: out.to_path_buf(),
+        snapshot,
+        up_to_date,
+    })
+}
+
+fn topics_of(bundle: &str) -> Vec<(String, String)> {
+    TopicKind::ALL
+        .iter()
+        .map(|k| (k.topic(bundle), k.name().to_string()))
+        .collect()
+}
+
+impl PreparedTrustStore<'_> {
+    /// The outcome when nothing needs to be written.
+    pub fn unchanged(&self) -> Option<TrustStoreOutcome> {
+        let generated_at = self.up_to_date.clone()?;
+        let apps: std::collections::HashSet<&str> = self
+            .snapshot
+            .profiles
+            .iter()
+            .map(|(p, _)| p.bundle_id.as_str())
+            .collect();
+        Some(TrustStoreOutcome {
+            out: self.out.clone(),
+            changed: false,
+            generated_at,
+            profiles: self.snapshot.profiles.len(),
+            apps: apps.len(),
+            revoked: self.snapshot.revoked.len(),
+            crl_number: None,
+            crl_next_update: None,
+            files: Vec::new(),
+        })
+    }
+
+    /// Signs new CRLs (issuing CA and root, recorded) and the policy, writes
+    /// every file into a new directory beside `out`, then swaps it in whole.
+    pub fn build(self, pass: &Secret) -> Result<TrustStoreOutcome> {
+        let home = self.home;
+        let files = CaFiles::new(home.ca_dir());
+        let issuing = Issuer::unlock_issuing(&files, pass)?;
+        let root = Issuer::unlock(&files, ROOT, pass)?;
+        let signer = Issuer::unlock(&files, PROFILE_SIGNER, pass)?;
+        let created = now();
+        let mut st = open_store(home)?;
+        let (issuing_crl, root_crl) = st.write(|tx| -> Result<_> {
+            Ok((
+                sign_next_crl(tx, &issuing, CrlIssuer::Issuing, home, created)?,
+                sign_next_crl(tx, &root, CrlIssuer::Root, home, created)?,
+            ))
+        })?;
+        let snap = &self.snapshot;
+        let mut apps: BTreeMap<String, AppInput> = BTreeMap::new();
+        let mut profiles = Vec::with_capacity(snap.profiles.len());
+        for (p, certs) in &snap.profiles {
+            apps.entry(p.bundle_id.clone()).or_insert_with(|| AppInput {
+                bundle_id: p.bundle_id.clone(),
+                team_id: p.team_id.clone(),
+                topics: topics_of(&p.bundle_id),
+            });
+            profiles.push(ProfileInput {
+                policy: ProfilePolicy {
+                    uuid: p.uuid.clone(),
+                    file: format!(
+                        "{}/{}.mobileprovision",
+                        crate::gateway::PROFILES_DIR,
+                        p.uuid
+                    ),
+                    expires_at: rfc3339(p.expires_at),
+                    certificates: certs
+                        .iter()
+                        .map(|c| CertPolicy {
+                            sha256: c.sha256.clone(),
+                            serial: c.serial.clone(),
+                            not_after: rfc3339(c.not_after),
+                        })
+                        .collect(),
+                    provisions_all_devices: p.devices_mode == "all",
+                    devices: p.devices.clone(),
+                },
+                bundle_id: p.bundle_id.clone(),
+                environment: p.environment.clone(),
+                der: p.der.clone(),
+            });
+        }
+        let app_list: Vec<AppInput> = apps.into_values().collect();
+        let generated_at = rfc3339(created.unix_timestamp());
+        let inputs = build::Inputs {
+            ca_certs: &snap.ca_certs,
+            crls: &[issuing_crl.der.clone(), root_crl.der.clone()],
+            crl: CrlInfo {
+                number: issuing_crl.number,
+                this_update: rfc3339(issuing_crl.this_update),
+                next_update: rfc3339(issuing_crl.next_update),
+                revoked: snap
+                    .revoked
+                    .iter()
+                    .map(|c| RevokedInfo {
+                        serial: c.serial.clone(),
+                        revoked_at: rfc3339(c.revoked_at.unwrap_or(0)),
+                        reason: c
+                            .revocation_reason
+                            .clone()
+                            .unwrap_or_else(|| "unspecified".into()),
+                    })
+                    .collect(),
+            },
+            apps: &app_list,
+            profiles: &profiles,
+            inputs_sha256: snap.digest.clone(),
+            generated_at: generated_at.clone(),
+        };
+        let (written, _) = build::assemble(&inputs, &signer, created)
+            .map_err(|e| OpsError::TrustStoreBuild(e.to_string()))?;
+        write_and_swap(&self.out, &written)?;
+        Ok(TrustStoreOutcome {
+            out: self.out,
+            changed: true,
+            generated_at,
+            profiles: profiles.len(),
+            apps: app_list.len(),
+            revoked: snap.revoked.len(),
+            crl_number: Some(issuing_crl.number),
+            crl_next_update: Some(rfc3339(issuing_crl.next_update)),
+            files: written
+                .iter()
+                .map(|(n, d)| (n.clone(), crate::ca::sha256_hex(d)))
+                .collect(),
+        })
+    }
+}
+
+fn write_and_swap(out: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !parent.is_dir() {
+        std::fs::create_dir_all(&parent).map_err(|e| fsutil::FsError::Write {
+            path: parent.clone(),
+            reason: e.to_string(),
+        })?;
+    }
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "trust-store".into());
+    let staged = tempfile::Builder::new()
+        .prefix(&format!("{}{name}-", fsutil::TEMP_PREFIX))
+        .tempdir_in(&parent)
+        .map_err(|e| fsutil::FsError::Write {
+            path: parent.clone(),
+            reason: e.to_string(),
+        })?;
+    let werr = |p: &Path, e: std::io::Error| fsutil::FsError::Write {
+        path: p.to_path_buf(),
+        reason: e.to_string(),
+    };
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(staged.path(), std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| werr(staged.path(), e))?;
+    }
+    let profiles = staged.path().join(crate::gateway::PROFILES_DIR);
+    std::fs::create_dir(&profiles).map_err(|e| werr(&profiles, e))?;
+    let mut batch = fsutil::AtomicBatch::for_many();
+    for (rel, data) in files {
+        batch.add(&staged.path().join(rel), data, fsutil::MODE_PUBLIC)?;
+    }
+    batch.commit()?;
+    let staged = staged.keep();
+    if let Err(e) = fsutil::replace_dir(&staged, out) {
+        let _ = std::fs::remove_dir_all(&staged);
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+/// The outcome of `gateway check`.
+#[derive(Debug, Clone)]
+pub struct CheckOutcome {
+    pub decision: Decision,
+    /// Why identification failed, when it did.
+    pub denied: Option<Denied>,
+    pub identity: Option<Identity>,
+}
+
+/// Loads and verifies a trust store, then runs the enforcement for one push
+/// of the certificate (chain) in `cert_file` (a certificate, a chain or a
+/// `ck.pem`: only its certificates are read).
+pub fn check(
+    trust_store: &Path,
+    cert_file: &Path,
+    topic: &str,
+    env: Environment,
+    device: Option<&str>,
+) -> Result<CheckOutcome> {
+    let gw = Gateway::load(trust_store).map_err(OpsError::TrustStore)?;
+    let bytes = fsutil::read_input(cert_file)?;
+    let chain =
+        crate::certfile::read_certificates(&bytes).map_err(|source| OpsError::CertFile {
+            path: cert_file.to_path_buf(),
+            source,
+        })?;
+    match gw.identify(&chain) {
+        Err(d) => Ok(CheckOutcome {
+            decision: Decision::Deny(d.reason),
+            denied: Some(d),
+            identity: None,
+        }),
+        Ok(id) => Ok(CheckOutcome {
+            decision: gw.authorize(&id, topic, env, device),
+            denied: None,
+            identity: Some(id),
+        }),
+    }
+}
+
+/// Loads and verifies a trust store (for `gateway check` of a registration).
+pub fn load(trust_store: &Path) -> Result<Gateway, GatewayError> {
+    Gateway::load(trust_store)
+}
