@@ -318,7 +318,8 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), FsError> 
 pub struct AtomicBatch {
     staged: Vec<(tempfile::TempPath, PathBuf)>,
     special: Vec<(PathBuf, Zeroizing<Vec<u8>>)>,
-    targets: Vec<PathBuf>,
+    /// Every destination (a set: batches hold thousands of files).
+    targets: std::collections::HashSet<PathBuf>,
     dirs: Vec<PathBuf>,
     sync_each: bool,
 }
@@ -357,10 +358,9 @@ impl AtomicBatch {
         let key = match &target {
             Target::Regular(p) | Target::Special(p) => p.clone(),
         };
-        if self.targets.contains(&key) {
+        if !self.targets.insert(key) {
             return Err(FsError::SameOutputTwice(path.to_path_buf()));
         }
-        self.targets.push(key);
         let dest = match target {
             Target::Special(p) => {
                 self.special.push((p, Zeroizing::new(data.to_vec())));
@@ -386,7 +386,9 @@ impl AtomicBatch {
         if self.sync_each {
             tmp.as_file().sync_all().map_err(|e| werr(describe(&e)))?;
         }
-        if !self.dirs.contains(&dir) {
+        // Files of a batch share a handful of directories: the last one is
+        // the likely match.
+        if self.dirs.last() != Some(&dir) && !self.dirs.contains(&dir) {
             self.dirs.push(dir);
         }
         self.staged.push((tmp.into_temp_path(), dest));

@@ -708,9 +708,21 @@ fn a_tampered_trust_store_never_loads() {
         copy_dir(&good, &dir);
         Gateway::load(&dir)
             .unwrap_or_else(|e| panic!("{what}: the copy must load before tampering: {e}"));
+        let gw = Gateway::load(&dir).unwrap();
         tamper(&dir);
         let e = Gateway::load(&dir).expect_err(what);
         eprintln!("{what}: {e}");
+        // A reload (which reuses verified profiles by SHA-256) refuses it
+        // too, and the gateway keeps running on the snapshot it had.
+        assert!(gw.reload(&dir).is_err(), "{what}: reload");
+        let id = gw
+            .identify(&[common::cert_der(&env.path("prod.pem"))])
+            .unwrap();
+        assert_eq!(
+            gw.authorize(&id, "com.example.app", Environment::Production, None),
+            Decision::Allow,
+            "{what}"
+        );
         // gateway check: an error (exit 1), never an allow or a deny.
         let (code, j) = check(
             env,

@@ -291,3 +291,55 @@ fn crls_are_numbered_signed_by_the_issuing_ca_and_keep_unexpired_revocations() {
         "the failed run took no number"
     );
 }
+
+#[test]
+fn a_revoked_certificate_is_not_authorised_by_new_profiles() {
+    let env = Env::new();
+    env.init_with_app();
+    let (a, b) = (issue(&env, "a"), issue(&env, "b"));
+    env.cmd().args(["cert", "revoke", &a]).assert().success();
+    let o = env
+        .cmd()
+        .args([
+            "--json",
+            "profile",
+            "create",
+            "--app",
+            "com.example.app",
+            "--env",
+            "production",
+            "--all-devices",
+        ])
+        .args(["--out", "p.mobileprovision", "--ca-passin", &pass()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout_json(&o)["profile"]["certificates"],
+        serde_json::json!([b])
+    );
+    // Naming it explicitly is refused.
+    let o = env
+        .cmd()
+        .args([
+            "profile",
+            "create",
+            "--app",
+            "com.example.app",
+            "--env",
+            "production",
+            "--all-devices",
+        ])
+        .args([
+            "--cert",
+            &a,
+            "--out",
+            "q.mobileprovision",
+            "--ca-passin",
+            &pass(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("revoked"), "{}", stderr(&o));
+}

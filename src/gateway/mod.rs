@@ -163,7 +163,7 @@ impl Gateway {
     /// Loads and verifies `dir`, then swaps it in. On error the current
     /// snapshot stays.
     pub fn reload(&self, dir: &Path) -> Result<(), GatewayError> {
-        let new = TrustStore::load(dir)?;
+        let new = TrustStore::load_after(dir, Some(&self.current.load()))?;
         self.current.store(Arc::new(new));
         Ok(())
     }
@@ -191,7 +191,7 @@ impl Gateway {
         if id.is_from(&current) {
             return current.authorize(id, topic, env, device);
         }
-        match TrustStore::identify(&current, id.chain()) {
+        match TrustStore::identify_shared(&current, id.shared_chain()) {
             Ok(fresh) => current.authorize(&fresh, topic, env, device),
             Err(d) => Decision::Deny(d.reason),
         }

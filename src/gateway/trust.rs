@@ -15,7 +15,6 @@ use webpki::{
 use super::policy::{Policy, FORMAT};
 use super::{Decision, Denied, GatewayError, Reason};
 use crate::ca::CertSummary;
-use crate::portal::devices::normalize_udid;
 use crate::portal::profile;
 use crate::x509ext::Environment;
 
@@ -27,10 +26,101 @@ const MAX_CACHED: usize = 100_000;
 
 static GENERATION: AtomicU64 = AtomicU64::new(1);
 
+/// Seconds since the epoch from the coarse real-time clock: the time of the
+/// last tick (a few ms resolution, enough for expiry checks), read from the
+/// vDSO in a few ns instead of ~50 ns for `SystemTime::now` — per push.
 fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse).tv_sec
+}
+
+/// A small, fast, non-cryptographic hasher (multiply-rotate per word, a
+/// Murmur3 finaliser) for the
+/// enforcement's tables. The tables hold only the trust store's own keys, so
+/// lookups with attacker-chosen UDIDs or topics cannot degrade them.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+            self.add(w);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        // MurmurHash3's finaliser: every input bit reaches every output bit.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+}
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        // Scramble the word before it meets the state, so that structured
+        // inputs (com.bench.app1, com.bench.app2, ...) do not cancel out.
+        self.0 = (self.0 ^ w.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            .rotate_left(31)
+            .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type Fx = std::hash::BuildHasherDefault<FxHasher>;
+
+/// A UDID as a fixed-size key, parsed without allocating, in either case:
+/// tag 0 + 20 bytes for the 40-hex form, tag 1 + 4 + 8 bytes for the newer
+/// `8-16` form. `None` for anything else (never provisioned).
+type UdidKey = [u8; 21];
+
+fn udid_key(u: &str) -> Option<UdidKey> {
+    fn nib(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+    let b = u.as_bytes();
+    let mut k = [0u8; 21];
+    let hexes: &mut dyn Iterator<Item = &u8> = match b.len() {
+        40 => &mut b.iter(),
+        25 if b[8] == b'-' => {
+            k[0] = 1;
+            &mut b[..8].iter().chain(b[9..].iter())
+        }
+        _ => return None,
+    };
+    let mut i = 0;
+    let mut hi = None;
+    for &c in hexes {
+        let n = nib(c)?;
+        match hi.take() {
+            None => hi = Some(n),
+            Some(h) => {
+                k[1 + i] = (h << 4) | n;
+                i += 1;
+            }
+        }
+    }
+    Some(k)
 }
 
 fn env_index(env: Environment) -> usize {
@@ -47,23 +137,15 @@ struct ProfileEntry {
     env: Environment,
     expires_at: i64,
     all_devices: bool,
-    devices: HashSet<String>,
+    devices: HashSet<UdidKey, Fx>,
 }
 
 impl ProfileEntry {
     /// Rule 6: listed, or ProvisionsAllDevices for production.
+    #[inline]
     fn provisions(&self, udid: &str) -> bool {
-        if self.all_devices && self.env == Environment::Production {
-            return true;
-        }
-        if self.devices.contains(udid) {
-            return true;
-        }
-        // Not in the stored (normalised) form: normalise, the rare case.
-        match normalize_udid(udid) {
-            Ok(n) if n != udid => self.devices.contains(&n),
-            _ => false,
-        }
+        (self.all_devices && self.env == Environment::Production)
+            || udid_key(udid).is_some_and(|k| self.devices.contains(&k))
     }
 }
 
@@ -71,7 +153,9 @@ impl ProfileEntry {
 #[derive(Debug)]
 struct IdentityData {
     bundle_id: String,
-    topics: Vec<String>,
+    /// The leaf's topics, each with the App ID it belongs to in the trust
+    /// store (`u32::MAX`: none), resolved once at identify.
+    topics: Vec<(String, u32)>,
     envs: [bool; 2],
     /// Profiles listing the leaf's fingerprint, per environment.
     grants: [Vec<u32>; 2],
@@ -93,8 +177,8 @@ impl Identity {
     pub fn bundle_id(&self) -> &str {
         &self.data.bundle_id
     }
-    pub fn topics(&self) -> &[String] {
-        &self.data.topics
+    pub fn topics(&self) -> Vec<&str> {
+        self.data.topics.iter().map(|(t, _)| t.as_str()).collect()
     }
     /// The environments the leaf carries.
     pub fn environments(&self) -> Vec<Environment> {
@@ -107,8 +191,8 @@ impl Identity {
     pub fn fingerprint(&self) -> String {
         hex::encode(self.fingerprint)
     }
-    pub(crate) fn chain(&self) -> &[Vec<u8>] {
-        &self.chain
+    pub(crate) fn shared_chain(&self) -> Arc<Vec<Vec<u8>>> {
+        self.chain.clone()
     }
     pub(crate) fn is_from(&self, store: &TrustStore) -> bool {
         self.generation == store.generation
@@ -126,14 +210,39 @@ pub struct TrustStore {
     crl_next_update: i64,
     profiles: Vec<ProfileEntry>,
     /// Lowercase bundle ID -> app index.
-    apps: HashMap<String, u32>,
+    apps: HashMap<String, u32, Fx>,
     /// Topic -> app index.
-    topics: HashMap<String, u32>,
+    topics: HashMap<String, u32, Fx>,
     /// Leaf fingerprint -> profiles listing it.
-    by_cert: HashMap<[u8; 32], Vec<u32>>,
+    by_cert: HashMap<[u8; 32], Vec<u32>, Fx>,
     /// App index -> its profiles.
     by_app: Vec<Vec<u32>>,
-    cache: RwLock<HashMap<[u8; 32], Arc<IdentityData>>>,
+    cache: RwLock<HashMap<[u8; 32], Arc<IdentityData>, Fx>>,
+    /// What each profile file (by SHA-256) was verified to say.
+    verified: HashMap<[u8; 32], Arc<VerifiedCore>, Fx>,
+}
+
+/// A profile's verified content, reusable by the next load of a
+/// byte-identical file.
+#[derive(Debug)]
+struct VerifiedCore {
+    uuid: String,
+    application_identifier: Option<String>,
+    aps_environment: Option<String>,
+    expires_at: i64,
+    all_devices: bool,
+    devices: HashSet<UdidKey, Fx>,
+    fingerprints: Vec<[u8; 32]>,
+    signer: Arc<SignerParts>,
+}
+
+/// The signer of profiles and the certificates its SignedData carried
+/// (shared: every profile of a trust store has the same).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct SignerParts {
+    signer_der: Vec<u8>,
+    certificates: Vec<Vec<u8>>,
+    signing_time: Option<i64>,
 }
 
 impl std::fmt::Debug for TrustStore {
@@ -177,7 +286,7 @@ struct LoadedProfile {
     env: Environment,
     expires_at: i64,
     all_devices: bool,
-    devices: HashSet<String>,
+    devices: HashSet<UdidKey, Fx>,
     fingerprints: Vec<[u8; 32]>,
 }
 
@@ -188,6 +297,17 @@ impl TrustStore {
     /// CRLs, and every profile (signature, signer chain, content equal to
     /// the policy's). Anything that does not verify is an error.
     pub fn load(dir: &Path) -> Result<TrustStore, GatewayError> {
+        TrustStore::load_after(dir, None)
+    }
+
+    /// [`TrustStore::load`], reusing the content of the profiles `previous`
+    /// verified whose files are byte-identical (same SHA-256, itself covered
+    /// by the verified policy signature): a reload re-verifies only new
+    /// profiles' CMS signatures (every signer's chain is checked again, now).
+    pub fn load_after(
+        dir: &Path,
+        previous: Option<&TrustStore>,
+    ) -> Result<TrustStore, GatewayError> {
         let now = unix_now();
         let policy_path = dir.join(POLICY_JSON);
         let policy_bytes = read(&policy_path)?;
@@ -237,15 +357,11 @@ impl TrustStore {
             if file.contains("..") || file.starts_with('/') || file.contains('\\') {
                 return Err(invalid(&policy_path, format!("bad file name '{file}'")));
             }
-            let bytes = read(&dir.join(file))?;
-            let found = crate::ca::sha256_hex(&bytes);
-            if &found != expected {
-                return Err(GatewayError::HashMismatch {
-                    file: file.clone(),
-                    expected: expected.clone(),
-                    found,
-                });
+            if file.starts_with(&format!("{PROFILES_DIR}/")) {
+                continue; // read, hashed and verified in parallel below
             }
+            let bytes = read(&dir.join(file))?;
+            check_hash(file, expected, &bytes)?;
             contents.insert(file.clone(), bytes);
         }
         check_no_unlisted(dir, &policy)?;
@@ -286,15 +402,29 @@ impl TrustStore {
                 }
             }
         }
-        let loaded = verify_profiles(&jobs, &contents, &roots, now)?;
+        let (loaded, verified) = verify_profiles(
+            &jobs,
+            dir,
+            &policy,
+            &roots,
+            now,
+            previous.map(|p| &p.verified),
+        )?;
+        // A profile file listed but used by no App ID: hash-checked all the same.
+        let used: HashSet<&str> = jobs.iter().map(|j| j.3.file.as_str()).collect();
+        for (file, expected) in &policy.files {
+            if file.starts_with(&format!("{PROFILES_DIR}/")) && !used.contains(file.as_str()) {
+                check_hash(file, expected, &read(&dir.join(file))?)?;
+            }
+        }
         // 5. Index.
-        let mut apps: HashMap<String, u32> = HashMap::new();
+        let mut apps: HashMap<String, u32, Fx> = HashMap::default();
         let mut by_app: Vec<Vec<u32>> = Vec::new();
         for bundle in policy.apps.keys() {
             apps.insert(bundle.to_ascii_lowercase(), by_app.len() as u32);
             by_app.push(Vec::new());
         }
-        let mut topics = HashMap::new();
+        let mut topics: HashMap<String, u32, Fx> = HashMap::default();
         for (topic, info) in &policy.topics {
             let app = *apps
                 .get(&info.bundle_id.to_ascii_lowercase())
@@ -307,7 +437,7 @@ impl TrustStore {
             topics.insert(topic.clone(), app);
         }
         let mut profiles = Vec::with_capacity(loaded.len());
-        let mut by_cert: HashMap<[u8; 32], Vec<u32>> = HashMap::new();
+        let mut by_cert: HashMap<[u8; 32], Vec<u32>, Fx> = HashMap::default();
         for lp in loaded {
             let app = apps[&lp.bundle.to_ascii_lowercase()];
             let idx = profiles.len() as u32;
@@ -344,7 +474,8 @@ impl TrustStore {
             topics,
             by_cert,
             by_app,
-            cache: RwLock::new(HashMap::new()),
+            cache: RwLock::new(HashMap::default()),
+            verified,
         })
     }
 
@@ -365,6 +496,17 @@ impl TrustStore {
         store: &Arc<TrustStore>,
         chain: &[C],
     ) -> Result<Identity, Denied> {
+        Self::identify_shared(
+            store,
+            Arc::new(chain.iter().map(|c| c.as_ref().to_vec()).collect()),
+        )
+    }
+
+    /// [`TrustStore::identify`] of a chain already shared by an identity.
+    pub(crate) fn identify_shared(
+        store: &Arc<TrustStore>,
+        chain: Arc<Vec<Vec<u8>>>,
+    ) -> Result<Identity, Denied> {
         let deny = |detail: String| Denied {
             reason: Reason::BadCertificate,
             detail,
@@ -378,14 +520,13 @@ impl TrustStore {
             .try_into()
             .map_err(|_| deny("digest".into()))?;
         let now = unix_now();
-        let chain_owned = || Arc::new(chain.iter().map(|c| c.as_ref().to_vec()).collect());
         if let Ok(cache) = store.cache.read() {
             if let Some(d) = cache.get(&fingerprint) {
                 if now < d.valid_until {
                     return Ok(Identity {
                         generation: store.generation,
                         data: d.clone(),
-                        chain: chain_owned(),
+                        chain,
                         fingerprint,
                     });
                 }
@@ -401,7 +542,7 @@ impl TrustStore {
         Ok(Identity {
             generation: store.generation,
             data,
-            chain: chain_owned(),
+            chain,
             fingerprint,
         })
     }
@@ -472,7 +613,14 @@ impl TrustStore {
         }
         Ok(IdentityData {
             bundle_id,
-            topics: s.topics,
+            topics: s
+                .topics
+                .into_iter()
+                .map(|t| {
+                    let app = self.topics.get(&t).copied().unwrap_or(u32::MAX);
+                    (t, app)
+                })
+                .collect(),
             envs,
             grants,
             valid_until: s.not_after.min(self.crl_next_update),
@@ -490,20 +638,20 @@ impl TrustStore {
         device: Option<&str>,
     ) -> Decision {
         let d = &id.data;
-        if id.generation != self.generation || unix_now() >= d.valid_until {
+        let now = unix_now();
+        if id.generation != self.generation || now >= d.valid_until {
             return Decision::Deny(Reason::BadCertificate);
         }
-        if !d.topics.iter().any(|t| t == topic) {
+        let Some(&(_, app)) = d.topics.iter().find(|(t, _)| t == topic) else {
             return Decision::Deny(Reason::TopicDisallowed);
-        }
+        };
         let e = env_index(env);
         if !d.envs[e] {
             return Decision::Deny(Reason::BadCertificateEnvironment);
         }
-        let Some(&app) = self.topics.get(topic) else {
+        if app == u32::MAX {
             return Decision::Deny(Reason::Forbidden);
-        };
-        let now = unix_now();
+        }
         let mut any = false;
         for &pi in &d.grants[e] {
             let p = &self.profiles[pi as usize];
@@ -559,6 +707,18 @@ impl TrustStore {
     }
 }
 
+fn check_hash(file: &str, expected: &str, bytes: &[u8]) -> Result<(), GatewayError> {
+    let found = crate::ca::sha256_hex(bytes);
+    if found != expected {
+        return Err(GatewayError::HashMismatch {
+            file: file.to_string(),
+            expected: expected.to_string(),
+            found,
+        });
+    }
+    Ok(())
+}
+
 fn check_no_unlisted(dir: &Path, policy: &Policy) -> Result<(), GatewayError> {
     let listed =
         |name: &str| name == POLICY_JSON || name == POLICY_P7S || policy.files.contains_key(name);
@@ -589,29 +749,40 @@ type ProfileJob<'a> = (
     &'a super::policy::ProfilePolicy,
 );
 
-/// Verifies every profile (in parallel): CMS signature, the signer's chain
-/// (once per distinct signer), and its content against the policy entry.
+type Verified = HashMap<[u8; 32], Arc<VerifiedCore>, Fx>;
+
+/// Verifies every profile (in parallel): reads it, checks its SHA-256
+/// against the policy, its CMS signature (unless `previous` verified the
+/// same bytes), the signer's chain (once per distinct signer), and its
+/// content against the policy entry.
 fn verify_profiles(
     jobs: &[ProfileJob<'_>],
-    contents: &HashMap<String, Vec<u8>>,
+    dir: &Path,
+    policy: &Policy,
     roots: &[Vec<u8>],
     now: i64,
-) -> Result<Vec<LoadedProfile>, GatewayError> {
+    previous: Option<&Verified>,
+) -> Result<(Vec<LoadedProfile>, Verified), GatewayError> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8);
     let chunk = jobs.len().div_ceil(threads).max(1);
-    let signers: RwLock<HashMap<Vec<u8>, bool>> = RwLock::new(HashMap::new());
-    let results: Vec<Result<Vec<LoadedProfile>, GatewayError>> = std::thread::scope(|s| {
+    let ctx = VerifyCtx {
+        dir,
+        policy,
+        roots,
+        now,
+        previous,
+        signers: RwLock::new(HashMap::default()),
+        shared: RwLock::new(HashMap::default()),
+    };
+    type Part = Result<Vec<(LoadedProfile, [u8; 32], Arc<VerifiedCore>)>, GatewayError>;
+    let results: Vec<Part> = std::thread::scope(|s| {
         let handles: Vec<_> = jobs
             .chunks(chunk)
             .map(|part| {
-                let signers = &signers;
-                s.spawn(move || {
-                    part.iter()
-                        .map(|job| verify_one(job, contents, roots, now, signers))
-                        .collect::<Result<Vec<_>, _>>()
-                })
+                let ctx = &ctx;
+                s.spawn(move || part.iter().map(|job| verify_one(job, ctx)).collect())
             })
             .collect();
         handles
@@ -627,110 +798,238 @@ fn verify_profiles(
             .collect()
     });
     let mut out = Vec::with_capacity(jobs.len());
+    let mut verified = Verified::default();
     for r in results {
-        out.extend(r?);
+        for (lp, sha, core) in r? {
+            verified.insert(sha, core);
+            out.push(lp);
+        }
     }
-    Ok(out)
+    Ok((out, verified))
+}
+
+struct VerifyCtx<'a> {
+    dir: &'a Path,
+    policy: &'a Policy,
+    roots: &'a [Vec<u8>],
+    now: i64,
+    previous: Option<&'a Verified>,
+    /// Signer chains checked in this load: signer parts -> expired since.
+    signers: RwLock<HashMap<Arc<SignerParts>, bool>>,
+    /// One shared copy of each distinct signer's parts.
+    shared: RwLock<HashMap<Vec<u8>, Arc<SignerParts>>>,
+}
+
+impl VerifyCtx<'_> {
+    fn intern(&self, parts: SignerParts) -> Arc<SignerParts> {
+        if let Ok(m) = self.shared.read() {
+            if let Some(p) = m.get(&parts.signer_der) {
+                if **p == parts {
+                    return p.clone();
+                }
+            }
+        }
+        let p = Arc::new(parts);
+        if let Ok(mut m) = self.shared.write() {
+            m.entry(p.signer_der.clone()).or_insert_with(|| p.clone());
+        }
+        p
+    }
+
+    fn signer_ok(&self, p: &Arc<SignerParts>) -> Result<bool, profile::ProfileError> {
+        if let Some(x) = self.signers.read().ok().and_then(|m| m.get(p).copied()) {
+            return Ok(x);
+        }
+        let x = profile::check_signer_parts(
+            &p.signer_der,
+            &p.certificates,
+            p.signing_time,
+            self.roots,
+            self.now,
+        )?;
+        if let Ok(mut m) = self.signers.write() {
+            m.insert(p.clone(), x);
+        }
+        Ok(x)
+    }
 }
 
 fn verify_one(
     job: &ProfileJob<'_>,
-    contents: &HashMap<String, Vec<u8>>,
-    roots: &[Vec<u8>],
-    now: i64,
-    signers: &RwLock<HashMap<Vec<u8>, bool>>,
-) -> Result<LoadedProfile, GatewayError> {
+    ctx: &VerifyCtx<'_>,
+) -> Result<(LoadedProfile, [u8; 32], Arc<VerifiedCore>), GatewayError> {
     let (bundle, app_id, env, pp) = job;
     let file = pp.file.clone();
     let mismatch = |reason: String| GatewayError::ProfileMismatch {
         file: file.clone(),
         reason,
     };
-    let der = contents
+    let expected = ctx
+        .policy
+        .files
         .get(&pp.file)
         .ok_or_else(|| mismatch("not listed among the files".into()))?;
+    if pp.file.contains("..") || !pp.file.starts_with(&format!("{PROFILES_DIR}/")) {
+        return Err(mismatch("not a file of profiles/".into()));
+    }
+    let der = read(&ctx.dir.join(&pp.file))?;
+    check_hash(&pp.file, expected, &der)?;
+    let sha: [u8; 32] = ring::digest::digest(&ring::digest::SHA256, &der)
+        .as_ref()
+        .try_into()
+        .map_err(|_| mismatch("digest".into()))?;
     let perr = |source| GatewayError::Profile {
         file: file.clone(),
         source,
     };
-    let signed = profile::verify_signature(der).map_err(perr)?;
-    let known = signers
-        .read()
-        .ok()
-        .and_then(|m| m.get(&signed.signer_cert_der).copied());
-    let signer_expired = match known {
-        Some(x) => x,
+    let core = match ctx.previous.and_then(|p| p.get(&sha)) {
+        Some(core) => {
+            // Same bytes as verified before: only the signer chain, now.
+            let _ = ctx.signer_ok(&core.signer).map_err(perr)?;
+            core.clone()
+        }
         None => {
-            let x = profile::check_signer(&signed, roots, now).map_err(perr)?;
-            if let Ok(mut m) = signers.write() {
-                m.insert(signed.signer_cert_der.clone(), x);
+            let signed = profile::verify_signature(&der).map_err(perr)?;
+            let signer = ctx.intern(SignerParts {
+                signer_der: signed.signer_cert_der.clone(),
+                certificates: signed.certificates.clone(),
+                signing_time: signed.signing_time,
+            });
+            let signer_expired = ctx.signer_ok(&signer).map_err(perr)?;
+            let v = profile::finish(&der, signed, signer_expired, ctx.now).map_err(perr)?;
+            let i = v.info;
+            let key = |u: &String| {
+                udid_key(u)
+                    .ok_or_else(|| mismatch(format!("'{}' is not a UDID", u.escape_default())))
+            };
+            let devices: HashSet<UdidKey, Fx> =
+                i.devices.iter().map(key).collect::<Result<_, _>>()?;
+            let mut fingerprints = Vec::with_capacity(i.push_certificates.len());
+            for c in &i.push_certificates {
+                let mut f = [0u8; 32];
+                hex::decode_to_slice(c, &mut f).map_err(|_| {
+                    mismatch(format!("PushCertificates entry '{c}' is not a SHA-256"))
+                })?;
+                fingerprints.push(f);
             }
-            x
+            Arc::new(VerifiedCore {
+                uuid: i.uuid,
+                application_identifier: i.application_identifier,
+                aps_environment: i.aps_environment,
+                expires_at: i.expires.unix_timestamp(),
+                all_devices: i.provisions_all_devices,
+                devices,
+                fingerprints,
+                signer,
+            })
         }
     };
-    let v = profile::finish(der, signed, signer_expired, now).map_err(perr)?;
-    let i = &v.info;
-    if i.uuid != pp.uuid {
-        return Err(mismatch(format!("UUID {} is not {}", i.uuid, pp.uuid)));
+    // The profile says what the policy says.
+    if core.uuid != pp.uuid {
+        return Err(mismatch(format!("UUID {} is not {}", core.uuid, pp.uuid)));
     }
-    if i.application_identifier.as_deref() != Some(app_id.as_str()) {
+    if core.application_identifier.as_deref() != Some(app_id.as_str()) {
         return Err(mismatch(format!(
             "application-identifier {:?} is not {app_id}",
-            i.application_identifier
+            core.application_identifier
         )));
     }
-    if i.aps_environment.as_deref() != Some(env.name()) {
+    if core.aps_environment.as_deref() != Some(env.name()) {
         return Err(mismatch(format!(
             "aps-environment {:?} is not {}",
-            i.aps_environment,
+            core.aps_environment,
             env.name()
         )));
     }
-    let expires_at = i.expires.unix_timestamp();
-    if time::OffsetDateTime::parse(
-        &pp.expires_at,
-        &time::format_description::well_known::Rfc3339,
-    )
-    .map(|t| t.unix_timestamp())
-        != Ok(expires_at)
-    {
+    if crate::timeutil::parse_rfc3339(&pp.expires_at) != Some(core.expires_at) {
         return Err(mismatch("ExpirationDate differs".into()));
     }
-    if i.provisions_all_devices != pp.provisions_all_devices {
+    if core.all_devices != pp.provisions_all_devices {
         return Err(mismatch("ProvisionsAllDevices differs".into()));
     }
-    let devices: HashSet<String> = i
+    let listed: HashSet<UdidKey, Fx> = pp
         .devices
         .iter()
-        .map(|u| normalize_udid(u).unwrap_or_else(|_| u.clone()))
-        .collect();
-    let listed: HashSet<String> = pp
-        .devices
-        .iter()
-        .map(|u| normalize_udid(u).unwrap_or_else(|_| u.clone()))
-        .collect();
-    if devices != listed {
+        .map(|u| {
+            udid_key(u).ok_or_else(|| mismatch(format!("'{}' is not a UDID", u.escape_default())))
+        })
+        .collect::<Result<_, _>>()?;
+    if core.devices != listed {
         return Err(mismatch("ProvisionedDevices differ".into()));
     }
-    let certs: HashSet<&str> = i.push_certificates.iter().map(String::as_str).collect();
-    let listed: HashSet<&str> = pp.certificates.iter().map(|c| c.sha256.as_str()).collect();
-    if certs != listed {
+    let mut want: Vec<[u8; 32]> = Vec::with_capacity(pp.certificates.len());
+    for c in &pp.certificates {
+        let mut f = [0u8; 32];
+        hex::decode_to_slice(&c.sha256, &mut f)
+            .map_err(|_| mismatch(format!("certificate '{}' is not a SHA-256", c.sha256)))?;
+        want.push(f);
+    }
+    let mut have = core.fingerprints.clone();
+    have.sort_unstable();
+    want.sort_unstable();
+    have.dedup();
+    want.dedup();
+    if have != want {
         return Err(mismatch("PushCertificates differ".into()));
     }
-    let mut fingerprints = Vec::with_capacity(certs.len());
-    for c in &i.push_certificates {
-        let mut f = [0u8; 32];
-        hex::decode_to_slice(c, &mut f)
-            .map_err(|_| mismatch(format!("PushCertificates entry '{c}' is not a SHA-256")))?;
-        fingerprints.push(f);
-    }
-    Ok(LoadedProfile {
+    let loaded = LoadedProfile {
         file: pp.file.clone(),
         bundle: bundle.clone(),
         env: *env,
-        expires_at,
-        all_devices: i.provisions_all_devices,
-        devices,
-        fingerprints,
-    })
+        expires_at: core.expires_at,
+        all_devices: core.all_devices,
+        devices: core.devices.clone(),
+        fingerprints: core.fingerprints.clone(),
+    };
+    Ok((loaded, sha, core))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn udid_keys_match_across_case_and_refuse_other_forms() {
+        let a = udid_key("00008030-001A0C3E0E68802E").unwrap();
+        assert_eq!(Some(a), udid_key("00008030-001a0c3e0e68802e"));
+        let b = udid_key("A1B2C3D4E5F60718293A4B5C6D7E8F9012345678").unwrap();
+        assert_eq!(
+            Some(b),
+            udid_key("a1b2c3d4e5f60718293a4b5c6d7e8f9012345678")
+        );
+        assert_ne!(a, b);
+        // The two forms never collide: the tag differs.
+        assert_ne!(
+            udid_key("00008030-0000000000000000"),
+            udid_key(&"0".repeat(40))
+        );
+        for bad in [
+            "",
+            "00008030_001A0C3E0E68802E",
+            "0000803-0001A0C3E0E68802E",
+            "00008030-001A0C3E0E68802G",
+            &"g".repeat(40),
+            &"0".repeat(39),
+            "00008030-001A0C3E0E68802E\n",
+        ] {
+            assert_eq!(udid_key(bad), None, "{bad:?}");
+        }
+        // Whatever normalize_udid accepts (trimmed), udid_key reads alike.
+        let n = crate::portal::devices::normalize_udid("00008030-001a0c3e0e68802e").unwrap();
+        assert_eq!(udid_key(&n), Some(a));
+    }
+
+    #[test]
+    fn fx_hasher_spreads_keys() {
+        use std::hash::BuildHasher;
+        let b = Fx::default();
+        let set: HashSet<u64> = (0..100_000)
+            .map(|i| b.hash_one(format!("com.bench.app{i}")))
+            .collect();
+        assert_eq!(set.len(), 100_000);
+        let keys: HashSet<u64> = (0..100_000u64)
+            .map(|i| b.hash_one(udid_key(&format!("{:08X}-{:016X}", 0x8030, i)).unwrap()))
+            .collect();
+        assert_eq!(keys.len(), 100_000);
+    }
 }

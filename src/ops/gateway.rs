@@ -62,7 +62,7 @@ fn read_snapshot(home: &Home, now_ts: i64) -> Result<Snapshot> {
             let mut certs = Vec::with_capacity(p.cert_serials.len());
             for s in &p.cert_serials {
                 certs.push(
-                    tx.find_certificate(s)?
+                    tx.certificate(s)?
                         .ok_or(crate::store::StoreError::Corrupt("profile certificate"))?,
                 );
             }

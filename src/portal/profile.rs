@@ -351,13 +351,30 @@ pub fn check_signer(
     anchors: &[Vec<u8>],
     now: i64,
 ) -> Result<bool, ProfileError> {
-    let intermediates: Vec<Vec<u8>> = signed
-        .certificates
+    check_signer_parts(
+        &signed.signer_cert_der,
+        &signed.certificates,
+        signed.signing_time,
+        anchors,
+        now,
+    )
+}
+
+/// [`check_signer`] from the parts of a verified SignedData: the signer's
+/// DER, every certificate it carried, its signingTime.
+pub fn check_signer_parts(
+    signer_der: &[u8],
+    certificates: &[Vec<u8>],
+    signing_time: Option<i64>,
+    anchors: &[Vec<u8>],
+    now: i64,
+) -> Result<bool, ProfileError> {
+    let intermediates: Vec<Vec<u8>> = certificates
         .iter()
-        .filter(|c| **c != signed.signer_cert_der)
+        .filter(|c| c.as_slice() != signer_der)
         .cloned()
         .collect();
-    let signer_not_after = match x509_parser::parse_x509_certificate(&signed.signer_cert_der) {
+    let signer_not_after = match x509_parser::parse_x509_certificate(signer_der) {
         Ok((_, c)) => c.validity().not_after.timestamp(),
         Err(e) => {
             return Err(ProfileError::Untrusted(ChainError::Malformed(
@@ -367,7 +384,7 @@ pub fn check_signer(
     };
     let check = |t| {
         chain::verify(
-            &signed.signer_cert_der,
+            signer_der,
             &intermediates,
             anchors,
             t,
@@ -379,7 +396,7 @@ pub fn check_signer(
         Err(ChainError::Expired) => {
             // Valid when it signed? Then the profile is readable, and expired.
             // At its signingTime if it says one, else at the signer's last second.
-            let at = signed.signing_time.unwrap_or(signer_not_after - 1);
+            let at = signing_time.unwrap_or(signer_not_after - 1);
             match check(at) {
                 Ok(()) => Ok(true),
                 Err(ChainError::Expired) => Err(ProfileError::SignerNotValid),

@@ -465,6 +465,14 @@ impl Tx<'_> {
         Ok(n > 0)
     }
 
+    /// A certificate by its exact stored serial (lowercase hex), by primary key.
+    pub fn certificate(&self, serial: &str) -> Result<Option<CertRecord>> {
+        let mut st = self.conn().prepare_cached(&format!(
+            "SELECT {CERT_COLS} FROM certificates WHERE serial = ?1"
+        ))?;
+        Ok(st.query_row([serial], cert_row).optional()?)
+    }
+
     pub fn certificate_by_sha256(&self, sha256: &str) -> Result<Option<CertRecord>> {
         Ok(self
             .conn()

@@ -24,10 +24,8 @@
 //!   test choose [`RevocationDepth::Chain`].
 //! * `openssl s_server -crl_check` checks only the leaf: the issuing CA's CRL
 //!   is enough. (`-crl_check_all` would need a CRL for the root as well.)
-//!   `-CRL` reads only the FIRST CRL of its file; [`openssl_s_server_handshake`]
-//!   therefore also appends all CRLs of `crl_pem` to a private copy of the
-//!   CAfile (OpenSSL loads CRLs from a CAfile too), so a multi-CRL `crl_pem`
-//!   works.
+//!   `-CRL` reads only the FIRST CRL of its file, so the issuing CA's CRL
+//!   must come first in `crl.pem` (pushca writes it so).
 //! * nginx: `ssl_crl` turns on `X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL`,
 //!   so every certificate of the chain leaf -> issuing -> root is checked,
 //!   not only the leaf. With only the issuing CA's CRL every client, valid or
@@ -308,7 +306,7 @@ pub fn rustls_handshake_with(
 }
 
 /// `openssl s_server -www -naccept 1 -Verify 3 -verify_return_error -CAfile
-/// <ca_pem + CRLs> -CRL <crl_pem> -crl_check` on 127.0.0.1:<free port>, and
+/// <ca_pem> -CRL <crl_pem> -crl_check` on 127.0.0.1:<free port>, and
 /// `curl --cert ck_pem` as the client. Accepted iff curl gets `200` with the
 /// `-www` page listing "Client certificate" and the server printed no
 /// `verify error`. The server is killed afterwards (Drop guard).
@@ -319,17 +317,9 @@ pub fn openssl_s_server_handshake(
     ck_pem: &Path,
 ) -> TlsOutcome {
     let work = tempfile::tempdir().expect("tempdir");
-    // `-CRL` loads only the first CRL of its file; OpenSSL's CAfile loader
-    // reads certificates *and* CRLs, so a CAfile with the CRLs appended makes
-    // every CRL of `crl_pem` available (the CRLs are the same ones).
-    let ca_with_crls = work.path().join("cafile-with-crls.pem");
-    let mut bundle = read_file(ca_pem);
-    if !bundle.ends_with('\n') {
-        bundle.push('\n');
-    }
-    bundle.push_str(&read_file(crl_pem));
-    write_file(&ca_with_crls, &bundle);
-
+    // Exactly README's command line. `-CRL` loads only the FIRST CRL of its
+    // file: pushca's crl.pem puts the issuing CA's CRL first for that reason,
+    // and `-crl_check` checks only the leaf, which that CRL covers.
     'attempts: for attempt in 1..=BIND_ATTEMPTS {
         let port = free_port();
         let out_path = work.path().join(format!("s_server-{attempt}.out"));
@@ -345,13 +335,7 @@ pub fn openssl_s_server_handshake(
             ])
             .args(["-cert", &p(&server.cert_pem), "-key", &p(&server.key_pem)])
             .args(["-Verify", "3", "-verify_return_error"])
-            .args([
-                "-CAfile",
-                &p(&ca_with_crls),
-                "-CRL",
-                &p(crl_pem),
-                "-crl_check",
-            ])
+            .args(["-CAfile", &p(ca_pem), "-CRL", &p(crl_pem), "-crl_check"])
             .stdout(create_file(&out_path))
             .stderr(create_file(&err_path));
         let mut proc = Proc::spawn(

@@ -1,0 +1,390 @@
+//! Gateway benchmarks on a synthetic store (PRODUCT.md sizes by default):
+//! 10,000 App IDs, 100,000 devices, 20,000 push certificates, 10,000 profiles.
+//!
+//!   cargo bench --bench gateway                 # full size, prints the figures for README
+//!   APPS=1000 cargo bench --bench gateway       # smaller
+//!
+//! Measured: `gateway trust-store` for the store (the ops call the command
+//! makes), `TrustStore::load` (wall time; peak RSS of a process that only
+//! loads it: `pushca gateway check` under GNU time), `identify` on first sight
+//! (path validation + CRL, cache misses) against `openssl verify -crl_check`
+//! of the same certificates in one process, and `authorize` per push on one
+//! core. Under `cargo test` (no `--bench`), a small store is built and every
+//! step runs once, so the generator and the figures' code stay working.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pushca::ca::authority::{CaFiles, PROFILE_SIGNER};
+use pushca::ca::{templates, CheckedCsr, Issuer, PushEnvironment, PushSubject};
+use pushca::gateway::{Decision, Gateway, TrustStore};
+use pushca::home::Home;
+use pushca::keys::{KeyAlgorithm, KeyType, PrivateKey};
+use pushca::portal::profile::{self, Devices, ProfileContent};
+use pushca::portal::{self, NewApp};
+use pushca::secret::Secret;
+use pushca::store::{CertRecord, ProfileRecord, Store};
+use pushca::x509ext::Environment;
+
+const PASS: &str = "benchmark-pass";
+
+struct Sizes {
+    apps: usize,
+    devices_per_app: usize,
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.3} s", d.as_secs_f64())
+}
+
+/// Builds the synthetic home: one team, `apps` App IDs with push, 10 devices
+/// per App ID, a development and a production certificate per App ID, one
+/// profile per App ID (even: development listing its 10 devices; odd:
+/// production, all devices) authorising both certificates' environment.
+fn generate(home: &Home, sizes: &Sizes) -> Vec<(Vec<u8>, String, Environment, String)> {
+    let pass = Secret::new(PASS);
+    pushca::ops::init::init_home(
+        home,
+        &pushca::ops::init::InitRequest {
+            team_name: "Bench Corp",
+            team_id: Some("BENCH12345"),
+            country: "US",
+            key_type: KeyType::EcP256,
+        },
+        &pass,
+        pushca::ops::now(),
+    )
+    .expect("init");
+    let files = CaFiles::new(home.ca_dir());
+    let ca = Issuer::unlock_issuing(&files, &pass).expect("issuing CA");
+    let signer = Issuer::unlock(&files, PROFILE_SIGNER, &pass).expect("profile signer");
+    let issuing_der = pushca::ca::authority::read_ca_cert(&files, pushca::ca::authority::ISSUING)
+        .expect("issuing cert");
+    let dev_t = templates::load_push(None, PushEnvironment::Development).unwrap();
+    let prod_t = templates::load_push(None, PushEnvironment::Production).unwrap();
+    let profile_t = templates::load_profile(None).unwrap();
+    let now = pushca::ops::now();
+    let t = now.unix_timestamp();
+    let mut store = Store::open(&home.db_path()).expect("store");
+    let mut leaves = Vec::new();
+    store
+        .write(|tx| -> Result<(), Box<dyn std::error::Error>> {
+            let team = portal::resolve_team(tx, None)?;
+            for a in 0..sizes.apps {
+                let bundle = format!("com.bench.app{a}");
+                let app = portal::create_app(tx, &NewApp::new(&bundle, true), t)?;
+                let mut udids = Vec::new();
+                for d in 0..sizes.devices_per_app {
+                    let udid = format!("{:08X}-{:016X}", 0x8030, a * 1000 + d);
+                    portal::devices::ensure_device(tx, &udid, "bench", None, t)?;
+                    udids.push(udid);
+                }
+                let subject = PushSubject {
+                    bundle_id: &app.bundle_id,
+                    team_id: &team.team_id,
+                    team_name: &team.name,
+                    country: "US",
+                };
+                let mut certs = Vec::new();
+                for (env, tpl, name) in [
+                    (Environment::Development, &dev_t, "development"),
+                    (Environment::Production, &prod_t, "production"),
+                ] {
+                    let key = PrivateKey::generate(KeyType::EcP256)?;
+                    let csr = CheckedCsr {
+                        spki_der: key.public_key_der()?,
+                        algorithm: KeyAlgorithm::EcP256,
+                        requested_subject: String::new(),
+                        warnings: Vec::new(),
+                    };
+                    let c = ca.issue_push_certificate(tpl, &subject, &csr, now)?;
+                    tx.insert_certificate(&CertRecord {
+                        serial: c.serial.clone(),
+                        bundle_id: app.bundle_id.clone(),
+                        team_id: team.team_id.clone(),
+                        environment: name.into(),
+                        subject: c.subject.clone(),
+                        not_before: c.not_before.unix_timestamp(),
+                        not_after: c.not_after.unix_timestamp(),
+                        sha256: c.sha256.clone(),
+                        key_type: "ec-p256".into(),
+                        der: c.der.clone(),
+                        issued_at: t,
+                        revoked_at: None,
+                        revocation_reason: None,
+                    })?;
+                    certs.push((env, c));
+                }
+                let env = if a % 2 == 0 {
+                    Environment::Development
+                } else {
+                    Environment::Production
+                };
+                let (_, cert) = certs.iter().find(|(e, _)| *e == env).unwrap();
+                leaves.push((cert.der.clone(), bundle.clone(), env, udids[0].clone()));
+                let uuid = profile::new_uuid();
+                let expires = profile_t.expires(now, None);
+                let fps = vec![cert.sha256.clone()];
+                let listed = env == Environment::Development;
+                let content = ProfileContent {
+                    uuid: &uuid,
+                    name: &bundle,
+                    app_id_name: &app.name,
+                    team_id: &team.team_id,
+                    team_name: &team.name,
+                    bundle_id: &app.bundle_id,
+                    environment: env,
+                    created: now,
+                    expires,
+                    devices: if listed {
+                        Devices::Listed(&udids)
+                    } else {
+                        Devices::All
+                    },
+                    push_certificates: &fps,
+                    platform: &profile_t.platform,
+                };
+                let der = profile::sign(&content, &signer, &[&issuing_der])?;
+                tx.insert_profile(&ProfileRecord {
+                    uuid: uuid.clone(),
+                    name: bundle.clone(),
+                    bundle_id: app.bundle_id.clone(),
+                    team_id: team.team_id.clone(),
+                    environment: env.name().into(),
+                    devices_mode: if listed { "listed" } else { "all" }.into(),
+                    certs_mode: "default".into(),
+                    lifetime_days: None,
+                    created_at: t,
+                    expires_at: expires.unix_timestamp(),
+                    sha256: pushca::ca::sha256_hex(&der),
+                    der,
+                    superseded_by: None,
+                    superseded_at: None,
+                    devices: if listed { udids.clone() } else { Vec::new() },
+                    cert_serials: vec![cert.serial.clone()],
+                })?;
+            }
+            Ok(())
+        })
+        .expect("generate");
+    leaves
+}
+
+fn peak_rss_of_check(bin: &Path, ts: &Path, leaf_pem: &Path, topic: &str) -> Option<(f64, u64)> {
+    let out = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "%e %M"])
+        .arg(bin)
+        .args(["gateway", "check", "--trust-store"])
+        .arg(ts)
+        .arg("--cert")
+        .arg(leaf_pem)
+        .args(["--topic", topic, "--env", "development", "-q"])
+        .output()
+        .ok()?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.lines().last()?;
+    let mut it = last.split_whitespace();
+    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+}
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let sizes = if bench {
+        Sizes {
+            apps: env_usize("APPS", 10_000),
+            devices_per_app: env_usize("DEVICES_PER_APP", 10),
+        }
+    } else {
+        Sizes {
+            apps: 20,
+            devices_per_app: 3,
+        }
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // KEEP=DIR keeps the synthetic home and trust store there (for profiling).
+    let kept = std::env::var_os("KEEP").map(std::path::PathBuf::from);
+    let root = kept.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+    std::fs::create_dir_all(&root).expect("KEEP dir");
+    let dir = &root;
+    let home = Home::new(dir.join("home"));
+    let t0 = Instant::now();
+    let leaves = generate(&home, &sizes);
+    println!(
+        "synthetic store: {} App IDs, {} devices, {} certificates, {} profiles (generated in {})",
+        sizes.apps,
+        sizes.apps * sizes.devices_per_app,
+        sizes.apps * 2,
+        sizes.apps,
+        secs(t0.elapsed())
+    );
+
+    // gateway trust-store (what the command does).
+    let ts = dir.join("ts");
+    let pass = Secret::new(PASS);
+    let t0 = Instant::now();
+    let prepared = pushca::ops::gateway::prepare_trust_store(&home, &ts, false).expect("prepare");
+    let out = prepared.build(&pass).expect("build");
+    let build_time = t0.elapsed();
+    let bytes: u64 = walk_size(&ts);
+    println!(
+        "gateway trust-store: {} ({} profiles, {:.1} MB on disk)",
+        secs(build_time),
+        out.profiles,
+        bytes as f64 / 1e6
+    );
+
+    // TrustStore::load.
+    let runs = if bench { 5 } else { 1 };
+    let mut loads = Vec::new();
+    let mut store = None;
+    for _ in 0..runs {
+        let t0 = Instant::now();
+        let s = TrustStore::load(&ts).expect("load");
+        loads.push(t0.elapsed());
+        store = Some(s);
+    }
+    loads.sort();
+    let store = Arc::new(store.unwrap());
+    println!(
+        "TrustStore::load: median {} (best {}) over {runs} runs",
+        secs(loads[loads.len() / 2]),
+        secs(loads[0])
+    );
+    let t0 = Instant::now();
+    let again = TrustStore::load_after(&ts, Some(&store)).expect("reload");
+    println!(
+        "TrustStore reload of the same files (verified profiles reused by SHA-256): {}",
+        secs(t0.elapsed())
+    );
+    drop(again);
+    let leaf_pem = dir.join("leaf.pem");
+    std::fs::write(&leaf_pem, pushca::pem::encode("CERTIFICATE", &leaves[0].0)).unwrap();
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/pushca");
+    if bench && bin.is_file() && Path::new("/usr/bin/time").is_file() {
+        if let Some((wall, kb)) = peak_rss_of_check(&bin, &ts, &leaf_pem, &leaves[0].1) {
+            println!(
+                "pushca gateway check (load + one decision, release binary): {wall:.2} s, peak RSS {} MB",
+                kb / 1024
+            );
+        }
+    }
+
+    // identify on first sight (every leaf is new to the cache).
+    let n = leaves.len().min(if bench { 5_000 } else { 20 });
+    let t0 = Instant::now();
+    let mut ids = Vec::with_capacity(n);
+    for (der, _, _, _) in &leaves[..n] {
+        ids.push(TrustStore::identify(&store, &[der]).expect("identify"));
+    }
+    let per_identify = t0.elapsed() / n as u32;
+    println!(
+        "identify (first sight: path validation + CRL): {:.1} µs",
+        per_identify.as_secs_f64() * 1e6
+    );
+    // openssl verify -crl_check of the same certificates, in one process.
+    let certs_dir = dir.join("leaves");
+    std::fs::create_dir(&certs_dir).unwrap();
+    let mut files = Vec::new();
+    for (i, (der, _, _, _)) in leaves[..n].iter().enumerate() {
+        let p = certs_dir.join(format!("{i}.pem"));
+        std::fs::write(&p, pushca::pem::encode("CERTIFICATE", der)).unwrap();
+        files.push(p);
+    }
+    let verify = |files: &[std::path::PathBuf]| {
+        let t0 = Instant::now();
+        let o = std::process::Command::new("openssl")
+            .args(["verify", "-crl_check", "-CAfile"])
+            .arg(ts.join("ca.pem"))
+            .arg("-CRLfile")
+            .arg(ts.join("crl.pem"))
+            .args(files)
+            .output()
+            .expect("openssl");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        t0.elapsed()
+    };
+    let one = verify(&files[..1]);
+    let all = verify(&files);
+    let per_openssl = all.saturating_sub(one) / (n as u32 - 1).max(1);
+    println!(
+        "openssl verify -crl_check, in one process: {:.1} µs per certificate -> identify is {:.1}x",
+        per_openssl.as_secs_f64() * 1e6,
+        per_openssl.as_secs_f64() / per_identify.as_secs_f64()
+    );
+    // Second sight: the cache.
+    let t0 = Instant::now();
+    for (der, _, _, _) in &leaves[..n] {
+        TrustStore::identify(&store, &[der]).expect("identify");
+    }
+    println!(
+        "identify (cached, by leaf fingerprint): {:.2} µs",
+        (t0.elapsed() / n as u32).as_secs_f64() * 1e6
+    );
+
+    // authorize per push, one core: the identified providers, their topics and devices.
+    let pushes: u64 = if bench { 20_000_000 } else { 1_000 };
+    let gw = Gateway::new(TrustStore::load(&ts).unwrap());
+    let gids: Vec<_> = leaves[..n]
+        .iter()
+        .map(|(der, b, e, u)| (gw.identify(&[der]).unwrap(), b.clone(), *e, u.clone()))
+        .collect();
+    let mut allowed = 0u64;
+    let t0 = Instant::now();
+    for i in 0..pushes {
+        let (id, topic, env, udid) = &gids[(i as usize) % gids.len()];
+        if gw.authorize(id, topic, *env, Some(udid)) == Decision::Allow {
+            allowed += 1;
+        }
+    }
+    let el = t0.elapsed();
+    assert_eq!(allowed, pushes, "every synthetic push is allowed");
+    println!(
+        "authorize (Gateway, one core, with a device): {:.1} M decisions/s ({:.0} ns each)",
+        pushes as f64 / el.as_secs_f64() / 1e6,
+        el.as_nanos() as f64 / pushes as f64
+    );
+    // The deny path: development pushes to a device the profile does not list.
+    let dev: Vec<usize> = (0..ids.len())
+        .filter(|k| leaves[*k].2 == Environment::Development)
+        .collect();
+    let t0 = Instant::now();
+    let mut denied = 0u64;
+    for i in 0..pushes {
+        let k = dev[(i as usize) % dev.len()];
+        let (_, topic, env, _) = &leaves[k];
+        if store.authorize(&ids[k], topic, *env, Some("00000000-0000000000000000"))
+            != Decision::Allow
+        {
+            denied += 1;
+        }
+    }
+    let el = t0.elapsed();
+    assert_eq!(denied, pushes);
+    println!(
+        "authorize (TrustStore, unknown device: the deny path): {:.1} M decisions/s",
+        pushes as f64 / el.as_secs_f64() / 1e6
+    );
+}
+
+fn walk_size(p: &Path) -> u64 {
+    let mut n = 0;
+    if let Ok(rd) = std::fs::read_dir(p) {
+        for e in rd.flatten() {
+            let m = e.metadata().unwrap();
+            n += if m.is_dir() {
+                walk_size(&e.path())
+            } else {
+                m.len()
+            };
+        }
+    }
+    n
+}
