@@ -38,6 +38,32 @@ pub enum CertCmd {
     Export(CertExportArgs),
     /// Revoke a certificate (it goes on the next CRL and trust store)
     Revoke(CertRevokeArgs),
+    /// Issue a new certificate only when the newest one expires within DAYS (CI)
+    Renew(CertRenewArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CertRenewArgs {
+    /// Bundle ID of an App ID with push enabled
+    #[arg(long, value_name = "BUNDLE_ID")]
+    pub app: String,
+    /// development, production or universal (Sandbox & Production)
+    #[arg(long, value_name = "ENV")]
+    pub env: PushEnvironment,
+    /// CSR file (PEM or DER) for the new certificate
+    #[arg(long, value_name = "FILE")]
+    pub csr: PathBuf,
+    /// Output file, replaced when a certificate is issued
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Renew when the newest valid certificate expires within DAYS
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub within: u32,
+    #[arg(long, value_enum, default_value = "pem")]
+    pub format: CertFormat,
+    /// CA passphrase source; else $PUSHCA_CA_PASSPHRASE, else a prompt
+    #[arg(long, value_name = "SRC")]
+    pub ca_passin: Option<SecretSource>,
 }
 
 #[derive(Args, Debug)]
@@ -118,6 +144,7 @@ pub fn cert(ctx: &Ctx, c: CertCmd) -> Result<Report, CliError> {
         CertCmd::Show(a) => show(ctx, a),
         CertCmd::Export(a) => export(ctx, a),
         CertCmd::Revoke(a) => revoke(ctx, a),
+        CertCmd::Renew(a) => renew(ctx, a),
     }
 }
 
@@ -402,4 +429,165 @@ pub fn crl(ctx: &Ctx, a: CrlArgs) -> Result<Report, CliError> {
             Ok(Report::new(doc, pem))
         }
     }
+}
+
+fn not_renewed(newest: &pushca::store::CertRecord, within: u32) -> Report {
+    let now = ops::now().unix_timestamp();
+    let days = (newest.not_after - now).div_euclid(86_400);
+    Report::new(
+        json!({ "renewed": false, "serial": newest.serial, "not_after": rfc3339(newest.not_after),
+                "days_left": days, "within": within }),
+        format!(
+            "Not renewed: certificate {} is valid until {} ({days} days left, more than {within})\n",
+            newest.serial,
+            rfc3339(newest.not_after)
+        ),
+    )
+}
+
+fn renew(ctx: &Ctx, a: CertRenewArgs) -> Result<Report, CliError> {
+    let home = ctx.home()?;
+    let csrs = [a.csr.clone()];
+    let req = certs::IssueRequest {
+        bundle_id: &a.app,
+        env: a.env,
+        csr_files: &csrs,
+        output: certs::IssueOutput::File(a.out.clone()),
+        format: a.format.into(),
+        // `cert renew` replaces its --out by design.
+        force: true,
+    };
+    let prepared = certs::prepare_issue(&home, &req, &mut || {})?.only_if_due(a.within);
+    // Not due: no passphrase needed, nothing written.
+    if let Err(nd) = prepared.due()? {
+        return Ok(not_renewed(&nd.newest, a.within));
+    }
+    let pass = secrets::ca_passphrase(a.ca_passin.as_ref(), false)?;
+    let outcome = match prepared.issue(&pass) {
+        Err(ops::OpsError::RenewedMeanwhile(_)) => {
+            let mut st = ops::open_store(&home)?;
+            let now = ops::now().unix_timestamp();
+            let newest = st
+                .read(|tx| certs::newest_valid(tx, &a.app, a.env, now))?
+                .ok_or_else(|| CliError::new("internal", "the renewed certificate vanished"))?;
+            return Ok(not_renewed(&newest, a.within));
+        }
+        other => other?,
+    };
+    let i = &outcome.issued[0];
+    let mut report = Report::new(
+        json!({ "renewed": true, "serial": i.cert.serial, "sha256": i.cert.sha256,
+                "bundle_id": outcome.app.bundle_id, "environment": a.env.name(),
+                "not_after": rfc3339(i.cert.not_after.unix_timestamp()), "out": i.path }),
+        format!(
+            "Renewed: issued {} certificate {} for {} (valid until {}) -> {}\n",
+            a.env,
+            i.cert.serial,
+            outcome.app.bundle_id,
+            rfc3339(i.cert.not_after.unix_timestamp()),
+            i.path.display()
+        ),
+    );
+    for w in outcome.warnings {
+        report = report.warn(w);
+    }
+    Ok(report)
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Exit code 4 when a CA certificate, push certificate, profile or the CRL
+    /// expires (or is due) within DAYS
+    #[arg(long, value_name = "DAYS")]
+    pub expiring_within: Option<u32>,
+}
+
+pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<Report, CliError> {
+    let home = ctx.home()?;
+    let s = ops::status::status(&home, a.expiring_within)?;
+    let days = |t: i64| (t - s.now).div_euclid(86_400);
+    let limit = a.expiring_within.map(|d| s.now + i64::from(d) * 86_400);
+    let flag = |t: i64| match limit {
+        Some(l) if t < l => "  <- expires within the window",
+        _ => "",
+    };
+    let mut text = String::from("CA certificates:\n");
+    for c in &s.ca {
+        text.push_str(&format!(
+            "  {:<15} {} ({} days left){}\n",
+            c.name,
+            rfc3339(c.not_after),
+            days(c.not_after),
+            flag(c.not_after)
+        ));
+    }
+    text.push_str(&format!(
+        "Push certificates: {} valid ({} revoked, {} expired)\n",
+        s.certificates.len(),
+        s.revoked,
+        s.expired
+    ));
+    for c in s
+        .certificates
+        .iter()
+        .take(if ctx.verbose > 0 { usize::MAX } else { 10 })
+    {
+        text.push_str(&format!(
+            "  {} {:<28} {:<11} {} ({} days){}\n",
+            c.serial,
+            c.bundle_id,
+            c.environment,
+            rfc3339(c.not_after),
+            days(c.not_after),
+            flag(c.not_after)
+        ));
+    }
+    text.push_str(&format!("Profiles: {} current\n", s.profiles.len()));
+    for p in s
+        .profiles
+        .iter()
+        .take(if ctx.verbose > 0 { usize::MAX } else { 10 })
+    {
+        text.push_str(&format!(
+            "  {} {:<28} {:<11} {} ({} days){}\n",
+            p.uuid,
+            p.bundle_id,
+            p.environment,
+            rfc3339(p.expires_at),
+            days(p.expires_at),
+            flag(p.expires_at)
+        ));
+    }
+    match &s.crl {
+        Some(c) => text.push_str(&format!(
+            "CRL: number {}, next update {} ({} days){}\n",
+            c.number,
+            rfc3339(c.next_update),
+            days(c.next_update),
+            flag(c.next_update)
+        )),
+        None => {
+            text.push_str("CRL: none signed yet (`pushca crl` or `pushca gateway trust-store`)\n")
+        }
+    }
+    let item =
+        |name: &str, t: i64| json!({ "name": name, "not_after": rfc3339(t), "days_left": days(t) });
+    let doc = json!({
+        "ca": s.ca.iter().map(|c| { let mut j = item(c.name, c.not_after); j["subject"] = json!(c.subject); j }).collect::<Vec<_>>(),
+        "certificates": s.certificates.iter().map(|c| json!({
+            "serial": c.serial, "bundle_id": c.bundle_id, "environment": c.environment,
+            "not_after": rfc3339(c.not_after), "days_left": days(c.not_after) })).collect::<Vec<_>>(),
+        "revoked": s.revoked, "expired": s.expired,
+        "profiles": s.profiles.iter().map(|p| json!({
+            "uuid": p.uuid, "bundle_id": p.bundle_id, "environment": p.environment,
+            "expires_at": rfc3339(p.expires_at), "days_left": days(p.expires_at) })).collect::<Vec<_>>(),
+        "crl": s.crl.as_ref().map(|c| json!({ "number": c.number, "next_update": rfc3339(c.next_update), "days_left": days(c.next_update) })),
+        "expiring_within": a.expiring_within, "expiring": s.expiring,
+    });
+    let code = if a.expiring_within.is_some() && s.expiring > 0 {
+        exit::EXPIRING
+    } else {
+        exit::OK
+    };
+    Ok(Report::new(doc, text).with_exit(code))
 }

@@ -364,6 +364,7 @@ impl From<OpsError> for CliError {
                 ))
             }
             OpsError::OneOutputManyCsrs(_) | OpsError::DuplicateOutput(_) => CliError::usage(msg),
+            OpsError::RenewedMeanwhile(_) => CliError::of(Kind::Conflict, msg),
             OpsError::NotATrustStore(_) => CliError::of(Kind::Conflict, msg)
                 .with_hint("choose another --out, or --force to replace the directory"),
             OpsError::TrustStoreBuild(_) => CliError::of(Kind::Crypto, msg),

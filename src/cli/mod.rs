@@ -64,6 +64,8 @@ pub enum Command {
     /// Create, show, list and regenerate provisioning profiles (.mobileprovision)
     #[command(subcommand)]
     Profile(profile::ProfileCmd),
+    /// CA certificates, push certificates, profiles and the CRL: what expires when
+    Status(cert::StatusArgs),
     /// Sign a new certificate revocation list (CRL) with the issuing CA
     Crl(cert::CrlArgs),
     /// The gateway's trust store and enforcement
@@ -181,6 +183,7 @@ pub fn run(cli: Cli) -> Result<Report, CliError> {
         Command::Csr(c) => init::csr(&ctx, c),
         Command::Cert(c) => cert::cert(&ctx, c),
         Command::Crl(a) => cert::crl(&ctx, a),
+        Command::Status(a) => cert::status(&ctx, a),
         Command::Gateway(c) => gateway::gateway(&ctx, c),
         Command::P12(c) => convert::p12(&ctx, c),
         Command::Key(c) => convert::key(&ctx, c),

@@ -36,6 +36,22 @@ pub enum AppCmd {
     Disable(AppRef),
     /// Enable a disabled App ID again
     Enable(AppRef),
+    /// Change an App ID: add or remove the push capability, rename it
+    Set(AppSetArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct AppSetArgs {
+    pub bundle_id: String,
+    /// Enable the push notification capability
+    #[arg(long, conflicts_with = "no_push")]
+    pub push: bool,
+    /// Remove the push notification capability
+    #[arg(long)]
+    pub no_push: bool,
+    /// New descriptive name
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -164,6 +180,29 @@ pub fn app(ctx: &Ctx, c: AppCmd) -> Result<Report, CliError> {
         }
         AppCmd::Disable(a) => set_enabled(&home, &a.bundle_id, false),
         AppCmd::Enable(a) => set_enabled(&home, &a.bundle_id, true),
+        AppCmd::Set(a) => {
+            let push = match (a.push, a.no_push) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            };
+            if push.is_none() && a.name.is_none() {
+                return Err(CliError::usage(
+                    "nothing to change: give --push, --no-push or --name",
+                ));
+            }
+            let (app, changed) =
+                ops::portal::set_app(&home, &a.bundle_id, push, a.name.as_deref())?;
+            let text = format!(
+                "App ID {}.{} ({}): push {}{}\n",
+                app.team_id,
+                app.bundle_id,
+                app.name,
+                if app.push { "enabled" } else { "disabled" },
+                if changed { "" } else { " (unchanged)" }
+            );
+            Ok(Report::new(json!({ "app": app, "changed": changed }), text))
+        }
     }
 }
 

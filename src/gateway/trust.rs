@@ -89,7 +89,9 @@ type Fx = std::hash::BuildHasherDefault<FxHasher>;
 /// `8-16` form. `None` for anything else (never provisioned).
 type UdidKey = [u8; 21];
 
+#[inline]
 fn udid_key(u: &str) -> Option<UdidKey> {
+    #[inline]
     fn nib(c: u8) -> Option<u8> {
         match c {
             b'0'..=b'9' => Some(c - b'0'),
@@ -98,27 +100,23 @@ fn udid_key(u: &str) -> Option<UdidKey> {
             _ => None,
         }
     }
+    #[inline]
+    fn pairs(hex: &[u8], out: &mut [u8]) -> Option<()> {
+        for (o, p) in out.iter_mut().zip(hex.chunks_exact(2)) {
+            *o = (nib(p[0])? << 4) | nib(p[1])?;
+        }
+        Some(())
+    }
     let b = u.as_bytes();
     let mut k = [0u8; 21];
-    let hexes: &mut dyn Iterator<Item = &u8> = match b.len() {
-        40 => &mut b.iter(),
+    match b.len() {
+        40 => pairs(b, &mut k[1..21])?,
         25 if b[8] == b'-' => {
             k[0] = 1;
-            &mut b[..8].iter().chain(b[9..].iter())
+            pairs(&b[..8], &mut k[1..5])?;
+            pairs(&b[9..], &mut k[5..13])?;
         }
         _ => return None,
-    };
-    let mut i = 0;
-    let mut hi = None;
-    for &c in hexes {
-        let n = nib(c)?;
-        match hi.take() {
-            None => hi = Some(n),
-            Some(h) => {
-                k[1 + i] = (h << 4) | n;
-                i += 1;
-            }
-        }
     }
     Some(k)
 }

@@ -71,6 +71,34 @@ pub struct PreparedIssue<'h> {
     outputs: Vec<PathBuf>,
     format: CertFormat,
     force: bool,
+    /// Renewal: issue only when the newest valid certificate of the App ID and
+    /// environment expires within this many seconds (checked inside the
+    /// issuing transaction, so concurrent renewals issue once).
+    renew_within: Option<i64>,
+}
+
+/// The certificate a renewal found still good, when it issued nothing.
+#[derive(Debug, Clone)]
+pub struct NotDue {
+    pub newest: CertRecord,
+}
+
+/// The newest unrevoked, unexpired certificate of an App ID and environment.
+pub fn newest_valid(
+    tx: &crate::store::Tx<'_>,
+    bundle_id: &str,
+    env: PushEnvironment,
+    now: i64,
+) -> Result<Option<CertRecord>> {
+    let all = tx.list_certificates(&CertFilter {
+        bundle_id: Some(bundle_id),
+        environment: Some(env.name()),
+        expiring_before: None,
+    })?;
+    Ok(all
+        .into_iter()
+        .filter(|c| c.revoked_at.is_none() && c.not_after > now && c.not_before <= now)
+        .max_by_key(|c| c.not_after))
 }
 
 /// One issued certificate and where it was written.
@@ -180,10 +208,33 @@ pub fn prepare_issue<'h>(
         outputs,
         format: req.format,
         force: req.force,
+        renew_within: None,
     })
 }
 
 impl PreparedIssue<'_> {
+    /// Makes this a renewal: nothing is issued when the newest valid
+    /// certificate of the App ID and environment expires after `days`.
+    pub fn only_if_due(mut self, days: u32) -> Self {
+        self.renew_within = Some(i64::from(days) * 86_400);
+        self
+    }
+
+    /// Whether a renewal is due now (read-only; the issuing transaction
+    /// checks again). `Err(NotDue)` carries the certificate that is still good.
+    pub fn due(&self) -> Result<Result<(), NotDue>> {
+        let Some(within) = self.renew_within else {
+            return Ok(Ok(()));
+        };
+        let mut st = open_store(self.home)?;
+        let t = now().unix_timestamp();
+        let newest = st.read(|tx| newest_valid(tx, &self.app.bundle_id, self.env, t))?;
+        Ok(match newest {
+            Some(c) if c.not_after - t > within => Err(NotDue { newest: c }),
+            _ => Ok(()),
+        })
+    }
+
     /// Number of certificates this issuance makes.
     pub fn len(&self) -> usize {
         self.csrs.len()
@@ -205,10 +256,20 @@ impl PreparedIssue<'_> {
         let template = templates::load_push(Some(&home.templates_dir()), self.env)?;
         let now = now();
         let mut st = open_store(home)?;
+        let renew_within = self.renew_within;
         let issued = st.write(|tx| -> Result<Vec<ca::IssuedCertificate>> {
             // Re-read the App ID inside the transaction: it may have changed.
             let app = portal::get_app(tx, &self.app.bundle_id)?;
             check_push_app(&app)?;
+            if let Some(within) = renew_within {
+                let t = now.unix_timestamp();
+                if let Some(c) = newest_valid(tx, &app.bundle_id, self.env, t)? {
+                    if c.not_after - t > within {
+                        // Another job renewed first: nothing to do.
+                        return Err(OpsError::RenewedMeanwhile(c.serial));
+                    }
+                }
+            }
             let team = portal::resolve_team(tx, Some(&app.team_id))?;
             let country = tx
                 .setting(super::init::SETTING_COUNTRY)?

@@ -24,6 +24,7 @@ pub mod init;
 pub mod portal;
 pub mod profiles;
 pub mod revocation;
+pub mod status;
 
 /// Everything an operation can fail with. Variants carry the file they are
 /// about where there is one; the CLI maps each variant to an exit code and a
@@ -108,6 +109,8 @@ pub enum OpsError {
     TrustStoreBuild(String),
     #[error("trust store does not verify: {0}")]
     TrustStore(#[source] crate::gateway::GatewayError),
+    #[error("another run renewed the certificate meanwhile (serial {0})")]
+    RenewedMeanwhile(String),
     #[error("'{0}' is not a revocation reason")]
     UnknownReason(String),
     #[error(

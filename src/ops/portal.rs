@@ -96,3 +96,35 @@ pub fn set_device_enabled(
         Ok::<_, portal::PortalError>((DeviceRecord { enabled, ..d }, changed))
     })?)
 }
+
+/// Changes an App ID's push capability and/or name (like ticking Push
+/// Notifications on an existing App ID); returns it and whether it changed.
+/// A wildcard App ID never gets push.
+pub fn set_app(
+    home: &Home,
+    bundle_id: &str,
+    push: Option<bool>,
+    name: Option<&str>,
+) -> Result<(AppRecord, bool)> {
+    let mut st = open_store(home)?;
+    Ok(st.write(|tx| {
+        let app = portal::get_app(tx, bundle_id)?;
+        let push = push.unwrap_or(app.push);
+        if push && portal::is_wildcard(&app.bundle_id) {
+            return Err(portal::PortalError::WildcardPush(app.bundle_id.clone()));
+        }
+        let name = match name.map(str::trim) {
+            Some("") => app.bundle_id.clone(),
+            Some(n) => n.to_string(),
+            None => app.name.clone(),
+        };
+        if name.chars().any(char::is_control) || name.chars().count() > 200 {
+            return Err(portal::PortalError::InvalidBundleId {
+                id: app.bundle_id.clone(),
+                reason: "the name must be at most 200 characters without control characters".into(),
+            });
+        }
+        let changed = tx.update_app(&app.bundle_id, push, &name)?;
+        Ok::<_, portal::PortalError>((AppRecord { push, name, ..app }, changed))
+    })?)
+}

@@ -216,6 +216,15 @@ impl Tx<'_> {
         Ok(rows)
     }
 
+    /// Sets the push capability and the name; returns whether anything changed.
+    pub fn update_app(&self, bundle_id: &str, push: bool, name: &str) -> Result<bool> {
+        let n = self.conn().execute(
+            "UPDATE apps SET push = ?2, name = ?3 WHERE bundle_id = ?1 AND (push != ?2 OR name != ?3)",
+            params![bundle_id, push, name],
+        )?;
+        Ok(n > 0)
+    }
+
     /// Sets the enabled flag; returns whether it changed.
     pub fn set_app_enabled(&self, bundle_id: &str, enabled: bool) -> Result<bool> {
         let n = self.conn().execute(

@@ -1,0 +1,284 @@
+//! What CI pipelines run: `cert renew` (only when due, once under
+//! concurrency), `status --expiring-within`, `app set --push`.
+
+mod common;
+
+use common::{stderr, stdout_json, Env, CA_PASS};
+
+fn pass() -> String {
+    format!("pass:{CA_PASS}")
+}
+
+fn renew(env: &Env, csr: &std::path::Path, within: &str) -> std::process::Output {
+    env.cmd()
+        .args([
+            "--json",
+            "cert",
+            "renew",
+            "--app",
+            "com.example.app",
+            "--env",
+            "production",
+        ])
+        .arg("--csr")
+        .arg(csr)
+        .args([
+            "--out",
+            "push.pem",
+            "--within",
+            within,
+            "--ca-passin",
+            &pass(),
+        ])
+        .output()
+        .unwrap()
+}
+
+fn count(env: &Env) -> usize {
+    let o = env.cmd().args(["--json", "cert", "list"]).output().unwrap();
+    stdout_json(&o)["certificates"].as_array().unwrap().len()
+}
+
+#[test]
+fn renew_issues_only_when_due_and_replaces_its_output() {
+    let env = Env::new();
+    env.init_with_app();
+    let csr = env.openssl_csr("k", "ec:P-256", &[]);
+    // No certificate yet: due.
+    let o = renew(&env, &csr, "30");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let first = stdout_json(&o);
+    assert_eq!(first["renewed"], true);
+    assert_eq!(count(&env), 1);
+    let before = std::fs::read(env.path("push.pem")).unwrap();
+    // 13 months left: not due within 30 days. No passphrase needed, nothing written.
+    let o = env
+        .cmd()
+        .args([
+            "--json",
+            "cert",
+            "renew",
+            "--app",
+            "com.example.app",
+            "--env",
+            "production",
+        ])
+        .arg("--csr")
+        .arg(&csr)
+        .args(["--out", "push.pem", "--within", "30"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = stdout_json(&o);
+    assert_eq!(j["renewed"], false);
+    assert_eq!(j["serial"], first["serial"]);
+    assert!(j["days_left"].as_i64().unwrap() > 360);
+    assert_eq!(count(&env), 1);
+    assert_eq!(std::fs::read(env.path("push.pem")).unwrap(), before);
+    // Within 400 days: due; --out replaced without --force (by design).
+    let o = renew(&env, &csr, "400");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = stdout_json(&o);
+    assert_eq!(j["renewed"], true);
+    assert_ne!(j["serial"], first["serial"]);
+    assert_eq!(count(&env), 2);
+    assert_ne!(std::fs::read(env.path("push.pem")).unwrap(), before);
+    // A revoked newest certificate does not count as valid.
+    let serial = j["serial"].as_str().unwrap().to_string();
+    env.cmd()
+        .args(["cert", "revoke", &serial])
+        .assert()
+        .success();
+    env.cmd()
+        .args(["cert", "revoke", first["serial"].as_str().unwrap()])
+        .assert()
+        .success();
+    let o = renew(&env, &csr, "1");
+    assert_eq!(stdout_json(&o)["renewed"], true);
+}
+
+#[test]
+fn concurrent_due_renewals_issue_exactly_one_certificate() {
+    let env = Env::new();
+    env.init_with_app();
+    let csr = env.openssl_csr("k", "ec:P-256", &[]);
+    let dir = env.home().join("templates");
+    std::fs::create_dir_all(&dir).unwrap();
+    let tpl = dir.join("push-production.toml");
+    let text = pushca::ca::templates::builtin_text("push-production").unwrap();
+    std::fs::write(
+        &tpl,
+        text.replace("validity_months = 13", "validity_days = 10"),
+    )
+    .unwrap();
+    env.issue("production", &csr, "old.pem").success();
+    std::fs::remove_file(&tpl).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("pushca");
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let bin = bin.clone();
+            let home = env.home();
+            let csr = csr.clone();
+            let out = env.path(&format!("par{i}.pem"));
+            std::thread::spawn(move || {
+                std::process::Command::new(bin)
+                    .args(["--json", "--home"])
+                    .arg(home)
+                    .args([
+                        "cert",
+                        "renew",
+                        "--app",
+                        "com.example.app",
+                        "--env",
+                        "production",
+                    ])
+                    .arg("--csr")
+                    .arg(csr)
+                    .arg("--out")
+                    .arg(out)
+                    .args(["--within", "30", "--ca-passin", &pass()])
+                    .stdin(std::process::Stdio::null())
+                    .output()
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut renewed = 0;
+    for h in handles {
+        let o = h.join().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        if stdout_json(&o)["renewed"] == true {
+            renewed += 1;
+        }
+    }
+    // All four saw the old certificate due before unlocking the CA; the
+    // check inside the issuing transaction lets only the first one issue.
+    assert_eq!(renewed, 1, "four jobs at once, one renewal");
+    assert_eq!(count(&env), 2);
+}
+
+#[test]
+fn status_reports_what_expires_and_exits_4_in_the_window() {
+    let env = Env::new();
+    env.init_with_app();
+    let o = env.cmd().args(["--json", "status"]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = stdout_json(&o);
+    assert_eq!(j["ca"].as_array().unwrap().len(), 3);
+    assert!(j["crl"].is_null());
+    let csr = env.openssl_csr("k", "ec:P-256", &[]);
+    env.issue("production", &csr, "p.pem").success();
+    env.cmd()
+        .args(["crl", "--out", "crl.pem", "--ca-passin", &pass()])
+        .assert()
+        .success();
+    let o = env
+        .cmd()
+        .args(["--json", "status", "--expiring-within", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let j = stdout_json(&o);
+    assert_eq!(j["certificates"].as_array().unwrap().len(), 1);
+    assert_eq!(j["crl"]["number"], 1);
+    // The CRL's nextUpdate (7 days) and the certificate (13 months) fall in 400 days.
+    let o = env
+        .cmd()
+        .args(["--json", "status", "--expiring-within", "10"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4));
+    assert_eq!(stdout_json(&o)["expiring"], 1, "the CRL");
+    let o = env
+        .cmd()
+        .args(["status", "--expiring-within", "400"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("expires within the window"));
+}
+
+#[test]
+fn app_set_adds_and_removes_push() {
+    let env = Env::new();
+    env.init();
+    env.cmd()
+        .args(["app", "create", "com.example.app"])
+        .assert()
+        .success();
+    let csr = env.openssl_csr("k", "ec:P-256", &[]);
+    assert_eq!(
+        env.issue_cmd("production", &csr, "a.pem")
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(1)
+    );
+    let o = env
+        .cmd()
+        .args([
+            "--json",
+            "app",
+            "set",
+            "com.example.app",
+            "--push",
+            "--name",
+            "Example",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = stdout_json(&o);
+    assert_eq!(
+        (j["app"]["push"].as_bool(), j["changed"].as_bool()),
+        (Some(true), Some(true))
+    );
+    assert_eq!(j["app"]["name"], "Example");
+    env.issue("production", &csr, "a.pem").success();
+    let o = env
+        .cmd()
+        .args(["--json", "app", "set", "com.example.app", "--push"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout_json(&o)["changed"], false);
+    env.cmd()
+        .args(["app", "set", "com.example.app", "--no-push"])
+        .assert()
+        .success();
+    assert_eq!(
+        env.issue_cmd("production", &csr, "b.pem")
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(1)
+    );
+    env.cmd()
+        .args(["app", "create", "com.example.*"])
+        .assert()
+        .success();
+    let o = env
+        .cmd()
+        .args(["--json", "app", "set", "com.example.*", "--push"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let o = env
+        .cmd()
+        .args(["app", "set", "com.example.app"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let o = env
+        .cmd()
+        .args(["app", "set", "com.example.none", "--push"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+}
