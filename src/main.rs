@@ -58,7 +58,9 @@ fn main() -> ExitCode {
                         eprintln!("warning: {}", cli::inert(w));
                     }
                 }
-                if !quiet && !report.text.is_empty() {
+                if report.is_data {
+                    let _ = write!(out, "{}", report.text);
+                } else if !quiet && !report.text.is_empty() {
                     let _ = write!(out, "{}", cli::inert(&report.text));
                     if !report.text.ends_with('\n') {
                         let _ = writeln!(out);

@@ -471,3 +471,62 @@ fn cert_list_and_show_report_expiry_and_exit_4_in_the_window() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("junk.pem"));
 }
+
+#[test]
+fn completions_load_in_bash_and_man_pages_render() {
+    let env = common::Env::new();
+    let bin = assert_cmd::cargo::cargo_bin("pushca");
+    // bash: the script loads and registers the completion function.
+    let o = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source <('{}' completions bash) && complete -p pushca",
+            bin.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("_pushca"));
+    for shell in ["zsh", "fish", "powershell"] {
+        let o = env.cmd().args(["completions", shell]).output().unwrap();
+        assert!(o.status.success() && o.stdout.len() > 1000, "{shell}");
+    }
+    // -q never hides the data asked for.
+    let o = env
+        .cmd()
+        .args(["-q", "completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(o.stdout.len() > 1000);
+    // man: pages for pushca and each command; `man -l` renders them.
+    env.cmd()
+        .args(["man", "--out-dir", "man"])
+        .assert()
+        .success();
+    let dir = env.path("man");
+    for page in [
+        "pushca.1",
+        "pushca-gateway.1",
+        "pushca-profile.1",
+        "pushca-cert.1",
+    ] {
+        let p = dir.join(page);
+        assert!(p.is_file(), "{page}");
+        let o = std::process::Command::new("man")
+            .arg("-l")
+            .arg(&p)
+            .env("MANPAGER", "cat")
+            .env("MANWIDTH", "100")
+            .output()
+            .expect("man is installed");
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{page}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(text.contains("pushca"), "{page}: {text}");
+    }
+    let o = env.cmd().args(["man"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains(".TH pushca 1"));
+}

@@ -426,7 +426,7 @@ pub fn crl(ctx: &Ctx, a: CrlArgs) -> Result<Report, CliError> {
         None => {
             let mut doc = doc;
             doc["pem"] = json!(pem);
-            Ok(Report::new(doc, pem))
+            Ok(Report::new(doc, pem).data())
         }
     }
 }

@@ -71,6 +71,10 @@ pub enum Command {
     /// The gateway's trust store and enforcement
     #[command(subcommand)]
     Gateway(gateway::GatewayCmd),
+    /// Print a shell completion script (bash, zsh, fish, powershell)
+    Completions(CompletionsArgs),
+    /// Write the man pages (pushca.1 and one per command)
+    Man(ManArgs),
     /// Write and read PKCS#12 (.p12) files
     #[command(subcommand)]
     P12(convert::P12Cmd),
@@ -146,6 +150,9 @@ pub struct Report {
     pub text: String,
     pub warnings: Vec<String>,
     pub exit: u8,
+    /// The text is the data asked for (a script, a page, a PEM): printed
+    /// even with `-q`, and never escaped.
+    pub is_data: bool,
 }
 
 impl Report {
@@ -155,7 +162,13 @@ impl Report {
             text: text.into(),
             warnings: Vec::new(),
             exit: exit::OK,
+            is_data: false,
         }
+    }
+    /// Marks the text as the data asked for (see [`Report::is_data`]).
+    pub fn data(mut self) -> Self {
+        self.is_data = true;
+        self
     }
     pub fn warn(mut self, w: impl Into<String>) -> Self {
         self.warnings.push(w.into());
@@ -184,11 +197,80 @@ pub fn run(cli: Cli) -> Result<Report, CliError> {
         Command::Cert(c) => cert::cert(&ctx, c),
         Command::Crl(a) => cert::crl(&ctx, a),
         Command::Status(a) => cert::status(&ctx, a),
+        Command::Completions(a) => completions(a),
+        Command::Man(a) => man(&ctx, a),
         Command::Gateway(c) => gateway::gateway(&ctx, c),
         Command::P12(c) => convert::p12(&ctx, c),
         Command::Key(c) => convert::key(&ctx, c),
         Command::Pem(c) => convert::pem(&ctx, c),
     }
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// Write pushca.1 and pushca-<command>.1 here (default: print pushca.1)
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub overwrite: Overwrite,
+}
+
+fn completions(a: CompletionsArgs) -> Result<Report, CliError> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut buf = Vec::new();
+    clap_complete::generate(a.shell, &mut cmd, "pushca", &mut buf);
+    let text = String::from_utf8(buf).map_err(|e| CliError::new("internal", e.to_string()))?;
+    Ok(Report::new(
+        serde_json::json!({ "shell": a.shell.to_string(), "script": text }),
+        text,
+    )
+    .data())
+}
+
+fn render_man(cmd: clap::Command) -> Result<Vec<u8>, CliError> {
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(cmd)
+        .render(&mut buf)
+        .map_err(|e| CliError::new("internal", e.to_string()))?;
+    Ok(buf)
+}
+
+fn man(ctx: &Ctx, a: ManArgs) -> Result<Report, CliError> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let Some(dir) = a.out_dir else {
+        let page = render_man(cmd)?;
+        let text = String::from_utf8_lossy(&page).into_owned();
+        return Ok(Report::new(serde_json::json!({ "page": text }), text).data());
+    };
+    let home = ctx.home_opt();
+    let r = rules(home.as_ref(), a.overwrite);
+    pushca::fsutil::create_output_dir(&dir, &r)?;
+    let mut batch = pushca::fsutil::AtomicBatch::new();
+    let mut written = Vec::new();
+    let mut pages = vec![("pushca.1".to_string(), render_man(cmd.clone())?)];
+    for sub in cmd.get_subcommands() {
+        let name = format!("pushca-{}", sub.get_name());
+        let page = render_man(sub.clone().name(name.clone()))?;
+        pages.push((format!("{name}.1"), page));
+    }
+    for (file, page) in &pages {
+        let path = dir.join(file);
+        batch.add_output(&path, page, pushca::fsutil::MODE_PUBLIC, &r)?;
+        written.push(path);
+    }
+    batch.commit()?;
+    Ok(Report::new(
+        serde_json::json!({ "out_dir": dir, "pages": written }),
+        format!("Wrote {} man pages to {}\n", written.len(), dir.display()),
+    ))
 }
 
 /// Text made inert for a terminal: control characters (other than newline and

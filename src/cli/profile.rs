@@ -327,7 +327,7 @@ fn show(ctx: &Ctx, a: ProfileShowArgs) -> Result<Report, CliError> {
     if a.plist {
         let xml =
             pushca::plist::to_xml(&i.plist).map_err(|e| CliError::new("input", e.to_string()))?;
-        return Ok(Report::new(doc, xml));
+        return Ok(Report::new(doc, xml).data());
     }
     let or_dash = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".into());
     let mut text = format!(
