@@ -10,6 +10,10 @@ fn pass() -> String {
 }
 
 fn renew(env: &Env, csr: &std::path::Path, within: &str) -> std::process::Output {
+    renew_to(env, csr, within, "push.pem")
+}
+
+fn renew_to(env: &Env, csr: &std::path::Path, within: &str, out: &str) -> std::process::Output {
     env.cmd()
         .args([
             "--json",
@@ -22,14 +26,7 @@ fn renew(env: &Env, csr: &std::path::Path, within: &str) -> std::process::Output
         ])
         .arg("--csr")
         .arg(csr)
-        .args([
-            "--out",
-            "push.pem",
-            "--within",
-            within,
-            "--ca-passin",
-            &pass(),
-        ])
+        .args(["--out", out, "--within", within, "--ca-passin", &pass()])
         .output()
         .unwrap()
 }
@@ -113,39 +110,17 @@ fn concurrent_due_renewals_issue_exactly_one_certificate() {
     .unwrap();
     env.issue("production", &csr, "old.pem").success();
     std::fs::remove_file(&tpl).unwrap();
-    let bin = assert_cmd::cargo::cargo_bin("pushca");
-    let handles: Vec<_> = (0..4)
-        .map(|i| {
-            let bin = bin.clone();
-            let home = env.home();
-            let csr = csr.clone();
-            let out = env.path(&format!("par{i}.pem"));
-            std::thread::spawn(move || {
-                std::process::Command::new(bin)
-                    .args(["--json", "--home"])
-                    .arg(home)
-                    .args([
-                        "cert",
-                        "renew",
-                        "--app",
-                        "com.example.app",
-                        "--env",
-                        "production",
-                    ])
-                    .arg("--csr")
-                    .arg(csr)
-                    .arg("--out")
-                    .arg(out)
-                    .args(["--within", "30", "--ca-passin", &pass()])
-                    .stdin(std::process::Stdio::null())
-                    .output()
-                    .unwrap()
+    let outs: Vec<std::process::Output> = std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let (env, csr) = (&env, &csr);
+                sc.spawn(move || renew_to(env, csr, "30", &format!("par{i}.pem")))
             })
-        })
-        .collect();
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
     let mut renewed = 0;
-    for h in handles {
-        let o = h.join().unwrap();
+    for o in outs {
         assert!(o.status.success(), "{}", stderr(&o));
         if stdout_json(&o)["renewed"] == true {
             renewed += 1;

@@ -93,6 +93,22 @@ print(json.dumps(conv(p)))
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
+/// Exit 1, nothing on stdout, and the one-line error names `needle`.
+fn refused(o: &std::process::Output, needle: &str) {
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(o.stdout.is_empty(), "nothing on stdout");
+    assert!(
+        stderr(o).contains(needle),
+        "expected '{needle}' in {}",
+        stderr(o)
+    );
+}
+
 fn sha256_hex(der: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(der))
@@ -142,8 +158,7 @@ fn devices_are_normalised_idempotent_and_validated() {
         .args(["device", "add", UDID_NEW, "--name", "Bob's iPhone"])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("Ana's iPhone"), "{}", stderr(&o));
+    refused(&o, "Ana's iPhone");
     // The classic form, uppercase in: lowercase out.
     env.cmd()
         .args(["device", "add", &UDID_OLD.to_uppercase(), "--name", "iPad"])
@@ -455,8 +470,7 @@ fn one_altered_byte_anywhere_is_refused() {
         &env.path("p.mobileprovision"),
         &["--ca", other.ca_pem("root").to_str().unwrap()],
     );
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("not trusted"), "{}", stderr(&o));
+    refused(&o, "not trusted");
 }
 
 #[test]
@@ -906,8 +920,7 @@ fn regenerate_picks_up_new_devices_and_certificates_and_drops_expired_ones() {
         ])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("superseded"), "{}", stderr(&o));
+    refused(&o, "superseded");
     // --all regenerates every current profile; export recovers any from the store.
     let o = env
         .cmd()
@@ -970,8 +983,7 @@ fn regenerate_picks_up_new_devices_and_certificates_and_drops_expired_ones() {
             "r.mobileprovision",
         ],
     );
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("expired"), "{}", stderr(&o));
+    refused(&o, "expired");
 }
 
 /// A CA and profile signer of "Apple" made with openssl, and an Apple-style
@@ -1182,8 +1194,7 @@ fn apple_style_profiles_are_read_with_their_ca_and_refused_without() {
         .contains("Apple iPhone OS Provisioning Profile Signing"));
     // The home's CA does not trust Apple's signer.
     let o = show(&env, &a.profile, &[]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("not trusted"), "{}", stderr(&o));
+    refused(&o, "not trusted");
     // No home and no --ca: a clear usage error.
     let o = StdCommand::new(assert_cmd::cargo::cargo_bin("pushca"))
         .args(["profile", "show"])
@@ -1275,17 +1286,7 @@ open(out + "/old-ca.pem", "wb").write(ca.public_bytes(serialization.Encoding.PEM
     assert_eq!(s["environment"], "production");
     // signingTime = now, after the signer expired: refused.
     let o = show(&env, &env.path("late.mobileprovision"), &["--ca", ca]);
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
-    );
-    assert!(
-        stderr(&o).contains("not valid when the profile was signed"),
-        "{}",
-        stderr(&o)
-    );
+    refused(&o, "not valid when the profile was signed");
 }
 
 #[test]
@@ -1315,17 +1316,7 @@ fn a_profile_signed_with_a_push_certificate_key_is_refused() {
         "fake.mobileprovision",
     ]);
     let o = show(&env, &env.path("fake.mobileprovision"), &[]);
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
-    );
-    assert!(
-        stderr(&o).contains("may not be used for signing provisioning profiles"),
-        "{}",
-        stderr(&o)
-    );
+    refused(&o, "may not be used for signing provisioning profiles");
 }
 
 #[test]
@@ -1417,7 +1408,6 @@ fn a_profile_never_outlives_its_signer_and_days_override_the_template() {
             "c.mobileprovision",
         ],
     );
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("profile.toml"), "{}", stderr(&o));
+    refused(&o, "profile.toml");
     assert!(!env.path("c.mobileprovision").exists());
 }

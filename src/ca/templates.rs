@@ -216,6 +216,15 @@ pub fn load_authority(
     Ok(t)
 }
 
+/// Exactly one of validity_months (1-120) or validity_days (1-3650).
+fn check_validity(months: Option<u32>, days: Option<u32>) -> Result<(), String> {
+    match (months, days) {
+        (Some(m), None) if (1..=120).contains(&m) => Ok(()),
+        (None, Some(d)) if (1..=3650).contains(&d) => Ok(()),
+        _ => Err("set exactly one of validity_months (1-120) or validity_days (1-3650)".into()),
+    }
+}
+
 pub fn push_template_name(env: PushEnvironment) -> String {
     format!("push-{}", env.name())
 }
@@ -233,15 +242,7 @@ pub fn load_push(
     if t.kind != "push" {
         return Err(bad(format!("kind is '{}', expected 'push'", t.kind)));
     }
-    match (t.validity_months, t.validity_days) {
-        (Some(m), None) if (1..=120).contains(&m) => {}
-        (None, Some(d)) if (1..=3650).contains(&d) => {}
-        _ => {
-            return Err(bad(
-                "set exactly one of validity_months (1-120) or validity_days (1-3650)".into(),
-            ))
-        }
-    }
+    check_validity(t.validity_months, t.validity_days).map_err(bad)?;
     if t.environments.is_empty() {
         return Err(bad(
             "environments must list development and/or production".into()
@@ -266,15 +267,7 @@ pub fn load_profile(home_templates: Option<&Path>) -> Result<ProfileTemplate, Ca
     if t.kind != "profile" {
         return Err(bad(format!("kind is '{}', expected 'profile'", t.kind)));
     }
-    match (t.validity_months, t.validity_days) {
-        (Some(m), None) if (1..=120).contains(&m) => {}
-        (None, Some(d)) if (1..=3650).contains(&d) => {}
-        _ => {
-            return Err(bad(
-                "set exactly one of validity_months (1-120) or validity_days (1-3650)".into(),
-            ))
-        }
-    }
+    check_validity(t.validity_months, t.validity_days).map_err(bad)?;
     if let Some(p) = t
         .platform
         .iter()

@@ -300,13 +300,7 @@ pub fn inert(s: &str) -> std::borrow::Cow<'_, str> {
 
 /// RFC 3339 (UTC) for a unix timestamp, as every command prints times.
 pub fn rfc3339(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| {
-            d.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| t.to_string())
+    pushca::timeutil::rfc3339(t)
 }
 
 /// The protection asked for: `--passout` (read, never empty) or `--noenc`.
