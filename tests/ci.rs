@@ -257,3 +257,118 @@ fn app_set_adds_and_removes_push() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
 }
+
+#[test]
+fn cert_create_writes_key_csr_certificate_p12_and_ck_pem_in_one_step() {
+    let env = Env::new();
+    env.init_with_app();
+    let o = env
+        .cmd()
+        .args([
+            "--json",
+            "cert",
+            "create",
+            "--app",
+            "com.example.app",
+            "--env",
+            "production",
+        ])
+        .args([
+            "--out-dir",
+            "out",
+            "--passout",
+            "pass:p12-password",
+            "--key-type",
+            "ec-p256",
+        ])
+        .args(["--ca-passin", &pass()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = stdout_json(&o);
+    assert_eq!(j["renewed"], true);
+    let base = env.path("out/com.example.app-production");
+    let f = |ext: &str| format!("{}{ext}", base.display());
+    // The certificate verifies to the CA; the key is encrypted and matches it;
+    // openssl opens the .p12 with the password; ck.pem holds cert + plain key.
+    let chain = env.ca_pem("chain");
+    let o = env.openssl(&[
+        "verify",
+        "-purpose",
+        "sslclient",
+        "-CAfile",
+        chain.to_str().unwrap(),
+        &f(".pem"),
+    ]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("OK"));
+    assert!(std::fs::read_to_string(f(".key"))
+        .unwrap()
+        .contains("ENCRYPTED PRIVATE KEY"));
+    let cert_pub = env
+        .openssl(&["x509", "-in", &f(".pem"), "-noout", "-pubkey"])
+        .stdout;
+    let key_pub = env
+        .openssl(&[
+            "pkey",
+            "-in",
+            &f(".key"),
+            "-passin",
+            "pass:p12-password",
+            "-pubout",
+        ])
+        .stdout;
+    assert_eq!(cert_pub, key_pub);
+    let o = env.openssl(&[
+        "pkcs12",
+        "-in",
+        &f(".p12"),
+        "-passin",
+        "pass:p12-password",
+        "-nokeys",
+        "-clcerts",
+    ]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("BEGIN CERTIFICATE"));
+    let ck = std::fs::read_to_string(f("-ck.pem")).unwrap();
+    assert!(ck.contains("BEGIN CERTIFICATE") && ck.contains("BEGIN PRIVATE KEY"));
+    use std::os::unix::fs::PermissionsExt;
+    for ext in [".key", ".p12", "-ck.pem"] {
+        let mode = std::fs::metadata(f(ext)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{ext}");
+    }
+    env.openssl(&["req", "-in", &f(".csr"), "-noout", "-verify"]);
+    // --renew-within: not due -> nothing issued or written, no passphrase needed.
+    let o = env
+        .cmd()
+        .args([
+            "--json",
+            "cert",
+            "create",
+            "--app",
+            "com.example.app",
+            "--env",
+            "production",
+        ])
+        .args(["--out-dir", "out2", "--noenc", "--renew-within", "30"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout_json(&o)["renewed"], false);
+    assert_eq!(std::fs::read_dir(env.path("out2")).unwrap().count(), 0);
+    // Existing outputs are refused without --force, before anything is issued.
+    let o = env
+        .cmd()
+        .args([
+            "cert",
+            "create",
+            "--app",
+            "com.example.app",
+            "--env",
+            "production",
+        ])
+        .args(["--out-dir", "out", "--noenc", "--ca-passin", &pass()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+    assert_eq!(count(&env), 1);
+}

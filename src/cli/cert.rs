@@ -40,6 +40,33 @@ pub enum CertCmd {
     Revoke(CertRevokeArgs),
     /// Issue a new certificate only when the newest one expires within DAYS (CI)
     Renew(CertRenewArgs),
+    /// One step, like fastlane pem: new key + CSR + certificate + .p12 + ck.pem
+    Create(CertCreateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CertCreateArgs {
+    /// Bundle ID of an App ID with push enabled
+    #[arg(long, value_name = "BUNDLE_ID")]
+    pub app: String,
+    /// development, production or universal (Sandbox & Production)
+    #[arg(long, value_name = "ENV")]
+    pub env: PushEnvironment,
+    /// Where <bundle>-<env>.key, .csr, .pem, .p12 and -ck.pem go (created when missing)
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: PathBuf,
+    #[command(flatten)]
+    pub protection: super::Protection,
+    #[arg(long, value_name = "TYPE", default_value = "rsa-2048")]
+    pub key_type: pushca::keys::KeyType,
+    /// Only when the newest valid certificate expires within DAYS
+    #[arg(long, value_name = "DAYS")]
+    pub renew_within: Option<u32>,
+    #[command(flatten)]
+    pub overwrite: Overwrite,
+    /// CA passphrase source; else $PUSHCA_CA_PASSPHRASE, else a prompt
+    #[arg(long, value_name = "SRC")]
+    pub ca_passin: Option<SecretSource>,
 }
 
 #[derive(Args, Debug)]
@@ -145,6 +172,7 @@ pub fn cert(ctx: &Ctx, c: CertCmd) -> Result<Report, CliError> {
         CertCmd::Export(a) => export(ctx, a),
         CertCmd::Revoke(a) => revoke(ctx, a),
         CertCmd::Renew(a) => renew(ctx, a),
+        CertCmd::Create(a) => create(ctx, a),
     }
 }
 
@@ -590,4 +618,60 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<Report, CliError> {
         exit::OK
     };
     Ok(Report::new(doc, text).with_exit(code))
+}
+
+fn create(ctx: &Ctx, a: CertCreateArgs) -> Result<Report, CliError> {
+    let home = ctx.home()?;
+    let protection = super::protection(&a.protection, "key and .p12 password")?;
+    let ca_passin = a.ca_passin.clone();
+    let mut ca_err = None;
+    let out = certs::create(
+        &home,
+        &a.app,
+        a.env,
+        &a.out_dir,
+        a.key_type,
+        &protection,
+        a.renew_within,
+        a.overwrite.force,
+        || {
+            // The CLI's own error (which flag, which hint) is kept aside and
+            // returned instead of this placeholder.
+            secrets::ca_passphrase(ca_passin.as_ref(), false).map_err(|e| {
+                ca_err = Some(e);
+                ops::OpsError::Passphrase(pushca::secret::PassphraseError::Empty)
+            })
+        },
+    );
+    let out = match (out, ca_err) {
+        (Err(_), Some(e)) => return Err(e),
+        (r, _) => r?,
+    };
+    if let Some(nd) = &out.not_due {
+        let within = a.renew_within.unwrap_or_default();
+        return Ok(not_renewed(&nd.newest, within));
+    }
+    let Some(i) = &out.issued else {
+        return Err(CliError::new("internal", "nothing issued"));
+    };
+    let doc = json!({
+        "renewed": true, "serial": i.cert.serial, "sha256": i.cert.sha256,
+        "bundle_id": a.app, "environment": a.env.name(),
+        "not_after": rfc3339(i.cert.not_after.unix_timestamp()),
+        "key": out.key, "csr": out.csr, "certificate": i.path, "p12": out.p12, "ck": out.ck,
+        "encrypted": matches!(protection, ops::convert::Protection::Password(_)),
+    });
+    let text = format!(
+        "Issued {} certificate {} for {} (valid until {})\n  key         {}\n  CSR         {}\n  certificate {}\n  .p12        {}\n  ck.pem      {}\n",
+        a.env,
+        i.cert.serial,
+        a.app,
+        rfc3339(i.cert.not_after.unix_timestamp()),
+        out.key.display(),
+        out.csr.display(),
+        i.path.display(),
+        out.p12.display(),
+        out.ck.display()
+    );
+    Ok(Report::new(doc, text))
 }

@@ -212,6 +212,171 @@ pub fn prepare_issue<'h>(
     })
 }
 
+/// What `cert create` (fastlane pem's one step) wrote.
+pub struct Created {
+    /// `None` when a renewal was not due (then nothing was written).
+    pub issued: Option<Issued>,
+    pub not_due: Option<NotDue>,
+    pub key: PathBuf,
+    pub csr: PathBuf,
+    pub p12: PathBuf,
+    pub ck: PathBuf,
+}
+
+/// The files `cert create` writes in `dir` for an App ID and environment.
+pub fn created_paths(dir: &Path, bundle_id: &str, env: PushEnvironment) -> [PathBuf; 5] {
+    let base = format!("{bundle_id}-{}", env.name());
+    [
+        dir.join(format!("{base}.key")),
+        dir.join(format!("{base}.csr")),
+        dir.join(format!("{base}.pem")),
+        dir.join(format!("{base}.p12")),
+        dir.join(format!("{base}-ck.pem")),
+    ]
+}
+
+/// `cert create`: a new key and CSR, the push certificate, a `.p12` (the key
+/// protected like the key file) and `ck.pem` in `dir`, in one step; with
+/// `renew_within`, only when the newest valid certificate expires within
+/// that many days. Everything is checked before the CA is unlocked; the
+/// certificate is recorded before any file is written.
+#[allow(clippy::too_many_arguments)]
+pub fn create(
+    home: &Home,
+    bundle_id: &str,
+    env: PushEnvironment,
+    dir: &Path,
+    key_type: crate::keys::KeyType,
+    protection: &super::convert::Protection,
+    renew_within: Option<u32>,
+    force: bool,
+    ca_pass: impl FnOnce() -> Result<Secret>,
+) -> Result<Created> {
+    let rules = OutputRules {
+        force,
+        home: Some(home.root()),
+    };
+    fsutil::create_output_dir(dir, &rules)?;
+    let [key_p, csr_p, cert_p, p12_p, ck_p] = created_paths(dir, bundle_id, env);
+    for p in [&key_p, &csr_p, &cert_p, &p12_p, &ck_p] {
+        fsutil::check_output(p, &rules)?;
+    }
+    let mut st = open_store(home)?;
+    let app = st.read(|tx| portal::get_app(tx, bundle_id))?;
+    check_push_app(&app)?;
+    let key = crate::keys::PrivateKey::generate(key_type)?;
+    let csr_der =
+        ca::csr::make_csr(&key, &format!("{bundle_id} push"), None).map_err(|source| {
+            OpsError::Csr {
+                path: csr_p.clone(),
+                source,
+            }
+        })?;
+    let csr = ca::check_csr(&csr_der).map_err(|source| OpsError::Csr {
+        path: csr_p.clone(),
+        source,
+    })?;
+    let mut prepared = PreparedIssue {
+        home,
+        app,
+        env,
+        csrs: vec![csr],
+        warnings: Vec::new(),
+        outputs: vec![cert_p.clone()],
+        format: CertFormat::Pem,
+        force,
+        renew_within: None,
+    };
+    if let Some(d) = renew_within {
+        prepared = prepared.only_if_due(d);
+        if let Err(nd) = prepared.due()? {
+            return Ok(Created {
+                issued: None,
+                not_due: Some(nd),
+                key: key_p,
+                csr: csr_p,
+                p12: p12_p,
+                ck: ck_p,
+            });
+        }
+    }
+    let pass = ca_pass()?;
+    let mut outcome = prepared.issue(&pass)?;
+    let issued = outcome.issued.remove(0);
+    // The certificate is recorded and written; now the key material.
+    let chain = CaFiles::new(home.ca_dir()).chain();
+    let mut cas: Vec<Vec<u8>> = Vec::new();
+    if let Ok(bytes) = fsutil::read_input(&chain) {
+        if let Ok(c) = crate::certfile::read_certificates(&bytes) {
+            cas = c;
+        }
+    }
+    let name = format!("Apple Push Services: {bundle_id}");
+    let id = crate::pkcs12::local_key_id(&issued.cert.der);
+    let mut contents = crate::pkcs12::Pkcs12Contents::default();
+    contents.certs.push(crate::pkcs12::CertEntry {
+        der: issued.cert.der.clone(),
+        friendly_name: Some(name.clone()),
+        local_key_id: Some(id.clone()),
+    });
+    for c in cas {
+        contents.certs.push(crate::pkcs12::CertEntry::new(c));
+    }
+    contents.keys.push(crate::pkcs12::KeyEntry {
+        key: key.clone(),
+        friendly_name: Some(name),
+        local_key_id: Some(id),
+    });
+    let (p12_profile, key_pem) = match protection {
+        super::convert::Protection::Password(p) => (
+            crate::pkcs12::Profile::Modern,
+            zeroize::Zeroizing::new(key.to_encrypted_pkcs8_pem(p)?),
+        ),
+        super::convert::Protection::None => {
+            (crate::pkcs12::Profile::Unencrypted, key.to_pkcs8_pem())
+        }
+    };
+    let pass_out = match protection {
+        super::convert::Protection::Password(p) => Some(p),
+        super::convert::Protection::None => None,
+    };
+    let p12 = crate::pkcs12::write_pkcs12(&contents, pass_out, p12_profile).map_err(|source| {
+        OpsError::P12 {
+            path: p12_p.clone(),
+            source,
+        }
+    })?;
+    let ck = super::convert::ck_pem(&[&issued.cert.der], &key);
+    let mut batch = AtomicBatch::new();
+    let staged = batch
+        .add_output(&key_p, key_pem.as_bytes(), fsutil::MODE_SECRET, &rules)
+        .and_then(|()| {
+            batch.add_output(
+                &csr_p,
+                crate::pem::encode("CERTIFICATE REQUEST", &csr_der).as_bytes(),
+                MODE_PUBLIC,
+                &rules,
+            )
+        })
+        .and_then(|()| batch.add_output(&p12_p, &p12, fsutil::MODE_SECRET, &rules))
+        .and_then(|()| batch.add_output(&ck_p, ck.as_bytes(), fsutil::MODE_SECRET, &rules));
+    staged
+        .and_then(|()| batch.commit())
+        .map_err(|source| OpsError::IssuedNotWritten {
+            count: 1,
+            serials: vec![issued.cert.serial.clone()],
+            source,
+        })?;
+    Ok(Created {
+        issued: Some(issued),
+        not_due: None,
+        key: key_p,
+        csr: csr_p,
+        p12: p12_p,
+        ck: ck_p,
+    })
+}
+
 impl PreparedIssue<'_> {
     /// Makes this a renewal: nothing is issued when the newest valid
     /// certificate of the App ID and environment expires after `days`.
