@@ -247,7 +247,7 @@ fn list(ctx: &Ctx, a: CertListArgs) -> Result<Report, CliError> {
         .map(|r| {
             json!({
                 "serial": r.serial, "bundle_id": r.bundle_id, "team_id": r.team_id,
-                "environment": r.environment, "sha256": r.sha256, "key_type": r.key_type,
+                "environment": r.environment, "sha256": r.sha256, "key_type": pushca::keys::KeyAlgorithm::id_of(&r.key_type),
                 "not_before": rfc3339(r.not_before), "not_after": rfc3339(r.not_after),
                 "days_left": (r.not_after - now_ts).div_euclid(86_400),
                 "expired": r.not_after <= now_ts,

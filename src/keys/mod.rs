@@ -140,6 +140,26 @@ impl fmt::Display for KeyAlgorithm {
 }
 
 impl KeyAlgorithm {
+    /// The `--key-type` vocabulary: `rsa-2048`, `ec-p256`, `ec-p384`.
+    pub fn id(self) -> String {
+        match self {
+            KeyAlgorithm::Rsa { bits } => format!("rsa-{bits}"),
+            KeyAlgorithm::EcP256 => "ec-p256".into(),
+            KeyAlgorithm::EcP384 => "ec-p384".into(),
+        }
+    }
+
+    /// A stored or displayed key type (`EC P-256`, `RSA-2048`, or already
+    /// `ec-p256`) in the `--key-type` vocabulary.
+    pub fn id_of(stored: &str) -> String {
+        match stored {
+            "EC P-256" => "ec-p256".into(),
+            "EC P-384" => "ec-p384".into(),
+            s if s.starts_with("RSA-") => s.to_ascii_lowercase(),
+            s => s.to_string(),
+        }
+    }
+
     /// The signature algorithm a CA with this key signs with.
     pub fn rcgen_signature(self) -> &'static rcgen::SignatureAlgorithm {
         match self {

@@ -457,7 +457,7 @@ impl PreparedIssue<'_> {
                     not_before: cert.not_before.unix_timestamp(),
                     not_after: cert.not_after.unix_timestamp(),
                     sha256: cert.sha256.clone(),
-                    key_type: csr.algorithm.to_string(),
+                    key_type: csr.algorithm.id(),
                     der: cert.der.clone(),
                     issued_at: now.unix_timestamp(),
                     revoked_at: None,

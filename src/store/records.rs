@@ -10,7 +10,13 @@ pub struct TeamRecord {
     pub team_id: String,
     pub name: String,
     pub is_default: bool,
+    /// Unix seconds (serialized as RFC 3339).
+    #[serde(serialize_with = "rfc3339")]
     pub created_at: i64,
+}
+
+fn rfc3339<S: serde::Serializer>(t: &i64, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::timeutil::rfc3339(*t))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -20,6 +26,8 @@ pub struct AppRecord {
     pub team_id: String,
     pub push: bool,
     pub enabled: bool,
+    /// Unix seconds (serialized as RFC 3339).
+    #[serde(serialize_with = "rfc3339")]
     pub created_at: i64,
 }
 
@@ -321,6 +329,8 @@ pub struct DeviceRecord {
     pub udid: String,
     pub name: String,
     pub enabled: bool,
+    /// Unix seconds (serialized as RFC 3339).
+    #[serde(serialize_with = "rfc3339")]
     pub created_at: i64,
 }
 
