@@ -88,6 +88,15 @@ fn nonblock_flag() -> i32 {
 /// empty files and files over [`MAX_INPUT_BYTES`] are refused, and no more
 /// than that is ever read.
 pub fn read_input(path: &Path) -> Result<Vec<u8>, FsError> {
+    read_input_capped(path, MAX_INPUT_BYTES)
+}
+
+/// The largest `policy.json` a gateway reads (it lists every device of every
+/// profile: about 8 MB for 10,000 profiles and 100,000 devices).
+pub const MAX_POLICY_BYTES: u64 = 128 * 1024 * 1024;
+
+/// [`read_input`] with another cap on the bytes read.
+pub fn read_input_capped(path: &Path, cap: u64) -> Result<Vec<u8>, FsError> {
     let err = |reason: String| FsError::Read {
         path: path.to_path_buf(),
         reason,
@@ -120,17 +129,17 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>, FsError> {
     }
     let too_large = || FsError::TooLarge {
         path: path.to_path_buf(),
-        limit: MAX_INPUT_BYTES,
+        limit: cap,
     };
-    if meta.len() > MAX_INPUT_BYTES {
+    if meta.len() > cap {
         return Err(too_large());
     }
     let mut data = Vec::with_capacity(meta.len() as usize);
     (&mut f)
-        .take(MAX_INPUT_BYTES + 1)
+        .take(cap + 1)
         .read_to_end(&mut data)
         .map_err(|e| err(describe(&e)))?;
-    if data.len() as u64 > MAX_INPUT_BYTES {
+    if data.len() as u64 > cap {
         return Err(too_large());
     }
     if data.is_empty() {
