@@ -8,9 +8,11 @@
 //!
 //! Layers (dependencies point down only):
 //! - application: [`ops`] — one function per user-visible operation
-//! - domain: [`ca`] (hierarchy, CSR checks, issuance, templates), [`portal`]
-//!   (teams, App IDs), [`pkcs12`], [`certfile`] (conversions)
-//! - primitives: [`pem`], [`keys`], [`x509ext`], [`secret`]
+//! - domain: [`ca`] (hierarchy, CSR checks, issuance, CRLs, templates),
+//!   [`portal`] (teams, App IDs, devices, provisioning profiles), [`gateway`]
+//!   (trust store, policy, enforcement), [`pkcs12`], [`certfile`] (conversions)
+//! - primitives: [`pem`], [`keys`], [`x509ext`], [`secret`], [`cms`],
+//!   [`chain`] (path validation), [`plist`], [`pbe`], [`timeutil`]
 //! - infrastructure: [`store`] (the only module that knows SQL), [`fsutil`], [`home`]
 
 #![forbid(unsafe_code)]
