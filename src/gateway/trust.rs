@@ -308,14 +308,12 @@ impl TrustStore {
     ) -> Result<TrustStore, GatewayError> {
         let now = unix_now();
         let policy_path = dir.join(POLICY_JSON);
-        let policy_bytes = crate::fsutil::read_input_capped(
-            &policy_path,
-            crate::fsutil::MAX_POLICY_BYTES,
-        )
-        .map_err(|source| GatewayError::Read {
-            path: policy_path.clone(),
-            source,
-        })?;
+        let policy_bytes =
+            crate::fsutil::read_input_capped(&policy_path, crate::fsutil::MAX_POLICY_BYTES)
+                .map_err(|source| GatewayError::Read {
+                    path: policy_path.clone(),
+                    source,
+                })?;
         let p7s = read(&dir.join(POLICY_P7S))?;
         let ca_path = dir.join(CA_PEM);
         let ca_bytes = read(&ca_path)?;
