@@ -235,6 +235,17 @@ fn teams_and_app_ids_follow_the_portal_rules() {
         .args(["team", "create", "Bad", "--team-id", "zz"])
         .assert()
         .code(1);
+    // The same name again (any case): a conflict, nothing created.
+    let out = env
+        .cmd()
+        .args(["--json", "team", "create", "second team"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let e: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(e["error"]["kind"], "conflict");
+    let out = env.cmd().args(["--json", "team", "list"]).output().unwrap();
+    assert_eq!(stdout_json(&out)["teams"].as_array().unwrap().len(), 2);
 
     env.cmd()
         .args([

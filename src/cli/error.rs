@@ -231,7 +231,9 @@ impl From<PortalError> for CliError {
             PortalError::DeviceInSeveralTeams { .. } => {
                 CliError::of(Kind::Usage, e.to_string()).with_hint("say which with --team ID")
             }
-            PortalError::DeviceConflict { .. } => CliError::of(Kind::Conflict, e.to_string()),
+            PortalError::DeviceConflict { .. } | PortalError::DuplicateTeamName { .. } => {
+                CliError::of(Kind::Conflict, e.to_string())
+            }
             PortalError::InvalidUdid { .. }
             | PortalError::InvalidDeviceName(_)
             | PortalError::InvalidTeamId(_)

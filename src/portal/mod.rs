@@ -25,6 +25,8 @@ pub enum PortalError {
     WildcardPush(String),
     #[error("no team {0}")]
     UnknownTeam(String),
+    #[error("a team named '{name}' exists already (Team ID {team_id})")]
+    DuplicateTeamName { name: String, team_id: String },
     #[error("no App ID {0}")]
     UnknownApp(String),
     #[error("invalid UDID '{udid}': {reason}")]
@@ -143,6 +145,17 @@ pub fn create_team(
     now: i64,
 ) -> Result<TeamRecord> {
     validate_team_name(name)?;
+    // Two teams of one name would be told apart by Team ID only: refused.
+    if let Some(t) = c
+        .list_teams()?
+        .into_iter()
+        .find(|t| t.name.eq_ignore_ascii_case(name.trim()))
+    {
+        return Err(PortalError::DuplicateTeamName {
+            name: t.name,
+            team_id: t.team_id,
+        });
+    }
     let team_id = match team_id {
         Some(id) => {
             validate_team_id(id)?;
@@ -318,6 +331,12 @@ mod tests {
                 ..NewApp::new("com.x.app", true)
             };
             assert!(ensure_app(c, &renamed, 1).is_err());
+            // A second team of the same name (any case) is refused.
+            assert!(matches!(
+                create_team(c, " t ", None, false, 2),
+                Err(PortalError::DuplicateTeamName { .. })
+            ));
+            create_team(c, "Other", None, false, 2)?;
             Ok(())
         })
         .unwrap();
