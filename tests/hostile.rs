@@ -484,3 +484,53 @@ fn hostile_profiles_are_refused_cheaply() {
     let f = write(&env, "big.mobileprovision", &big);
     show("17 MB profile", &f, "larger than");
 }
+
+/// A hostile trust store: a 60 MB `policy.json` of nested arrays with a junk
+/// signature, and a `crl.pem` of 16 MB+1. The signature is checked before the
+/// JSON is parsed, so neither costs more than reading and hashing.
+#[test]
+fn hostile_trust_stores_are_refused_cheaply() {
+    let env = Env::new();
+    env.init();
+    let ts = env.path("ts");
+    std::fs::create_dir(&ts).unwrap();
+    let mut deep = b"[".repeat(30_000_000);
+    deep.extend(b"]".repeat(30_000_000));
+    std::fs::write(ts.join("policy.json"), &deep).unwrap();
+    std::fs::write(ts.join("policy.json.p7s"), tlv(0x30, &[0u8; 16])).unwrap();
+    std::fs::write(
+        ts.join("ca.pem"),
+        std::fs::read(env.ca_pem("chain")).unwrap(),
+    )
+    .unwrap();
+    let cert = env.ca_pem("issuing");
+    let args = [
+        "gateway",
+        "check",
+        "--trust-store",
+        ts.to_str().unwrap(),
+        "--cert",
+        cert.to_str().unwrap(),
+        "--topic",
+        "x",
+        "--env",
+        "production",
+    ];
+    let never = env.path("never");
+    assert_refused_cheaply(
+        &env,
+        "policy.json of 60 MB nested arrays",
+        &args,
+        "policy.json.p7s",
+        &never,
+    );
+    std::fs::write(ts.join("policy.json"), b"{}").unwrap();
+    std::fs::write(ts.join("policy.json.p7s"), vec![0x30u8; (16 << 20) + 1]).unwrap();
+    assert_refused_cheaply(
+        &env,
+        "policy.json.p7s of 16 MB + 1",
+        &args,
+        "larger than",
+        &never,
+    );
+}

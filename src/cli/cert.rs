@@ -555,36 +555,22 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<Report, CliError> {
         s.revoked,
         s.expired
     ));
-    for c in s
-        .certificates
-        .iter()
-        .take(if ctx.verbose > 0 { usize::MAX } else { 10 })
-    {
-        text.push_str(&format!(
-            "  {} {:<28} {:<11} {} ({} days){}\n",
-            c.serial,
-            c.bundle_id,
-            c.environment,
-            rfc3339(c.not_after),
-            days(c.not_after),
-            flag(c.not_after)
-        ));
+    // One line per item: id, App ID, environment, expiry, days left.
+    let shown = if ctx.verbose > 0 { usize::MAX } else { 10 };
+    let line = |id: &str, bundle: &str, env: &str, t: i64| {
+        format!(
+            "  {id} {bundle:<28} {env:<11} {} ({} days){}\n",
+            rfc3339(t),
+            days(t),
+            flag(t)
+        )
+    };
+    for c in s.certificates.iter().take(shown) {
+        text.push_str(&line(&c.serial, &c.bundle_id, &c.environment, c.not_after));
     }
     text.push_str(&format!("Profiles: {} current\n", s.profiles.len()));
-    for p in s
-        .profiles
-        .iter()
-        .take(if ctx.verbose > 0 { usize::MAX } else { 10 })
-    {
-        text.push_str(&format!(
-            "  {} {:<28} {:<11} {} ({} days){}\n",
-            p.uuid,
-            p.bundle_id,
-            p.environment,
-            rfc3339(p.expires_at),
-            days(p.expires_at),
-            flag(p.expires_at)
-        ));
+    for p in s.profiles.iter().take(shown) {
+        text.push_str(&line(&p.uuid, &p.bundle_id, &p.environment, p.expires_at));
     }
     match &s.crl {
         Some(c) => text.push_str(&format!(

@@ -150,7 +150,7 @@ fn check(a: CheckArgs) -> Result<Report, CliError> {
 
 fn decision_report(
     d: Decision,
-    mut doc: serde_json::Value,
+    doc: serde_json::Value,
     what: String,
     detail: Option<String>,
 ) -> Report {
@@ -158,8 +158,6 @@ fn decision_report(
         Decision::Allow => ("allow", None, exit::OK),
         Decision::Deny(r) => ("deny", Some(r.name()), exit::DENIED),
     };
-    doc["decision"] = json!(name);
-    doc["reason"] = json!(reason);
     let text = match reason {
         None => format!("allow: {what}\n"),
         Some(r) => format!(
@@ -167,19 +165,12 @@ fn decision_report(
             detail.map(|d| format!(" ({d})")).unwrap_or_default()
         ),
     };
-    // Key order: decision and reason first.
-    let mut ordered = serde_json::Map::new();
-    for k in ["decision", "reason"] {
-        if let Some(v) = doc.get(k) {
-            ordered.insert(k.into(), v.clone());
-        }
+    // decision and reason first (serde_json keeps insertion order), then the rest.
+    let mut out = serde_json::Map::new();
+    out.insert("decision".into(), json!(name));
+    out.insert("reason".into(), json!(reason));
+    if let serde_json::Value::Object(rest) = doc {
+        out.extend(rest);
     }
-    if let Some(obj) = doc.as_object() {
-        for (k, v) in obj {
-            if !ordered.contains_key(k) {
-                ordered.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    Report::new(serde_json::Value::Object(ordered), text).with_exit(code)
+    Report::new(serde_json::Value::Object(out), text).with_exit(code)
 }

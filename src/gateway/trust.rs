@@ -279,7 +279,6 @@ fn is_self_signed(der: &[u8]) -> bool {
 
 /// A profile file checked against its policy entry, ready to index.
 struct LoadedProfile {
-    file: String,
     bundle: String,
     env: Environment,
     expires_at: i64,
@@ -448,7 +447,6 @@ impl TrustStore {
             for f in &lp.fingerprints {
                 by_cert.entry(*f).or_default().push(idx);
             }
-            let _ = lp.file;
             profiles.push(ProfileEntry {
                 app,
                 env: lp.env,
@@ -980,7 +978,6 @@ fn verify_one(
         return Err(mismatch("PushCertificates differ".into()));
     }
     let loaded = LoadedProfile {
-        file: pp.file.clone(),
         bundle: bundle.clone(),
         env: *env,
         expires_at: core.expires_at,

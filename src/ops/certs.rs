@@ -311,41 +311,16 @@ pub fn create(
             cas = c;
         }
     }
-    let name = format!("Apple Push Services: {bundle_id}");
-    let id = crate::pkcs12::local_key_id(&issued.cert.der);
-    let mut contents = crate::pkcs12::Pkcs12Contents::default();
-    contents.certs.push(crate::pkcs12::CertEntry {
-        der: issued.cert.der.clone(),
-        friendly_name: Some(name.clone()),
-        local_key_id: Some(id.clone()),
-    });
-    for c in cas {
-        contents.certs.push(crate::pkcs12::CertEntry::new(c));
-    }
-    contents.keys.push(crate::pkcs12::KeyEntry {
-        key: key.clone(),
-        friendly_name: Some(name),
-        local_key_id: Some(id),
-    });
-    let (p12_profile, key_pem) = match protection {
-        super::convert::Protection::Password(p) => (
-            crate::pkcs12::Profile::Modern,
-            zeroize::Zeroizing::new(key.to_encrypted_pkcs8_pem(p)?),
-        ),
-        super::convert::Protection::None => {
-            (crate::pkcs12::Profile::Unencrypted, key.to_pkcs8_pem())
-        }
-    };
-    let pass_out = match protection {
-        super::convert::Protection::Password(p) => Some(p),
-        super::convert::Protection::None => None,
-    };
-    let p12 = crate::pkcs12::write_pkcs12(&contents, pass_out, p12_profile).map_err(|source| {
-        OpsError::P12 {
-            path: p12_p.clone(),
-            source,
-        }
-    })?;
+    let key_pem = super::convert::key_pem(&key, protection)?;
+    let (p12, _, _) = super::convert::p12_bytes(
+        &issued.cert.der,
+        cas,
+        key.clone(),
+        crate::certfile::common_name(&issued.cert.der),
+        protection,
+        false,
+        &p12_p,
+    )?;
     let ck = super::convert::ck_pem(&[&issued.cert.der], &key);
     let mut batch = AtomicBatch::new();
     let staged = batch

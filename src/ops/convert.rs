@@ -43,7 +43,7 @@ impl Protection {
     }
 }
 
-fn key_pem(key: &PrivateKey, protection: &Protection) -> Result<Zeroizing<String>> {
+pub(crate) fn key_pem(key: &PrivateKey, protection: &Protection) -> Result<Zeroizing<String>> {
     Ok(match protection {
         Protection::Password(p) => Zeroizing::new(key.to_encrypted_pkcs8_pem(p)?),
         Protection::None => key.to_pkcs8_pem(),
@@ -234,19 +234,51 @@ pub fn p12_export(
     let friendly = name
         .map(str::to_string)
         .or_else(|| leaf_summary.common_name.clone());
+    let (der, profile, certificates) = p12_bytes(
+        leaf,
+        cas,
+        private_key,
+        friendly.clone(),
+        protection,
+        legacy,
+        out,
+    )?;
+    fsutil::write_output(out, &der, MODE_SECRET, rules)?;
+    Ok(P12Exported {
+        certificates,
+        leaf: leaf_summary,
+        friendly_name: friendly,
+        profile,
+    })
+}
+
+/// The `.p12` of a leaf, its key and CA certificates: the leaf and key share
+/// a friendly name and a `localKeyId` (as openssl writes them); OpenSSL 3
+/// algorithms, `-legacy` ones, or none with [`Protection::None`]. Returns
+/// the DER, the profile used and the number of certificates. `out` names the
+/// file in errors.
+pub(crate) fn p12_bytes(
+    leaf: &[u8],
+    cas: Vec<Vec<u8>>,
+    key: PrivateKey,
+    friendly: Option<String>,
+    protection: &Protection,
+    legacy: bool,
+    out: &Path,
+) -> Result<(Vec<u8>, Profile, usize)> {
     let id = pkcs12::local_key_id(leaf);
     let mut contents = Pkcs12Contents::default();
     contents.certs.push(CertEntry {
-        der: leaf.clone(),
+        der: leaf.to_vec(),
         friendly_name: friendly.clone(),
         local_key_id: Some(id.clone()),
     });
-    for c in cas.into_iter().filter(|c| c != leaf) {
+    for c in cas.into_iter().filter(|c| c.as_slice() != leaf) {
         contents.certs.push(CertEntry::new(c));
     }
     contents.keys.push(KeyEntry {
-        key: private_key,
-        friendly_name: friendly.clone(),
+        key,
+        friendly_name: friendly,
         local_key_id: Some(id),
     });
     let profile = match (protection, legacy) {
@@ -261,13 +293,7 @@ pub fn p12_export(
                 source,
             }
         })?;
-    fsutil::write_output(out, &der, MODE_SECRET, rules)?;
-    Ok(P12Exported {
-        certificates: contents.certs.len(),
-        leaf: leaf_summary,
-        friendly_name: friendly,
-        profile,
-    })
+    Ok((der, profile, contents.certs.len()))
 }
 
 /// openssl pkcs12's selection: which certificates and whether the key.
