@@ -259,6 +259,15 @@ fn main() {
         secs(loads[0])
     );
     let t0 = Instant::now();
+    let strict = pushca::gateway::LoadOptions {
+        verify_profile_signatures: true,
+    };
+    drop(TrustStore::load_with(&ts, strict, None).expect("load, every signature"));
+    println!(
+        "TrustStore::load_with(verify_profile_signatures): {}",
+        secs(t0.elapsed())
+    );
+    let t0 = Instant::now();
     let again = TrustStore::load_after(&ts, Some(&store)).expect("reload");
     println!(
         "TrustStore reload of the same files (verified profiles reused by SHA-256): {}",

@@ -13,7 +13,7 @@ use cms::signed_data::{
     CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
 };
 use der::asn1::{ObjectIdentifier, OctetString, SetOfVec, UtcTime};
-use der::{Any, Decode, Encode};
+use der::{Any, Decode, Encode, Tagged};
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::attr::Attribute;
 use x509_cert::Certificate;
@@ -236,11 +236,170 @@ fn matches_signer(sid: &SignerIdentifier, cert: &Certificate) -> bool {
     }
 }
 
+/// A SignedData whose certificates are kept as DER slices (decoding every
+/// carried certificate is most of the cost of reading a profile; only the
+/// signer's fields are looked at).
+struct RawSignedData<'a> {
+    encap_content_info: EncapsulatedContentInfo,
+    /// Every `certificate` choice of the CertificateSet (other choices are
+    /// skipped); more than [`MAX_CERTIFICATES`] when the set has more entries.
+    certificates: Vec<&'a [u8]>,
+    signer_infos: SignerInfos,
+}
+
+const CERTIFICATES_TAG: der::Tag = der::Tag::ContextSpecific {
+    constructed: true,
+    number: der::TagNumber::N0,
+};
+const CRLS_TAG: der::Tag = der::Tag::ContextSpecific {
+    constructed: true,
+    number: der::TagNumber::N1,
+};
+
+impl<'a> RawSignedData<'a> {
+    /// The value of a SignedData SEQUENCE (RFC 5652 5.1).
+    fn parse(value: &'a [u8]) -> der::Result<RawSignedData<'a>> {
+        use der::{Reader, SliceReader};
+        let mut r = SliceReader::new(value)?;
+        let _version = CmsVersion::decode(&mut r)?;
+        let digests = der::asn1::AnyRef::decode(&mut r)?;
+        digests.tag().assert_eq(der::Tag::Set)?;
+        let encap_content_info = EncapsulatedContentInfo::decode(&mut r)?;
+        let mut certificates = Vec::new();
+        if r.peek_tag()? == CERTIFICATES_TAG {
+            let set = der::asn1::AnyRef::decode(&mut r)?;
+            let mut s = SliceReader::new(set.value())?;
+            let mut entries = 0;
+            while !s.is_finished() && entries <= MAX_CERTIFICATES {
+                entries += 1;
+                let tag = s.peek_tag()?;
+                let tlv = s.tlv_bytes()?;
+                if tag == der::Tag::Sequence {
+                    certificates.push(tlv);
+                }
+            }
+            if entries > MAX_CERTIFICATES {
+                // Refused by the caller, like too many certificates.
+                certificates.resize(MAX_CERTIFICATES + 1, &[]);
+            }
+        }
+        if r.peek_tag()? == CRLS_TAG {
+            let _crls = der::asn1::AnyRef::decode(&mut r)?;
+        }
+        let signer_infos = SignerInfos::decode(&mut r)?;
+        r.finish(RawSignedData {
+            encap_content_info,
+            certificates,
+            signer_infos,
+        })
+    }
+}
+
+/// The serial number (INTEGER value), issuer (Name TLV) and
+/// subjectPublicKeyInfo (TLV) of a DER certificate, without decoding it.
+fn cert_fields(cert: &[u8]) -> der::Result<(&[u8], &[u8], &[u8])> {
+    use der::asn1::AnyRef;
+    use der::{Reader, SliceReader};
+    let outer = AnyRef::from_der(cert)?;
+    outer.tag().assert_eq(der::Tag::Sequence)?;
+    let mut r = SliceReader::new(outer.value())?;
+    let tbs = AnyRef::decode(&mut r)?;
+    tbs.tag().assert_eq(der::Tag::Sequence)?;
+    let mut t = SliceReader::new(tbs.value())?;
+    if t.peek_tag()? == CERTIFICATES_TAG {
+        let _version = AnyRef::decode(&mut t)?; // [0] EXPLICIT version
+    }
+    let serial = AnyRef::decode(&mut t)?;
+    serial.tag().assert_eq(der::Tag::Integer)?;
+    let _signature = AnyRef::decode(&mut t)?;
+    let issuer = t.tlv_bytes()?;
+    let _validity = AnyRef::decode(&mut t)?;
+    let _subject = AnyRef::decode(&mut t)?;
+    let spki = t.tlv_bytes()?;
+    Ok((serial.value(), issuer, spki))
+}
+
+/// The signer's certificate (DER) among `certs` and its public key.
+fn find_signer<'c>(
+    sid: &SignerIdentifier,
+    certs: &[&'c [u8]],
+) -> Result<(&'c [u8], spki::SubjectPublicKeyInfoOwned), CmsError> {
+    let malformed = |e: der::Error| CmsError::Malformed(e.to_string());
+    let spki_of = |der: &[u8]| -> Result<spki::SubjectPublicKeyInfoOwned, CmsError> {
+        let (_, _, spki) = cert_fields(der).map_err(malformed)?;
+        spki::SubjectPublicKeyInfoOwned::from_der(spki).map_err(malformed)
+    };
+    // The usual case, on bytes: issuer and serial number as encoded.
+    if let SignerIdentifier::IssuerAndSerialNumber(ias) = sid {
+        let issuer = ias.issuer.to_der().map_err(malformed)?;
+        let serial = ias.serial_number.as_bytes();
+        for c in certs {
+            if let Ok((s, i, _)) = cert_fields(c) {
+                if s == serial && i == issuer.as_slice() {
+                    return Ok((c, spki_of(c)?));
+                }
+            }
+        }
+    }
+    // A subjectKeyIdentifier, or names encoded differently: decoded.
+    for c in certs {
+        let Ok(cert) = Certificate::from_der(c) else {
+            continue;
+        };
+        if matches_signer(sid, &cert) {
+            return Ok((c, cert.tbs_certificate.subject_public_key_info));
+        }
+    }
+    Err(CmsError::NoSignerCertificate)
+}
+
 /// Verifies a DER ContentInfo(SignedData): the first signer's signature over
 /// its signed attributes (or the content), the messageDigest against the
 /// content (embedded, or `detached`), with the signer's certificate from the
 /// SignedData. The chain of that certificate is **not** checked here.
 pub fn verify(der: &[u8], detached: Option<&[u8]>) -> Result<Verified, CmsError> {
+    open(der, detached)?.verify()
+}
+
+/// A decoded SignedData whose structure, signer certificate, supported
+/// algorithms and messageDigest (against the content) have been checked, and
+/// whose signature has not been yet: [`Opened::verify`] checks it.
+pub struct Opened {
+    verified: Verified,
+    alg: &'static dyn ring::signature::VerificationAlgorithm,
+    key: Vec<u8>,
+    message: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("signer_cert_der", &self.verified.signer_cert_der.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Opened {
+    /// Checks the signature with the signer certificate's key.
+    pub fn verify(self) -> Result<Verified, CmsError> {
+        ring::signature::UnparsedPublicKey::new(self.alg, &self.key)
+            .verify(&self.message, &self.signature)
+            .map_err(|_| CmsError::BadSignature)?;
+        Ok(self.verified)
+    }
+
+    /// The content without checking the signature value: only for bytes
+    /// whose SHA-256 a verified signature by the same trust root already
+    /// covers (a trust store's profiles, listed in its signed policy.json).
+    pub fn covered_by_another_signature(self) -> Verified {
+        self.verified
+    }
+}
+
+/// Decodes and checks a DER ContentInfo(SignedData) up to (not including)
+/// its signature value; see [`verify`].
+pub fn open(der: &[u8], detached: Option<&[u8]>) -> Result<Opened, CmsError> {
     if der.len() > MAX_SIGNED_DATA {
         return Err(CmsError::TooLarge);
     }
@@ -252,17 +411,11 @@ pub fn verify(der: &[u8], detached: Option<&[u8]>) -> Result<Verified, CmsError>
             ci.content_type
         )));
     }
-    let sd: SignedData = ci.content.decode_as().map_err(malformed)?;
-    let certs: Vec<Certificate> = sd
-        .certificates
-        .iter()
-        .flat_map(|s| s.0.iter())
-        .filter_map(|c| match c {
-            CertificateChoices::Certificate(c) => Some(c.clone()),
-            CertificateChoices::Other(_) => None,
-        })
-        .collect();
-    if certs.len() > MAX_CERTIFICATES || sd.signer_infos.0.len() > MAX_SIGNERS {
+    if ci.content.tag() != der::Tag::Sequence {
+        return Err(CmsError::Malformed("SignedData is not a SEQUENCE".into()));
+    }
+    let sd = RawSignedData::parse(ci.content.value()).map_err(malformed)?;
+    if sd.certificates.len() > MAX_CERTIFICATES || sd.signer_infos.0.len() > MAX_SIGNERS {
         return Err(CmsError::TooMany);
     }
     let content: Vec<u8> = match (&sd.encap_content_info.econtent, detached) {
@@ -280,10 +433,7 @@ pub fn verify(der: &[u8], detached: Option<&[u8]>) -> Result<Verified, CmsError>
         .iter()
         .next()
         .ok_or_else(|| CmsError::Malformed("no signer".into()))?;
-    let cert = certs
-        .iter()
-        .find(|c| matches_signer(&si.sid, c))
-        .ok_or(CmsError::NoSignerCertificate)?;
+    let (cert_der, spki) = find_signer(&si.sid, &sd.certificates)?;
     let digest_oid = si.digest_alg.oid.to_string();
     let digest = digest_of(&digest_oid, &content)
         .ok_or_else(|| CmsError::Unsupported(format!("digest {digest_oid}")))?;
@@ -317,7 +467,6 @@ pub fn verify(der: &[u8], detached: Option<&[u8]>) -> Result<Verified, CmsError>
         }
         None => content.clone(),
     };
-    let spki = &cert.tbs_certificate.subject_public_key_info;
     let key_oid = spki.algorithm.oid.to_string();
     let curve = spki
         .algorithm
@@ -328,19 +477,17 @@ pub fn verify(der: &[u8], detached: Option<&[u8]>) -> Result<Verified, CmsError>
     let sig_oid = si.signature_algorithm.oid.to_string();
     let alg = verifier(&sig_oid, &digest_oid, &key_oid, curve.as_deref())
         .ok_or_else(|| CmsError::Unsupported(format!("signature {sig_oid} with key {key_oid}")))?;
-    let key_bits = spki.subject_public_key.raw_bytes();
-    ring::signature::UnparsedPublicKey::new(alg, key_bits)
-        .verify(&message, si.signature.as_bytes())
-        .map_err(|_| CmsError::BadSignature)?;
-    Ok(Verified {
-        content,
-        signer_cert_der: cert.to_der().map_err(malformed)?,
-        certificates: certs
-            .iter()
-            .map(|c| c.to_der())
-            .collect::<Result<_, _>>()
-            .map_err(malformed)?,
-        signing_time,
+    Ok(Opened {
+        alg,
+        key: spki.subject_public_key.raw_bytes().to_vec(),
+        message,
+        signature: si.signature.as_bytes().to_vec(),
+        verified: Verified {
+            content,
+            signer_cert_der: cert_der.to_vec(),
+            certificates: sd.certificates.iter().map(|c| c.to_vec()).collect(),
+            signing_time,
+        },
     })
 }
 

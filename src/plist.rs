@@ -41,8 +41,8 @@
 //! * parsing is iterative (an explicit stack of at most [`MAX_DEPTH`] open
 //!   containers), so no input can overflow the call stack;
 //! * every byte is scanned a bounded number of times, text is built by
-//!   appending only, and duplicate keys are found with a hash set, so time is
-//!   linear in the input;
+//!   appending only, and duplicate keys are found by a scan of at most 16 keys
+//!   then with a hash set, so time is linear in the input;
 //! * decoded strings and data are never longer than the text they came from,
 //!   and no entity can be declared (internal DOCTYPE subsets are refused), so
 //!   there is no entity expansion.
@@ -568,12 +568,17 @@ fn check_xml_chars(b: &[u8]) -> Result<(), PlistError> {
     Ok(())
 }
 
+/// Up to this many keys, a dict finds a duplicate key by scanning itself;
+/// beyond, with a hash set (time stays linear in the input).
+const SCAN_KEYS: usize = 16;
+
 /// A dict or array whose end tag has not been reached yet.
 enum Frame {
     Array(Vec<Value>),
     Dict {
         dict: Dict,
-        /// Keys seen so far, to find duplicates without rescanning.
+        /// Keys seen so far once the dict has [`SCAN_KEYS`], to find
+        /// duplicates without rescanning.
         keys: HashSet<String>,
         /// A key waiting for its value, with the offset of its `<key>`.
         pending: Option<(String, usize)>,
@@ -931,7 +936,7 @@ impl<'a> Parser<'a> {
                         Some(Frame::Dict {
                             pending: None,
                             keys,
-                            ..
+                            dict,
                         }),
                         "key",
                     ) => {
@@ -940,7 +945,16 @@ impl<'a> Parser<'a> {
                         } else {
                             self.text("key", start)?
                         };
-                        if !keys.insert(key.clone()) {
+                        // Small dicts (a profile's): a scan; large ones: a set.
+                        let duplicate = if dict.len() < SCAN_KEYS {
+                            dict.contains_key(&key)
+                        } else {
+                            if keys.is_empty() {
+                                keys.extend(dict.keys().map(str::to_owned));
+                            }
+                            !keys.insert(key.clone())
+                        };
+                        if duplicate {
                             return Err(
                                 self.err(start, format!("duplicate key {:?}", snippet(&key)))
                             );
@@ -1617,6 +1631,29 @@ mod tests {
         assert_eq!(json["data"], STANDARD.encode([0xff; 60]));
         assert!(!json["data"].as_str().unwrap().contains('\n'));
         assert_eq!(json["list"][0], "x");
+    }
+
+    #[test]
+    fn duplicate_keys_in_small_and_large_dicts() {
+        for n in [1usize, 15, 16, 17, 40] {
+            for dup in [0, n - 1] {
+                let mut x = String::from("<plist><dict>");
+                for i in 0..n {
+                    x.push_str(&format!("<key>k{i}</key><integer>{i}</integer>"));
+                }
+                x.push_str(&format!("<key>k{dup}</key><true/></dict></plist>"));
+                let e = from_xml(x.as_bytes()).unwrap_err().to_string();
+                assert!(e.contains("duplicate key \"k"), "{n} {dup}: {e}");
+                let ok = x.replace(
+                    &format!("<key>k{dup}</key><true/>"),
+                    "<key>new</key><true/>",
+                );
+                assert_eq!(
+                    from_xml(ok.as_bytes()).unwrap().as_dict().unwrap().len(),
+                    n + 1
+                );
+            }
+        }
     }
 
     #[test]

@@ -822,3 +822,113 @@ fn mutual_tls_with_rustls_openssl_and_nginx_from_the_trust_store() {
         Accepted
     );
 }
+
+/// A profile whose own CMS signature is broken: `gateway trust-store`
+/// refuses to list it, and a policy re-signed over it anyway (only the
+/// profile signer's key can do that) loads by default (the signed policy
+/// vouches for the file's SHA-256) but not with `verify_profile_signatures`
+/// nor `gateway check --verify-signatures`.
+#[test]
+fn a_profile_with_a_broken_own_signature() {
+    use pushca::ca::authority::{CaFiles, ISSUING, PROFILE_SIGNER};
+    use pushca::gateway::{LoadOptions, TrustStore};
+    let w = world();
+    let env = &w.env;
+    trust_store(env, "ts");
+    let good = env.path("ts");
+    let strict = LoadOptions {
+        verify_profile_signatures: true,
+    };
+    TrustStore::load_with(&good, strict, None).expect("a good store verifies in full");
+    // The builder verifies what it lists.
+    let db = rusqlite::Connection::open(env.home().join("pushca.db")).unwrap();
+    let (uuid, mut der): (String, Vec<u8>) = db
+        .query_row(
+            "SELECT uuid, der FROM profiles WHERE superseded_by IS NULL LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let original = der.clone();
+    let last = der.len() - 1; // the last byte of the ECDSA signature's s
+    der[last] ^= 0x01;
+    db.execute(
+        "UPDATE profiles SET der = ?1 WHERE uuid = ?2",
+        rusqlite::params![der, uuid],
+    )
+    .unwrap();
+    let o = env
+        .cmd()
+        .args([
+            "gateway",
+            "trust-store",
+            "--out",
+            "ts2",
+            "--ca-passin",
+            &pass(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains(&uuid) && e.contains("does not verify"), "{e}");
+    assert!(!env.path("ts2").exists(), "nothing written");
+    db.execute(
+        "UPDATE profiles SET der = ?1 WHERE uuid = ?2",
+        rusqlite::params![original, uuid],
+    )
+    .unwrap();
+    // A policy re-signed over the broken file.
+    let dir = env.path("resigned");
+    copy_dir(&good, &dir);
+    let rel = format!("profiles/{uuid}.mobileprovision");
+    std::fs::write(dir.join(&rel), &der).unwrap();
+    let mut policy: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("policy.json")).unwrap()).unwrap();
+    policy["files"][&rel] = serde_json::json!(pushca::ca::sha256_hex(&der));
+    let mut json = serde_json::to_vec(&policy).unwrap();
+    json.push(b'\n');
+    let files = CaFiles::new(env.home().join("ca"));
+    let signer = pushca::ca::Issuer::unlock(
+        &files,
+        PROFILE_SIGNER,
+        &pushca::secret::Secret::new(CA_PASS),
+    )
+    .unwrap();
+    let issuing = pushca::ca::authority::read_ca_cert(&files, ISSUING).unwrap();
+    let p7s = pushca::cms::sign(
+        &json,
+        false,
+        signer.cert_der(),
+        &[issuing.as_slice()],
+        signer.signer(),
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("policy.json"), &json).unwrap();
+    std::fs::write(dir.join("policy.json.p7s"), &p7s).unwrap();
+    TrustStore::load(&dir).expect("the signed policy covers the file");
+    let e = TrustStore::load_with(&dir, strict, None).expect_err("its own signature is broken");
+    assert!(e.to_string().contains(&uuid), "{e}");
+    // A reload asked to verify signatures does not reuse the unverified one.
+    let lax = TrustStore::load(&dir).unwrap();
+    assert!(TrustStore::load_with(&dir, strict, Some(&lax)).is_err());
+    let o = env
+        .cmd()
+        .args([
+            "gateway",
+            "check",
+            "--trust-store",
+            dir.to_str().unwrap(),
+            "--cert",
+            "prod-ck.pem",
+            "--topic",
+            "com.example.app",
+            "--env",
+            "production",
+            "--verify-signatures",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+}

@@ -50,6 +50,10 @@ pub struct CheckArgs {
     /// Check a device registering for pushes of this bundle ID instead
     #[arg(long, value_name = "BUNDLE_ID", conflicts_with_all = ["cert", "topic"])]
     pub register: Option<String>,
+    /// Also verify every profile's own CMS signature (an audit; the signed
+    /// policy.json already covers each profile's SHA-256)
+    #[arg(long)]
+    pub verify_signatures: bool,
 }
 
 pub fn gateway(ctx: &Ctx, c: GatewayCmd) -> Result<Report, CliError> {
@@ -104,9 +108,12 @@ fn trust_store(ctx: &Ctx, a: TrustStoreArgs) -> Result<Report, CliError> {
 
 fn check(a: CheckArgs) -> Result<Report, CliError> {
     let env = pushca::x509ext::Environment::from(a.env);
+    let options = pushca::gateway::LoadOptions {
+        verify_profile_signatures: a.verify_signatures,
+    };
     if let Some(bundle) = &a.register {
         let udid = a.device.clone().unwrap_or_default();
-        let g = gw::load(&a.trust_store)
+        let g = gw::load(&a.trust_store, options)
             .map_err(|e| CliError::from(pushca::ops::OpsError::TrustStore(e)))?;
         let d = g.authorize_registration(bundle, env, &udid);
         return Ok(decision_report(
@@ -121,7 +128,14 @@ fn check(a: CheckArgs) -> Result<Report, CliError> {
             "give --cert FILE and --topic TOPIC (or --register BUNDLE_ID)",
         ));
     };
-    let out = gw::check(&a.trust_store, cert, topic, env, a.device.as_deref())?;
+    let out = gw::check(
+        &a.trust_store,
+        options,
+        cert,
+        topic,
+        env,
+        a.device.as_deref(),
+    )?;
     let mut doc = json!({
         "topic": topic, "environment": env.name(), "device": a.device,
         "certificate": out.identity.as_ref().map(|i| json!({

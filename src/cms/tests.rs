@@ -140,9 +140,11 @@ fn pushca_verifies_what_openssl_signs() {
         )
         .unwrap();
         std::fs::write(d.join("data"), PLIST).unwrap();
-        let o = openssl(
-            d,
-            &[
+        std::fs::write(d.join("i.pem"), pem("CERTIFICATE", &h.issuing.der)).unwrap();
+        // Signer by issuer and serial number, and (-keyid) by subjectKeyIdentifier
+        // with another certificate carried too.
+        for extra in [&[][..], &["-keyid", "-certfile", "i.pem"][..]] {
+            let mut args = vec![
                 "cms",
                 "-sign",
                 "-binary",
@@ -157,13 +159,17 @@ fn pushca_verifies_what_openssl_signs() {
                 "data",
                 "-out",
                 "o.p7m",
-            ],
-        );
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let der = std::fs::read(d.join("o.p7m")).unwrap();
-        let v = verify(&der, None).unwrap();
-        assert_eq!(v.content, PLIST);
-        assert_eq!(v.signer_cert_der, h.profile_signer.der);
+            ];
+            args.extend_from_slice(extra);
+            let o = openssl(d, &args);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let der = std::fs::read(d.join("o.p7m")).unwrap();
+            let v = verify(&der, None).unwrap();
+            assert_eq!(v.content, PLIST);
+            assert_eq!(v.signer_cert_der, h.profile_signer.der, "{extra:?}");
+            assert_eq!(v.certificates.len(), 1 + extra.len() / 3, "{extra:?}");
+            assert!(v.certificates.contains(&h.profile_signer.der));
+        }
     }
 }
 

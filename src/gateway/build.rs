@@ -51,6 +51,38 @@ pub struct Inputs<'a> {
     pub generated_at: String,
 }
 
+/// Verifies each profile's CMS signature and its signer's chain to `anchors`
+/// (on all cores) before the signed policy vouches for its SHA-256: a
+/// gateway's [`super::TrustStore::load`] relies on that signature.
+fn verify_listed(
+    profiles: &[ProfileInput],
+    anchors: &[Vec<u8>],
+    now: i64,
+) -> Result<(), BuildError> {
+    let one = |p: &ProfileInput| -> Result<(), BuildError> {
+        let fail = |e: crate::portal::profile::ProfileError| {
+            build(format!("profile {} does not verify: {e}", p.policy.uuid))
+        };
+        let signed = crate::portal::profile::verify_signature(&p.der).map_err(fail)?;
+        crate::portal::profile::check_signer(&signed, anchors, now).map_err(fail)?;
+        Ok(())
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let chunk = profiles.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = profiles
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().try_for_each(one)))
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(build("a verification thread panicked")))
+        })
+    })
+}
+
 /// Files by relative path, with their contents.
 pub type Files = Vec<(String, Vec<u8>)>;
 
@@ -102,6 +134,11 @@ pub fn assemble(
             },
         );
     }
+    verify_listed(
+        inputs.profiles,
+        &inputs.ca_certs[..1],
+        signing_time.unix_timestamp(),
+    )?;
     for p in inputs.profiles {
         let app = apps
             .get_mut(&p.bundle_id)

@@ -36,7 +36,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use trust::{Identity, TrustStore};
+pub use trust::{Identity, LoadOptions, TrustStore};
 
 /// Files of a trust store directory.
 pub const CA_PEM: &str = "ca.pem";

@@ -10,7 +10,9 @@ use crate::ca::Issuer;
 use crate::fsutil;
 use crate::gateway::build::{self, AppInput, ProfileInput};
 use crate::gateway::policy::{CertPolicy, CrlInfo, ProfilePolicy, RevokedInfo};
-use crate::gateway::{Decision, Denied, Gateway, GatewayError, Identity, TrustStore, POLICY_JSON};
+use crate::gateway::{
+    Decision, Denied, Gateway, GatewayError, Identity, LoadOptions, TrustStore, POLICY_JSON,
+};
 use crate::home::Home;
 use crate::secret::Secret;
 use crate::store::{CertRecord, ProfileFilter, ProfileRecord};
@@ -333,12 +335,13 @@ pub struct CheckOutcome {
 /// `ck.pem`: only its certificates are read).
 pub fn check(
     trust_store: &Path,
+    options: LoadOptions,
     cert_file: &Path,
     topic: &str,
     env: Environment,
     device: Option<&str>,
 ) -> Result<CheckOutcome> {
-    let gw = Gateway::load(trust_store).map_err(OpsError::TrustStore)?;
+    let gw = load(trust_store, options).map_err(OpsError::TrustStore)?;
     let bytes = fsutil::read_input(cert_file)?;
     let chain =
         crate::certfile::read_certificates(&bytes).map_err(|source| OpsError::CertFile {
@@ -360,6 +363,10 @@ pub fn check(
 }
 
 /// Loads and verifies a trust store (for `gateway check` of a registration).
-pub fn load(trust_store: &Path) -> Result<Gateway, GatewayError> {
-    Gateway::load(trust_store)
+pub fn load(trust_store: &Path, options: LoadOptions) -> Result<Gateway, GatewayError> {
+    Ok(Gateway::new(TrustStore::load_with(
+        trust_store,
+        options,
+        None,
+    )?))
 }
