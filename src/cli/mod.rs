@@ -15,6 +15,7 @@ pub mod init;
 pub mod portal;
 pub mod profile;
 pub mod secrets;
+pub mod wizard;
 
 pub use error::{exit, CliError};
 
@@ -84,6 +85,9 @@ pub enum Command {
     /// Merge certificate and key into the PEM files push providers load
     #[command(subcommand)]
     Pem(convert::PemCmd),
+    /// Guided first-time setup in a terminal: CA, App ID, key, certificate, .p12,
+    /// ck.pem, devices, profiles and the gateway trust store
+    Wizard(wizard::WizardArgs),
 }
 
 /// Global options every handler sees.
@@ -203,6 +207,7 @@ pub fn run(cli: Cli) -> Result<Report, CliError> {
         Command::P12(c) => convert::p12(&ctx, c),
         Command::Key(c) => convert::key(&ctx, c),
         Command::Pem(c) => convert::pem(&ctx, c),
+        Command::Wizard(a) => wizard::wizard(&ctx, a),
     }
 }
 

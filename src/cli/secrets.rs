@@ -224,13 +224,44 @@ fn prompt(what: &str, confirm: bool) -> Result<Secret, CliError> {
             format!("{what} needed and there is no terminal to ask on"),
         ));
     }
-    let mut p = dialoguer::Password::new().with_prompt(what);
+    let term = console::Term::stderr();
+    let failed = |e: io::Error| CliError::new("password", format!("could not read {what}: {e}"));
+    let first = read_hidden(&term, what).map_err(failed)?;
     if confirm {
-        p = p.with_confirmation(format!("Repeat {what}"), "the two entries differ");
+        let again = read_hidden(&term, &format!("Repeat {what}")).map_err(failed)?;
+        if again.as_str() != first.as_str() {
+            return Err(CliError::new(
+                "password",
+                format!("{what}: the two entries differ"),
+            ));
+        }
     }
-    p.interact()
-        .map(Secret::new)
-        .map_err(|e| CliError::new("password", format!("could not read {what}: {e}")))
+    Ok(first)
+}
+
+/// Reads a line without echo on the terminal `term`, in raw mode: Ctrl-C is
+/// an `Interrupted` error (the terminal is restored, never left without
+/// echo), Backspace deletes, other control keys are ignored.
+pub fn read_hidden(term: &console::Term, what: &str) -> io::Result<Secret> {
+    use console::Key;
+    term.write_str(&format!("{what}: "))?;
+    // Reserved up front so that the buffer is never reallocated (a moved
+    // buffer would leave a copy behind that is not zeroed).
+    let mut line = Zeroizing::new(String::with_capacity(1024));
+    loop {
+        match term.read_key()? {
+            Key::Enter => break,
+            Key::Backspace => {
+                line.pop();
+            }
+            Key::Char(c) if !c.is_control() && line.len() + c.len_utf8() <= line.capacity() => {
+                line.push(c)
+            }
+            _ => {}
+        }
+    }
+    term.write_line("")?;
+    Ok(Secret::new(line.as_str()))
 }
 
 #[cfg(test)]

@@ -1,0 +1,721 @@
+//! `pushca wizard`: a first-time setup in a terminal, one step at a time,
+//! through the same `ops` calls as the commands (and it prints those command
+//! lines at the end, so it teaches the CLI).
+//!
+//! Every prompt has a default except passphrases (hidden, confirmed). Input
+//! is checked at the prompt and asked again with the reason. Ctrl-C at a
+//! prompt stops before the next step: every step writes its files
+//! atomically, so nothing is half-written, and a re-run reuses what exists.
+
+use std::io::{self, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::Args;
+use dialoguer::theme::{ColorfulTheme, SimpleTheme, Theme};
+use dialoguer::{Confirm, Input, Select};
+use serde_json::json;
+
+use pushca::ca::authority::CaFiles;
+use pushca::ca::PushEnvironment;
+use pushca::home::Home;
+use pushca::keys::KeyType;
+use pushca::ops::{self, certs, profiles};
+use pushca::portal::{self, devices, NewApp};
+use pushca::secret::Secret;
+use pushca::x509ext::Environment;
+
+use super::{secrets, CliError, Ctx, Report};
+
+#[derive(Args, Debug)]
+pub struct WizardArgs {
+    /// Where the certificate, key, .p12, ck.pem, profiles and trust store go
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out_dir: PathBuf,
+}
+
+/// Steps, for "Step N/M".
+const STEPS: usize = 8;
+
+/// Set by Ctrl-C (SIGINT) while the wizard runs: console reports Ctrl-C at a
+/// prompt by raising SIGINT, and a Ctrl-C between prompts (while a step
+/// works) must not kill the process half-way either.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// The second `unsafe` block of the binary: installing the SIGINT handler.
+#[allow(unsafe_code)]
+fn catch_ctrl_c() {
+    // SAFETY: `on_sigint` only stores to an atomic, which is
+    // async-signal-safe; `signal` is called once, from the main thread,
+    // with a valid `extern "C"` handler that lives for the whole program.
+    unsafe {
+        libc::signal(
+            libc::SIGINT,
+            on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
+    }
+}
+
+/// Whether colours may be used on stderr: a terminal, and `NO_COLOR` unset.
+pub fn colours() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stderr().is_terminal()
+}
+
+struct Wizard {
+    theme: Box<dyn Theme>,
+    term: console::Term,
+    home: Home,
+    out: PathBuf,
+    step: usize,
+    /// Files and directories written, for the summary.
+    written: Vec<PathBuf>,
+    /// The equivalent command lines.
+    commands: Vec<String>,
+}
+
+/// An interrupted prompt (Ctrl-C) or a closed terminal.
+fn interrupted(e: impl std::fmt::Display) -> CliError {
+    CliError::new("interrupted", format!("wizard stopped at a prompt ({e})"))
+}
+
+fn prompt_error(e: dialoguer::Error) -> CliError {
+    let dialoguer::Error::IO(e) = e;
+    interrupted(e)
+}
+
+/// Shell-quotes `s` when needed, for the printed command lines.
+fn sh(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+impl Wizard {
+    fn say(&self, line: &str) {
+        let _ = self.term.write_line(&super::inert(line));
+    }
+
+    /// Starts the next step, unless Ctrl-C was pressed during the last one.
+    fn step(&mut self, what: &str, replaces: &str) -> Result<(), CliError> {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return Err(interrupted("Ctrl-C"));
+        }
+        self.step += 1;
+        self.say("");
+        let title = format!("Step {}/{STEPS}: {what}", self.step);
+        let title = if colours() {
+            console::style(title).bold().to_string()
+        } else {
+            title
+        };
+        self.say(&title);
+        self.say(&format!("  (replaces: {replaces})"));
+        Ok(())
+    }
+
+    fn confirm(&self, prompt: &str, default: bool) -> Result<bool, CliError> {
+        Confirm::with_theme(self.theme.as_ref())
+            .with_prompt(prompt)
+            .default(default)
+            .interact_on(&self.term)
+            .map_err(prompt_error)
+    }
+
+    fn select(&self, prompt: &str, items: &[String], default: usize) -> Result<usize, CliError> {
+        Select::with_theme(self.theme.as_ref())
+            .with_prompt(prompt)
+            .items(items)
+            .default(default)
+            .interact_on(&self.term)
+            .map_err(prompt_error)
+    }
+
+    /// A line of text with a default, checked by `check` (re-asked with its
+    /// reason until it passes).
+    fn input(
+        &self,
+        prompt: &str,
+        default: &str,
+        check: impl Fn(&str) -> Result<(), String>,
+    ) -> Result<String, CliError> {
+        let mut input = Input::<String>::with_theme(self.theme.as_ref())
+            .with_prompt(prompt)
+            .validate_with(|s: &String| check(s.trim()));
+        if !default.is_empty() {
+            input = input.default(default.to_string());
+        } else {
+            input = input.allow_empty(true);
+        }
+        input
+            .interact_text_on(&self.term)
+            .map(|s| s.trim().to_string())
+            .map_err(prompt_error)
+    }
+
+    /// A hidden passphrase, asked twice when `confirm`, re-asked until
+    /// `check` passes.
+    fn passphrase(
+        &self,
+        prompt: &str,
+        confirm: bool,
+        check: impl Fn(&Secret) -> Result<(), String>,
+    ) -> Result<Secret, CliError> {
+        loop {
+            let first = secrets::read_hidden(&self.term, prompt).map_err(interrupted)?;
+            if let Err(why) = check(&first) {
+                self.say(&format!("  {why}; try again"));
+                continue;
+            }
+            if confirm {
+                let again = secrets::read_hidden(&self.term, &format!("Repeat {prompt}"))
+                    .map_err(interrupted)?;
+                if again.as_str() != first.as_str() {
+                    self.say("  the two entries differ; try again");
+                    continue;
+                }
+            }
+            return Ok(first);
+        }
+    }
+
+    fn wrote(&mut self, p: &Path) {
+        self.say(&format!("  wrote {}", p.display()));
+        self.written.push(p.to_path_buf());
+    }
+}
+
+pub fn wizard(ctx: &Ctx, a: WizardArgs) -> Result<Report, CliError> {
+    if !(io::stdin().is_terminal() && io::stderr().is_terminal()) {
+        return Err(CliError::new(
+            "usage",
+            "pushca wizard needs a terminal to ask its questions on",
+        )
+        .with_hint(
+            "without one, use the commands: pushca init, app create, cert create, device add, \
+             profile create, gateway trust-store (see pushca --help)",
+        ));
+    }
+    let home = ctx.home()?;
+    catch_ctrl_c();
+    let theme: Box<dyn Theme> = if colours() {
+        Box::new(ColorfulTheme::default())
+    } else {
+        Box::new(SimpleTheme)
+    };
+    let mut w = Wizard {
+        theme,
+        term: console::Term::stderr(),
+        home,
+        out: a.out_dir,
+        step: 0,
+        written: Vec::new(),
+        commands: Vec::new(),
+    };
+    let result = run(&mut w);
+    let _ = w.term.show_cursor();
+    match result {
+        Ok(r) => Ok(r),
+        Err(e) if e.kind == "interrupted" => {
+            let done = if w.written.is_empty() {
+                "nothing was written".to_string()
+            } else {
+                format!(
+                    "kept, complete: {}",
+                    w.written
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            Err(CliError::new(
+                "interrupted",
+                format!("wizard interrupted at step {}/{STEPS}; {done}", w.step),
+            )
+            .with_hint(
+                "no file is half-written (each step writes atomically); run `pushca wizard` \
+                 again to resume: it reuses the CA, team, App ID and devices that exist",
+            ))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn run(w: &mut Wizard) -> Result<Report, CliError> {
+    w.say("pushca wizard: a CA, an App ID with push, a push certificate, a provisioning");
+    w.say(&format!(
+        "profile and a gateway trust store. Home: {}. Files go to {}.",
+        w.home.root().display(),
+        w.out.display()
+    ));
+    w.say("Press Enter to take the [default]; Ctrl-C stops (and says how to resume).");
+    let home_flag = format!("--home {}", sh(&w.home.root().display().to_string()));
+
+    // 1. The CA.
+    w.step(
+        "certificate authority",
+        "Apple's WWDR CA: pushca signs push certificates and profiles itself",
+    )?;
+    let (ca_pass, team) = if w.home.is_initialized() {
+        w.say(&format!(
+            "  {} already has a CA; reusing it",
+            w.home.root().display()
+        ));
+        let files = CaFiles::new(w.home.ca_dir());
+        let mut tries = 0;
+        let pass = loop {
+            let p = w.passphrase("CA passphrase", false, |_| Ok(()))?;
+            match pushca::ca::Issuer::unlock_issuing(&files, &p) {
+                Ok(_) => break p,
+                Err(e) => {
+                    tries += 1;
+                    if tries >= 3 {
+                        return Err(CliError::from(ops::OpsError::from(e)));
+                    }
+                    w.say("  that passphrase does not unlock the CA; try again");
+                }
+            }
+        };
+        let teams = ops::portal::list_teams(&w.home)?;
+        let team = if teams.len() > 1 {
+            let items: Vec<String> = teams
+                .iter()
+                .map(|t| format!("{} ({})", t.name, t.team_id))
+                .collect();
+            let def = teams.iter().position(|t| t.is_default).unwrap_or(0);
+            teams[w.select("Team", &items, def)?].clone()
+        } else {
+            teams
+                .into_iter()
+                .next()
+                .ok_or_else(|| CliError::new("internal", "the home has no team"))?
+        };
+        w.say(&format!("  team {} ({})", team.name, team.team_id));
+        (pass, team)
+    } else {
+        let name = w.input("Team (organisation) name", "My Team", |s| {
+            portal::validate_team_name(s).map_err(|e| e.to_string())
+        })?;
+        let country = w.input("Country (2 letters)", "US", |s| {
+            pushca::ca::normalize_country(s)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })?;
+        let kinds: Vec<String> = KeyType::ALL.iter().map(|k| k.name().to_string()).collect();
+        let key_type = KeyType::ALL[w.select("CA key type", &kinds, 0)?];
+        w.say("  The CA passphrase encrypts the CA keys; every signing asks for it.");
+        let pass = w.passphrase("CA passphrase", true, |p| {
+            pushca::secret::check_ca_passphrase(p).map_err(|e| e.to_string())
+        })?;
+        let out = ops::init::init_home(
+            &w.home,
+            &ops::init::InitRequest {
+                team_name: &name,
+                team_id: None,
+                country: &country,
+                key_type,
+            },
+            &pass,
+            ops::now(),
+        )?;
+        w.say(&format!(
+            "  created the CA in {} (team {} {})",
+            w.home.root().display(),
+            out.team.name,
+            out.team.team_id
+        ));
+        w.commands.push(format!(
+            "pushca {home_flag} init --team-name {} --country {} --key-type {}",
+            sh(&name),
+            sh(&country),
+            key_type.name()
+        ));
+        (pass, out.team)
+    };
+
+    // 2. The App ID.
+    w.step(
+        "App ID with the push capability",
+        "Certificates, Identifiers & Profiles > Identifiers > + > App IDs, tick Push Notifications",
+    )?;
+    let existing = ops::portal::list_apps(&w.home, Some(&team.team_id))?;
+    let default_bundle = existing
+        .iter()
+        .find(|a| a.push && !portal::is_wildcard(&a.bundle_id))
+        .map(|a| a.bundle_id.clone())
+        .unwrap_or_else(|| "com.example.app".into());
+    let bundle = w.input("Bundle ID", &default_bundle, |s| {
+        portal::validate_bundle_id(s).map_err(|e| e.to_string())?;
+        if portal::is_wildcard(s) {
+            return Err("a wildcard App ID cannot have push; give an explicit bundle ID".into());
+        }
+        Ok(())
+    })?;
+    match existing.iter().find(|a| a.bundle_id == bundle) {
+        Some(app) if app.push => w.say(&format!(
+            "  reusing App ID {}.{}",
+            app.team_id, app.bundle_id
+        )),
+        Some(app) => {
+            ops::portal::set_app(&w.home, &bundle, Some(true), None)?;
+            w.say(&format!(
+                "  added push to App ID {}.{}",
+                app.team_id, app.bundle_id
+            ));
+            w.commands
+                .push(format!("pushca {home_flag} app set {} --push", sh(&bundle)));
+        }
+        None => {
+            let (app, _) = ops::portal::create_app(
+                &w.home,
+                &NewApp {
+                    bundle_id: &bundle,
+                    name: None,
+                    team_id: Some(&team.team_id),
+                    push: true,
+                },
+            )?;
+            w.say(&format!(
+                "  created App ID {}.{} with push",
+                app.team_id, app.bundle_id
+            ));
+            w.commands.push(format!(
+                "pushca {home_flag} app create {} --push",
+                sh(&bundle)
+            ));
+        }
+    }
+
+    // 3 + 4. Key, CSR, certificate, .p12, ck.pem.
+    w.step(
+        "key and certificate signing request",
+        "Keychain Access > Certificate Assistant > Request a Certificate From a Certificate Authority",
+    )?;
+    let sources = vec![
+        "generate a new key and CSR here".to_string(),
+        "use an existing CSR file (e.g. from Keychain Access)".to_string(),
+    ];
+    let use_csr = w.select("Key", &sources, 0)? == 1;
+    let csr_file = if use_csr {
+        Some(PathBuf::from(w.input("CSR file", "", |s| {
+            if s.is_empty() {
+                return Err("give the path of a .certSigningRequest / .csr file".into());
+            }
+            let bytes = std::fs::read(s).map_err(|e| format!("cannot read {s}: {e}"))?;
+            pushca::ca::csr::check_csr(&bytes)
+                .map(|_| ())
+                .map_err(|e| format!("{s}: {e}"))
+        })?))
+    } else {
+        None
+    };
+    let key_type = if use_csr {
+        None
+    } else {
+        let kinds: Vec<String> = KeyType::ALL.iter().map(|k| k.name().to_string()).collect();
+        // RSA-2048: what Keychain Access makes for push certificates.
+        Some(KeyType::ALL[w.select("Key type", &kinds, 2)?])
+    };
+    w.step(
+        "push certificate",
+        "Identifiers > your App ID > Push Notifications > Create Certificate, upload the CSR, download aps.cer",
+    )?;
+    let envs: Vec<String> = vec![
+        "universal (Sandbox & Production)".into(),
+        "development (sandbox)".into(),
+        "production".into(),
+    ];
+    let env = [
+        PushEnvironment::Universal,
+        PushEnvironment::Development,
+        PushEnvironment::Production,
+    ][w.select("Environment", &envs, 0)?];
+    let out_s = sh(&w.out.display().to_string());
+    let paths = certs::created_paths(&w.out, &bundle, env);
+    let present: Vec<&PathBuf> = paths.iter().filter(|p| p.exists()).collect();
+    let mut force = false;
+    let mut issue = true;
+    if !present.is_empty() {
+        w.say(&format!(
+            "  {} exist(s) from an earlier run",
+            present
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        if w.confirm("Issue a new certificate and replace them?", false)? {
+            force = true;
+        } else {
+            issue = false;
+            w.say("  keeping them");
+        }
+    }
+    let mut cert_path = paths[2].clone();
+    if issue {
+        if let Some(csr) = &csr_file {
+            w.step(
+                "(no .p12 or ck.pem from a CSR)",
+                "Keychain Access > export .p12: the private key stays in your keychain",
+            )?;
+            let prepared = certs::prepare_issue(
+                &w.home,
+                &certs::IssueRequest {
+                    bundle_id: &bundle,
+                    env,
+                    csr_files: std::slice::from_ref(csr),
+                    output: certs::IssueOutput::File(cert_path.clone()),
+                    format: certs::CertFormat::Pem,
+                    force,
+                },
+                &mut || {},
+            )?;
+            let out = prepared.issue(&ca_pass)?;
+            for warning in &out.warnings {
+                w.say(&format!("  warning: {warning}"));
+            }
+            for i in &out.issued {
+                w.say(&format!(
+                    "  issued {env} certificate {} (valid until {})",
+                    i.cert.serial,
+                    pushca::timeutil::rfc3339(i.cert.not_after.unix_timestamp())
+                ));
+                cert_path = i.path.clone();
+                w.wrote(&i.path);
+            }
+            w.commands.push(format!(
+                "pushca {home_flag} cert issue --app {} --env {env} --csr {} --out {}",
+                sh(&bundle),
+                sh(&csr.display().to_string()),
+                sh(&cert_path.display().to_string())
+            ));
+        } else {
+            w.step(
+                ".p12 and ck.pem",
+                "Keychain Access > Export .p12, then openssl pkcs12 -nocerts / -clcerts and cat into ck.pem",
+            )?;
+            w.say("  This password protects the private key, the .p12 and ck.pem.");
+            let protection = ops::convert::Protection::Password(w.passphrase(
+                "Key and .p12 password",
+                true,
+                |p| pushca::secret::check_output_password(p).map_err(|e| e.to_string()),
+            )?);
+            let created = certs::create(
+                &w.home,
+                &bundle,
+                env,
+                &w.out,
+                key_type.unwrap_or(KeyType::Rsa2048),
+                &protection,
+                None,
+                force,
+                || Ok(ca_pass.clone()),
+            )?;
+            if let Some(i) = &created.issued {
+                w.say(&format!(
+                    "  issued {env} certificate {} (valid until {})",
+                    i.cert.serial,
+                    pushca::timeutil::rfc3339(i.cert.not_after.unix_timestamp())
+                ));
+                cert_path = i.path.clone();
+            }
+            for p in [
+                &created.key,
+                &created.csr,
+                &cert_path,
+                &created.p12,
+                &created.ck,
+            ] {
+                w.wrote(p);
+            }
+            w.commands.push(format!(
+                "pushca {home_flag} cert create --app {} --env {env} --out-dir {out_s} --key-type {} --passout env:KEY_PASS",
+                sh(&bundle),
+                key_type.unwrap_or(KeyType::Rsa2048).name()
+            ));
+        }
+    }
+
+    // Devices.
+    w.step(
+        "devices (for development pushes)",
+        "Certificates, Identifiers & Profiles > Devices > + (UDID from Finder or Xcode)",
+    )?;
+    let known = ops::portal::list_devices(&w.home, Some(&team.team_id))?;
+    if !known.is_empty() {
+        w.say(&format!(
+            "  {} device(s) registered for team {}",
+            known.len(),
+            team.team_id
+        ));
+    }
+    loop {
+        let udid = w.input("Device UDID to register (Enter: none / done)", "", |s| {
+            if s.is_empty() {
+                return Ok(());
+            }
+            devices::normalize_udid(s)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })?;
+        if udid.is_empty() {
+            break;
+        }
+        let default_name = format!("Device {}", &udid[..udid.len().min(8)]);
+        let name = w.input("Device name", &default_name, |s| {
+            if s.is_empty() {
+                Err("give a name".into())
+            } else {
+                Ok(())
+            }
+        })?;
+        let (d, created) = ops::portal::add_device(&w.home, &udid, &name, Some(&team.team_id))?;
+        w.say(&format!(
+            "  {} device {} ({})",
+            if created { "registered" } else { "already had" },
+            d.udid,
+            d.name
+        ));
+        if created {
+            w.commands.push(format!(
+                "pushca {home_flag} device add {} --name {}",
+                d.udid,
+                sh(&d.name)
+            ));
+        }
+    }
+    let have_devices = ops::portal::list_devices(&w.home, Some(&team.team_id))?
+        .iter()
+        .any(|d| d.enabled);
+
+    // Profiles.
+    w.step(
+        "provisioning profile(s)",
+        "Certificates, Identifiers & Profiles > Profiles > + (and Xcode's download)",
+    )?;
+    let mut profile_files = Vec::new();
+    for e in env.environments() {
+        let (choice, flag) = match e {
+            Environment::Development if !have_devices => {
+                w.say(
+                    "  no devices registered: no development profile (register one with \
+                     `pushca device add UDID`, then `pushca profile create --env development --team-devices`)",
+                );
+                continue;
+            }
+            Environment::Development => (profiles::DeviceChoice::Team, "--team-devices"),
+            Environment::Production => (profiles::DeviceChoice::All, "--all-devices"),
+        };
+        let out = w.out.join(format!("{bundle}-{}.mobileprovision", e.name()));
+        let mut force = false;
+        if out.exists() {
+            if w.confirm(
+                &format!("{} exists; replace it with a new profile?", out.display()),
+                true,
+            )? {
+                force = true;
+            } else {
+                continue;
+            }
+        }
+        let prepared = profiles::prepare_create(
+            &w.home,
+            &profiles::ProfileRequest {
+                bundle_id: &bundle,
+                environment: *e,
+                devices: choice,
+                cert_serials: &[],
+                name: None,
+                days: None,
+                out: out.clone(),
+                force,
+            },
+        )?;
+        let signed = prepared.sign(&ca_pass, &mut || {})?;
+        for warning in &signed.warnings {
+            w.say(&format!("  warning: {warning}"));
+        }
+        for s in &signed.profiles {
+            w.say(&format!(
+                "  signed {} profile {} (until {})",
+                e.name(),
+                s.record.uuid,
+                pushca::timeutil::rfc3339(s.record.expires_at)
+            ));
+            w.wrote(&s.path);
+            profile_files.push(s.path.clone());
+        }
+        w.commands.push(format!(
+            "pushca {home_flag} profile create --app {} --env {} {flag} --out {}",
+            sh(&bundle),
+            e.name(),
+            sh(&out.display().to_string())
+        ));
+    }
+
+    // Trust store.
+    w.step(
+        "gateway trust store",
+        "nothing at Apple (APNs decides); for your gateway: nginx ssl_client_certificate, ssl_crl, policy",
+    )?;
+    let ts = w.out.join("trust-store");
+    if w.confirm(
+        &format!("Write the gateway trust store to {}?", ts.display()),
+        true,
+    )? {
+        let prepared = ops::gateway::prepare_trust_store(&w.home, &ts, false)?;
+        let outcome = match prepared.unchanged() {
+            Some(o) => {
+                w.say("  up to date: nothing changed since it was written");
+                o
+            }
+            None => prepared.build(&ca_pass)?,
+        };
+        w.say(&format!(
+            "  {} profile(s) for {} App ID(s)",
+            outcome.profiles, outcome.apps
+        ));
+        w.wrote(&ts);
+        w.commands.push(format!(
+            "pushca {home_flag} gateway trust-store --out {}",
+            sh(&ts.display().to_string())
+        ));
+    }
+
+    // Summary.
+    let mut text = String::from("\nDone. Written:\n");
+    for p in &w.written {
+        text.push_str(&format!("  {}\n", p.display()));
+    }
+    if w.written.is_empty() {
+        text.push_str("  nothing new (everything existed already)\n");
+    }
+    text.push_str("\nThe same without the wizard (e.g. in CI):\n");
+    for c in &w.commands {
+        text.push_str(&format!("  {c}\n"));
+    }
+    text.push_str(&format!(
+        "\nNext:\n  pushca {home_flag} gateway check --trust-store {} --cert {} --topic {} --env {}\n  pushca {home_flag} status\n",
+        sh(&ts.display().to_string()),
+        sh(&w.out.join(format!("{bundle}-{env}-ck.pem")).display().to_string()),
+        sh(&bundle),
+        env.environments()[0].name(),
+    ));
+    Ok(Report::new(
+        json!({
+            "home": w.home.root(), "team_id": team.team_id, "bundle_id": bundle,
+            "environment": env.name(), "certificate": cert_path,
+            "profiles": profile_files, "written": w.written, "commands": w.commands,
+        }),
+        text,
+    ))
+}
