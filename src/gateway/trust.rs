@@ -355,41 +355,28 @@ impl TrustStore {
                 "holds no self-signed root CA certificate",
             ));
         }
-        // 1. The policy's signature, by a profile signer of this CA; the
-        // JSON is parsed meanwhile (serde_json on capped input) and used
-        // only once the signature has verified.
-        let check_signature = || -> Result<(), GatewayError> {
-            let signed = crate::cms::verify(&p7s, Some(&policy_bytes))
-                .map_err(|e| GatewayError::PolicySignature(e.to_string()))?;
-            let mut chain_pool = inter.clone();
-            chain_pool.extend(
-                signed
-                    .certificates
-                    .iter()
-                    .filter(|c| **c != signed.signer_cert_der)
-                    .cloned(),
-            );
-            crate::chain::verify(
-                &signed.signer_cert_der,
-                &chain_pool,
-                &roots,
-                now,
-                crate::chain::Usage::ProfileSigning,
-            )
-            .map_err(|e| GatewayError::PolicySignature(format!("its signer: {e}")))
-        };
-        let (signature, parsed) = std::thread::scope(|s| {
-            let signature = s.spawn(check_signature);
-            let parsed = serde_json::from_slice::<Policy>(&policy_bytes);
-            let signature = signature.join().unwrap_or_else(|_| {
-                Err(GatewayError::PolicySignature(
-                    "verification thread panicked".into(),
-                ))
-            });
-            (signature, parsed)
-        });
-        signature?;
-        let policy = parsed.map_err(|e| invalid(&policy_path, e.to_string()))?;
+        // 1. The policy's signature, by a profile signer of this CA: checked
+        // before any of the JSON is parsed.
+        let signed = crate::cms::verify(&p7s, Some(&policy_bytes))
+            .map_err(|e| GatewayError::PolicySignature(e.to_string()))?;
+        let mut chain_pool = inter.clone();
+        chain_pool.extend(
+            signed
+                .certificates
+                .iter()
+                .filter(|c| **c != signed.signer_cert_der)
+                .cloned(),
+        );
+        crate::chain::verify(
+            &signed.signer_cert_der,
+            &chain_pool,
+            &roots,
+            now,
+            crate::chain::Usage::ProfileSigning,
+        )
+        .map_err(|e| GatewayError::PolicySignature(format!("its signer: {e}")))?;
+        let policy: Policy = serde_json::from_slice(&policy_bytes)
+            .map_err(|e| invalid(&policy_path, e.to_string()))?;
         if policy.format != FORMAT {
             return Err(invalid(
                 &policy_path,
