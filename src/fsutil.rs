@@ -30,6 +30,22 @@ pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
 /// Prefix of pushca's temporary files; the process id follows.
 pub const TEMP_PREFIX: &str = ".pushca-tmp-";
 
+/// `-` as an input path is standard input, as an output path standard output.
+pub const STDIO: &str = "-";
+
+static STDOUT_WRITTEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether an output was written to standard output (`-`): the command's
+/// own report then goes to stderr, so that stdout carries only the data.
+pub fn stdout_written() -> bool {
+    STDOUT_WRITTEN.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Whether `path` is `-` (standard input or output).
+pub fn is_stdio(path: &Path) -> bool {
+    path.as_os_str() == STDIO
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum FsError {
     #[error("{}: {reason}", path.display())]
@@ -101,6 +117,28 @@ pub fn read_input_capped(path: &Path, cap: u64) -> Result<Vec<u8>, FsError> {
         path: path.to_path_buf(),
         reason,
     };
+    if is_stdio(path) {
+        let stdin_err = |reason: String| FsError::Read {
+            path: PathBuf::from("standard input"),
+            reason,
+        };
+        let mut data = Vec::new();
+        io::stdin()
+            .lock()
+            .take(cap + 1)
+            .read_to_end(&mut data)
+            .map_err(|e| stdin_err(describe(&e)))?;
+        if data.len() as u64 > cap {
+            return Err(FsError::TooLarge {
+                path: PathBuf::from("standard input"),
+                limit: cap,
+            });
+        }
+        if data.is_empty() {
+            return Err(stdin_err("end of input before any data".into()));
+        }
+        return Ok(data);
+    }
     let mut f = match OpenOptions::new()
         .read(true)
         .custom_flags(nonblock_flag())
@@ -249,6 +287,9 @@ fn resolve(path: &Path, rules: &OutputRules<'_>) -> Result<Target, FsError> {
         path: path.to_path_buf(),
         reason: reason.to_string(),
     };
+    if is_stdio(path) {
+        return Ok(Target::Special(path.to_path_buf()));
+    }
     // Special files first, as the kernel resolves them (`/dev/stdout` is a
     // "magic" link to `pipe:[…]` that only the kernel can follow).
     if let Ok(m) = fs::metadata(path) {
@@ -448,6 +489,12 @@ fn write_special(path: &Path, data: &[u8]) -> Result<(), FsError> {
         path: path.to_path_buf(),
         reason: describe(e),
     };
+    if is_stdio(path) {
+        STDOUT_WRITTEN.store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut out = io::stdout().lock();
+        out.write_all(data).map_err(|e| werr(&e))?;
+        return out.flush().map_err(|e| werr(&e));
+    }
     let mut f = OpenOptions::new()
         .write(true)
         .custom_flags(nonblock_flag())
@@ -506,6 +553,12 @@ pub fn remove_stale_temp_files(dir: &Path) -> usize {
 /// Creates an output directory (and parents, mode 0755) when it does not
 /// exist; refuses one inside the pushca home.
 pub fn create_output_dir(path: &Path, rules: &OutputRules<'_>) -> Result<(), FsError> {
+    if is_stdio(path) {
+        return Err(FsError::Write {
+            path: path.to_path_buf(),
+            reason: "a directory is needed here, not - (standard output)".into(),
+        });
+    }
     use std::os::unix::fs::DirBuilderExt;
     if let Some(home) = rules.home {
         if inside(path, home) {

@@ -39,7 +39,12 @@ fn main() -> ExitCode {
     let quiet = cli.quiet;
     match cli::run(cli) {
         Ok(report) => {
-            let mut out = std::io::stdout().lock();
+            // With `--out -` the data went to stdout: the report goes to stderr.
+            let mut out: Box<dyn Write> = if pushca::fsutil::stdout_written() {
+                Box::new(std::io::stderr().lock())
+            } else {
+                Box::new(std::io::stdout().lock())
+            };
             if json {
                 let mut doc = report.json;
                 if !report.warnings.is_empty() {

@@ -372,3 +372,86 @@ fn cert_create_writes_key_csr_certificate_p12_and_ck_pem_in_one_step() {
     assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
     assert_eq!(count(&env), 1);
 }
+
+/// `-` is standard input for `--csr`/`--in` and a certificate to show, and
+/// standard output for `--out` (the report then goes to stderr, so stdout
+/// carries only the data); two outputs to `-`, or `--out-dir -`, are refused.
+#[test]
+fn dash_reads_stdin_and_writes_stdout() {
+    let env = Env::new();
+    env.init_with_app();
+    let csr = env.openssl_csr("pipe", "ec:P-256", &[]);
+    let o = env
+        .cmd()
+        .args([
+            "cert",
+            "issue",
+            "--app",
+            "com.example.app",
+            "--env",
+            "production",
+            "--csr",
+            "-",
+            "--out",
+            "-",
+            "--ca-passin",
+            &pass(),
+        ])
+        .write_stdin(std::fs::read(&csr).unwrap())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pem = String::from_utf8(o.stdout.clone()).unwrap();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n"), "{pem}");
+    assert_eq!(pem.matches("BEGIN").count(), 1, "only the certificate: {pem}");
+    assert!(stderr(&o).contains("Issued"), "the report is on stderr");
+    std::fs::write(env.path("piped.pem"), &pem).unwrap();
+    let subject = env.openssl(&["x509", "-in", "piped.pem", "-noout", "-subject"]);
+    assert!(String::from_utf8_lossy(&subject.stdout).contains("com.example.app"));
+    // --json: the document moves to stderr too.
+    let o = env
+        .cmd()
+        .args(["--json", "cert", "show", "-"])
+        .write_stdin(pem.clone())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout_json(&o)["bundle_id"], "com.example.app");
+    // Nothing on stdin.
+    let o = env
+        .cmd()
+        .args(["cert", "show", "-"])
+        .write_stdin("")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("standard input"), "{}", stderr(&o));
+    // Key and CSR both to stdout: refused before anything is made.
+    let o = env
+        .cmd()
+        .args(["csr", "new", "--key-out", "-", "--out", "-", "--noenc"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("must be different"), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    let o = env
+        .cmd()
+        .args([
+            "cert",
+            "create",
+            "--app",
+            "com.example.app",
+            "--env",
+            "production",
+            "--out-dir",
+            "-",
+            "--noenc",
+            "--ca-passin",
+            &pass(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(!env.path("-").exists());
+}
