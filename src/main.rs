@@ -60,7 +60,7 @@ fn main() -> ExitCode {
             } else {
                 if !quiet {
                     for w in &report.warnings {
-                        eprintln!("warning: {}", cli::inert(w));
+                        eprintln!("{} {}", label("warning:", false), cli::inert(w));
                     }
                 }
                 if report.is_data {
@@ -87,9 +87,19 @@ fn print_error(json: bool, e: &CliError) {
         let err = serde_json::json!({ "kind": e.kind, "message": e.message, "hint": e.hint });
         eprintln!("{}", serde_json::json!({ "error": err }));
     } else {
-        eprintln!("error: {}", cli::inert(&e.message));
+        eprintln!("{} {}", label("error:", true), cli::inert(&e.message));
         if let Some(h) = &e.hint {
-            eprintln!("hint: {}", cli::inert(h));
+            eprintln!("{} {}", label("hint:", false), cli::inert(h));
         }
     }
+}
+
+/// A stderr label, coloured only on a terminal and without `NO_COLOR`.
+fn label(text: &str, error: bool) -> String {
+    if !cli::colours() {
+        return text.to_string();
+    }
+    let style = console::Style::new().bold().force_styling(true);
+    let style = if error { style.red() } else { style.yellow() };
+    style.apply_to(text).to_string()
 }

@@ -403,7 +403,11 @@ fn dash_reads_stdin_and_writes_stdout() {
     assert!(o.status.success(), "{}", stderr(&o));
     let pem = String::from_utf8(o.stdout.clone()).unwrap();
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n"), "{pem}");
-    assert_eq!(pem.matches("BEGIN").count(), 1, "only the certificate: {pem}");
+    assert_eq!(
+        pem.matches("BEGIN").count(),
+        1,
+        "only the certificate: {pem}"
+    );
     assert!(stderr(&o).contains("Issued"), "the report is on stderr");
     std::fs::write(env.path("piped.pem"), &pem).unwrap();
     let subject = env.openssl(&["x509", "-in", "piped.pem", "-noout", "-subject"]);

@@ -26,8 +26,11 @@ struct Tty {
     seen: std::collections::HashMap<String, usize>,
 }
 
-fn tmux(args: &[&str]) -> std::process::Output {
+/// tmux on its own server (socket `sock`): tests in parallel never race to
+/// start one shared server.
+fn tmux(sock: &str, args: &[&str]) -> std::process::Output {
     Command::new("tmux")
+        .args(["-L", sock])
         .args(args)
         .output()
         .expect("tmux is installed (apt install tmux)")
@@ -35,9 +38,11 @@ fn tmux(args: &[&str]) -> std::process::Output {
 
 impl Tty {
     fn start(env: &Env, out_dir: &Path) -> Tty {
+        static SESSIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let name = format!(
-            "pushca-wizard-{}-{}",
+            "pushca-wizard-{}-{}-{}",
             std::process::id(),
+            SESSIONS.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
             env.dir
                 .path()
                 .file_name()
@@ -54,21 +59,27 @@ impl Tty {
             bin.display(),
             env.home().display()
         );
-        let o = tmux(&[
-            "new-session",
-            "-d",
-            "-s",
+        let o = tmux(
             &name,
-            "-x",
-            "200",
-            "-y",
-            "60",
-            "bash",
-            "-c",
-            &script,
-        ]);
+            &[
+                "new-session",
+                "-d",
+                "-s",
+                &name,
+                "-x",
+                "200",
+                "-y",
+                "60",
+                "bash",
+                "-c",
+                &script,
+            ],
+        );
         assert!(o.status.success(), "tmux: {}", stderr(&o));
-        tmux(&["set-option", "-t", &name, "history-limit", "10000"]);
+        tmux(
+            &name,
+            &["set-option", "-t", &name, "history-limit", "10000"],
+        );
         Tty {
             name,
             seen: Default::default(),
@@ -76,7 +87,10 @@ impl Tty {
     }
 
     fn transcript(&self) -> String {
-        let o = tmux(&["capture-pane", "-p", "-J", "-S", "-10000", "-t", &self.name]);
+        let o = tmux(
+            &self.name,
+            &["capture-pane", "-p", "-J", "-S", "-10000", "-t", &self.name],
+        );
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
@@ -99,7 +113,7 @@ impl Tty {
 
     fn keys(&self, keys: &[&str]) {
         for k in keys {
-            tmux(&["send-keys", "-t", &self.name, k]);
+            tmux(&self.name, &["send-keys", "-t", &self.name, k]);
             std::thread::sleep(Duration::from_millis(60));
         }
     }
@@ -109,7 +123,7 @@ impl Tty {
     }
 
     fn type_line(&self, text: &str) {
-        tmux(&["send-keys", "-t", &self.name, "-l", text]);
+        tmux(&self.name, &["send-keys", "-t", &self.name, "-l", text]);
         std::thread::sleep(Duration::from_millis(60));
         self.enter();
     }
@@ -128,7 +142,7 @@ impl Tty {
 
 impl Drop for Tty {
     fn drop(&mut self) {
-        tmux(&["kill-session", "-t", &self.name]);
+        tmux(&self.name, &["kill-server"]);
     }
 }
 
@@ -421,4 +435,69 @@ fn without_a_terminal_it_says_to_use_the_commands() {
     assert!(e.contains("needs a terminal"), "{e}");
     assert!(e.contains("pushca init"), "{e}");
     assert!(!env.home().exists(), "nothing created");
+}
+
+/// `error:` is coloured on a terminal, never with `NO_COLOR` or into a pipe.
+#[test]
+fn colours_only_on_a_terminal_and_never_with_no_color() {
+    require_tmux();
+    let env = Env::new();
+    let bin = assert_cmd::cargo::cargo_bin("pushca");
+    let run = |no_color: bool| -> String {
+        let name = format!("pushca-colour-{}-{no_color}", std::process::id());
+        let script = format!(
+            "{} '{}' --home '{}' cert show missing.pem; sleep 600",
+            if no_color {
+                "NO_COLOR=1"
+            } else {
+                "env -u NO_COLOR"
+            },
+            bin.display(),
+            env.home().display()
+        );
+        let o = tmux(
+            &name,
+            &[
+                "new-session",
+                "-d",
+                "-s",
+                &name,
+                "-x",
+                "150",
+                "-y",
+                "10",
+                "bash",
+                "-c",
+                &script,
+            ],
+        );
+        assert!(o.status.success(), "tmux: {}", stderr(&o));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let shown = loop {
+            let o = tmux(&name, &["capture-pane", "-p", "-e", "-t", &name]);
+            let t = String::from_utf8_lossy(&o.stdout).into_owned();
+            if t.contains("missing.pem") || Instant::now() > deadline {
+                break t;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        tmux(&name, &["kill-server"]);
+        shown
+    };
+    let coloured = run(false);
+    assert!(
+        coloured.contains("error:") && coloured.contains('\u{1b}'),
+        "{coloured:?}"
+    );
+    let plain = run(true);
+    assert!(
+        plain.contains("error:") && !plain.contains('\u{1b}'),
+        "{plain:?}"
+    );
+    let o = env
+        .cmd()
+        .args(["cert", "show", "missing.pem"])
+        .output()
+        .unwrap();
+    assert!(!o.stderr.contains(&0x1b), "{}", stderr(&o));
 }

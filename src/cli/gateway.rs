@@ -70,7 +70,10 @@ fn trust_store(ctx: &Ctx, a: TrustStoreArgs) -> Result<Report, CliError> {
         Some(o) => o,
         None => {
             let pass = secrets::ca_passphrase(a.ca_passin.as_ref(), false)?;
-            prepared.build(&pass)?
+            let progress = super::progress(ctx, prepared.work(), "writing the trust store");
+            let out = prepared.build_with_progress(&pass, &|| progress.inc(1))?;
+            progress.finish_and_clear();
+            out
         }
     };
     let text = if out.changed {

@@ -129,6 +129,13 @@ pub fn rules<'a>(
     }
 }
 
+/// Whether colours may be used on stderr: a terminal, and `NO_COLOR` unset
+/// (or empty), as <https://no-color.org> asks.
+pub fn colours() -> bool {
+    use std::io::IsTerminal;
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
 /// A progress bar on stderr for long work: shown only on a terminal, for at
 /// least 100 items, and never with `--json` or `-q`.
 pub fn progress(ctx: &Ctx, len: u64, what: &'static str) -> indicatif::ProgressBar {
@@ -138,7 +145,7 @@ pub fn progress(ctx: &Ctx, len: u64, what: &'static str) -> indicatif::ProgressB
     }
     let bar = indicatif::ProgressBar::new(len);
     if let Ok(style) =
-        indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({per_sec})")
+        indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({eta} left)")
     {
         bar.set_style(style);
     }

@@ -25,7 +25,7 @@ use pushca::portal::{self, devices, NewApp};
 use pushca::secret::Secret;
 use pushca::x509ext::Environment;
 
-use super::{secrets, CliError, Ctx, Report};
+use super::{colours, secrets, CliError, Ctx, Report};
 
 #[derive(Args, Debug)]
 pub struct WizardArgs {
@@ -58,11 +58,6 @@ fn catch_ctrl_c() {
             on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t,
         );
     }
-}
-
-/// Whether colours may be used on stderr: a terminal, and `NO_COLOR` unset.
-pub fn colours() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stderr().is_terminal()
 }
 
 struct Wizard {

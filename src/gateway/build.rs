@@ -58,6 +58,7 @@ fn verify_listed(
     profiles: &[ProfileInput],
     anchors: &[Vec<u8>],
     now: i64,
+    tick: &(dyn Fn() + Sync),
 ) -> Result<(), BuildError> {
     let one = |p: &ProfileInput| -> Result<(), BuildError> {
         let fail = |e: crate::portal::profile::ProfileError| {
@@ -65,6 +66,7 @@ fn verify_listed(
         };
         let signed = crate::portal::profile::verify_signature(&p.der).map_err(fail)?;
         crate::portal::profile::check_signer(&signed, anchors, now).map_err(fail)?;
+        tick();
         Ok(())
     };
     let threads = std::thread::available_parallelism()
@@ -91,6 +93,7 @@ pub fn assemble(
     inputs: &Inputs<'_>,
     signer: &Issuer,
     signing_time: time::OffsetDateTime,
+    tick: &(dyn Fn() + Sync),
 ) -> Result<(Files, Policy), BuildError> {
     let mut files: Files = Vec::new();
     let ca_pem: String = inputs
@@ -138,6 +141,7 @@ pub fn assemble(
         inputs.profiles,
         &inputs.ca_certs[..1],
         signing_time.unix_timestamp(),
+        tick,
     )?;
     for p in inputs.profiles {
         let app = apps

@@ -181,6 +181,22 @@ impl PreparedTrustStore<'_> {
     /// Signs new CRLs (issuing CA and root, recorded) and the policy, writes
     /// every file into a new directory beside `out`, then swaps it in whole.
     pub fn build(self, pass: &Secret) -> Result<TrustStoreOutcome> {
+        self.build_with_progress(pass, &|| {})
+    }
+
+    /// Number of progress ticks [`PreparedTrustStore::build_with_progress`]
+    /// makes: one per profile verified, one per file staged.
+    pub fn work(&self) -> u64 {
+        self.snapshot.profiles.len() as u64 * 2 + 5
+    }
+
+    /// [`PreparedTrustStore::build`], calling `tick` (from several threads)
+    /// as profiles are verified and files staged.
+    pub fn build_with_progress(
+        self,
+        pass: &Secret,
+        tick: &(dyn Fn() + Sync),
+    ) -> Result<TrustStoreOutcome> {
         let home = self.home;
         let files = CaFiles::new(home.ca_dir());
         let issuing = Issuer::unlock_issuing(&files, pass)?;
@@ -255,9 +271,9 @@ impl PreparedTrustStore<'_> {
             inputs_sha256: snap.digest.clone(),
             generated_at: generated_at.clone(),
         };
-        let (written, _) = build::assemble(&inputs, &signer, created)
+        let (written, _) = build::assemble(&inputs, &signer, created, tick)
             .map_err(|e| OpsError::TrustStoreBuild(e.to_string()))?;
-        write_and_swap(&self.out, &written)?;
+        write_and_swap(&self.out, &written, tick)?;
         Ok(TrustStoreOutcome {
             out: self.out,
             changed: true,
@@ -275,7 +291,7 @@ impl PreparedTrustStore<'_> {
     }
 }
 
-fn write_and_swap(out: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
+fn write_and_swap(out: &Path, files: &[(String, Vec<u8>)], tick: &(dyn Fn() + Sync)) -> Result<()> {
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -311,6 +327,7 @@ fn write_and_swap(out: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
     let mut batch = fsutil::AtomicBatch::for_many();
     for (rel, data) in files {
         batch.add(&staged.path().join(rel), data, fsutil::MODE_PUBLIC)?;
+        tick();
     }
     batch.commit()?;
     let staged = staged.keep();
