@@ -50,14 +50,15 @@ pub struct CertCreateArgs {
     #[arg(long, value_name = "BUNDLE_ID")]
     pub app: String,
     /// development, production or universal (Sandbox & Production)
-    #[arg(long, value_name = "ENV")]
+    #[arg(long, value_name = "ENV", value_parser = super::push_envs())]
     pub env: PushEnvironment,
     /// Where <bundle>-<env>.key, .csr, .pem, .p12 and -ck.pem go (created when missing)
     #[arg(long, value_name = "DIR")]
     pub out_dir: PathBuf,
     #[command(flatten)]
     pub protection: super::Protection,
-    #[arg(long, value_name = "TYPE", default_value = "rsa-2048")]
+    /// Type of the new key (what Keychain Access makes: rsa-2048)
+    #[arg(long, value_name = "TYPE", default_value = "rsa-2048", value_parser = super::key_types())]
     pub key_type: pushca::keys::KeyType,
     /// Only when the newest valid certificate expires within DAYS
     #[arg(long, value_name = "DAYS")]
@@ -75,7 +76,7 @@ pub struct CertRenewArgs {
     #[arg(long, value_name = "BUNDLE_ID")]
     pub app: String,
     /// development, production or universal (Sandbox & Production)
-    #[arg(long, value_name = "ENV")]
+    #[arg(long, value_name = "ENV", value_parser = super::push_envs())]
     pub env: PushEnvironment,
     /// CSR file (PEM or DER) for the new certificate
     #[arg(long, value_name = "FILE")]
@@ -86,6 +87,7 @@ pub struct CertRenewArgs {
     /// Renew when the newest valid certificate expires within DAYS
     #[arg(long, value_name = "DAYS", default_value_t = 30)]
     pub within: u32,
+    /// Certificate file format
     #[arg(long, value_enum, default_value = "pem")]
     pub format: CertFormat,
     /// CA passphrase source; else $PUSHCA_CA_PASSPHRASE, else a prompt
@@ -109,7 +111,7 @@ pub struct CertIssueArgs {
     #[arg(long, value_name = "BUNDLE_ID")]
     pub app: String,
     /// development, production or universal (Sandbox & Production)
-    #[arg(long, value_name = "ENV")]
+    #[arg(long, value_name = "ENV", value_parser = super::push_envs())]
     pub env: PushEnvironment,
     /// CSR file (PEM or DER); repeat for a batch
     #[arg(long, value_name = "FILE", required = true)]
@@ -125,6 +127,7 @@ pub struct CertIssueArgs {
     /// Output directory (created when missing): <csr name>.pem (or .cer) per CSR
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
+    /// Certificate file format
     #[arg(long, value_enum, default_value = "pem")]
     pub format: CertFormat,
     #[command(flatten)]
@@ -136,6 +139,7 @@ pub struct CertIssueArgs {
 
 #[derive(Args, Debug)]
 pub struct CertListArgs {
+    /// Only the certificates of this App ID
     #[arg(long, value_name = "BUNDLE_ID")]
     pub app: Option<String>,
     /// Only certificates expiring within DAYS; exit code 4 when there are any
@@ -156,8 +160,10 @@ pub struct CertShowArgs {
 pub struct CertExportArgs {
     /// Serial number (hex, colons allowed, or a unique prefix of 8+ digits)
     pub serial: String,
+    /// Where to write the certificate (- for stdout)
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// Certificate file format
     #[arg(long, value_enum, default_value = "pem")]
     pub format: CertFormat,
     #[command(flatten)]
@@ -410,6 +416,7 @@ pub struct CrlArgs {
     /// Output file (default: print the CRL on stdout)
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// CRL file format
     #[arg(long, value_enum, default_value = "pem")]
     pub format: CertFormat,
     #[command(flatten)]

@@ -44,6 +44,7 @@ pub struct P12ExportArgs {
     /// Old algorithms (3DES keys, RC2-40 certificates, SHA-1 MAC) for old readers
     #[arg(long, conflicts_with = "noenc")]
     pub legacy: bool,
+    /// The .p12 to write (- for stdout)
     #[arg(long, value_name = "FILE.p12")]
     pub out: PathBuf,
     #[command(flatten)]
@@ -52,6 +53,7 @@ pub struct P12ExportArgs {
 
 #[derive(Args, Debug)]
 pub struct P12ToPemArgs {
+    /// The .p12 to read (- for stdin)
     #[arg(long = "in", value_name = "FILE.p12")]
     pub input: PathBuf,
     /// Password of the .p12
@@ -75,6 +77,7 @@ pub struct P12ToPemArgs {
     /// Write the key unencrypted
     #[arg(long)]
     pub noenc: bool,
+    /// The PEM file to write (- for stdout)
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     #[command(flatten)]
@@ -89,10 +92,13 @@ pub enum KeyCmd {
 
 #[derive(Args, Debug)]
 pub struct KeyDecryptArgs {
+    /// The encrypted private key (- for stdin)
     #[arg(long = "in", value_name = "KEY")]
     pub input: PathBuf,
+    /// Passphrase of the key
     #[arg(long, value_name = "SRC")]
     pub passin: Option<SecretSource>,
+    /// Where to write the key (- for stdout)
     #[arg(long, value_name = "KEY")]
     pub out: PathBuf,
     /// Write PKCS#1 (RSA) or SEC1 (EC) instead of PKCS#8
@@ -112,10 +118,14 @@ pub enum PemCmd {
 
 #[derive(Args, Debug)]
 pub struct PemMergeArgs {
+    /// Certificate (PEM or DER)
     pub cert: PathBuf,
+    /// Private key (PKCS#8, PKCS#1, SEC1, encrypted or not)
     pub key: PathBuf,
+    /// Passphrase of an encrypted key
     #[arg(long, value_name = "SRC")]
     pub passin: Option<SecretSource>,
+    /// The ck.pem to write (- for stdout)
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     #[command(flatten)]
@@ -124,10 +134,13 @@ pub struct PemMergeArgs {
 
 #[derive(Args, Debug)]
 pub struct PemCkArgs {
+    /// The .p12 to read (- for stdin)
     #[arg(long = "in", value_name = "FILE.p12")]
     pub input: PathBuf,
+    /// Password of the .p12
     #[arg(long, value_name = "SRC")]
     pub passin: Option<SecretSource>,
+    /// The ck.pem to write (- for stdout)
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     #[command(flatten)]

@@ -42,6 +42,7 @@ pub struct CheckArgs {
     /// The push topic (bundle ID, or <id>.voip / <id>.complication)
     #[arg(long, value_name = "TOPIC", required_unless_present = "register")]
     pub topic: Option<String>,
+    /// The push environment (APNs sandbox = development)
     #[arg(long, value_enum, value_name = "ENV")]
     pub env: ProfileEnv,
     /// The device the push is for (required with --register)

@@ -23,7 +23,7 @@ pub struct InitArgs {
     #[arg(long, value_name = "CC", default_value = "US")]
     pub country: String,
     /// Key type of the CA keys
-    #[arg(long, value_name = "TYPE", default_value = "ec-p256")]
+    #[arg(long, value_name = "TYPE", default_value = "ec-p256", value_parser = super::key_types())]
     pub key_type: KeyType,
     /// CA passphrase source (pass:, env:, file:, fd:, stdin); else $PUSHCA_CA_PASSPHRASE, else a prompt
     #[arg(long, value_name = "SRC")]
@@ -44,7 +44,8 @@ pub struct CsrNewArgs {
     /// Where to write the CSR (PEM)
     #[arg(long, value_name = "CSR")]
     pub out: PathBuf,
-    #[arg(long, value_name = "TYPE", default_value = "rsa-2048")]
+    /// Type of the new key (what Keychain Access makes: rsa-2048)
+    #[arg(long, value_name = "TYPE", default_value = "rsa-2048", value_parser = super::key_types())]
     pub key_type: KeyType,
     /// Common name in the request (informational: the CA sets the real subject)
     #[arg(

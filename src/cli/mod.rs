@@ -129,6 +129,25 @@ pub fn rules<'a>(
     }
 }
 
+/// `--key-type`: parsed by the library, its values listed in `--help` and
+/// completions.
+pub fn key_types() -> impl clap::builder::TypedValueParser<Value = pushca::keys::KeyType> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(pushca::keys::KeyType::ALL.map(|k| k.name()))
+        .try_map(|s| s.parse::<pushca::keys::KeyType>())
+}
+
+/// `--env` of a push certificate (`sandbox` is accepted for development).
+pub fn push_envs() -> impl clap::builder::TypedValueParser<Value = pushca::ca::PushEnvironment> {
+    use clap::builder::{PossibleValue, TypedValueParser};
+    clap::builder::PossibleValuesParser::new([
+        PossibleValue::new("development").alias("sandbox"),
+        PossibleValue::new("production"),
+        PossibleValue::new("universal").help("Sandbox & Production"),
+    ])
+    .try_map(|s| s.parse::<pushca::ca::PushEnvironment>())
+}
+
 /// Whether colours may be used on stderr: a terminal, and `NO_COLOR` unset
 /// (or empty), as <https://no-color.org> asks.
 pub fn colours() -> bool {
@@ -220,6 +239,7 @@ pub fn run(cli: Cli) -> Result<Report, CliError> {
 
 #[derive(Args, Debug)]
 pub struct CompletionsArgs {
+    /// The shell to print the completion script for
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
 }
@@ -344,6 +364,50 @@ pub struct Protection {
 
 #[cfg(test)]
 mod tests {
+    /// Every flag and argument of every command says what it is for, and a
+    /// closed set of values is listed in `--help`.
+    #[test]
+    fn every_argument_has_help_and_value_lists_are_shown() {
+        use clap::CommandFactory;
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let path = format!("{path} {}", cmd.get_name());
+            if cmd.get_about().is_none() && !path.ends_with(" help") {
+                missing.push(format!("{path}: no about"));
+            }
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if id == "help" || id == "version" || a.is_hide_set() {
+                    continue;
+                }
+                if a.get_help().is_none() {
+                    missing.push(format!("{path} {id}: no help"));
+                }
+                if !a.get_possible_values().is_empty() && a.is_hide_possible_values_set() {
+                    missing.push(format!("{path} {id}: values hidden"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        let cmd = super::Cli::command();
+        for sub in cmd.get_subcommands() {
+            walk(sub, "pushca", &mut missing);
+        }
+        assert!(missing.is_empty(), "{}", missing.join("\n"));
+        // The value lists, e.g. for --key-type and --env.
+        let mut cmd = super::Cli::command();
+        let help = cmd
+            .find_subcommand_mut("init")
+            .map(|c| c.render_long_help().to_string())
+            .unwrap_or_default();
+        assert!(
+            help.contains("rsa-2048") && help.contains("ec-p256"),
+            "{help}"
+        );
+    }
+
     #[test]
     fn inert_escapes_terminal_controls() {
         assert_eq!(super::inert("plain\ttext\n"), "plain\ttext\n");

@@ -42,6 +42,7 @@ pub enum AppCmd {
 
 #[derive(Args, Debug)]
 pub struct AppSetArgs {
+    /// The App ID to change (its bundle ID)
     pub bundle_id: String,
     /// Enable the push notification capability
     #[arg(long, conflicts_with = "no_push")]
@@ -78,6 +79,7 @@ pub struct AppListArgs {
 
 #[derive(Args, Debug)]
 pub struct AppRef {
+    /// The App ID (its bundle ID)
     pub bundle_id: String,
 }
 
@@ -256,6 +258,7 @@ pub struct DeviceListArgs {
 
 #[derive(Args, Debug)]
 pub struct DeviceRef {
+    /// The device (UDID, either form)
     pub udid: String,
     /// Team ID (needed only when several teams registered the UDID)
     #[arg(long, value_name = "ID")]

@@ -93,6 +93,7 @@ pub struct ProfileShowArgs {
 
 #[derive(Args, Debug)]
 pub struct ProfileListArgs {
+    /// Only the profiles of this App ID
     #[arg(long, value_name = "BUNDLE_ID")]
     pub app: Option<String>,
     /// Only profiles expiring within DAYS; exit code 4 when there are any
@@ -128,6 +129,7 @@ pub struct ProfileRegenerateArgs {
 pub struct ProfileExportArgs {
     /// UUID of a recorded profile
     pub uuid: String,
+    /// Where to write the .mobileprovision (- for stdout)
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     #[command(flatten)]
