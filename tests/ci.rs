@@ -459,3 +459,401 @@ fn dash_reads_stdin_and_writes_stdout() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(!env.path("-").exists());
 }
+
+/// `--json` of every command parses, with the top-level fields README
+/// documents (the names are a stable interface).
+#[test]
+fn every_command_prints_the_documented_json_fields() {
+    let env = Env::new();
+    let pw = pass();
+    let run = |args: &[&str]| -> serde_json::Value {
+        let o = env
+            .cmd()
+            .arg("--json")
+            .args(args)
+            .env("PUSHCA_CA_PASSPHRASE", CA_PASS)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        stdout_json(&o)
+    };
+    let has = |doc: &serde_json::Value, what: &str, keys: &[&str]| {
+        for k in keys {
+            assert!(doc.get(k).is_some(), "{what}: no {k:?} in {doc}");
+        }
+    };
+    let d = run(&["init", "--team-name", "Json Corp", "--ca-passin", &pw]);
+    has(
+        &d,
+        "init",
+        &[
+            "home",
+            "team",
+            "key_type",
+            "root_ca",
+            "issuing_ca",
+            "profile_signer",
+            "chain",
+        ],
+    );
+    has(
+        &d["team"],
+        "TEAM",
+        &["team_id", "name", "is_default", "created_at"],
+    );
+    has(&run(&["team", "create", "Other"]), "team create", &["team"]);
+    has(&run(&["team", "list"]), "team list", &["teams"]);
+    let d = run(&["app", "create", "com.example.json", "--push"]);
+    has(&d, "app create", &["app", "app_id", "created"]);
+    has(
+        &d["app"],
+        "APP",
+        &[
+            "bundle_id",
+            "name",
+            "team_id",
+            "push",
+            "enabled",
+            "created_at",
+        ],
+    );
+    has(&run(&["app", "list"]), "app list", &["apps"]);
+    has(
+        &run(&["app", "set", "com.example.json", "--name", "J"]),
+        "app set",
+        &["app", "changed"],
+    );
+    has(
+        &run(&["app", "disable", "com.example.json"]),
+        "app disable",
+        &["bundle_id", "enabled", "changed"],
+    );
+    has(
+        &run(&["app", "enable", "com.example.json"]),
+        "app enable",
+        &["bundle_id", "enabled", "changed"],
+    );
+    has(
+        &run(&[
+            "csr",
+            "new",
+            "--key-out",
+            "a.key",
+            "--out",
+            "a.csr",
+            "--noenc",
+        ]),
+        "csr new",
+        &["key", "csr", "key_type", "encrypted"],
+    );
+    let d = run(&[
+        "cert",
+        "issue",
+        "--app",
+        "com.example.json",
+        "--env",
+        "production",
+        "--csr",
+        "a.csr",
+        "--out",
+        "a.pem",
+    ]);
+    has(
+        &d["certificates"][0],
+        "cert issue",
+        &[
+            "serial",
+            "sha256",
+            "subject",
+            "bundle_id",
+            "environment",
+            "not_before",
+            "not_after",
+            "out",
+        ],
+    );
+    let serial = d["certificates"][0]["serial"].as_str().unwrap().to_string();
+    let d = run(&["app", "show", "com.example.json"]);
+    has(&d, "app show", &["app", "app_id", "certificates"]);
+    let d = run(&["cert", "list"]);
+    has(
+        &d["certificates"][0],
+        "CERT",
+        &[
+            "serial",
+            "bundle_id",
+            "team_id",
+            "environment",
+            "sha256",
+            "key_type",
+            "not_before",
+            "not_after",
+            "days_left",
+            "expired",
+            "revoked",
+        ],
+    );
+    assert_eq!(d["certificates"][0]["key_type"], "rsa-2048");
+    let d = run(&["cert", "show", "a.pem"]);
+    has(
+        &d,
+        "cert show",
+        &[
+            "subject",
+            "issuer",
+            "serial",
+            "environments",
+            "topics",
+            "bundle_id",
+            "not_before",
+            "not_after",
+            "days_left",
+            "expired",
+            "public_key",
+            "extended_key_usage",
+            "is_ca",
+            "sha256",
+        ],
+    );
+    assert_eq!(d["public_key"], "rsa-2048", "one key-type vocabulary");
+    has(
+        &run(&["cert", "export", &serial, "--out", "b.pem"]),
+        "cert export",
+        &["serial", "sha256", "bundle_id", "environment", "out"],
+    );
+    has(
+        &run(&[
+            "cert",
+            "renew",
+            "--app",
+            "com.example.json",
+            "--env",
+            "production",
+            "--csr",
+            "a.csr",
+            "--out",
+            "r.pem",
+            "--within",
+            "30",
+        ]),
+        "cert renew (not due)",
+        &["renewed", "serial", "not_after", "days_left", "within"],
+    );
+    has(
+        &run(&[
+            "cert",
+            "create",
+            "--app",
+            "com.example.json",
+            "--env",
+            "development",
+            "--out-dir",
+            "cc",
+            "--noenc",
+        ]),
+        "cert create",
+        &[
+            "renewed",
+            "serial",
+            "sha256",
+            "bundle_id",
+            "environment",
+            "not_after",
+            "key",
+            "csr",
+            "certificate",
+            "p12",
+            "ck",
+            "encrypted",
+        ],
+    );
+    has(
+        &run(&[
+            "p12", "export", "--cert", "a.pem", "--key", "a.key", "--out", "a.p12", "--noenc",
+        ]),
+        "p12 export",
+        &[
+            "out",
+            "certificates",
+            "key",
+            "encrypted",
+            "subject",
+            "sha256",
+            "profile",
+            "friendly_name",
+        ],
+    );
+    for (what, args) in [
+        (
+            "p12 to-pem",
+            vec![
+                "p12", "to-pem", "--in", "a.p12", "--passin", "pass:", "--out", "all.pem",
+                "--noenc",
+            ],
+        ),
+        (
+            "pem ck",
+            vec![
+                "pem", "ck", "--in", "a.p12", "--passin", "pass:", "--out", "ck.pem",
+            ],
+        ),
+        (
+            "pem merge",
+            vec!["pem", "merge", "a.pem", "a.key", "--out", "ck2.pem"],
+        ),
+    ] {
+        has(
+            &run(&args),
+            what,
+            &[
+                "out",
+                "certificates",
+                "key",
+                "encrypted",
+                "subject",
+                "sha256",
+            ],
+        );
+    }
+    has(
+        &run(&["key", "decrypt", "--in", "a.key", "--out", "d.key"]),
+        "key decrypt",
+        &[
+            "out",
+            "key",
+            "encrypted",
+            "algorithm",
+            "input_format",
+            "input_encrypted",
+            "format",
+        ],
+    );
+    has(
+        &run(&["device", "add", "00008030-001A0C3E0E68802E", "--name", "D"]),
+        "device add",
+        &["device", "created"],
+    );
+    has(
+        &run(&[
+            "profile",
+            "create",
+            "--app",
+            "com.example.json",
+            "--env",
+            "production",
+            "--all-devices",
+            "--out",
+            "p.mobileprovision",
+        ]),
+        "profile create",
+        &["profile"],
+    );
+    let d = run(&["status"]);
+    has(
+        &d,
+        "status",
+        &[
+            "ca",
+            "certificates",
+            "revoked",
+            "expired",
+            "profiles",
+            "crl",
+            "expiring_within",
+            "expiring",
+        ],
+    );
+    has(
+        &d["profiles"][0],
+        "status profile",
+        &[
+            "uuid",
+            "bundle_id",
+            "environment",
+            "expires_at",
+            "days_left",
+        ],
+    );
+    has(
+        &run(&["cert", "revoke", &serial, "--reason", "superseded"]),
+        "cert revoke",
+        &[
+            "serial",
+            "bundle_id",
+            "environment",
+            "revoked",
+            "changed",
+            "revoked_at",
+            "reason",
+        ],
+    );
+    has(
+        &run(&["crl", "--out", "x.crl"]),
+        "crl",
+        &[
+            "number",
+            "this_update",
+            "next_update",
+            "revoked",
+            "sha256",
+            "out",
+        ],
+    );
+    has(
+        &run(&["gateway", "trust-store", "--out", "ts"]),
+        "gateway trust-store",
+        &[
+            "out",
+            "changed",
+            "generated_at",
+            "profiles",
+            "apps",
+            "revoked",
+            "crl_number",
+            "crl_next_update",
+            "files",
+        ],
+    );
+    let o = env
+        .cmd()
+        .args([
+            "--json",
+            "gateway",
+            "check",
+            "--trust-store",
+            "ts",
+            "--cert",
+            "a.pem",
+            "--topic",
+            "com.example.json",
+            "--env",
+            "production",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "revoked: denied");
+    has(
+        &stdout_json(&o),
+        "gateway check",
+        &[
+            "decision",
+            "reason",
+            "topic",
+            "environment",
+            "device",
+            "certificate",
+            "detail",
+        ],
+    );
+    has(
+        &run(&["completions", "bash"]),
+        "completions",
+        &["shell", "script"],
+    );
+    has(&run(&["man"]), "man", &["page"]);
+    has(
+        &run(&["man", "--out-dir", "man"]),
+        "man --out-dir",
+        &["out_dir", "pages"],
+    );
+}

@@ -81,7 +81,10 @@ fn init_validates_its_input_and_writes_nothing_on_error() {
     for (args, needle) in [
         (vec!["--team-id", "abc"], "invalid Team ID"),
         (vec!["--country", "USA"], "country"),
-        (vec!["--key-type", "rsa-1024"], "possible values: ec-p256, ec-p384, rsa-2048"),
+        (
+            vec!["--key-type", "rsa-1024"],
+            "possible values: ec-p256, ec-p384, rsa-2048",
+        ),
     ] {
         let env = Env::new();
         let out = env

@@ -324,7 +324,7 @@ fn traditional_and_der_inputs_and_outputs() {
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(doc["input_format"], "sec1");
     assert_eq!(doc["encrypted"], false);
-    assert_eq!(doc["algorithm"], "EC P-256");
+    assert_eq!(doc["algorithm"], "ec-p256");
 }
 
 #[test]

@@ -105,9 +105,11 @@ impl CertSummary {
     }
 }
 
+/// The key in the `--key-type` vocabulary (`rsa-2048`, `ec-p256`, `ec-p384`),
+/// extended to keys pushca does not make (`rsa-1024`, `ec-<curve OID>`).
 fn describe_key(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> String {
     match spki.parsed() {
-        Ok(x509_parser::public_key::PublicKey::RSA(r)) => format!("RSA-{}", r.key_size()),
+        Ok(x509_parser::public_key::PublicKey::RSA(r)) => format!("rsa-{}", r.key_size()),
         Ok(x509_parser::public_key::PublicKey::EC(_)) => {
             match spki
                 .algorithm
@@ -117,10 +119,10 @@ fn describe_key(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> String {
                 .map(|o| o.to_id_string())
                 .as_deref()
             {
-                Some(crate::keys::OID_P256) => "EC P-256".into(),
-                Some(crate::keys::OID_P384) => "EC P-384".into(),
-                Some(other) => format!("EC {other}"),
-                None => "EC".into(),
+                Some(crate::keys::OID_P256) => "ec-p256".into(),
+                Some(crate::keys::OID_P384) => "ec-p384".into(),
+                Some(other) => format!("ec-{other}"),
+                None => "ec".into(),
             }
         }
         _ => spki.algorithm.algorithm.to_id_string(),

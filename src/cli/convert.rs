@@ -332,7 +332,7 @@ fn key_decrypt(ctx: &Ctx, a: KeyDecryptArgs) -> Result<Report, CliError> {
         "out": a.out.display().to_string(),
         "key": true,
         "encrypted": false,
-        "algorithm": key.algorithm().to_string(),
+        "algorithm": key.algorithm().id(),
         "input_format": input_format,
         "input_encrypted": pass.is_some(),
         "format": if a.traditional { "traditional" } else { "pkcs8" },
