@@ -501,3 +501,77 @@ fn colours_only_on_a_terminal_and_never_with_no_color() {
         .unwrap();
     assert!(!o.stderr.contains(&0x1b), "{}", stderr(&o));
 }
+
+/// Without `--passout` or `--noenc`, an output password is asked for on the
+/// terminal, hidden and twice; two different entries are refused and
+/// nothing is written.
+#[test]
+fn output_passwords_are_prompted_hidden_and_confirmed_on_a_terminal() {
+    require_tmux();
+    let env = Env::new();
+    let bin = assert_cmd::cargo::cargo_bin("pushca");
+    let session = |tag: &str, first: &str, second: &str| -> String {
+        let name = format!("pushca-passout-{}-{tag}", std::process::id());
+        let script = format!(
+            "cd '{}' && NO_COLOR=1 '{}' --home '{}' csr new --key-out {tag}.key --out {tag}.csr; echo \"EXIT:$?\"; sleep 600",
+            env.dir.path().display(),
+            bin.display(),
+            env.home().display()
+        );
+        let o = tmux(
+            &name,
+            &[
+                "new-session",
+                "-d",
+                "-s",
+                &name,
+                "-x",
+                "150",
+                "-y",
+                "20",
+                "bash",
+                "-c",
+                &script,
+            ],
+        );
+        assert!(o.status.success(), "tmux: {}", stderr(&o));
+        let mut t = Tty {
+            name,
+            seen: Default::default(),
+        };
+        t.expect("passphrase for the new key:");
+        t.type_line(first);
+        t.expect("Repeat passphrase for the new key:");
+        t.type_line(second);
+        t.expect("EXIT:");
+        t.transcript()
+    };
+    let shown = session("ok", "typed-secret", "typed-secret");
+    assert!(shown.contains("EXIT:0"), "{shown}");
+    assert!(!shown.contains("typed-secret"), "never echoed: {shown}");
+    let key = env.path("ok.key");
+    assert!(std::fs::read_to_string(&key)
+        .unwrap()
+        .contains("ENCRYPTED PRIVATE KEY"));
+    let o = Command::new("openssl")
+        .args([
+            "pkey",
+            "-in",
+            key.to_str().unwrap(),
+            "-passin",
+            "pass:typed-secret",
+            "-noout",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "openssl reads it with the typed password"
+    );
+    let shown = session("differ", "one", "two");
+    assert!(
+        shown.contains("the two entries differ") && shown.contains("EXIT:1"),
+        "{shown}"
+    );
+    assert!(!env.path("differ.key").exists() && !env.path("differ.csr").exists());
+}
