@@ -14,6 +14,9 @@
 #   OPENSSL_SAMPLE=200  CSRs the openssl loop is timed on (per-cert rate is
 #                       extrapolated); 0 or >= N means all of them
 #   CORE=0              CPU to pin both sides to with taskset; "none" to not pin
+#                       (pushca then signs on all cores: compare the two)
+#   BUNDLE=0            1: `cert issue --out-bundle FILE` (one PEM file of all
+#                       the certificates) instead of `--out-dir DIR` (one file each)
 #   CARGO_TARGET_DIR    honoured when building and locating the binary
 #   TMPDIR              where the scratch home, CSRs and outputs go (default
 #                       /tmp); TMPDIR=/dev/shm takes the disk out of the figures
@@ -37,6 +40,7 @@ CA_KEY=${CA_KEY:-ec-p256}
 RUNS=${RUNS:-3}
 CORE=${CORE:-0}
 OPENSSL_SAMPLE=${OPENSSL_SAMPLE:-200}
+BUNDLE=${BUNDLE:-0}
 PASS=benchmark-pass
 APP=com.example.bench
 
@@ -44,6 +48,7 @@ case $N in '' | *[!0-9]* | 0) echo "usage: $0 [N]   (N a positive integer)" >&2;
 case $KEY in ec | rsa) ;; *) echo "KEY must be ec or rsa" >&2; exit 2 ;; esac
 case $RUNS in '' | *[!0-9]* | 0) echo "RUNS must be a positive integer" >&2; exit 2 ;; esac
 case $OPENSSL_SAMPLE in '' | *[!0-9]*) echo "OPENSSL_SAMPLE must be a number" >&2; exit 2 ;; esac
+case $BUNDLE in 0 | 1) ;; *) echo "BUNDLE must be 0 or 1" >&2; exit 2 ;; esac
 if [ "$OPENSSL_SAMPLE" -eq 0 ] || [ "$OPENSSL_SAMPLE" -gt "$N" ]; then OPENSSL_SAMPLE=$N; fi
 
 for tool in cargo openssl python3 awk; do
@@ -112,9 +117,11 @@ issue_run() { # issue_run HOME OUTDIR CSR-ARGS... ; writes "wall user sys" secon
     cp -a base "$home"
     mkdir "$out"
     sync
+    local outputs=(--out-dir "$out")
+    [ "$BUNDLE" = 1 ] && outputs=(--out-bundle "$out/bundle.pem")
     local TIMEFORMAT='%3R %3U %3S' status=0
     { time pinned "$BIN" --home "$home" cert issue --app "$APP" --env production \
-        "$@" --out-dir "$out" --ca-passin "pass:$PASS" >"$out.log" 2>"$out.err" || status=$?; } 2>"$out.time"
+        "$@" "${outputs[@]}" --ca-passin "pass:$PASS" >"$out.log" 2>"$out.err" || status=$?; } 2>"$out.time"
     if [ "$status" -ne 0 ]; then
         echo "FAIL: pushca cert issue exited with $status:" >&2
         cat "$out.err" >&2
@@ -123,7 +130,9 @@ issue_run() { # issue_run HOME OUTDIR CSR-ARGS... ; writes "wall user sys" secon
 }
 
 # --- pushca ----------------------------------------------------------------
-echo "timing pushca cert issue ($RUNS runs of $N, core ${CORE})..." >&2
+mode="--out-dir"
+[ "$BUNDLE" = 1 ] && mode="--out-bundle"
+echo "timing pushca cert issue $mode ($RUNS runs of $N, core ${CORE}, $(pinned nproc) CPU(s) usable)..." >&2
 times=()
 for ((r = 1; r <= RUNS; r++)); do
     issue_run "H$r" "out$r" "${csr_args[@]}"
@@ -141,6 +150,14 @@ read -r one _ _ <out1csr.time
 
 # --- correctness -----------------------------------------------------------
 H=H1
+if [ "$BUNDLE" = 1 ]; then
+    # The bundle holds the certificates in --csr order: split it into the
+    # files --out-dir would have written, and check those.
+    [ -s out1/bundle.pem ] || { echo "FAIL: no bundle written" >&2; exit 1; }
+    awk -v dir=out1 '/-----BEGIN CERTIFICATE-----/ { n++; f = dir "/" n ".pem" }
+        { print > f } /-----END CERTIFICATE-----/ { close(f) }' out1/bundle.pem
+    rm out1/bundle.pem
+fi
 n_out=$(find out1 -name '*.pem' | wc -l)
 [ "$n_out" -eq "$N" ] || { echo "FAIL: $n_out certificates in out1, expected $N" >&2; exit 1; }
 if [ -n "$(find out1 -name '.pushca-tmp-*' -print -quit)" ]; then
@@ -224,11 +241,11 @@ r_best=$(rate "$N" "$best")
 r_median=$(rate "$N" "$median")
 r_ossl=$(awk -v n="$OPENSSL_SAMPLE" -v t="$t_ossl" 'BEGIN { printf "%.1f", n / t }')
 core_txt="one core"
-[ "$CORE" = none ] && core_txt="unpinned"
+[ "$CORE" = none ] && core_txt="unpinned, $(nproc) cores"
 echo
 echo "machine: $(nproc) CPUs, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo); $(openssl version | cut -d' ' -f1-2); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "scratch dir: $tmp on $(df -PT "$tmp" | awk 'NR == 2 { print $2 }') ($(df -P "$tmp" | awk 'NR == 2 { print $1 }'))"
-echo "CA key $CA_KEY, CSR keys $KEY, pinned to core $CORE; times: ${times[*]} s"
+echo "CA key $CA_KEY, CSR keys $KEY, pinned to core $CORE, output $mode; times: ${times[*]} s (runs: $(for t in "${times[@]}"; do printf '%s ' "$(rate "$N" "$t")"; done)certs/s)"
 echo "pushca cert issue: $N certificates in $median s (median of $RUNS; best $best s) = $r_median certs/s (best $r_best) ($core_txt, store commit included)"
 echo "pushca cert issue, 1 certificate (fixed cost): $one s"
 awk -v n="$N" -v t="$median" -v f="$one" 'BEGIN {
@@ -240,4 +257,6 @@ else
 fi
 awk -v p="$N" -v tp="$median" -v o="$OPENSSL_SAMPLE" -v to="$t_ossl" \
     'BEGIN { printf "ratio: %.0fx (median pushca rate / openssl loop rate)\n", (p / tp) / (o / to) }'
-echo "checks: $n_out files, openssl verify ok, cert list --json lists $listed, public keys match"
+checked_what="files"
+[ "$BUNDLE" = 1 ] && checked_what="certificates in the bundle, in --csr order"
+echo "checks: $n_out $checked_what, openssl verify ok, cert list --json lists $listed, public keys match"

@@ -344,6 +344,43 @@ pub fn check_output(path: &Path, rules: &OutputRules<'_>) -> Result<(), FsError>
     resolve(path, rules).map(|_| ())
 }
 
+/// Checks outputs that are written together (one [`AtomicBatch`]) before any
+/// work is done: each one under the rules, and no two of them the same file
+/// once symlinks and `..` are resolved (`out/a.pem` and `./out/../out/a.pem`),
+/// so that staging the batch cannot fail on it later.
+pub fn check_outputs<'p>(
+    paths: impl IntoIterator<Item = &'p Path>,
+    rules: &OutputRules<'_>,
+) -> Result<(), FsError> {
+    let mut seen = std::collections::HashSet::new();
+    // Outputs of a batch share a handful of directories: canonicalize each once.
+    let mut dirs: std::collections::HashMap<PathBuf, PathBuf> = Default::default();
+    for path in paths {
+        let key = match resolve(path, rules)? {
+            Target::Special(p) => p,
+            Target::Regular(p) => {
+                let dir = parent_dir(&p);
+                let canonical = match dirs.get(&dir) {
+                    Some(c) => c.clone(),
+                    None => {
+                        let c = fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
+                        dirs.insert(dir, c.clone());
+                        c
+                    }
+                };
+                match p.file_name() {
+                    Some(name) => canonical.join(name),
+                    None => p,
+                }
+            }
+        };
+        if !seen.insert(key) {
+            return Err(FsError::SameOutputTwice(path.to_path_buf()));
+        }
+    }
+    Ok(())
+}
+
 /// Writes `data` to `path` atomically under the output rules.
 pub fn write_output(
     path: &Path,
@@ -808,6 +845,41 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["b"], "nothing renamed, no temporary file left");
+    }
+
+    #[test]
+    fn outputs_written_together_are_checked_for_the_same_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::create_dir(d.join("sub")).unwrap();
+        let (a, b) = (d.join("sub/a.pem"), d.join("sub/b.pem"));
+        let r = rules(false, None);
+        check_outputs([a.as_path(), b.as_path()], &r).unwrap();
+        // The same file by another name: `..`, or a symlink to it.
+        let dotdot = d.join("sub/../sub/a.pem");
+        assert!(matches!(
+            check_outputs([a.as_path(), b.as_path(), dotdot.as_path()], &r),
+            Err(FsError::SameOutputTwice(p)) if p == dotdot
+        ));
+        std::os::unix::fs::symlink(d.join("sub"), d.join("link")).unwrap();
+        let via_link = d.join("link/b.pem");
+        assert!(matches!(
+            check_outputs([a.as_path(), b.as_path(), via_link.as_path()], &r),
+            Err(FsError::SameOutputTwice(_))
+        ));
+        std::os::unix::fs::symlink(&a, d.join("to-a.pem")).unwrap();
+        let to_a = d.join("to-a.pem");
+        assert!(matches!(
+            check_outputs([a.as_path(), to_a.as_path()], &r),
+            Err(FsError::SameOutputTwice(_))
+        ));
+        // The rules of each output still apply.
+        fs::write(&b, b"x").unwrap();
+        assert!(matches!(
+            check_outputs([a.as_path(), b.as_path()], &r),
+            Err(FsError::Exists(_))
+        ));
+        check_outputs([a.as_path(), b.as_path()], &rules(true, None)).unwrap();
     }
 
     #[test]

@@ -24,6 +24,15 @@ impl std::fmt::Debug for Issuer {
 /// The issuing CA ("Developer Relations"): an [`Issuer`].
 pub type IssuingCa = Issuer;
 
+// `cert issue` signs a batch from several threads sharing one issuer (ring's
+// key pairs are Send + Sync): keep it so.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Issuer>();
+    send_sync::<crate::ca::CheckedCsr>();
+    send_sync::<crate::ca::templates::PushTemplate>();
+};
+
 impl Issuer {
     /// Decrypts the key `<name>.key` of the home's CA directory with the CA
     /// passphrase and pairs it with `<name>.pem`, refusing a key that does not

@@ -47,4 +47,18 @@ mod tests {
         assert_eq!(serial_hex(&[0x00, 0x0a, 0xbc]), "0abc");
         assert_eq!(serial_hex(&[0x00]), "00");
     }
+
+    /// `cert issue` draws serials on several threads at once: each draw reads
+    /// the OS CSPRNG (no generator state to share or duplicate).
+    #[test]
+    fn serials_drawn_on_several_threads_are_distinct() {
+        let per_thread: Vec<Vec<Vec<u8>>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| (0..2_500).map(|_| random_serial()).collect()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let all: std::collections::HashSet<_> = per_thread.into_iter().flatten().collect();
+        assert_eq!(all.len(), 10_000);
+    }
 }

@@ -121,13 +121,17 @@ pub struct CertIssueArgs {
         long,
         value_name = "FILE",
         conflicts_with = "out_dir",
-        required_unless_present = "out_dir"
+        required_unless_present_any = ["out_dir", "out_bundle"]
     )]
     pub out: Option<PathBuf>,
     /// Output directory (created when missing): <csr name>.pem (or .cer) per CSR
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
-    /// Certificate file format
+    /// One PEM file with every certificate of the batch, in --csr order; alone,
+    /// or with --out/--out-dir to write both
+    #[arg(long, value_name = "FILE")]
+    pub out_bundle: Option<PathBuf>,
+    /// Format of the --out/--out-dir files (a bundle is always PEM)
     #[arg(long, value_enum, default_value = "pem")]
     pub format: CertFormat,
     #[command(flatten)]
@@ -184,21 +188,34 @@ pub fn cert(ctx: &Ctx, c: CertCmd) -> Result<Report, CliError> {
 
 fn issue(ctx: &Ctx, a: CertIssueArgs) -> Result<Report, CliError> {
     let home = ctx.home()?;
-    let output = match (&a.out, &a.out_dir) {
-        (Some(out), _) => certs::IssueOutput::File(out.clone()),
-        (None, Some(dir)) => certs::IssueOutput::Dir(dir.clone()),
-        (None, None) => return Err(CliError::usage("give --out FILE or --out-dir DIR")),
+    let output = match (&a.out, &a.out_dir, &a.out_bundle) {
+        (Some(out), _, _) => Some(certs::IssueOutput::File(out.clone())),
+        (None, Some(dir), _) => Some(certs::IssueOutput::Dir(dir.clone())),
+        (None, None, Some(_)) => {
+            if matches!(a.format, CertFormat::Der) {
+                return Err(CliError::usage(
+                    "--format der applies to --out/--out-dir files; a bundle is PEM",
+                ));
+            }
+            None
+        }
+        (None, None, None) => {
+            return Err(CliError::usage(
+                "give --out FILE, --out-dir DIR or --out-bundle FILE",
+            ))
+        }
     };
     let req = certs::IssueRequest {
         bundle_id: &a.app,
         env: a.env,
         csr_files: &a.csr,
         output,
+        bundle: a.out_bundle.clone(),
         format: a.format.into(),
         force: a.overwrite.force,
     };
     let progress = super::progress(ctx, a.csr.len() as u64, "checking CSRs");
-    let prepared = certs::prepare_issue(&home, &req, &mut || progress.inc(1))?;
+    let prepared = certs::prepare_issue(&home, &req, &|| progress.inc(1))?;
     progress.finish_and_clear();
     // Unknown or unusable App IDs and bad CSRs are refused before the passphrase is asked for.
     let pass = secrets::ca_passphrase(a.ca_passin.as_ref(), false)?;
@@ -221,12 +238,15 @@ fn issue(ctx: &Ctx, a: CertIssueArgs) -> Result<Report, CliError> {
     let mut text = String::new();
     for i in &outcome.issued {
         text.push_str(&format!(
-            "Issued {} push certificate for {} serial {} (valid until {}) -> {}\n",
+            "Issued {} push certificate for {} serial {} (valid until {}){}\n",
             a.env,
             bundle_id,
             i.cert.serial,
             rfc3339(i.cert.not_after.unix_timestamp()),
-            i.path.display()
+            i.path
+                .as_ref()
+                .map(|p| format!(" -> {}", p.display()))
+                .unwrap_or_default()
         ));
     }
     if outcome.issued.len() > 1 {
@@ -237,7 +257,17 @@ fn issue(ctx: &Ctx, a: CertIssueArgs) -> Result<Report, CliError> {
             a.env
         ) + if ctx.verbose > 0 { text.as_str() } else { "" };
     }
-    let mut report = Report::new(json!({ "certificates": items }), text);
+    if let Some(b) = &outcome.bundle {
+        text.push_str(&format!(
+            "Wrote {} certificate(s) to the bundle {}\n",
+            outcome.issued.len(),
+            b.display()
+        ));
+    }
+    let mut report = Report::new(
+        json!({ "certificates": items, "bundle": outcome.bundle }),
+        text,
+    );
     for w in outcome.warnings {
         report = report.warn(w);
     }
@@ -487,12 +517,13 @@ fn renew(ctx: &Ctx, a: CertRenewArgs) -> Result<Report, CliError> {
         bundle_id: &a.app,
         env: a.env,
         csr_files: &csrs,
-        output: certs::IssueOutput::File(a.out.clone()),
+        output: Some(certs::IssueOutput::File(a.out.clone())),
+        bundle: None,
         format: a.format.into(),
         // `cert renew` replaces its --out by design.
         force: true,
     };
-    let prepared = certs::prepare_issue(&home, &req, &mut || {})?.only_if_due(a.within);
+    let prepared = certs::prepare_issue(&home, &req, &|| {})?.only_if_due(a.within);
     // Not due: no passphrase needed, nothing written.
     if let Err(nd) = prepared.due()? {
         return Ok(not_renewed(&nd.newest, a.within));
@@ -520,7 +551,7 @@ fn renew(ctx: &Ctx, a: CertRenewArgs) -> Result<Report, CliError> {
             i.cert.serial,
             outcome.app.bundle_id,
             rfc3339(i.cert.not_after.unix_timestamp()),
-            i.path.display()
+            a.out.display()
         ),
     );
     for w in outcome.warnings {
@@ -662,7 +693,7 @@ fn create(ctx: &Ctx, a: CertCreateArgs) -> Result<Report, CliError> {
         rfc3339(i.cert.not_after.unix_timestamp()),
         out.key.display(),
         out.csr.display(),
-        i.path.display(),
+        i.path.as_deref().unwrap_or(a.out_dir.as_path()).display(),
         out.p12.display(),
         out.ck.display()
     );

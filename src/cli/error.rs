@@ -365,7 +365,10 @@ impl From<OpsError> for CliError {
                     "recover them with `pushca cert export SERIAL --out FILE` (serials: {list})"
                 ))
             }
-            OpsError::OneOutputManyCsrs(_) | OpsError::DuplicateOutput(_) => CliError::usage(msg),
+            OpsError::OneOutputManyCsrs(_)
+            | OpsError::DuplicateOutput(_)
+            | OpsError::NoIssueOutput => CliError::usage(msg),
+            OpsError::WorkerPanicked(_) => CliError::of(Kind::Internal, msg),
             OpsError::RenewedMeanwhile(_) => CliError::of(Kind::Conflict, msg),
             OpsError::NotATrustStore(_) => CliError::of(Kind::Conflict, msg)
                 .with_hint("choose another --out, or --force to replace the directory"),

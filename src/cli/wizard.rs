@@ -468,11 +468,12 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
                     bundle_id: &bundle,
                     env,
                     csr_files: std::slice::from_ref(csr),
-                    output: certs::IssueOutput::File(cert_path.clone()),
+                    output: Some(certs::IssueOutput::File(cert_path.clone())),
+                    bundle: None,
                     format: certs::CertFormat::Pem,
                     force,
                 },
-                &mut || {},
+                &|| {},
             )?;
             let out = prepared.issue(&ca_pass)?;
             for warning in &out.warnings {
@@ -484,8 +485,10 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
                     i.cert.serial,
                     pushca::timeutil::rfc3339(i.cert.not_after.unix_timestamp())
                 ));
-                cert_path = i.path.clone();
-                w.wrote(&i.path);
+                if let Some(p) = &i.path {
+                    cert_path = p.clone();
+                    w.wrote(p);
+                }
             }
             w.commands.push(format!(
                 "pushca {home_flag} cert issue --app {} --env {env} --csr {} --out {}",
@@ -521,7 +524,9 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
                     i.cert.serial,
                     pushca::timeutil::rfc3339(i.cert.not_after.unix_timestamp())
                 ));
-                cert_path = i.path.clone();
+                if let Some(p) = &i.path {
+                    cert_path = p.clone();
+                }
             }
             for p in [
                 &created.key,

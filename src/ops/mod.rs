@@ -21,6 +21,7 @@ pub mod certs;
 pub mod convert;
 pub mod gateway;
 pub mod init;
+mod par;
 pub mod portal;
 pub mod profiles;
 pub mod revocation;
@@ -99,6 +100,10 @@ pub enum OpsError {
         #[source]
         source: FsError,
     },
+    #[error("no output for the certificates: no file, directory or bundle")]
+    NoIssueOutput,
+    #[error("internal error: a thread panicked while {0}")]
+    WorkerPanicked(&'static str),
     #[error("--out takes one CSR, got {0}; use --out-dir for a batch")]
     OneOutputManyCsrs(usize),
     #[error("two CSRs would both be written to {}; give them different file names", .0.display())]
