@@ -219,7 +219,9 @@ fn issue(ctx: &Ctx, a: CertIssueArgs) -> Result<Report, CliError> {
     progress.finish_and_clear();
     // Unknown or unusable App IDs and bad CSRs are refused before the passphrase is asked for.
     let pass = secrets::ca_passphrase(a.ca_passin.as_ref(), false)?;
-    let outcome = prepared.issue(&pass)?;
+    let progress = super::progress(ctx, a.csr.len() as u64, "signing certificates");
+    let outcome = prepared.issue_with_progress(&pass, &|| progress.inc(1))?;
+    progress.finish_and_clear();
     let bundle_id = &outcome.app.bundle_id;
     let items: Vec<_> = outcome
         .issued

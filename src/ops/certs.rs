@@ -413,6 +413,16 @@ impl PreparedIssue<'_> {
     /// Unlocks the issuing CA with `pass`, signs (on all cores) and records
     /// every certificate in one transaction, then writes the files.
     pub fn issue(self, pass: &Secret) -> Result<IssueOutcome> {
+        self.issue_with_progress(pass, &|| {})
+    }
+
+    /// [`PreparedIssue::issue`], calling `tick` (from several threads) once
+    /// per certificate signed.
+    pub fn issue_with_progress(
+        self,
+        pass: &Secret,
+        tick: &(dyn Fn() + Sync),
+    ) -> Result<IssueOutcome> {
         let home = self.home;
         let rules = OutputRules {
             force: self.force,
@@ -453,7 +463,11 @@ impl PreparedIssue<'_> {
             let issued = par::try_map_ordered(
                 &self.csrs,
                 par::threads(),
-                |csr| Ok(ca.issue_push_certificate(&template, &subject, csr, now)?),
+                |csr| {
+                    let cert = ca.issue_push_certificate(&template, &subject, csr, now)?;
+                    tick();
+                    Ok(cert)
+                },
                 || OpsError::WorkerPanicked("signing certificates"),
             )?;
             for (cert, csr) in issued.iter().zip(&self.csrs) {
@@ -747,7 +761,17 @@ mod tests {
         })
         .unwrap();
         assert_eq!(ticks.load(Ordering::Relaxed), files.len());
-        let outcome = prepared.issue(&pass).unwrap();
+        let signed = AtomicUsize::new(0);
+        let outcome = prepared
+            .issue_with_progress(&pass, &|| {
+                signed.fetch_add(1, Ordering::Relaxed);
+            })
+            .unwrap();
+        assert_eq!(
+            signed.load(Ordering::Relaxed),
+            files.len(),
+            "one tick per signature"
+        );
         assert_eq!(outcome.bundle.as_deref(), Some(bundle.as_path()));
         let bundled = crate::certfile::read_certificates(&std::fs::read(&bundle).unwrap()).unwrap();
         assert_eq!(bundled.len(), files.len());
