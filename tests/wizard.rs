@@ -575,3 +575,26 @@ fn output_passwords_are_prompted_hidden_and_confirmed_on_a_terminal() {
     );
     assert!(!env.path("differ.key").exists() && !env.path("differ.csr").exists());
 }
+
+/// A damaged CA key is reported at once, not taken for a wrong passphrase.
+#[test]
+fn a_damaged_ca_key_is_an_error_not_a_retry() {
+    require_tmux();
+    let env = Env::new();
+    env.init();
+    std::fs::write(
+        env.home().join("ca").join("issuing.key"),
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let out = env.path("out");
+    std::fs::create_dir(&out).unwrap();
+    let mut t = Tty::start(&env, &out);
+    t.expect("already has a CA; reusing it");
+    t.expect("CA passphrase:");
+    t.type_line(common::CA_PASS);
+    assert_eq!(t.exit_code(), 1);
+    let shown = t.transcript();
+    assert!(!shown.contains("try again"), "{shown}");
+    assert!(shown.contains("error:"), "{shown}");
+}

@@ -271,13 +271,15 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
             let p = w.passphrase("CA passphrase", false, |_| Ok(()))?;
             match pushca::ca::Issuer::unlock_issuing(&files, &p) {
                 Ok(_) => break p,
-                Err(e) => {
+                Err(e @ pushca::ca::CaError::WrongPassphrase(_)) => {
                     tries += 1;
                     if tries >= 3 {
                         return Err(CliError::from(ops::OpsError::from(e)));
                     }
                     w.say("  that passphrase does not unlock the CA; try again");
                 }
+                // A missing or damaged key file: asking again would not help.
+                Err(e) => return Err(CliError::from(ops::OpsError::from(e))),
             }
         };
         let teams = ops::portal::list_teams(&w.home)?;
