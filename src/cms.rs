@@ -242,8 +242,10 @@ fn matches_signer(sid: &SignerIdentifier, cert: &Certificate) -> bool {
 struct RawSignedData<'a> {
     encap_content_info: EncapsulatedContentInfo,
     /// Every `certificate` choice of the CertificateSet (other choices are
-    /// skipped); more than [`MAX_CERTIFICATES`] when the set has more entries.
+    /// skipped), read up to [`MAX_CERTIFICATES`] + 1 entries.
     certificates: Vec<&'a [u8]>,
+    /// Entries of the CertificateSet read (all choices).
+    certificate_entries: usize,
     signer_infos: SignerInfos,
 }
 
@@ -266,10 +268,10 @@ impl<'a> RawSignedData<'a> {
         digests.tag().assert_eq(der::Tag::Set)?;
         let encap_content_info = EncapsulatedContentInfo::decode(&mut r)?;
         let mut certificates = Vec::new();
+        let mut entries = 0;
         if r.peek_tag()? == CERTIFICATES_TAG {
             let set = der::asn1::AnyRef::decode(&mut r)?;
             let mut s = SliceReader::new(set.value())?;
-            let mut entries = 0;
             while !s.is_finished() && entries <= MAX_CERTIFICATES {
                 entries += 1;
                 let tag = s.peek_tag()?;
@@ -277,10 +279,6 @@ impl<'a> RawSignedData<'a> {
                 if tag == der::Tag::Sequence {
                     certificates.push(tlv);
                 }
-            }
-            if entries > MAX_CERTIFICATES {
-                // Refused by the caller, like too many certificates.
-                certificates.resize(MAX_CERTIFICATES + 1, &[]);
             }
         }
         if r.peek_tag()? == CRLS_TAG {
@@ -290,6 +288,7 @@ impl<'a> RawSignedData<'a> {
         r.finish(RawSignedData {
             encap_content_info,
             certificates,
+            certificate_entries: entries,
             signer_infos,
         })
     }
@@ -415,7 +414,7 @@ pub fn open(der: &[u8], detached: Option<&[u8]>) -> Result<Opened, CmsError> {
         return Err(CmsError::Malformed("SignedData is not a SEQUENCE".into()));
     }
     let sd = RawSignedData::parse(ci.content.value()).map_err(malformed)?;
-    if sd.certificates.len() > MAX_CERTIFICATES || sd.signer_infos.0.len() > MAX_SIGNERS {
+    if sd.certificate_entries > MAX_CERTIFICATES || sd.signer_infos.0.len() > MAX_SIGNERS {
         return Err(CmsError::TooMany);
     }
     let content: Vec<u8> = match (&sd.encap_content_info.econtent, detached) {

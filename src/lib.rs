@@ -27,6 +27,7 @@ pub mod gateway;
 pub mod home;
 pub mod keys;
 pub mod ops;
+mod par;
 pub mod pbe;
 pub mod pem;
 pub mod pkcs12;

@@ -37,27 +37,19 @@ fn tmux(sock: &str, args: &[&str]) -> std::process::Output {
 }
 
 impl Tty {
-    fn start(env: &Env, out_dir: &Path) -> Tty {
+    /// Runs `command` (a shell command line) in `dir` on a new tmux server;
+    /// its exit status is printed after it ends, then the shell waits, so the
+    /// pane (and its transcript) stays readable.
+    fn run(dir: &Path, command: &str) -> Tty {
         static SESSIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let name = format!(
-            "pushca-wizard-{}-{}-{}",
+            "pushca-tty-{}-{}",
             std::process::id(),
-            SESSIONS.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
-            env.dir
-                .path()
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .replace(|c: char| !c.is_ascii_alphanumeric(), "")
+            SESSIONS.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
         );
-        let bin = assert_cmd::cargo::cargo_bin("pushca");
-        // The exit status is printed after the wizard ends; the shell then
-        // waits, so the pane (and its transcript) stays readable.
         let script = format!(
-            "cd '{}' && env -u PUSHCA_HOME -u PUSHCA_CA_PASSPHRASE NO_COLOR=1 '{}' --home '{}' wizard; echo \"EXIT:$?\"; sleep 600",
-            out_dir.display(),
-            bin.display(),
-            env.home().display()
+            "cd '{}' && {command}; echo \"EXIT:$?\"; sleep 600",
+            dir.display()
         );
         let o = tmux(
             &name,
@@ -84,6 +76,24 @@ impl Tty {
             name,
             seen: Default::default(),
         }
+    }
+
+    /// `pushca wizard` on the home of `env`, writing into `out_dir`.
+    fn start(env: &Env, out_dir: &Path) -> Tty {
+        Tty::run(
+            out_dir,
+            &format!(
+                "env -u PUSHCA_HOME -u PUSHCA_CA_PASSPHRASE NO_COLOR=1 '{}' --home '{}' wizard",
+                assert_cmd::cargo::cargo_bin("pushca").display(),
+                env.home().display()
+            ),
+        )
+    }
+
+    /// The visible screen with its escape sequences (colours).
+    fn screen_with_escapes(&self) -> String {
+        let o = tmux(&self.name, &["capture-pane", "-p", "-e", "-t", &self.name]);
+        String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
     fn transcript(&self) -> String {
@@ -444,45 +454,21 @@ fn colours_only_on_a_terminal_and_never_with_no_color() {
     let env = Env::new();
     let bin = assert_cmd::cargo::cargo_bin("pushca");
     let run = |no_color: bool| -> String {
-        let name = format!("pushca-colour-{}-{no_color}", std::process::id());
-        let script = format!(
-            "{} '{}' --home '{}' cert show missing.pem; sleep 600",
-            if no_color {
-                "NO_COLOR=1"
-            } else {
-                "env -u NO_COLOR"
-            },
-            bin.display(),
-            env.home().display()
+        let mut t = Tty::run(
+            env.dir.path(),
+            &format!(
+                "{} '{}' --home '{}' cert show missing.pem",
+                if no_color {
+                    "NO_COLOR=1"
+                } else {
+                    "env -u NO_COLOR"
+                },
+                bin.display(),
+                env.home().display()
+            ),
         );
-        let o = tmux(
-            &name,
-            &[
-                "new-session",
-                "-d",
-                "-s",
-                &name,
-                "-x",
-                "150",
-                "-y",
-                "10",
-                "bash",
-                "-c",
-                &script,
-            ],
-        );
-        assert!(o.status.success(), "tmux: {}", stderr(&o));
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let shown = loop {
-            let o = tmux(&name, &["capture-pane", "-p", "-e", "-t", &name]);
-            let t = String::from_utf8_lossy(&o.stdout).into_owned();
-            if t.contains("missing.pem") || Instant::now() > deadline {
-                break t;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        tmux(&name, &["kill-server"]);
-        shown
+        t.expect("EXIT:");
+        t.screen_with_escapes()
     };
     let coloured = run(false);
     assert!(
@@ -511,34 +497,14 @@ fn output_passwords_are_prompted_hidden_and_confirmed_on_a_terminal() {
     let env = Env::new();
     let bin = assert_cmd::cargo::cargo_bin("pushca");
     let session = |tag: &str, first: &str, second: &str| -> String {
-        let name = format!("pushca-passout-{}-{tag}", std::process::id());
-        let script = format!(
-            "cd '{}' && NO_COLOR=1 '{}' --home '{}' csr new --key-out {tag}.key --out {tag}.csr; echo \"EXIT:$?\"; sleep 600",
-            env.dir.path().display(),
-            bin.display(),
-            env.home().display()
+        let mut t = Tty::run(
+            env.dir.path(),
+            &format!(
+                "NO_COLOR=1 '{}' --home '{}' csr new --key-out {tag}.key --out {tag}.csr",
+                bin.display(),
+                env.home().display()
+            ),
         );
-        let o = tmux(
-            &name,
-            &[
-                "new-session",
-                "-d",
-                "-s",
-                &name,
-                "-x",
-                "150",
-                "-y",
-                "20",
-                "bash",
-                "-c",
-                &script,
-            ],
-        );
-        assert!(o.status.success(), "tmux: {}", stderr(&o));
-        let mut t = Tty {
-            name,
-            seen: Default::default(),
-        };
         t.expect("passphrase for the new key:");
         t.type_line(first);
         t.expect("Repeat passphrase for the new key:");

@@ -182,6 +182,16 @@ impl Wizard {
         }
     }
 
+    /// Says what was issued; where it was written.
+    fn issued(&self, env: PushEnvironment, i: &certs::Issued) -> Option<PathBuf> {
+        self.say(&format!(
+            "  issued {env} certificate {} (valid until {})",
+            i.cert.serial,
+            pushca::timeutil::rfc3339(i.cert.not_after.unix_timestamp())
+        ));
+        i.path.clone()
+    }
+
     fn wrote(&mut self, p: &Path) {
         self.say(&format!("  wrote {}", p.display()));
         self.written.push(p.to_path_buf());
@@ -482,14 +492,9 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
                 w.say(&format!("  warning: {warning}"));
             }
             for i in &out.issued {
-                w.say(&format!(
-                    "  issued {env} certificate {} (valid until {})",
-                    i.cert.serial,
-                    pushca::timeutil::rfc3339(i.cert.not_after.unix_timestamp())
-                ));
-                if let Some(p) = &i.path {
+                if let Some(p) = w.issued(env, i) {
                     cert_path = p.clone();
-                    w.wrote(p);
+                    w.wrote(&p);
                 }
             }
             w.commands.push(format!(
@@ -520,15 +525,8 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
                 force,
                 || Ok(ca_pass.clone()),
             )?;
-            if let Some(i) = &created.issued {
-                w.say(&format!(
-                    "  issued {env} certificate {} (valid until {})",
-                    i.cert.serial,
-                    pushca::timeutil::rfc3339(i.cert.not_after.unix_timestamp())
-                ));
-                if let Some(p) = &i.path {
-                    cert_path = p.clone();
-                }
+            if let Some(p) = created.issued.as_ref().and_then(|i| w.issued(env, i)) {
+                cert_path = p;
             }
             for p in [
                 &created.key,

@@ -69,20 +69,10 @@ fn verify_listed(
         tick();
         Ok(())
     };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8);
-    let chunk = profiles.len().div_ceil(threads).max(1);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = profiles
-            .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().try_for_each(one)))
-            .collect();
-        handles.into_iter().try_for_each(|h| {
-            h.join()
-                .unwrap_or_else(|_| Err(build("a verification thread panicked")))
-        })
+    crate::par::try_map_ordered(profiles, crate::par::threads(), one, || {
+        build("a verification thread panicked")
     })
+    .map(|_| ())
 }
 
 /// Files by relative path, with their contents.

@@ -799,13 +799,6 @@ fn verify_profiles(
     previous: Option<&Verified>,
     verify_signatures: bool,
 ) -> Result<(Vec<LoadedProfile>, Verified), GatewayError> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8)
-        // Twice the cores: a thread waiting on a file read leaves its core
-        // to another (measured: ~5% faster cold loads on 2 cores).
-        * 2;
-    let chunk = jobs.len().div_ceil(threads).max(1);
     let ctx = VerifyCtx {
         dir,
         policy,
@@ -816,34 +809,22 @@ fn verify_profiles(
         signers: RwLock::new(HashMap::default()),
         shared: RwLock::new(HashMap::default()),
     };
-    type Part = Result<Vec<(LoadedProfile, [u8; 32], Arc<VerifiedCore>)>, GatewayError>;
-    let results: Vec<Part> = std::thread::scope(|s| {
-        let handles: Vec<_> = jobs
-            .chunks(chunk)
-            .map(|part| {
-                let ctx = &ctx;
-                s.spawn(move || part.iter().map(|job| verify_one(job, ctx)).collect())
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(GatewayError::ProfileMismatch {
-                        file: "?".into(),
-                        reason: "verification thread panicked".into(),
-                    })
-                })
-            })
-            .collect()
-    });
+    // Twice the cores: a thread waiting on a file read leaves its core to
+    // another (measured: ~5% faster cold loads on 2 cores).
+    let results = crate::par::try_map_ordered(
+        jobs,
+        crate::par::threads().clamp(1, 8) * 2,
+        |job| verify_one(job, &ctx),
+        || GatewayError::ProfileMismatch {
+            file: "?".into(),
+            reason: "verification thread panicked".into(),
+        },
+    )?;
     let mut out = Vec::with_capacity(jobs.len());
     let mut verified = Verified::default();
-    for r in results {
-        for (lp, sha, core) in r? {
-            verified.insert(sha, core);
-            out.push(lp);
-        }
+    for (lp, sha, core) in results {
+        verified.insert(sha, core);
+        out.push(lp);
     }
     Ok((out, verified))
 }

@@ -9,13 +9,14 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use super::{now, open_store, par, OpsError, OutputRules, Result};
+use super::{now, open_store, OpsError, OutputRules, Result};
 use crate::ca::authority::CaFiles;
 use crate::ca::{
     self, templates, CertSummary, CheckedCsr, IssuingCa, PushEnvironment, PushSubject,
 };
 use crate::fsutil::{self, AtomicBatch, MODE_PUBLIC};
 use crate::home::Home;
+use crate::par;
 use crate::portal;
 use crate::secret::Secret;
 use crate::store::{AppRecord, CertFilter, CertRecord};
@@ -653,21 +654,7 @@ mod tests {
     #[test]
     fn a_failure_inside_the_issuing_transaction_leaves_the_store_unchanged() {
         let dir = tempfile::tempdir().unwrap();
-        let home = Home::new(dir.path().join("home"));
-        let pass = Secret::new("a long CA passphrase");
-        crate::ops::init::init_home(
-            &home,
-            &crate::ops::init::InitRequest {
-                team_name: "T",
-                team_id: None,
-                country: "US",
-                key_type: KeyType::EcP256,
-            },
-            &pass,
-            now(),
-        )
-        .unwrap();
-        crate::ops::portal::create_app(&home, &portal::NewApp::new("com.x.app", true)).unwrap();
+        let (home, pass) = home_with_app(dir.path());
         let files = [csr_file(dir.path(), "a.csr"), csr_file(dir.path(), "b.csr")];
         let out = dir.path().join("out");
         let bundle = dir.path().join("bundle.pem");

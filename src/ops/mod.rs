@@ -21,7 +21,6 @@ pub mod certs;
 pub mod convert;
 pub mod gateway;
 pub mod init;
-mod par;
 pub mod portal;
 pub mod profiles;
 pub mod revocation;

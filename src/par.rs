@@ -1,5 +1,6 @@
 //! Fallible work on all cores, in order: the CSR checks and the signing of a
-//! `cert issue` batch.
+//! `cert issue` batch, the profile checks of `gateway trust-store` and of
+//! `TrustStore::load`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
