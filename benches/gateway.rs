@@ -230,7 +230,7 @@ fn main() {
     let ts = dir.join("ts");
     let pass = Secret::new(PASS);
     let t0 = Instant::now();
-    let prepared = pushca::ops::gateway::prepare_trust_store(&home, &ts, false).expect("prepare");
+    let prepared = pushca::ops::gateway::prepare_trust_store(&home, &ts).expect("prepare");
     let out = prepared.build(&pass).expect("build");
     let build_time = t0.elapsed();
     let bytes: u64 = walk_size(&ts);
@@ -241,13 +241,14 @@ fn main() {
         bytes as f64 / 1e6
     );
 
-    // TrustStore::load.
+    // TrustStore::load, against the home's root (pinned).
+    let anchor = pushca::ops::home_anchor(&home).expect("anchor");
     let runs = if bench { 5 } else { 1 };
     let mut loads = Vec::new();
     let mut store = None;
     for _ in 0..runs {
         let t0 = Instant::now();
-        let s = TrustStore::load(&ts).expect("load");
+        let s = TrustStore::load(&ts, &anchor).expect("load");
         loads.push(t0.elapsed());
         store = Some(s);
     }
@@ -261,14 +262,16 @@ fn main() {
     let t0 = Instant::now();
     let strict = pushca::gateway::LoadOptions {
         verify_profile_signatures: true,
+        ..Default::default()
     };
-    drop(TrustStore::load_with(&ts, strict, None).expect("load, every signature"));
+    drop(TrustStore::load_with(&ts, &anchor, strict, None).expect("load, every signature"));
     println!(
         "TrustStore::load_with(verify_profile_signatures): {}",
         secs(t0.elapsed())
     );
     let t0 = Instant::now();
-    let again = TrustStore::load_after(&ts, Some(&store)).expect("reload");
+    let again =
+        TrustStore::load_with(&ts, &anchor, Default::default(), Some(&store)).expect("reload");
     println!(
         "TrustStore reload of the same files (verified profiles reused by SHA-256): {}",
         secs(t0.elapsed())
@@ -340,7 +343,7 @@ fn main() {
 
     // authorize per push, one core: the identified providers, their topics and devices.
     let pushes: u64 = if bench { 20_000_000 } else { 1_000 };
-    let gw = Gateway::new(TrustStore::load(&ts).unwrap());
+    let gw = Gateway::load(&ts, anchor.clone()).unwrap();
     let gids: Vec<_> = leaves[..n]
         .iter()
         .map(|(der, b, e, u)| (gw.identify(&[der]).unwrap(), b.clone(), *e, u.clone()))

@@ -39,8 +39,12 @@ pub enum CmsError {
     TooLarge,
     #[error("CMS SignedData has too many certificates or signers")]
     TooMany,
-    #[error("CMS SignedData has no content (detached signature without the content)")]
+    #[error(
+        "CMS SignedData has no content (a detached signature, where signed content was expected)"
+    )]
     NoContent,
+    #[error("CMS SignedData carries its own content: not a detached signature")]
+    NotDetached,
     #[error("no certificate in the SignedData matches its signer")]
     NoSignerCertificate,
     #[error("unsupported CMS algorithm {0}")]
@@ -352,12 +356,25 @@ fn find_signer<'c>(
     Err(CmsError::NoSignerCertificate)
 }
 
+/// What is signed: the SignedData's own content, or exactly the given bytes.
+#[derive(Debug, Clone, Copy)]
+pub enum Content<'a> {
+    /// The content is embedded (a provisioning profile): a SignedData
+    /// without eContent is refused.
+    Attached,
+    /// A detached signature over exactly these bytes (the gateway policy): a
+    /// SignedData that carries eContent of its own is refused, so no other
+    /// signed object (a profile) can stand in for the signature.
+    Detached(&'a [u8]),
+}
+
 /// Verifies a DER ContentInfo(SignedData): the first signer's signature over
 /// its signed attributes (or the content), the messageDigest against the
-/// content (embedded, or `detached`), with the signer's certificate from the
-/// SignedData. The chain of that certificate is **not** checked here.
-pub fn verify(der: &[u8], detached: Option<&[u8]>) -> Result<Verified, CmsError> {
-    open(der, detached)?.verify()
+/// content, with the signer's certificate from the SignedData. The chain of
+/// that certificate is **not** checked here. [`Verified::content`] is what
+/// the signature covers: parse that, never another copy.
+pub fn verify(der: &[u8], content: Content<'_>) -> Result<Verified, CmsError> {
+    open(der, content)?.verify()
 }
 
 /// A decoded SignedData whose structure, signer certificate, supported
@@ -398,7 +415,7 @@ impl Opened {
 
 /// Decodes and checks a DER ContentInfo(SignedData) up to (not including)
 /// its signature value; see [`verify`].
-pub fn open(der: &[u8], detached: Option<&[u8]>) -> Result<Opened, CmsError> {
+pub fn open(der: &[u8], expected: Content<'_>) -> Result<Opened, CmsError> {
     if der.len() > MAX_SIGNED_DATA {
         return Err(CmsError::TooLarge);
     }
@@ -417,14 +434,15 @@ pub fn open(der: &[u8], detached: Option<&[u8]>) -> Result<Opened, CmsError> {
     if sd.certificate_entries > MAX_CERTIFICATES || sd.signer_infos.0.len() > MAX_SIGNERS {
         return Err(CmsError::TooMany);
     }
-    let content: Vec<u8> = match (&sd.encap_content_info.econtent, detached) {
-        (Some(any), _) => any
+    let content: Vec<u8> = match (&sd.encap_content_info.econtent, expected) {
+        (Some(any), Content::Attached) => any
             .decode_as::<OctetString>()
             .map_err(malformed)?
             .as_bytes()
             .to_vec(),
-        (None, Some(d)) => d.to_vec(),
-        (None, None) => return Err(CmsError::NoContent),
+        (None, Content::Detached(d)) => d.to_vec(),
+        (Some(_), Content::Detached(_)) => return Err(CmsError::NotDetached),
+        (None, Content::Attached) => return Err(CmsError::NoContent),
     };
     let si = sd
         .signer_infos

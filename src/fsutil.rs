@@ -64,7 +64,7 @@ pub enum FsError {
     SameOutputTwice(PathBuf),
 }
 
-fn describe(err: &io::Error) -> String {
+pub(crate) fn describe(err: &io::Error) -> String {
     match err.kind() {
         io::ErrorKind::NotFound => "no such file or directory".into(),
         io::ErrorKind::PermissionDenied => "permission denied".into(),
@@ -139,7 +139,7 @@ pub fn read_input_capped(path: &Path, cap: u64) -> Result<Vec<u8>, FsError> {
         }
         return Ok(data);
     }
-    let mut f = match OpenOptions::new()
+    let f = match OpenOptions::new()
         .read(true)
         .custom_flags(nonblock_flag())
         .open(path)
@@ -157,6 +157,16 @@ pub fn read_input_capped(path: &Path, cap: u64) -> Result<Vec<u8>, FsError> {
             }
             return Err(err(describe(&e)));
         }
+    };
+    read_opened(f, path, cap)
+}
+
+/// The checks and the capped read of [`read_input_capped`] on a file already
+/// opened (without blocking): `path` names it in errors.
+pub(crate) fn read_opened(mut f: File, path: &Path, cap: u64) -> Result<Vec<u8>, FsError> {
+    let err = |reason: String| FsError::Read {
+        path: path.to_path_buf(),
+        reason,
     };
     let meta = f.metadata().map_err(|e| err(describe(&e)))?;
     if !meta.is_file() {

@@ -11,12 +11,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
 
 use common::{stderr, stdout_json, Env, CA_PASS};
-use pushca::gateway::{Decision, Gateway, Reason};
+use pushca::gateway::{Anchor, Decision, Gateway, Reason};
 use pushca::x509ext::Environment;
 
 const D1: &str = "00008030-001A0C3E0E68802E";
 const D2: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678";
 const UNKNOWN: &str = "00008030-FFFFFFFFFFFFFFFF";
+
+/// The home's root: the anchor its trust stores are verified against.
+fn anchor(env: &Env) -> Anchor {
+    Anchor::from_file(env.home().join("ca/root.pem")).unwrap()
+}
 
 fn pass() -> String {
     format!("pass:{CA_PASS}")
@@ -323,7 +328,7 @@ fn the_whole_allow_deny_matrix_through_gateway_check_and_the_library() {
     }
 
     // The same through the library: identify once, authorize per push.
-    let gw = Gateway::load(&env.path("ts")).unwrap();
+    let gw = Gateway::load(env.path("ts"), anchor(env)).unwrap();
     let chain = |name: &str| common::cert_der(&env.path(name));
     let dev = gw.identify(&[chain("dev.pem")]).unwrap();
     assert_eq!(dev.bundle_id(), app);
@@ -387,7 +392,7 @@ fn the_whole_allow_deny_matrix_through_gateway_check_and_the_library() {
         gw.authorize(&dev, app, Environment::Development, Some(D1)),
         Decision::Allow
     );
-    gw.reload(&env.path("ts")).unwrap();
+    gw.reload(env.path("ts")).unwrap();
     // The identity made before the reload is checked again: revoked now.
     assert_eq!(
         gw.authorize(&dev, app, Environment::Development, Some(D1)),
@@ -470,7 +475,7 @@ fn trust_store_files_are_what_each_consumer_loads_and_reruns_are_cheap() {
     assert!(o.status.success(), "{}", stderr(&o));
     let policy: serde_json::Value =
         serde_json::from_slice(&std::fs::read(ts.join("policy.json")).unwrap()).unwrap();
-    assert_eq!(policy["format"], "pushca-policy/1");
+    assert_eq!(policy["format"], "pushca-policy/2");
     assert_eq!(
         policy["topics"]["com.example.app.voip"]["bundle_id"],
         "com.example.app"
@@ -552,7 +557,7 @@ fn trust_store_files_are_what_each_consumer_loads_and_reruns_are_cheap() {
         j["changed"], true,
         "a store that does not verify is rebuilt"
     );
-    Gateway::load(&ts).unwrap();
+    Gateway::load(&ts, anchor(env)).unwrap();
     // Never inside the home; never over a directory that is not a trust store.
     let inside = env.home().join("ts");
     let o = env
@@ -583,7 +588,11 @@ fn trust_store_files_are_what_each_consumer_loads_and_reruns_are_cheap() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("not a trust store"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("'notes.txt', which is not a trust store's own file"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(std::fs::read(env.path("mine/notes.txt")).unwrap(), b"keep");
     // No temporary directories left beside it.
     let leftovers: Vec<_> = std::fs::read_dir(env.dir.path())
@@ -612,7 +621,7 @@ fn a_tampered_trust_store_never_loads() {
     let env = &w.env;
     trust_store(env, "ts");
     let good = env.path("ts");
-    Gateway::load(&good).unwrap();
+    Gateway::load(&good, anchor(env)).unwrap();
     let profile = std::fs::read_dir(good.join("profiles"))
         .unwrap()
         .next()
@@ -706,11 +715,11 @@ fn a_tampered_trust_store_never_loads() {
     for (i, (what, tamper)) in cases.iter().enumerate() {
         let dir = env.path(&format!("t{i}"));
         copy_dir(&good, &dir);
-        Gateway::load(&dir)
+        Gateway::load(&dir, anchor(env))
             .unwrap_or_else(|e| panic!("{what}: the copy must load before tampering: {e}"));
-        let gw = Gateway::load(&dir).unwrap();
+        let gw = Gateway::load(&dir, anchor(env)).unwrap();
         tamper(&dir);
-        let e = Gateway::load(&dir).expect_err(what);
+        let e = Gateway::load(&dir, anchor(env)).expect_err(what);
         eprintln!("{what}: {e}");
         // A reload (which reuses verified profiles by SHA-256) refuses it
         // too, and the gateway keeps running on the snapshot it had.
@@ -838,8 +847,10 @@ fn a_profile_with_a_broken_own_signature() {
     let good = env.path("ts");
     let strict = LoadOptions {
         verify_profile_signatures: true,
+        ..Default::default()
     };
-    TrustStore::load_with(&good, strict, None).expect("a good store verifies in full");
+    let a = anchor(env);
+    TrustStore::load_with(&good, &a, strict, None).expect("a good store verifies in full");
     // The builder verifies what it lists.
     let db = rusqlite::Connection::open(env.home().join("pushca.db")).unwrap();
     let (uuid, mut der): (String, Vec<u8>) = db
@@ -907,12 +918,12 @@ fn a_profile_with_a_broken_own_signature() {
     .unwrap();
     std::fs::write(dir.join("policy.json"), &json).unwrap();
     std::fs::write(dir.join("policy.json.p7s"), &p7s).unwrap();
-    TrustStore::load(&dir).expect("the signed policy covers the file");
-    let e = TrustStore::load_with(&dir, strict, None).expect_err("its own signature is broken");
+    TrustStore::load(&dir, &a).expect("the signed policy covers the file");
+    let e = TrustStore::load_with(&dir, &a, strict, None).expect_err("its own signature is broken");
     assert!(e.to_string().contains(&uuid), "{e}");
     // A reload asked to verify signatures does not reuse the unverified one.
-    let lax = TrustStore::load(&dir).unwrap();
-    assert!(TrustStore::load_with(&dir, strict, Some(&lax)).is_err());
+    let lax = TrustStore::load(&dir, &a).unwrap();
+    assert!(TrustStore::load_with(&dir, &a, strict, Some(&lax)).is_err());
     let o = env
         .cmd()
         .args([

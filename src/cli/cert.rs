@@ -465,7 +465,12 @@ pub fn crl(ctx: &Ctx, a: CrlArgs) -> Result<Report, CliError> {
         pushca::fsutil::check_output(out, &rules)?;
     }
     let pass = secrets::ca_passphrase(a.ca_passin.as_ref(), false)?;
-    let rec = ops::revocation::make_crl(&home, &pass)?;
+    let output = a.out.as_deref().map(|path| ops::revocation::CrlOutput {
+        path,
+        der: matches!(a.format, CertFormat::Der),
+        rules,
+    });
+    let rec = ops::revocation::make_crl_to(&home, &pass, output.as_ref())?;
     let pem = pem_encode("X509 CRL", &rec.der);
     let doc = json!({
         "number": rec.number, "this_update": rfc3339(rec.this_update),
@@ -473,23 +478,16 @@ pub fn crl(ctx: &Ctx, a: CrlArgs) -> Result<Report, CliError> {
         "sha256": pushca::ca::sha256_hex(&rec.der), "out": a.out,
     });
     match &a.out {
-        Some(out) => {
-            let bytes = match a.format {
-                CertFormat::Pem => pem.into_bytes(),
-                CertFormat::Der => rec.der.clone(),
-            };
-            pushca::fsutil::write_output(out, &bytes, pushca::fsutil::MODE_PUBLIC, &rules)?;
-            Ok(Report::new(
-                doc,
-                format!(
-                    "Signed CRL number {} ({} revoked, next update {}) -> {}\n",
-                    rec.number,
-                    rec.revoked,
-                    rfc3339(rec.next_update),
-                    out.display()
-                ),
-            ))
-        }
+        Some(out) => Ok(Report::new(
+            doc,
+            format!(
+                "Signed CRL number {} ({} revoked, next update {}) -> {}\n",
+                rec.number,
+                rec.revoked,
+                rfc3339(rec.next_update),
+                out.display()
+            ),
+        )),
         None => {
             let mut doc = doc;
             doc["pem"] = json!(pem);

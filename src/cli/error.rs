@@ -166,6 +166,7 @@ fn profile_kind(e: &ProfileError) -> Kind {
             | CmsError::TooLarge
             | CmsError::TooMany
             | CmsError::NoContent
+            | CmsError::NotDetached
             | CmsError::NoSignerCertificate
             | CmsError::Unsupported(_)
             | CmsError::DigestMismatch
@@ -370,8 +371,19 @@ impl From<OpsError> for CliError {
             | OpsError::NoIssueOutput => CliError::usage(msg),
             OpsError::WorkerPanicked(_) => CliError::of(Kind::Internal, msg),
             OpsError::RenewedMeanwhile(_) => CliError::of(Kind::Conflict, msg),
-            OpsError::NotATrustStore(_) => CliError::of(Kind::Conflict, msg)
-                .with_hint("choose another --out, or --force to replace the directory"),
+            OpsError::NotATrustStore(_) | OpsError::ForeignFilesInOut { .. } => {
+                CliError::of(Kind::Conflict, msg).with_hint(
+                    "choose another --out: an empty or new directory, or an earlier trust store",
+                )
+            }
+            OpsError::OutContainsHome { .. } => CliError::of(Kind::Conflict, msg)
+                .with_hint("publish the trust store outside the pushca home"),
+            OpsError::OlderThanPublished { .. } | OpsError::OlderCrl { .. } => {
+                CliError::of(Kind::Conflict, msg)
+            }
+            OpsError::NoAnchor => CliError::usage(msg).with_hint(
+                "give --anchor ROOT.pem (the CA's root certificate), or --home of the CA",
+            ),
             OpsError::TrustStoreBuild(_) => CliError::of(Kind::Crypto, msg),
             OpsError::TrustStore(ref g) => {
                 let kind = match g {
@@ -381,7 +393,12 @@ impl From<OpsError> for CliError {
                     | GatewayError::HashMismatch { .. }
                     | GatewayError::UnlistedFile(_)
                     | GatewayError::Profile { .. }
-                    | GatewayError::ProfileMismatch { .. } => Kind::Input,
+                    | GatewayError::ProfileMismatch { .. }
+                    | GatewayError::ForeignRoot { .. } => Kind::Input,
+                    GatewayError::Expired { .. } => Kind::Policy,
+                    GatewayError::Rollback { .. } | GatewayError::VersionReused { .. } => {
+                        Kind::Conflict
+                    }
                 };
                 CliError::of(kind, msg).with_hint(
                     "regenerate it with `pushca gateway trust-store --out DIR`; never edit its files",

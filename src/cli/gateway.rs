@@ -21,9 +21,12 @@ pub enum GatewayCmd {
 
 #[derive(Args, Debug)]
 pub struct TrustStoreArgs {
-    /// The trust store directory (replaced whole, atomically)
+    /// The trust store directory (replaced whole, atomically; a symlink to
+    /// it is swapped to a new version beside it)
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Accepted for symmetry: an existing trust store is always replaced,
+    /// and a directory holding anything else is always refused
     #[command(flatten)]
     pub overwrite: Overwrite,
     /// CA passphrase source; else $PUSHCA_CA_PASSPHRASE, else a prompt
@@ -36,6 +39,10 @@ pub struct CheckArgs {
     /// A trust store directory written by `pushca gateway trust-store`
     #[arg(long, value_name = "DIR")]
     pub trust_store: PathBuf,
+    /// The root CA certificate to verify it against (pinned: never taken
+    /// from the directory); default: the home's root
+    #[arg(long, value_name = "ROOT.pem")]
+    pub anchor: Option<PathBuf>,
     /// The provider's certificate: a certificate, a chain or a ck.pem
     #[arg(long, value_name = "FILE", required_unless_present = "register")]
     pub cert: Option<PathBuf>,
@@ -60,13 +67,14 @@ pub struct CheckArgs {
 pub fn gateway(ctx: &Ctx, c: GatewayCmd) -> Result<Report, CliError> {
     match c {
         GatewayCmd::TrustStore(a) => trust_store(ctx, a),
-        GatewayCmd::Check(a) => check(a),
+        GatewayCmd::Check(a) => check(ctx, a),
     }
 }
 
 fn trust_store(ctx: &Ctx, a: TrustStoreArgs) -> Result<Report, CliError> {
     let home = ctx.home()?;
-    let prepared = gw::prepare_trust_store(&home, &a.out, a.overwrite.force)?;
+    let _ = a.overwrite.force;
+    let prepared = gw::prepare_trust_store(&home, &a.out)?;
     let out = match prepared.unchanged() {
         Some(o) => o,
         None => {
@@ -103,6 +111,7 @@ fn trust_store(ctx: &Ctx, a: TrustStoreArgs) -> Result<Report, CliError> {
         json!({
             "out": out.out, "changed": out.changed, "generated_at": out.generated_at,
             "profiles": out.profiles, "apps": out.apps, "revoked": out.revoked,
+            "version": out.version,
             "crl_number": out.crl_number, "crl_next_update": out.crl_next_update,
             "files": files,
         }),
@@ -110,14 +119,16 @@ fn trust_store(ctx: &Ctx, a: TrustStoreArgs) -> Result<Report, CliError> {
     ))
 }
 
-fn check(a: CheckArgs) -> Result<Report, CliError> {
+fn check(ctx: &Ctx, a: CheckArgs) -> Result<Report, CliError> {
     let env = pushca::x509ext::Environment::from(a.env);
     let options = pushca::gateway::LoadOptions {
         verify_profile_signatures: a.verify_signatures,
+        ..Default::default()
     };
+    let anchor = gw::check_anchor(a.anchor.as_deref(), ctx.home_opt().as_ref())?;
     if let Some(bundle) = &a.register {
         let udid = a.device.clone().unwrap_or_default();
-        let g = gw::load(&a.trust_store, options)
+        let g = gw::load(&a.trust_store, &anchor, options)
             .map_err(|e| CliError::from(pushca::ops::OpsError::TrustStore(e)))?;
         let d = g.authorize_registration(bundle, env, &udid);
         return Ok(decision_report(
@@ -134,6 +145,7 @@ fn check(a: CheckArgs) -> Result<Report, CliError> {
     };
     let out = gw::check(
         &a.trust_store,
+        &anchor,
         options,
         cert,
         topic,

@@ -672,7 +672,7 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
         &format!("Write the gateway trust store to {}?", ts.display()),
         true,
     )? {
-        let prepared = ops::gateway::prepare_trust_store(&w.home, &ts, false)?;
+        let prepared = ops::gateway::prepare_trust_store(&w.home, &ts)?;
         let outcome = match prepared.unchanged() {
             Some(o) => {
                 w.say("  up to date: nothing changed since it was written");

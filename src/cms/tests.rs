@@ -113,17 +113,32 @@ fn openssl_verifies_what_pushca_signs() {
             String::from_utf8_lossy(&o.stderr)
         );
         // And pushca verifies both.
-        let v = verify(&attached, None).unwrap();
+        let v = verify(&attached, Content::Attached).unwrap();
         assert_eq!(v.content, PLIST);
         assert_eq!(v.signer_cert_der, h.profile_signer.der);
         assert_eq!(v.certificates.len(), 2);
         assert!(v.signing_time.is_some());
-        assert_eq!(verify(&detached, Some(PLIST)).unwrap().content, PLIST);
-        assert!(matches!(verify(&detached, None), Err(CmsError::NoContent)));
+        assert_eq!(
+            verify(&detached, Content::Detached(PLIST)).unwrap().content,
+            PLIST
+        );
         assert!(matches!(
-            verify(&detached, Some(b"other content")),
+            verify(&detached, Content::Attached),
+            Err(CmsError::NoContent)
+        ));
+        assert!(matches!(
+            verify(&detached, Content::Detached(b"other content")),
             Err(CmsError::DigestMismatch)
         ));
+        // A validly signed object with its own content (a profile) never
+        // stands in for a detached signature, whatever bytes are given: the
+        // review's forged-policy attack (any profile copied over the .p7s).
+        for given in [PLIST, b"{\"forged\": true}".as_slice()] {
+            assert!(matches!(
+                verify(&attached, Content::Detached(given)),
+                Err(CmsError::NotDetached)
+            ));
+        }
     }
 }
 
@@ -164,7 +179,7 @@ fn pushca_verifies_what_openssl_signs() {
             let o = openssl(d, &args);
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
             let der = std::fs::read(d.join("o.p7m")).unwrap();
-            let v = verify(&der, None).unwrap();
+            let v = verify(&der, Content::Attached).unwrap();
             assert_eq!(v.content, PLIST);
             assert_eq!(v.signer_cert_der, h.profile_signer.der, "{extra:?}");
             assert_eq!(v.certificates.len(), 1 + extra.len() / 3, "{extra:?}");
@@ -198,24 +213,27 @@ fn one_altered_byte_is_refused() {
     .unwrap();
     // Content.
     let bad = flip_after(&der, b"pushca", 0);
-    assert!(matches!(verify(&bad, None), Err(CmsError::DigestMismatch)));
+    assert!(matches!(
+        verify(&bad, Content::Attached),
+        Err(CmsError::DigestMismatch)
+    ));
     // Signed attributes (the signingTime value).
     let signing_time_oid = [
         0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x05,
     ];
     let bad = flip_after(&der, &signing_time_oid, 6);
     assert!(matches!(
-        verify(&bad, None),
+        verify(&bad, Content::Attached),
         Err(CmsError::BadSignature) | Err(CmsError::Malformed(_))
     ));
     // Signature (its last byte).
     let mut bad = der.clone();
     let last = bad.len() - 1;
     bad[last] ^= 0x01;
-    assert!(verify(&bad, None).is_err());
+    assert!(verify(&bad, Content::Attached).is_err());
     // Garbage and every truncation: errors, never panics.
     for n in (0..der.len()).step_by(7) {
-        assert!(verify(&der[..n], None).is_err());
+        assert!(verify(&der[..n], Content::Attached).is_err());
     }
-    assert!(verify(b"\x30\x80\x00\x00", None).is_err());
+    assert!(verify(b"\x30\x80\x00\x00", Content::Attached).is_err());
 }

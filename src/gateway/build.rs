@@ -49,6 +49,10 @@ pub struct Inputs<'a> {
     pub profiles: &'a [ProfileInput],
     pub inputs_sha256: String,
     pub generated_at: String,
+    /// The publish counter of the home (see [`Policy::version`]).
+    pub version: u64,
+    /// RFC 3339; no later than the earliest CRL nextUpdate.
+    pub expires_at: String,
 }
 
 /// Verifies each profile's CMS signature and its signer's chain to `anchors`
@@ -160,7 +164,9 @@ pub fn assemble(
         .collect::<Result<Vec<_>, BuildError>>()?;
     let policy = Policy {
         format: FORMAT.into(),
+        version: inputs.version,
         generated_at: inputs.generated_at.clone(),
+        expires_at: inputs.expires_at.clone(),
         inputs_sha256: inputs.inputs_sha256.clone(),
         ca,
         crl: inputs.crl.clone(),

@@ -6,11 +6,13 @@
 //! costs only hash lookups:
 //!
 //! ```no_run
-//! use pushca::gateway::{Decision, Gateway};
+//! use pushca::gateway::{Anchor, Decision, Gateway};
 //! use pushca::x509ext::Environment;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let gw = Gateway::load("/etc/pushgw/trust-store".as_ref())?; // verifies everything
+//! // The root is pinned from outside the directory it verifies.
+//! let anchor = Anchor::from_file("/etc/pushgw/root.pem")?;
+//! let gw = Gateway::load("/etc/pushgw/trust-store", anchor)?; // verifies everything
 //! # let chain: Vec<Vec<u8>> = Vec::new();
 //! // Per connection: the client certificate chain the TLS layer saw (DER).
 //! let provider = match gw.identify(&chain) {
@@ -24,11 +26,13 @@
 //! }
 //! // When a new trust store is published: verified first, swapped without
 //! // blocking readers; on failure the old one stays.
-//! gw.reload("/etc/pushgw/trust-store".as_ref())?;
+//! // A different root, an older version or an expired store is refused.
+//! gw.reload("/etc/pushgw/trust-store")?;
 //! # Ok(()) }
 //! ```
 
 pub mod build;
+mod dir;
 pub mod policy;
 mod trust;
 
@@ -36,6 +40,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub(crate) use trust::verified_policy;
 pub use trust::{Identity, LoadOptions, TrustStore};
 
 /// Files of a trust store directory.
@@ -63,6 +68,9 @@ pub enum Reason {
     Forbidden,
     /// The profile does not provision the device.
     DeviceNotProvisioned,
+    /// The trust store is past its `expires_at` (or a CRL's nextUpdate):
+    /// nothing is allowed until a newer one is loaded (APNs' 503).
+    ServiceUnavailable,
 }
 
 impl Reason {
@@ -73,6 +81,7 @@ impl Reason {
             Reason::BadCertificateEnvironment => "BadCertificateEnvironment",
             Reason::Forbidden => "Forbidden",
             Reason::DeviceNotProvisioned => "DeviceNotProvisioned",
+            Reason::ServiceUnavailable => "ServiceUnavailable",
         }
     }
 }
@@ -90,8 +99,9 @@ pub enum Decision {
     Deny(Reason),
 }
 
-/// A connection refused at `identify`: always [`Reason::BadCertificate`],
-/// with what was wrong (for logs, never for the provider).
+/// A connection refused at `identify`: [`Reason::BadCertificate`] (or
+/// [`Reason::ServiceUnavailable`] once the trust store has expired), with
+/// what was wrong (for logs, never for the provider).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{reason}: {detail}")]
 pub struct Denied {
@@ -129,6 +139,95 @@ pub enum GatewayError {
     },
     #[error("profile {file} does not match policy.json: {reason}")]
     ProfileMismatch { file: String, reason: String },
+    #[error(
+        "ca.pem's root ({found}) is not the pinned anchor ({pinned}): a trust store of another CA"
+    )]
+    ForeignRoot { found: String, pinned: String },
+    #[error("the trust store expired at {expires_at} (its policy's expires_at or a CRL's nextUpdate); nothing is allowed until a newer one is published")]
+    Expired { expires_at: String },
+    #[error("trust store version {found} is older than version {current}, already loaded (rollback refused)")]
+    Rollback { found: u64, current: u64 },
+    #[error("trust store version {version} differs from the version {version} already loaded (a version is never reused)")]
+    VersionReused { version: u64 },
+}
+
+/// The root certificate a gateway trusts, pinned from outside the trust
+/// store directory (PRODUCT.md, "Pinned anchor"): it anchors the policy
+/// signature and every client chain, and a trust store whose `ca.pem` holds
+/// another root is refused.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Anchor {
+    der: Vec<u8>,
+    sha256: String,
+    subject: String,
+}
+
+impl fmt::Debug for Anchor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Anchor({}, sha256 {})", self.subject, self.sha256)
+    }
+}
+
+impl Anchor {
+    /// A self-signed CA certificate (DER).
+    pub fn from_der(der: &[u8]) -> Result<Anchor, String> {
+        let (_, c) = x509_parser::parse_x509_certificate(der)
+            .map_err(|e| format!("not a certificate: {e}"))?;
+        if c.subject() != c.issuer() || c.verify_signature(None).is_err() {
+            return Err(format!("{} is not a self-signed root", c.subject()));
+        }
+        if !c.is_ca() {
+            return Err(format!("{} is not a CA certificate", c.subject()));
+        }
+        Ok(Anchor {
+            subject: c.subject().to_string(),
+            sha256: crate::ca::sha256_hex(der),
+            der: der.to_vec(),
+        })
+    }
+
+    /// The root in a PEM or DER file: its one self-signed certificate
+    /// (other certificates in the file, such as an issuing CA, are ignored).
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Anchor, GatewayError> {
+        let path = path.as_ref();
+        let invalid = |reason: String| GatewayError::Invalid {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let bytes = crate::fsutil::read_input(path).map_err(|source| GatewayError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let certs =
+            crate::certfile::read_certificates(&bytes).map_err(|e| invalid(e.to_string()))?;
+        let roots: Vec<Anchor> = certs
+            .iter()
+            .filter_map(|c| Anchor::from_der(c).ok())
+            .collect();
+        match roots.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(invalid("holds no self-signed root CA certificate".into())),
+            _ => Err(invalid(format!(
+                "holds {} self-signed root certificates; give the one to pin",
+                roots.len()
+            ))),
+        }
+    }
+
+    /// DER of the root.
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// SHA-256 of the root, lowercase hex.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// The root's subject, for messages.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
 }
 
 /// The trust store a gateway runs on, swapped whole on reload without
@@ -136,41 +235,85 @@ pub enum GatewayError {
 /// was made with; after a reload, [`Gateway::authorize`] identifies the
 /// chain again against the new snapshot (its cache starts empty), so a
 /// certificate revoked in the new trust store is denied at its next push.
+///
+/// The anchor is pinned for the gateway's life: a reload accepts only a
+/// trust store of the same root, and never one of a lower version than the
+/// one it runs (a gateway that persists [`Gateway::version`] passes it back
+/// as [`LoadOptions::min_version`] at its next start, so a restart cannot be
+/// rolled back either).
 pub struct Gateway {
     current: arc_swap::ArcSwap<TrustStore>,
+    anchor: Anchor,
+    options: LoadOptions,
 }
 
 impl fmt::Debug for Gateway {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Gateway")
-            .field(&*self.current.load())
+        f.debug_struct("Gateway")
+            .field("anchor", &self.anchor)
+            .field("store", &*self.current.load())
             .finish()
     }
 }
 
 impl Gateway {
-    pub fn new(store: TrustStore) -> Gateway {
-        Gateway {
+    /// Loads and verifies a trust store directory against `anchor`.
+    pub fn load(dir: impl AsRef<Path>, anchor: Anchor) -> Result<Gateway, GatewayError> {
+        Gateway::load_with(dir, anchor, LoadOptions::default())
+    }
+
+    /// [`Gateway::load`] with [`LoadOptions`] (kept for every reload; the
+    /// `min_version` of later reloads is the version running).
+    pub fn load_with(
+        dir: impl AsRef<Path>,
+        anchor: Anchor,
+        options: LoadOptions,
+    ) -> Result<Gateway, GatewayError> {
+        let store = TrustStore::load_with(dir.as_ref(), &anchor, options, None)?;
+        Ok(Gateway {
             current: arc_swap::ArcSwap::from_pointee(store),
+            anchor,
+            options,
+        })
+    }
+
+    /// Loads and verifies `dir` (same anchor, version not lower than the one
+    /// running), then swaps it in. On error the current snapshot stays.
+    /// Returns whether anything changed (the same version, byte for byte,
+    /// is not swapped).
+    pub fn reload(&self, dir: impl AsRef<Path>) -> Result<bool, GatewayError> {
+        let cur = self.current.load_full();
+        let options = LoadOptions {
+            min_version: cur.version().max(self.options.min_version),
+            ..self.options
+        };
+        let new = TrustStore::load_with(dir.as_ref(), &self.anchor, options, Some(&cur))?;
+        if new.version() == cur.version() {
+            if new.policy_sha256() == cur.policy_sha256() {
+                return Ok(false);
+            }
+            return Err(GatewayError::VersionReused {
+                version: new.version(),
+            });
         }
-    }
-
-    /// Loads and verifies a trust store directory.
-    pub fn load(dir: &Path) -> Result<Gateway, GatewayError> {
-        Ok(Gateway::new(TrustStore::load(dir)?))
-    }
-
-    /// Loads and verifies `dir`, then swaps it in. On error the current
-    /// snapshot stays.
-    pub fn reload(&self, dir: &Path) -> Result<(), GatewayError> {
-        let new = TrustStore::load_after(dir, Some(&self.current.load()))?;
         self.current.store(Arc::new(new));
-        Ok(())
+        Ok(true)
     }
 
     /// The current snapshot.
     pub fn snapshot(&self) -> Arc<TrustStore> {
         self.current.load_full()
+    }
+
+    /// The version of the trust store running (persist it to refuse a
+    /// rollback across restarts).
+    pub fn version(&self) -> u64 {
+        self.current.load().version()
+    }
+
+    /// The pinned anchor.
+    pub fn anchor(&self) -> &Anchor {
+        &self.anchor
     }
 
     /// Rules 1-2 for a client chain (DER, leaf first), cached by the leaf's
@@ -187,12 +330,24 @@ impl Gateway {
         env: Environment,
         device: Option<&str>,
     ) -> Decision {
+        self.authorize_at(id, topic, env, device, trust::unix_now())
+    }
+
+    /// [`Gateway::authorize`] at `now` (unix seconds).
+    pub fn authorize_at(
+        &self,
+        id: &Identity,
+        topic: &str,
+        env: Environment,
+        device: Option<&str>,
+        now: i64,
+    ) -> Decision {
         let current = self.current.load();
         if id.is_from(&current) {
-            return current.authorize(id, topic, env, device);
+            return current.authorize_at(id, topic, env, device, now);
         }
-        match TrustStore::identify_shared(&current, id.shared_chain()) {
-            Ok(fresh) => current.authorize(&fresh, topic, env, device),
+        match TrustStore::identify_shared(&current, id.shared_chain(), now) {
+            Ok(fresh) => current.authorize_at(&fresh, topic, env, device, now),
             Err(d) => Decision::Deny(d.reason),
         }
     }
@@ -204,8 +359,19 @@ impl Gateway {
         env: Environment,
         udid: &str,
     ) -> Decision {
+        self.authorize_registration_at(bundle_id, env, udid, trust::unix_now())
+    }
+
+    /// [`Gateway::authorize_registration`] at `now` (unix seconds).
+    pub fn authorize_registration_at(
+        &self,
+        bundle_id: &str,
+        env: Environment,
+        udid: &str,
+        now: i64,
+    ) -> Decision {
         self.current
             .load()
-            .authorize_registration(bundle_id, env, udid)
+            .authorize_registration_at(bundle_id, env, udid, now)
     }
 }

@@ -8,14 +8,21 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// The `format` of the policy files this version writes and reads.
-pub const FORMAT: &str = "pushca-policy/1";
+pub const FORMAT: &str = "pushca-policy/2";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     pub format: String,
+    /// Grows with every publish of the home that changes anything (a
+    /// counter kept in the home's store): a gateway never goes back to a
+    /// lower one.
+    pub version: u64,
     /// RFC 3339.
     pub generated_at: String,
+    /// RFC 3339, no later than the earliest CRL nextUpdate: from then on a
+    /// gateway refuses everything until a newer trust store is published.
+    pub expires_at: String,
     /// SHA-256 over what the trust store was made from (CA certificates,
     /// current profiles, revocations): equal inputs, equal digest.
     pub inputs_sha256: String,

@@ -12,8 +12,9 @@ use webpki::{
     RevocationCheckDepth, RevocationOptionsBuilder, UnknownStatusPolicy,
 };
 
+use super::dir::{split_name, StoreDir};
 use super::policy::{Policy, FORMAT};
-use super::{Decision, Denied, GatewayError, Reason};
+use super::{Anchor, Decision, Denied, GatewayError, Reason};
 use crate::ca::CertSummary;
 use crate::portal::profile;
 use crate::x509ext::Environment;
@@ -29,7 +30,7 @@ static GENERATION: AtomicU64 = AtomicU64::new(1);
 /// Seconds since the epoch from the coarse real-time clock: the time of the
 /// last tick (a few ms resolution, enough for expiry checks), read from the
 /// vDSO in a few ns instead of ~50 ns for `SystemTime::now` — per push.
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse).tv_sec
 }
 
@@ -202,10 +203,14 @@ impl Identity {
 pub struct TrustStore {
     generation: u64,
     policy: Policy,
+    /// SHA-256 of the verified policy.json bytes.
+    policy_sha256: [u8; 32],
+    /// The earliest of the policy's expires_at and every CRL's nextUpdate:
+    /// from then on everything is denied.
+    expires_at: i64,
     anchors: Vec<TrustAnchor<'static>>,
     intermediates: Vec<CertificateDer<'static>>,
     crls: Vec<CertRevocationList<'static>>,
-    crl_next_update: i64,
     profiles: Vec<ProfileEntry>,
     /// Lowercase bundle ID -> app index.
     apps: HashMap<String, u32, Fx>,
@@ -262,11 +267,8 @@ fn invalid(path: &Path, reason: impl Into<String>) -> GatewayError {
     }
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, GatewayError> {
-    crate::fsutil::read_input(path).map_err(|source| GatewayError::Read {
-        path: path.to_path_buf(),
-        source,
-    })
+fn read(dir: &StoreDir, rel: &str) -> Result<Vec<u8>, GatewayError> {
+    dir.read(rel, crate::fsutil::MAX_INPUT_BYTES)
 }
 
 fn parse_time(path: &Path, s: &str) -> Result<i64, GatewayError> {
@@ -305,103 +307,191 @@ pub struct LoadOptions {
     /// most of a cold load; `gateway trust-store` already verified each
     /// before listing it in the signed policy).
     pub verify_profile_signatures: bool,
+    /// Refuse a trust store whose policy `version` is lower (rollback): a
+    /// gateway passes the highest version it has served, kept across
+    /// restarts. [`super::Gateway::reload`] raises it to the version running.
+    pub min_version: u64,
+    /// Verify as of this instant (unix seconds) instead of now: chains,
+    /// CRLs and the store's expiry (audits and tests).
+    pub at: Option<i64>,
 }
 
-impl TrustStore {
-    /// Loads a trust store directory and verifies all of it: the detached
-    /// signature of `policy.json` (by a profile signer chaining to `ca.pem`),
-    /// the SHA-256 of every file against `policy.json`, no unlisted file, the
-    /// CRLs, and every profile (signature, signer chain, content equal to
-    /// the policy's). Anything that does not verify is an error.
-    pub fn load(dir: &Path) -> Result<TrustStore, GatewayError> {
-        TrustStore::load_with(dir, LoadOptions::default(), None)
-    }
+/// What [`verified_policy`] found: the policy whose detached signature, by
+/// a profile signer chaining to the anchor, covers exactly its bytes.
+pub(crate) struct SignedPolicy {
+    pub(crate) policy: Policy,
+    pub(crate) sha256: [u8; 32],
+    /// Every certificate of `ca.pem`: the anchor first, then the rest.
+    pub(crate) roots: Vec<Vec<u8>>,
+    pub(crate) intermediates: Vec<Vec<u8>>,
+    pub(crate) ca_bytes: Vec<u8>,
+}
 
-    /// [`TrustStore::load`], reusing the content of the profiles `previous`
-    /// verified whose files are byte-identical (same SHA-256, itself covered
-    /// by the verified policy signature): a reload re-verifies only new
-    /// profiles' CMS signatures (every signer's chain is checked again, now).
-    pub fn load_after(
-        dir: &Path,
-        previous: Option<&TrustStore>,
-    ) -> Result<TrustStore, GatewayError> {
-        TrustStore::load_with(dir, LoadOptions::default(), previous)
-    }
-
-    /// [`TrustStore::load_after`] with [`LoadOptions`].
-    pub fn load_with(
-        dir: &Path,
-        options: LoadOptions,
-        previous: Option<&TrustStore>,
-    ) -> Result<TrustStore, GatewayError> {
-        let now = unix_now();
-        let policy_path = dir.join(POLICY_JSON);
-        let policy_bytes =
-            crate::fsutil::read_input_capped(&policy_path, crate::fsutil::MAX_POLICY_BYTES)
-                .map_err(|source| GatewayError::Read {
-                    path: policy_path.clone(),
-                    source,
-                })?;
-        let p7s = read(&dir.join(POLICY_P7S))?;
-        let ca_path = dir.join(CA_PEM);
-        let ca_bytes = read(&ca_path)?;
-        let ca_certs = crate::certfile::read_certificates(&ca_bytes)
-            .map_err(|e| invalid(&ca_path, e.to_string()))?;
-        let (roots, inter): (Vec<Vec<u8>>, Vec<Vec<u8>>) =
-            ca_certs.into_iter().partition(|c| is_self_signed(c));
-        if roots.is_empty() {
+/// Step 1 of every load: `ca.pem`'s root is the pinned anchor, and
+/// `policy.json.p7s` is a detached signature (no content of its own) over
+/// exactly the bytes of `policy.json` by a profile signer that chains to the
+/// anchor at `now`. The policy is parsed from the verified bytes, and only
+/// then. Its `format` is checked; its version and expiry are the caller's.
+fn signed_policy(dir: &StoreDir, anchor: &Anchor, now: i64) -> Result<SignedPolicy, GatewayError> {
+    let policy_path = dir.path().join(POLICY_JSON);
+    let policy_bytes = dir.read(POLICY_JSON, crate::fsutil::MAX_POLICY_BYTES)?;
+    let p7s = read(dir, POLICY_P7S)?;
+    let ca_path = dir.path().join(CA_PEM);
+    let ca_bytes = read(dir, CA_PEM)?;
+    let ca_certs = crate::certfile::read_certificates(&ca_bytes)
+        .map_err(|e| invalid(&ca_path, e.to_string()))?;
+    let (roots, inter): (Vec<Vec<u8>>, Vec<Vec<u8>>) =
+        ca_certs.into_iter().partition(|c| is_self_signed(c));
+    match roots.as_slice() {
+        [one] if one.as_slice() == anchor.der() => {}
+        [] => {
             return Err(invalid(
                 &ca_path,
                 "holds no self-signed root CA certificate",
-            ));
+            ))
         }
-        // 1. The policy's signature, by a profile signer of this CA: checked
-        // before any of the JSON is parsed.
-        let signed = crate::cms::verify(&p7s, Some(&policy_bytes))
-            .map_err(|e| GatewayError::PolicySignature(e.to_string()))?;
-        let mut chain_pool = inter.clone();
-        chain_pool.extend(
-            signed
-                .certificates
-                .iter()
-                .filter(|c| **c != signed.signer_cert_der)
-                .cloned(),
-        );
-        crate::chain::verify(
-            &signed.signer_cert_der,
-            &chain_pool,
-            &roots,
-            now,
-            crate::chain::Usage::ProfileSigning,
-        )
-        .map_err(|e| GatewayError::PolicySignature(format!("its signer: {e}")))?;
-        let policy: Policy = serde_json::from_slice(&policy_bytes)
-            .map_err(|e| invalid(&policy_path, e.to_string()))?;
-        if policy.format != FORMAT {
+        [one] => {
+            let subject = x509_parser::parse_x509_certificate(one)
+                .map(|(_, c)| c.subject().to_string())
+                .unwrap_or_default();
+            return Err(GatewayError::ForeignRoot {
+                found: format!("{subject}, sha256 {}", crate::ca::sha256_hex(one)),
+                pinned: format!("{}, sha256 {}", anchor.subject(), anchor.sha256()),
+            });
+        }
+        more => {
             return Err(invalid(
-                &policy_path,
-                format!("format '{}' is not {FORMAT}", policy.format),
-            ));
+                &ca_path,
+                format!(
+                    "holds {} root certificates; a trust store has one",
+                    more.len()
+                ),
+            ))
         }
+    }
+    let signed = crate::cms::verify(&p7s, crate::cms::Content::Detached(&policy_bytes))
+        .map_err(|e| GatewayError::PolicySignature(e.to_string()))?;
+    let mut chain_pool = inter.clone();
+    chain_pool.extend(
+        signed
+            .certificates
+            .iter()
+            .filter(|c| **c != signed.signer_cert_der)
+            .cloned(),
+    );
+    crate::chain::verify(
+        &signed.signer_cert_der,
+        &chain_pool,
+        std::slice::from_ref(&anchor.der().to_vec()),
+        now,
+        crate::chain::Usage::ProfileSigning,
+    )
+    .map_err(|e| GatewayError::PolicySignature(format!("its signer: {e}")))?;
+    // What is parsed is what was verified.
+    let policy: Policy = serde_json::from_slice(&signed.content)
+        .map_err(|e| invalid(&policy_path, e.to_string()))?;
+    if policy.format != FORMAT {
+        return Err(invalid(
+            &policy_path,
+            format!("format '{}' is not {FORMAT}", policy.format),
+        ));
+    }
+    let mut sha256 = [0u8; 32];
+    sha256.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, &signed.content).as_ref());
+    Ok(SignedPolicy {
+        policy,
+        sha256,
+        roots,
+        intermediates: inter,
+        ca_bytes,
+    })
+}
+
+/// The policy of the trust store in `dir`, if its signature verifies
+/// against `anchor` (see [`signed_policy`]); its expiry and the rest of the
+/// files are not checked. What a publisher trusts of an existing output
+/// (its version), and nothing more.
+pub(crate) fn verified_policy(
+    dir: &Path,
+    anchor: &Anchor,
+    now: i64,
+) -> Result<Policy, GatewayError> {
+    let d = StoreDir::open(dir)?;
+    signed_policy(&d, anchor, now).map(|p| p.policy)
+}
+
+/// nextUpdate of a DER CRL (a CRL without one never expires: refused).
+fn crl_next_update_of(path: &Path, der: &[u8]) -> Result<i64, GatewayError> {
+    let (_, crl) =
+        x509_parser::parse_x509_crl(der).map_err(|e| invalid(path, format!("CRL: {e}")))?;
+    crl.next_update()
+        .map(|t| t.timestamp())
+        .ok_or_else(|| invalid(path, "a CRL without nextUpdate"))
+}
+
+impl TrustStore {
+    /// Loads a trust store directory and verifies all of it against the
+    /// pinned `anchor`: `ca.pem`'s root is the anchor; the detached
+    /// signature of `policy.json` (by a profile signer chaining to the
+    /// anchor); the SHA-256 of every file against `policy.json`, no unlisted
+    /// file; the CRLs; the store's freshness (`expires_at`, every CRL's
+    /// nextUpdate); and every profile against the policy. Anything that does
+    /// not verify is an error. Files are read through one directory handle,
+    /// so a load that overlaps a publish reads one version.
+    pub fn load(dir: impl AsRef<Path>, anchor: &Anchor) -> Result<TrustStore, GatewayError> {
+        TrustStore::load_with(dir, anchor, LoadOptions::default(), None)
+    }
+
+    /// [`TrustStore::load`] with [`LoadOptions`], reusing the content of the
+    /// profiles `previous` verified whose files are byte-identical (same
+    /// SHA-256, itself covered by the verified policy signature): a reload
+    /// re-verifies only new profiles (every signer's chain is checked again,
+    /// now).
+    pub fn load_with(
+        dir: impl AsRef<Path>,
+        anchor: &Anchor,
+        options: LoadOptions,
+        previous: Option<&TrustStore>,
+    ) -> Result<TrustStore, GatewayError> {
+        let now = options.at.unwrap_or_else(unix_now);
+        let dir = StoreDir::open(dir.as_ref())?;
+        let policy_path = dir.path().join(POLICY_JSON);
+        // 1. The policy's signature, by a profile signer of the pinned root:
+        // checked before any of the JSON is parsed.
+        let SignedPolicy {
+            policy,
+            sha256: policy_sha256,
+            roots,
+            intermediates: inter,
+            ca_bytes,
+        } = signed_policy(&dir, anchor, now)?;
+        if policy.version < options.min_version {
+            return Err(GatewayError::Rollback {
+                found: policy.version,
+                current: options.min_version,
+            });
+        }
+        let mut expires_at = parse_time(&policy_path, &policy.expires_at)?;
         // 2. Every file's hash; no file that the policy does not list.
         let mut contents: HashMap<String, Vec<u8>> = HashMap::new();
         for (file, expected) in &policy.files {
-            if file.contains("..") || file.starts_with('/') || file.contains('\\') {
+            let Some((in_profiles, _)) = split_name(file) else {
                 return Err(invalid(&policy_path, format!("bad file name '{file}'")));
-            }
-            if file.starts_with(&format!("{PROFILES_DIR}/")) {
+            };
+            if in_profiles {
                 continue; // read, hashed and verified in parallel below
             }
-            let bytes = read(&dir.join(file))?;
+            let bytes = read(&dir, file)?;
             check_hash(file, expected, &bytes)?;
             contents.insert(file.clone(), bytes);
         }
-        check_no_unlisted(dir, &policy)?;
+        check_no_unlisted(&dir, &policy)?;
         if contents.get(CA_PEM) != Some(&ca_bytes) {
             return Err(GatewayError::UnlistedFile(format!("{CA_PEM} (not hashed)")));
         }
-        // 3. CRLs (their signatures are checked by webpki when used).
-        let crl_path = dir.join(CRL_PEM);
+        // 3. CRLs (their signatures are checked by webpki when used); the
+        // store expires with the first of them.
+        let crl_path = dir.path().join(CRL_PEM);
         let crl_bytes = contents
             .get(CRL_PEM)
             .ok_or_else(|| GatewayError::UnlistedFile(format!("{CRL_PEM} (missing)")))?;
@@ -413,6 +503,7 @@ impl TrustStore {
                     format!("unexpected PEM block {}", block.label),
                 ));
             }
+            expires_at = expires_at.min(crl_next_update_of(&crl_path, &block.der)?);
             let owned = OwnedCertRevocationList::from_der(&block.der)
                 .map_err(|e| invalid(&crl_path, format!("{e:?}")))?;
             crls.push(CertRevocationList::from(owned));
@@ -421,6 +512,14 @@ impl TrustStore {
             return Err(invalid(&crl_path, "holds no CRL"));
         }
         let crl_next_update = parse_time(&policy_path, &policy.crl.next_update)?;
+        expires_at = expires_at.min(crl_next_update);
+        // A stale store refuses everything: it cannot know what was revoked
+        // or disabled since.
+        if now >= expires_at {
+            return Err(GatewayError::Expired {
+                expires_at: crate::timeutil::rfc3339(expires_at),
+            });
+        }
         // 4. Profiles: each verified, and equal to what the policy says.
         let mut jobs: Vec<(String, String, Environment, &super::policy::ProfilePolicy)> =
             Vec::new();
@@ -436,7 +535,7 @@ impl TrustStore {
         }
         let (loaded, verified) = verify_profiles(
             &jobs,
-            dir,
+            &dir,
             &policy,
             &roots,
             now,
@@ -447,7 +546,7 @@ impl TrustStore {
         let used: HashSet<&str> = jobs.iter().map(|j| j.3.file.as_str()).collect();
         for (file, expected) in &policy.files {
             if file.starts_with(&format!("{PROFILES_DIR}/")) && !used.contains(file.as_str()) {
-                check_hash(file, expected, &read(&dir.join(file))?)?;
+                check_hash(file, expected, &read(&dir, file)?)?;
             }
         }
         // 5. Index.
@@ -491,16 +590,17 @@ impl TrustStore {
             .map(|r| {
                 webpki::anchor_from_trusted_cert(&CertificateDer::from(r.as_slice()))
                     .map(|a| a.to_owned())
-                    .map_err(|e| invalid(&ca_path, format!("{e:?}")))
+                    .map_err(|e| invalid(&dir.path().join(CA_PEM), format!("{e:?}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(TrustStore {
             generation: GENERATION.fetch_add(1, Ordering::Relaxed),
             policy,
+            policy_sha256,
+            expires_at,
             anchors,
             intermediates: inter.into_iter().map(CertificateDer::from).collect(),
             crls,
-            crl_next_update,
             profiles,
             apps,
             topics,
@@ -521,6 +621,22 @@ impl TrustStore {
         self.profiles.len()
     }
 
+    /// The policy's version (grows with every publish).
+    pub fn version(&self) -> u64 {
+        self.policy.version
+    }
+
+    /// When the store stops allowing anything (unix seconds): the earliest
+    /// of the policy's `expires_at` and every CRL's nextUpdate.
+    pub fn expires_at(&self) -> i64 {
+        self.expires_at
+    }
+
+    /// SHA-256 of the verified `policy.json`.
+    pub fn policy_sha256(&self) -> &[u8; 32] {
+        &self.policy_sha256
+    }
+
     /// Rules 1-2: the chain (DER, leaf first) verifies to the trust store's
     /// root now, with EKU clientAuth, and the leaf is not revoked by the CRL.
     /// Cached by the leaf's fingerprint for this snapshot.
@@ -531,6 +647,20 @@ impl TrustStore {
         Self::identify_shared(
             store,
             Arc::new(chain.iter().map(|c| c.as_ref().to_vec()).collect()),
+            unix_now(),
+        )
+    }
+
+    /// [`TrustStore::identify`] at `now` (unix seconds).
+    pub fn identify_at<C: AsRef<[u8]>>(
+        store: &Arc<TrustStore>,
+        chain: &[C],
+        now: i64,
+    ) -> Result<Identity, Denied> {
+        Self::identify_shared(
+            store,
+            Arc::new(chain.iter().map(|c| c.as_ref().to_vec()).collect()),
+            now,
         )
     }
 
@@ -538,11 +668,21 @@ impl TrustStore {
     pub(crate) fn identify_shared(
         store: &Arc<TrustStore>,
         chain: Arc<Vec<Vec<u8>>>,
+        now: i64,
     ) -> Result<Identity, Denied> {
         let deny = |detail: String| Denied {
             reason: Reason::BadCertificate,
             detail,
         };
+        if now >= store.expires_at {
+            return Err(Denied {
+                reason: Reason::ServiceUnavailable,
+                detail: format!(
+                    "the trust store expired at {}",
+                    crate::timeutil::rfc3339(store.expires_at)
+                ),
+            });
+        }
         let leaf = chain
             .first()
             .ok_or_else(|| deny("no client certificate".into()))?
@@ -551,7 +691,6 @@ impl TrustStore {
             .as_ref()
             .try_into()
             .map_err(|_| deny("digest".into()))?;
-        let now = unix_now();
         if let Ok(cache) = store.cache.read() {
             if let Some(d) = cache.get(&fingerprint) {
                 if now < d.valid_until {
@@ -621,10 +760,22 @@ impl TrustStore {
                 webpki::Error::UnknownIssuer => {
                     "the certificate is not issued by this trust store's CA".to_string()
                 }
+                webpki::Error::RequiredEkuNotFoundContext(_) => {
+                    "the certificate is not for TLS client authentication (EKU clientAuth required)"
+                        .to_string()
+                }
                 other => format!("{other:?}"),
             })
         })?;
         let s = CertSummary::from_der(leaf).map_err(|e| deny(e.to_string()))?;
+        // EKU clientAuth is required of the leaf, not only "if present":
+        // webpki checks every certificate of the path with one policy (CA
+        // certificates carry no EKU), so the leaf's presence is checked here.
+        if !s.extended_key_usage.iter().any(|e| e == "clientAuth") {
+            return Err(deny(
+                "the certificate is not for TLS client authentication (no EKU clientAuth)".into(),
+            ));
+        }
         let bundle_id = s
             .bundle_id
             .clone()
@@ -655,7 +806,7 @@ impl TrustStore {
                 .collect(),
             envs,
             grants,
-            valid_until: s.not_after.min(self.crl_next_update),
+            valid_until: s.not_after.min(self.expires_at),
         })
     }
 
@@ -669,8 +820,23 @@ impl TrustStore {
         env: Environment,
         device: Option<&str>,
     ) -> Decision {
+        self.authorize_at(id, topic, env, device, unix_now())
+    }
+
+    /// [`TrustStore::authorize`] at `now` (unix seconds).
+    #[inline]
+    pub fn authorize_at(
+        &self,
+        id: &Identity,
+        topic: &str,
+        env: Environment,
+        device: Option<&str>,
+        now: i64,
+    ) -> Decision {
         let d = &id.data;
-        let now = unix_now();
+        if now >= self.expires_at {
+            return Decision::Deny(Reason::ServiceUnavailable);
+        }
         if id.generation != self.generation || now >= d.valid_until {
             return Decision::Deny(Reason::BadCertificate);
         }
@@ -713,13 +879,27 @@ impl TrustStore {
         env: Environment,
         udid: &str,
     ) -> Decision {
+        self.authorize_registration_at(bundle_id, env, udid, unix_now())
+    }
+
+    /// [`TrustStore::authorize_registration`] at `now` (unix seconds).
+    pub fn authorize_registration_at(
+        &self,
+        bundle_id: &str,
+        env: Environment,
+        udid: &str,
+        now: i64,
+    ) -> Decision {
+        if now >= self.expires_at {
+            return Decision::Deny(Reason::ServiceUnavailable);
+        }
         if crate::portal::is_wildcard(bundle_id) {
             return Decision::Deny(Reason::Forbidden);
         }
         let Some(&app) = self.apps.get(&bundle_id.to_ascii_lowercase()) else {
             return Decision::Deny(Reason::Forbidden);
         };
-        let now = unix_now();
+
         let mut any = false;
         for &pi in &self.by_app[app as usize] {
             let p = &self.profiles[pi as usize];
@@ -754,23 +934,9 @@ fn check_hash(file: &str, expected: &str, bytes: &[u8]) -> Result<[u8; 32], Gate
     Ok(sha)
 }
 
-fn check_no_unlisted(dir: &Path, policy: &Policy) -> Result<(), GatewayError> {
-    let listed =
-        |name: &str| name == POLICY_JSON || name == POLICY_P7S || policy.files.contains_key(name);
-    let entries = std::fs::read_dir(dir).map_err(|e| invalid(dir, e.to_string()))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| invalid(dir, e.to_string()))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name == PROFILES_DIR {
-            let sub = std::fs::read_dir(entry.path()).map_err(|e| invalid(dir, e.to_string()))?;
-            for f in sub {
-                let f = f.map_err(|e| invalid(dir, e.to_string()))?;
-                let rel = format!("{PROFILES_DIR}/{}", f.file_name().to_string_lossy());
-                if !policy.files.contains_key(&rel) {
-                    return Err(GatewayError::UnlistedFile(rel));
-                }
-            }
-        } else if !listed(&name) {
+fn check_no_unlisted(dir: &StoreDir, policy: &Policy) -> Result<(), GatewayError> {
+    for name in dir.list()? {
+        if name != POLICY_JSON && name != POLICY_P7S && !policy.files.contains_key(&name) {
             return Err(GatewayError::UnlistedFile(name));
         }
     }
@@ -792,7 +958,7 @@ type Verified = HashMap<[u8; 32], Arc<VerifiedCore>, Fx>;
 /// content against the policy entry.
 fn verify_profiles(
     jobs: &[ProfileJob<'_>],
-    dir: &Path,
+    dir: &StoreDir,
     policy: &Policy,
     roots: &[Vec<u8>],
     now: i64,
@@ -830,7 +996,7 @@ fn verify_profiles(
 }
 
 struct VerifyCtx<'a> {
-    dir: &'a Path,
+    dir: &'a StoreDir,
     policy: &'a Policy,
     roots: &'a [Vec<u8>],
     now: i64,
@@ -906,10 +1072,10 @@ fn verify_one(
         .files
         .get(&pp.file)
         .ok_or_else(|| mismatch("not listed among the files".into()))?;
-    if pp.file.contains("..") || !pp.file.starts_with(&format!("{PROFILES_DIR}/")) {
+    if split_name(&pp.file).map(|(in_profiles, _)| in_profiles) != Some(true) {
         return Err(mismatch("not a file of profiles/".into()));
     }
-    let der = read(&ctx.dir.join(&pp.file))?;
+    let der = read(ctx.dir, &pp.file)?;
     let sha = check_hash(&pp.file, expected, &der)?;
     let perr = |source| GatewayError::Profile {
         file: file.clone(),
@@ -929,7 +1095,7 @@ fn verify_one(
             // signature value only when asked: the verified policy.json
             // signature covers this file's SHA-256 (signature included), and
             // `gateway trust-store` verified it before listing it.
-            let opened = crate::cms::open(&der, None)
+            let opened = crate::cms::open(&der, crate::cms::Content::Attached)
                 .map_err(profile::ProfileError::from)
                 .map_err(perr)?;
             let signed = if ctx.verify_signatures {

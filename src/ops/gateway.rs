@@ -4,14 +4,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::revocation::{sign_next_crl, CrlIssuer};
-use super::{now, open_store, rfc3339, OpsError, OutputRules, Result};
+use super::{home_anchor, now, open_store, rfc3339, OpsError, OutputRules, PublishLock, Result};
 use crate::ca::authority::{read_ca_cert, CaFiles, ISSUING, PROFILE_SIGNER, ROOT};
 use crate::ca::Issuer;
 use crate::fsutil;
 use crate::gateway::build::{self, AppInput, ProfileInput};
 use crate::gateway::policy::{CertPolicy, CrlInfo, ProfilePolicy, RevokedInfo};
 use crate::gateway::{
-    Decision, Denied, Gateway, GatewayError, Identity, LoadOptions, TrustStore, POLICY_JSON,
+    Anchor, Decision, Denied, Gateway, GatewayError, Identity, LoadOptions, TrustStore, CA_PEM,
+    CRL_PEM, POLICY_JSON, POLICY_P7S, PROFILES_DIR, TRUSTSTORE_P12,
 };
 use crate::home::Home;
 use crate::secret::Secret;
@@ -46,6 +47,8 @@ pub struct TrustStoreOutcome {
     pub profiles: usize,
     pub apps: usize,
     pub revoked: usize,
+    /// The version published (`None` when nothing was written).
+    pub version: Option<u64>,
     pub crl_number: Option<i64>,
     pub crl_next_update: Option<String>,
     pub files: Vec<(String, String)>,
@@ -102,13 +105,123 @@ fn read_snapshot(home: &Home, now_ts: i64) -> Result<Snapshot> {
     })
 }
 
-/// Checks the output and reads the store; says whether `out` is already up
-/// to date (then no passphrase is needed).
-pub fn prepare_trust_store<'h>(
-    home: &'h Home,
-    out: &Path,
-    force: bool,
-) -> Result<PreparedTrustStore<'h>> {
+/// The store's publish counter (`version` of the policy).
+const VERSION_KEY: &str = "trust_store.version";
+
+/// Where a trust store is published: `out` itself, or (when `out` is a
+/// symlink, `current -> v42`) the directory it points to, replaced by a new
+/// one beside the link.
+enum OutTarget {
+    Dir(PathBuf),
+    Link { link: PathBuf, target: PathBuf },
+}
+
+impl OutTarget {
+    fn of(out: &Path) -> Result<OutTarget> {
+        match std::fs::symlink_metadata(out) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let to = std::fs::read_link(out).map_err(|e| fsutil::FsError::Read {
+                    path: out.to_path_buf(),
+                    reason: e.to_string(),
+                })?;
+                let target = match out.parent() {
+                    Some(dir) if to.is_relative() => dir.join(to),
+                    _ => to,
+                };
+                Ok(OutTarget::Link {
+                    link: out.to_path_buf(),
+                    target,
+                })
+            }
+            _ => Ok(OutTarget::Dir(out.to_path_buf())),
+        }
+    }
+
+    /// The directory that holds the current version.
+    fn dir(&self) -> &Path {
+        match self {
+            OutTarget::Dir(d) => d,
+            OutTarget::Link { target, .. } => target,
+        }
+    }
+}
+
+/// Whether `rel` (top level, or `profiles/NAME`) is a file a trust store
+/// writes.
+fn own_file(rel: &str) -> bool {
+    match rel.split_once('/') {
+        None => [CA_PEM, CRL_PEM, TRUSTSTORE_P12, POLICY_JSON, POLICY_P7S].contains(&rel),
+        Some((PROFILES_DIR, name)) => {
+            name.ends_with(".mobileprovision") && !name.starts_with('.') && !name.contains('/')
+        }
+        Some(_) => false,
+    }
+}
+
+/// Refuses an existing output directory that holds anything but a trust
+/// store's own files (regular files; `profiles/` a directory of profiles).
+fn check_out_contents(dir: &Path) -> Result<()> {
+    let foreign = |found: String| OpsError::ForeignFilesInOut {
+        dir: dir.to_path_buf(),
+        found,
+    };
+    let list = |d: &Path| -> Result<Vec<(String, std::fs::FileType)>> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(d).map_err(|e| fsutil::FsError::Read {
+            path: d.to_path_buf(),
+            reason: e.to_string(),
+        })? {
+            let e = e.map_err(|e| fsutil::FsError::Read {
+                path: d.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+            let ft = e.file_type().map_err(|e| fsutil::FsError::Read {
+                path: d.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+            out.push((e.file_name().to_string_lossy().into_owned(), ft));
+        }
+        Ok(out)
+    };
+    for (name, ft) in list(dir)? {
+        if name == PROFILES_DIR && ft.is_dir() {
+            for (p, pft) in list(&dir.join(PROFILES_DIR))? {
+                let rel = format!("{PROFILES_DIR}/{p}");
+                if !pft.is_file() || !own_file(&rel) {
+                    return Err(foreign(format!("'{}'", rel.escape_default())));
+                }
+            }
+        } else if !ft.is_file() || !own_file(&name) {
+            return Err(foreign(format!("'{}'", name.escape_default())));
+        }
+    }
+    Ok(())
+}
+
+/// Removes a trust store's own files from `dir`, then `dir` if empty:
+/// never anything else.
+fn remove_own_files(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir.join(PROFILES_DIR)) {
+        for e in entries.flatten() {
+            let rel = format!("{PROFILES_DIR}/{}", e.file_name().to_string_lossy());
+            if own_file(&rel) && e.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir.join(PROFILES_DIR));
+    for f in [CA_PEM, CRL_PEM, TRUSTSTORE_P12, POLICY_JSON, POLICY_P7S] {
+        let p = dir.join(f);
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_file()) {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
+/// The output rules of a trust store directory: never inside the home, never
+/// one that contains the home, never over foreign files.
+fn check_out(home: &Home, out: &Path) -> Result<OutTarget> {
     let rules = OutputRules {
         force: true,
         home: Some(home.root()),
@@ -118,25 +231,47 @@ pub fn prepare_trust_store<'h>(
         fsutil::FsError::Write { .. } if !out.exists() => Ok(()),
         other => Err(other),
     })?;
-    if out.exists() {
-        if !out.is_dir() {
-            return Err(OpsError::NotATrustStore(out.to_path_buf()));
-        }
-        let empty = std::fs::read_dir(out)
-            .map(|mut d| d.next().is_none())
-            .unwrap_or(false);
-        if !empty && !out.join(POLICY_JSON).is_file() && !force {
-            return Err(OpsError::NotATrustStore(out.to_path_buf()));
+    let target = OutTarget::of(out)?;
+    if let OutTarget::Link { target, .. } = &target {
+        fsutil::check_output(&target.join(POLICY_JSON), &rules).or_else(|e| match e {
+            fsutil::FsError::Write { .. } if !target.exists() => Ok(()),
+            other => Err(other),
+        })?;
+    }
+    let dir = target.dir();
+    if let (Ok(h), Ok(o)) = (
+        std::fs::canonicalize(home.root()),
+        std::fs::canonicalize(dir),
+    ) {
+        if h.starts_with(&o) {
+            return Err(OpsError::OutContainsHome {
+                out: out.to_path_buf(),
+                home: home.root().to_path_buf(),
+            });
         }
     }
+    if std::fs::symlink_metadata(dir).is_ok() {
+        if !dir.is_dir() {
+            return Err(OpsError::NotATrustStore(out.to_path_buf()));
+        }
+        check_out_contents(dir)?;
+    }
+    Ok(target)
+}
+
+/// Checks the output and reads the store; says whether `out` is already up
+/// to date (then no passphrase is needed). An existing trust store in `out`
+/// is trusted only once it verifies against the home's own root.
+pub fn prepare_trust_store<'h>(home: &'h Home, out: &Path) -> Result<PreparedTrustStore<'h>> {
+    check_out(home, out)?;
     let t = now().unix_timestamp();
     let snapshot = read_snapshot(home, t)?;
     let template = crate::ca::templates::load_crl(Some(&home.templates_dir()))?;
-    let up_to_date = match TrustStore::load(out) {
+    let anchor = home_anchor(home)?;
+    let up_to_date = match TrustStore::load(out, &anchor) {
         Ok(ts) if ts.policy().inputs_sha256 == snapshot.digest => {
-            let next = crate::timeutil::parse_rfc3339(&ts.policy().crl.next_update).unwrap_or(0);
             let half = i64::from(template.next_update_days) * 86_400 / 2;
-            (next - t > half).then(|| ts.policy().generated_at.clone())
+            (ts.expires_at() - t > half).then(|| ts.policy().generated_at.clone())
         }
         _ => None,
     };
@@ -172,6 +307,7 @@ impl PreparedTrustStore<'_> {
             profiles: self.snapshot.profiles.len(),
             apps: apps.len(),
             revoked: self.snapshot.revoked.len(),
+            version: None,
             crl_number: None,
             crl_next_update: None,
             files: Vec::new(),
@@ -202,15 +338,28 @@ impl PreparedTrustStore<'_> {
         let issuing = Issuer::unlock_issuing(&files, pass)?;
         let root = Issuer::unlock(&files, ROOT, pass)?;
         let signer = Issuer::unlock(&files, PROFILE_SIGNER, pass)?;
+        let anchor = home_anchor(home)?;
+        // From here to the swap, one publisher at a time: a run that signed
+        // an older CRL can never swap its trust store in after a newer one.
+        let _lock = PublishLock::acquire(home)?;
         let created = now();
+        // The store as it is now, under the lock (not as `prepare` saw it).
+        let snapshot = read_snapshot(home, created.unix_timestamp())?;
         let mut st = open_store(home)?;
-        let (issuing_crl, root_crl) = st.write(|tx| -> Result<_> {
+        let (issuing_crl, root_crl, version) = st.write(|tx| -> Result<_> {
+            let version = tx
+                .setting(VERSION_KEY)?
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+                + 1;
+            tx.set_setting(VERSION_KEY, &version.to_string())?;
             Ok((
                 sign_next_crl(tx, &issuing, CrlIssuer::Issuing, home, created)?,
                 sign_next_crl(tx, &root, CrlIssuer::Root, home, created)?,
+                version,
             ))
         })?;
-        let snap = &self.snapshot;
+        let snap = &snapshot;
         let mut apps: BTreeMap<String, AppInput> = BTreeMap::new();
         let mut profiles = Vec::with_capacity(snap.profiles.len());
         for (p, certs) in &snap.profiles {
@@ -270,10 +419,26 @@ impl PreparedTrustStore<'_> {
             profiles: &profiles,
             inputs_sha256: snap.digest.clone(),
             generated_at: generated_at.clone(),
+            version,
+            expires_at: rfc3339(issuing_crl.next_update.min(root_crl.next_update)),
         };
         let (written, _) = build::assemble(&inputs, &signer, created, tick)
             .map_err(|e| OpsError::TrustStoreBuild(e.to_string()))?;
-        write_and_swap(&self.out, &written, tick)?;
+        // The output again, under the lock: its rules, and never a newer
+        // version (verified against the home's root) replaced by this one.
+        let target = check_out(home, &self.out)?;
+        if let Ok(p) =
+            crate::gateway::verified_policy(target.dir(), &anchor, created.unix_timestamp())
+        {
+            if p.version >= version {
+                return Err(OpsError::OlderThanPublished {
+                    out: self.out.clone(),
+                    found: p.version,
+                    ours: version,
+                });
+            }
+        }
+        write_and_swap(&target, version, &written, tick)?;
         Ok(TrustStoreOutcome {
             out: self.out,
             changed: true,
@@ -281,6 +446,7 @@ impl PreparedTrustStore<'_> {
             profiles: profiles.len(),
             apps: app_list.len(),
             revoked: snap.revoked.len(),
+            version: Some(version),
             crl_number: Some(issuing_crl.number),
             crl_next_update: Some(rfc3339(issuing_crl.next_update)),
             files: written
@@ -291,49 +457,98 @@ impl PreparedTrustStore<'_> {
     }
 }
 
-fn write_and_swap(out: &Path, files: &[(String, Vec<u8>)], tick: &(dyn Fn() + Sync)) -> Result<()> {
-    let parent = match out.parent() {
+/// Writes the files into a new directory beside the current one, then puts
+/// it in place in one step: exchanged with `out` (the old version's own
+/// files are removed after), or, when `out` is a symlink, the link is
+/// swapped to it (`<link>-v<version>` beside the link).
+fn write_and_swap(
+    out: &OutTarget,
+    version: u64,
+    files: &[(String, Vec<u8>)],
+    tick: &(dyn Fn() + Sync),
+) -> Result<()> {
+    let place = match out {
+        OutTarget::Dir(d) => d.as_path(),
+        OutTarget::Link { link, .. } => link.as_path(),
+    };
+    let parent = match place.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    let werr = |p: &Path, e: &dyn std::fmt::Display| fsutil::FsError::Write {
+        path: p.to_path_buf(),
+        reason: e.to_string(),
+    };
     if !parent.is_dir() {
-        std::fs::create_dir_all(&parent).map_err(|e| fsutil::FsError::Write {
-            path: parent.clone(),
-            reason: e.to_string(),
-        })?;
+        std::fs::create_dir_all(&parent).map_err(|e| werr(&parent, &e))?;
     }
-    let name = out
+    let name = place
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "trust-store".into());
     let staged = tempfile::Builder::new()
         .prefix(&format!("{}{name}-", fsutil::TEMP_PREFIX))
         .tempdir_in(&parent)
-        .map_err(|e| fsutil::FsError::Write {
-            path: parent.clone(),
-            reason: e.to_string(),
-        })?;
-    let werr = |p: &Path, e: std::io::Error| fsutil::FsError::Write {
-        path: p.to_path_buf(),
-        reason: e.to_string(),
-    };
+        .map_err(|e| werr(&parent, &e))?;
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(staged.path(), std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| werr(staged.path(), e))?;
+            .map_err(|e| werr(staged.path(), &e))?;
     }
-    let profiles = staged.path().join(crate::gateway::PROFILES_DIR);
-    std::fs::create_dir(&profiles).map_err(|e| werr(&profiles, e))?;
+    let profiles = staged.path().join(PROFILES_DIR);
+    std::fs::create_dir(&profiles).map_err(|e| werr(&profiles, &e))?;
     let mut batch = fsutil::AtomicBatch::for_many();
     for (rel, data) in files {
         batch.add(&staged.path().join(rel), data, fsutil::MODE_PUBLIC)?;
         tick();
     }
     batch.commit()?;
-    let staged = staged.keep();
-    if let Err(e) = fsutil::replace_dir(&staged, out) {
-        let _ = std::fs::remove_dir_all(&staged);
-        return Err(e.into());
+    match out {
+        OutTarget::Dir(dir) => {
+            let staged = staged.keep();
+            match fsutil::replace_dir(&staged, dir) {
+                // `staged` now holds the old version (or nothing).
+                Ok(()) => remove_own_files(&staged),
+                Err(e) => {
+                    remove_own_files(&staged);
+                    return Err(e.into());
+                }
+            }
+        }
+        OutTarget::Link { link, target } => {
+            let new_name = format!("{name}-v{version}");
+            let new_dir = parent.join(&new_name);
+            if std::fs::symlink_metadata(&new_dir).is_ok() {
+                return Err(werr(&new_dir, &"already exists").into());
+            }
+            std::fs::rename(staged.path(), &new_dir).map_err(|e| werr(&new_dir, &e))?;
+            let _ = staged.keep();
+            let tmp_link = parent.join(format!(
+                "{}{name}-link-{}",
+                fsutil::TEMP_PREFIX,
+                std::process::id()
+            ));
+            let _ = std::fs::remove_file(&tmp_link);
+            std::os::unix::fs::symlink(&new_name, &tmp_link).map_err(|e| werr(&tmp_link, &e))?;
+            if let Err(e) = std::fs::rename(&tmp_link, link) {
+                let _ = std::fs::remove_file(&tmp_link);
+                remove_own_files(&new_dir);
+                return Err(werr(link, &e).into());
+            }
+            if let Ok(f) = std::fs::File::open(&parent) {
+                let _ = f.sync_all();
+            }
+            // The version it pointed to goes only if pushca made it there.
+            let ours = target.parent() == Some(parent.as_path())
+                && target
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.strip_prefix(&format!("{name}-v")))
+                    .is_some_and(|v| v.parse::<u64>().is_ok());
+            if ours {
+                remove_own_files(target);
+            }
+        }
     }
     Ok(())
 }
@@ -352,13 +567,14 @@ pub struct CheckOutcome {
 /// `ck.pem`: only its certificates are read).
 pub fn check(
     trust_store: &Path,
+    anchor: &Anchor,
     options: LoadOptions,
     cert_file: &Path,
     topic: &str,
     env: Environment,
     device: Option<&str>,
 ) -> Result<CheckOutcome> {
-    let gw = load(trust_store, options).map_err(OpsError::TrustStore)?;
+    let gw = load(trust_store, anchor, options).map_err(OpsError::TrustStore)?;
     let bytes = fsutil::read_input(cert_file)?;
     let chain =
         crate::certfile::read_certificates(&bytes).map_err(|source| OpsError::CertFile {
@@ -379,11 +595,21 @@ pub fn check(
     }
 }
 
-/// Loads and verifies a trust store (for `gateway check` of a registration).
-pub fn load(trust_store: &Path, options: LoadOptions) -> Result<Gateway, GatewayError> {
-    Ok(Gateway::new(TrustStore::load_with(
-        trust_store,
-        options,
-        None,
-    )?))
+/// Loads and verifies a trust store against `anchor` (for `gateway check`
+/// of a registration).
+pub fn load(
+    trust_store: &Path,
+    anchor: &Anchor,
+    options: LoadOptions,
+) -> Result<Gateway, GatewayError> {
+    Gateway::load_with(trust_store, anchor.clone(), options)
+}
+
+/// The anchor of `gateway check`: the file given, else the home's root.
+pub fn check_anchor(file: Option<&Path>, home: Option<&Home>) -> Result<Anchor> {
+    match (file, home) {
+        (Some(f), _) => Anchor::from_file(f).map_err(OpsError::TrustStore),
+        (None, Some(h)) if h.is_initialized() => home_anchor(h),
+        _ => Err(OpsError::NoAnchor),
+    }
 }

@@ -107,8 +107,16 @@ pub enum OpsError {
     OneOutputManyCsrs(usize),
     #[error("two CSRs would both be written to {}; give them different file names", .0.display())]
     DuplicateOutput(PathBuf),
-    #[error("{} exists and is not a trust store (no policy.json); refusing to replace it", .0.display())]
+    #[error("{} exists and is not a directory; refusing to replace it with a trust store", .0.display())]
     NotATrustStore(PathBuf),
+    #[error("{} holds {found}, which is not a trust store's own file; refusing to publish there (only a trust store's own files are ever removed)", dir.display())]
+    ForeignFilesInOut { dir: PathBuf, found: String },
+    #[error("{} contains the pushca home {}; refusing to publish there", out.display(), home.display())]
+    OutContainsHome { out: PathBuf, home: PathBuf },
+    #[error("{} holds trust store version {found}, newer than this publish (version {ours}); refusing to replace it with an older one", out.display())]
+    OlderThanPublished { out: PathBuf, found: u64, ours: u64 },
+    #[error("{} holds CRL number {found}, newer than the one signed now ({ours}); refusing to replace it with an older one", out.display())]
+    OlderCrl { out: PathBuf, found: i64, ours: i64 },
     #[error("{0}")]
     TrustStoreBuild(String),
     #[error("trust store does not verify: {0}")]
@@ -160,6 +168,8 @@ pub enum OpsError {
     },
     #[error("no CA to verify the profile against (no pushca home here)")]
     NoProfileAnchors,
+    #[error("no root to verify the trust store against (no pushca home here)")]
+    NoAnchor,
     #[error("{} profile(s) were signed and recorded, but writing them failed: {source}", uuids.len())]
     ProfilesNotWritten {
         uuids: Vec<String>,
@@ -177,6 +187,38 @@ pub fn open_store(home: &Home) -> Result<Store> {
         home.check_private()?;
     }
     Ok(Store::open(&home.db_path())?)
+}
+
+/// Held while something is published from the home (a CRL file, a trust
+/// store): from signing the CRL to the last rename, so that concurrent
+/// publishers finish in the order they signed (the newest CRL last). Other
+/// commands (a revoke, an issue) never wait for it. Released when dropped.
+pub(crate) struct PublishLock(std::fs::File);
+
+impl PublishLock {
+    pub(crate) fn acquire(home: &Home) -> Result<PublishLock> {
+        let path = home.root().join("publish.lock");
+        let f = crate::fsutil::open_lock_file(&path)?;
+        fs4::fs_std::FileExt::lock_exclusive(&f).map_err(|e| FsError::Write {
+            path,
+            reason: format!("cannot lock: {e}"),
+        })?;
+        Ok(PublishLock(f))
+    }
+}
+
+impl Drop for PublishLock {
+    fn drop(&mut self) {
+        let _ = fs4::fs_std::FileExt::unlock(&self.0);
+    }
+}
+
+/// The root CA certificate of the home: the anchor its trust stores are
+/// verified against.
+pub fn home_anchor(home: &Home) -> Result<crate::gateway::Anchor> {
+    use crate::ca::authority::{read_ca_cert, CaFiles, ROOT};
+    let der = read_ca_cert(&CaFiles::new(home.ca_dir()), ROOT)?;
+    crate::gateway::Anchor::from_der(&der).map_err(OpsError::TrustStoreBuild)
 }
 
 /// The current time, UTC, to the second.

@@ -1,6 +1,8 @@
 //! Revocation and CRLs.
 
-use super::{now, open_store, OpsError, Result};
+use std::path::Path;
+
+use super::{now, open_store, OpsError, OutputRules, Result};
 use crate::ca::authority::CaFiles;
 use crate::ca::crl::{self, CrlEntry};
 use crate::ca::{templates, IssuingCa};
@@ -98,12 +100,66 @@ pub(crate) fn sign_next_crl(
 
 /// Signs and records a new CRL.
 pub fn make_crl(home: &Home, pass: &Secret) -> Result<CrlRecord> {
+    make_crl_to(home, pass, None)
+}
+
+/// Where `pushca crl --out` writes the CRL.
+#[derive(Debug, Clone, Copy)]
+pub struct CrlOutput<'a> {
+    pub path: &'a Path,
+    /// DER instead of PEM.
+    pub der: bool,
+    pub rules: OutputRules<'a>,
+}
+
+/// The CRL number of the issuing CA's CRL in `path`, if it holds one (PEM
+/// or DER) of the same issuer as `ours`.
+fn crl_number_in(path: &Path, ours: &[u8]) -> Option<i64> {
+    let bytes = crate::fsutil::read_input(path).ok()?;
+    let der = match crate::pem::blocks(&bytes) {
+        Ok(blocks) if !blocks.is_empty() => blocks.into_iter().next()?.der.to_vec(),
+        _ => bytes,
+    };
+    let (_, found) = x509_parser::parse_x509_crl(&der).ok()?;
+    let (_, ours) = x509_parser::parse_x509_crl(ours).ok()?;
+    if found.issuer().as_raw() != ours.issuer().as_raw() {
+        return None;
+    }
+    found.crl_number()?.to_string().parse().ok()
+}
+
+/// [`make_crl`], then writes it to `out` (if any) before another publisher
+/// of the home may sign: concurrent runs write in CRL-number order, and a
+/// file that holds a newer CRL of this CA is never replaced by an older one.
+pub fn make_crl_to(home: &Home, pass: &Secret, out: Option<&CrlOutput<'_>>) -> Result<CrlRecord> {
     let ca = IssuingCa::unlock_issuing(&CaFiles::new(home.ca_dir()), pass)?;
     // A broken template fails before anything is recorded.
     templates::load_crl(Some(&home.templates_dir()))?;
+    let _lock = match out {
+        Some(o) if !crate::fsutil::is_stdio(o.path) => Some(super::PublishLock::acquire(home)?),
+        _ => None,
+    };
     let mut st = open_store(home)?;
     let t = now();
-    st.write(|tx| sign_next_crl(tx, &ca, CrlIssuer::Issuing, home, t))
+    let rec = st.write(|tx| sign_next_crl(tx, &ca, CrlIssuer::Issuing, home, t))?;
+    if let Some(o) = out {
+        if let Some(found) = crl_number_in(o.path, &rec.der) {
+            if found >= rec.number {
+                return Err(OpsError::OlderCrl {
+                    out: o.path.to_path_buf(),
+                    found,
+                    ours: rec.number,
+                });
+            }
+        }
+        let bytes = if o.der {
+            rec.der.clone()
+        } else {
+            crate::pem::encode("X509 CRL", &rec.der).into_bytes()
+        };
+        crate::fsutil::write_output(o.path, &bytes, crate::fsutil::MODE_PUBLIC, &o.rules)?;
+    }
+    Ok(rec)
 }
 
 /// The newest recorded CRL, if any.

@@ -333,14 +333,14 @@ pub fn verify(der: &[u8], anchors: &[Vec<u8>], now: i64) -> Result<VerifiedProfi
     if anchors.is_empty() {
         return Err(ProfileError::NoAnchors);
     }
-    let signed = cms::verify(der, None)?;
+    let signed = cms::verify(der, cms::Content::Attached)?;
     let signer_expired = check_signer(&signed, anchors, now)?;
     finish(der, signed, signer_expired, now)
 }
 
 /// The CMS signature of a profile checked (not yet its signer's chain).
 pub fn verify_signature(der: &[u8]) -> Result<cms::Verified, ProfileError> {
-    Ok(cms::verify(der, None)?)
+    Ok(cms::verify(der, cms::Content::Attached)?)
 }
 
 /// The chain of a verified SignedData's signer to `anchors`, for profile
