@@ -943,3 +943,527 @@ fn a_profile_with_a_broken_own_signature() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
 }
+
+/// Copies `dir`'s files to `to`, replacing `to`.
+fn fresh_copy(from: &Path, to: &Path) {
+    let _ = std::fs::remove_dir_all(to);
+    copy_dir(from, to);
+}
+
+fn check_cli(env: &Env, args: &[&str]) -> (Option<i32>, String, String) {
+    let o = env
+        .cmd()
+        .args(["gateway", "check"])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr(&o),
+    )
+}
+
+/// The review's critical finding: any genuine provisioning profile copied
+/// over `policy.json.p7s` "verified" a forged `policy.json` (the SignedData's
+/// own content was checked instead of the file). Detached means detached.
+#[test]
+fn a_profile_in_place_of_the_policy_signature_never_verifies_a_forged_policy() {
+    let w = world();
+    let env = &w.env;
+    trust_store(env, "ts");
+    let good = env.path("ts");
+    let forged = env.path("forged");
+    fresh_copy(&good, &forged);
+    // A forged policy: valid for a century, version far ahead.
+    let mut policy: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(forged.join("policy.json")).unwrap()).unwrap();
+    policy["expires_at"] = serde_json::json!("2099-01-01T00:00:00Z");
+    policy["version"] = serde_json::json!(1_000_000);
+    policy["crl"]["revoked"] = serde_json::json!([]);
+    std::fs::write(
+        forged.join("policy.json"),
+        serde_json::to_vec(&policy).unwrap(),
+    )
+    .unwrap();
+    // ... "signed" by a genuine profile of this very CA.
+    let profile = std::fs::read_dir(forged.join("profiles"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::copy(&profile, forged.join("policy.json.p7s")).unwrap();
+    let e = Gateway::load(&forged, anchor(env)).expect_err("forged policy");
+    assert!(e.to_string().contains("not a detached signature"), "{e}");
+    let strict = pushca::gateway::LoadOptions {
+        verify_profile_signatures: true,
+        ..Default::default()
+    };
+    assert!(Gateway::load_with(&forged, anchor(env), strict).is_err());
+    let gw = Gateway::load(&good, anchor(env)).unwrap();
+    assert!(gw.reload(&forged).is_err());
+    for extra in [&[][..], &["--verify-signatures"][..]] {
+        let mut args = vec![
+            "--trust-store",
+            "forged",
+            "--cert",
+            "prod-ck.pem",
+            "--topic",
+            "com.example.app",
+            "--env",
+            "production",
+        ];
+        args.extend_from_slice(extra);
+        let (code, out, err) = check_cli(env, &args);
+        assert_eq!(code, Some(1), "{extra:?}: {out} {err}");
+        assert!(err.contains("not a detached signature"), "{err}");
+    }
+    // A publisher does not trust the forged directory: it rebuilds it.
+    let j = trust_store(env, "forged");
+    assert_eq!(j["changed"], true, "{j}");
+    let p: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(forged.join("policy.json")).unwrap()).unwrap();
+    assert_ne!(p["version"], 1_000_000);
+    Gateway::load(&forged, anchor(env)).unwrap();
+}
+
+/// The root comes from outside the directory; a reload never accepts another
+/// home's store or an older version of this one (rollback), and a restarted
+/// gateway that remembers its version refuses it too.
+#[test]
+fn a_gateway_never_goes_back_nor_to_another_root() {
+    use pushca::gateway::{GatewayError, LoadOptions};
+    let w = world();
+    let env = &w.env;
+    let j1 = trust_store(env, "ts");
+    assert_eq!(j1["version"], 1, "{j1}");
+    let old = env.path("old");
+    fresh_copy(&env.path("ts"), &old);
+    ok(
+        env,
+        &["cert", "revoke", &w.dev, "--reason", "keyCompromise"],
+    );
+    let j2 = trust_store(env, "ts");
+    assert_eq!(j2["version"], 2, "{j2}");
+    let gw = Gateway::load(env.path("ts"), anchor(env)).unwrap();
+    assert_eq!(gw.version(), 2);
+    let dev = common::cert_der(&env.path("dev.pem"));
+    assert_eq!(
+        gw.identify(&[&dev]).unwrap_err().reason,
+        Reason::BadCertificate
+    );
+    // The older genuine store (the revocation not in it).
+    let e = gw.reload(&old).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            GatewayError::Rollback {
+                found: 1,
+                current: 2
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(
+        gw.identify(&[&dev]).unwrap_err().reason,
+        Reason::BadCertificate,
+        "still revoked"
+    );
+    let remembered = LoadOptions {
+        min_version: gw.version(),
+        ..Default::default()
+    };
+    assert!(matches!(
+        Gateway::load_with(&old, anchor(env), remembered),
+        Err(GatewayError::Rollback { .. })
+    ));
+    // The same version again: nothing to do.
+    assert!(!gw.reload(env.path("ts")).unwrap());
+    // Another home's genuine store.
+    let other = Env::new();
+    other.init_with_app();
+    let o = other
+        .cmd()
+        .args([
+            "gateway",
+            "trust-store",
+            "--out",
+            "ots",
+            "--ca-passin",
+            &pass(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = gw.reload(other.path("ots")).unwrap_err();
+    assert!(matches!(e, GatewayError::ForeignRoot { .. }), "{e}");
+    assert!(Gateway::load(other.path("ots"), anchor(env)).is_err());
+    let ots = other.path("ots");
+    let ots = ots.to_str().unwrap();
+    let (code, _, err) = check_cli(
+        env,
+        &[
+            "--trust-store",
+            ots,
+            "--register",
+            "com.example.app",
+            "--env",
+            "production",
+            "--device",
+            D1,
+        ],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("not the pinned anchor"), "{err}");
+    // With its own root pinned, the other store is judged on its own terms.
+    let other_root = other.home().join("ca/root.pem");
+    let (code, out, err) = check_cli(
+        env,
+        &[
+            "--trust-store",
+            ots,
+            "--anchor",
+            other_root.to_str().unwrap(),
+            "--register",
+            "com.example.app",
+            "--env",
+            "production",
+            "--device",
+            D1,
+        ],
+    );
+    assert_eq!(code, Some(3), "{out} {err}");
+    // No home and no --anchor: an error, not a guess from the directory.
+    let o = assert_cmd::Command::cargo_bin("pushca")
+        .unwrap()
+        .env_remove("PUSHCA_HOME")
+        .current_dir(env.dir.path())
+        .args(["--home", "/nonexistent-pushca-home"])
+        .args([
+            "gateway",
+            "check",
+            "--trust-store",
+            "ts",
+            "--register",
+            "com.example.app",
+        ])
+        .args(["--env", "production", "--device", D1])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--anchor"), "{}", stderr(&o));
+}
+
+/// A store past its expires_at (the earliest CRL nextUpdate) refuses
+/// pushes and registrations alike: at load, and in a gateway that loaded it
+/// while it was fresh.
+#[test]
+fn an_expired_trust_store_refuses_everything() {
+    use pushca::gateway::{GatewayError, LoadOptions, TrustStore};
+    let w = world();
+    let env = &w.env;
+    trust_store(env, "ts");
+    let ts = env.path("ts");
+    let policy: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ts.join("policy.json")).unwrap()).unwrap();
+    assert_eq!(
+        policy["expires_at"], policy["crl"]["next_update"],
+        "expires with the issuing CRL"
+    );
+    let gw = Gateway::load(&ts, anchor(env)).unwrap();
+    let store = gw.snapshot();
+    let expiry = store.expires_at();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    assert!(expiry > now + 86_400, "{expiry}");
+    let later = LoadOptions {
+        at: Some(expiry),
+        ..Default::default()
+    };
+    let e = Gateway::load_with(&ts, anchor(env), later).unwrap_err();
+    assert!(matches!(e, GatewayError::Expired { .. }), "{e}");
+    let dev = common::cert_der(&env.path("prod.pem"));
+    let id = gw.identify(&[&dev]).unwrap();
+    let app = "com.example.app";
+    assert_eq!(
+        gw.authorize_at(&id, app, Environment::Production, Some(D1), expiry - 1),
+        Decision::Allow
+    );
+    assert_eq!(
+        gw.authorize_registration_at(app, Environment::Production, D1, expiry - 1),
+        Decision::Allow
+    );
+    for t in [expiry, expiry + 330 * 86_400] {
+        assert_eq!(
+            gw.authorize_at(&id, app, Environment::Production, Some(D1), t),
+            Decision::Deny(Reason::ServiceUnavailable)
+        );
+        assert_eq!(
+            gw.authorize_registration_at(app, Environment::Production, D1, t),
+            Decision::Deny(Reason::ServiceUnavailable)
+        );
+        assert_eq!(
+            TrustStore::identify_at(&store, &[&dev], t)
+                .unwrap_err()
+                .reason,
+            Reason::ServiceUnavailable
+        );
+    }
+}
+
+/// Rule 1 requires EKU clientAuth of the leaf: a certificate signed by the
+/// issuing CA without any EKU extension is refused at identify.
+#[test]
+fn a_ca_issued_leaf_without_eku_is_a_bad_certificate() {
+    let w = world();
+    let env = &w.env;
+    trust_store(env, "ts");
+    std::fs::write(
+        env.path("noeku.ext"),
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+         1.2.840.113635.100.6.3.1=DER:0500\n1.2.840.113635.100.6.3.2=DER:0500\n",
+    )
+    .unwrap();
+    let csr = env.openssl_csr("noeku", "ec:P-256", &[]);
+    env.openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        csr.to_str().unwrap(),
+        "-CA",
+        env.ca_pem("issuing").to_str().unwrap(),
+        "-CAkey",
+        env.home().join("ca/issuing.key").to_str().unwrap(),
+        "-passin",
+        &pass(),
+        "-set_serial",
+        "4242",
+        "-days",
+        "30",
+        "-subj",
+        "/UID=com.example.app/CN=Apple Push Services: com.example.app/OU=ABCDE12345",
+        "-extfile",
+        "noeku.ext",
+        "-out",
+        "noeku.pem",
+    ]);
+    let (code, j) = check(
+        env,
+        "ts",
+        "noeku.pem",
+        "com.example.app",
+        "production",
+        None,
+    );
+    assert_eq!(code, Some(3), "{j}");
+    assert_eq!(j["reason"], "BadCertificate", "{j}");
+    assert!(
+        j["detail"].as_str().unwrap().contains("EKU clientAuth"),
+        "{j}"
+    );
+}
+
+/// `--out` is never the home's parent, never a directory with foreign
+/// files (with or without --force; nothing of theirs removed), and a
+/// symlinked `--out` is swapped to a new version beside the link.
+#[test]
+fn trust_store_output_rules() {
+    let w = world();
+    let env = &w.env;
+    let run = |out: &str, force: bool| {
+        let mut c = env.cmd();
+        c.args([
+            "gateway",
+            "trust-store",
+            "--out",
+            out,
+            "--ca-passin",
+            &pass(),
+        ]);
+        if force {
+            c.arg("--force");
+        }
+        c.output().unwrap()
+    };
+    // The directory that holds the home.
+    for force in [false, true] {
+        let o = run(env.dir.path().to_str().unwrap(), force);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("contains the pushca home"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    assert!(env.home().join("pushca.db").is_file());
+    assert!(env.home().join("ca/root.key").is_file());
+    // Foreign files, at the top or among the profiles.
+    trust_store(env, "ts");
+    std::fs::write(env.path("ts/README"), b"mine").unwrap();
+    for force in [false, true] {
+        let o = run("ts", force);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(stderr(&o).contains("'README'"), "{}", stderr(&o));
+    }
+    assert_eq!(std::fs::read(env.path("ts/README")).unwrap(), b"mine");
+    std::fs::remove_file(env.path("ts/README")).unwrap();
+    std::fs::write(env.path("ts/profiles/keep.txt"), b"mine").unwrap();
+    let o = run("ts", true);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("profiles/keep.txt"), "{}", stderr(&o));
+    std::fs::remove_file(env.path("ts/profiles/keep.txt")).unwrap();
+    // A symlink: current -> v1.
+    trust_store(env, "v1");
+    std::os::unix::fs::symlink("v1", env.path("current")).unwrap();
+    ok(env, &["cert", "revoke", &w.late]);
+    let j = trust_store(env, "current");
+    let v = j["version"].as_u64().unwrap();
+    let link = std::fs::read_link(env.path("current")).unwrap();
+    assert_eq!(link, PathBuf::from(format!("current-v{v}")));
+    assert!(
+        env.path("v1/policy.json").is_file(),
+        "v1 is not pushca's to remove"
+    );
+    Gateway::load(env.path("current"), anchor(env)).unwrap();
+    ok(env, &["cert", "revoke", &w.dev]);
+    let j = trust_store(env, "current");
+    let v2 = j["version"].as_u64().unwrap();
+    assert_eq!(
+        std::fs::read_link(env.path("current")).unwrap(),
+        PathBuf::from(format!("current-v{v2}"))
+    );
+    assert!(
+        !env.path(&format!("current-v{v}")).exists(),
+        "the previous version made here is removed"
+    );
+    let gw = Gateway::load(env.path("current"), anchor(env)).unwrap();
+    assert_eq!(gw.version(), v2);
+}
+
+/// Publishing is serialised from CRL signing to the swap: a run that
+/// prepared before a revocation but publishes after it (here: held at the
+/// lock) signs and lists that revocation; and a restored (older) store never
+/// replaces a newer trust store or CRL file.
+#[test]
+fn concurrent_publishers_publish_in_order_and_never_go_back() {
+    use fs4::fs_std::FileExt;
+    let w = world();
+    let env = &w.env;
+    trust_store(env, "ts");
+    let db = rusqlite::Connection::open(env.home().join("pushca.db")).unwrap();
+    let crls = || -> i64 {
+        db.query_row("SELECT COUNT(*) FROM crls", [], |r| r.get(0))
+            .unwrap()
+    };
+    let lock = std::fs::File::open(env.home().join("publish.lock")).unwrap();
+    lock.lock_exclusive().unwrap();
+    let before = crls();
+    std::fs::remove_dir_all(env.path("ts")).unwrap();
+    let mut a = std::process::Command::new(assert_cmd::cargo::cargo_bin("pushca"))
+        .current_dir(env.dir.path())
+        .env_remove("PUSHCA_CA_PASSPHRASE")
+        .args(["--home", env.home().to_str().unwrap(), "--json"])
+        .args([
+            "gateway",
+            "trust-store",
+            "--out",
+            "ts",
+            "--ca-passin",
+            &pass(),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A revocation while the publisher waits: never blocked by it.
+    let t0 = std::time::Instant::now();
+    ok(
+        env,
+        &["cert", "revoke", &w.dev, "--reason", "keyCompromise"],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1500).saturating_sub(t0.elapsed()));
+    assert!(
+        a.try_wait().unwrap().is_none(),
+        "the publisher waits for the lock"
+    );
+    assert_eq!(crls(), before, "no CRL signed outside the lock");
+    FileExt::unlock(&lock).unwrap();
+    let o = a.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let policy: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.path("ts/policy.json")).unwrap()).unwrap();
+    let revoked: Vec<&str> = policy["crl"]["revoked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["serial"].as_str().unwrap())
+        .collect();
+    assert_eq!(revoked, [w.dev.as_str()], "{policy}");
+    let (code, j) = check(
+        env,
+        "ts",
+        "dev-ck.pem",
+        "com.example.app",
+        "development",
+        Some(D1),
+    );
+    assert_eq!(
+        (code, j["reason"].as_str()),
+        (Some(3), Some("BadCertificate")),
+        "{j}"
+    );
+    // A home restored from an older backup: its next publish is older than
+    // what is already out there, and is refused.
+    drop(db);
+    let backup = env.path("backup.db");
+    std::fs::copy(env.home().join("pushca.db"), &backup).unwrap();
+    let o = env
+        .cmd()
+        .args(["crl", "--out", "crl.pem", "--ca-passin", &pass()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    ok(env, &["cert", "revoke", &w.late]);
+    assert_eq!(trust_store(env, "ts")["changed"], true);
+    let published = std::fs::read(env.path("ts/policy.json")).unwrap();
+    let crl_file = std::fs::read(env.path("crl.pem")).unwrap();
+    for f in ["pushca.db-wal", "pushca.db-shm"] {
+        let _ = std::fs::remove_file(env.home().join(f));
+    }
+    std::fs::copy(&backup, env.home().join("pushca.db")).unwrap();
+    let o = env
+        .cmd()
+        .args([
+            "gateway",
+            "trust-store",
+            "--out",
+            "ts",
+            "--ca-passin",
+            &pass(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("newer than this publish"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        std::fs::read(env.path("ts/policy.json")).unwrap(),
+        published
+    );
+    let o = env
+        .cmd()
+        .args(["crl", "--out", "crl.pem", "--force", "--ca-passin", &pass()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("newer than the one signed now"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read(env.path("crl.pem")).unwrap(), crl_file);
+}

@@ -346,12 +346,31 @@ impl PreparedTrustStore<'_> {
         // The store as it is now, under the lock (not as `prepare` saw it).
         let snapshot = read_snapshot(home, created.unix_timestamp())?;
         let mut st = open_store(home)?;
-        let (issuing_crl, root_crl, version) = st.write(|tx| -> Result<_> {
-            let version = tx
+        let read_version = |tx: &crate::store::Tx<'_>| -> Result<u64> {
+            Ok(tx
                 .setting(VERSION_KEY)?
                 .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-                + 1;
+                .unwrap_or(0))
+        };
+        // The output again, under the lock: its rules, and never a newer
+        // version (verified against the home's root) replaced by this one
+        // (a home restored from a backup): refused before anything is signed.
+        let next = st.read(read_version)? + 1;
+        let target = check_out(home, &self.out)?;
+        if let Ok(p) =
+            crate::gateway::verified_policy(target.dir(), &anchor, created.unix_timestamp())
+        {
+            if p.version >= next {
+                return Err(OpsError::OlderThanPublished {
+                    out: self.out.clone(),
+                    found: p.version,
+                    ours: next,
+                });
+            }
+        }
+        let (issuing_crl, root_crl, version) = st.write(|tx| -> Result<_> {
+            // Only publishers change it, and they hold the lock.
+            let version = read_version(tx)? + 1;
             tx.set_setting(VERSION_KEY, &version.to_string())?;
             Ok((
                 sign_next_crl(tx, &issuing, CrlIssuer::Issuing, home, created)?,
@@ -424,20 +443,6 @@ impl PreparedTrustStore<'_> {
         };
         let (written, _) = build::assemble(&inputs, &signer, created, tick)
             .map_err(|e| OpsError::TrustStoreBuild(e.to_string()))?;
-        // The output again, under the lock: its rules, and never a newer
-        // version (verified against the home's root) replaced by this one.
-        let target = check_out(home, &self.out)?;
-        if let Ok(p) =
-            crate::gateway::verified_policy(target.dir(), &anchor, created.unix_timestamp())
-        {
-            if p.version >= version {
-                return Err(OpsError::OlderThanPublished {
-                    out: self.out.clone(),
-                    found: p.version,
-                    ours: version,
-                });
-            }
-        }
         write_and_swap(&target, version, &written, tick)?;
         Ok(TrustStoreOutcome {
             out: self.out,
@@ -539,7 +544,11 @@ fn write_and_swap(
                 let _ = f.sync_all();
             }
             // The version it pointed to goes only if pushca made it there.
-            let ours = target.parent() == Some(parent.as_path())
+            let target_parent = match target.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            let ours = target_parent == parent.as_path()
                 && target
                     .file_name()
                     .and_then(|n| n.to_str())
