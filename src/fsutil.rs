@@ -11,15 +11,20 @@
 //! existing output is refused unless `force`; a symlinked output is written
 //! through (its final target is replaced atomically and the link stays); a
 //! special file (`/dev/stdout`, a FIFO, a device) is written to, never replaced.
+//! A symlink in a sticky world-writable directory (`/tmp`) is followed only
+//! when it belongs to the user or to the directory's owner, as the kernel's
+//! `protected_symlinks` rule; an output written with [`MODE_SECRET`] (a
+//! private key) is never written to a terminal.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::io::{self, IsTerminal, Read, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-/// Mode for files that hold private keys or other secrets.
+/// Mode for files that hold private keys or other secrets. An output written
+/// with this mode is never written to a terminal.
 pub const MODE_SECRET: u32 = 0o600;
 /// Mode for public material (certificates, CRLs, manifests).
 pub const MODE_PUBLIC: u32 = 0o644;
@@ -62,6 +67,26 @@ pub enum FsError {
     InsideHome { path: PathBuf, home: PathBuf },
     #[error("{} is given twice as an output", .0.display())]
     SameOutputTwice(PathBuf),
+    #[error("{} is a terminal: a private key is never written to a terminal (redirect it to a file or a pipe)", output_name(.0))]
+    SecretToTerminal(PathBuf),
+    #[error(
+        "{}: not followed: the symbolic link belongs to uid {owner}, neither you nor the owner of the sticky world-writable directory {}",
+        link.display(), dir.display()
+    )]
+    ForeignLink {
+        link: PathBuf,
+        owner: u32,
+        dir: PathBuf,
+    },
+}
+
+/// How an output is named in messages: `-` is standard output.
+fn output_name(path: &Path) -> String {
+    if is_stdio(path) {
+        "standard output".into()
+    } else {
+        path.display().to_string()
+    }
 }
 
 pub(crate) fn describe(err: &io::Error) -> String {
@@ -230,12 +255,13 @@ enum Target {
 }
 
 /// Follows a chain of symlinks (at most 40) to the path they end at, which
-/// may not exist yet.
+/// may not exist yet. Every link of the chain must pass [`may_follow`].
 fn follow_links(path: &Path) -> Result<PathBuf, FsError> {
     let mut p = path.to_path_buf();
     for _ in 0..40 {
         match fs::symlink_metadata(&p) {
             Ok(m) if m.file_type().is_symlink() => {
+                may_follow(&p, &m)?;
                 let link = fs::read_link(&p).map_err(|e| FsError::Write {
                     path: p.clone(),
                     reason: describe(&e),
@@ -251,6 +277,35 @@ fn follow_links(path: &Path) -> Result<PathBuf, FsError> {
     Err(FsError::Write {
         path: path.to_path_buf(),
         reason: "too many levels of symbolic links".into(),
+    })
+}
+
+/// The kernel's `protected_symlinks` rule, applied whatever the sysctl says:
+/// a symlink in a sticky world-writable directory (`/tmp`) is followed only
+/// when it belongs to the user or to the directory's owner, so that a link
+/// planted there by another user cannot redirect a write.
+fn may_follow(link: &Path, link_meta: &fs::Metadata) -> Result<(), FsError> {
+    const STICKY_WORLD_WRITABLE: u32 = 0o1002;
+    let dir = parent_dir(link);
+    let d = fs::metadata(&dir).map_err(|e| FsError::Write {
+        path: link.to_path_buf(),
+        reason: format!(
+            "cannot inspect its directory {}: {}",
+            dir.display(),
+            describe(&e)
+        ),
+    })?;
+    let owner = link_meta.uid();
+    if d.mode() & STICKY_WORLD_WRITABLE != STICKY_WORLD_WRITABLE
+        || owner == d.uid()
+        || owner == rustix::process::geteuid().as_raw()
+    {
+        return Ok(());
+    }
+    Err(FsError::ForeignLink {
+        link: link.to_path_buf(),
+        owner,
+        dir,
     })
 }
 
@@ -300,6 +355,9 @@ fn resolve(path: &Path, rules: &OutputRules<'_>) -> Result<Target, FsError> {
     if is_stdio(path) {
         return Ok(Target::Special(path.to_path_buf()));
     }
+    // Every link of the chain is checked before anything is resolved, the
+    // kernel's way included.
+    let target = follow_links(path)?;
     // Special files first, as the kernel resolves them (`/dev/stdout` is a
     // "magic" link to `pipe:[…]` that only the kernel can follow).
     if let Ok(m) = fs::metadata(path) {
@@ -315,7 +373,6 @@ fn resolve(path: &Path, rules: &OutputRules<'_>) -> Result<Target, FsError> {
             return Ok(Target::Special(path.to_path_buf()));
         }
     }
-    let target = follow_links(path)?;
     if let Some(home) = rules.home {
         if inside(path, home) || inside(&target, home) {
             return Err(FsError::InsideHome {
@@ -352,6 +409,38 @@ fn resolve(path: &Path, rules: &OutputRules<'_>) -> Result<Target, FsError> {
 /// command can refuse before it does any work).
 pub fn check_output(path: &Path, rules: &OutputRules<'_>) -> Result<(), FsError> {
     resolve(path, rules).map(|_| ())
+}
+
+/// [`check_output`] for an output that will hold a private key (written with
+/// [`MODE_SECRET`]): a terminal is refused too.
+pub fn check_secret_output(path: &Path, rules: &OutputRules<'_>) -> Result<(), FsError> {
+    let target = resolve(path, rules)?;
+    refuse_terminal(path, &target)
+}
+
+/// Refuses a special target that is a terminal (`-` when standard output is
+/// one, `/dev/tty`, a link to a pseudo-terminal): a private key written there
+/// would stay on the screen and in its scrollback.
+fn refuse_terminal(path: &Path, target: &Target) -> Result<(), FsError> {
+    let Target::Special(p) = target else {
+        return Ok(());
+    };
+    let terminal = if is_stdio(p) {
+        io::stdout().is_terminal()
+    } else {
+        // Only a character device can be a terminal; opened without becoming
+        // the controlling terminal and without blocking, then closed.
+        fs::metadata(p).is_ok_and(|m| m.file_type().is_char_device())
+            && OpenOptions::new()
+                .write(true)
+                .custom_flags(nonblock_flag() | rustix::fs::OFlags::NOCTTY.bits() as i32)
+                .open(p)
+                .is_ok_and(|f| f.is_terminal())
+    };
+    if terminal {
+        return Err(FsError::SecretToTerminal(path.to_path_buf()));
+    }
+    Ok(())
 }
 
 /// Checks outputs that are written together (one [`AtomicBatch`]) before any
@@ -391,7 +480,8 @@ pub fn check_outputs<'p>(
     Ok(())
 }
 
-/// Writes `data` to `path` atomically under the output rules.
+/// Writes `data` to `path` atomically under the output rules; with
+/// [`MODE_SECRET`], never to a terminal.
 pub fn write_output(
     path: &Path,
     data: &[u8],
@@ -443,7 +533,8 @@ impl AtomicBatch {
         self.add_output(path, data, mode, &OutputRules::INTERNAL)
     }
 
-    /// Stages an output under the rules.
+    /// Stages an output under the rules; one written with [`MODE_SECRET`] is
+    /// refused when it is a terminal.
     pub fn add_output(
         &mut self,
         path: &Path,
@@ -452,6 +543,9 @@ impl AtomicBatch {
         rules: &OutputRules<'_>,
     ) -> Result<(), FsError> {
         let target = resolve(path, rules)?;
+        if mode == MODE_SECRET {
+            refuse_terminal(path, &target)?;
+        }
         let key = match &target {
             Target::Regular(p) | Target::Special(p) => p.clone(),
         };
@@ -805,6 +899,83 @@ mod tests {
             .unwrap()
             .file_type()
             .is_symlink());
+    }
+
+    /// The kernel's `protected_symlinks` rule, whatever the sysctl says: in a
+    /// sticky world-writable directory a link of another user is not
+    /// followed, at any hop of the chain; one of the user's own, or of the
+    /// directory's owner, is; outside such a directory nothing changes.
+    #[test]
+    fn foreign_links_in_sticky_world_writable_dirs_are_not_followed() {
+        use std::os::unix::fs::{lchown, symlink};
+        if rustix::process::geteuid().as_raw() != 0 {
+            return; // only root can give a link away
+        }
+        const NOBODY: u32 = 65534;
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join("tmp");
+        fs::create_dir(&tmp).unwrap();
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o1777)).unwrap();
+        let victim = dir.path().join("victim.pem");
+        fs::write(&victim, b"precious").unwrap();
+        let force = rules(true, None);
+
+        let planted = tmp.join("out.pem");
+        symlink(&victim, &planted).unwrap();
+        lchown(&planted, Some(NOBODY), Some(NOBODY)).unwrap();
+        let e = write_output(&planted, b"new", MODE_PUBLIC, &force).unwrap_err();
+        assert!(
+            matches!(&e, FsError::ForeignLink { link, owner: NOBODY, .. } if *link == planted),
+            "{e}"
+        );
+        assert!(e.to_string().contains("uid 65534"), "{e}");
+        assert!(check_output(&planted, &force).is_err());
+        // Reached through a link of the user's own: refused at that hop.
+        let mine = tmp.join("mine.pem");
+        symlink("out.pem", &mine).unwrap();
+        let e = write_output(&mine, b"new", MODE_PUBLIC, &force).unwrap_err();
+        assert!(
+            matches!(&e, FsError::ForeignLink { link, .. } if *link == planted),
+            "{e}"
+        );
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        assert!(fs::symlink_metadata(&planted).unwrap().is_symlink());
+
+        // The user's own link in the same directory is followed.
+        let own = tmp.join("own.pem");
+        symlink(&victim, &own).unwrap();
+        write_output(&own, b"mine", MODE_PUBLIC, &force).unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"mine");
+
+        // A link of the directory's owner is followed.
+        let owned = dir.path().join("owned");
+        fs::create_dir(&owned).unwrap();
+        fs::set_permissions(&owned, fs::Permissions::from_mode(0o1777)).unwrap();
+        std::os::unix::fs::chown(&owned, Some(NOBODY), None).unwrap();
+        let by_owner = owned.join("link.pem");
+        symlink(&victim, &by_owner).unwrap();
+        lchown(&by_owner, Some(NOBODY), None).unwrap();
+        write_output(&by_owner, b"owner", MODE_PUBLIC, &force).unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"owner");
+
+        // Only the sticky world-writable case: a foreign link elsewhere is
+        // followed as before.
+        for mode in [0o755, 0o777, 0o1755] {
+            let plain = dir.path().join(format!("plain{mode:o}"));
+            fs::create_dir(&plain).unwrap();
+            fs::set_permissions(&plain, fs::Permissions::from_mode(mode)).unwrap();
+            let foreign = plain.join("link.pem");
+            symlink(&victim, &foreign).unwrap();
+            lchown(&foreign, Some(NOBODY), None).unwrap();
+            write_output(
+                &foreign,
+                format!("{mode:o}").as_bytes(),
+                MODE_PUBLIC,
+                &force,
+            )
+            .unwrap();
+            assert_eq!(fs::read(&victim).unwrap(), format!("{mode:o}").as_bytes());
+        }
     }
 
     #[test]

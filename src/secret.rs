@@ -27,6 +27,10 @@ impl Secret {
     }
 }
 
+/// Longest passphrase or password accepted, in bytes: a longer one is
+/// refused, never cut.
+pub const MAX_SECRET_BYTES: usize = 1024;
+
 /// Shortest CA passphrase accepted, in non-blank characters.
 pub const MIN_CA_PASSPHRASE: usize = 8;
 

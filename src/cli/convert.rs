@@ -220,9 +220,12 @@ fn with_expiry_warning(report: Report, s: &CertSummary, what: &Path) -> Report {
 }
 
 fn p12_export(ctx: &Ctx, a: P12ExportArgs) -> Result<Report, CliError> {
+    let home = ctx.home_opt();
+    let rules = super::rules(home.as_ref(), a.overwrite);
+    // Refused before any passphrase is asked for.
+    pushca::fsutil::check_secret_output(&a.out, &rules)?;
     let key_pass = key_passphrase(&a.key, a.passin.as_ref())?;
     let protection = super::protection(&a.protection, "password for the .p12")?;
-    let home = ctx.home_opt();
     let done = convert::p12_export(
         home.as_ref(),
         &a.cert,
@@ -233,7 +236,7 @@ fn p12_export(ctx: &Ctx, a: P12ExportArgs) -> Result<Report, CliError> {
         &protection,
         a.legacy,
         &a.out,
-        &super::rules(home.as_ref(), a.overwrite),
+        &rules,
     )?;
     let (profile_name, profile_text) = match done.profile {
         Profile::Modern => ("modern", "AES-256, HMAC-SHA256"),
@@ -265,6 +268,11 @@ fn p12_export(ctx: &Ctx, a: P12ExportArgs) -> Result<Report, CliError> {
 
 fn p12_to_pem(ctx: &Ctx, a: P12ToPemArgs) -> Result<Report, CliError> {
     let contents = open_p12(&a.input, a.passin.as_ref())?;
+    let home = ctx.home_opt();
+    let rules = super::rules(home.as_ref(), a.overwrite);
+    if !a.nokeys && contents.key().is_some() {
+        pushca::fsutil::check_secret_output(&a.out, &rules)?;
+    }
     let sel = convert::Selection {
         clcerts: a.clcerts,
         cacerts: a.cacerts,
@@ -282,14 +290,7 @@ fn p12_to_pem(ctx: &Ctx, a: P12ToPemArgs) -> Result<Report, CliError> {
             "passphrase for the written key",
         )?
     };
-    let home = ctx.home_opt();
-    let w = convert::p12_to_pem(
-        &contents,
-        sel,
-        &protection,
-        &a.out,
-        &super::rules(home.as_ref(), a.overwrite),
-    )?;
+    let w = convert::p12_to_pem(&contents, sel, &protection, &a.out, &rules)?;
     let doc = cert_json(&a.out, w.certificates, w.key, w.encrypted, w.leaf.as_ref());
     let text = format!(
         "wrote {} ({} certificate{}{})",
@@ -313,15 +314,12 @@ fn p12_to_pem(ctx: &Ctx, a: P12ToPemArgs) -> Result<Report, CliError> {
 }
 
 fn key_decrypt(ctx: &Ctx, a: KeyDecryptArgs) -> Result<Report, CliError> {
-    let pass = key_passphrase(&a.input, a.passin.as_ref())?;
     let home = ctx.home_opt();
-    let (key, format) = convert::key_decrypt(
-        &a.input,
-        pass.as_ref(),
-        a.traditional,
-        &a.out,
-        &super::rules(home.as_ref(), a.overwrite),
-    )?;
+    let rules = super::rules(home.as_ref(), a.overwrite);
+    pushca::fsutil::check_secret_output(&a.out, &rules)?;
+    let pass = key_passphrase(&a.input, a.passin.as_ref())?;
+    let (key, format) =
+        convert::key_decrypt(&a.input, pass.as_ref(), a.traditional, &a.out, &rules)?;
     let input_format = match format {
         KeyFormat::Pkcs8 => "pkcs8",
         KeyFormat::EncryptedPkcs8 => "encrypted-pkcs8",
@@ -361,26 +359,19 @@ fn ck_report(out: &Path, w: &convert::CkWritten, what: &Path) -> Report {
 }
 
 fn pem_merge(ctx: &Ctx, a: PemMergeArgs) -> Result<Report, CliError> {
-    let pass = key_passphrase(&a.key, a.passin.as_ref())?;
     let home = ctx.home_opt();
-    let w = convert::pem_merge(
-        &a.cert,
-        &a.key,
-        pass.as_ref(),
-        &a.out,
-        &super::rules(home.as_ref(), a.overwrite),
-    )?;
+    let rules = super::rules(home.as_ref(), a.overwrite);
+    pushca::fsutil::check_secret_output(&a.out, &rules)?;
+    let pass = key_passphrase(&a.key, a.passin.as_ref())?;
+    let w = convert::pem_merge(&a.cert, &a.key, pass.as_ref(), &a.out, &rules)?;
     Ok(ck_report(&a.out, &w, &a.cert))
 }
 
 fn pem_ck(ctx: &Ctx, a: PemCkArgs) -> Result<Report, CliError> {
-    let contents = open_p12(&a.input, a.passin.as_ref())?;
     let home = ctx.home_opt();
-    let w = convert::pem_ck(
-        &a.input,
-        &contents,
-        &a.out,
-        &super::rules(home.as_ref(), a.overwrite),
-    )?;
+    let rules = super::rules(home.as_ref(), a.overwrite);
+    pushca::fsutil::check_secret_output(&a.out, &rules)?;
+    let contents = open_p12(&a.input, a.passin.as_ref())?;
+    let w = convert::pem_ck(&a.input, &contents, &a.out, &rules)?;
     Ok(ck_report(&a.out, &w, &a.input))
 }

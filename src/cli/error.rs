@@ -119,7 +119,9 @@ fn fs_kind(e: &FsError) -> Kind {
         FsError::Read { .. } | FsError::NotRegular { .. } | FsError::TooLarge { .. } => Kind::Input,
         FsError::Write { .. } => Kind::Io,
         FsError::Exists(_) | FsError::SameOutputTwice(_) => Kind::Conflict,
-        FsError::InsideHome { .. } => Kind::Policy,
+        FsError::InsideHome { .. } | FsError::SecretToTerminal(_) | FsError::ForeignLink { .. } => {
+            Kind::Policy
+        }
     }
 }
 

@@ -117,8 +117,10 @@ pub fn csr(ctx: &Ctx, c: CsrCmd) -> Result<Report, CliError> {
             "--key-out and --out must be different files",
         ));
     }
-    let protection = super::protection(&a.protection, "passphrase for the new key")?;
     let home = ctx.home_opt();
+    let rules = super::rules(home.as_ref(), a.overwrite);
+    pushca::fsutil::check_secret_output(&a.key_out, &rules)?;
+    let protection = super::protection(&a.protection, "passphrase for the new key")?;
     ops::convert::csr_new(
         a.key_type,
         &a.cn,
@@ -126,7 +128,7 @@ pub fn csr(ctx: &Ctx, c: CsrCmd) -> Result<Report, CliError> {
         &protection,
         &a.key_out,
         &a.out,
-        &super::rules(home.as_ref(), a.overwrite),
+        &rules,
     )?;
     let encrypted = matches!(protection, Protection::Password(_));
     Ok(Report::new(

@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{self, IsTerminal, Read};
 use std::path::PathBuf;
 
-use pushca::secret::Secret;
+use pushca::secret::{Secret, MAX_SECRET_BYTES};
 use zeroize::Zeroizing;
 
 use super::CliError;
@@ -86,14 +86,86 @@ fn secret_error(flag: &str, message: impl std::fmt::Display) -> CliError {
     CliError::new("password", format!("{flag}: {message}"))
 }
 
+/// Why an over-long secret is refused (never cut to fit).
+const TOO_LONG: &str = "the secret is longer than 1,024 bytes; a longer one is refused, never cut";
+
+/// A secret checked against [`MAX_SECRET_BYTES`]; `what` says where it came
+/// from, when that is more than the flag.
+fn bounded(secret: Secret, flag: &str, what: Option<&str>) -> Result<Secret, CliError> {
+    if secret.as_bytes().len() > MAX_SECRET_BYTES {
+        return Err(secret_error(
+            flag,
+            match what {
+                Some(w) => format!("{w}: {TOO_LONG}"),
+                None => TOO_LONG.to_string(),
+            },
+        ));
+    }
+    Ok(secret)
+}
+
+/// The buffer a secret line is read into: room for the longest secret and a
+/// `\r` is reserved up front and never grown (a reallocation would leave a
+/// copy of the bytes read so far in freed memory), and it is zeroized on drop.
+/// What does not fit is dropped and the line marked too long.
+struct SecretLine {
+    buf: Zeroizing<Vec<u8>>,
+    too_long: bool,
+}
+
+impl SecretLine {
+    const CAPACITY: usize = MAX_SECRET_BYTES + 1;
+
+    fn new() -> Self {
+        SecretLine {
+            buf: Zeroizing::new(Vec::with_capacity(Self::CAPACITY)),
+            too_long: false,
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        if self.buf.len() + bytes.len() > Self::CAPACITY {
+            self.too_long = true;
+        } else {
+            self.buf.extend_from_slice(bytes);
+        }
+    }
+
+    /// Removes the last character (Backspace).
+    fn pop_char(&mut self) {
+        while let Some(b) = self.buf.pop() {
+            if b & 0xC0 != 0x80 {
+                break; // the first byte of a UTF-8 character
+            }
+        }
+    }
+
+    /// The line, without a trailing `\r` when `strip_cr`.
+    fn finish(mut self, strip_cr: bool) -> Result<Secret, LineError> {
+        if strip_cr && self.buf.last() == Some(&b'\r') {
+            self.buf.pop();
+        }
+        if self.too_long || self.buf.len() > MAX_SECRET_BYTES {
+            return Err(LineError::TooLong);
+        }
+        let s = std::str::from_utf8(&self.buf).map_err(|_| LineError::NotUtf8)?;
+        Ok(Secret::new(s))
+    }
+}
+
+enum LineError {
+    TooLong,
+    NotUtf8,
+}
+
 impl SecretSource {
     /// Reads the secret given with `flag`. File, fd and stdin sources yield
     /// their first line without the line terminator, as openssl does.
     pub fn read(&self, flag: &str) -> Result<Secret, CliError> {
         match self {
-            SecretSource::Literal(s) => Ok(Secret::new(s.as_str())),
+            SecretSource::Literal(s) => bounded(Secret::new(s.as_str()), flag, None),
             SecretSource::Env(var) => match std::env::var(var) {
-                Ok(v) => Ok(Secret::new(v)),
+                Ok(v) => bounded(Secret::new(v), flag, Some(&format!("env:{var}"))),
                 Err(std::env::VarError::NotPresent) => Err(secret_error(
                     flag,
                     format!("environment variable {var} is not set"),
@@ -140,7 +212,7 @@ fn fd_reader(n: i32, flag: &str) -> Result<File, CliError> {
 fn first_line(mut r: impl Read, flag: &str, what: &str) -> Result<Secret, CliError> {
     // Read byte by byte up to the first newline so that nothing after the line
     // is consumed (several secrets may share one stream, as with openssl).
-    let mut buf = Zeroizing::new(Vec::new());
+    let mut line = SecretLine::new();
     let mut byte = [0u8; 1];
     let mut got_any = false;
     loop {
@@ -151,12 +223,9 @@ fn first_line(mut r: impl Read, flag: &str, what: &str) -> Result<Secret, CliErr
                 if byte[0] == b'\n' {
                     break;
                 }
-                buf.push(byte[0]);
-                if buf.len() > 64 * 1024 {
-                    return Err(secret_error(
-                        flag,
-                        format!("{what}: secret line is too long"),
-                    ));
+                line.push(&byte);
+                if line.too_long {
+                    return Err(secret_error(flag, format!("{what}: {TOO_LONG}")));
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -169,12 +238,15 @@ fn first_line(mut r: impl Read, flag: &str, what: &str) -> Result<Secret, CliErr
             format!("{what}: end of input before a secret line"),
         ));
     }
-    if buf.last() == Some(&b'\r') {
-        buf.pop();
-    }
-    let s = std::str::from_utf8(&buf)
-        .map_err(|_| secret_error(flag, format!("{what}: secret is not valid UTF-8")))?;
-    Ok(Secret::new(s))
+    line.finish(true).map_err(|e| {
+        secret_error(
+            flag,
+            match e {
+                LineError::TooLong => format!("{what}: {TOO_LONG}"),
+                LineError::NotUtf8 => format!("{what}: secret is not valid UTF-8"),
+            },
+        )
+    })
 }
 
 /// Reads a secret from an explicit source given with `flag`.
@@ -225,7 +297,13 @@ fn prompt(what: &str, confirm: bool) -> Result<Secret, CliError> {
         ));
     }
     let term = console::Term::stderr();
-    let failed = |e: io::Error| CliError::new("password", format!("could not read {what}: {e}"));
+    let failed = |e: io::Error| {
+        if is_too_long(&e) {
+            CliError::new("password", format!("{what}: {e}"))
+        } else {
+            CliError::new("password", format!("could not read {what}: {e}"))
+        }
+    };
     let first = read_hidden(&term, what).map_err(failed)?;
     if confirm {
         let again = read_hidden(&term, &format!("Repeat {what}")).map_err(failed)?;
@@ -239,29 +317,35 @@ fn prompt(what: &str, confirm: bool) -> Result<Secret, CliError> {
     Ok(first)
 }
 
+/// Whether a [`read_hidden`] error is an over-long entry (which may be asked
+/// again) rather than a terminal failure or Ctrl-C.
+pub fn is_too_long(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::InvalidData
+}
+
 /// Reads a line without echo on the terminal `term`, in raw mode: Ctrl-C is
 /// an `Interrupted` error (the terminal is restored, never left without
-/// echo), Backspace deletes, other control keys are ignored.
+/// echo), Backspace deletes, other control keys are ignored. A line longer
+/// than [`MAX_SECRET_BYTES`] is read to its end and refused
+/// ([`is_too_long`]), never cut.
 pub fn read_hidden(term: &console::Term, what: &str) -> io::Result<Secret> {
     use console::Key;
     term.write_str(&format!("{what}: "))?;
-    // Reserved up front so that the buffer is never reallocated (a moved
-    // buffer would leave a copy behind that is not zeroed).
-    let mut line = Zeroizing::new(String::with_capacity(1024));
+    let mut line = SecretLine::new();
     loop {
         match term.read_key()? {
             Key::Enter => break,
-            Key::Backspace => {
-                line.pop();
-            }
-            Key::Char(c) if !c.is_control() && line.len() + c.len_utf8() <= line.capacity() => {
-                line.push(c)
-            }
+            Key::Backspace => line.pop_char(),
+            Key::Char(c) if !c.is_control() => line.push(c.encode_utf8(&mut [0u8; 4]).as_bytes()),
             _ => {}
         }
     }
     term.write_line("")?;
-    Ok(Secret::new(line.as_str()))
+    line.finish(false).map_err(|e| match e {
+        LineError::TooLong => io::Error::new(io::ErrorKind::InvalidData, TOO_LONG),
+        // Characters only were stored: always UTF-8.
+        LineError::NotUtf8 => io::Error::other("the entry is not valid UTF-8"),
+    })
 }
 
 #[cfg(test)]
@@ -311,6 +395,68 @@ mod tests {
                 assert!(!e.message.contains("hunter2"), "{}", e.message);
             }
             assert!(!format!("{s:?}").contains("hunter2"));
+        }
+    }
+
+    /// At most 1,024 bytes from every source: a longer secret is refused,
+    /// never cut, and the refusal does not show it.
+    #[test]
+    fn every_source_refuses_a_secret_over_1024_bytes() {
+        use std::os::fd::AsRawFd;
+        let dir = tempfile::tempdir().unwrap();
+        let max = "é".repeat(MAX_SECRET_BYTES / 2); // 1,024 bytes, 512 characters
+        let over = format!("{max}x");
+        assert_eq!((max.len(), over.len()), (1024, 1025));
+        let mut open = Vec::new(); // the fd: sources' files, open until the end
+        let mut sources = |secret: &str, tag: &str| -> Vec<SecretSource> {
+            let env = format!("PUSHCA_TEST_SECRET_LEN_{tag}");
+            std::env::set_var(&env, secret);
+            let file = dir.path().join(tag);
+            // Windows line ending: the `\r` is not part of the secret.
+            fs::write(&file, format!("{secret}\r\nnext line\n")).unwrap();
+            vec![
+                src(&format!("pass:{secret}")),
+                src(&format!("env:{env}")),
+                src(&format!("file:{}", file.display())),
+                SecretSource::Fd({
+                    open.push(File::open(&file).unwrap());
+                    open.last().unwrap().as_raw_fd()
+                }),
+            ]
+        };
+        for s in sources(&max, "MAX") {
+            assert_eq!(s.read("--passin").unwrap().as_str(), max, "{s:?}");
+        }
+        for s in sources(&over, "OVER") {
+            let e = s.read("--passin").unwrap_err();
+            assert!(
+                e.message.starts_with("--passin: ")
+                    && e.message.contains("longer than 1,024 bytes"),
+                "{s:?}: {}",
+                e.message
+            );
+            assert!(!e.message.contains("éé"), "{}", e.message);
+        }
+    }
+
+    /// The line buffer never grows, so no reallocation leaves a copy of the
+    /// secret in freed memory.
+    #[test]
+    fn the_secret_line_buffer_never_reallocates() {
+        for line in [
+            format!("{}\r\n", "a".repeat(MAX_SECRET_BYTES)),
+            format!("{}\n", "b".repeat(MAX_SECRET_BYTES)),
+            "a".repeat(MAX_SECRET_BYTES + 10),
+        ] {
+            let mut buf = SecretLine::new();
+            let (cap, ptr) = (buf.buf.capacity(), buf.buf.as_ptr());
+            assert!(cap > MAX_SECRET_BYTES);
+            for b in line.bytes().take_while(|b| *b != b'\n') {
+                buf.push(&[b]);
+                assert_eq!((buf.buf.capacity(), buf.buf.as_ptr()), (cap, ptr));
+            }
+            let too_long = line.len() > MAX_SECRET_BYTES + 2;
+            assert_eq!(buf.finish(true).is_err(), too_long, "{}", line.len());
         }
     }
 

@@ -165,15 +165,23 @@ impl Wizard {
         check: impl Fn(&Secret) -> Result<(), String>,
     ) -> Result<Secret, CliError> {
         loop {
-            let first = secrets::read_hidden(&self.term, prompt).map_err(interrupted)?;
+            let first = match secrets::read_hidden(&self.term, prompt) {
+                Err(e) if secrets::is_too_long(&e) => {
+                    self.say(&format!("  {e}; try again"));
+                    continue;
+                }
+                r => r.map_err(interrupted)?,
+            };
             if let Err(why) = check(&first) {
                 self.say(&format!("  {why}; try again"));
                 continue;
             }
             if confirm {
-                let again = secrets::read_hidden(&self.term, &format!("Repeat {prompt}"))
-                    .map_err(interrupted)?;
-                if again.as_str() != first.as_str() {
+                let again = match secrets::read_hidden(&self.term, &format!("Repeat {prompt}")) {
+                    Err(e) if secrets::is_too_long(&e) => None,
+                    r => Some(r.map_err(interrupted)?),
+                };
+                if again.is_none_or(|a| a.as_str() != first.as_str()) {
                     self.say("  the two entries differ; try again");
                     continue;
                 }

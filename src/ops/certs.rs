@@ -284,8 +284,11 @@ pub fn create(
     };
     fsutil::create_output_dir(dir, &rules)?;
     let [key_p, csr_p, cert_p, p12_p, ck_p] = created_paths(dir, bundle_id, env);
-    for p in [&key_p, &csr_p, &cert_p, &p12_p, &ck_p] {
+    for p in [&csr_p, &cert_p] {
         fsutil::check_output(p, &rules)?;
+    }
+    for p in [&key_p, &p12_p, &ck_p] {
+        fsutil::check_secret_output(p, &rules)?;
     }
     let mut st = open_store(home)?;
     let app = st.read(|tx| portal::get_app(tx, bundle_id))?;
