@@ -16,6 +16,8 @@ pub enum ChainError {
     Untrusted(String),
     #[error("the certificate may not be used for {0}")]
     WrongUsage(&'static str),
+    #[error("the certificate is revoked")]
+    Revoked,
     #[error("malformed certificate: {0}")]
     Malformed(String),
 }
@@ -132,6 +134,7 @@ fn map_err(e: webpki::Error, usage: Usage) -> ChainError {
     use webpki::Error as E;
     match e {
         E::CertExpired { .. } | E::CertNotValidYet { .. } => ChainError::Expired,
+        E::CertRevoked => ChainError::Revoked,
         E::RequiredEkuNotFound | E::RequiredEkuNotFoundContext(_) => {
             ChainError::WrongUsage(usage.name())
         }
@@ -141,13 +144,17 @@ fn map_err(e: webpki::Error, usage: Usage) -> ChainError {
 }
 
 /// Verifies that `leaf` chains to one of `anchors` (DER certificates, trusted
-/// as they are) through `intermediates`, at `time` (unix seconds), for `usage`.
+/// as they are) through `intermediates`, at `time` (unix seconds), for `usage`,
+/// and that `crls` (if any) do not revoke it: a CRL of its issuer is
+/// authoritative; without one its status is not known and not held against
+/// it (a profile of another CA shown with `--ca`).
 pub fn verify(
     leaf: &[u8],
     intermediates: &[Vec<u8>],
     anchors: &[Vec<u8>],
     time: i64,
     usage: Usage,
+    crls: &[&webpki::CertRevocationList<'_>],
 ) -> Result<(), ChainError> {
     let leaf_der = CertificateDer::from(leaf);
     let ee =
@@ -171,6 +178,12 @@ pub fn verify(
         u64::try_from(time).unwrap_or(0),
     ));
     let algs = algorithms(usage);
+    let revocation = webpki::RevocationOptionsBuilder::new(crls).ok().map(|b| {
+        b.with_depth(webpki::RevocationCheckDepth::EndEntity)
+            .with_status_policy(webpki::UnknownStatusPolicy::Allow)
+            .with_expiration_policy(webpki::ExpirationPolicy::Ignore)
+            .build()
+    });
     let result = match usage {
         Usage::ClientAuth => ee.verify_for_usage(
             &algs,
@@ -178,14 +191,14 @@ pub fn verify(
             &inter,
             t,
             webpki::KeyUsage::client_auth(),
-            None,
+            revocation,
             None,
         ),
         Usage::ProfileSigning => {
             if !profile_signing_eku_ok(leaf)? {
                 return Err(ChainError::WrongUsage(usage.name()));
             }
-            ee.verify_for_usage(&algs, &trust, &inter, t, AnyEku, None, None)
+            ee.verify_for_usage(&algs, &trust, &inter, t, AnyEku, revocation, None)
         }
     };
     result.map(|_| ()).map_err(|e| map_err(e, usage))

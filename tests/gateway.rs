@@ -839,7 +839,6 @@ fn mutual_tls_with_rustls_openssl_and_nginx_from_the_trust_store() {
 /// nor `gateway check --verify-signatures`.
 #[test]
 fn a_profile_with_a_broken_own_signature() {
-    use pushca::ca::authority::{CaFiles, ISSUING, PROFILE_SIGNER};
     use pushca::gateway::{LoadOptions, TrustStore};
     let w = world();
     let env = &w.env;
@@ -897,27 +896,7 @@ fn a_profile_with_a_broken_own_signature() {
     let mut policy: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("policy.json")).unwrap()).unwrap();
     policy["files"][&rel] = serde_json::json!(pushca::ca::sha256_hex(&der));
-    let mut json = serde_json::to_vec(&policy).unwrap();
-    json.push(b'\n');
-    let files = CaFiles::new(env.home().join("ca"));
-    let signer = pushca::ca::Issuer::unlock(
-        &files,
-        PROFILE_SIGNER,
-        &pushca::secret::Secret::new(CA_PASS),
-    )
-    .unwrap();
-    let issuing = pushca::ca::authority::read_ca_cert(&files, ISSUING).unwrap();
-    let p7s = pushca::cms::sign(
-        &json,
-        false,
-        signer.cert_der(),
-        &[issuing.as_slice()],
-        signer.signer(),
-        time::OffsetDateTime::now_utc(),
-    )
-    .unwrap();
-    std::fs::write(dir.join("policy.json"), &json).unwrap();
-    std::fs::write(dir.join("policy.json.p7s"), &p7s).unwrap();
+    resign_policy(env, &dir, &policy);
     TrustStore::load(&dir, &a).expect("the signed policy covers the file");
     let e = TrustStore::load_with(&dir, &a, strict, None).expect_err("its own signature is broken");
     assert!(e.to_string().contains(&uuid), "{e}");
@@ -942,6 +921,33 @@ fn a_profile_with_a_broken_own_signature() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+}
+
+/// Writes `policy` as `dir`'s policy.json and signs it (detached) with the
+/// home's own profile signer: a validly signed policy, whatever it says.
+fn resign_policy(env: &Env, dir: &Path, policy: &serde_json::Value) {
+    use pushca::ca::authority::{CaFiles, ISSUING, PROFILE_SIGNER};
+    let mut json = serde_json::to_vec(policy).unwrap();
+    json.push(b'\n');
+    let files = CaFiles::new(env.home().join("ca"));
+    let signer = pushca::ca::Issuer::unlock(
+        &files,
+        PROFILE_SIGNER,
+        &pushca::secret::Secret::new(CA_PASS),
+    )
+    .unwrap();
+    let issuing = pushca::ca::authority::read_ca_cert(&files, ISSUING).unwrap();
+    let p7s = pushca::cms::sign(
+        &json,
+        false,
+        signer.cert_der(),
+        &[issuing.as_slice()],
+        signer.signer(),
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("policy.json"), &json).unwrap();
+    std::fs::write(dir.join("policy.json.p7s"), &p7s).unwrap();
 }
 
 /// Copies `dir`'s files to `to`, replacing `to`.
@@ -1466,4 +1472,98 @@ fn concurrent_publishers_publish_in_order_and_never_go_back() {
         stderr(&o)
     );
     assert_eq!(std::fs::read(env.path("crl.pem")).unwrap(), crl_file);
+}
+
+/// The profile signer can be revoked (`cert revoke` takes its serial): the
+/// issuing CA's CRL lists it, a trust store whose CRL revokes its signer
+/// never loads (even validly signed), and nothing is signed with it again.
+#[test]
+fn a_revoked_profile_signer_is_trusted_nowhere() {
+    let w = world();
+    let env = &w.env;
+    trust_store(env, "ts");
+    let o = env.openssl(&[
+        "x509",
+        "-in",
+        env.ca_pem("profile-signer").to_str().unwrap(),
+        "-noout",
+        "-serial",
+    ]);
+    let serial = String::from_utf8_lossy(&o.stdout)
+        .trim()
+        .trim_start_matches("serial=")
+        .to_string();
+    let revoke = || {
+        let o = env
+            .cmd()
+            .args([
+                "--json",
+                "cert",
+                "revoke",
+                &serial,
+                "--reason",
+                "keyCompromise",
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout_json(&o)
+    };
+    assert_eq!(revoke()["changed"], true);
+    assert_eq!(revoke()["changed"], false, "idempotent");
+    let o = env
+        .cmd()
+        .args(["crl", "--out", "new-crl.pem", "--ca-passin", &pass()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = env.openssl(&["crl", "-in", "new-crl.pem", "-noout", "-text"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout)
+            .to_uppercase()
+            .contains(&serial.to_uppercase()),
+        "the CRL lists the signer"
+    );
+    // A store with that CRL and a policy validly signed by the signer.
+    let dir = env.path("with-crl");
+    fresh_copy(&env.path("ts"), &dir);
+    let root_crl: String = std::fs::read_to_string(dir.join("crl.pem"))
+        .unwrap()
+        .split_inclusive("-----END X509 CRL-----\n")
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let crl_pem = format!(
+        "{}{root_crl}",
+        std::fs::read_to_string(env.path("new-crl.pem")).unwrap()
+    );
+    std::fs::write(dir.join("crl.pem"), &crl_pem).unwrap();
+    let mut policy: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("policy.json")).unwrap()).unwrap();
+    policy["files"]["crl.pem"] = serde_json::json!(pushca::ca::sha256_hex(crl_pem.as_bytes()));
+    resign_policy(env, &dir, &policy);
+    let e = Gateway::load(&dir, anchor(env)).unwrap_err().to_string();
+    assert!(e.contains("revoked"), "{e}");
+    // Nothing is signed with it any more; its profiles do not verify.
+    let o = env
+        .cmd()
+        .args([
+            "gateway",
+            "trust-store",
+            "--out",
+            "ts2",
+            "--ca-passin",
+            &pass(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("profile signer"), "{}", stderr(&o));
+    let o = env
+        .cmd()
+        .args(["profile", "show", "prod.mobileprovision"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("revoked"), "{}", stderr(&o));
 }

@@ -418,7 +418,12 @@ fn revoke(ctx: &Ctx, a: CertRevokeArgs) -> Result<Report, CliError> {
         .clone()
         .unwrap_or_else(|| "unspecified".into());
     let at = rec.revoked_at.map(rfc3339);
-    let text = if changed {
+    let text = if changed && rec.environment == "profile-signing" {
+        format!(
+            "Revoked the profile signer {} ({}), reason {reason}: profiles and trust stores it signed are refused from the next CRL on\n",
+            rec.serial, rec.subject
+        )
+    } else if changed {
         format!(
             "Revoked certificate {} ({} {}), reason {reason}\n",
             rec.serial, rec.bundle_id, rec.environment

@@ -383,6 +383,7 @@ impl From<OpsError> for CliError {
             OpsError::OlderThanPublished { .. } | OpsError::OlderCrl { .. } => {
                 CliError::of(Kind::Conflict, msg)
             }
+            OpsError::ProfileSignerRevoked { .. } => CliError::of(Kind::Policy, msg),
             OpsError::NoAnchor => CliError::usage(msg).with_hint(
                 "give --anchor ROOT.pem (the CA's root certificate), or --home of the CA",
             ),

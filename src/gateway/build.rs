@@ -61,15 +61,22 @@ pub struct Inputs<'a> {
 fn verify_listed(
     profiles: &[ProfileInput],
     anchors: &[Vec<u8>],
+    crls: &[Vec<u8>],
     now: i64,
     tick: &(dyn Fn() + Sync),
 ) -> Result<(), BuildError> {
+    let parsed = crls
+        .iter()
+        .map(|d| webpki::OwnedCertRevocationList::from_der(d).map(webpki::CertRevocationList::from))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| build(format!("CRL: {e:?}")))?;
+    let crl_refs: Vec<&webpki::CertRevocationList<'_>> = parsed.iter().collect();
     let one = |p: &ProfileInput| -> Result<(), BuildError> {
         let fail = |e: crate::portal::profile::ProfileError| {
             build(format!("profile {} does not verify: {e}", p.policy.uuid))
         };
         let signed = crate::portal::profile::verify_signature(&p.der).map_err(fail)?;
-        crate::portal::profile::check_signer(&signed, anchors, now).map_err(fail)?;
+        crate::portal::profile::check_signer(&signed, anchors, &crl_refs, now).map_err(fail)?;
         tick();
         Ok(())
     };
@@ -134,6 +141,7 @@ pub fn assemble(
     verify_listed(
         inputs.profiles,
         &inputs.ca_certs[..1],
+        inputs.crls,
         signing_time.unix_timestamp(),
         tick,
     )?;

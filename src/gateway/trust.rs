@@ -325,6 +325,34 @@ pub(crate) struct SignedPolicy {
     pub(crate) roots: Vec<Vec<u8>>,
     pub(crate) intermediates: Vec<Vec<u8>>,
     pub(crate) ca_bytes: Vec<u8>,
+    pub(crate) crl_bytes: Vec<u8>,
+    /// The CRLs of `crl.pem`, each with its nextUpdate.
+    pub(crate) crls: Vec<(CertRevocationList<'static>, i64)>,
+}
+
+/// The CRLs of a `crl.pem` (PEM blocks `X509 CRL`), each with its
+/// nextUpdate (a CRL without one is refused: it would never expire).
+fn parse_crls(
+    path: &Path,
+    bytes: &[u8],
+) -> Result<Vec<(CertRevocationList<'static>, i64)>, GatewayError> {
+    let mut crls = Vec::new();
+    for block in crate::pem::blocks(bytes).map_err(|e| invalid(path, e.to_string()))? {
+        if block.label != "X509 CRL" {
+            return Err(invalid(
+                path,
+                format!("unexpected PEM block {}", block.label),
+            ));
+        }
+        let next = crl_next_update_of(path, &block.der)?;
+        let owned = OwnedCertRevocationList::from_der(&block.der)
+            .map_err(|e| invalid(path, format!("{e:?}")))?;
+        crls.push((CertRevocationList::from(owned), next));
+    }
+    if crls.is_empty() {
+        return Err(invalid(path, "holds no CRL"));
+    }
+    Ok(crls)
 }
 
 /// Step 1 of every load: `ca.pem`'s root is the pinned anchor, and
@@ -369,6 +397,11 @@ fn signed_policy(dir: &StoreDir, anchor: &Anchor, now: i64) -> Result<SignedPoli
             ))
         }
     }
+    // The CRLs (signed by the CA: authentic, if perhaps not the newest until
+    // the policy's hash of crl.pem is checked) revoke a profile signer too.
+    let crl_bytes = read(dir, CRL_PEM)?;
+    let crls = parse_crls(&dir.path().join(CRL_PEM), &crl_bytes)?;
+    let crl_refs: Vec<&CertRevocationList<'_>> = crls.iter().map(|(c, _)| c).collect();
     let signed = crate::cms::verify(&p7s, crate::cms::Content::Detached(&policy_bytes))
         .map_err(|e| GatewayError::PolicySignature(e.to_string()))?;
     let mut chain_pool = inter.clone();
@@ -385,6 +418,7 @@ fn signed_policy(dir: &StoreDir, anchor: &Anchor, now: i64) -> Result<SignedPoli
         std::slice::from_ref(&anchor.der().to_vec()),
         now,
         crate::chain::Usage::ProfileSigning,
+        &crl_refs,
     )
     .map_err(|e| GatewayError::PolicySignature(format!("its signer: {e}")))?;
     // What is parsed is what was verified.
@@ -404,6 +438,8 @@ fn signed_policy(dir: &StoreDir, anchor: &Anchor, now: i64) -> Result<SignedPoli
         roots,
         intermediates: inter,
         ca_bytes,
+        crl_bytes,
+        crls,
     })
 }
 
@@ -464,6 +500,8 @@ impl TrustStore {
             roots,
             intermediates: inter,
             ca_bytes,
+            crl_bytes,
+            crls,
         } = signed_policy(&dir, anchor, now)?;
         if policy.version < options.min_version {
             return Err(GatewayError::Rollback {
@@ -472,8 +510,9 @@ impl TrustStore {
             });
         }
         let mut expires_at = parse_time(&policy_path, &policy.expires_at)?;
-        // 2. Every file's hash; no file that the policy does not list.
-        let mut contents: HashMap<String, Vec<u8>> = HashMap::new();
+        // 2. Every file's hash (ca.pem and crl.pem: the bytes already
+        // used); no file that the policy does not list.
+        let mut hashed: HashSet<&str> = HashSet::new();
         for (file, expected) in &policy.files {
             let Some((in_profiles, _)) = split_name(file) else {
                 return Err(invalid(&policy_path, format!("bad file name '{file}'")));
@@ -481,36 +520,25 @@ impl TrustStore {
             if in_profiles {
                 continue; // read, hashed and verified in parallel below
             }
-            let bytes = read(&dir, file)?;
-            check_hash(file, expected, &bytes)?;
-            contents.insert(file.clone(), bytes);
+            match file.as_str() {
+                CA_PEM => check_hash(file, expected, &ca_bytes)?,
+                CRL_PEM => check_hash(file, expected, &crl_bytes)?,
+                _ => check_hash(file, expected, &read(&dir, file)?)?,
+            };
+            hashed.insert(file.as_str());
         }
         check_no_unlisted(&dir, &policy)?;
-        if contents.get(CA_PEM) != Some(&ca_bytes) {
-            return Err(GatewayError::UnlistedFile(format!("{CA_PEM} (not hashed)")));
+        for f in [CA_PEM, CRL_PEM] {
+            if !hashed.contains(f) {
+                return Err(GatewayError::UnlistedFile(format!("{f} (not hashed)")));
+            }
         }
         // 3. CRLs (their signatures are checked by webpki when used); the
         // store expires with the first of them.
-        let crl_path = dir.path().join(CRL_PEM);
-        let crl_bytes = contents
-            .get(CRL_PEM)
-            .ok_or_else(|| GatewayError::UnlistedFile(format!("{CRL_PEM} (missing)")))?;
-        let mut crls = Vec::new();
-        for block in crate::pem::blocks(crl_bytes).map_err(|e| invalid(&crl_path, e.to_string()))? {
-            if block.label != "X509 CRL" {
-                return Err(invalid(
-                    &crl_path,
-                    format!("unexpected PEM block {}", block.label),
-                ));
-            }
-            expires_at = expires_at.min(crl_next_update_of(&crl_path, &block.der)?);
-            let owned = OwnedCertRevocationList::from_der(&block.der)
-                .map_err(|e| invalid(&crl_path, format!("{e:?}")))?;
-            crls.push(CertRevocationList::from(owned));
+        for (_, next) in &crls {
+            expires_at = expires_at.min(*next);
         }
-        if crls.is_empty() {
-            return Err(invalid(&crl_path, "holds no CRL"));
-        }
+        let crls: Vec<CertRevocationList<'static>> = crls.into_iter().map(|(c, _)| c).collect();
         let crl_next_update = parse_time(&policy_path, &policy.crl.next_update)?;
         expires_at = expires_at.min(crl_next_update);
         // A stale store refuses everything: it cannot know what was revoked
@@ -538,6 +566,7 @@ impl TrustStore {
             &dir,
             &policy,
             &roots,
+            &crls,
             now,
             previous.map(|p| &p.verified),
             options.verify_profile_signatures,
@@ -961,6 +990,7 @@ fn verify_profiles(
     dir: &StoreDir,
     policy: &Policy,
     roots: &[Vec<u8>],
+    crls: &[CertRevocationList<'static>],
     now: i64,
     previous: Option<&Verified>,
     verify_signatures: bool,
@@ -969,6 +999,7 @@ fn verify_profiles(
         dir,
         policy,
         roots,
+        crls: crls.iter().collect(),
         now,
         previous,
         verify_signatures,
@@ -999,6 +1030,8 @@ struct VerifyCtx<'a> {
     dir: &'a StoreDir,
     policy: &'a Policy,
     roots: &'a [Vec<u8>],
+    /// A profile signer revoked by them is not trusted.
+    crls: Vec<&'a CertRevocationList<'static>>,
     now: i64,
     previous: Option<&'a Verified>,
     /// Signer chains checked in this load: signer parts -> expired since
@@ -1048,6 +1081,7 @@ impl VerifyCtx<'_> {
             &p.certificates,
             signing_time,
             self.roots,
+            &self.crls,
             self.now,
         )?;
         if let Ok(mut m) = self.signers.write() {

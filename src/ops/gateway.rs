@@ -334,6 +334,7 @@ impl PreparedTrustStore<'_> {
         tick: &(dyn Fn() + Sync),
     ) -> Result<TrustStoreOutcome> {
         let home = self.home;
+        super::revocation::refuse_revoked_profile_signer(home)?;
         let files = CaFiles::new(home.ca_dir());
         let issuing = Issuer::unlock_issuing(&files, pass)?;
         let root = Issuer::unlock(&files, ROOT, pass)?;

@@ -170,6 +170,8 @@ pub enum OpsError {
     NoProfileAnchors,
     #[error("no root to verify the trust store against (no pushca home here)")]
     NoAnchor,
+    #[error("the profile signer {serial} was revoked on {revoked_at}: nothing is signed with it any more")]
+    ProfileSignerRevoked { serial: String, revoked_at: String },
     #[error("{} profile(s) were signed and recorded, but writing them failed: {source}", uuids.len())]
     ProfilesNotWritten {
         uuids: Vec<String>,

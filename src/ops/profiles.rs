@@ -405,6 +405,7 @@ impl PreparedProfiles<'_> {
     /// transaction (superseding the ones regenerated), then writes the files.
     pub fn sign(self, pass: &Secret, tick: &mut dyn FnMut()) -> Result<ProfilesOutcome> {
         let home = self.home;
+        super::revocation::refuse_revoked_profile_signer(home)?;
         let files = CaFiles::new(home.ca_dir());
         let signer = Issuer::unlock(&files, PROFILE_SIGNER, pass)?;
         let issuing = read_ca_cert(&files, ISSUING)?;
@@ -585,6 +586,9 @@ pub struct ShownProfile {
 /// home knows.
 pub fn show(home: Option<&Home>, file: &Path, ca_file: Option<&Path>) -> Result<ShownProfile> {
     let der = fsutil::read_input(file)?;
+    // The home's newest CRL, when the profile is checked against the home:
+    // a revoked profile signer is not trusted.
+    let mut crl_der: Option<Vec<u8>> = None;
     let (anchors, anchors_from) = match (ca_file, home) {
         (Some(ca), _) => {
             let bytes = fsutil::read_input(ca)?;
@@ -599,16 +603,29 @@ pub fn show(home: Option<&Home>, file: &Path, ca_file: Option<&Path>) -> Result<
         (None, Some(h)) if h.is_initialized() => {
             h.check_private()?;
             let files = CaFiles::new(h.ca_dir());
+            let mut st = open_store(h)?;
+            crl_der = st
+                .read(|tx| tx.latest_crl(super::revocation::CrlIssuer::Issuing.name()))?
+                .map(|c| c.der);
             (vec![read_ca_cert(&files, ROOT)?], files.cert(ROOT))
         }
         (None, _) => return Err(OpsError::NoProfileAnchors),
     };
-    let verified = profile::verify(&der, &anchors, now().unix_timestamp()).map_err(|source| {
-        OpsError::Profile {
-            path: file.to_path_buf(),
-            source,
-        }
-    })?;
+    let crl = match &crl_der {
+        Some(d) => Some(webpki::CertRevocationList::from(
+            webpki::OwnedCertRevocationList::from_der(d)
+                .map_err(|_| OpsError::Store(crate::store::StoreError::Corrupt("stored CRL")))?,
+        )),
+        None => None,
+    };
+    let crl_refs: Vec<&webpki::CertRevocationList<'_>> = crl.iter().collect();
+    let verified =
+        profile::verify(&der, &anchors, &crl_refs, now().unix_timestamp()).map_err(|source| {
+            OpsError::Profile {
+                path: file.to_path_buf(),
+                source,
+            }
+        })?;
     let mut certificates: Vec<ShownCert> = verified
         .info
         .push_certificates

@@ -18,12 +18,16 @@ pub fn revoke(home: &Home, serial: &str, reason: Option<&str>) -> Result<(CertRe
         None => "unspecified",
         Some(r) => crl::reason_name(r).ok_or_else(|| OpsError::UnknownReason(r.to_string()))?,
     };
+    let signer = profile_signer(home)?;
     let mut st = open_store(home)?;
     let t = now().unix_timestamp();
     st.write(|tx| -> Result<(CertRecord, bool)> {
-        let c = tx
-            .find_certificate(serial)?
-            .ok_or_else(|| OpsError::UnknownSerial(serial.to_string()))?;
+        let Some(c) = tx.find_certificate(serial)? else {
+            if same_serial(serial, &signer.serial) {
+                return revoke_profile_signer(tx, signer, t, reason);
+            }
+            return Err(OpsError::UnknownSerial(serial.to_string()));
+        };
         if c.revoked_at.is_some() {
             return Ok((c, false));
         }
@@ -39,6 +43,107 @@ pub fn revoke(home: &Home, serial: &str, reason: Option<&str>) -> Result<(CertRe
         ))?;
         Ok((c, true))
     })
+}
+
+/// Where the profile signer's revocation is kept (it is not an issued
+/// push certificate): `<serial> <revoked_at> <reason>`.
+const SIGNER_REVOKED_KEY: &str = "profile_signer.revoked";
+
+/// The home's profile-signing certificate, as a record.
+fn profile_signer(home: &Home) -> Result<CertRecord> {
+    use crate::ca::authority::{read_ca_cert, PROFILE_SIGNER};
+    let der = read_ca_cert(&CaFiles::new(home.ca_dir()), PROFILE_SIGNER)?;
+    let s = crate::ca::CertSummary::from_der(&der)?;
+    Ok(CertRecord {
+        serial: s.serial,
+        bundle_id: String::new(),
+        team_id: String::new(),
+        environment: "profile-signing".into(),
+        subject: s.subject,
+        not_before: s.not_before,
+        not_after: s.not_after,
+        sha256: s.sha256,
+        key_type: s.public_key,
+        der,
+        issued_at: s.not_before,
+        revoked_at: None,
+        revocation_reason: None,
+    })
+}
+
+/// Whether `given` (hex, colons and case as typed, leading zeros or not)
+/// is `serial`.
+fn same_serial(given: &str, serial: &str) -> bool {
+    let norm = |s: &str| {
+        s.chars()
+            .filter(|c| *c != ':')
+            .collect::<String>()
+            .to_ascii_lowercase()
+            .trim_start_matches('0')
+            .to_string()
+    };
+    !norm(given).is_empty() && norm(given) == norm(serial)
+}
+
+/// The profile signer's revocation, if recorded: (revoked_at, reason).
+fn signer_revocation(tx: &Tx<'_>, serial: &str) -> Result<Option<(i64, String)>> {
+    let Some(v) = tx.setting(SIGNER_REVOKED_KEY)? else {
+        return Ok(None);
+    };
+    let mut parts = v.splitn(3, ' ');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(s), Some(at), Some(reason)) if s == serial => Ok(Some((
+            at.parse().map_err(|_| {
+                OpsError::Store(crate::store::StoreError::Corrupt(
+                    "profile signer revocation",
+                ))
+            })?,
+            reason.to_string(),
+        ))),
+        _ => Ok(None),
+    }
+}
+
+/// Refuses to sign with the profile signer once it is revoked.
+pub(crate) fn refuse_revoked_profile_signer(home: &Home) -> Result<()> {
+    let signer = profile_signer(home)?;
+    let mut st = open_store(home)?;
+    match st.read(|tx| signer_revocation(tx, &signer.serial))? {
+        Some((at, _)) => Err(OpsError::ProfileSignerRevoked {
+            serial: signer.serial,
+            revoked_at: super::rfc3339(at),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Revokes the profile signer: every profile and trust store it signed is
+/// refused from the next CRL on (gateways, `profile show`), and the home
+/// publishes nothing until it has a new one.
+fn revoke_profile_signer(
+    tx: &Tx<'_>,
+    mut signer: CertRecord,
+    t: i64,
+    reason: &str,
+) -> Result<(CertRecord, bool)> {
+    if let Some((at, r)) = signer_revocation(tx, &signer.serial)? {
+        signer.revoked_at = Some(at);
+        signer.revocation_reason = Some(r);
+        return Ok((signer, false));
+    }
+    if signer.not_after <= t {
+        return Err(OpsError::RevokeExpired {
+            serial: signer.serial,
+            not_after: super::rfc3339(signer.not_after),
+        });
+    }
+    tx.set_setting(
+        SIGNER_REVOKED_KEY,
+        &format!("{} {t} {reason}", signer.serial),
+    )?;
+    signer.revoked_at = Some(t);
+    signer.revocation_reason = Some(reason.to_string());
+    Ok((signer, true))
 }
 
 /// Which CA a CRL is for.
@@ -73,15 +178,29 @@ pub(crate) fn sign_next_crl(
     let t = now.unix_timestamp();
     let entries: Vec<CrlEntry> = match which {
         CrlIssuer::Root => Vec::new(),
-        CrlIssuer::Issuing => tx
-            .revoked_unexpired(t)?
-            .into_iter()
-            .map(|c| CrlEntry {
-                serial: c.serial,
-                revoked_at: c.revoked_at.unwrap_or(t),
-                reason: c.revocation_reason,
-            })
-            .collect(),
+        CrlIssuer::Issuing => {
+            let mut entries: Vec<CrlEntry> = tx
+                .revoked_unexpired(t)?
+                .into_iter()
+                .map(|c| CrlEntry {
+                    serial: c.serial,
+                    revoked_at: c.revoked_at.unwrap_or(t),
+                    reason: c.revocation_reason,
+                })
+                .collect();
+            // The profile signer, once revoked, until it expires.
+            let signer = profile_signer(home)?;
+            if signer.not_after > t {
+                if let Some((at, reason)) = signer_revocation(tx, &signer.serial)? {
+                    entries.push(CrlEntry {
+                        serial: signer.serial,
+                        revoked_at: at,
+                        reason: Some(reason),
+                    });
+                }
+            }
+            entries
+        }
     };
     let number = tx.latest_crl(which.name())?.map_or(1, |c| c.number + 1);
     let next = now + time::Duration::days(i64::from(template.next_update_days));

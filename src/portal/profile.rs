@@ -329,12 +329,17 @@ pub struct VerifiedProfile {
 /// Verifies a profile (DER CMS SignedData) against trust anchors (DER CA
 /// certificates) at `now` (unix seconds). The chain is built from the
 /// certificates the SignedData carries, so an altered one fails it.
-pub fn verify(der: &[u8], anchors: &[Vec<u8>], now: i64) -> Result<VerifiedProfile, ProfileError> {
+pub fn verify(
+    der: &[u8],
+    anchors: &[Vec<u8>],
+    crls: &[&webpki::CertRevocationList<'_>],
+    now: i64,
+) -> Result<VerifiedProfile, ProfileError> {
     if anchors.is_empty() {
         return Err(ProfileError::NoAnchors);
     }
     let signed = cms::verify(der, cms::Content::Attached)?;
-    let signer_expired = check_signer(&signed, anchors, now)?;
+    let signer_expired = check_signer(&signed, anchors, crls, now)?;
     finish(der, signed, signer_expired, now)
 }
 
@@ -349,6 +354,7 @@ pub fn verify_signature(der: &[u8]) -> Result<cms::Verified, ProfileError> {
 pub fn check_signer(
     signed: &cms::Verified,
     anchors: &[Vec<u8>],
+    crls: &[&webpki::CertRevocationList<'_>],
     now: i64,
 ) -> Result<bool, ProfileError> {
     check_signer_parts(
@@ -356,6 +362,7 @@ pub fn check_signer(
         &signed.certificates,
         signed.signing_time,
         anchors,
+        crls,
         now,
     )
 }
@@ -367,6 +374,7 @@ pub fn check_signer_parts(
     certificates: &[Vec<u8>],
     signing_time: Option<i64>,
     anchors: &[Vec<u8>],
+    crls: &[&webpki::CertRevocationList<'_>],
     now: i64,
 ) -> Result<bool, ProfileError> {
     let intermediates: Vec<Vec<u8>> = certificates
@@ -389,6 +397,7 @@ pub fn check_signer_parts(
             anchors,
             t,
             Usage::ProfileSigning,
+            crls,
         )
     };
     match check(now) {
