@@ -563,13 +563,17 @@ impl TrustStore {
         }
         let (loaded, verified) = verify_profiles(
             &jobs,
-            &dir,
-            &policy,
-            &roots,
-            &crls,
-            now,
-            previous.map(|p| &p.verified),
-            options.verify_profile_signatures,
+            VerifyCtx {
+                dir: &dir,
+                policy: &policy,
+                roots: &roots,
+                crls: crls.iter().collect(),
+                now,
+                previous: previous.map(|p| &p.verified),
+                verify_signatures: options.verify_profile_signatures,
+                signers: RwLock::new(HashMap::default()),
+                shared: RwLock::new(HashMap::default()),
+            },
         )?;
         // A profile file listed but used by no App ID: hash-checked all the same.
         let used: HashSet<&str> = jobs.iter().map(|j| j.3.file.as_str()).collect();
@@ -987,25 +991,8 @@ type Verified = HashMap<[u8; 32], Arc<VerifiedCore>, Fx>;
 /// content against the policy entry.
 fn verify_profiles(
     jobs: &[ProfileJob<'_>],
-    dir: &StoreDir,
-    policy: &Policy,
-    roots: &[Vec<u8>],
-    crls: &[CertRevocationList<'static>],
-    now: i64,
-    previous: Option<&Verified>,
-    verify_signatures: bool,
+    ctx: VerifyCtx<'_>,
 ) -> Result<(Vec<LoadedProfile>, Verified), GatewayError> {
-    let ctx = VerifyCtx {
-        dir,
-        policy,
-        roots,
-        crls: crls.iter().collect(),
-        now,
-        previous,
-        verify_signatures,
-        signers: RwLock::new(HashMap::default()),
-        shared: RwLock::new(HashMap::default()),
-    };
     // Twice the cores: a thread waiting on a file read leaves its core to
     // another (measured: ~5% faster cold loads on 2 cores).
     let results = crate::par::try_map_ordered(
