@@ -809,6 +809,7 @@ fn every_command_prints_the_documented_json_fields() {
             "profiles",
             "apps",
             "revoked",
+            "version",
             "crl_number",
             "crl_next_update",
             "files",
