@@ -397,13 +397,13 @@ fn signed_policy(dir: &StoreDir, anchor: &Anchor, now: i64) -> Result<SignedPoli
             ))
         }
     }
+    let signed = crate::cms::verify(&p7s, crate::cms::Content::Detached(&policy_bytes))
+        .map_err(|e| GatewayError::PolicySignature(e.to_string()))?;
     // The CRLs (signed by the CA: authentic, if perhaps not the newest until
     // the policy's hash of crl.pem is checked) revoke a profile signer too.
     let crl_bytes = read(dir, CRL_PEM)?;
     let crls = parse_crls(&dir.path().join(CRL_PEM), &crl_bytes)?;
     let crl_refs: Vec<&CertRevocationList<'_>> = crls.iter().map(|(c, _)| c).collect();
-    let signed = crate::cms::verify(&p7s, crate::cms::Content::Detached(&policy_bytes))
-        .map_err(|e| GatewayError::PolicySignature(e.to_string()))?;
     let mut chain_pool = inter.clone();
     chain_pool.extend(
         signed
