@@ -150,6 +150,16 @@ pub enum OpsError {
     ProfileSuperseded { uuid: String, by: String },
     #[error("no current profiles to regenerate")]
     NoProfiles,
+    #[error("profile {0} was withdrawn; it is not current any more")]
+    ProfileWithdrawn(String),
+    #[error("profile {uuid} was superseded by {by}, which is the current one; withdraw that one")]
+    WithdrawSuperseded { uuid: String, by: String },
+    #[error("profile {uuid} cannot be regenerated: {source}")]
+    CannotRegenerate {
+        uuid: String,
+        #[source]
+        source: Box<OpsError>,
+    },
     #[error("the profile cannot be signed: {0}")]
     ProfileBuild(#[source] ProfileError),
     #[error("{}: {source}", path.display())]
