@@ -346,6 +346,9 @@ impl From<OpsError> for CliError {
                 "App IDs get push at creation: pushca app create {id} --push"
             )),
             OpsError::Wildcard(_) => CliError::of(Kind::Policy, msg),
+            OpsError::ChangedWhileSigning(_) => {
+                CliError::of(Kind::Conflict, msg).with_hint("run the command again")
+            }
             OpsError::UnknownSerial(_) => CliError::of(Kind::NotFound, msg)
                 .with_hint("see `pushca cert list`; serials are hex, colons allowed"),
             OpsError::IssuedNotWritten { ref serials, .. } => {

@@ -82,6 +82,8 @@ pub enum OpsError {
     InitRunning(PathBuf),
     #[error("App ID {0} is disabled")]
     AppDisabled(String),
+    #[error("App ID {0} or its team changed while its certificates were being signed; nothing was issued")]
+    ChangedWhileSigning(String),
     #[error("App ID {0} does not have the push capability")]
     NoPush(String),
     #[error("App ID {0} is a wildcard; push certificates need an explicit App ID")]
