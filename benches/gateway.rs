@@ -32,6 +32,9 @@ const PASS: &str = "benchmark-pass";
 struct Sizes {
     apps: usize,
     devices_per_app: usize,
+    /// Devices of each App ID that are disabled (the last ones: never pushed
+    /// to), so that the policy's disabled-device set is not empty.
+    disabled_per_app: usize,
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -85,6 +88,9 @@ fn generate(home: &Home, sizes: &Sizes) -> Vec<(Vec<u8>, String, Environment, St
                 for d in 0..sizes.devices_per_app {
                     let udid = format!("{:08X}-{:016X}", 0x8030, a * 1000 + d);
                     portal::devices::ensure_device(tx, &udid, "bench", None, t)?;
+                    if d > 0 && d + sizes.disabled_per_app >= sizes.devices_per_app {
+                        tx.set_device_enabled(&team.team_id, &udid, false)?;
+                    }
                     udids.push(udid);
                 }
                 let subject = PushSubject {
@@ -168,6 +174,7 @@ fn generate(home: &Home, sizes: &Sizes) -> Vec<(Vec<u8>, String, Environment, St
                     der,
                     superseded_by: None,
                     superseded_at: None,
+                    withdrawn_at: None,
                     devices: if listed { udids.clone() } else { Vec::new() },
                     cert_serials: vec![cert.serial.clone()],
                 })?;
@@ -201,11 +208,13 @@ fn main() {
         Sizes {
             apps: env_usize("APPS", 10_000),
             devices_per_app: env_usize("DEVICES_PER_APP", 10),
+            disabled_per_app: env_usize("DISABLED_PER_APP", 1),
         }
     } else {
         Sizes {
             apps: 20,
             devices_per_app: 3,
+            disabled_per_app: 1,
         }
     };
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -218,9 +227,10 @@ fn main() {
     let t0 = Instant::now();
     let leaves = generate(&home, &sizes);
     println!(
-        "synthetic store: {} App IDs, {} devices, {} certificates, {} profiles (generated in {})",
+        "synthetic store: {} App IDs, {} devices ({} disabled), {} certificates, {} profiles (generated in {})",
         sizes.apps,
         sizes.apps * sizes.devices_per_app,
+        sizes.apps * sizes.disabled_per_app.min(sizes.devices_per_app.saturating_sub(1)),
         sizes.apps * 2,
         sizes.apps,
         secs(t0.elapsed())

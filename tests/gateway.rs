@@ -1567,3 +1567,365 @@ fn a_revoked_profile_signer_is_trusted_nowhere() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("revoked"), "{}", stderr(&o));
 }
+
+/// `gateway check` of one push: `None` when allowed, else the deny reason.
+fn push_reason(
+    env: &Env,
+    ts: &str,
+    ck: &str,
+    topic: &str,
+    e: &str,
+    d: Option<&str>,
+) -> Option<String> {
+    let (code, j) = check(env, ts, ck, topic, e, d);
+    let r = j["reason"].as_str().map(str::to_string);
+    assert_eq!(code, Some(if r.is_none() { 0 } else { 3 }), "{j}");
+    r
+}
+
+/// `gateway check --register`: `None` when allowed, else the deny reason.
+fn register_reason(env: &Env, ts: &str, bundle: &str, e: &str, udid: &str) -> Option<String> {
+    let o = env
+        .cmd()
+        .args(["--json", "gateway", "check", "--trust-store", ts])
+        .args(["--register", bundle, "--env", e, "--device", udid])
+        .output()
+        .unwrap();
+    let j = stdout_json(&o);
+    let r = j["reason"].as_str().map(str::to_string);
+    assert_eq!(
+        o.status.code(),
+        Some(if r.is_none() { 0 } else { 3 }),
+        "{j}"
+    );
+    r
+}
+
+/// Publishes again: the store must have changed.
+fn republished(env: &Env) -> serde_json::Value {
+    let j = trust_store(env, "ts");
+    assert_eq!(j["changed"], true, "a new trust store: {j}");
+    j
+}
+
+fn deny(r: &str) -> Option<String> {
+    Some(r.to_string())
+}
+
+#[test]
+fn a_disabled_device_is_refused_by_the_next_trust_store_even_under_all_devices() {
+    let w = world();
+    let env = &w.env;
+    let app = "com.example.app";
+    trust_store(env, "ts");
+    assert_eq!(
+        push_reason(env, "ts", "dev-ck.pem", app, "development", Some(D1)),
+        None
+    );
+    assert_eq!(
+        push_reason(env, "ts", "prod-ck.pem", app, "production", Some(D2)),
+        None
+    );
+    assert_eq!(register_reason(env, "ts", app, "production", D2), None);
+    assert_eq!(register_reason(env, "ts", app, "development", D1), None);
+
+    // D2 is provisioned only through ProvisionsAllDevices.
+    ok(env, &["device", "disable", D2]);
+    republished(env);
+    let d2_upper = D2.to_uppercase();
+    for d in [D2, d2_upper.as_str()] {
+        assert_eq!(
+            push_reason(env, "ts", "prod-ck.pem", app, "production", Some(d)),
+            deny("DeviceNotProvisioned")
+        );
+        assert_eq!(
+            register_reason(env, "ts", app, "production", d),
+            deny("DeviceNotProvisioned")
+        );
+    }
+    // Rule 5 still comes first; other devices are untouched.
+    assert_eq!(
+        push_reason(env, "ts", "late-ck.pem", app, "development", Some(D2)),
+        deny("Forbidden")
+    );
+    assert_eq!(
+        push_reason(env, "ts", "prod-ck.pem", app, "production", Some(D1)),
+        None
+    );
+    assert_eq!(
+        push_reason(env, "ts", "prod-ck.pem", app, "production", Some(UNKNOWN)),
+        None
+    );
+    assert_eq!(
+        push_reason(env, "ts", "prod-ck.pem", app, "production", None),
+        None
+    );
+    let policy: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.path("ts/policy.json")).unwrap()).unwrap();
+    let team = policy["apps"][app]["team_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        policy["teams"][&team]["disabled_devices"],
+        serde_json::json!([D2]),
+        "{policy}"
+    );
+
+    // D1 is listed in the development profile (a signed file that still lists it).
+    ok(env, &["device", "disable", D1]);
+    republished(env);
+    let d1_lower = D1.to_lowercase();
+    for d in [D1, d1_lower.as_str()] {
+        assert_eq!(
+            push_reason(env, "ts", "dev-ck.pem", app, "development", Some(d)),
+            deny("DeviceNotProvisioned")
+        );
+        assert_eq!(
+            register_reason(env, "ts", app, "development", d),
+            deny("DeviceNotProvisioned")
+        );
+    }
+    // The library says the same.
+    let gw = Gateway::load(env.path("ts"), anchor(env)).unwrap();
+    let dev = gw
+        .identify(&[common::cert_der(&env.path("dev.pem"))])
+        .unwrap();
+    assert_eq!(
+        gw.authorize(&dev, app, Environment::Development, Some(D1)),
+        Decision::Deny(Reason::DeviceNotProvisioned)
+    );
+    assert_eq!(
+        gw.authorize(&dev, app, Environment::Development, None),
+        Decision::Allow
+    );
+    assert_eq!(
+        gw.authorize_registration(app, Environment::Production, D2),
+        Decision::Deny(Reason::DeviceNotProvisioned)
+    );
+
+    // Enabled again: allowed again by the next store.
+    ok(env, &["device", "enable", D2]);
+    republished(env);
+    assert_eq!(
+        push_reason(env, "ts", "prod-ck.pem", app, "production", Some(D2)),
+        None
+    );
+    assert_eq!(register_reason(env, "ts", app, "production", D2), None);
+    // An unchanged home publishes nothing new.
+    assert_eq!(trust_store(env, "ts")["changed"], false);
+}
+
+#[test]
+fn an_app_id_without_push_leaves_the_next_trust_store() {
+    let w = world();
+    let env = &w.env;
+    let ent = "com.example.ent";
+    trust_store(env, "ts");
+    assert_eq!(
+        push_reason(env, "ts", "ent-ck.pem", ent, "development", None),
+        None
+    );
+    ok(env, &["app", "set", ent, "--no-push"]);
+    let j = republished(env);
+    assert_eq!(
+        (j["profiles"].as_i64(), j["apps"].as_i64()),
+        (Some(2), Some(1)),
+        "{j}"
+    );
+    assert_eq!(
+        push_reason(env, "ts", "ent-ck.pem", ent, "development", None),
+        deny("Forbidden")
+    );
+    assert_eq!(
+        register_reason(env, "ts", ent, "development", D1),
+        deny("Forbidden")
+    );
+    // The other App ID is untouched; push back on: its profile is back.
+    assert_eq!(
+        push_reason(
+            env,
+            "ts",
+            "prod-ck.pem",
+            "com.example.app",
+            "production",
+            None
+        ),
+        None
+    );
+    ok(env, &["app", "set", ent, "--push"]);
+    republished(env);
+    assert_eq!(
+        push_reason(env, "ts", "ent-ck.pem", ent, "development", None),
+        None
+    );
+}
+
+#[test]
+fn a_disabled_app_id_leaves_the_next_trust_store() {
+    let w = world();
+    let env = &w.env;
+    let app = "com.example.app";
+    trust_store(env, "ts");
+    assert_eq!(
+        push_reason(env, "ts", "prod-ck.pem", app, "production", Some(D1)),
+        None
+    );
+    assert_eq!(register_reason(env, "ts", app, "development", D1), None);
+    ok(env, &["app", "disable", app]);
+    let j = republished(env);
+    assert_eq!(
+        (j["profiles"].as_i64(), j["apps"].as_i64()),
+        (Some(1), Some(1)),
+        "{j}"
+    );
+    assert_eq!(
+        push_reason(env, "ts", "prod-ck.pem", app, "production", Some(D1)),
+        deny("Forbidden")
+    );
+    assert_eq!(
+        push_reason(env, "ts", "dev-ck.pem", app, "development", None),
+        deny("Forbidden")
+    );
+    for e in ["development", "production"] {
+        assert_eq!(register_reason(env, "ts", app, e, D1), deny("Forbidden"));
+    }
+    assert_eq!(
+        push_reason(
+            env,
+            "ts",
+            "ent-ck.pem",
+            "com.example.ent",
+            "development",
+            None
+        ),
+        None
+    );
+    ok(env, &["app", "enable", app]);
+    republished(env);
+    assert_eq!(
+        push_reason(env, "ts", "prod-ck.pem", app, "production", Some(D1)),
+        None
+    );
+}
+
+#[test]
+fn a_withdrawn_profile_leaves_the_next_trust_store_without_a_replacement() {
+    let w = world();
+    let env = &w.env;
+    let app = "com.example.app";
+    trust_store(env, "ts");
+    assert_eq!(
+        push_reason(env, "ts", "dev-ck.pem", app, "development", Some(D1)),
+        None
+    );
+    assert_eq!(register_reason(env, "ts", app, "development", D1), None);
+    let o = env
+        .cmd()
+        .args(["--json", "profile", "list", "--app", app])
+        .output()
+        .unwrap();
+    let uuid = stdout_json(&o)["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["environment"] == "development")
+        .unwrap()["uuid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(env, &["profile", "withdraw", &uuid]);
+    let j = republished(env);
+    assert_eq!(j["profiles"], 2, "{j}");
+    assert!(!env
+        .path("ts/profiles")
+        .join(format!("{uuid}.mobileprovision"))
+        .exists());
+    assert_eq!(
+        push_reason(env, "ts", "dev-ck.pem", app, "development", Some(D1)),
+        deny("Forbidden")
+    );
+    assert_eq!(
+        push_reason(env, "ts", "uni-ck.pem", app, "development", None),
+        deny("Forbidden")
+    );
+    assert_eq!(
+        register_reason(env, "ts", app, "development", D1),
+        deny("Forbidden")
+    );
+    // The production profile is still there; regenerating the App ID's
+    // profiles does not bring the withdrawn one back.
+    assert_eq!(
+        push_reason(env, "ts", "uni-ck.pem", app, "production", Some(D2)),
+        None
+    );
+    ok(
+        env,
+        &[
+            "profile",
+            "regenerate",
+            "--app",
+            app,
+            "--out-dir",
+            "regen",
+            "--ca-passin",
+            &pass(),
+        ],
+    );
+    republished(env);
+    assert_eq!(
+        register_reason(env, "ts", app, "development", D1),
+        deny("Forbidden")
+    );
+    assert_eq!(
+        push_reason(env, "ts", "uni-ck.pem", app, "production", Some(D2)),
+        None
+    );
+}
+
+/// The policy's disabled devices are checked like everything else in it:
+/// a re-signed policy naming a device disables it; one naming something that
+/// is not a UDID does not load.
+#[test]
+fn the_policy_names_each_teams_disabled_devices_and_load_checks_them() {
+    use pushca::gateway::TrustStore;
+    let w = world();
+    let env = &w.env;
+    let app = "com.example.app";
+    trust_store(env, "ts");
+    let resign = |dir: &Path, edit: &dyn Fn(&mut serde_json::Value)| {
+        copy_dir(&env.path("ts"), dir);
+        let mut policy: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("policy.json")).unwrap()).unwrap();
+        edit(&mut policy);
+        resign_policy(env, dir, &policy);
+    };
+    let policy: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.path("ts/policy.json")).unwrap()).unwrap();
+    let team = policy["apps"][app]["team_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        policy["teams"][&team]["disabled_devices"],
+        serde_json::json!([]),
+        "{policy}"
+    );
+    let named = env.path("named");
+    resign(&named, &|p| {
+        p["teams"][&team]["disabled_devices"] = serde_json::json!([D1.to_lowercase()]);
+    });
+    let gw = Gateway::load(&named, anchor(env)).unwrap();
+    assert_eq!(
+        gw.authorize_registration(app, Environment::Development, D1),
+        Decision::Deny(Reason::DeviceNotProvisioned)
+    );
+    assert_eq!(
+        gw.authorize_registration(app, Environment::Production, D2),
+        Decision::Allow
+    );
+    for bad in ["not-a-udid", "00008030-001A0C3E0E68802G", ""] {
+        let dir = env.path(&format!("bad-{}", bad.len()));
+        resign(&dir, &|p| {
+            p["teams"][&team]["disabled_devices"] = serde_json::json!([D2, bad]);
+        });
+        let e = TrustStore::load(&dir, &anchor(env))
+            .expect_err(bad)
+            .to_string();
+        assert!(e.contains("not a UDID") && e.contains(&team), "{bad}: {e}");
+    }
+}

@@ -5,6 +5,7 @@ mod common;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
 
 use common::{cert_der, stderr, stdout_json, Env};
 use rustls_pki_types::pem::PemObject;
@@ -360,4 +361,176 @@ fn out_bundle_alone_follows_the_output_rules() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// The highest "signing certificates … K/N" count drawn so far on the
+/// progress bar, if any.
+fn signed_so_far(tty: &[u8], n: usize) -> Option<usize> {
+    let text = String::from_utf8_lossy(tty);
+    let from = text.find("signing certificates")?;
+    let total = format!("/{n}");
+    let mut best = None;
+    let mut rest = &text[from..];
+    while let Some(i) = rest.find(&total) {
+        let before = &rest[..i];
+        let start = before
+            .rfind(|c: char| !c.is_ascii_digit())
+            .map_or(0, |j| j + 1);
+        if let Ok(k) = before[start..].parse::<usize>() {
+            best = best.max(Some(k));
+        }
+        rest = &rest[i + total.len()..];
+    }
+    best
+}
+
+/// A pseudo-terminal: (master, slave).
+fn openpty() -> (std::fs::File, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    let (mut m, mut s) = (-1, -1);
+    // SAFETY: openpty writes two new descriptors, owned from here on.
+    let rc = unsafe {
+        libc::openpty(
+            &mut m,
+            &mut s,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty");
+    // SAFETY: both descriptors were just opened and are not owned elsewhere.
+    unsafe {
+        (
+            std::fs::File::from_raw_fd(m),
+            std::os::fd::OwnedFd::from_raw_fd(s),
+        )
+    }
+}
+
+/// `cert issue` signs with no store lock held: a `cert revoke` started once
+/// a big batch has begun signing (seen on its progress bar, drawn on a
+/// pseudo-terminal) completes while the batch is still signing. The batch is
+/// frozen (SIGSTOP) as soon as signing shows progress, so the order is no
+/// race: a batch that held the write lock while signing would keep the
+/// revoke waiting until it is let go.
+#[test]
+fn a_revoke_completes_while_a_big_batch_is_signing() {
+    use std::io::Read;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    const N: usize = 3000;
+    let env = Env::new();
+    env.init_with_app();
+    let csr = env.openssl_csr("one", "ec:P-256", &[]);
+    let o = env
+        .issue_cmd("development", &csr, "one.pem")
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let serial = stdout_json(&o)["certificates"][0]["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bin = assert_cmd::cargo::cargo_bin("pushca");
+    let pushca = |args: &[&str]| {
+        let mut c = StdCommand::new(&bin);
+        c.arg("--home")
+            .arg(env.home())
+            .args(args)
+            .current_dir(env.dir.path())
+            .env_remove("PUSHCA_HOME")
+            .env_remove("PUSHCA_CA_PASSPHRASE")
+            .stdin(Stdio::null());
+        c
+    };
+    let pass = format!("pass:{}", common::CA_PASS);
+    let mut args = vec![
+        "cert",
+        "issue",
+        "--app",
+        "com.example.app",
+        "--env",
+        "development",
+        "--out-bundle",
+        "bundle.pem",
+        "--ca-passin",
+        &pass,
+    ];
+    for _ in 0..N {
+        args.extend(["--csr", "one.csr"]);
+    }
+    // The progress bar is drawn on a terminal only: stderr is a pty.
+    let (mut master, slave) = openpty();
+    let mut batch = pushca(&args)
+        .env("TERM", "xterm")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 8192];
+        let mut told = false;
+        // EIO once the batch has closed the terminal.
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+            if !told && signed_so_far(&seen, N).is_some_and(|k| k >= 1) {
+                told = true;
+                let _ = tx.send(());
+            }
+        }
+        seen
+    });
+    let signal = |sig: i32| {
+        // SAFETY: a signal to our own child, still unreaped.
+        assert_eq!(unsafe { libc::kill(batch.id() as i32, sig) }, 0);
+    };
+    if rx.recv_timeout(Duration::from_secs(60)).is_err() {
+        let _ = batch.kill();
+        let _ = batch.wait();
+        panic!(
+            "the batch never showed signing progress: {}",
+            String::from_utf8_lossy(&reader.join().unwrap())
+        );
+    }
+    signal(libc::SIGSTOP);
+    let mut revoke = pushca(&["--json", "cert", "revoke", &serial])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    let finished = loop {
+        if revoke.try_wait().unwrap().is_some() {
+            break true;
+        }
+        if t0.elapsed() > Duration::from_secs(8) {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let waited = t0.elapsed();
+    signal(libc::SIGCONT);
+    if !finished {
+        let _ = revoke.kill();
+    }
+    let revoke = revoke.wait_with_output().unwrap();
+    let status = batch.wait().unwrap();
+    let tty = String::from_utf8_lossy(&reader.join().unwrap()).to_string();
+    assert!(
+        finished,
+        "cert revoke still waiting after {waited:?} for the signing batch"
+    );
+    assert!(revoke.status.success(), "{}", stderr(&revoke));
+    assert_eq!(stdout_json(&revoke)["changed"], true);
+    assert!(status.success(), "the batch: {tty}");
+    // The batch went on to record and write everything.
+    assert_eq!(bundle_certs(&env.path("bundle.pem")).len(), N);
+    assert_eq!(store_serials(&env).len(), N + 1);
 }

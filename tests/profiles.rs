@@ -1411,3 +1411,231 @@ fn a_profile_never_outlives_its_signer_and_days_override_the_template() {
     refused(&o, "profile.toml");
     assert!(!env.path("c.mobileprovision").exists());
 }
+
+fn regenerate(env: &Env, which: &[&str], out_dir: &str) -> std::process::Output {
+    env.cmd()
+        .args(["--json", "profile", "regenerate"])
+        .args(which)
+        .args(["--out-dir", out_dir, "--ca-passin", &pass()])
+        .output()
+        .unwrap()
+}
+
+fn current_uuids(env: &Env) -> Vec<String> {
+    let o = env
+        .cmd()
+        .args(["--json", "profile", "list"])
+        .output()
+        .unwrap();
+    stdout_json(&o)["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["uuid"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn regenerate_all_skips_what_cannot_be_signed_and_says_why() {
+    let env = Env::new();
+    setup(&env);
+    let uuid = |j: serde_json::Value| j["uuid"].as_str().unwrap().to_string();
+    let listed = uuid(create_ok(
+        &env,
+        &[
+            "--env",
+            "development",
+            "--device",
+            UDID_NEW,
+            "--out",
+            "a.mobileprovision",
+        ],
+    ));
+    let orphan = uuid(create_ok(
+        &env,
+        &[
+            "--env",
+            "development",
+            "--device",
+            UDID_OLD,
+            "--out",
+            "b.mobileprovision",
+        ],
+    ));
+    let all = uuid(create_ok(
+        &env,
+        &[
+            "--env",
+            "production",
+            "--all-devices",
+            "--out",
+            "c.mobileprovision",
+        ],
+    ));
+    // The only device of one profile is disabled: that profile cannot be re-signed.
+    env.cmd()
+        .args(["device", "disable", UDID_OLD])
+        .assert()
+        .success();
+    let o = regenerate(&env, &["--all"], "regen");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = stdout_json(&o);
+    let supersedes: Vec<&str> = j["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["supersedes"].as_str().unwrap())
+        .collect();
+    assert_eq!(supersedes.len(), 2, "{j}");
+    assert!(supersedes.contains(&listed.as_str()) && supersedes.contains(&all.as_str()));
+    assert_eq!(j["skipped"][0]["uuid"], orphan.as_str(), "{j}");
+    assert!(
+        j["skipped"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no device"),
+        "{j}"
+    );
+    assert_eq!(j["skipped"].as_array().unwrap().len(), 1);
+    let w = j["warnings"].to_string();
+    assert!(w.contains(&orphan) && w.contains("profile withdraw"), "{w}");
+    // The skipped profile stays current; the others were superseded.
+    let current = current_uuids(&env);
+    assert_eq!(current.len(), 3);
+    assert!(current.contains(&orphan));
+    // Alone, it is refused with the reason and the way out.
+    let o = regenerate(&env, &[&orphan], "regen2");
+    refused(&o, "no device");
+    assert!(
+        stderr(&o).contains(&format!("pushca profile withdraw {orphan}")),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!env
+        .path("regen2")
+        .join(format!("{orphan}.mobileprovision"))
+        .exists());
+    // An App ID without push: every profile of it is skipped, nothing is signed.
+    env.cmd()
+        .args(["app", "set", "com.example.app", "--no-push"])
+        .assert()
+        .success();
+    let before = current_uuids(&env);
+    let o = regenerate(&env, &["--app", "com.example.app"], "regen3");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = stdout_json(&o);
+    assert_eq!(j["profiles"], serde_json::json!([]), "{j}");
+    assert_eq!(j["skipped"].as_array().unwrap().len(), 3, "{j}");
+    assert!(
+        j["skipped"][0]["reason"].as_str().unwrap().contains("push"),
+        "{j}"
+    );
+    assert_eq!(current_uuids(&env), before);
+    let o = regenerate(&env, &[&orphan], "regen4");
+    refused(&o, "does not have the push capability");
+    assert!(stderr(&o).contains("profile withdraw"), "{}", stderr(&o));
+}
+
+#[test]
+fn withdraw_takes_a_profile_out_once_and_list_shows_it() {
+    let env = Env::new();
+    setup(&env);
+    let p = create_ok(
+        &env,
+        &[
+            "--env",
+            "development",
+            "--device",
+            UDID_NEW,
+            "--out",
+            "a.mobileprovision",
+        ],
+    );
+    let uuid = p["uuid"].as_str().unwrap().to_string();
+    assert_eq!(p["withdrawn"], false, "{p}");
+    let withdraw = |u: &str| {
+        env.cmd()
+            .args(["--json", "profile", "withdraw", u])
+            .output()
+            .unwrap()
+    };
+    // Any case, like every UUID argument.
+    let o = withdraw(&uuid.to_lowercase());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = stdout_json(&o);
+    assert_eq!(j["withdrawn"], true, "{j}");
+    assert_eq!(j["profile"]["uuid"], uuid.as_str());
+    assert_eq!(j["profile"]["withdrawn"], true);
+    assert!(j["profile"]["withdrawn_at"].is_string(), "{j}");
+    // Again: nothing to do, exit 0.
+    let o = withdraw(&uuid);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout_json(&o)["withdrawn"], false);
+    let o = env
+        .cmd()
+        .args(["profile", "withdraw", &uuid])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("already withdrawn"));
+    // Unknown: a clear error.
+    let o = env
+        .cmd()
+        .args([
+            "profile",
+            "withdraw",
+            "00000000-0000-0000-0000-000000000000",
+        ])
+        .output()
+        .unwrap();
+    refused(&o, "no profile 00000000-0000-0000-0000-000000000000");
+    // Not current any more: not listed, not regenerated; --all shows it as withdrawn.
+    assert!(current_uuids(&env).is_empty());
+    let o = env
+        .cmd()
+        .args(["--json", "profile", "list", "--all"])
+        .output()
+        .unwrap();
+    let j = stdout_json(&o);
+    assert_eq!(j["profiles"][0]["uuid"], uuid.as_str());
+    assert_eq!(j["profiles"][0]["withdrawn"], true);
+    let o = env
+        .cmd()
+        .args(["profile", "list", "--all"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        text.contains(&uuid) && text.contains("(withdrawn)"),
+        "{text}"
+    );
+    refused(&regenerate(&env, &[&uuid], "regen"), "withdrawn");
+    refused(
+        &regenerate(&env, &["--all"], "regen"),
+        "no current profiles",
+    );
+    // A superseded profile is not the one to withdraw: the error names its successor.
+    let q = create_ok(
+        &env,
+        &[
+            "--env",
+            "development",
+            "--device",
+            UDID_NEW,
+            "--out",
+            "q.mobileprovision",
+        ],
+    );
+    let old = q["uuid"].as_str().unwrap().to_string();
+    let o = regenerate(&env, &[&old], "regen");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let new = stdout_json(&o)["profiles"][0]["uuid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    refused(&withdraw(&old), &new);
+    // Export still recovers a withdrawn profile from the store.
+    env.cmd()
+        .args(["profile", "export", &uuid, "--out", "back.mobileprovision"])
+        .assert()
+        .success();
+}

@@ -349,6 +349,9 @@ impl From<OpsError> for CliError {
                 "App IDs get push at creation: pushca app create {id} --push"
             )),
             OpsError::Wildcard(_) => CliError::of(Kind::Policy, msg),
+            OpsError::ChangedWhileSigning(_) => {
+                CliError::of(Kind::Conflict, msg).with_hint("run the command again")
+            }
             OpsError::UnknownSerial(_) => CliError::of(Kind::NotFound, msg)
                 .with_hint("see `pushca cert list`; serials are hex, colons allowed"),
             OpsError::IssuedNotWritten { ref serials, .. } => {
@@ -436,7 +439,15 @@ impl From<OpsError> for CliError {
             OpsError::UnknownProfile(_) => {
                 CliError::of(Kind::NotFound, msg).with_hint("see `pushca profile list --all`")
             }
-            OpsError::ProfileSuperseded { .. } => CliError::of(Kind::Conflict, msg),
+            OpsError::ProfileSuperseded { .. }
+            | OpsError::ProfileWithdrawn(_)
+            | OpsError::WithdrawSuperseded { .. } => CliError::of(Kind::Conflict, msg),
+            OpsError::CannotRegenerate { uuid, source } => {
+                CliError::new(CliError::from(*source).kind, msg).with_hint(format!(
+                    "nothing can replace it; to take it out of the next trust store run \
+                     `pushca profile withdraw {uuid}`"
+                ))
+            }
             OpsError::NoProfiles => CliError::of(Kind::NotFound, msg)
                 .with_hint("create one with `pushca profile create`"),
             OpsError::ProfileBuild(ref p) => CliError::of(profile_kind(p), msg),

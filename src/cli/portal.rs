@@ -32,7 +32,8 @@ pub enum AppCmd {
     List(AppListArgs),
     /// Show one App ID and its certificates
     Show(AppRef),
-    /// Disable an App ID: no more certificates are issued for it
+    /// Disable an App ID: no more certificates are issued for it, and its
+    /// profiles leave the next trust store
     Disable(AppRef),
     /// Enable a disabled App ID again
     Enable(AppRef),
@@ -231,7 +232,8 @@ pub enum DeviceCmd {
     Add(DeviceAddArgs),
     /// List devices
     List(DeviceListArgs),
-    /// Disable a device: profiles signed from now on leave it out
+    /// Disable a device: profiles signed from now on leave it out, and the next
+    /// trust store refuses it
     Disable(DeviceRef),
     /// Enable a disabled device again
     Enable(DeviceRef),

@@ -1,5 +1,5 @@
 //! `profile create`, `profile show`, `profile list`, `profile regenerate`,
-//! `profile export`.
+//! `profile withdraw`, `profile export`.
 
 use std::path::PathBuf;
 
@@ -37,6 +37,8 @@ pub enum ProfileCmd {
     List(ProfileListArgs),
     /// Re-sign profiles with today's devices and certificates (new UUIDs)
     Regenerate(ProfileRegenerateArgs),
+    /// Take a profile out without a replacement: it leaves the next trust store
+    Withdraw(ProfileWithdrawArgs),
     /// Write a recorded profile from the store to a file
     Export(ProfileExportArgs),
 }
@@ -99,9 +101,15 @@ pub struct ProfileListArgs {
     /// Only profiles expiring within DAYS; exit code 4 when there are any
     #[arg(long, value_name = "DAYS")]
     pub expiring_within: Option<u32>,
-    /// Superseded profiles too
+    /// Superseded and withdrawn profiles too
     #[arg(long)]
     pub all: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ProfileWithdrawArgs {
+    /// UUID of a current profile
+    pub uuid: String,
 }
 
 #[derive(Args, Debug)]
@@ -142,6 +150,7 @@ pub fn profile(ctx: &Ctx, c: ProfileCmd) -> Result<Report, CliError> {
         ProfileCmd::Show(a) => show(ctx, a),
         ProfileCmd::List(a) => list(ctx, a),
         ProfileCmd::Regenerate(a) => regenerate(ctx, a),
+        ProfileCmd::Withdraw(a) => withdraw(ctx, a),
         ProfileCmd::Export(a) => export(ctx, a),
     }
 }
@@ -164,6 +173,8 @@ fn record_json(r: &ProfileRecord, now: i64) -> serde_json::Value {
         "certificates": r.cert_serials,
         "sha256": r.sha256,
         "superseded_by": r.superseded_by,
+        "withdrawn": r.withdrawn_at.is_some(),
+        "withdrawn_at": r.withdrawn_at.map(rfc3339),
     })
 }
 
@@ -209,7 +220,23 @@ fn signed_report(ctx: &Ctx, out: profiles::ProfilesOutcome, verb: &str) -> Repor
     if out.profiles.len() > 20 && ctx.verbose == 0 {
         text.push_str(&format!("{verb} {} profiles\n", out.profiles.len()));
     }
-    let mut report = Report::new(json!({ "profiles": items }), text);
+    let skipped: Vec<_> = out
+        .skipped
+        .iter()
+        .map(|s| {
+            json!({
+                "uuid": s.uuid, "bundle_id": s.bundle_id,
+                "environment": s.environment.name(), "reason": s.reason,
+            })
+        })
+        .collect();
+    if out.profiles.is_empty() {
+        text.push_str(&format!(
+            "No profile regenerated ({} skipped)\n",
+            out.skipped.len()
+        ));
+    }
+    let mut report = Report::new(json!({ "profiles": items, "skipped": skipped }), text);
     for w in out.warnings {
         report = report.warn(w);
     }
@@ -435,6 +462,8 @@ fn list(ctx: &Ctx, a: ProfileListArgs) -> Result<Report, CliError> {
                 left,
                 if r.superseded_by.is_some() {
                     " (superseded)"
+                } else if r.withdrawn_at.is_some() {
+                    " (withdrawn)"
                 } else if left < 0 {
                     " (expired)"
                 } else {
@@ -460,11 +489,37 @@ fn regenerate(ctx: &Ctx, a: ProfileRegenerateArgs) -> Result<Report, CliError> {
         _ => profiles::RegenerateTarget::All,
     };
     let prepared = profiles::prepare_regenerate(&home, target, &a.out_dir, a.overwrite.force)?;
+    if let Some(out) = prepared.nothing_to_sign() {
+        return Ok(signed_report(ctx, out, "Regenerated"));
+    }
     let pass = secrets::ca_passphrase(a.ca_passin.as_ref(), false)?;
     let progress = super::progress(ctx, prepared.len() as u64, "signing profiles");
     let out = prepared.sign(&pass, &mut || progress.inc(1))?;
     progress.finish_and_clear();
     Ok(signed_report(ctx, out, "Regenerated"))
+}
+
+fn withdraw(ctx: &Ctx, a: ProfileWithdrawArgs) -> Result<Report, CliError> {
+    let home = ctx.home()?;
+    let w = profiles::withdraw(&home, &a.uuid)?;
+    let r = &w.record;
+    let now = ops::now().unix_timestamp();
+    let text = if w.withdrawn {
+        format!(
+            "Withdrew {} profile {} for {}: the next `pushca gateway trust-store` leaves it out\n",
+            r.environment, r.uuid, r.bundle_id
+        )
+    } else {
+        format!(
+            "Profile {} was already withdrawn ({})\n",
+            r.uuid,
+            r.withdrawn_at.map(rfc3339).unwrap_or_default()
+        )
+    };
+    Ok(Report::new(
+        json!({ "profile": record_json(r, now), "withdrawn": w.withdrawn }),
+        text,
+    ))
 }
 
 fn export(ctx: &Ctx, a: ProfileExportArgs) -> Result<Report, CliError> {

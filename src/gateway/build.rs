@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use super::policy::{AppPolicy, CaInfo, CrlInfo, Policy, ProfilePolicy, TopicInfo, FORMAT};
+use super::policy::{
+    AppPolicy, CaInfo, CrlInfo, Policy, ProfilePolicy, TeamPolicy, TopicInfo, FORMAT,
+};
 use super::{CA_PEM, CRL_PEM, POLICY_JSON, POLICY_P7S, PROFILES_DIR, TRUSTSTORE_P12};
 use crate::ca::Issuer;
 
@@ -46,6 +48,9 @@ pub struct Inputs<'a> {
     pub crls: &'a [Vec<u8>],
     pub crl: CrlInfo,
     pub apps: &'a [AppInput],
+    /// Team ID -> its disabled devices (teams of `apps` missing here have
+    /// none).
+    pub disabled_devices: &'a BTreeMap<String, Vec<String>>,
     pub profiles: &'a [ProfileInput],
     pub inputs_sha256: String,
     pub generated_at: String,
@@ -118,7 +123,17 @@ pub fn assemble(
     files.push((TRUSTSTORE_P12.into(), p12));
     let mut apps: BTreeMap<String, AppPolicy> = BTreeMap::new();
     let mut topics: BTreeMap<String, TopicInfo> = BTreeMap::new();
+    let mut teams: BTreeMap<String, TeamPolicy> = BTreeMap::new();
     for a in inputs.apps {
+        teams
+            .entry(a.team_id.clone())
+            .or_insert_with(|| TeamPolicy {
+                disabled_devices: inputs
+                    .disabled_devices
+                    .get(&a.team_id)
+                    .cloned()
+                    .unwrap_or_default(),
+            });
         for (t, kind) in &a.topics {
             topics.insert(
                 t.clone(),
@@ -184,6 +199,7 @@ pub fn assemble(
             .collect(),
         topics,
         apps,
+        teams,
     };
     // Compact (half the size of pretty-printed for large stores); `jq .` reads it.
     let mut json = serde_json::to_vec(&policy).map_err(build)?;

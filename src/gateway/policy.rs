@@ -34,6 +34,19 @@ pub struct Policy {
     pub topics: BTreeMap<String, TopicInfo>,
     /// Bundle ID -> what may push to it.
     pub apps: BTreeMap<String, AppPolicy>,
+    /// Team ID -> what holds for every App ID of the team: one entry for the
+    /// team of each App ID in `apps`.
+    pub teams: BTreeMap<String, TeamPolicy>,
+}
+
+/// What the enforcement applies to every App ID of one team.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamPolicy {
+    /// The team's disabled devices (UDIDs): refused for every App ID of the
+    /// team, whatever a profile lists or `ProvisionsAllDevices` says (a
+    /// signed profile cannot be edited; the policy overrides it).
+    pub disabled_devices: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

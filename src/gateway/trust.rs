@@ -136,15 +136,53 @@ struct ProfileEntry {
     env: Environment,
     expires_at: i64,
     all_devices: bool,
+    /// Listed devices, less the team's disabled ones.
     devices: HashSet<UdidKey, Fx>,
 }
 
-impl ProfileEntry {
-    /// Rule 6: listed, or ProvisionsAllDevices for production.
+/// A device UDID of one decision, parsed into its key at most once and only
+/// when a profile needs it.
+struct Device<'a> {
+    udid: &'a str,
+    key: std::cell::Cell<Option<Option<UdidKey>>>,
+}
+
+impl<'a> Device<'a> {
     #[inline]
-    fn provisions(&self, udid: &str) -> bool {
-        (self.all_devices && self.env == Environment::Production)
-            || udid_key(udid).is_some_and(|k| self.devices.contains(&k))
+    fn new(udid: &'a str) -> Self {
+        Device {
+            udid,
+            key: std::cell::Cell::new(None),
+        }
+    }
+
+    /// `None`: not a UDID, so never listed nor disabled.
+    #[inline]
+    fn key(&self) -> Option<UdidKey> {
+        match self.key.get() {
+            Some(k) => k,
+            None => {
+                let k = udid_key(self.udid);
+                self.key.set(Some(k));
+                k
+            }
+        }
+    }
+}
+
+impl ProfileEntry {
+    /// Rule 6: listed (`devices` holds no disabled device: they are taken
+    /// out at load), or ProvisionsAllDevices for production and not one of
+    /// `disabled`, the disabled devices of the App ID's team.
+    #[inline]
+    fn provisions(&self, device: &Device<'_>, disabled: &HashSet<UdidKey, Fx>) -> bool {
+        if self.all_devices && self.env == Environment::Production {
+            // A team without disabled devices (the shared empty set) costs
+            // neither a parse nor a hash.
+            disabled.is_empty() || device.key().is_none_or(|k| !disabled.contains(&k))
+        } else {
+            !self.devices.is_empty() && device.key().is_some_and(|k| self.devices.contains(&k))
+        }
     }
 }
 
@@ -220,6 +258,8 @@ pub struct TrustStore {
     by_cert: HashMap<[u8; 32], Vec<u32>, Fx>,
     /// App index -> its profiles.
     by_app: Vec<Vec<u32>>,
+    /// App index -> the disabled devices of its team (one set per team).
+    app_disabled: Vec<Arc<HashSet<UdidKey, Fx>>>,
     cache: RwLock<HashMap<[u8; 32], Arc<IdentityData>, Fx>>,
     /// What each profile file (by SHA-256) was verified to say.
     verified: HashMap<[u8; 32], Arc<VerifiedCore>, Fx>,
@@ -583,11 +623,28 @@ impl TrustStore {
             }
         }
         // 5. Index.
+        let disabled_by_team = disabled_devices(&policy_path, &policy)?;
+        let none: Arc<HashSet<UdidKey, Fx>> = Arc::default();
         let mut apps: HashMap<String, u32, Fx> = HashMap::default();
         let mut by_app: Vec<Vec<u32>> = Vec::new();
-        for bundle in policy.apps.keys() {
+        let mut app_disabled: Vec<Arc<HashSet<UdidKey, Fx>>> = Vec::new();
+        for (bundle, app) in &policy.apps {
             apps.insert(bundle.to_ascii_lowercase(), by_app.len() as u32);
             by_app.push(Vec::new());
+            let team = disabled_by_team.get(&app.team_id).ok_or_else(|| {
+                invalid(
+                    &policy_path,
+                    format!(
+                        "App ID {bundle} names team {} that is not in teams",
+                        app.team_id
+                    ),
+                )
+            })?;
+            app_disabled.push(if team.is_empty() {
+                none.clone()
+            } else {
+                team.clone()
+            });
         }
         let mut topics: HashMap<String, u32, Fx> = HashMap::default();
         for (topic, info) in &policy.topics {
@@ -603,8 +660,14 @@ impl TrustStore {
         }
         let mut profiles = Vec::with_capacity(loaded.len());
         let mut by_cert: HashMap<[u8; 32], Vec<u32>, Fx> = HashMap::default();
-        for lp in loaded {
+        for mut lp in loaded {
             let app = apps[&lp.bundle.to_ascii_lowercase()];
+            let disabled = &app_disabled[app as usize];
+            // A signed profile still lists a device disabled since: the
+            // policy's list of the team's disabled devices overrides it.
+            if !disabled.is_empty() {
+                lp.devices.retain(|k| !disabled.contains(k));
+            }
             let idx = profiles.len() as u32;
             by_app[app as usize].push(idx);
             for f in &lp.fingerprints {
@@ -639,6 +702,7 @@ impl TrustStore {
             topics,
             by_cert,
             by_app,
+            app_disabled,
             cache: RwLock::new(HashMap::default()),
             verified,
         })
@@ -884,15 +948,18 @@ impl TrustStore {
             return Decision::Deny(Reason::Forbidden);
         }
         let mut any = false;
+        let device = device.map(Device::new);
         for &pi in &d.grants[e] {
             let p = &self.profiles[pi as usize];
             if p.app != app || p.expires_at <= now {
                 continue;
             }
             any = true;
-            match device {
+            match &device {
                 None => return Decision::Allow,
-                Some(u) if p.provisions(u) => return Decision::Allow,
+                Some(u) if p.provisions(u, &self.app_disabled[app as usize]) => {
+                    return Decision::Allow
+                }
                 Some(_) => {}
             }
         }
@@ -934,13 +1001,14 @@ impl TrustStore {
         };
 
         let mut any = false;
+        let device = Device::new(udid);
         for &pi in &self.by_app[app as usize] {
             let p = &self.profiles[pi as usize];
             if p.env != env || p.expires_at <= now {
                 continue;
             }
             any = true;
-            if p.provisions(udid) {
+            if p.provisions(&device, &self.app_disabled[app as usize]) {
                 return Decision::Allow;
             }
         }
@@ -950,6 +1018,33 @@ impl TrustStore {
             Reason::Forbidden
         })
     }
+}
+
+/// Each team's disabled devices, as keys; every entry must be a UDID.
+fn disabled_devices(
+    policy_path: &Path,
+    policy: &Policy,
+) -> Result<HashMap<String, Arc<HashSet<UdidKey, Fx>>>, GatewayError> {
+    let mut out = HashMap::with_capacity(policy.teams.len());
+    for (team, t) in &policy.teams {
+        let mut set: HashSet<UdidKey, Fx> = HashSet::default();
+        set.reserve(t.disabled_devices.len());
+        for u in &t.disabled_devices {
+            let k = udid_key(u).ok_or_else(|| {
+                invalid(
+                    policy_path,
+                    format!(
+                        "team {}: disabled device '{}' is not a UDID",
+                        team.escape_default(),
+                        u.escape_default()
+                    ),
+                )
+            })?;
+            set.insert(k);
+        }
+        out.insert(team.clone(), Arc::new(set));
+    }
+    Ok(out)
 }
 
 /// The file's SHA-256, if it is the one `expected` (hex) says.

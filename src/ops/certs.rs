@@ -1,7 +1,9 @@
 //! Push certificates: issue, list, show, export.
 //!
-//! Issuance is crash-safe: certificates are signed and recorded in one store
-//! transaction, and files are written only after the commit. A crash or
+//! Issuance is crash-safe: certificates are signed first (in memory, with no
+//! store lock held, so a `cert revoke` never waits for a batch), then
+//! recorded in one short store transaction, and files are written only after
+//! the commit. A crash or
 //! `kill -9` at any moment leaves no CA-signed certificate on disk that the
 //! store does not hold (temporary files included); `export` recovers any
 //! issued certificate from the store.
@@ -107,6 +109,25 @@ pub fn newest_valid(
         .into_iter()
         .filter(|c| c.revoked_at.is_none() && c.not_after > now && c.not_before <= now)
         .max_by_key(|c| c.not_after))
+}
+
+/// What the store says a push certificate's subject is made of.
+struct SubjectParts {
+    app: AppRecord,
+    team: crate::store::TeamRecord,
+    country: String,
+}
+
+impl SubjectParts {
+    /// Whether certificates signed for `self` say what `other` would (the
+    /// App ID's descriptive name is in no certificate).
+    fn same_subject(&self, other: &SubjectParts) -> bool {
+        self.app.bundle_id == other.app.bundle_id
+            && self.app.team_id == other.app.team_id
+            && self.team.team_id == other.team.team_id
+            && self.team.name == other.team.name
+            && self.country == other.country
+    }
 }
 
 /// One issued certificate and where it was written.
@@ -414,8 +435,9 @@ impl PreparedIssue<'_> {
         self.csrs.is_empty()
     }
 
-    /// Unlocks the issuing CA with `pass`, signs (on all cores) and records
-    /// every certificate in one transaction, then writes the files.
+    /// Unlocks the issuing CA with `pass`, signs (on all cores, holding no
+    /// store lock), records every certificate in one short write transaction,
+    /// then writes the files.
     pub fn issue(self, pass: &Secret) -> Result<IssueOutcome> {
         self.issue_with_progress(pass, &|| {})
     }
@@ -437,8 +459,10 @@ impl PreparedIssue<'_> {
         let now = now();
         let mut st = open_store(home)?;
         let renew_within = self.renew_within;
-        let issued = st.write(|tx| -> Result<Vec<ca::IssuedCertificate>> {
-            // Re-read the App ID inside the transaction: it may have changed.
+        // What the certificates say, and whether they are due, as the store
+        // holds it now (a read: no lock is held while signing).
+        let subject_now = |tx: &crate::store::Tx<'_>| -> Result<SubjectParts> {
+            // Re-read the App ID: it may have changed since `prepare_issue`.
             let app = portal::get_app(tx, &self.app.bundle_id)?;
             check_push_app(&app)?;
             if let Some(within) = renew_within {
@@ -454,26 +478,39 @@ impl PreparedIssue<'_> {
             let country = tx
                 .setting(super::init::SETTING_COUNTRY)?
                 .unwrap_or_else(|| "US".into());
-            let subject = PushSubject {
-                bundle_id: &app.bundle_id,
-                team_id: &team.team_id,
-                team_name: &team.name,
-                country: &country,
-            };
-            // Signing is the CPU work of a batch: on all cores, results in
-            // CSR order. Each certificate draws its own serial from the OS
-            // CSPRNG (no generator state shared or copied between threads);
-            // the store's primary key on the serial stays the backstop.
-            let issued = par::try_map_ordered(
-                &self.csrs,
-                par::threads(),
-                |csr| {
-                    let cert = ca.issue_push_certificate(&template, &subject, csr, now)?;
-                    tick();
-                    Ok(cert)
-                },
-                || OpsError::WorkerPanicked("signing certificates"),
-            )?;
+            Ok(SubjectParts { app, team, country })
+        };
+        let parts = st.read(subject_now)?;
+        let (app, team) = (&parts.app, &parts.team);
+        let subject = PushSubject {
+            bundle_id: &app.bundle_id,
+            team_id: &team.team_id,
+            team_name: &team.name,
+            country: &parts.country,
+        };
+        // Signing is the CPU work of a batch: on all cores, results in CSR
+        // order, outside any store transaction (a revocation or another
+        // issuance goes on meanwhile). Each certificate draws its own serial
+        // from the OS CSPRNG (no generator state shared or copied between
+        // threads); the store's primary key on the serial stays the backstop.
+        let issued = par::try_map_ordered(
+            &self.csrs,
+            par::threads(),
+            |csr| {
+                let cert = ca.issue_push_certificate(&template, &subject, csr, now)?;
+                tick();
+                Ok(cert)
+            },
+            || OpsError::WorkerPanicked("signing certificates"),
+        )?;
+        // One short write transaction: the same checks again (a concurrent
+        // renewal, a disabled App ID), then the records. On any error, a
+        // duplicate serial included, nothing is recorded and no file is
+        // written: the signed certificates never leave this process.
+        st.write(|tx| -> Result<()> {
+            if !subject_now(tx)?.same_subject(&parts) {
+                return Err(OpsError::ChangedWhileSigning(app.bundle_id.clone()));
+            }
             for (cert, csr) in issued.iter().zip(&self.csrs) {
                 tx.insert_certificate(&CertRecord {
                     serial: cert.serial.clone(),
@@ -491,7 +528,7 @@ impl PreparedIssue<'_> {
                     revocation_reason: None,
                 })?;
             }
-            Ok(issued)
+            Ok(())
         })?;
         // Committed: from here on every certificate is known to the store.
         let written = write_issued(
@@ -511,7 +548,7 @@ impl PreparedIssue<'_> {
         // One path per certificate, or none (bundle only).
         let mut paths = self.outputs.into_iter();
         Ok(IssueOutcome {
-            app: self.app,
+            app: parts.app,
             env: self.env,
             issued: issued
                 .into_iter()

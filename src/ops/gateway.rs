@@ -24,6 +24,8 @@ struct Snapshot {
     ca_certs: Vec<Vec<u8>>,
     profiles: Vec<(ProfileRecord, Vec<CertRecord>)>,
     revoked: Vec<CertRecord>,
+    /// Team ID -> its disabled devices, for the teams of `profiles`.
+    disabled_devices: BTreeMap<String, Vec<String>>,
     digest: String,
 }
 
@@ -54,14 +56,62 @@ pub struct TrustStoreOutcome {
     pub files: Vec<(String, String)>,
 }
 
+/// What of the store decides which profiles and devices reach the policy:
+/// App IDs (enabled, push) by lowercase bundle ID, and every disabled device
+/// by team.
+struct Gates {
+    apps: std::collections::HashMap<String, crate::store::AppRecord>,
+    disabled: BTreeMap<String, Vec<String>>,
+}
+
+impl Gates {
+    fn read(tx: &crate::store::Tx<'_>) -> Result<Gates> {
+        let apps = tx
+            .list_apps(None)?
+            .into_iter()
+            .map(|a| (a.bundle_id.to_ascii_lowercase(), a))
+            .collect();
+        let mut disabled: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for d in tx.list_devices(None, false)? {
+            if !d.enabled {
+                disabled.entry(d.team_id).or_default().push(d.udid);
+            }
+        }
+        Ok(Gates { apps, disabled })
+    }
+
+    /// The App ID of a profile, and whether its profiles may reach the
+    /// policy (enabled, with push).
+    fn app(&self, p: &ProfileRecord) -> Result<(&crate::store::AppRecord, bool)> {
+        let app = self
+            .apps
+            .get(&p.bundle_id.to_ascii_lowercase())
+            .ok_or(crate::store::StoreError::Corrupt("profile App ID"))?;
+        Ok((app, app.enabled && app.push))
+    }
+}
+
 fn read_snapshot(home: &Home, now_ts: i64) -> Result<Snapshot> {
     let files = CaFiles::new(home.ca_dir());
     let ca_certs = vec![read_ca_cert(&files, ROOT)?, read_ca_cert(&files, ISSUING)?];
     let mut st = open_store(home)?;
-    let (profiles, revoked) = st.read(|tx| -> Result<_> {
+    let (profiles, revoked, gates, app_states) = st.read(|tx| -> Result<_> {
+        let gates = Gates::read(tx)?;
         let mut out = Vec::new();
+        // What decided each current profile's inclusion, for the digest.
+        let mut app_states = std::collections::BTreeSet::new();
         for p in tx.list_profiles(&ProfileFilter::default())? {
             if p.expires_at <= now_ts {
+                continue;
+            }
+            // Profiles of a disabled or push-less App ID do not reach the
+            // policy (withdrawn and superseded ones are not listed at all).
+            let (app, included) = gates.app(&p)?;
+            app_states.insert(format!(
+                "app {} enabled={} push={}",
+                app.bundle_id, app.enabled, app.push
+            ));
+            if !included {
                 continue;
             }
             let mut certs = Vec::with_capacity(p.cert_serials.len());
@@ -73,9 +123,20 @@ fn read_snapshot(home: &Home, now_ts: i64) -> Result<Snapshot> {
             }
             out.push((p, certs));
         }
-        Ok((out, tx.revoked_unexpired(now_ts)?))
+        Ok((out, tx.revoked_unexpired(now_ts)?, gates, app_states))
     })?;
-    // Equal inputs, equal digest: CA certificates, current profiles, revocations.
+    // The disabled devices of every team the policy names (each App ID's).
+    let teams: std::collections::BTreeSet<&str> =
+        profiles.iter().map(|(p, _)| p.team_id.as_str()).collect();
+    let disabled_devices: BTreeMap<String, Vec<String>> = teams
+        .into_iter()
+        .map(|t| {
+            let devices = gates.disabled.get(t).cloned().unwrap_or_default();
+            (t.to_string(), devices)
+        })
+        .collect();
+    // Equal inputs, equal digest: CA certificates, current profiles, the App
+    // ID states and disabled devices that filter them, revocations.
     let mut h = String::new();
     for c in &ca_certs {
         h.push_str(&crate::ca::sha256_hex(c));
@@ -90,6 +151,15 @@ fn read_snapshot(home: &Home, now_ts: i64) -> Result<Snapshot> {
         h.push_str(&p);
         h.push('\n');
     }
+    for a in &app_states {
+        h.push_str(a);
+        h.push('\n');
+    }
+    for (team, udids) in &disabled_devices {
+        for u in udids {
+            h.push_str(&format!("disabled {team} {u}\n"));
+        }
+    }
     for r in &revoked {
         h.push_str(&format!(
             "revoked {} {}\n",
@@ -101,6 +171,7 @@ fn read_snapshot(home: &Home, now_ts: i64) -> Result<Snapshot> {
         ca_certs,
         profiles,
         revoked,
+        disabled_devices,
         digest: crate::ca::sha256_hex(h.as_bytes()),
     })
 }
@@ -436,6 +507,7 @@ impl PreparedTrustStore<'_> {
                     .collect(),
             },
             apps: &app_list,
+            disabled_devices: &snap.disabled_devices,
             profiles: &profiles,
             inputs_sha256: snap.digest.clone(),
             generated_at: generated_at.clone(),

@@ -82,6 +82,8 @@ pub enum OpsError {
     InitRunning(PathBuf),
     #[error("App ID {0} is disabled")]
     AppDisabled(String),
+    #[error("App ID {0} or its team changed while its certificates were being signed; nothing was issued")]
+    ChangedWhileSigning(String),
     #[error("App ID {0} does not have the push capability")]
     NoPush(String),
     #[error("App ID {0} is a wildcard; push certificates need an explicit App ID")]
@@ -158,6 +160,16 @@ pub enum OpsError {
     ProfileSuperseded { uuid: String, by: String },
     #[error("no current profiles to regenerate")]
     NoProfiles,
+    #[error("profile {0} was withdrawn; it is not current any more")]
+    ProfileWithdrawn(String),
+    #[error("profile {uuid} was superseded by {by}, which is the current one; withdraw that one")]
+    WithdrawSuperseded { uuid: String, by: String },
+    #[error("profile {uuid} cannot be regenerated: {source}")]
+    CannotRegenerate {
+        uuid: String,
+        #[source]
+        source: Box<OpsError>,
+    },
     #[error("the profile cannot be signed: {0}")]
     ProfileBuild(#[source] ProfileError),
     #[error("{}: {source}", path.display())]

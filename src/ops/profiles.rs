@@ -83,6 +83,9 @@ struct Job {
     strict: bool,
     /// The profile this one supersedes.
     replaces: Option<String>,
+    /// One of several being regenerated: when it cannot be (see
+    /// [`cannot_regenerate`]) it is skipped with a warning, not an error.
+    skippable: bool,
     uuid: String,
     out: PathBuf,
 }
@@ -93,6 +96,16 @@ pub struct PreparedProfiles<'h> {
     jobs: Vec<Job>,
     force: bool,
     warnings: Vec<String>,
+    skipped: Vec<Skipped>,
+}
+
+/// A profile that `profile regenerate` of several left as it was, and why.
+#[derive(Debug, Clone)]
+pub struct Skipped {
+    pub uuid: String,
+    pub bundle_id: String,
+    pub environment: Environment,
+    pub reason: String,
 }
 
 /// A signed and recorded profile and where it was written.
@@ -107,6 +120,52 @@ pub struct Signed {
 pub struct ProfilesOutcome {
     pub profiles: Vec<Signed>,
     pub warnings: Vec<String>,
+    /// Profiles a regeneration of several could not re-sign (still current).
+    pub skipped: Vec<Skipped>,
+}
+
+/// Whether `e` says the profile cannot be re-signed at all with the store
+/// as it is (no device or certificate left, App ID disabled or without
+/// push), as opposed to a failure of the run.
+fn cannot_regenerate(e: &OpsError) -> bool {
+    matches!(
+        e,
+        OpsError::NoDevices { .. }
+            | OpsError::NoCertificates { .. }
+            | OpsError::AppDisabled(_)
+            | OpsError::NoPush(_)
+            | OpsError::Wildcard(_)
+    )
+}
+
+/// How a regeneration treats a job that cannot be planned: skipped (with
+/// the reason) when it is one of several, else the error says which profile.
+fn regenerate_failure(job: &Job, e: OpsError) -> Result<Skipped> {
+    match &job.replaces {
+        Some(old) if cannot_regenerate(&e) => {
+            if job.skippable {
+                Ok(Skipped {
+                    uuid: old.clone(),
+                    bundle_id: job.bundle_id.clone(),
+                    environment: job.environment,
+                    reason: e.to_string(),
+                })
+            } else {
+                Err(OpsError::CannotRegenerate {
+                    uuid: old.clone(),
+                    source: Box::new(e),
+                })
+            }
+        }
+        _ => Err(e),
+    }
+}
+
+fn skipped_warning(s: &Skipped) -> String {
+    format!(
+        "profile {} not regenerated: {}; it stays current until `pushca profile withdraw {}`",
+        s.uuid, s.reason, s.uuid
+    )
 }
 
 /// What a job resolves to in the store.
@@ -296,6 +355,7 @@ pub fn prepare_create<'h>(
         days: req.days,
         strict: true,
         replaces: None,
+        skippable: false,
         uuid: profile::new_uuid(),
         out: req.out.clone(),
     };
@@ -307,18 +367,31 @@ fn prepare(home: &Home, jobs: Vec<Job>, force: bool) -> Result<PreparedProfiles<
     templates::load_profile(Some(&home.templates_dir()))?;
     let mut st = open_store(home)?;
     let t = now().unix_timestamp();
-    let warnings = st.read(|tx| -> Result<Vec<String>> {
+    let (warnings, skipped, jobs) = st.read(|tx| -> Result<_> {
         let mut w = Vec::new();
-        for job in &jobs {
-            w.extend(plan(tx, job, t)?.warnings);
+        let mut skipped = Vec::new();
+        let mut keep = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            match plan(tx, &job, t) {
+                Ok(p) => {
+                    w.extend(p.warnings);
+                    keep.push(job);
+                }
+                Err(e) => {
+                    let s = regenerate_failure(&job, e)?;
+                    w.push(skipped_warning(&s));
+                    skipped.push(s);
+                }
+            }
         }
-        Ok(w)
+        Ok((w, skipped, keep))
     })?;
     Ok(PreparedProfiles {
         home,
         jobs,
         force,
         warnings,
+        skipped,
     })
 }
 
@@ -347,6 +420,9 @@ pub fn prepare_regenerate<'h>(
                         by: by.clone(),
                     });
                 }
+                if p.withdrawn_at.is_some() {
+                    return Err(OpsError::ProfileWithdrawn(p.uuid.clone()));
+                }
                 Ok(vec![p])
             }
             RegenerateTarget::App(b) => {
@@ -363,6 +439,7 @@ pub fn prepare_regenerate<'h>(
         return Err(OpsError::NoProfiles);
     }
     fsutil::create_output_dir(out_dir, &rules)?;
+    let skippable = !matches!(target, RegenerateTarget::Uuid(_));
     let mut jobs = Vec::with_capacity(records.len());
     for r in records {
         let uuid = profile::new_uuid();
@@ -385,6 +462,7 @@ pub fn prepare_regenerate<'h>(
             days: r.lifetime_days.and_then(|d| u32::try_from(d).ok()),
             strict: false,
             replaces: Some(r.uuid.clone()),
+            skippable,
             uuid,
             out,
         });
@@ -399,6 +477,16 @@ impl PreparedProfiles<'_> {
 
     pub fn is_empty(&self) -> bool {
         self.jobs.is_empty()
+    }
+
+    /// The outcome when there is nothing to sign (every profile of a
+    /// regeneration was skipped): no passphrase is needed.
+    pub fn nothing_to_sign(&self) -> Option<ProfilesOutcome> {
+        self.jobs.is_empty().then(|| ProfilesOutcome {
+            profiles: Vec::new(),
+            warnings: self.warnings.clone(),
+            skipped: self.skipped.clone(),
+        })
     }
 
     /// Unlocks the profile signer, signs and records every profile in one
@@ -416,11 +504,22 @@ impl PreparedProfiles<'_> {
         let created = now();
         let t = created.unix_timestamp();
         let mut warnings = self.warnings;
+        let mut skipped = self.skipped;
         let mut st = open_store(home)?;
         let signed = st.write(|tx| -> Result<Vec<Signed>> {
             let mut out = Vec::with_capacity(self.jobs.len());
             for job in &self.jobs {
-                let p = plan(tx, job, t)?;
+                // Planned again in the transaction: the store may have changed.
+                let p = match plan(tx, job, t) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let s = regenerate_failure(job, e)?;
+                        warnings.push(skipped_warning(&s));
+                        skipped.push(s);
+                        tick();
+                        continue;
+                    }
+                };
                 let name = job
                     .name
                     .clone()
@@ -476,15 +575,21 @@ impl PreparedProfiles<'_> {
                     der,
                     superseded_by: None,
                     superseded_at: None,
+                    withdrawn_at: None,
                     devices: p.devices,
                     cert_serials: p.certs.iter().map(|c| c.serial.clone()).collect(),
                 };
                 tx.insert_profile(&record)?;
                 if let Some(old) = &job.replaces {
                     if !tx.supersede_profile(old, &record.uuid, t)? {
-                        return Err(OpsError::ProfileSuperseded {
-                            uuid: old.clone(),
-                            by: "another run".into(),
+                        let withdrawn = tx.profile(old)?.is_some_and(|o| o.withdrawn_at.is_some());
+                        return Err(if withdrawn {
+                            OpsError::ProfileWithdrawn(old.clone())
+                        } else {
+                            OpsError::ProfileSuperseded {
+                                uuid: old.clone(),
+                                by: "another run".into(),
+                            }
                         });
                     }
                 }
@@ -520,11 +625,56 @@ impl PreparedProfiles<'_> {
         Ok(ProfilesOutcome {
             profiles: signed,
             warnings,
+            skipped,
         })
     }
 }
 
-/// Current profiles (or all, superseded included), optionally of one App ID
+/// What `profile withdraw` did.
+#[derive(Debug, Clone)]
+pub struct Withdrawn {
+    pub record: ProfileRecord,
+    /// False when it was already withdrawn (nothing changed).
+    pub withdrawn: bool,
+}
+
+/// Takes a current profile out without a replacement: it is no longer
+/// current, so the next trust store leaves it out and nothing regenerates
+/// it. Withdrawing it again changes nothing; a superseded profile is refused
+/// (its successor is the current one).
+pub fn withdraw(home: &Home, uuid: &str) -> Result<Withdrawn> {
+    let mut st = open_store(home)?;
+    let t = now().unix_timestamp();
+    st.write(|tx| -> Result<Withdrawn> {
+        let p = tx
+            .profile(uuid)?
+            .ok_or_else(|| OpsError::UnknownProfile(uuid.to_string()))?;
+        if p.withdrawn_at.is_some() {
+            return Ok(Withdrawn {
+                record: p,
+                withdrawn: false,
+            });
+        }
+        if let Some(by) = &p.superseded_by {
+            return Err(OpsError::WithdrawSuperseded {
+                uuid: p.uuid.clone(),
+                by: by.clone(),
+            });
+        }
+        tx.withdraw_profile(&p.uuid, t)?;
+        let record =
+            tx.profile(&p.uuid)?
+                .ok_or(OpsError::Store(crate::store::StoreError::Corrupt(
+                    "withdrawn profile vanished",
+                )))?;
+        Ok(Withdrawn {
+            record,
+            withdrawn: true,
+        })
+    })
+}
+
+/// Current profiles (or all, superseded and withdrawn included), optionally of one App ID
 /// and/or expiring before `now + within_days`.
 pub fn list(
     home: &Home,

@@ -94,6 +94,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (profile_uuid, serial)
     );
     "#,
+    // 3: `profile withdraw`: a profile taken out without a replacement.
+    r#"
+    ALTER TABLE profiles ADD COLUMN withdrawn_at INTEGER;
+    "#,
 ];
 
 pub(super) const LATEST: i64 = MIGRATIONS.len() as i64;

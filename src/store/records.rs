@@ -360,6 +360,9 @@ pub struct ProfileRecord {
     pub der: Vec<u8>,
     pub superseded_by: Option<String>,
     pub superseded_at: Option<i64>,
+    /// When `profile withdraw` took it out (no replacement): never current
+    /// again.
+    pub withdrawn_at: Option<i64>,
     /// Provisioned UDIDs (empty for `all`).
     pub devices: Vec<String>,
     /// Serials of the authorised push certificates.
@@ -371,7 +374,7 @@ pub struct ProfileRecord {
 pub struct ProfileFilter<'a> {
     pub bundle_id: Option<&'a str>,
     pub environment: Option<&'a str>,
-    /// Superseded profiles too.
+    /// Superseded and withdrawn profiles too (by default only current ones).
     pub include_superseded: bool,
     /// Only profiles whose `expires_at` is before this instant (unix seconds).
     pub expiring_before: Option<i64>,
@@ -405,6 +408,7 @@ fn profile_row(r: &Row<'_>) -> rusqlite::Result<ProfileRecord> {
         der: r.get(11)?,
         superseded_by: r.get(12)?,
         superseded_at: r.get(13)?,
+        withdrawn_at: r.get(14)?,
         devices: Vec::new(),
         cert_serials: Vec::new(),
     })
@@ -413,7 +417,7 @@ fn profile_row(r: &Row<'_>) -> rusqlite::Result<ProfileRecord> {
 const PROFILE_COLS: &str =
     "uuid, name, bundle_id, team_id, environment, devices_mode, certs_mode, \
                             lifetime_days, created_at, expires_at, sha256, der, superseded_by, \
-                            superseded_at";
+                            superseded_at, withdrawn_at";
 
 impl Tx<'_> {
     pub fn insert_device(&self, d: &DeviceRecord) -> Result<()> {
@@ -509,7 +513,7 @@ impl Tx<'_> {
             .execute(
                 &format!(
                     "INSERT INTO profiles({PROFILE_COLS})
-                     VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)"
+                     VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)"
                 ),
                 params![
                     p.uuid,
@@ -525,7 +529,8 @@ impl Tx<'_> {
                     p.sha256,
                     p.der,
                     p.superseded_by,
-                    p.superseded_at
+                    p.superseded_at,
+                    p.withdrawn_at
                 ],
             )
             .map_err(|e| {
@@ -586,7 +591,7 @@ impl Tx<'_> {
             "SELECT {PROFILE_COLS} FROM profiles
              WHERE (?1 IS NULL OR bundle_id = ?1)
                AND (?2 IS NULL OR environment = ?2)
-               AND (?3 = 1 OR superseded_by IS NULL)
+               AND (?3 = 1 OR (superseded_by IS NULL AND withdrawn_at IS NULL))
                AND (?4 IS NULL OR expires_at < ?4)
              ORDER BY expires_at, uuid"
         ))?;
@@ -608,8 +613,19 @@ impl Tx<'_> {
     pub fn supersede_profile(&self, old: &str, new: &str, at: i64) -> Result<bool> {
         let n = self.conn().execute(
             "UPDATE profiles SET superseded_by = ?2, superseded_at = ?3
-             WHERE uuid = ?1 AND superseded_by IS NULL",
+             WHERE uuid = ?1 AND superseded_by IS NULL AND withdrawn_at IS NULL",
             params![old, new, at],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Marks a current profile withdrawn (no replacement); returns whether it
+    /// was current.
+    pub fn withdraw_profile(&self, uuid: &str, at: i64) -> Result<bool> {
+        let n = self.conn().execute(
+            "UPDATE profiles SET withdrawn_at = ?2
+             WHERE uuid = ?1 AND superseded_by IS NULL AND withdrawn_at IS NULL",
+            params![uuid, at],
         )?;
         Ok(n > 0)
     }
