@@ -39,6 +39,8 @@ pub enum CmsError {
     TooLarge,
     #[error("CMS SignedData has too many certificates or signers")]
     TooMany,
+    #[error("CMS SignedData has {0}: refused as hostile")]
+    Hostile(#[from] crate::der_limits::Hostile),
     #[error("CMS SignedData has no content (detached signature without the content)")]
     NoContent,
     #[error("no certificate in the SignedData matches its signer")]
@@ -246,7 +248,10 @@ struct RawSignedData<'a> {
     certificates: Vec<&'a [u8]>,
     /// Entries of the CertificateSet read (all choices).
     certificate_entries: usize,
-    signer_infos: SignerInfos,
+    /// The SignerInfos SET (TLV), decoded only once its size is checked.
+    signer_infos: &'a [u8],
+    /// Entries of the SignerInfos read, up to [`MAX_SIGNERS`] + 1.
+    signer_entries: usize,
 }
 
 const CERTIFICATES_TAG: der::Tag = der::Tag::ContextSpecific {
@@ -284,12 +289,21 @@ impl<'a> RawSignedData<'a> {
         if r.peek_tag()? == CRLS_TAG {
             let _crls = der::asn1::AnyRef::decode(&mut r)?;
         }
-        let signer_infos = SignerInfos::decode(&mut r)?;
+        let signer_infos = r.tlv_bytes()?;
+        let set = der::asn1::AnyRef::from_der(signer_infos)?;
+        set.tag().assert_eq(der::Tag::Set)?;
+        let mut s = SliceReader::new(set.value())?;
+        let mut signer_entries = 0;
+        while !s.is_finished() && signer_entries <= MAX_SIGNERS {
+            signer_entries += 1;
+            s.tlv_bytes()?;
+        }
         r.finish(RawSignedData {
             encap_content_info,
             certificates,
             certificate_entries: entries,
             signer_infos,
+            signer_entries,
         })
     }
 }
@@ -414,9 +428,13 @@ pub fn open(der: &[u8], detached: Option<&[u8]>) -> Result<Opened, CmsError> {
         return Err(CmsError::Malformed("SignedData is not a SEQUENCE".into()));
     }
     let sd = RawSignedData::parse(ci.content.value()).map_err(malformed)?;
-    if sd.certificate_entries > MAX_CERTIFICATES || sd.signer_infos.0.len() > MAX_SIGNERS {
+    if sd.certificate_entries > MAX_CERTIFICATES || sd.signer_entries > MAX_SIGNERS {
         return Err(CmsError::TooMany);
     }
+    // The SignerInfos, and carried certificates when matched by name, are
+    // decoded with their SET OFs sorted by `der`: bound those first.
+    crate::der_limits::SetLimits::new().check(der, crate::der_limits::Rules::Der)?;
+    let signer_infos = SignerInfos::from_der(sd.signer_infos).map_err(malformed)?;
     let content: Vec<u8> = match (&sd.encap_content_info.econtent, detached) {
         (Some(any), _) => any
             .decode_as::<OctetString>()
@@ -426,8 +444,7 @@ pub fn open(der: &[u8], detached: Option<&[u8]>) -> Result<Opened, CmsError> {
         (None, Some(d)) => d.to_vec(),
         (None, None) => return Err(CmsError::NoContent),
     };
-    let si = sd
-        .signer_infos
+    let si = signer_infos
         .0
         .iter()
         .next()
