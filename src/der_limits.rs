@@ -9,15 +9,14 @@
 //! PKCS#12 bag attributes) calls [`SetLimits::check`] on those bytes first.
 //!
 //! The scan is one linear pass over the TLV headers with an explicit stack
-//! (no recursion), at most [`MAX_DEPTH`] deep. It counts the elements of every
+//! (no recursion) of at most [`MAX_DEPTH`] levels. It counts the elements of every
 //! universal SET (`0x31`) and of every context-specific element (`[n]`,
 //! constructed or not: an `[n] IMPLICIT SET OF` is decoded — and sorted —
 //! before `der` checks its constructed bit), and refuses:
 //! - a SET of more than [`MAX_SET_ELEMENTS`] elements;
 //! - SETs needing more than [`MAX_SET_PAIRS`] comparisons in all to put in
 //!   order (n·(n−1)/2 for each SET of n, summed over every check made with one
-//!   [`SetLimits`]: one per input file, however many layers it is scanned in);
-//! - nesting deeper than [`MAX_DEPTH`].
+//!   [`SetLimits`]: one per input file, however many layers it is scanned in).
 //!
 //! Real files are far below: a provisioning profile carries a handful of
 //! certificates (pushca accepts at most 64) and signed attributes, an X.509
@@ -29,7 +28,10 @@
 //! innermost enclosing element of known (definite) length, which is treated as
 //! opaque, and the walk goes on after it — exactly what a decoder that skips
 //! that element as an `ANY` does. Primitive context-specific contents are
-//! walked the same way, on speculation.
+//! walked the same way, on speculation. An element nested deeper than
+//! [`MAX_DEPTH`] is opaque too (no decoder pushca uses finds a SET OF that
+//! deep: their types nest a dozen levels at most; the BER normaliser refuses
+//! such nesting).
 
 /// Most elements in one SET (or `[n]` element): the CMS certificate set
 /// pushca reads holds at most 64 certificates; every other SET in the files
@@ -41,7 +43,7 @@ pub const MAX_SET_ELEMENTS: usize = 64;
 /// 10,000 bags of three attributes needs 30,000 per password attempt.
 pub const MAX_SET_PAIRS: u64 = 250_000;
 
-/// Deepest nesting accepted (the BER normaliser's limit too).
+/// Deepest nesting walked (the BER normaliser's limit too).
 pub const MAX_DEPTH: usize = 64;
 
 /// Why a scanned input is refused.
@@ -51,8 +53,6 @@ pub enum Hostile {
     SetTooLarge,
     #[error("SETs needing more than {MAX_SET_PAIRS} comparisons in all to put in order")]
     SetsTooLarge,
-    #[error("elements nested more than {MAX_DEPTH} levels deep")]
-    TooDeep,
 }
 
 /// Which encoding rules the decoder behind the scan accepts.
@@ -175,16 +175,9 @@ impl SetLimits {
                 },
             };
             let Some(h) = header(data, pos, bound, rules) else {
-                // Malformed: skip the innermost element of known length.
-                loop {
-                    match stack.pop() {
-                        None => return Ok(()),
-                        Some(Frame { end: Some(end), .. }) => {
-                            pos = end;
-                            break;
-                        }
-                        Some(_) => {}
-                    }
+                match skip_innermost_known(&mut stack) {
+                    Some(end) => pos = end,
+                    None => return Ok(()),
                 }
                 continue;
             };
@@ -200,23 +193,37 @@ impl SetLimits {
                     }
                 }
             }
-            let constructed = h.first & 0x20 != 0;
             let context = h.first & 0xc0 == 0x80;
-            if !(constructed || context) {
-                pos = h.content + h.len.unwrap_or(0);
-                continue;
+            let walked = (h.first & 0x20 != 0 || context) && stack.len() < MAX_DEPTH;
+            match (walked, h.len) {
+                (false, Some(len)) => pos = h.content + len,
+                // Too deep, and of unknown length (BER).
+                (false, None) => match skip_innermost_known(&mut stack) {
+                    Some(end) => pos = end,
+                    None => return Ok(()),
+                },
+                (true, len) => {
+                    let end = len.map(|l| h.content + l);
+                    stack.push(Frame {
+                        end,
+                        bound: end.unwrap_or(bound),
+                        counted: h.first == 0x31 || context,
+                        children: 0,
+                    });
+                    pos = h.content;
+                }
             }
-            if stack.len() >= MAX_DEPTH {
-                return Err(Hostile::TooDeep);
-            }
-            let end = h.len.map(|l| h.content + l);
-            stack.push(Frame {
-                end,
-                bound: end.unwrap_or(bound),
-                counted: h.first == 0x31 || context,
-                children: 0,
-            });
-            pos = h.content;
+        }
+    }
+}
+
+/// Abandons the elements open down to the innermost one of known length
+/// (included) and returns its end, where the walk resumes; `None` when every
+/// open element has an indefinite length (nothing after is decodable).
+fn skip_innermost_known(stack: &mut Vec<Frame>) -> Option<usize> {
+    loop {
+        if let Some(end) = stack.pop()?.end {
+            return Some(end);
         }
     }
 }
@@ -296,11 +303,28 @@ mod tests {
             t = tlv(0x30, &t);
         }
         assert_eq!(check(&t, Rules::Der), Ok(()));
-        assert_eq!(check(&tlv(0x30, &t), Rules::Der), Err(Hostile::TooDeep));
-        // 100,000 indefinite SEQUENCEs (BER).
+        // Deeper elements are opaque: a large SET beyond the limit is not
+        // counted, one after the deep element is.
+        let big = tlv(0x31, &ints(MAX_SET_ELEMENTS + 1));
+        let mut deep = big.clone();
+        for _ in 0..MAX_DEPTH {
+            deep = tlv(0x30, &deep);
+        }
+        assert_eq!(check(&deep, Rules::Der), Ok(()));
+        let after = tlv(0x30, &[deep, big].concat());
+        assert_eq!(check(&after, Rules::Der), Err(Hostile::SetTooLarge));
+        // 100,000 indefinite SEQUENCEs (BER): the stack stays at MAX_DEPTH.
         let mut deep = [0x30, 0x80].repeat(100_000);
         deep.extend([0, 0].repeat(100_000));
-        assert_eq!(check(&deep, Rules::Ber), Err(Hostile::TooDeep));
+        assert_eq!(check(&deep, Rules::Ber), Ok(()));
+        // ... inside an element of known length, followed by a large SET.
+        let mut inner = [0x30, 0x80].repeat(100_000);
+        inner.extend([0, 0].repeat(100_000));
+        let t = tlv(
+            0x30,
+            &[tlv(0xa0, &inner), tlv(0x31, &ints(MAX_SET_ELEMENTS + 1))].concat(),
+        );
+        assert_eq!(check(&t, Rules::Ber), Err(Hostile::SetTooLarge));
     }
 
     #[test]

@@ -537,7 +537,7 @@ fn hostile_trust_stores_are_refused_cheaply() {
     );
 }
 
-/// `n` Attributes { 1.2.3, SET { INTEGER } } in descending order: the worst
+/// `n` Attributes { 1.2.3.4, SET { INTEGER } } in descending order: the worst
 /// case of the insertion sort `der` 0.7 runs on every SET OF it decodes.
 fn descending_attributes(n: u32) -> Vec<u8> {
     (1..=n)
@@ -545,13 +545,16 @@ fn descending_attributes(n: u32) -> Vec<u8> {
         .flat_map(|i| {
             let b = i.to_be_bytes();
             let value = tlv(0x31, &tlv(0x02, &[0x01, b[1], b[2], b[3]]));
-            tlv(0x30, &[&[0x06, 0x02, 0x2a, 0x03][..], &value].concat())
+            tlv(
+                0x30,
+                &[&[0x06, 0x03, 0x2a, 0x03, 0x04][..], &value].concat(),
+            )
         })
         .collect()
 }
 
-/// About 640 KB of attributes (47,000 of 14 bytes).
-const SET_OF_640KB: u32 = 47_000;
+/// About 640 KB of attributes (44,000 of 15 bytes).
+const SET_OF_640KB: u32 = 44_000;
 
 /// ContentInfo(SignedData) whose one SignerInfo carries `signed_attrs` as
 /// its `[0] IMPLICIT SET OF Attribute`, with an unverifiable signature: all
@@ -608,7 +611,7 @@ fn a_640_kb_set_of_in_a_profile_is_refused_cheaply() {
     let never = env.path("never");
     assert_refused_cheaply(
         &env,
-        "profile with a SET OF 47,000 attributes",
+        "profile with a SET OF 44,000 attributes",
         &["profile", "show", f.to_str().unwrap()],
         "a SET of more than 64 elements: refused as hostile",
         &never,
@@ -638,7 +641,7 @@ fn a_640_kb_set_of_in_policy_json_p7s_is_refused_cheaply() {
     let never = env.path("never");
     assert_refused_cheaply(
         &env,
-        "policy.json.p7s with a SET OF 47,000 attributes",
+        "policy.json.p7s with a SET OF 44,000 attributes",
         &[
             "gateway",
             "check",
@@ -712,7 +715,7 @@ fn a_640_kb_set_of_in_a_p12_is_refused_cheaply() {
     let f = write(&env, "set-of.p12", &pfx);
     p12_to_pem(
         &env,
-        "p12 with a SET OF 47,000 bag attributes",
+        "p12 with a SET OF 44,000 bag attributes",
         &f,
         "PKCS#12 file has a SET of more than 64 elements: refused as hostile",
     );
