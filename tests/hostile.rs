@@ -556,34 +556,43 @@ fn descending_attributes(n: u32) -> Vec<u8> {
 /// About 640 KB of attributes (44,000 of 15 bytes).
 const SET_OF_640KB: u32 = 44_000;
 
-/// ContentInfo(SignedData) whose one SignerInfo carries `signed_attrs` as
-/// its `[0] IMPLICIT SET OF Attribute`, with an unverifiable signature: all
-/// of it is decoded before any signature is checked.
-fn signed_data_with_attributes(signed_attrs: &[u8]) -> Vec<u8> {
+const OID_SHA256: &[u8] = &[
+    0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+];
+
+/// A SignerInfo (issuer and `serial`) with `signed_attrs` as its
+/// `[0] IMPLICIT SET OF Attribute` and a junk signature.
+fn signer_info(serial: u32, signed_attrs: &[u8]) -> Vec<u8> {
+    const OID_ECDSA_SHA256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
+    let b = serial.to_be_bytes();
+    let sid = tlv(
+        0x30,
+        &[tlv(0x30, &[]), tlv(0x02, &[0x01, b[1], b[2], b[3]])].concat(),
+    );
+    tlv(
+        0x30,
+        &[
+            int(1),
+            sid,
+            tlv(0x30, OID_SHA256),
+            tlv(0xa0, signed_attrs),
+            tlv(0x30, OID_ECDSA_SHA256),
+            tlv(0x04, &[]),
+        ]
+        .concat(),
+    )
+}
+
+/// ContentInfo(SignedData) with these SignerInfos (the SET's content) and a
+/// plist: all of it is decoded before any signature is checked.
+fn signed_data(signer_infos: &[u8]) -> Vec<u8> {
     const OID_DATA: &[u8] = &[
         0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01,
     ];
     const OID_SIGNED_DATA: &[u8] = &[
         0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02,
     ];
-    const OID_SHA256: &[u8] = &[
-        0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
-    ];
-    const OID_ECDSA_SHA256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
     let digest_alg = tlv(0x30, OID_SHA256);
-    let sid = tlv(0x30, &[tlv(0x30, &[]), int(1)].concat());
-    let signer_info = tlv(
-        0x30,
-        &[
-            int(1),
-            sid,
-            digest_alg.clone(),
-            tlv(0xa0, signed_attrs),
-            tlv(0x30, OID_ECDSA_SHA256),
-            tlv(0x04, &[0u8; 64]),
-        ]
-        .concat(),
-    );
     let plist =
         b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<plist version=\"1.0\"><dict/></plist>\n";
     let sd = tlv(
@@ -592,11 +601,16 @@ fn signed_data_with_attributes(signed_attrs: &[u8]) -> Vec<u8> {
             int(1),
             tlv(0x31, &digest_alg),
             tlv(0x30, &[OID_DATA, &tlv(0xa0, &tlv(0x04, plist))].concat()),
-            tlv(0x31, &signer_info),
+            tlv(0x31, signer_infos),
         ]
         .concat(),
     );
     tlv(0x30, &[OID_SIGNED_DATA, &tlv(0xa0, &sd)].concat())
+}
+
+/// One SignerInfo whose signed attributes are `signed_attrs`.
+fn signed_data_with_attributes(signed_attrs: &[u8]) -> Vec<u8> {
+    signed_data(&signer_info(1, signed_attrs))
 }
 
 /// Issue 17 finding 4: a 640 KB SET OF, sorted quadratically by `der` before
@@ -614,6 +628,21 @@ fn a_640_kb_set_of_in_a_profile_is_refused_cheaply() {
         "profile with a SET OF 44,000 attributes",
         &["profile", "show", f.to_str().unwrap()],
         "a SET of more than 64 elements: refused as hostile",
+        &never,
+    );
+    // The signers are counted before the SignerInfos are decoded (and sorted).
+    let signers: Vec<u8> = (1..=15_000)
+        .rev()
+        .flat_map(|i| signer_info(i, &[]))
+        .collect();
+    let der = signed_data(&signers);
+    assert!(der.len() > 640 * 1024, "{}", der.len());
+    let f = write(&env, "signers.mobileprovision", &der);
+    assert_refused_cheaply(
+        &env,
+        "profile with 15,000 SignerInfos",
+        &["profile", "show", f.to_str().unwrap()],
+        "too many certificates or signers",
         &never,
     );
 }
