@@ -39,6 +39,8 @@ pub enum CmsError {
     TooLarge,
     #[error("CMS SignedData has too many certificates or signers")]
     TooMany,
+    #[error("CMS SignedData has {0}: refused as hostile")]
+    Hostile(#[from] crate::der_limits::Hostile),
     #[error(
         "CMS SignedData has no content (a detached signature, where signed content was expected)"
     )]
@@ -250,7 +252,10 @@ struct RawSignedData<'a> {
     certificates: Vec<&'a [u8]>,
     /// Entries of the CertificateSet read (all choices).
     certificate_entries: usize,
-    signer_infos: SignerInfos,
+    /// The SignerInfos SET (TLV), decoded only once its size is checked.
+    signer_infos: &'a [u8],
+    /// Entries of the SignerInfos read, up to [`MAX_SIGNERS`] + 1.
+    signer_entries: usize,
 }
 
 const CERTIFICATES_TAG: der::Tag = der::Tag::ContextSpecific {
@@ -288,12 +293,21 @@ impl<'a> RawSignedData<'a> {
         if r.peek_tag()? == CRLS_TAG {
             let _crls = der::asn1::AnyRef::decode(&mut r)?;
         }
-        let signer_infos = SignerInfos::decode(&mut r)?;
+        let signer_infos = r.tlv_bytes()?;
+        let set = der::asn1::AnyRef::from_der(signer_infos)?;
+        set.tag().assert_eq(der::Tag::Set)?;
+        let mut s = SliceReader::new(set.value())?;
+        let mut signer_entries = 0;
+        while !s.is_finished() && signer_entries <= MAX_SIGNERS {
+            signer_entries += 1;
+            s.tlv_bytes()?;
+        }
         r.finish(RawSignedData {
             encap_content_info,
             certificates,
             certificate_entries: entries,
             signer_infos,
+            signer_entries,
         })
     }
 }
@@ -431,9 +445,13 @@ pub fn open(der: &[u8], expected: Content<'_>) -> Result<Opened, CmsError> {
         return Err(CmsError::Malformed("SignedData is not a SEQUENCE".into()));
     }
     let sd = RawSignedData::parse(ci.content.value()).map_err(malformed)?;
-    if sd.certificate_entries > MAX_CERTIFICATES || sd.signer_infos.0.len() > MAX_SIGNERS {
+    if sd.certificate_entries > MAX_CERTIFICATES || sd.signer_entries > MAX_SIGNERS {
         return Err(CmsError::TooMany);
     }
+    // The SignerInfos, and carried certificates when matched by name, are
+    // decoded with their SET OFs sorted by `der`: bound those first.
+    crate::der_limits::SetLimits::new().check(der, crate::der_limits::Rules::Der)?;
+    let signer_infos = SignerInfos::from_der(sd.signer_infos).map_err(malformed)?;
     let content: Vec<u8> = match (&sd.encap_content_info.econtent, expected) {
         (Some(any), Content::Attached) => any
             .decode_as::<OctetString>()
@@ -444,8 +462,7 @@ pub fn open(der: &[u8], expected: Content<'_>) -> Result<Opened, CmsError> {
         (Some(_), Content::Detached(_)) => return Err(CmsError::NotDetached),
         (None, Content::Attached) => return Err(CmsError::NoContent),
     };
-    let si = sd
-        .signer_infos
+    let si = signer_infos
         .0
         .iter()
         .next()

@@ -12,7 +12,8 @@
 //!   [`portal`] (teams, App IDs, devices, provisioning profiles), [`gateway`]
 //!   (trust store, policy, enforcement), [`pkcs12`], [`certfile`] (conversions)
 //! - primitives: [`pem`], [`keys`], [`x509ext`], [`secret`], [`cms`],
-//!   [`chain`] (path validation), [`plist`], [`pbe`], [`timeutil`]
+//!   [`chain`] (path validation), [`plist`], [`pbe`], [`timeutil`],
+//!   [`der_limits`] (the SET OF pre-scan before any `der` decoder)
 //! - infrastructure: [`store`] (the only module that knows SQL), [`fsutil`], [`home`]
 
 #![forbid(unsafe_code)]
@@ -22,6 +23,7 @@ pub mod ca;
 pub mod certfile;
 pub mod chain;
 pub mod cms;
+pub mod der_limits;
 pub mod fsutil;
 pub mod gateway;
 pub mod home;

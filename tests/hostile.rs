@@ -96,6 +96,8 @@ fn measured(env: &Env, args: &[&str]) -> Measured {
     let out = Command::new("/usr/bin/time")
         .args(["-f", "%e %M", "-o"])
         .arg(&timefile)
+        // A quadratic path would take hours: killed after two minutes.
+        .args(["timeout", "-s", "KILL", "120"])
         .arg(
             // PUSHCA_BIN=target/release/pushca measures a release build.
             std::env::var_os("PUSHCA_BIN")
@@ -532,5 +534,218 @@ fn hostile_trust_stores_are_refused_cheaply() {
         &args,
         "larger than",
         &never,
+    );
+}
+
+/// `n` Attributes { 1.2.3.4, SET { INTEGER } } in descending order: the worst
+/// case of the insertion sort `der` 0.7 runs on every SET OF it decodes.
+fn descending_attributes(n: u32) -> Vec<u8> {
+    (1..=n)
+        .rev()
+        .flat_map(|i| {
+            let b = i.to_be_bytes();
+            let value = tlv(0x31, &tlv(0x02, &[0x01, b[1], b[2], b[3]]));
+            tlv(
+                0x30,
+                &[&[0x06, 0x03, 0x2a, 0x03, 0x04][..], &value].concat(),
+            )
+        })
+        .collect()
+}
+
+/// About 640 KB of attributes (44,000 of 15 bytes).
+const SET_OF_640KB: u32 = 44_000;
+
+const OID_SHA256: &[u8] = &[
+    0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+];
+
+/// A SignerInfo (issuer and `serial`) with `signed_attrs` as its
+/// `[0] IMPLICIT SET OF Attribute` and a junk signature.
+fn signer_info(serial: u32, signed_attrs: &[u8]) -> Vec<u8> {
+    const OID_ECDSA_SHA256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
+    let b = serial.to_be_bytes();
+    let sid = tlv(
+        0x30,
+        &[tlv(0x30, &[]), tlv(0x02, &[0x01, b[1], b[2], b[3]])].concat(),
+    );
+    tlv(
+        0x30,
+        &[
+            int(1),
+            sid,
+            tlv(0x30, OID_SHA256),
+            tlv(0xa0, signed_attrs),
+            tlv(0x30, OID_ECDSA_SHA256),
+            tlv(0x04, &[]),
+        ]
+        .concat(),
+    )
+}
+
+/// ContentInfo(SignedData) with these SignerInfos (the SET's content) and a
+/// plist: all of it is decoded before any signature is checked.
+fn signed_data(signer_infos: &[u8]) -> Vec<u8> {
+    const OID_DATA: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01,
+    ];
+    const OID_SIGNED_DATA: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02,
+    ];
+    let digest_alg = tlv(0x30, OID_SHA256);
+    let plist =
+        b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<plist version=\"1.0\"><dict/></plist>\n";
+    let sd = tlv(
+        0x30,
+        &[
+            int(1),
+            tlv(0x31, &digest_alg),
+            tlv(0x30, &[OID_DATA, &tlv(0xa0, &tlv(0x04, plist))].concat()),
+            tlv(0x31, signer_infos),
+        ]
+        .concat(),
+    );
+    tlv(0x30, &[OID_SIGNED_DATA, &tlv(0xa0, &sd)].concat())
+}
+
+/// One SignerInfo whose signed attributes are `signed_attrs`.
+fn signed_data_with_attributes(signed_attrs: &[u8]) -> Vec<u8> {
+    signed_data(&signer_info(1, signed_attrs))
+}
+
+/// Issue 17 finding 4: a 640 KB SET OF, sorted quadratically by `der` before
+/// any signature check (minutes of CPU), is refused by the pre-scan.
+#[test]
+fn a_640_kb_set_of_in_a_profile_is_refused_cheaply() {
+    let env = Env::new();
+    env.init();
+    let der = signed_data_with_attributes(&descending_attributes(SET_OF_640KB));
+    assert!(der.len() > 640 * 1024, "{}", der.len());
+    let f = write(&env, "set-of.mobileprovision", &der);
+    let never = env.path("never");
+    assert_refused_cheaply(
+        &env,
+        "profile with a SET OF 44,000 attributes",
+        &["profile", "show", f.to_str().unwrap()],
+        "a SET of more than 64 elements: refused as hostile",
+        &never,
+    );
+    // The signers are counted before the SignerInfos are decoded (and sorted).
+    let signers: Vec<u8> = (1..=15_000)
+        .rev()
+        .flat_map(|i| signer_info(i, &[]))
+        .collect();
+    let der = signed_data(&signers);
+    assert!(der.len() > 640 * 1024, "{}", der.len());
+    let f = write(&env, "signers.mobileprovision", &der);
+    assert_refused_cheaply(
+        &env,
+        "profile with 15,000 SignerInfos",
+        &["profile", "show", f.to_str().unwrap()],
+        "too many certificates or signers",
+        &never,
+    );
+}
+
+/// The same SignedData as a trust store's policy.json.p7s (the gateway's
+/// TrustStore::load, behind `gateway check` and every reload).
+#[test]
+fn a_640_kb_set_of_in_policy_json_p7s_is_refused_cheaply() {
+    let env = Env::new();
+    env.init();
+    let o = env
+        .cmd()
+        .args(["gateway", "trust-store", "--out", "ts", "--ca-passin"])
+        .arg(format!("pass:{}", common::CA_PASS))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ts = env.path("ts");
+    std::fs::write(
+        ts.join("policy.json.p7s"),
+        signed_data_with_attributes(&descending_attributes(SET_OF_640KB)),
+    )
+    .unwrap();
+    let cert = env.ca_pem("issuing");
+    let never = env.path("never");
+    assert_refused_cheaply(
+        &env,
+        "policy.json.p7s with a SET OF 44,000 attributes",
+        &[
+            "gateway",
+            "check",
+            "--trust-store",
+            ts.to_str().unwrap(),
+            "--cert",
+            cert.to_str().unwrap(),
+            "--topic",
+            "x",
+            "--env",
+            "production",
+        ],
+        "policy.json.p7s does not verify policy.json: CMS SignedData has a SET of more than 64 elements",
+        &never,
+    );
+}
+
+/// An unencrypted .p12 (no MAC, nothing to decrypt) whose certificate bag
+/// carries a 640 KB SET OF attributes.
+#[test]
+fn a_640_kb_set_of_in_a_p12_is_refused_cheaply() {
+    let env = Env::new();
+    env.init();
+    let cert = pushca::certfile::read_certificates(&std::fs::read(env.ca_pem("issuing")).unwrap())
+        .unwrap()
+        .remove(0);
+    // 1.2.840.113549.<tail>
+    let oid = |tail: &[u8]| {
+        let mut v = vec![
+            0x06,
+            6 + tail.len() as u8,
+            0x2a,
+            0x86,
+            0x48,
+            0x86,
+            0xf7,
+            0x0d,
+        ];
+        v.extend_from_slice(tail);
+        v
+    };
+    let data = oid(&[0x01, 0x07, 0x01]);
+    let cert_bag = oid(&[0x01, 0x0c, 0x0a, 0x01, 0x03]);
+    let x509 = oid(&[0x01, 0x09, 0x16, 0x01]);
+    let bag = tlv(
+        0x30,
+        &[
+            cert_bag,
+            tlv(
+                0xa0,
+                &tlv(0x30, &[x509, tlv(0xa0, &tlv(0x04, &cert))].concat()),
+            ),
+            tlv(0x31, &descending_attributes(SET_OF_640KB)),
+        ]
+        .concat(),
+    );
+    let safe = tlv(0x30, &bag);
+    let auth_safe = tlv(
+        0x30,
+        &tlv(0x30, &[data.clone(), tlv(0xa0, &tlv(0x04, &safe))].concat()),
+    );
+    let pfx = tlv(
+        0x30,
+        &[
+            int(3),
+            tlv(0x30, &[data, tlv(0xa0, &tlv(0x04, &auth_safe))].concat()),
+        ]
+        .concat(),
+    );
+    assert!(pfx.len() > 640 * 1024, "{}", pfx.len());
+    let f = write(&env, "set-of.p12", &pfx);
+    p12_to_pem(
+        &env,
+        "p12 with a SET OF 44,000 bag attributes",
+        &f,
+        "PKCS#12 file has a SET of more than 64 elements: refused as hostile",
     );
 }

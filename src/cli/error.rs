@@ -156,7 +156,8 @@ fn p12_kind(e: &P12Error) -> Kind {
         | P12Error::Truncated(_)
         | P12Error::Corrupt(_)
         | P12Error::Unsupported(_)
-        | P12Error::WorkLimit { .. } => Kind::Input,
+        | P12Error::WorkLimit { .. }
+        | P12Error::Hostile(_) => Kind::Input,
     }
 }
 
@@ -167,6 +168,7 @@ fn profile_kind(e: &ProfileError) -> Kind {
             CmsError::Malformed(_)
             | CmsError::TooLarge
             | CmsError::TooMany
+            | CmsError::Hostile(_)
             | CmsError::NoContent
             | CmsError::NotDetached
             | CmsError::NoSignerCertificate

@@ -82,6 +82,8 @@ pub enum P12Error {
     Write(String),
     #[error("the file asks for more key-derivation work than pushca's limit for one file ({needed} > {limit} units)")]
     WorkLimit { needed: u64, limit: u64 },
+    #[error("PKCS#12 file has {0}: refused as hostile")]
+    Hostile(#[from] crate::der_limits::Hostile),
 }
 
 impl P12Error {

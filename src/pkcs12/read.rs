@@ -9,6 +9,7 @@ use pkcs12::pfx::Pfx;
 use x509_cert::attr::Attributes;
 
 use super::{mac, CertEntry, KeyEntry, P12Error, Pkcs12Contents};
+use crate::der_limits::{Rules, SetLimits};
 use crate::keys::PrivateKey;
 use crate::pbe::{self, Password, PbeError, WorkBudget};
 use crate::secret::Secret;
@@ -73,6 +74,9 @@ pub(crate) fn parse(
     password: &Secret,
     budget: &mut WorkBudget,
 ) -> Result<Pkcs12Contents, P12Error> {
+    // Every layer is scanned before it is decoded (see crate::der_limits).
+    let mut limits = SetLimits::new();
+    limits.check(bytes, Rules::Ber)?;
     let pfx: Pfx = decode(bytes).map_err(|e| {
         if looks_like_pem(bytes) {
             P12Error::Pem
@@ -92,6 +96,7 @@ pub(crate) fn parse(
         .decode_as::<OctetString>()
         .map_err(|e| P12Error::Corrupt(format!("authenticated safe ({e})")))?;
     let safe_der = octets.as_bytes();
+    limits.check(safe_der, Rules::Ber)?;
     let auth_safe: Vec<ContentInfo> =
         decode(safe_der).map_err(|e| P12Error::Corrupt(format!("authenticated safe ({e})")))?;
 
@@ -123,7 +128,7 @@ pub(crate) fn parse(
     let mut last = P12Error::WrongPasswordDecrypt;
     for pass in &passwords {
         let mut out = Pkcs12Contents::default();
-        match read_auth_safe(&auth_safe, pass, &mut out, budget) {
+        match read_auth_safe(&auth_safe, pass, &mut out, budget, &mut limits) {
             Ok(()) => return Ok(out),
             Err(e @ (P12Error::WrongPasswordDecrypt | P12Error::Corrupt(_))) if !mac_ok => last = e,
             Err(P12Error::WrongPasswordDecrypt) if mac_ok => {
@@ -143,6 +148,7 @@ fn read_auth_safe(
     pass: &Password,
     out: &mut Pkcs12Contents,
     budget: &mut WorkBudget,
+    limits: &mut SetLimits,
 ) -> Result<(), P12Error> {
     for ci in safe {
         if ci.content_type == OID_DATA {
@@ -150,7 +156,7 @@ fn read_auth_safe(
                 .content
                 .decode_as::<OctetString>()
                 .map_err(|e| P12Error::Corrupt(format!("data content ({e})")))?;
-            read_safe_contents(octets.as_bytes(), pass, out, 0, budget)?;
+            read_safe_contents(octets.as_bytes(), pass, out, 0, budget, limits)?;
         } else if ci.content_type == OID_ENCRYPTED_DATA {
             let ed = ci
                 .content
@@ -166,7 +172,7 @@ fn read_auth_safe(
             };
             let plain = pbe::decrypt(&alg, pass, ct.as_bytes(), budget).map_err(pbe_error)?;
             // A wrong password can unpad by chance: garbage then fails to parse.
-            read_safe_contents(&plain, pass, out, 0, budget).map_err(|e| match e {
+            read_safe_contents(&plain, pass, out, 0, budget, limits).map_err(|e| match e {
                 P12Error::Corrupt(_) => P12Error::WrongPasswordDecrypt,
                 other => other,
             })?;
@@ -195,10 +201,14 @@ fn read_safe_contents(
     out: &mut Pkcs12Contents,
     depth: usize,
     budget: &mut WorkBudget,
+    limits: &mut SetLimits,
 ) -> Result<(), P12Error> {
     if depth > MAX_DEPTH {
         return Err(P12Error::Corrupt("safe contents nested too deeply".into()));
     }
+    // Bag attributes are SET OFs (a nested safeContentsBag is rescanned: the
+    // same bytes, at most MAX_DEPTH times).
+    limits.check(der_bytes, Rules::Ber)?;
     let bags: Vec<Bag> =
         decode(der_bytes).map_err(|e| P12Error::Corrupt(format!("safe contents ({e})")))?;
     for bag in bags {
@@ -247,7 +257,9 @@ fn read_safe_contents(
                     local_key_id,
                 });
             }
-            OID_SAFE_CONTENTS_BAG => read_safe_contents(&value, pass, out, depth + 1, budget)?,
+            OID_SAFE_CONTENTS_BAG => {
+                read_safe_contents(&value, pass, out, depth + 1, budget, limits)?
+            }
             _ => {} // CRL and secret bags: not needed
         }
     }
