@@ -733,21 +733,19 @@ fn every_command_prints_the_documented_json_fields() {
         "device add",
         &["device", "created"],
     );
-    has(
-        &run(&[
-            "profile",
-            "create",
-            "--app",
-            "com.example.json",
-            "--env",
-            "production",
-            "--all-devices",
-            "--out",
-            "p.mobileprovision",
-        ]),
-        "profile create",
-        &["profile"],
-    );
+    let created = run(&[
+        "profile",
+        "create",
+        "--app",
+        "com.example.json",
+        "--env",
+        "production",
+        "--all-devices",
+        "--out",
+        "p.mobileprovision",
+    ]);
+    has(&created, "profile create", &["profile"]);
+    let uuid = created["profile"]["uuid"].as_str().unwrap().to_string();
     let d = run(&["status"]);
     has(
         &d,
@@ -856,5 +854,10 @@ fn every_command_prints_the_documented_json_fields() {
         &run(&["man", "--out-dir", "man"]),
         "man --out-dir",
         &["out_dir", "pages"],
+    );
+    has(
+        &run(&["profile", "withdraw", &uuid]),
+        "profile withdraw",
+        &["profile", "withdrawn"],
     );
 }
