@@ -185,17 +185,33 @@ fn generate(home: &Home, sizes: &Sizes) -> Vec<(Vec<u8>, String, Environment, St
     leaves
 }
 
-fn peak_rss_of_check(bin: &Path, ts: &Path, leaf_pem: &Path, topic: &str) -> Option<(f64, u64)> {
+fn peak_rss_of_check(
+    bin: &Path,
+    ts: &Path,
+    root: &Path,
+    leaf_pem: &Path,
+    topic: &str,
+) -> Option<(f64, u64)> {
     let out = std::process::Command::new("/usr/bin/time")
         .args(["-f", "%e %M"])
         .arg(bin)
         .args(["gateway", "check", "--trust-store"])
         .arg(ts)
+        .arg("--anchor")
+        .arg(root)
         .arg("--cert")
         .arg(leaf_pem)
         .args(["--topic", topic, "--env", "development", "-q"])
         .output()
         .ok()?;
+    // A decision (allow 0, deny 3), not an error.
+    if !matches!(out.status.code(), Some(0) | Some(3)) {
+        eprintln!(
+            "gateway check failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
     let err = String::from_utf8_lossy(&out.stderr);
     let last = err.lines().last()?;
     let mut it = last.split_whitespace();
@@ -291,7 +307,8 @@ fn main() {
     std::fs::write(&leaf_pem, pushca::pem::encode("CERTIFICATE", &leaves[0].0)).unwrap();
     let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/pushca");
     if bench && bin.is_file() && Path::new("/usr/bin/time").is_file() {
-        if let Some((wall, kb)) = peak_rss_of_check(&bin, &ts, &leaf_pem, &leaves[0].1) {
+        let root = home.ca_dir().join("root.pem");
+        if let Some((wall, kb)) = peak_rss_of_check(&bin, &ts, &root, &leaf_pem, &leaves[0].1) {
             println!(
                 "pushca gateway check (load + one decision, release binary): {wall:.2} s, peak RSS {} MB",
                 kb / 1024
