@@ -661,6 +661,33 @@ fn a_hidden_prompt_shows_no_typed_character_even_typed_slowly() {
     assert!(env.path("k.key").exists() && env.path("k.csr").exists());
 }
 
+/// Ctrl-C at a hidden prompt outside the wizard ends pushca as Ctrl-C does
+/// (SIGINT, status 130) and leaves the terminal as it was: what is typed
+/// next is echoed again.
+#[test]
+fn ctrl_c_at_a_hidden_prompt_restores_the_terminal() {
+    require_tmux();
+    let env = Env::new();
+    let mut t = Tty::run(
+        env.dir.path(),
+        &format!(
+            "NO_COLOR=1 '{}' --home '{}' csr new --key-type ec-p256 --key-out k.key --out k.csr",
+            assert_cmd::cargo::cargo_bin("pushca").display(),
+            env.home().display()
+        ),
+    );
+    t.expect("passphrase for the new key:");
+    tmux(&t.name, &["send-keys", "-t", &t.name, "-l", "QZX"]);
+    std::thread::sleep(Duration::from_millis(100));
+    t.keys(&["C-c"]);
+    assert_eq!(t.exit_code(), 130, "{}", t.transcript());
+    // The shell now sleeps: the terminal echoes what is typed.
+    tmux(&t.name, &["send-keys", "-t", &t.name, "-l", "echo-is-back"]);
+    t.expect("echo-is-back");
+    assert!(!t.transcript().contains("QZX"), "{}", t.transcript());
+    assert!(!env.path("k.key").exists());
+}
+
 /// A pseudo-terminal: (master, slave).
 fn openpty() -> (std::fs::File, std::os::fd::OwnedFd) {
     use std::os::fd::FromRawFd;
