@@ -1,6 +1,8 @@
 //! The `pushca` binary: parse flags, call the library, render text or JSON, and
 //! map errors to exit codes. All behaviour lives in the library and `cli/`.
 
+#![forbid(unsafe_code)]
+
 use std::io::Write;
 use std::process::ExitCode;
 

@@ -564,3 +564,231 @@ fn a_damaged_ca_key_is_an_error_not_a_retry() {
     assert!(!shown.contains("try again"), "{shown}");
     assert!(shown.contains("error:"), "{shown}");
 }
+
+/// A CSR path typed at the wizard's prompt is read like every input file
+/// (regular files only, size-capped): a FIFO without a writer (which hung
+/// the wizard) and `/dev/zero` (read until memory ran out) are refused with
+/// the reason and asked again, at once. The wizard runs under a 2 GiB
+/// address-space limit, so an unbounded read fails the test instead of
+/// exhausting the machine.
+#[test]
+fn a_csr_path_that_is_not_a_regular_file_is_refused_and_asked_again() {
+    require_tmux();
+    let env = Env::new();
+    env.init_with_app();
+    let out = env.path("out");
+    std::fs::create_dir(&out).unwrap();
+    let fifo = env.path("req.fifo");
+    let o = Command::new("mkfifo").arg(&fifo).output().unwrap();
+    assert!(o.status.success(), "mkfifo: {}", stderr(&o));
+    let mut t = Tty::run(
+        &out,
+        &format!(
+            "ulimit -v 2097152; env -u PUSHCA_HOME -u PUSHCA_CA_PASSPHRASE NO_COLOR=1 '{}' --home '{}' wizard",
+            assert_cmd::cargo::cargo_bin("pushca").display(),
+            env.home().display()
+        ),
+    );
+    t.expect("already has a CA; reusing it");
+    t.expect("CA passphrase:");
+    t.type_line(common::CA_PASS);
+    t.expect("Bundle ID [com.example.app]");
+    t.enter();
+    t.expect("reusing App ID");
+    t.expect("Key:");
+    t.keys(&["Down"]);
+    t.enter();
+    t.expect("CSR file");
+    let typed = fifo.to_str().unwrap();
+    t.type_line(typed);
+    t.expect("not a regular file (a FIFO); pushca reads only regular files");
+    t.keys(&vec!["BSpace"; typed.chars().count()]);
+    t.type_line("/dev/zero");
+    t.expect("/dev/zero: not a regular file (a character device)");
+    t.keys(&["BSpace"; 9]);
+    let csr = env.openssl_csr("keychain", "ec:P-256", &[]);
+    t.type_line(csr.to_str().unwrap());
+    t.expect("Environment:");
+    t.keys(&["C-c"]);
+    t.expect("wizard interrupted at step 4/8");
+    assert_eq!(t.exit_code(), 1, "{}", t.transcript());
+    assert_eq!(files_in(&out), Vec::<String>::new(), "no file written");
+}
+
+/// The hidden prompt shows nothing of what is typed, even one key at a time
+/// with pauses between the keys (the screen is checked after every key).
+#[test]
+fn a_hidden_prompt_shows_no_typed_character_even_typed_slowly() {
+    require_tmux();
+    let env = Env::new();
+    let mut t = Tty::run(
+        env.dir.path(),
+        &format!(
+            "NO_COLOR=1 '{}' --home '{}' csr new --key-type ec-p256 --key-out k.key --out k.csr",
+            assert_cmd::cargo::cargo_bin("pushca").display(),
+            env.home().display()
+        ),
+    );
+    t.expect("passphrase for the new key:");
+    let prompt_line = |t: &Tty| -> String {
+        let s = t.transcript();
+        let line = s
+            .lines()
+            .rfind(|l| l.contains("passphrase for the new key:"))
+            .unwrap_or_default();
+        line.trim_end().to_string()
+    };
+    for (i, c) in "QZXJQZXJ".chars().enumerate() {
+        tmux(&t.name, &["send-keys", "-t", &t.name, "-l", &c.to_string()]);
+        std::thread::sleep(Duration::from_millis(250));
+        let line = prompt_line(&t);
+        assert!(
+            line.ends_with("passphrase for the new key:") && !t.transcript().contains(c),
+            "key {i} ({c}) shown: {line:?}\n{}",
+            t.transcript()
+        );
+    }
+    t.enter();
+    t.expect("Repeat passphrase for the new key:");
+    for c in "QZXJQZXJ".chars() {
+        tmux(&t.name, &["send-keys", "-t", &t.name, "-l", &c.to_string()]);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    t.enter();
+    assert_eq!(t.exit_code(), 0, "{}", t.transcript());
+    let shown = t.transcript();
+    assert!(!shown.contains('Q') && !shown.contains('Z'), "{shown}");
+    assert!(env.path("k.key").exists() && env.path("k.csr").exists());
+}
+
+/// Ctrl-C at a hidden prompt outside the wizard ends pushca as Ctrl-C does
+/// (SIGINT, status 130) and leaves the terminal as it was: what is typed
+/// next is echoed again.
+#[test]
+fn ctrl_c_at_a_hidden_prompt_restores_the_terminal() {
+    require_tmux();
+    let env = Env::new();
+    let mut t = Tty::run(
+        env.dir.path(),
+        &format!(
+            "NO_COLOR=1 '{}' --home '{}' csr new --key-type ec-p256 --key-out k.key --out k.csr",
+            assert_cmd::cargo::cargo_bin("pushca").display(),
+            env.home().display()
+        ),
+    );
+    t.expect("passphrase for the new key:");
+    tmux(&t.name, &["send-keys", "-t", &t.name, "-l", "QZX"]);
+    std::thread::sleep(Duration::from_millis(100));
+    t.keys(&["C-c"]);
+    assert_eq!(t.exit_code(), 130, "{}", t.transcript());
+    // The shell now sleeps: the terminal echoes what is typed.
+    tmux(&t.name, &["send-keys", "-t", &t.name, "-l", "echo-is-back"]);
+    t.expect("echo-is-back");
+    assert!(!t.transcript().contains("QZX"), "{}", t.transcript());
+    assert!(!env.path("k.key").exists());
+}
+
+/// A pseudo-terminal: (master, slave).
+fn openpty() -> (std::fs::File, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    let (mut m, mut s) = (-1, -1);
+    // SAFETY: openpty writes two new descriptors, owned from here on.
+    let rc = unsafe {
+        libc::openpty(
+            &mut m,
+            &mut s,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty");
+    // SAFETY: both descriptors were just opened and are not owned elsewhere.
+    unsafe {
+        (
+            std::fs::File::from_raw_fd(m),
+            std::os::fd::OwnedFd::from_raw_fd(s),
+        )
+    }
+}
+
+/// The hidden prompt keeps the terminal in raw mode for the whole line, not
+/// key by key: keys arriving in a burst (a paste, a fast typist, a password
+/// manager typing) are never echoed. Each byte is written on its own to the
+/// terminal, as a keyboard does; a prompt that restored the terminal's echo
+/// between two keys showed those that arrived in between.
+#[test]
+fn a_hidden_prompt_echoes_nothing_of_a_burst_of_keys() {
+    // Four runs, with pauses after every key, every 3rd, every 7th or none:
+    // together 8,000 keys.
+    for (run, every) in [1usize, 3, 7, 0].into_iter().enumerate() {
+        let (echoed, screen) = burst_at_hidden_prompts(every);
+        assert_eq!(
+            echoed, 0,
+            "run {run}: {echoed} of 2,000 keys echoed: {screen:?}"
+        );
+    }
+}
+
+/// `csr new` on a fresh pseudo-terminal; its two hidden prompts each get
+/// 1,000 keys, one write each, with a 20 µs pause after every `every`-th
+/// (none when 0). Returns how many keys were shown, and the screen.
+fn burst_at_hidden_prompts(every: usize) -> (usize, String) {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    use std::sync::{Arc, Mutex};
+    let env = Env::new();
+    let (master, slave) = openpty();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("pushca"))
+        .args(["--home", env.home().to_str().unwrap()])
+        .args(["csr", "new", "--key-type", "ec-p256", "--key-out", "k.key"])
+        .args(["--out", "k.csr"])
+        .current_dir(env.dir.path())
+        .env_remove("PUSHCA_HOME")
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm")
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .unwrap();
+    let screen = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let mut reader = master.try_clone().unwrap();
+    let sink = screen.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let shown = || String::from_utf8_lossy(&screen.lock().unwrap()).into_owned();
+    let wait_for = |text: &str| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !shown().contains(text) {
+            assert!(Instant::now() < deadline, "no {text:?} in {:?}", shown());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let mut keyboard = master;
+    let burst = |keyboard: &mut std::fs::File| {
+        for i in 0..1000 {
+            keyboard.write_all(b"Z").unwrap();
+            if every > 0 && i % every == 0 {
+                std::thread::sleep(Duration::from_micros(20));
+            }
+        }
+        keyboard.write_all(b"\r").unwrap();
+    };
+    wait_for("passphrase for the new key:");
+    burst(&mut keyboard);
+    wait_for("Repeat passphrase for the new key:");
+    burst(&mut keyboard);
+    let status = child.wait().unwrap();
+    let screen = shown();
+    assert!(status.success(), "{screen}");
+    assert!(env.path("k.key").exists());
+    (screen.matches('Z').count(), screen)
+}

@@ -190,23 +190,32 @@ impl SecretSource {
     }
 }
 
-/// The one `unsafe` block of pushca (the library forbids `unsafe`): borrowing a
-/// descriptor number given by the user.
-#[allow(unsafe_code)]
+/// The descriptor `n` of `fd:N`, duplicated without `unsafe`: a number the
+/// user gave is never taken for a descriptor we own or borrow. On Linux the
+/// kernel duplicates it (`pidfd_getfd` on our own process: the same open
+/// file, offset included, so several secrets can share one stream; `EBADF`
+/// when `n` is not open). Where that call is missing or filtered (kernels
+/// before 5.6, seccomp), and on other systems, `/dev/fd/N` is opened instead.
+/// The caller's descriptor stays open either way.
 fn fd_reader(n: i32, flag: &str) -> Result<File, CliError> {
-    use std::os::fd::BorrowedFd;
-    // SAFETY: `BorrowedFd::borrow_raw` requires that `n` stays open for the
-    // borrow's lifetime. The borrow lives only in this function, which is not
-    // re-entered and closes nothing; it is used for `fcntl(F_GETFD)`, which fails
-    // cleanly with EBADF when `n` is not open (then we return before any other
-    // use), and for `dup`, whose result is a new descriptor we own. Nothing reads
-    // or closes `n` itself.
-    let fd = unsafe { BorrowedFd::borrow_raw(n) };
-    rustix::io::fcntl_getfd(fd)
-        .map_err(|_| secret_error(flag, format!("fd:{n}: file descriptor is not open")))?;
-    // Read through a duplicate so that the caller's descriptor stays open.
-    let owned = rustix::io::dup(fd).map_err(|e| secret_error(flag, format!("fd:{n}: {e}")))?;
-    Ok(File::from(owned))
+    let not_open = || secret_error(flag, format!("fd:{n}: file descriptor is not open"));
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use rustix::io::Errno;
+        use rustix::process::{getpid, pidfd_getfd, pidfd_open, PidfdFlags, PidfdGetfdFlags};
+        let dup = pidfd_open(getpid(), PidfdFlags::empty())
+            .and_then(|me| pidfd_getfd(&me, n, PidfdGetfdFlags::empty()));
+        match dup {
+            Ok(fd) => return Ok(File::from(fd)),
+            Err(Errno::BADF) => return Err(not_open()),
+            Err(Errno::NOSYS | Errno::PERM | Errno::ACCESS) => {} // reopen below
+            Err(e) => return Err(secret_error(flag, format!("fd:{n}: {e}"))),
+        }
+    }
+    File::open(format!("/dev/fd/{n}")).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => not_open(),
+        _ => secret_error(flag, format!("fd:{n}: {e}")),
+    })
 }
 
 fn first_line(mut r: impl Read, flag: &str, what: &str) -> Result<Secret, CliError> {
@@ -330,22 +339,79 @@ pub fn is_too_long(e: &io::Error) -> bool {
 /// ([`is_too_long`]), never cut.
 pub fn read_hidden(term: &console::Term, what: &str) -> io::Result<Secret> {
     use console::Key;
+    // Raw mode for the whole line: console switches the terminal to raw
+    // mode for each key and back between keys, and a key arriving in
+    // between would be echoed. console restores the mode it finds, so it
+    // finds (and restores) raw mode here.
+    let raw = RawMode::enter()?;
     term.write_str(&format!("{what}: "))?;
     let mut line = SecretLine::new();
     loop {
-        match term.read_key()? {
+        // `read_key_raw`: Ctrl-C comes back as a key, and SIGINT is raised
+        // below once the terminal is restored (console would raise it with
+        // the terminal still in this raw mode).
+        match term.read_key_raw()? {
             Key::Enter => break,
             Key::Backspace => line.pop_char(),
             Key::Char(c) if !c.is_control() => line.push(c.encode_utf8(&mut [0u8; 4]).as_bytes()),
+            Key::CtrlC => {
+                drop(raw);
+                let _ = term.write_line("");
+                // As the terminal does for Ctrl-C in cooked mode: SIGINT
+                // (the wizard's handler notes it; elsewhere it ends pushca).
+                let _ = rustix::process::kill_process(
+                    rustix::process::getpid(),
+                    rustix::process::Signal::INT,
+                );
+                return Err(io::Error::new(
+                    io::ErrorKind::Interrupted,
+                    "read interrupted",
+                ));
+            }
             _ => {}
         }
     }
+    drop(raw);
     term.write_line("")?;
     line.finish(false).map_err(|e| match e {
         LineError::TooLong => io::Error::new(io::ErrorKind::InvalidData, TOO_LONG),
         // Characters only were stored: always UTF-8.
         LineError::NotUtf8 => io::Error::other("the entry is not valid UTF-8"),
     })
+}
+
+/// The terminal in raw mode (no echo, no line editing, no signals from
+/// keys: console reports Ctrl-C itself) until dropped, which restores the
+/// settings found, also on an error or Ctrl-C.
+struct RawMode {
+    tty: File,
+    saved: rustix::termios::Termios,
+}
+
+impl RawMode {
+    /// The terminal console reads keys from: standard input when it is a
+    /// terminal, else `/dev/tty`.
+    fn enter() -> io::Result<RawMode> {
+        use rustix::termios::{tcgetattr, tcsetattr, OptionalActions};
+        let tty = if io::stdin().is_terminal() {
+            File::from(rustix::io::dup(io::stdin())?)
+        } else {
+            File::options().read(true).write(true).open("/dev/tty")?
+        };
+        let saved = tcgetattr(&tty)?;
+        let mut raw = saved.clone();
+        raw.make_raw();
+        raw.output_modes = saved.output_modes; // as console: output unchanged
+        tcsetattr(&tty, OptionalActions::Now, &raw)?;
+        Ok(RawMode { tty, saved })
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        use rustix::termios::{tcsetattr, OptionalActions};
+        let _ = tcsetattr(&self.tty, OptionalActions::Now, &self.saved);
+    }
 }
 
 #[cfg(test)]
@@ -474,7 +540,17 @@ mod tests {
                 .as_str(),
             "fdpass"
         );
-        assert!(SecretSource::Fd(987).read("--x").is_err());
+        let e = SecretSource::Fd(987).read("--x").unwrap_err();
+        assert!(e.message.contains("not open"), "{}", e.message);
+        // A duplicate of the same open file: two secrets read from one
+        // descriptor are its first two lines, and the descriptor stays open.
+        let two = dir.path().join("two");
+        fs::write(&two, "first\nsecond\n").unwrap();
+        let file = File::open(&two).unwrap();
+        let fd = SecretSource::Fd(file.as_raw_fd());
+        assert_eq!(fd.read("--passin").unwrap().as_str(), "first");
+        assert_eq!(fd.read("--passout").unwrap().as_str(), "second");
+        assert!(fd.read("--x").unwrap_err().message.contains("end of input"));
         let empty = dir.path().join("e");
         fs::write(&empty, "").unwrap();
         let e = src(&format!("file:{}", empty.display()))

@@ -10,6 +10,7 @@
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
 
 use clap::Args;
 use dialoguer::theme::{ColorfulTheme, SimpleTheme, Theme};
@@ -40,24 +41,14 @@ const STEPS: usize = 8;
 /// Set by Ctrl-C (SIGINT) while the wizard runs: console reports Ctrl-C at a
 /// prompt by raising SIGINT, and a Ctrl-C between prompts (while a step
 /// works) must not kill the process half-way either.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+static INTERRUPTED: LazyLock<Arc<AtomicBool>> = LazyLock::new(Arc::default);
 
-extern "C" fn on_sigint(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
-/// The second `unsafe` block of the binary: installing the SIGINT handler.
-#[allow(unsafe_code)]
-fn catch_ctrl_c() {
-    // SAFETY: `on_sigint` only stores to an atomic, which is
-    // async-signal-safe; `signal` is called once, from the main thread,
-    // with a valid `extern "C"` handler that lives for the whole program.
-    unsafe {
-        libc::signal(
-            libc::SIGINT,
-            on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t,
-        );
-    }
+/// Installs the SIGINT handler (signal-hook's: it only sets the flag, which
+/// is async-signal-safe). Without it, Ctrl-C would end the process.
+fn catch_ctrl_c() -> Result<(), CliError> {
+    signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&INTERRUPTED))
+        .map(drop)
+        .map_err(|e| CliError::new("io", format!("cannot catch Ctrl-C: {e}")))
 }
 
 struct Wizard {
@@ -218,7 +209,7 @@ pub fn wizard(ctx: &Ctx, a: WizardArgs) -> Result<Report, CliError> {
         ));
     }
     let home = ctx.home()?;
-    catch_ctrl_c();
+    catch_ctrl_c()?;
     let theme: Box<dyn Theme> = if colours() {
         Box::new(ColorfulTheme::default())
     } else {
@@ -425,7 +416,13 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
             if s.is_empty() {
                 return Err("give the path of a .certSigningRequest / .csr file".into());
             }
-            let bytes = std::fs::read(s).map_err(|e| format!("cannot read {s}: {e}"))?;
+            // Read like every input file: regular files only (a FIFO would
+            // block, /dev/zero would never end), size-capped.
+            if s == "-" {
+                return Err("standard input is this terminal; give the path of a file".into());
+            }
+            let bytes =
+                pushca::fsutil::read_input(Path::new(s)).map_err(|e| format!("cannot read {e}"))?;
             pushca::ca::csr::check_csr(&bytes)
                 .map(|_| ())
                 .map_err(|e| format!("{s}: {e}"))
