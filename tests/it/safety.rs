@@ -2,7 +2,7 @@
 //! issuance (kill -9 at many points), CA material checks, concurrent `init`,
 //! inert terminal output.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
