@@ -466,11 +466,12 @@ fn inputs_must_be_regular_files() {
         "/dev/zero",
         env.path("").to_str().unwrap(),
     ] {
-        let t = std::time::Instant::now();
+        // A FIFO that never opens or an endless /dev/zero would hit the
+        // timeout (no wall-clock bound of its own: that flakes under load).
         let out = env
             .cert_issue("development", &[Path::new(input)])
             .args(["--out", "x.pem"])
-            .timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(30))
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(1), "{input}: {}", stderr(&out));
@@ -478,11 +479,6 @@ fn inputs_must_be_regular_files() {
             stderr(&out).contains("not a regular file"),
             "{input}: {}",
             stderr(&out)
-        );
-        assert!(
-            t.elapsed() < Duration::from_secs(2),
-            "{input} took {:?}",
-            t.elapsed()
         );
     }
     assert!(!env.path("x.pem").exists());
