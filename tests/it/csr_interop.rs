@@ -3,7 +3,7 @@
 //! older `NEW CERTIFICATE REQUEST` PEM label, and attribute sets that are
 //! empty or absent.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

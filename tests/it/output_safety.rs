@@ -5,8 +5,7 @@
 //! over 1,024 bytes is refused at the hidden prompt (through tmux) and on
 //! stdin, never cut.
 
-#[path = "common/convert.rs"]
-mod common;
+use crate::common::convert as common;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! Big `cert issue` batches: CSRs checked and certificates signed on all
 //! cores, in `--csr` order, one store transaction; `--out-bundle`.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

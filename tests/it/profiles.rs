@@ -1,7 +1,7 @@
 //! Devices and provisioning profiles, on the built binary, with `openssl cms`,
 //! Python's `plistlib` and Python `cryptography` as oracles.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;

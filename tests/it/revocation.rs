@@ -1,7 +1,7 @@
 //! Revocation and CRLs on the built binary; `openssl crl`/`openssl verify`
 //! and pkilint (PyPI) as oracles.
 
-mod common;
+use crate::common;
 
 use std::process::Command as StdCommand;
 

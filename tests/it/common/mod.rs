@@ -2,6 +2,9 @@
 //! with a clean environment, and the `openssl` CLI as an oracle.
 #![allow(dead_code)]
 
+pub mod convert;
+pub mod tls;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Output};
 

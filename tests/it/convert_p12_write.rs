@@ -1,8 +1,7 @@
 //! PKCS#12 files written by pushca are read by openssl (3.x, with and without
 //! `-legacy`), by Python `cryptography`, and trust stores by Java `keytool`.
 
-#[path = "common/convert.rs"]
-mod common;
+use crate::common::convert as common;
 
 use common::*;
 use std::path::Path;

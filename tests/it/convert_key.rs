@@ -1,8 +1,7 @@
 //! `pushca key decrypt` reads every key format openssl writes and gives the
 //! same key as openssl's own decryption.
 
-#[path = "common/convert.rs"]
-mod common;
+use crate::common::convert as common;
 
 use common::*;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! openssl and by `pushca csr new`, chains verified by `openssl verify`, and the
 //! certificate contents checked byte by byte.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::path::Path;

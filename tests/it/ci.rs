@@ -1,7 +1,7 @@
 //! What CI pipelines run: `cert renew` (only when due, once under
 //! concurrency), `status --expiring-within`, `app set --push`.
 
-mod common;
+use crate::common;
 
 use common::{stderr, stdout_json, Env, CA_PASS};
 

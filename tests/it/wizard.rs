@@ -5,9 +5,8 @@
 //! file, how to resume), the re-run on an existing home, and the refusal
 //! without a terminal.
 
-mod common;
-#[path = "common/tls.rs"]
-mod tls;
+use crate::common;
+use crate::common::tls;
 
 use std::path::Path;
 use std::process::Command;

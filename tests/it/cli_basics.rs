@@ -1,7 +1,7 @@
 //! The command contract outside issuance: init, secret sources, teams, App IDs,
 //! templates, cert list/show, JSON output and exit codes.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 

@@ -5,7 +5,7 @@
 //! `PUSHCA_BIN=$PWD/target/release/pushca cargo test --test hostile -- --nocapture`
 //! to measure a release build.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

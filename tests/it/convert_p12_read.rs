@@ -1,8 +1,7 @@
 //! pushca reads the PKCS#12 files openssl (and Java keytool) write, and gets
 //! the same certificates and key as `openssl pkcs12 -nodes`.
 
-#[path = "common/convert.rs"]
-mod common;
+use crate::common::convert as common;
 
 use common::*;
 use std::path::Path;

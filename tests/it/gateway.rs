@@ -3,9 +3,8 @@
 //! and real mutual-TLS handshakes with a rustls server, `openssl s_server`
 //! and nginx configured from the trust store; keytool reads truststore.p12.
 
-mod common;
-#[path = "common/tls.rs"]
-mod tls;
+use crate::common;
+use crate::common::tls;
 
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;

@@ -1,7 +1,6 @@
 //! `pem ck` and `pem merge`: the `cat cert.pem key.pem > ck.pem` step, checked.
 
-#[path = "common/convert.rs"]
-mod common;
+use crate::common::convert as common;
 
 use common::*;
 use std::path::Path;

@@ -1,0 +1,22 @@
+//! The integration tests, one binary (one link) for every suite: each module
+//! was its own `tests/*.rs` binary before; `common` holds the shared helpers.
+
+mod common;
+
+mod ci;
+mod cli_basics;
+mod convert_key;
+mod convert_p12_read;
+mod convert_p12_write;
+mod convert_pem;
+mod csr_interop;
+mod gateway;
+mod hostile;
+mod issue_batch;
+mod issue_interop;
+mod no_panic;
+mod output_safety;
+mod profiles;
+mod revocation;
+mod safety;
+mod wizard;
