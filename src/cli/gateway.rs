@@ -73,7 +73,6 @@ pub fn gateway(ctx: &Ctx, c: GatewayCmd) -> Result<Report, CliError> {
 
 fn trust_store(ctx: &Ctx, a: TrustStoreArgs) -> Result<Report, CliError> {
     let home = ctx.home()?;
-    let _ = a.overwrite.force;
     let prepared = gw::prepare_trust_store(&home, &a.out)?;
     let out = match prepared.unchanged() {
         Some(o) => o,
