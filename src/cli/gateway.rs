@@ -154,8 +154,9 @@ fn check(ctx: &Ctx, a: CheckArgs) -> Result<Report, CliError> {
     let mut doc = json!({
         "topic": topic, "environment": env.name(), "device": a.device,
         "certificate": out.identity.as_ref().map(|i| json!({
-            "sha256": i.fingerprint(), "bundle_id": i.bundle_id(), "topics": i.topics(),
-            "environments": i.environments().iter().map(|e| e.name()).collect::<Vec<_>>(),
+            "sha256": hex::encode(i.fingerprint()), "bundle_id": i.bundle_id(),
+            "topics": i.topics().collect::<Vec<_>>(),
+            "environments": i.environments().map(|e| e.name()).collect::<Vec<_>>(),
         })),
     });
     if let Some(d) = &out.denied {

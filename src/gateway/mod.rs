@@ -51,7 +51,7 @@ pub const POLICY_JSON: &str = "policy.json";
 pub const POLICY_P7S: &str = "policy.json.p7s";
 pub const PROFILES_DIR: &str = "profiles";
 
-use crate::x509ext::Environment;
+pub use crate::x509ext::Environment;
 
 /// Why a push or a registration is refused: APNs' reason names where one
 /// fits (PRODUCT.md, "The gateway's enforcement").
@@ -94,6 +94,7 @@ impl fmt::Display for Reason {
 
 /// The outcome of a decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "a decision that is not looked at allows nothing"]
 pub enum Decision {
     Allow,
     Deny(Reason),
@@ -229,6 +230,15 @@ impl Anchor {
         &self.subject
     }
 }
+
+// A gateway shares one `Gateway` between its connection tasks.
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    shared::<Gateway>();
+    shared::<TrustStore>();
+    shared::<Identity>();
+    shared::<Anchor>();
+};
 
 /// The trust store a gateway runs on, swapped whole on reload without
 /// blocking the threads that read it. Each identity remembers the snapshot it

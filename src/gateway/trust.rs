@@ -176,19 +176,19 @@ impl Identity {
     pub fn bundle_id(&self) -> &str {
         &self.data.bundle_id
     }
-    pub fn topics(&self) -> Vec<&str> {
-        self.data.topics.iter().map(|(t, _)| t.as_str()).collect()
+    /// The leaf's topics (no allocation).
+    pub fn topics(&self) -> impl Iterator<Item = &str> + '_ {
+        self.data.topics.iter().map(|(t, _)| t.as_str())
     }
-    /// The environments the leaf carries.
-    pub fn environments(&self) -> Vec<Environment> {
+    /// The environments the leaf carries (no allocation).
+    pub fn environments(&self) -> impl Iterator<Item = Environment> + '_ {
         Environment::ALL
             .into_iter()
             .filter(|e| self.data.envs[env_index(*e)])
-            .collect()
     }
-    /// SHA-256 of the leaf, lowercase hex.
-    pub fn fingerprint(&self) -> String {
-        hex::encode(self.fingerprint)
+    /// SHA-256 of the leaf.
+    pub fn fingerprint(&self) -> &[u8; 32] {
+        &self.fingerprint
     }
     pub(crate) fn shared_chain(&self) -> Arc<Vec<Vec<u8>>> {
         self.chain.clone()

@@ -46,6 +46,19 @@ pub enum Environment {
     Production,
 }
 
+/// `"sandbox"` or `"development"`, or `"production"`, is not what was given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not an environment (development or production)")]
+pub struct UnknownEnvironment(pub String);
+
+impl std::str::FromStr for Environment {
+    type Err = UnknownEnvironment;
+
+    fn from_str(s: &str) -> Result<Environment, UnknownEnvironment> {
+        Environment::from_name(s).ok_or_else(|| UnknownEnvironment(s.to_string()))
+    }
+}
+
 impl Environment {
     pub const ALL: [Environment; 2] = [Environment::Development, Environment::Production];
 
@@ -195,6 +208,20 @@ pub fn default_topics(bundle_id: &str) -> Vec<Topic> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn environments_parse_from_their_names() {
+        for e in Environment::ALL {
+            assert_eq!(e.name().parse::<Environment>(), Ok(e));
+            assert_eq!(e.to_string(), e.name());
+        }
+        assert_eq!("sandbox".parse(), Ok(Environment::Development));
+        let err = "Production".parse::<Environment>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "'Production' is not an environment (development or production)"
+        );
+    }
 
     #[test]
     fn topics_value_layout_is_apples() {
