@@ -6,10 +6,10 @@
 //! stdin, never cut.
 
 use crate::common::convert as common;
+use crate::common::tty::Tty;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use common::*;
 
@@ -244,100 +244,6 @@ fn a_foreign_symlink_in_a_sticky_directory_does_not_redirect_a_forced_write() {
         .contains("PRIVATE KEY"));
 }
 
-/// One tmux session (on its own server), killed on drop.
-struct Tty {
-    name: String,
-}
-
-fn tmux(sock: &str, args: &[&str]) -> std::process::Output {
-    Command::new("tmux")
-        .args(["-L", sock])
-        .args(args)
-        .output()
-        .expect("tmux is installed (apt install tmux)")
-}
-
-impl Tty {
-    fn run(dir: &Path, command: &str) -> Tty {
-        static SESSIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let name = format!(
-            "pushca-out-{}-{}",
-            std::process::id(),
-            SESSIONS.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-        );
-        let script = format!(
-            "cd '{}' && {command}; echo \"EXIT:$?\"; sleep 600",
-            dir.display()
-        );
-        let o = tmux(
-            &name,
-            &[
-                "new-session",
-                "-d",
-                "-s",
-                &name,
-                "-x",
-                "200",
-                "-y",
-                "60",
-                "bash",
-                "-c",
-                &script,
-            ],
-        );
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        tmux(
-            &name,
-            &["set-option", "-t", &name, "history-limit", "10000"],
-        );
-        Tty { name }
-    }
-
-    fn transcript(&self) -> String {
-        let o = tmux(
-            &self.name,
-            &["capture-pane", "-p", "-J", "-S", "-10000", "-t", &self.name],
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    fn expect(&self, text: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let t = self.transcript();
-            if t.contains(text) {
-                return t;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {text:?}:\n{t}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn type_line(&self, text: &str) {
-        tmux(&self.name, &["send-keys", "-t", &self.name, "-l", text]);
-        std::thread::sleep(Duration::from_millis(200));
-        tmux(&self.name, &["send-keys", "-t", &self.name, "Enter"]);
-    }
-
-    fn exit_code(&self) -> i32 {
-        let t = self.expect("EXIT:");
-        t.rsplit("EXIT:")
-            .next()
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("no exit status in {t}"))
-    }
-}
-
-impl Drop for Tty {
-    fn drop(&mut self) {
-        tmux(&self.name, &["kill-server"]);
-    }
-}
-
 #[test]
 fn a_passphrase_over_1024_bytes_is_refused_at_the_prompt_and_on_stdin_never_cut() {
     let dir = tempfile::tempdir().unwrap();
@@ -368,7 +274,7 @@ fn a_passphrase_over_1024_bytes_is_refused_at_the_prompt_and_on_stdin_never_cut(
 
     // One byte more at the hidden prompt: refused, not cut to the key's
     // passphrase.
-    let t = Tty::run(d, &decrypt);
+    let mut t = Tty::run(d, &decrypt);
     t.expect("passphrase for k.pem:");
     t.type_line(&format!("{longest}p"));
     assert_eq!(t.exit_code(), 1, "{}", t.transcript());
@@ -382,7 +288,7 @@ fn a_passphrase_over_1024_bytes_is_refused_at_the_prompt_and_on_stdin_never_cut(
     drop(t);
 
     // Exactly 1,024 bytes: accepted.
-    let t = Tty::run(d, &decrypt);
+    let mut t = Tty::run(d, &decrypt);
     t.expect("passphrase for k.pem:");
     t.type_line(&longest);
     assert_eq!(t.exit_code(), 0, "{}", t.transcript());

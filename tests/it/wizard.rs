@@ -7,6 +7,7 @@
 
 use crate::common;
 use crate::common::tls;
+use crate::common::tty::{tmux, Tty};
 
 use std::path::Path;
 use std::process::Command;
@@ -17,142 +18,16 @@ use common::{stderr, Env};
 const CA_PASS: &str = "wizard CA passphrase";
 const KEY_PASS: &str = "wizard-key-pass";
 
-/// One tmux session running `pushca wizard`, killed on drop.
-struct Tty {
-    name: String,
-    /// How many times each expected text was already seen (prompts redraw
-    /// their lines, so offsets into the transcript are not stable).
-    seen: std::collections::HashMap<String, usize>,
-}
-
-/// tmux on its own server (socket `sock`): tests in parallel never race to
-/// start one shared server.
-fn tmux(sock: &str, args: &[&str]) -> std::process::Output {
-    Command::new("tmux")
-        .args(["-L", sock])
-        .args(args)
-        .output()
-        .expect("tmux is installed (apt install tmux)")
-}
-
-impl Tty {
-    /// Runs `command` (a shell command line) in `dir` on a new tmux server;
-    /// its exit status is printed after it ends, then the shell waits, so the
-    /// pane (and its transcript) stays readable.
-    fn run(dir: &Path, command: &str) -> Tty {
-        static SESSIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let name = format!(
-            "pushca-tty-{}-{}",
-            std::process::id(),
-            SESSIONS.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-        );
-        let script = format!(
-            "cd '{}' && {command}; echo \"EXIT:$?\"; sleep 600",
-            dir.display()
-        );
-        let o = tmux(
-            &name,
-            &[
-                "new-session",
-                "-d",
-                "-s",
-                &name,
-                "-x",
-                "200",
-                "-y",
-                "60",
-                "bash",
-                "-c",
-                &script,
-            ],
-        );
-        assert!(o.status.success(), "tmux: {}", stderr(&o));
-        tmux(
-            &name,
-            &["set-option", "-t", &name, "history-limit", "10000"],
-        );
-        Tty {
-            name,
-            seen: Default::default(),
-        }
-    }
-
-    /// `pushca wizard` on the home of `env`, writing into `out_dir`.
-    fn start(env: &Env, out_dir: &Path) -> Tty {
-        Tty::run(
-            out_dir,
-            &format!(
-                "env -u PUSHCA_HOME -u PUSHCA_CA_PASSPHRASE NO_COLOR=1 '{}' --home '{}' wizard",
-                assert_cmd::cargo::cargo_bin("pushca").display(),
-                env.home().display()
-            ),
-        )
-    }
-
-    /// The visible screen with its escape sequences (colours).
-    fn screen_with_escapes(&self) -> String {
-        let o = tmux(&self.name, &["capture-pane", "-p", "-e", "-t", &self.name]);
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    fn transcript(&self) -> String {
-        let o = tmux(
-            &self.name,
-            &["capture-pane", "-p", "-J", "-S", "-10000", "-t", &self.name],
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    /// Waits until `text` appears once more than earlier calls saw it.
-    fn expect(&mut self, text: &str) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let want = self.seen.get(text).copied().unwrap_or(0) + 1;
-        loop {
-            let t = self.transcript();
-            if t.matches(text).count() >= want {
-                self.seen.insert(text.to_string(), want);
-                return;
-            }
-            if Instant::now() > deadline {
-                panic!("timed out waiting for {text:?}; transcript:\n{t}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            tmux(&self.name, &["send-keys", "-t", &self.name, k]);
-            std::thread::sleep(Duration::from_millis(60));
-        }
-    }
-
-    fn enter(&self) {
-        self.keys(&["Enter"]);
-    }
-
-    fn type_line(&self, text: &str) {
-        tmux(&self.name, &["send-keys", "-t", &self.name, "-l", text]);
-        std::thread::sleep(Duration::from_millis(60));
-        self.enter();
-    }
-
-    /// Runs to the end and returns the exit status the shell printed.
-    fn exit_code(&mut self) -> i32 {
-        self.expect("EXIT:");
-        let t = self.transcript();
-        t.rsplit("EXIT:")
-            .next()
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("no exit status in {t}"))
-    }
-}
-
-impl Drop for Tty {
-    fn drop(&mut self) {
-        tmux(&self.name, &["kill-server"]);
-    }
+/// `pushca wizard` on the home of `env`, writing into `out_dir`.
+fn start_wizard(env: &Env, out_dir: &Path) -> Tty {
+    Tty::run(
+        out_dir,
+        &format!(
+            "env -u PUSHCA_HOME -u PUSHCA_CA_PASSPHRASE NO_COLOR=1 '{}' --home '{}' wizard",
+            assert_cmd::cargo::cargo_bin("pushca").display(),
+            env.home().display()
+        ),
+    )
 }
 
 fn tmux_available() -> bool {
@@ -217,7 +92,7 @@ fn all_defaults_make_a_complete_setup_that_openssl_and_tls_accept() {
     let env = Env::new();
     let out = env.path("out");
     std::fs::create_dir(&out).unwrap();
-    let mut t = Tty::start(&env, &out);
+    let mut t = start_wizard(&env, &out);
     new_ca(&mut t);
     t.expect("Step 2/8: App ID");
     t.expect("Bundle ID [com.example.app]");
@@ -360,7 +235,7 @@ fn ctrl_c_leaves_no_partial_file_and_a_rerun_reuses_the_home() {
     let out = env.path("out");
     std::fs::create_dir(&out).unwrap();
     {
-        let mut t = Tty::start(&env, &out);
+        let mut t = start_wizard(&env, &out);
         new_ca(&mut t);
         t.expect("Bundle ID [com.example.app]");
         t.type_line("com.example.first");
@@ -374,7 +249,7 @@ fn ctrl_c_leaves_no_partial_file_and_a_rerun_reuses_the_home() {
     assert_eq!(files_in(&out), Vec::<String>::new(), "no file written");
     // Ctrl-C at a (raw-mode) passphrase prompt stops cleanly too.
     {
-        let mut t = Tty::start(&env, &out);
+        let mut t = start_wizard(&env, &out);
         t.expect("already has a CA; reusing it");
         t.expect("CA passphrase:");
         t.type_line("not the passphrase");
@@ -387,7 +262,7 @@ fn ctrl_c_leaves_no_partial_file_and_a_rerun_reuses_the_home() {
     assert_eq!(files_in(&out), Vec::<String>::new());
     // The re-run reuses the CA (no new passphrase, no confirmation), the
     // team and the App ID, and registers a device for a development profile.
-    let mut t = Tty::start(&env, &out);
+    let mut t = start_wizard(&env, &out);
     t.expect("already has a CA; reusing it");
     t.expect("CA passphrase:");
     t.type_line(CA_PASS);
@@ -554,7 +429,7 @@ fn a_damaged_ca_key_is_an_error_not_a_retry() {
     .unwrap();
     let out = env.path("out");
     std::fs::create_dir(&out).unwrap();
-    let mut t = Tty::start(&env, &out);
+    let mut t = start_wizard(&env, &out);
     t.expect("already has a CA; reusing it");
     t.expect("CA passphrase:");
     t.type_line(common::CA_PASS);

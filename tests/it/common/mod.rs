@@ -4,6 +4,7 @@
 
 pub mod convert;
 pub mod tls;
+pub mod tty;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Output};
