@@ -53,11 +53,11 @@ fn ok(env: &Env, args: &[&str]) {
     assert!(o.status.success(), "{args:?}: {}", stderr(&o));
 }
 
-fn trust_store(env: &Env, out: &str) -> serde_json::Value {
-    let o = env
-        .cmd()
+/// `gateway trust-store --out OUT` with the CA passphrase and `extra`
+/// flags, as it ends (success or not).
+fn publish(env: &Env, out: &str, extra: &[&str]) -> std::process::Output {
+    env.cmd()
         .args([
-            "--json",
             "gateway",
             "trust-store",
             "--out",
@@ -65,8 +65,14 @@ fn trust_store(env: &Env, out: &str) -> serde_json::Value {
             "--ca-passin",
             &pass(),
         ])
+        .args(extra)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// A successful `gateway trust-store --out OUT`: its JSON document.
+fn trust_store(env: &Env, out: &str) -> serde_json::Value {
+    let o = publish(env, out, &["--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     stdout_json(&o)
 }
@@ -559,33 +565,11 @@ fn trust_store_files_are_what_each_consumer_loads_and_reruns_are_cheap() {
     Gateway::load(&ts, anchor(env)).unwrap();
     // Never inside the home; never over a directory that is not a trust store.
     let inside = env.home().join("ts");
-    let o = env
-        .cmd()
-        .args([
-            "gateway",
-            "trust-store",
-            "--out",
-            inside.to_str().unwrap(),
-            "--ca-passin",
-            &pass(),
-        ])
-        .output()
-        .unwrap();
+    let o = publish(env, inside.to_str().unwrap(), &[]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     std::fs::create_dir(env.path("mine")).unwrap();
     std::fs::write(env.path("mine/notes.txt"), b"keep").unwrap();
-    let o = env
-        .cmd()
-        .args([
-            "gateway",
-            "trust-store",
-            "--out",
-            "mine",
-            "--ca-passin",
-            &pass(),
-        ])
-        .output()
-        .unwrap();
+    let o = publish(env, "mine", &[]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("'notes.txt', which is not a trust store's own file"),
@@ -639,18 +623,7 @@ fn a_tampered_trust_store_never_loads() {
     };
     let other = Env::new();
     other.init_with_app();
-    let o = other
-        .cmd()
-        .args([
-            "gateway",
-            "trust-store",
-            "--out",
-            "ots",
-            "--ca-passin",
-            &pass(),
-        ])
-        .output()
-        .unwrap();
+    let o = publish(&other, "ots", &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let other_ts = other.path("ots");
     let cases: Vec<Tamper> = vec![
@@ -866,18 +839,7 @@ fn a_profile_with_a_broken_own_signature() {
         rusqlite::params![der, uuid],
     )
     .unwrap();
-    let o = env
-        .cmd()
-        .args([
-            "gateway",
-            "trust-store",
-            "--out",
-            "ts2",
-            "--ca-passin",
-            &pass(),
-        ])
-        .output()
-        .unwrap();
+    let o = publish(env, "ts2", &[]);
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
     assert!(e.contains(&uuid) && e.contains("does not verify"), "{e}");
@@ -1088,18 +1050,7 @@ fn a_gateway_never_goes_back_nor_to_another_root() {
     // Another home's genuine store.
     let other = Env::new();
     other.init_with_app();
-    let o = other
-        .cmd()
-        .args([
-            "gateway",
-            "trust-store",
-            "--out",
-            "ots",
-            "--ca-passin",
-            &pass(),
-        ])
-        .output()
-        .unwrap();
+    let o = publish(&other, "ots", &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let e = gw.reload(other.path("ots")).unwrap_err();
     assert!(matches!(e, GatewayError::ForeignRoot { .. }), "{e}");
@@ -1275,21 +1226,7 @@ fn a_ca_issued_leaf_without_eku_is_a_bad_certificate() {
 fn trust_store_output_rules() {
     let w = world();
     let env = &w.env;
-    let run = |out: &str, force: bool| {
-        let mut c = env.cmd();
-        c.args([
-            "gateway",
-            "trust-store",
-            "--out",
-            out,
-            "--ca-passin",
-            &pass(),
-        ]);
-        if force {
-            c.arg("--force");
-        }
-        c.output().unwrap()
-    };
+    let run = |out: &str, force: bool| publish(env, out, if force { &["--force"] } else { &[] });
     // The directory that holds the home.
     for force in [false, true] {
         let o = run(env.dir.path().to_str().unwrap(), force);
@@ -1437,18 +1374,7 @@ fn concurrent_publishers_publish_in_order_and_never_go_back() {
         let _ = std::fs::remove_file(env.home().join(f));
     }
     std::fs::copy(&backup, env.home().join("pushca.db")).unwrap();
-    let o = env
-        .cmd()
-        .args([
-            "gateway",
-            "trust-store",
-            "--out",
-            "ts",
-            "--ca-passin",
-            &pass(),
-        ])
-        .output()
-        .unwrap();
+    let o = publish(env, "ts", &[]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("newer than this publish"),
@@ -1544,18 +1470,7 @@ fn a_revoked_profile_signer_is_trusted_nowhere() {
     let e = Gateway::load(&dir, anchor(env)).unwrap_err().to_string();
     assert!(e.contains("revoked"), "{e}");
     // Nothing is signed with it any more; its profiles do not verify.
-    let o = env
-        .cmd()
-        .args([
-            "gateway",
-            "trust-store",
-            "--out",
-            "ts2",
-            "--ca-passin",
-            &pass(),
-        ])
-        .output()
-        .unwrap();
+    let o = publish(env, "ts2", &[]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("profile signer"), "{}", stderr(&o));
     let o = env
