@@ -237,20 +237,17 @@ fn check_out_contents(dir: &Path) -> Result<()> {
         found,
     };
     let list = |d: &Path| -> Result<Vec<(String, std::fs::FileType)>> {
-        let mut out = Vec::new();
-        for e in std::fs::read_dir(d).map_err(|e| fsutil::FsError::Read {
+        let read = |e: std::io::Error| fsutil::FsError::Read {
             path: d.to_path_buf(),
-            reason: e.to_string(),
-        })? {
-            let e = e.map_err(|e| fsutil::FsError::Read {
-                path: d.to_path_buf(),
-                reason: e.to_string(),
-            })?;
-            let ft = e.file_type().map_err(|e| fsutil::FsError::Read {
-                path: d.to_path_buf(),
-                reason: e.to_string(),
-            })?;
-            out.push((e.file_name().to_string_lossy().into_owned(), ft));
+            reason: fsutil::describe(&e),
+        };
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(d).map_err(read)? {
+            let e = e.map_err(read)?;
+            out.push((
+                e.file_name().to_string_lossy().into_owned(),
+                e.file_type().map_err(read)?,
+            ));
         }
         Ok(out)
     };
@@ -297,17 +294,18 @@ fn check_out(home: &Home, out: &Path) -> Result<OutTarget> {
         force: true,
         home: Some(home.root()),
     };
-    // Never inside the home (checked on a file of the directory).
-    fsutil::check_output(&out.join(POLICY_JSON), &rules).or_else(|e| match e {
-        fsutil::FsError::Write { .. } if !out.exists() => Ok(()),
-        other => Err(other),
-    })?;
+    // Never inside the home (checked on a file of the directory, and of the
+    // directory a symlinked `out` points to).
+    let not_inside_home = |dir: &Path| {
+        fsutil::check_output(&dir.join(POLICY_JSON), &rules).or_else(|e| match e {
+            fsutil::FsError::Write { .. } if !dir.exists() => Ok(()),
+            other => Err(other),
+        })
+    };
+    not_inside_home(out)?;
     let target = OutTarget::of(out)?;
     if let OutTarget::Link { target, .. } = &target {
-        fsutil::check_output(&target.join(POLICY_JSON), &rules).or_else(|e| match e {
-            fsutil::FsError::Write { .. } if !target.exists() => Ok(()),
-            other => Err(other),
-        })?;
+        not_inside_home(target)?;
     }
     let dir = target.dir();
     if let (Ok(h), Ok(o)) = (

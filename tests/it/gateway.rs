@@ -1843,3 +1843,71 @@ fn the_policy_names_each_teams_disabled_devices_and_load_checks_them() {
         assert!(e.contains("not a UDID") && e.contains(&team), "{bad}: {e}");
     }
 }
+
+/// `--anchor` must name one self-signed root: a missing file, a leaf, or
+/// two roots are clear errors (exit 1), never a guess.
+#[test]
+fn a_bad_anchor_is_a_clear_error() {
+    let w = world();
+    let env = &w.env;
+    trust_store(env, "ts");
+    let other = Env::new();
+    other.init();
+    let two_roots = env.path("two-roots.pem");
+    std::fs::write(
+        &two_roots,
+        [
+            std::fs::read(env.home().join("ca/root.pem")).unwrap(),
+            std::fs::read(other.home().join("ca/root.pem")).unwrap(),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    std::fs::write(env.path("junk.pem"), b"not a certificate\n").unwrap();
+    for (anchor, needle) in [
+        ("missing.pem", "missing.pem"),
+        ("junk.pem", "junk.pem"),
+        ("dev.pem", "holds no self-signed root"),
+        ("two-roots.pem", "holds 2 self-signed root certificates"),
+    ] {
+        let (code, out, err) = check_cli(
+            env,
+            &[
+                "--trust-store",
+                "ts",
+                "--anchor",
+                anchor,
+                "--register",
+                "com.example.app",
+                "--env",
+                "production",
+                "--device",
+                D1,
+            ],
+        );
+        assert_eq!(code, Some(1), "{anchor}: {out} {err}");
+        assert!(err.contains(needle), "{anchor}: {err}");
+        assert_eq!(
+            err.lines().filter(|l| l.starts_with("error:")).count(),
+            1,
+            "{err}"
+        );
+    }
+    // The right root, given explicitly, is the home's default.
+    let (code, _, err) = check_cli(
+        env,
+        &[
+            "--trust-store",
+            "ts",
+            "--anchor",
+            env.home().join("ca/root.pem").to_str().unwrap(),
+            "--register",
+            "com.example.app",
+            "--env",
+            "production",
+            "--device",
+            D1,
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+}
