@@ -17,3 +17,36 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
         .ok()
         .map(|t| t.unix_timestamp())
 }
+
+/// Whole days from `now` until `t` (unix seconds), rounded down: negative once
+/// `t` has passed. The one definition of every `days_left` pushca prints.
+pub fn days_left(t: i64, now: i64) -> i64 {
+    (t - now).div_euclid(86_400)
+}
+
+/// A unix timestamp serialized as RFC 3339 (for `#[serde(serialize_with)]`).
+pub fn serialize_rfc3339<S: serde::Serializer>(t: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339(*t))
+}
+
+/// An optional unix timestamp serialized as RFC 3339 or null.
+pub fn serialize_rfc3339_opt<S: serde::Serializer>(
+    t: &Option<i64>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&rfc3339(*t)),
+        None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn days_left_rounds_down_and_goes_negative() {
+        assert_eq!(super::days_left(86_400 * 2, 0), 2);
+        assert_eq!(super::days_left(86_400 * 2 - 1, 0), 1);
+        assert_eq!(super::days_left(0, 0), 0);
+        assert_eq!(super::days_left(-1, 0), -1);
+    }
+}

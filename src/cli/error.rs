@@ -91,6 +91,10 @@ impl CliError {
     fn of(kind: Kind, message: impl Into<String>) -> Self {
         CliError::new(kind.name(), message)
     }
+    /// A state pushca does not expect (kind `internal`).
+    pub fn internal(message: impl Into<String>) -> Self {
+        CliError::of(Kind::Internal, message)
+    }
     pub fn usage(message: impl Into<String>) -> Self {
         CliError {
             exit: exit::USAGE,

@@ -195,6 +195,13 @@ impl Report {
             is_data: false,
         }
     }
+    /// A report from a typed view: the JSON document is `view` serialized
+    /// (the README's field names are the view's), the text its rendering.
+    pub fn of<V: serde::Serialize>(view: &V, text: impl Into<String>) -> Result<Self, CliError> {
+        let json = serde_json::to_value(view)
+            .map_err(|e| CliError::internal(format!("cannot render the JSON document: {e}")))?;
+        Ok(Report::new(json, text))
+    }
     /// Marks the text as the data asked for (see [`Report::is_data`]).
     pub fn data(mut self) -> Self {
         self.is_data = true;

@@ -88,16 +88,14 @@ pub fn team(ctx: &Ctx, c: TeamCmd) -> Result<Report, CliError> {
     let home = ctx.home()?;
     match c {
         TeamCmd::Create(a) => {
-            let t = ops::portal::create_team(&home, &a.name, a.team_id.as_deref())?;
-            Ok(Report::new(
-                json!({ "team": t }),
-                format!("Created team {} ({})\n", t.name, t.team_id),
-            ))
+            let v = ops::portal::create_team(&home, &a.name, a.team_id.as_deref())?;
+            let text = format!("Created team {} ({})\n", v.team.name, v.team.team_id);
+            Report::of(&v, text)
         }
         TeamCmd::List => {
-            let teams = ops::portal::list_teams(&home)?;
+            let v = ops::portal::list_teams(&home)?;
             let mut text = format!("{:<12} {:<8} {}\n", "TEAM ID", "DEFAULT", "NAME");
-            for t in &teams {
+            for t in &v.teams {
                 text.push_str(&format!(
                     "{:<12} {:<8} {}\n",
                     t.team_id,
@@ -105,7 +103,7 @@ pub fn team(ctx: &Ctx, c: TeamCmd) -> Result<Report, CliError> {
                     t.name
                 ));
             }
-            Ok(Report::new(json!({ "teams": teams }), text))
+            Report::of(&v, text)
         }
     }
 }

@@ -291,7 +291,7 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
                 Err(e) => return Err(CliError::from(ops::OpsError::from(e))),
             }
         };
-        let teams = ops::portal::list_teams(&w.home)?;
+        let teams = ops::portal::list_teams(&w.home)?.teams;
         let team = if teams.len() > 1 {
             let items: Vec<String> = teams
                 .iter()
@@ -345,7 +345,7 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
             sh(&country),
             key_type.name()
         ));
-        (pass, out.team)
+        (pass, ops::view::Team::from(&out.team))
     };
 
     // 2. The App ID.

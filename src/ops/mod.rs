@@ -25,6 +25,7 @@ pub mod portal;
 pub mod profiles;
 pub mod revocation;
 pub mod status;
+pub mod view;
 
 /// Everything an operation can fail with. Variants carry the file they are
 /// about where there is one; the CLI maps each variant to an exit code and a

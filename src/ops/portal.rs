@@ -1,20 +1,38 @@
 //! Teams and App IDs.
 
-use super::{now, open_store, Result};
+use super::{now, open_store, view, Result};
 use crate::home::Home;
 use crate::portal::devices;
 use crate::portal::{self, NewApp};
-use crate::store::{AppRecord, CertFilter, CertRecord, DeviceRecord, TeamRecord};
+use crate::store::{AppRecord, CertFilter, CertRecord, DeviceRecord};
 
-pub fn create_team(home: &Home, name: &str, team_id: Option<&str>) -> Result<TeamRecord> {
-    let mut st = open_store(home)?;
-    let t = now().unix_timestamp();
-    Ok(st.write(|tx| portal::create_team(tx, name, team_id, false, t))?)
+/// `team create`: the new team.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TeamCreated {
+    pub team: view::Team,
 }
 
-pub fn list_teams(home: &Home) -> Result<Vec<TeamRecord>> {
+pub fn create_team(home: &Home, name: &str, team_id: Option<&str>) -> Result<TeamCreated> {
     let mut st = open_store(home)?;
-    Ok(st.read(|tx| tx.list_teams())?)
+    let t = now().unix_timestamp();
+    let rec = st.write(|tx| portal::create_team(tx, name, team_id, false, t))?;
+    Ok(TeamCreated {
+        team: view::Team::from(&rec),
+    })
+}
+
+/// `team list`: every team.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Teams {
+    pub teams: Vec<view::Team>,
+}
+
+pub fn list_teams(home: &Home) -> Result<Teams> {
+    let mut st = open_store(home)?;
+    let teams = st.read(|tx| tx.list_teams())?;
+    Ok(Teams {
+        teams: teams.iter().map(view::Team::from).collect(),
+    })
 }
 
 /// Registers an App ID; an identical re-run returns the existing one with `false`.

@@ -1,0 +1,174 @@
+//! The JSON contract of the records every command shows (README "JSON
+//! documents": TEAM, APP, CERT, DEVICE, PROFILE). Store records are rows;
+//! these are what users see, built from a record and the clock. Command
+//! outputs embed them, the CLI serializes them as they are.
+
+use serde::Serialize;
+
+use crate::store::{AppRecord, CertRecord, DeviceRecord, ProfileRecord, TeamRecord};
+use crate::timeutil::{days_left, serialize_rfc3339, serialize_rfc3339_opt};
+
+/// TEAM: `{"team_id", "name", "is_default", "created_at"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Team {
+    pub team_id: String,
+    pub name: String,
+    pub is_default: bool,
+    #[serde(serialize_with = "serialize_rfc3339")]
+    pub created_at: i64,
+}
+
+impl From<&TeamRecord> for Team {
+    fn from(r: &TeamRecord) -> Self {
+        Team {
+            team_id: r.team_id.clone(),
+            name: r.name.clone(),
+            is_default: r.is_default,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// APP: `{"bundle_id", "name", "team_id", "push", "enabled", "created_at"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct App {
+    pub bundle_id: String,
+    pub name: String,
+    pub team_id: String,
+    pub push: bool,
+    pub enabled: bool,
+    #[serde(serialize_with = "serialize_rfc3339")]
+    pub created_at: i64,
+}
+
+impl From<&AppRecord> for App {
+    fn from(r: &AppRecord) -> Self {
+        App {
+            bundle_id: r.bundle_id.clone(),
+            name: r.name.clone(),
+            team_id: r.team_id.clone(),
+            push: r.push,
+            enabled: r.enabled,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// DEVICE: `{"udid", "name", "team_id", "enabled", "created_at"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Device {
+    pub udid: String,
+    pub name: String,
+    pub team_id: String,
+    pub enabled: bool,
+    #[serde(serialize_with = "serialize_rfc3339")]
+    pub created_at: i64,
+}
+
+impl From<&DeviceRecord> for Device {
+    fn from(r: &DeviceRecord) -> Self {
+        Device {
+            udid: r.udid.clone(),
+            name: r.name.clone(),
+            team_id: r.team_id.clone(),
+            enabled: r.enabled,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// CERT: a push certificate the store issued, as of `now`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cert {
+    pub serial: String,
+    pub bundle_id: String,
+    pub team_id: String,
+    pub environment: String,
+    pub sha256: String,
+    pub key_type: String,
+    #[serde(serialize_with = "serialize_rfc3339")]
+    pub not_before: i64,
+    #[serde(serialize_with = "serialize_rfc3339")]
+    pub not_after: i64,
+    pub days_left: i64,
+    pub expired: bool,
+    pub revoked: bool,
+}
+
+impl Cert {
+    /// The view of `r` at `now` (unix seconds).
+    pub fn new(r: &CertRecord, now: i64) -> Self {
+        Cert {
+            serial: r.serial.clone(),
+            bundle_id: r.bundle_id.clone(),
+            team_id: r.team_id.clone(),
+            environment: r.environment.clone(),
+            sha256: r.sha256.clone(),
+            key_type: r.key_type.clone(),
+            not_before: r.not_before,
+            not_after: r.not_after,
+            days_left: days_left(r.not_after, now),
+            expired: r.not_after <= now,
+            revoked: r.revoked_at.is_some(),
+        }
+    }
+}
+
+/// PROFILE: a provisioning profile the store signed, as of `now`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Profile {
+    pub uuid: String,
+    pub name: String,
+    pub bundle_id: String,
+    pub team_id: String,
+    /// `TEAMID.bundle`
+    pub app_id: String,
+    /// `development` or `production`
+    pub environment: String,
+    #[serde(serialize_with = "serialize_rfc3339")]
+    pub created_at: i64,
+    #[serde(serialize_with = "serialize_rfc3339")]
+    pub expires_at: i64,
+    pub days_left: i64,
+    pub expired: bool,
+    /// `listed`, `team` or `all`
+    pub devices_mode: String,
+    pub provisions_all_devices: bool,
+    pub devices: Vec<String>,
+    /// `default` or `listed`
+    pub certificates_mode: String,
+    /// serials
+    pub certificates: Vec<String>,
+    pub sha256: String,
+    pub superseded_by: Option<String>,
+    pub withdrawn: bool,
+    #[serde(serialize_with = "serialize_rfc3339_opt")]
+    pub withdrawn_at: Option<i64>,
+}
+
+impl Profile {
+    /// The view of `r` at `now` (unix seconds).
+    pub fn new(r: &ProfileRecord, now: i64) -> Self {
+        Profile {
+            uuid: r.uuid.clone(),
+            name: r.name.clone(),
+            bundle_id: r.bundle_id.clone(),
+            team_id: r.team_id.clone(),
+            app_id: format!("{}.{}", r.team_id, r.bundle_id),
+            environment: r.environment.clone(),
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            days_left: days_left(r.expires_at, now),
+            expired: r.expires_at <= now,
+            devices_mode: r.devices_mode.clone(),
+            provisions_all_devices: r.devices_mode == "all",
+            devices: r.devices.clone(),
+            certificates_mode: r.certs_mode.clone(),
+            certificates: r.cert_serials.clone(),
+            sha256: r.sha256.clone(),
+            superseded_by: r.superseded_by.clone(),
+            withdrawn: r.withdrawn_at.is_some(),
+            withdrawn_at: r.withdrawn_at,
+        }
+    }
+}
