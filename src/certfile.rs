@@ -5,6 +5,7 @@ use sha2::{Digest, Sha256};
 
 use crate::keys::PrivateKey;
 
+#[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum CertFileError {
     #[error("no certificate found (expected PEM 'CERTIFICATE' blocks or one DER certificate)")]
@@ -13,6 +14,17 @@ pub enum CertFileError {
     Invalid(String),
     #[error(transparent)]
     Pem(#[from] crate::pem::PemError),
+}
+
+impl CertFileError {
+    /// What kind of failure this is (an exhaustive decision, no wildcard arm).
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            CertFileError::NoCertificate | CertFileError::Invalid(_) => ErrorKind::Input,
+            CertFileError::Pem(p) => p.kind(),
+        }
+    }
 }
 
 /// The certificates (DER) of a PEM file (every `CERTIFICATE` block, in order)

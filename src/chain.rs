@@ -8,6 +8,7 @@ use rustls_pki_types::{
 use webpki::{EndEntityCert, ExtendedKeyUsageValidator, KeyPurposeIdIter};
 
 /// Why a chain did not verify.
+#[non_exhaustive]
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ChainError {
     #[error("the certificate has expired or is not yet valid")]
@@ -20,6 +21,20 @@ pub enum ChainError {
     Revoked,
     #[error("malformed certificate: {0}")]
     Malformed(String),
+}
+
+impl ChainError {
+    /// What kind of failure this is (an exhaustive decision, no wildcard arm).
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            ChainError::Malformed(_) => ErrorKind::Input,
+            ChainError::Expired
+            | ChainError::Untrusted(_)
+            | ChainError::WrongUsage(_)
+            | ChainError::Revoked => ErrorKind::Policy,
+        }
+    }
 }
 
 /// How the end-entity certificate may be used.

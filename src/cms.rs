@@ -31,6 +31,7 @@ pub const MAX_SIGNED_DATA: usize = 16 << 20;
 const MAX_CERTIFICATES: usize = 64;
 const MAX_SIGNERS: usize = 8;
 
+#[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum CmsError {
     #[error("not a CMS SignedData: {0}")]
@@ -57,6 +58,26 @@ pub enum CmsError {
     BadSignature,
     #[error("cannot build CMS SignedData: {0}")]
     Build(String),
+}
+
+impl CmsError {
+    /// What kind of failure this is (an exhaustive decision, no wildcard arm).
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            CmsError::Build(_) => ErrorKind::Crypto,
+            CmsError::Malformed(_)
+            | CmsError::TooLarge
+            | CmsError::TooMany
+            | CmsError::Hostile(_)
+            | CmsError::NoContent
+            | CmsError::NotDetached
+            | CmsError::NoSignerCertificate
+            | CmsError::Unsupported(_)
+            | CmsError::DigestMismatch
+            | CmsError::BadSignature => ErrorKind::Input,
+        }
+    }
 }
 
 fn build(e: impl std::fmt::Display) -> CmsError {

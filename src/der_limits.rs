@@ -47,12 +47,23 @@ pub const MAX_SET_PAIRS: u64 = 250_000;
 pub const MAX_DEPTH: usize = 64;
 
 /// Why a scanned input is refused.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Hostile {
     #[error("a SET of more than {MAX_SET_ELEMENTS} elements")]
     SetTooLarge,
     #[error("SETs needing more than {MAX_SET_PAIRS} comparisons in all to put in order")]
     SetsTooLarge,
+}
+
+impl Hostile {
+    /// What kind of failure this is (an exhaustive decision, no wildcard arm).
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            Hostile::SetTooLarge | Hostile::SetsTooLarge => ErrorKind::Input,
+        }
+    }
 }
 
 /// Which encoding rules the decoder behind the scan accepts.

@@ -51,6 +51,7 @@ pub fn is_stdio(path: &Path) -> bool {
     path.as_os_str() == STDIO
 }
 
+#[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum FsError {
     #[error("{}: {reason}", path.display())]
@@ -61,7 +62,7 @@ pub enum FsError {
     TooLarge { path: PathBuf, limit: u64 },
     #[error("cannot write {}: {reason}", path.display())]
     Write { path: PathBuf, reason: String },
-    #[error("{} already exists (pass --force to replace it)", .0.display())]
+    #[error("{} already exists", .0.display())]
     Exists(PathBuf),
     #[error("{} is inside the pushca home {}; write outputs elsewhere", path.display(), home.display())]
     InsideHome { path: PathBuf, home: PathBuf },
@@ -78,6 +79,23 @@ pub enum FsError {
         owner: u32,
         dir: PathBuf,
     },
+}
+
+impl FsError {
+    /// What kind of failure this is (an exhaustive decision, no wildcard arm).
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            FsError::Read { .. } | FsError::NotRegular { .. } | FsError::TooLarge { .. } => {
+                ErrorKind::Input
+            }
+            FsError::Write { .. } => ErrorKind::Io,
+            FsError::Exists(_) | FsError::SameOutputTwice(_) => ErrorKind::Conflict,
+            FsError::InsideHome { .. }
+            | FsError::SecretToTerminal(_)
+            | FsError::ForeignLink { .. } => ErrorKind::Policy,
+        }
+    }
 }
 
 /// How an output is named in messages: `-` is standard output.

@@ -35,9 +35,10 @@ pub enum Exposure {
     Readable { mode: u32 },
 }
 
+#[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum HomeError {
-    #[error("no home directory: pass --home DIR or set PUSHCA_HOME")]
+    #[error("no home directory given")]
     Unknown,
     #[error("{} is not private: {}; fix: {}", path.display(), describe(.problem), fix(path, .problem))]
     NotPrivate { path: PathBuf, problem: Exposure },
@@ -49,6 +50,19 @@ pub enum HomeError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl HomeError {
+    /// What kind of failure this is (an exhaustive decision, no wildcard arm).
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            HomeError::Unknown => ErrorKind::Usage,
+            HomeError::NotPrivate { .. } => ErrorKind::Policy,
+            HomeError::NotADirectory(_) => ErrorKind::Input,
+            HomeError::Inspect { .. } => ErrorKind::Io,
+        }
+    }
 }
 
 fn describe(p: &Exposure) -> String {

@@ -13,7 +13,8 @@
 //!   (trust store, policy, enforcement), [`pkcs12`], [`certfile`] (conversions)
 //! - primitives: [`pem`], [`keys`], [`x509ext`], [`secret`], [`cms`],
 //!   [`chain`] (path validation), [`plist`], [`pbe`], [`timeutil`],
-//!   [`der_limits`] (the SET OF pre-scan before any `der` decoder)
+//!   [`der_limits`] (the SET OF pre-scan before any `der` decoder), [`error`]
+//!   (the [`error::ErrorKind`] that every error type's `kind()` answers)
 //! - infrastructure: [`store`] (the only module that knows SQL), [`fsutil`], [`home`]
 
 #![forbid(unsafe_code)]
@@ -24,6 +25,7 @@ pub mod certfile;
 pub mod chain;
 pub mod cms;
 pub mod der_limits;
+pub mod error;
 pub mod fsutil;
 pub mod gateway;
 pub mod home;

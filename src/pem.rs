@@ -8,6 +8,7 @@
 use zeroize::Zeroizing;
 
 /// Why PEM text could not be read.
+#[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum PemError {
     #[error("'{label}' PEM block has no END line")]
@@ -18,6 +19,16 @@ pub enum PemError {
         #[source]
         source: pem_rfc7468::Error,
     },
+}
+
+impl PemError {
+    /// What kind of failure this is (an exhaustive decision, no wildcard arm).
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            PemError::Unterminated { .. } | PemError::Base64 { .. } => ErrorKind::Input,
+        }
+    }
 }
 
 /// One PEM block: its label, `Name: value` headers and DER (zeroized on drop:

@@ -74,6 +74,7 @@ const XML_HEADER: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
 <plist version=\"1.0\">\n";
 
 /// Why a property list could not be read or written.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlistError {
     /// The document is not a well-formed plist.
@@ -105,6 +106,20 @@ pub enum PlistError {
     /// The value cannot be written as XML.
     #[error("plist: cannot write {0}")]
     Unwritable(String),
+}
+
+impl PlistError {
+    /// What kind of failure this is (an exhaustive decision, no wildcard arm).
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            PlistError::Syntax { .. }
+            | PlistError::TooLarge { .. }
+            | PlistError::TooDeep { .. }
+            | PlistError::TooManyValues { .. }
+            | PlistError::Unwritable(_) => ErrorKind::Input,
+        }
+    }
 }
 
 /// A property list value.

@@ -35,12 +35,23 @@ pub const MAX_SECRET_BYTES: usize = 1024;
 pub const MIN_CA_PASSPHRASE: usize = 8;
 
 /// Why a new passphrase was refused.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PassphraseError {
     #[error("the CA passphrase is too short: it needs at least {min} non-blank characters")]
     TooShort { min: usize },
     #[error("an empty password would leave the output unprotected")]
     Empty,
+}
+
+impl PassphraseError {
+    /// What kind of failure this is (an exhaustive decision, no wildcard arm).
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            PassphraseError::TooShort { .. } | PassphraseError::Empty => ErrorKind::Password,
+        }
+    }
 }
 
 /// The rule for a new CA passphrase: at least [`MIN_CA_PASSPHRASE`] non-blank characters.

@@ -16,6 +16,7 @@ use x509_parser::x509::{SubjectPublicKeyInfo, X509Name};
 
 use crate::keys::{KeyAlgorithm, OID_P256, OID_P384};
 
+#[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum CsrError {
     #[error("not a certificate signing request: {0}")]
@@ -28,6 +29,20 @@ pub enum CsrError {
     BadSignature,
     #[error("CSR key rejected: {0}")]
     WeakKey(String),
+}
+
+impl CsrError {
+    /// What kind of failure this is (an exhaustive decision, no wildcard arm).
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            CsrError::Malformed(_)
+            | CsrError::WeakSignatureAlgorithm(_)
+            | CsrError::UnsupportedSignatureAlgorithm(_)
+            | CsrError::BadSignature
+            | CsrError::WeakKey(_) => ErrorKind::Input,
+        }
+    }
 }
 
 /// Something about a CSR that is accepted but worth a line to the user.

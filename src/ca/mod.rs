@@ -26,6 +26,7 @@ pub use inspect::CertSummary;
 pub use issue::{IssuedCertificate, PushSubject};
 pub use issuer::{Issuer, IssuingCa};
 
+#[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum CaError {
     #[error("template {name}: {reason}")]
@@ -61,6 +62,28 @@ pub enum CaError {
     InvalidCountry(String),
     #[error("not a certificate: {0}")]
     NotCertificate(String),
+}
+
+impl CaError {
+    /// What kind of failure this is (an exhaustive decision, no wildcard arm).
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            CaError::WrongPassphrase(_) => ErrorKind::Password,
+            CaError::Key(k) | CaError::CaKey { source: k, .. } => k.kind(),
+            CaError::Csr(c) => c.kind(),
+            CaError::Fs(f) => f.kind(),
+            // The home's CA files were altered or mixed up.
+            CaError::CaFile { .. } | CaError::KeyMismatch { .. } => ErrorKind::Input,
+            // Building the certificate from checked parts failed.
+            CaError::Build(_) | CaError::NonCanonicalKey | CaError::Extension(_) => {
+                ErrorKind::Crypto
+            }
+            CaError::Template { .. } | CaError::InvalidCountry(_) | CaError::NotCertificate(_) => {
+                ErrorKind::Input
+            }
+        }
+    }
 }
 
 /// Push environments a certificate can be issued for.

@@ -540,7 +540,7 @@ fn renew(ctx: &Ctx, a: CertRenewArgs) -> Result<Report, CliError> {
             let now = ops::now().unix_timestamp();
             let newest = st
                 .read(|tx| certs::newest_valid(tx, &a.app, a.env, now))?
-                .ok_or_else(|| CliError::new("internal", "the renewed certificate vanished"))?;
+                .ok_or_else(|| CliError::internal("the renewed certificate vanished"))?;
             return Ok(not_renewed(&newest, a.within));
         }
         other => other?,
@@ -681,7 +681,7 @@ fn create(ctx: &Ctx, a: CertCreateArgs) -> Result<Report, CliError> {
         return Ok(not_renewed(&nd.newest, within));
     }
     let Some(i) = &out.issued else {
-        return Err(CliError::new("internal", "nothing issued"));
+        return Err(CliError::internal("nothing issued"));
     };
     let doc = json!({
         "renewed": true, "serial": i.cert.serial, "sha256": i.cert.sha256,

@@ -17,7 +17,7 @@ pub mod profile;
 pub mod secrets;
 pub mod wizard;
 
-pub use error::{exit, CliError};
+pub use error::{exit, CliError, Kind};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -101,7 +101,7 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn home(&self) -> Result<pushca::home::Home, CliError> {
-        pushca::home::Home::resolve(self.home.clone()).map_err(|e| CliError::usage(e.to_string()))
+        pushca::home::Home::resolve(self.home.clone()).map_err(CliError::from)
     }
 
     /// The home when one can be named (for output rules: never write into it).
@@ -265,7 +265,7 @@ fn completions(a: CompletionsArgs) -> Result<Report, CliError> {
     let mut cmd = Cli::command();
     let mut buf = Vec::new();
     clap_complete::generate(a.shell, &mut cmd, "pushca", &mut buf);
-    let text = String::from_utf8(buf).map_err(|e| CliError::new("internal", e.to_string()))?;
+    let text = String::from_utf8(buf).map_err(|e| CliError::internal(e.to_string()))?;
     Ok(Report::new(
         serde_json::json!({ "shell": a.shell.to_string(), "script": text }),
         text,
@@ -277,7 +277,7 @@ fn render_man(cmd: clap::Command) -> Result<Vec<u8>, CliError> {
     let mut buf = Vec::new();
     clap_mangen::Man::new(cmd)
         .render(&mut buf)
-        .map_err(|e| CliError::new("internal", e.to_string()))?;
+        .map_err(|e| CliError::internal(e.to_string()))?;
     Ok(buf)
 }
 

@@ -10,7 +10,7 @@ use pushca::x509ext::Environment;
 use serde_json::json;
 
 use super::secrets::{self, SecretSource};
-use super::{exit, rfc3339, CliError, Ctx, Overwrite, Report};
+use super::{exit, rfc3339, CliError, Ctx, Kind, Overwrite, Report};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ProfileEnv {
@@ -354,8 +354,8 @@ fn show(ctx: &Ctx, a: ProfileShowArgs) -> Result<Report, CliError> {
         "plist": pushca::plist::to_json(&i.plist),
     });
     if a.plist {
-        let xml =
-            pushca::plist::to_xml(&i.plist).map_err(|e| CliError::new("input", e.to_string()))?;
+        let xml = pushca::plist::to_xml(&i.plist)
+            .map_err(|e| CliError::new(Kind::Input, e.to_string()))?;
         return Ok(Report::new(doc, xml).data());
     }
     let or_dash = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".into());

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use pushca::secret::{Secret, MAX_SECRET_BYTES};
 use zeroize::Zeroizing;
 
-use super::CliError;
+use super::{CliError, Kind};
 
 /// Environment variable read for the CA passphrase when `--ca-passin` is absent.
 pub const CA_PASSPHRASE_ENV: &str = "PUSHCA_CA_PASSPHRASE";
@@ -83,7 +83,7 @@ impl std::str::FromStr for SecretSource {
 }
 
 fn secret_error(flag: &str, message: impl std::fmt::Display) -> CliError {
-    CliError::new("password", format!("{flag}: {message}"))
+    CliError::new(Kind::Password, format!("{flag}: {message}"))
 }
 
 /// Why an over-long secret is refused (never cut to fit).
@@ -301,16 +301,16 @@ pub fn from_flag_or_prompt(
 fn prompt(what: &str, confirm: bool) -> Result<Secret, CliError> {
     if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
         return Err(CliError::new(
-            "password",
+            Kind::Password,
             format!("{what} needed and there is no terminal to ask on"),
         ));
     }
     let term = console::Term::stderr();
     let failed = |e: io::Error| {
         if is_too_long(&e) {
-            CliError::new("password", format!("{what}: {e}"))
+            CliError::new(Kind::Password, format!("{what}: {e}"))
         } else {
-            CliError::new("password", format!("could not read {what}: {e}"))
+            CliError::new(Kind::Password, format!("could not read {what}: {e}"))
         }
     };
     let first = read_hidden(&term, what).map_err(failed)?;
@@ -318,7 +318,7 @@ fn prompt(what: &str, confirm: bool) -> Result<Secret, CliError> {
         let again = read_hidden(&term, &format!("Repeat {what}")).map_err(failed)?;
         if again.as_str() != first.as_str() {
             return Err(CliError::new(
-                "password",
+                Kind::Password,
                 format!("{what}: the two entries differ"),
             ));
         }

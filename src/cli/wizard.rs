@@ -26,7 +26,7 @@ use pushca::portal::{self, devices, NewApp};
 use pushca::secret::Secret;
 use pushca::x509ext::Environment;
 
-use super::{colours, secrets, CliError, Ctx, Report};
+use super::{colours, secrets, CliError, Ctx, Kind, Report};
 
 #[derive(Args, Debug)]
 pub struct WizardArgs {
@@ -48,7 +48,7 @@ static INTERRUPTED: LazyLock<Arc<AtomicBool>> = LazyLock::new(Arc::default);
 fn catch_ctrl_c() -> Result<(), CliError> {
     signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&INTERRUPTED))
         .map(drop)
-        .map_err(|e| CliError::new("io", format!("cannot catch Ctrl-C: {e}")))
+        .map_err(|e| CliError::new(Kind::Io, format!("cannot catch Ctrl-C: {e}")))
 }
 
 struct Wizard {
@@ -65,7 +65,10 @@ struct Wizard {
 
 /// An interrupted prompt (Ctrl-C) or a closed terminal.
 fn interrupted(e: impl std::fmt::Display) -> CliError {
-    CliError::new("interrupted", format!("wizard stopped at a prompt ({e})"))
+    CliError::new(
+        Kind::Interrupted,
+        format!("wizard stopped at a prompt ({e})"),
+    )
 }
 
 fn prompt_error(e: dialoguer::Error) -> CliError {
@@ -199,10 +202,11 @@ impl Wizard {
 
 pub fn wizard(ctx: &Ctx, a: WizardArgs) -> Result<Report, CliError> {
     if !(io::stdin().is_terminal() && io::stderr().is_terminal()) {
-        return Err(CliError::new(
-            "usage",
-            "pushca wizard needs a terminal to ask its questions on",
-        )
+        // Exit 1, not 2: the command line is right, the terminal is missing.
+        return Err(CliError {
+            exit: super::exit::FAILURE,
+            ..CliError::usage("pushca wizard needs a terminal to ask its questions on")
+        }
         .with_hint(
             "without one, use the commands: pushca init, app create, cert create, device add, \
              profile create, gateway trust-store (see pushca --help)",
@@ -228,7 +232,7 @@ pub fn wizard(ctx: &Ctx, a: WizardArgs) -> Result<Report, CliError> {
     let _ = w.term.show_cursor();
     match result {
         Ok(r) => Ok(r),
-        Err(e) if e.kind == "interrupted" => {
+        Err(e) if e.kind == Kind::Interrupted => {
             let done = if w.written.is_empty() {
                 "nothing was written".to_string()
             } else {
@@ -242,7 +246,7 @@ pub fn wizard(ctx: &Ctx, a: WizardArgs) -> Result<Report, CliError> {
                 )
             };
             Err(CliError::new(
-                "interrupted",
+                Kind::Interrupted,
                 format!("wizard interrupted at step {}/{STEPS}; {done}", w.step),
             )
             .with_hint(
@@ -303,7 +307,7 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
             teams
                 .into_iter()
                 .next()
-                .ok_or_else(|| CliError::new("internal", "the home has no team"))?
+                .ok_or_else(|| CliError::internal("the home has no team"))?
         };
         w.say(&format!("  team {} ({})", team.name, team.team_id));
         (pass, team)

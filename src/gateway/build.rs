@@ -11,10 +11,21 @@ use super::policy::{
 use super::{CA_PEM, CRL_PEM, POLICY_JSON, POLICY_P7S, PROFILES_DIR, TRUSTSTORE_P12};
 use crate::ca::Issuer;
 
+#[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error("cannot build the trust store: {0}")]
     Build(String),
+}
+
+impl BuildError {
+    /// What kind of failure this is (an exhaustive decision, no wildcard arm).
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            BuildError::Build(_) => ErrorKind::Crypto,
+        }
+    }
 }
 
 fn build(e: impl std::fmt::Display) -> BuildError {

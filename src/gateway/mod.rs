@@ -54,7 +54,9 @@ pub const PROFILES_DIR: &str = "profiles";
 pub use crate::x509ext::Environment;
 
 /// Why a push or a registration is refused: APNs' reason names where one
-/// fits (PRODUCT.md, "The gateway's enforcement").
+/// fits (PRODUCT.md, "The gateway's enforcement"). Later versions may add
+/// reasons: match with a wildcard arm.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Reason {
     /// The chain does not verify to the trust store's CA now (EKU clientAuth
@@ -112,6 +114,7 @@ pub struct Denied {
 
 /// Why a trust store cannot be loaded. Every variant is an error: a trust
 /// store that does not verify never leads to an allow.
+#[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
     #[error("{}: {source}", path.display())]
@@ -150,6 +153,27 @@ pub enum GatewayError {
     Rollback { found: u64, current: u64 },
     #[error("trust store version {version} differs from the version {version} already loaded (a version is never reused)")]
     VersionReused { version: u64 },
+}
+
+impl GatewayError {
+    /// What kind of failure this is (an exhaustive decision, no wildcard arm).
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            GatewayError::Read { source, .. } => source.kind(),
+            GatewayError::Invalid { .. }
+            | GatewayError::PolicySignature(_)
+            | GatewayError::HashMismatch { .. }
+            | GatewayError::UnlistedFile(_)
+            | GatewayError::Profile { .. }
+            | GatewayError::ProfileMismatch { .. }
+            | GatewayError::ForeignRoot { .. } => ErrorKind::Input,
+            GatewayError::Expired { .. } => ErrorKind::Policy,
+            GatewayError::Rollback { .. } | GatewayError::VersionReused { .. } => {
+                ErrorKind::Conflict
+            }
+        }
+    }
 }
 
 /// The root certificate a gateway trusts, pinned from outside the trust

@@ -27,6 +27,7 @@ pub const OID_P384: &str = "1.3.132.0.34";
 /// OpenSSL 3 uses 2048; we spend more because these files live on disk for years.
 pub const PBKDF2_ITERATIONS: u32 = 100_000;
 
+#[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("wrong passphrase, or the encrypted key is corrupt")]
@@ -43,6 +44,21 @@ pub enum KeyError {
     RsaTooLarge { bits: usize },
     #[error("the key file asks for more key-derivation work than pushca's limit for one file ({needed} > {limit} units)")]
     WorkLimit { needed: u64, limit: u64 },
+}
+
+impl KeyError {
+    /// What kind of failure this is (an exhaustive decision, no wildcard arm).
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            KeyError::WrongPassphrase => ErrorKind::Password,
+            KeyError::Malformed(_)
+            | KeyError::Unsupported(_)
+            | KeyError::RsaTooLarge { .. }
+            | KeyError::WorkLimit { .. } => ErrorKind::Input,
+            KeyError::Generation(_) | KeyError::Encryption(_) => ErrorKind::Crypto,
+        }
+    }
 }
 
 /// Largest RSA modulus pushca hands to the `rsa` crate (checked before any

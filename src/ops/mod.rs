@@ -28,8 +28,9 @@ pub mod status;
 pub mod view;
 
 /// Everything an operation can fail with. Variants carry the file they are
-/// about where there is one; the CLI maps each variant to an exit code and a
-/// JSON `kind` with an exhaustive match.
+/// about where there is one; [`OpsError::kind`] says what kind of failure it
+/// is (delegating to the wrapped error where there is one).
+#[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum OpsError {
     #[error(transparent)]
@@ -53,13 +54,13 @@ pub enum OpsError {
         #[source]
         source: CsrError,
     },
-    #[error("{}: {source}", path.display())]
+    #[error("{}", key_message(path, source))]
     Key {
         path: PathBuf,
         #[source]
         source: KeyError,
     },
-    #[error("{}: {source}", path.display())]
+    #[error("{}", p12_message(path, source))]
     P12 {
         path: PathBuf,
         #[source]
@@ -91,9 +92,9 @@ pub enum OpsError {
     Wildcard(String),
     #[error("no certificate with serial {0} in the store")]
     UnknownSerial(String),
-    #[error("--chain: no CA certificates (no pushca home with a CA, and {} holds only one certificate)", .0.display())]
+    #[error("no CA certificates (no pushca home with a CA, and {} holds only one certificate)", .0.display())]
     NoChain(PathBuf),
-    #[error("--chain: {} was not issued by the CA certificates given ({})", leaf.display(), reason)]
+    #[error("{} was not issued by the CA certificates given ({})", leaf.display(), reason)]
     ChainMismatch { leaf: PathBuf, reason: &'static str },
     #[error("{count} certificate(s) were issued and recorded, but writing them failed: {source}")]
     IssuedNotWritten {
@@ -106,7 +107,7 @@ pub enum OpsError {
     NoIssueOutput,
     #[error("internal error: a thread panicked while {0}")]
     WorkerPanicked(&'static str),
-    #[error("--out takes one CSR, got {0}; use --out-dir for a batch")]
+    #[error("an output file takes one CSR, got {0}")]
     OneOutputManyCsrs(usize),
     #[error("two CSRs would both be written to {}; give them different file names", .0.display())]
     DuplicateOutput(PathBuf),
@@ -153,7 +154,7 @@ pub enum OpsError {
     },
     #[error("invalid profile name '{}': it must be 1-200 characters without control characters", .0.escape_default())]
     InvalidProfileName(String),
-    #[error("--days {0}: a profile lives 1 to 3650 days")]
+    #[error("a profile lives 1 to 3650 days, not {0}")]
     InvalidProfileDays(u32),
     #[error("no profile {0} in the store")]
     UnknownProfile(String),
@@ -191,6 +192,95 @@ pub enum OpsError {
         #[source]
         source: FsError,
     },
+}
+
+/// `PATH: reason`, but a wrong passphrase is said the way users expect.
+fn key_message(path: &std::path::Path, e: &KeyError) -> String {
+    match e {
+        KeyError::WrongPassphrase => format!("wrong passphrase for {}", path.display()),
+        e => format!("{}: {e}", path.display()),
+    }
+}
+
+/// `PATH: reason`, but a wrong password is said the way users expect.
+fn p12_message(path: &std::path::Path, e: &P12Error) -> String {
+    match e {
+        P12Error::WrongPasswordMac => format!(
+            "wrong password for {} (MAC verification failed)",
+            path.display()
+        ),
+        P12Error::WrongPasswordDecrypt => {
+            format!("wrong password for {} (decryption failed)", path.display())
+        }
+        e => format!("{}: {e}", path.display()),
+    }
+}
+
+impl OpsError {
+    /// What kind of failure this is: an exhaustive decision without a
+    /// wildcard arm; a variant that wraps another error asks that error.
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            OpsError::Ca(e) => e.kind(),
+            OpsError::Portal(e) => e.kind(),
+            OpsError::Store(e) => e.kind(),
+            OpsError::Fs(e) => e.kind(),
+            OpsError::Home(e) => e.kind(),
+            OpsError::Passphrase(e) => e.kind(),
+            OpsError::Keys(e) | OpsError::Key { source: e, .. } => e.kind(),
+            OpsError::Csr { source, .. } => source.kind(),
+            OpsError::P12 { source, .. } => source.kind(),
+            OpsError::CertFile { source, .. } => source.kind(),
+            OpsError::TrustStore(e) => e.kind(),
+            OpsError::ProfileBuild(e) | OpsError::Profile { source: e, .. } => e.kind(),
+            OpsError::CannotRegenerate { source, .. } => source.kind(),
+            OpsError::KeyMismatch { .. }
+            | OpsError::NoKeyInP12(_)
+            | OpsError::NoLeafInP12(_)
+            | OpsError::NoChain(_)
+            | OpsError::ChainMismatch { .. }
+            | OpsError::InvalidProfileName(_)
+            | OpsError::InvalidProfileDays(_) => ErrorKind::Input,
+            OpsError::AlreadyInitialized { .. }
+            | OpsError::InitRunning(_)
+            | OpsError::ChangedWhileSigning(_)
+            | OpsError::RenewedMeanwhile(_)
+            | OpsError::NotATrustStore(_)
+            | OpsError::ForeignFilesInOut { .. }
+            | OpsError::OutContainsHome { .. }
+            | OpsError::OlderThanPublished { .. }
+            | OpsError::OlderCrl { .. }
+            | OpsError::ProfileSuperseded { .. }
+            | OpsError::ProfileWithdrawn(_)
+            | OpsError::WithdrawSuperseded { .. } => ErrorKind::Conflict,
+            OpsError::AppDisabled(_)
+            | OpsError::NoPush(_)
+            | OpsError::Wildcard(_)
+            | OpsError::ProfileSignerRevoked { .. }
+            | OpsError::RevokeExpired { .. }
+            | OpsError::DeviceNotUsable { .. }
+            | OpsError::NoDevices { .. }
+            | OpsError::NoCertificates { .. }
+            | OpsError::CertNotUsable { .. } => ErrorKind::Policy,
+            OpsError::UnknownSerial(_) | OpsError::UnknownProfile(_) | OpsError::NoProfiles => {
+                ErrorKind::NotFound
+            }
+            // Issued or signed and recorded, but not written: whatever the
+            // write failed with, the files are what is missing.
+            OpsError::IssuedNotWritten { .. } | OpsError::ProfilesNotWritten { .. } => {
+                ErrorKind::Io
+            }
+            OpsError::OneOutputManyCsrs(_)
+            | OpsError::DuplicateOutput(_)
+            | OpsError::NoIssueOutput
+            | OpsError::NoAnchor
+            | OpsError::NoProfileAnchors
+            | OpsError::UnknownReason(_) => ErrorKind::Usage,
+            OpsError::WorkerPanicked(_) => ErrorKind::Internal,
+            OpsError::TrustStoreBuild(_) => ErrorKind::Crypto,
+        }
+    }
 }
 
 pub type Result<T, E = OpsError> = std::result::Result<T, E>;

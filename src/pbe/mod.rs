@@ -44,6 +44,7 @@ pub const MAX_ITERATIONS: u32 = 10_000_000;
 pub const WORK_LIMIT: u64 = 3_000_000;
 
 /// Why a decryption did not produce plaintext.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PbeError {
     /// Bad padding: almost always a wrong password.
@@ -54,6 +55,19 @@ pub enum PbeError {
     Malformed(String),
     /// The file asks for more key-derivation work than [`WORK_LIMIT`].
     WorkLimit { needed: u64, limit: u64 },
+}
+
+impl PbeError {
+    /// What kind of failure this is (an exhaustive decision, no wildcard arm).
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            PbeError::Decrypt => ErrorKind::Password,
+            PbeError::Unsupported(_) | PbeError::Malformed(_) | PbeError::WorkLimit { .. } => {
+                ErrorKind::Input
+            }
+        }
+    }
 }
 
 impl std::fmt::Display for PbeError {

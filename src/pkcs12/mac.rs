@@ -24,12 +24,24 @@ pub enum MacAlg {
     Sha256,
 }
 
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MacError {
     Unsupported(String),
     Malformed(String),
     /// The work budget refused the key derivation.
     Budget(crate::pbe::PbeError),
+}
+
+impl MacError {
+    /// What kind of failure this is (an exhaustive decision, no wildcard arm).
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            MacError::Unsupported(_) | MacError::Malformed(_) => ErrorKind::Input,
+            MacError::Budget(b) => b.kind(),
+        }
+    }
 }
 
 macro_rules! hmac_with {

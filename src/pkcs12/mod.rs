@@ -60,6 +60,7 @@ pub struct Pkcs12Contents {
     pub keys: Vec<KeyEntry>,
 }
 
+#[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum P12Error {
     #[error("this is a PEM file, not PKCS#12 (.p12/.pfx is binary DER)")]
@@ -84,6 +85,25 @@ pub enum P12Error {
     WorkLimit { needed: u64, limit: u64 },
     #[error("PKCS#12 file has {0}: refused as hostile")]
     Hostile(#[from] crate::der_limits::Hostile),
+}
+
+impl P12Error {
+    /// What kind of failure this is (an exhaustive decision, no wildcard arm).
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            P12Error::WrongPasswordMac | P12Error::WrongPasswordDecrypt => ErrorKind::Password,
+            P12Error::Key(k) => k.kind(),
+            P12Error::Write(_) => ErrorKind::Crypto,
+            P12Error::Pem
+            | P12Error::NotPkcs12(_)
+            | P12Error::Truncated(_)
+            | P12Error::Corrupt(_)
+            | P12Error::Unsupported(_)
+            | P12Error::WorkLimit { .. }
+            | P12Error::Hostile(_) => ErrorKind::Input,
+        }
+    }
 }
 
 impl P12Error {

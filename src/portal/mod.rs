@@ -13,6 +13,7 @@ pub mod profile;
 
 use crate::store::{AppRecord, StoreError, TeamRecord, Tx};
 
+#[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum PortalError {
     #[error("invalid Team ID '{0}': expected 10 characters A-Z and 0-9")]
@@ -48,6 +49,30 @@ pub enum PortalError {
     DeviceInSeveralTeams { udid: String, teams: Vec<String> },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl PortalError {
+    /// What kind of failure this is (an exhaustive decision, no wildcard arm).
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            PortalError::Store(s) => s.kind(),
+            PortalError::UnknownApp(_)
+            | PortalError::UnknownTeam(_)
+            | PortalError::UnknownDevice { .. } => ErrorKind::NotFound,
+            PortalError::WildcardPush(_) => ErrorKind::Policy,
+            // The caller must say which team.
+            PortalError::DeviceInSeveralTeams { .. } => ErrorKind::Usage,
+            PortalError::DeviceConflict { .. } | PortalError::DuplicateTeamName { .. } => {
+                ErrorKind::Conflict
+            }
+            PortalError::InvalidUdid { .. }
+            | PortalError::InvalidDeviceName(_)
+            | PortalError::InvalidTeamId(_)
+            | PortalError::InvalidTeamName(_)
+            | PortalError::InvalidBundleId { .. } => ErrorKind::Input,
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, PortalError>;

@@ -16,6 +16,7 @@ use crate::cms::{self, CmsError};
 use crate::plist::{self, Dict, PlistError, Value};
 use crate::x509ext::Environment;
 
+#[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
     #[error("{0}")]
@@ -37,6 +38,23 @@ pub enum ProfileError {
     NoAnchors,
     #[error("the profile cannot be built: {0}")]
     Build(String),
+}
+
+impl ProfileError {
+    /// What kind of failure this is (an exhaustive decision, no wildcard arm).
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            ProfileError::Cms(c) => c.kind(),
+            // However the chain fails, the signer is not one to trust.
+            ProfileError::Untrusted(_) | ProfileError::SignerNotValid => ErrorKind::Policy,
+            ProfileError::Plist(_) | ProfileError::MissingKey(_) | ProfileError::BadKey { .. } => {
+                ErrorKind::Input
+            }
+            ProfileError::NoAnchors => ErrorKind::Usage,
+            ProfileError::Build(_) => ErrorKind::Crypto,
+        }
+    }
 }
 
 /// The devices a profile provisions.

@@ -18,9 +18,10 @@ pub use records::*;
 /// How long a process waits for another one's write transaction.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
+#[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{} is not a pushca home (no pushca.db); run `pushca init` first", .0.display())]
+    #[error("{} is not a pushca home (no pushca.db)", .0.display())]
     NotInitialized(PathBuf),
     #[error("the store was written by a newer pushca (schema {found}, this build knows {known})")]
     TooNew { found: i64, known: i64 },
@@ -48,6 +49,26 @@ pub enum StoreError {
     AmbiguousSerial(String),
     #[error("corrupt store: {0}")]
     Corrupt(&'static str),
+}
+
+impl StoreError {
+    /// What kind of failure this is (an exhaustive decision, no wildcard arm).
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            StoreError::NotInitialized(_) => ErrorKind::NotInitialized,
+            StoreError::DuplicateTeam(_)
+            | StoreError::DuplicateApp { .. }
+            | StoreError::DuplicateDevice { .. }
+            | StoreError::DuplicateProfile(_)
+            | StoreError::DuplicateSerial(_)
+            | StoreError::AmbiguousSerial(_) => ErrorKind::Conflict,
+            // A serial that is not hex names no certificate of the store.
+            StoreError::NotHexSerial(_) => ErrorKind::NotFound,
+            StoreError::Create { .. } | StoreError::Backend(_) => ErrorKind::Io,
+            StoreError::TooNew { .. } | StoreError::Corrupt(_) => ErrorKind::Internal,
+        }
+    }
 }
 
 /// An error of the database engine, kept as the source of

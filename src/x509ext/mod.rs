@@ -28,12 +28,23 @@ pub const ARC_UID: &[u64] = &[0, 9, 2342, 19200300, 100, 1, 1];
 pub const ENVIRONMENT_VALUE: [u8; 2] = [0x05, 0x00];
 
 /// Why an extension value could not be decoded or encoded.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExtError {
     #[error("malformed topics extension: {0}")]
     MalformedTopics(&'static str),
     #[error("topic '{0}' cannot be encoded")]
     Encode(String),
+}
+
+impl ExtError {
+    /// What kind of failure this is (an exhaustive decision, no wildcard arm).
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            ExtError::MalformedTopics(_) | ExtError::Encode(_) => ErrorKind::Input,
+        }
+    }
 }
 
 /// A push environment a certificate can carry and a gateway can be asked for.
