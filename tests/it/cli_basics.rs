@@ -350,6 +350,48 @@ fn commands_on_an_uninitialised_home_say_so() {
     assert_eq!(err["error"]["kind"], "usage");
 }
 
+/// The library's message says what is wrong; which flag or command to use is
+/// the CLI's hint (`--json`: `{"error": {"kind", "message", "hint"}}`).
+#[test]
+fn error_messages_say_what_is_wrong_and_hints_say_what_to_pass() {
+    let env = Env::new();
+    let json_error = |out: &std::process::Output| -> serde_json::Value {
+        serde_json::from_slice::<serde_json::Value>(&out.stderr).unwrap()["error"].clone()
+    };
+    // No store: the message names the home, the hint the command.
+    let out = env.cmd().args(["--json", "team", "list"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let e = json_error(&out);
+    assert_eq!(e["kind"], "not_initialized");
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.ends_with("is not a pushca home (no pushca.db)"),
+        "{message}"
+    );
+    assert!(e["hint"].as_str().unwrap().contains("pushca init"), "{e}");
+    // No home at all: a usage error (exit 2) whose hint names --home.
+    let out = assert_cmd::Command::cargo_bin("pushca")
+        .unwrap()
+        .env_remove("PUSHCA_HOME")
+        .env_remove("HOME")
+        .current_dir(env.dir.path())
+        .args(["--json", "team", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let e = json_error(&out);
+    assert_eq!(e["kind"], "usage");
+    assert_eq!(e["message"], "no home directory given");
+    assert_eq!(e["hint"], "pass --home DIR or set PUSHCA_HOME");
+    // Without --json: one error line and one hint line.
+    let out = env.cmd().args(["team", "list"]).output().unwrap();
+    let text = stderr(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].starts_with("error: ") && !lines[0].contains("pushca init"));
+    assert!(lines[1].starts_with("hint: run `pushca init"), "{text}");
+}
+
 #[test]
 fn templates_in_the_home_override_the_builtins_and_bad_ones_are_reported() {
     let env = Env::new();

@@ -368,7 +368,10 @@ fn outputs_never_destroy_anything_by_surprise() {
     assert_eq!(out.status.code(), Some(1));
     let e: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(e["error"]["kind"], "conflict");
-    assert!(e["error"]["message"].as_str().unwrap().contains("--force"));
+    // The library says what is wrong; the flag is the CLI's hint.
+    let message = e["error"]["message"].as_str().unwrap();
+    assert!(message.ends_with("taken.pem already exists"), "{message}");
+    assert_eq!(e["error"]["hint"], "pass --force to replace it");
     assert_eq!(std::fs::read(env.path("taken.pem")).unwrap(), b"precious");
     assert!(store_serials(&env).is_empty(), "refused before signing");
     env.issue_cmd("development", &csr, "taken.pem")
