@@ -11,7 +11,10 @@ pub enum CertFileError {
     #[error("no certificate found (expected PEM 'CERTIFICATE' blocks or one DER certificate)")]
     NoCertificate,
     #[error("invalid certificate: {0}")]
-    Invalid(String),
+    Invalid(#[source] x509_parser::nom::Err<x509_parser::error::X509Error>),
+    /// The key to compare with the certificate cannot be read.
+    #[error("invalid certificate: {0}")]
+    Key(#[source] crate::keys::KeyError),
     #[error(transparent)]
     Pem(#[from] crate::pem::PemError),
 }
@@ -22,6 +25,7 @@ impl CertFileError {
         use crate::error::ErrorKind;
         match self {
             CertFileError::NoCertificate | CertFileError::Invalid(_) => ErrorKind::Input,
+            CertFileError::Key(k) => k.kind(),
             CertFileError::Pem(p) => p.kind(),
         }
     }
@@ -53,7 +57,7 @@ pub fn read_certificates(bytes: &[u8]) -> Result<Vec<Vec<u8>>, CertFileError> {
             if ders.len() == 1 && !pem {
                 CertFileError::NoCertificate
             } else {
-                CertFileError::Invalid(e.to_string())
+                CertFileError::Invalid(e)
             }
         })?;
     }
@@ -74,8 +78,7 @@ pub struct CertSummary {
 }
 
 pub fn summarize(der: &[u8]) -> Result<CertSummary, CertFileError> {
-    let (_, c) = x509_parser::parse_x509_certificate(der)
-        .map_err(|e| CertFileError::Invalid(e.to_string()))?;
+    let (_, c) = x509_parser::parse_x509_certificate(der).map_err(CertFileError::Invalid)?;
     let common_name = c
         .subject()
         .iter_common_name()
@@ -98,8 +101,7 @@ pub fn common_name(der: &[u8]) -> Option<String> {
 
 /// The DER `SubjectPublicKeyInfo` of a certificate.
 pub fn certificate_spki(der: &[u8]) -> Result<Vec<u8>, CertFileError> {
-    let (_, c) = x509_parser::parse_x509_certificate(der)
-        .map_err(|e| CertFileError::Invalid(e.to_string()))?;
+    let (_, c) = x509_parser::parse_x509_certificate(der).map_err(CertFileError::Invalid)?;
     Ok(c.public_key().raw.to_vec())
 }
 
@@ -123,8 +125,7 @@ pub fn same_public_key(a: &[u8], b: &[u8]) -> bool {
 /// Whether `key` is the private key of the certificate `cert_der`.
 pub fn key_matches_certificate(key: &PrivateKey, cert_der: &[u8]) -> Result<bool, CertFileError> {
     let cert_spki = certificate_spki(cert_der)?;
-    let key_spki = crate::keys::decode::public_key_spki(key)
-        .map_err(|e| CertFileError::Invalid(e.to_string()))?;
+    let key_spki = crate::keys::decode::public_key_spki(key).map_err(CertFileError::Key)?;
     Ok(same_public_key(&cert_spki, &key_spki))
 }
 

@@ -14,7 +14,7 @@ pub enum ChainError {
     #[error("the certificate has expired or is not yet valid")]
     Expired,
     #[error("the certificate is not issued by a trusted CA ({0})")]
-    Untrusted(String),
+    Untrusted(#[source] webpki::Error),
     #[error("the certificate may not be used for {0}")]
     WrongUsage(&'static str),
     #[error("the certificate is revoked")]
@@ -154,7 +154,7 @@ fn map_err(e: webpki::Error, usage: Usage) -> ChainError {
             ChainError::WrongUsage(usage.name())
         }
         E::BadDer | E::BadDerTime | E::TrailingData(_) => ChainError::Malformed(format!("{e:?}")),
-        other => ChainError::Untrusted(format!("{other:?}")),
+        other => ChainError::Untrusted(other),
     }
 }
 

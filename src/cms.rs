@@ -57,7 +57,7 @@ pub enum CmsError {
     #[error("the CMS signature does not verify (altered or signed by another key)")]
     BadSignature,
     #[error("cannot build CMS SignedData: {0}")]
-    Build(String),
+    Build(#[source] crate::error::BoxError),
 }
 
 impl CmsError {
@@ -80,8 +80,8 @@ impl CmsError {
     }
 }
 
-fn build(e: impl std::fmt::Display) -> CmsError {
-    CmsError::Build(e.to_string())
+fn build(e: impl Into<crate::error::BoxError>) -> CmsError {
+    CmsError::Build(e.into())
 }
 
 fn alg(oid: &str, null_params: bool) -> Result<AlgorithmIdentifierOwned, CmsError> {

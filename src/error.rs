@@ -9,6 +9,11 @@
 
 use std::fmt;
 
+/// The source of an error that may come from several lower crates (a
+/// builder that encodes DER, signs and parses on the way): kept as the
+/// error itself, not as its text, so `source()` and downcasting reach it.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// The kind of a failure. The names are stable: they are the `kind` values
 /// of README's "Errors, exit codes and JSON" table.
 ///
@@ -113,5 +118,86 @@ mod tests {
             assert!(section.contains(&row), "README has no row for `{kind}`");
         }
         assert_eq!(ErrorKind::ALL.len(), 10, "ALL lists every kind once");
+    }
+
+    /// The error under an error, found by walking `source()`.
+    fn find<'a, T: std::error::Error + 'static>(
+        e: &'a (dyn std::error::Error + 'static),
+    ) -> Option<&'a T> {
+        let mut cur = Some(e);
+        while let Some(e) = cur {
+            if let Some(t) = e.downcast_ref::<T>() {
+                return Some(t);
+            }
+            cur = e.source();
+        }
+        None
+    }
+
+    /// A parser's error stays the source (its type, not its text), and the
+    /// message users see is still one line with the parser's words in it.
+    #[test]
+    fn lower_errors_are_sources_not_text() {
+        use crate::pkcs12::{P12Error, Pkcs12};
+        use crate::secret::Secret;
+        let e = Pkcs12::parse(b"hello", &Secret::new("pw")).err().unwrap();
+        let der = find::<der::Error>(&e).expect("der::Error is the source");
+        assert_eq!(e.to_string(), format!("not a PKCS#12 file ({der})"));
+        let ops = crate::ops::OpsError::P12 {
+            path: "a.p12".into(),
+            source: e,
+        };
+        assert!(find::<der::Error>(&ops).is_some());
+        assert!(find::<P12Error>(&ops).is_some());
+        assert_eq!(ops.kind(), ErrorKind::Input);
+        assert!(!ops.to_string().contains('\n'));
+
+        let e = crate::certfile::summarize(b"junk").err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::Input);
+        type X509Err = x509_parser::nom::Err<x509_parser::error::X509Error>;
+        let x = find::<X509Err>(&e).expect("x509-parser's error is the source");
+        assert_eq!(e.to_string(), format!("invalid certificate: {x}"));
+    }
+
+    /// Wrapping errors ask the wrapped one; a wrong passphrase is said as such.
+    #[test]
+    fn kinds_follow_the_wrapped_error() {
+        use crate::keys::KeyError;
+        use crate::ops::OpsError;
+        let e = OpsError::Key {
+            path: "k.pem".into(),
+            source: KeyError::WrongPassphrase,
+        };
+        assert_eq!(e.kind(), ErrorKind::Password);
+        assert_eq!(e.to_string(), "wrong passphrase for k.pem");
+        let e = OpsError::CannotRegenerate {
+            uuid: "u".into(),
+            source: Box::new(OpsError::Fs(crate::fsutil::FsError::Exists("x".into()))),
+        };
+        assert_eq!(e.kind(), ErrorKind::Conflict);
+        let e = OpsError::Store(crate::store::StoreError::NotInitialized("h".into()));
+        assert_eq!(e.kind(), ErrorKind::NotInitialized);
+    }
+
+    /// Library messages say what is wrong; which flag to pass is the CLI's.
+    #[test]
+    fn messages_name_no_flag() {
+        use crate::ops::OpsError;
+        let errors: Vec<Box<dyn std::error::Error>> = vec![
+            Box::new(crate::fsutil::FsError::Exists("out.pem".into())),
+            Box::new(crate::home::HomeError::Unknown),
+            Box::new(crate::store::StoreError::NotInitialized("h".into())),
+            Box::new(OpsError::NoChain("c.pem".into())),
+            Box::new(OpsError::ChainMismatch {
+                leaf: "c.pem".into(),
+                reason: "x",
+            }),
+            Box::new(OpsError::OneOutputManyCsrs(3)),
+            Box::new(OpsError::InvalidProfileDays(0)),
+        ];
+        for e in errors {
+            let m = e.to_string();
+            assert!(!m.contains("--") && !m.contains("`pushca"), "{m}");
+        }
     }
 }

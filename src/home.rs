@@ -207,7 +207,7 @@ impl Home {
         }
         crate::fsutil::create_private_dir(&self.root).map_err(|e| HomeError::Inspect {
             path: self.root.clone(),
-            source: std::io::Error::other(e.to_string()),
+            source: std::io::Error::other(e),
         })
     }
 }

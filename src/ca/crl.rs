@@ -56,7 +56,7 @@ pub struct CrlEntry {
 
 fn ts(t: i64) -> Result<OffsetDateTime, CaError> {
     OffsetDateTime::from_unix_timestamp(t)
-        .map_err(|_| CaError::NotCertificate(format!("time {t} out of range")))
+        .map_err(|_| CaError::NotCertificate(format!("time {t} out of range").into()))
 }
 
 /// Big-endian bytes without leading zero bytes (at least one byte).
@@ -74,7 +74,7 @@ pub fn sign_crl(
     next_update: OffsetDateTime,
 ) -> Result<Vec<u8>, CaError> {
     let (_, cert) = x509_parser::parse_x509_certificate(issuer.cert_der())
-        .map_err(|e| CaError::NotCertificate(e.to_string()))?;
+        .map_err(|e| CaError::NotCertificate(e.into()))?;
     let ski = cert
         .extensions()
         .iter()
@@ -88,8 +88,9 @@ pub fn sign_crl(
         })?;
     let mut revoked = Vec::with_capacity(entries.len());
     for e in entries {
-        let serial = hex::decode(&e.serial)
-            .map_err(|_| CaError::NotCertificate(format!("serial {} is not hex", e.serial)))?;
+        let serial = hex::decode(&e.serial).map_err(|_| {
+            CaError::NotCertificate(format!("serial {} is not hex", e.serial).into())
+        })?;
         revoked.push(RevokedCertParams {
             serial_number: SerialNumber::from_slice(&serial),
             revocation_time: ts(e.revoked_at)?,

@@ -29,8 +29,9 @@ pub struct CertSummary {
 
 impl CertSummary {
     pub fn from_der(der: &[u8]) -> Result<CertSummary, CaError> {
-        let (rest, cert) = X509Certificate::from_der(der)
-            .map_err(|e| CaError::NotCertificate(format!("invalid X.509 structure ({e})")))?;
+        let (rest, cert) = X509Certificate::from_der(der).map_err(|e| {
+            CaError::NotCertificate(format!("invalid X.509 structure ({e})").into())
+        })?;
         if !rest.is_empty() {
             return Err(CaError::NotCertificate(
                 "trailing data after the certificate".into(),
@@ -51,7 +52,7 @@ impl CertSummary {
             } else if oid == OID_TOPICS {
                 topics = Some(
                     x509ext::decode_topics(ext.value)
-                        .map_err(|e| CaError::NotCertificate(e.to_string()))?
+                        .map_err(|e| CaError::NotCertificate(e.into()))?
                         .into_iter()
                         .map(|t| t.topic)
                         .collect::<Vec<_>>(),

@@ -51,7 +51,7 @@ impl Issuer {
     /// An issuer from a certificate and its key (checked to match).
     pub fn new(cert_der: Vec<u8>, signer: Signer) -> Result<Issuer, CaError> {
         let (_, cert) = x509_parser::parse_x509_certificate(&cert_der)
-            .map_err(|e| CaError::NotCertificate(e.to_string()))?;
+            .map_err(|e| CaError::NotCertificate(e.into()))?;
         if cert.public_key().raw != signer.public_key_der().as_slice() {
             return Err(CaError::KeyMismatch {
                 what: cert.subject().to_string(),
@@ -59,7 +59,7 @@ impl Issuer {
         }
         let inner =
             rcgen::Issuer::from_ca_cert_der(&CertificateDer::from(cert_der.as_slice()), signer)
-                .map_err(|e| CaError::NotCertificate(e.to_string()))?;
+                .map_err(|e| CaError::NotCertificate(e.into()))?;
         Ok(Issuer { cert_der, inner })
     }
 

@@ -60,8 +60,10 @@ pub enum CaError {
     Extension(#[from] crate::x509ext::ExtError),
     #[error("invalid country code '{0}': expected two letters, like US")]
     InvalidCountry(String),
+    /// A certificate (or a CRL's part) that cannot be read: what is wrong,
+    /// or the parser's own error.
     #[error("not a certificate: {0}")]
-    NotCertificate(String),
+    NotCertificate(#[source] crate::error::BoxError),
 }
 
 impl CaError {

@@ -15,7 +15,7 @@ use crate::ca::Issuer;
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error("cannot build the trust store: {0}")]
-    Build(String),
+    Build(#[source] crate::error::BoxError),
 }
 
 impl BuildError {
@@ -28,8 +28,8 @@ impl BuildError {
     }
 }
 
-fn build(e: impl std::fmt::Display) -> BuildError {
-    BuildError::Build(e.to_string())
+fn build(e: impl Into<crate::error::BoxError>) -> BuildError {
+    BuildError::Build(e.into())
 }
 
 /// A current profile going into the trust store.

@@ -37,9 +37,11 @@ pub enum KeyError {
     #[error("unsupported key: {0}")]
     Unsupported(String),
     #[error("key generation failed: {0}")]
-    Generation(String),
+    Generation(#[source] crate::error::BoxError),
     #[error("encryption failed: {0}")]
-    Encryption(String),
+    Encryption(#[source] crate::error::BoxError),
+    #[error("key generation failed: signing failed ({0})")]
+    Signing(#[source] rcgen::Error),
     #[error("RSA key of {bits} bits refused: pushca accepts at most 8192 bits")]
     RsaTooLarge { bits: usize },
     #[error("the key file asks for more key-derivation work than pushca's limit for one file ({needed} > {limit} units)")]
@@ -56,7 +58,9 @@ impl KeyError {
             | KeyError::Unsupported(_)
             | KeyError::RsaTooLarge { .. }
             | KeyError::WorkLimit { .. } => ErrorKind::Input,
-            KeyError::Generation(_) | KeyError::Encryption(_) => ErrorKind::Crypto,
+            KeyError::Generation(_) | KeyError::Encryption(_) | KeyError::Signing(_) => {
+                ErrorKind::Crypto
+            }
         }
     }
 }
@@ -213,7 +217,7 @@ impl PrivateKey {
         let der: Vec<u8> = match kind {
             KeyType::EcP256 | KeyType::EcP384 => {
                 let kp = rcgen::KeyPair::generate_for(kind.algorithm().rcgen_signature())
-                    .map_err(|e| KeyError::Generation(e.to_string()))?;
+                    .map_err(|e| KeyError::Generation(e.into()))?;
                 kp.serialize_der()
             }
             KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => {
@@ -223,10 +227,10 @@ impl PrivateKey {
                     _ => 2048,
                 };
                 let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, bits)
-                    .map_err(|e| KeyError::Generation(e.to_string()))?;
+                    .map_err(|e| KeyError::Generation(e.into()))?;
                 let doc = key
                     .to_pkcs8_der()
-                    .map_err(|e| KeyError::Generation(e.to_string()))?;
+                    .map_err(|e| KeyError::Generation(e.into()))?;
                 doc.as_bytes().to_vec()
             }
         };
@@ -272,13 +276,15 @@ impl PrivateKey {
         let mut iv = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut salt);
         rand::rngs::OsRng.fill_bytes(&mut iv);
+        // pkcs5::Error is no std::error::Error without the crate's `std`
+        // feature: its text is the source.
         let params = pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(iterations, &salt, &iv)
-            .map_err(|e| KeyError::Encryption(e.to_string()))?;
-        let info = PrivateKeyInfo::from_der(&self.pkcs8)
-            .map_err(|e| KeyError::Encryption(e.to_string()))?;
+            .map_err(|e| KeyError::Encryption(e.to_string().into()))?;
+        let info =
+            PrivateKeyInfo::from_der(&self.pkcs8).map_err(|e| KeyError::Encryption(e.into()))?;
         let enc = info
             .encrypt_with_params(params, pass.as_bytes())
-            .map_err(|e| KeyError::Encryption(e.to_string()))?;
+            .map_err(|e| KeyError::Encryption(e.into()))?;
         Ok(enc.as_bytes().to_vec())
     }
 
@@ -346,7 +352,7 @@ fn classify(info: &PrivateKeyInfo<'_>) -> Result<KeyAlgorithm, KeyError> {
 
 /// A handy re-export so callers need not name the `der` crate for encoding.
 pub fn encode_der<T: Encode>(v: &T) -> Result<Vec<u8>, KeyError> {
-    v.to_der().map_err(|e| KeyError::Encryption(e.to_string()))
+    v.to_der().map_err(|e| KeyError::Encryption(e.into()))
 }
 
 #[cfg(test)]

@@ -85,9 +85,7 @@ impl Signer {
     /// ASN.1 DER ECDSA signatures for EC.
     pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, KeyError> {
         use rcgen::SigningKey;
-        self.pair
-            .sign(msg)
-            .map_err(|e| KeyError::Generation(format!("signing failed ({e})")))
+        self.pair.sign(msg).map_err(KeyError::Signing)
     }
 }
 

@@ -513,7 +513,7 @@ impl PreparedTrustStore<'_> {
             expires_at: rfc3339(issuing_crl.next_update.min(root_crl.next_update)),
         };
         let (written, _) = build::assemble(&inputs, &signer, created, tick)
-            .map_err(|e| OpsError::TrustStoreBuild(e.to_string()))?;
+            .map_err(|e| OpsError::TrustStoreBuild(e.into()))?;
         write_and_swap(&target, version, &written, tick)?;
         Ok(TrustStoreOutcome {
             out: self.out,

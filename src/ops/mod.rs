@@ -122,7 +122,7 @@ pub enum OpsError {
     #[error("{} holds CRL number {found}, newer than the one signed now ({ours}); refusing to replace it with an older one", out.display())]
     OlderCrl { out: PathBuf, found: i64, ours: i64 },
     #[error("{0}")]
-    TrustStoreBuild(String),
+    TrustStoreBuild(#[source] crate::error::BoxError),
     #[error("trust store does not verify: {0}")]
     TrustStore(#[source] crate::gateway::GatewayError),
     #[error("another run renewed the certificate meanwhile (serial {0})")]
@@ -323,7 +323,7 @@ impl Drop for PublishLock {
 pub fn home_anchor(home: &Home) -> Result<crate::gateway::Anchor> {
     use crate::ca::authority::{read_ca_cert, CaFiles, ROOT};
     let der = read_ca_cert(&CaFiles::new(home.ca_dir()), ROOT)?;
-    crate::gateway::Anchor::from_der(&der).map_err(OpsError::TrustStoreBuild)
+    crate::gateway::Anchor::from_der(&der).map_err(|e| OpsError::TrustStoreBuild(e.into()))
 }
 
 /// The current time, UTC, to the second.

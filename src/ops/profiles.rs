@@ -500,7 +500,7 @@ impl PreparedProfiles<'_> {
         let template = templates::load_profile(Some(&home.templates_dir()))?;
         let signer_not_after = x509_parser::parse_x509_certificate(signer.cert_der())
             .map(|(_, c)| c.validity().not_after.timestamp())
-            .map_err(|e| OpsError::Ca(crate::ca::CaError::NotCertificate(e.to_string())))?;
+            .map_err(|e| OpsError::Ca(crate::ca::CaError::NotCertificate(e.into())))?;
         let created = now();
         let t = created.unix_timestamp();
         let mut warnings = self.warnings;

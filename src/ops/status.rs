@@ -38,7 +38,7 @@ pub fn status(home: &Home, within_days: Option<u32>) -> Result<Status> {
         let der = read_ca_cert(&files, name)?;
         let (subject, not_after) = x509_parser::parse_x509_certificate(&der)
             .map(|(_, c)| (c.subject().to_string(), c.validity().not_after.timestamp()))
-            .map_err(|e| crate::ca::CaError::NotCertificate(e.to_string()))?;
+            .map_err(|e| crate::ca::CaError::NotCertificate(e.into()))?;
         ca.push(CaStatus {
             name,
             subject,

@@ -66,9 +66,9 @@ pub enum P12Error {
     #[error("this is a PEM file, not PKCS#12 (.p12/.pfx is binary DER)")]
     Pem,
     #[error("not a PKCS#12 file ({0})")]
-    NotPkcs12(String),
+    NotPkcs12(#[source] der::Error),
     #[error("truncated PKCS#12 file ({0})")]
-    Truncated(String),
+    Truncated(#[source] der::Error),
     #[error("wrong password (MAC verification failed)")]
     WrongPasswordMac,
     #[error("wrong password (decryption failed)")]
@@ -80,7 +80,7 @@ pub enum P12Error {
     #[error("{0}")]
     Key(#[from] KeyError),
     #[error("cannot write PKCS#12: {0}")]
-    Write(String),
+    Write(#[source] crate::error::BoxError),
     #[error("the file asks for more key-derivation work than pushca's limit for one file ({needed} > {limit} units)")]
     WorkLimit { needed: u64, limit: u64 },
     #[error("PKCS#12 file has {0}: refused as hostile")]

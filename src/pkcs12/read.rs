@@ -58,9 +58,9 @@ fn decode<T: for<'a> Decode<'a>>(bytes: &[u8]) -> Result<T, der::Error> {
 
 fn pfx_error(bytes: &[u8], e: der::Error) -> P12Error {
     if matches!(e.kind(), der::ErrorKind::Incomplete { .. }) && bytes.first() == Some(&0x30) {
-        P12Error::Truncated(e.to_string())
+        P12Error::Truncated(e)
     } else {
-        P12Error::NotPkcs12(e.to_string())
+        P12Error::NotPkcs12(e)
     }
 }
 

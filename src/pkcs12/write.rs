@@ -43,8 +43,8 @@ pub enum Profile {
     Unencrypted,
 }
 
-fn werr(e: impl std::fmt::Display) -> P12Error {
-    P12Error::Write(e.to_string())
+fn werr(e: impl Into<crate::error::BoxError>) -> P12Error {
+    P12Error::Write(e.into())
 }
 
 fn attr(oid: ObjectIdentifier, value: Any) -> Result<Attribute, P12Error> {
@@ -61,8 +61,9 @@ fn bag_attributes(
 ) -> Result<Option<Attributes>, P12Error> {
     let mut v = Vec::new();
     if let Some(n) = name {
-        let bmp = BmpString::from_utf8(n)
-            .map_err(|_| P12Error::Write(format!("friendly name '{n}' cannot be encoded")))?;
+        let bmp = BmpString::from_utf8(n).map_err(|_| {
+            P12Error::Write(format!("friendly name '{n}' cannot be encoded").into())
+        })?;
         v.push(attr(
             OID_FRIENDLY_NAME,
             Any::encode_from(&bmp).map_err(werr)?,

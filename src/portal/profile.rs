@@ -22,7 +22,7 @@ pub enum ProfileError {
     #[error("{0}")]
     Cms(#[from] CmsError),
     #[error("the profile's signer is not trusted: {0}")]
-    Untrusted(ChainError),
+    Untrusted(#[source] ChainError),
     #[error("the profile's signer was not valid when the profile was signed")]
     SignerNotValid,
     #[error("the signed content is not a property list: {0}")]
