@@ -34,8 +34,9 @@ const MAX_SIGNERS: usize = 8;
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum CmsError {
+    /// What is wrong, or the DER decoder's own error.
     #[error("not a CMS SignedData: {0}")]
-    Malformed(String),
+    Malformed(#[source] crate::error::BoxError),
     #[error("CMS SignedData is larger than {MAX_SIGNED_DATA} bytes")]
     TooLarge,
     #[error("CMS SignedData has too many certificates or signers")]
@@ -362,7 +363,7 @@ fn find_signer<'c>(
     sid: &SignerIdentifier,
     certs: &[&'c [u8]],
 ) -> Result<(&'c [u8], spki::SubjectPublicKeyInfoOwned), CmsError> {
-    let malformed = |e: der::Error| CmsError::Malformed(e.to_string());
+    let malformed = |e: der::Error| CmsError::Malformed(e.into());
     let spki_of = |der: &[u8]| -> Result<spki::SubjectPublicKeyInfoOwned, CmsError> {
         let (_, _, spki) = cert_fields(der).map_err(malformed)?;
         spki::SubjectPublicKeyInfoOwned::from_der(spki).map_err(malformed)
@@ -454,13 +455,12 @@ pub fn open(der: &[u8], expected: Content<'_>) -> Result<Opened, CmsError> {
     if der.len() > MAX_SIGNED_DATA {
         return Err(CmsError::TooLarge);
     }
-    let malformed = |e: der::Error| CmsError::Malformed(e.to_string());
+    let malformed = |e: der::Error| CmsError::Malformed(e.into());
     let ci = ContentInfo::from_der(der).map_err(malformed)?;
     if ci.content_type != OID_SIGNED_DATA {
-        return Err(CmsError::Malformed(format!(
-            "content type {} is not SignedData",
-            ci.content_type
-        )));
+        return Err(CmsError::Malformed(
+            format!("content type {} is not SignedData", ci.content_type).into(),
+        ));
     }
     if ci.content.tag() != der::Tag::Sequence {
         return Err(CmsError::Malformed("SignedData is not a SEQUENCE".into()));
