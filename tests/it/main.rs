@@ -13,6 +13,7 @@ mod convert_p12_read;
 mod convert_p12_write;
 mod convert_pem;
 mod csr_interop;
+mod fixture_home;
 mod gateway;
 mod hostile;
 mod issue_batch;
