@@ -12,6 +12,9 @@
 //! core. Under `cargo test` (no `--bench`), a small store is built and every
 //! step runs once, so the generator and the figures' code stay working.
 
+// Test code: a failed unwrap is a failed test (Cargo.toml denies them elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -138,7 +138,7 @@ mod tests {
     /// message users see is still one line with the parser's words in it.
     #[test]
     fn lower_errors_are_sources_not_text() {
-        use crate::pkcs12::{P12Error, Pkcs12};
+        use crate::p12::{P12Error, Pkcs12};
         use crate::secret::Secret;
         let e = Pkcs12::parse(b"hello", &Secret::new("pw")).err().unwrap();
         let der = find::<der::Error>(&e).expect("der::Error is the source");

@@ -10,7 +10,7 @@
 //! - application: [`ops`] — one function per user-visible operation
 //! - domain: [`ca`] (hierarchy, CSR checks, issuance, CRLs, templates),
 //!   [`portal`] (teams, App IDs, devices, provisioning profiles), [`gateway`]
-//!   (trust store, policy, enforcement), [`pkcs12`], [`certfile`] (conversions)
+//!   (trust store, policy, enforcement), [`p12`], [`certfile`] (conversions)
 //! - primitives: [`pem`], [`keys`], [`x509ext`], [`secret`], [`cms`],
 //!   [`chain`] (path validation), [`plist`], [`pbe`], [`timeutil`],
 //!   [`der_limits`] (the SET OF pre-scan before any `der` decoder), [`error`]
@@ -31,10 +31,10 @@ pub mod gateway;
 pub mod home;
 pub mod keys;
 pub mod ops;
+pub mod p12;
 mod par;
 pub mod pbe;
 pub mod pem;
-pub mod pkcs12;
 pub mod plist;
 pub mod portal;
 pub mod secret;

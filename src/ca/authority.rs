@@ -202,14 +202,45 @@ pub fn write_hierarchy(files: &CaFiles, h: &Hierarchy, pass: &Secret) -> Result<
             pem_encode("CERTIFICATE", &ck.der).as_bytes(),
             MODE_PUBLIC,
         )?;
-        let der = ck
-            .key
-            .to_encrypted_pkcs8_der_with(pass, CA_KEY_ITERATIONS)?;
-        let enc = pem_encode("ENCRYPTED PRIVATE KEY", &der);
+        let enc = key_file(&ck.key, pass, CA_KEY_ITERATIONS)?;
         batch.add(&files.key(name), enc.as_bytes(), MODE_SECRET)?;
     }
     let chain = pem_encode("CERTIFICATE", &h.issuing.der) + &pem_encode("CERTIFICATE", &h.root.der);
     batch.add(&files.chain(), chain.as_bytes(), MODE_PUBLIC)?;
+    Ok(batch.commit()?)
+}
+
+/// A CA key file's contents: PEM `ENCRYPTED PRIVATE KEY`, PBES2 with
+/// PBKDF2-HMAC-SHA256 (`iterations`) and AES-256-CBC, fresh salt and IV.
+fn key_file(key: &PrivateKey, pass: &Secret, iterations: u32) -> Result<String, CaError> {
+    let der = key.to_encrypted_pkcs8_der_with(pass, iterations)?;
+    Ok(pem_encode("ENCRYPTED PRIVATE KEY", &der))
+}
+
+/// Re-encrypts the three CA keys in `files` under the same passphrase with
+/// `iterations` PBKDF2 iterations (1 to [`crate::keys::MAX_WRITE_ITERATIONS`]),
+/// in the format [`write_hierarchy`] writes; only the iteration count, salt
+/// and IV change. Each key is first unlocked and checked against its
+/// certificate; the three files (mode 0600) are replaced together, or none is.
+///
+/// A general re-encrypt primitive that no pushca command calls: `init` always
+/// writes [`CA_KEY_ITERATIONS`], and fewer iterations make a stolen key file
+/// cheaper to attack. Its use is raising the count of an older home, or
+/// building a test fixture home whose keys unlock quickly.
+pub fn reencrypt_keys(files: &CaFiles, pass: &Secret, iterations: u32) -> Result<(), CaError> {
+    let mut batch = AtomicBatch::new();
+    for name in [ROOT, ISSUING, PROFILE_SIGNER] {
+        let cert_der = read_ca_cert(files, name)?;
+        let key = unlock_key(files, name, &cert_der, pass)?;
+        let enc = key_file(&key, pass, iterations).map_err(|e| match e {
+            CaError::Key(source) => CaError::CaKey {
+                path: files.key(name),
+                source,
+            },
+            e => e,
+        })?;
+        batch.add(&files.key(name), enc.as_bytes(), MODE_SECRET)?;
+    }
     Ok(batch.commit()?)
 }
 
@@ -256,4 +287,95 @@ pub fn unlock_key(
         });
     }
     Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{KeyType, MAX_WRITE_ITERATIONS};
+    use pkcs8::der::Decode;
+
+    /// A key file's encryption without its salt and IV: (PBKDF2 iterations,
+    /// the rest of the PBES2 parameters).
+    fn pbes2(path: &Path) -> (u32, String) {
+        let text = std::fs::read_to_string(path).unwrap();
+        let (label, der) = pem_rfc7468::decode_vec(text.as_bytes()).unwrap();
+        let info = pkcs8::EncryptedPrivateKeyInfo::from_der(&der).unwrap();
+        let p = info.encryption_algorithm.pbes2().unwrap();
+        let k = p.kdf.pbkdf2().unwrap();
+        let pkcs5::pbes2::EncryptionScheme::Aes256Cbc { iv } = p.encryption else {
+            panic!("{:?}", p.encryption)
+        };
+        let shape = format!(
+            "{label} {} {:?} salt {} key_length {:?} {} iv {}",
+            p.kdf.oid(),
+            k.prf,
+            k.salt.len(),
+            k.key_length,
+            p.encryption.oid(),
+            iv.len()
+        );
+        (k.iteration_count, shape)
+    }
+
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn reencrypt_keys_changes_only_the_iteration_count_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = CaFiles::new(dir.path().join("ca"));
+        let pass = Secret::new("a long CA passphrase");
+        let h = create_hierarchy(&InitParams {
+            team_name: "T",
+            team_id: "ABCDE12345",
+            country: "US",
+            key_type: KeyType::EcP256,
+            now: OffsetDateTime::now_utc(),
+            templates_dir: None,
+        })
+        .unwrap();
+        write_hierarchy(&files, &h, &pass).unwrap();
+        let names = [ROOT, ISSUING, PROFILE_SIGNER];
+        let before: Vec<_> = names.iter().map(|n| pbes2(&files.key(n))).collect();
+        assert!(before.iter().all(|(n, _)| *n == CA_KEY_ITERATIONS));
+
+        reencrypt_keys(&files, &pass, 1_000).unwrap();
+        for (name, ck, (_, shape)) in [
+            (ROOT, &h.root, &before[0]),
+            (ISSUING, &h.issuing, &before[1]),
+            (PROFILE_SIGNER, &h.profile_signer, &before[2]),
+        ] {
+            let path = files.key(name);
+            assert_eq!(pbes2(&path), (1_000, shape.clone()), "{name}");
+            assert_eq!(mode(&path), 0o600, "{name}");
+            let key = unlock_key(&files, name, &ck.der, &pass).unwrap();
+            assert_eq!(key.pkcs8_der(), ck.key.pkcs8_der(), "{name}");
+        }
+
+        // Refused, and nothing written: a wrong passphrase, a count the
+        // reader would refuse, a key that does not belong to its certificate
+        // (found after the root key was already re-encrypted in memory).
+        let snapshot = || names.map(|n| std::fs::read(files.key(n)).unwrap());
+        let kept = snapshot();
+        assert!(matches!(
+            reencrypt_keys(&files, &Secret::new("not the passphrase"), 1),
+            Err(CaError::WrongPassphrase(_))
+        ));
+        for bad in [0, MAX_WRITE_ITERATIONS + 1] {
+            let e = reencrypt_keys(&files, &pass, bad).unwrap_err();
+            assert!(matches!(e, CaError::CaKey { .. }), "{e:?}");
+            assert!(e.to_string().contains("root.key"), "{e}");
+        }
+        assert_eq!(snapshot(), kept);
+        std::fs::copy(files.key(PROFILE_SIGNER), files.key(ISSUING)).unwrap();
+        let kept = snapshot();
+        assert!(matches!(
+            reencrypt_keys(&files, &pass, 2_000),
+            Err(CaError::KeyMismatch { .. })
+        ));
+        assert_eq!(snapshot(), kept);
+    }
 }

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use pushca::certfile::CertSummary;
 use pushca::keys::decode::KeyFormat;
 use pushca::ops::{convert, OpsError};
-use pushca::pkcs12::{Pkcs12Contents, Profile};
+use pushca::p12::{Pkcs12Contents, Profile};
 use pushca::secret::Secret;
 use serde_json::json;
 

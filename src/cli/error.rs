@@ -14,7 +14,7 @@ use pushca::fsutil::FsError;
 use pushca::home::HomeError;
 use pushca::keys::KeyError;
 use pushca::ops::OpsError;
-use pushca::pkcs12::P12Error;
+use pushca::p12::P12Error;
 use pushca::portal::PortalError;
 use pushca::secret::PassphraseError;
 use pushca::store::StoreError;

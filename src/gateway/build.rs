@@ -125,12 +125,12 @@ pub fn assemble(
         .map(|d| crate::pem::encode("X509 CRL", d))
         .collect();
     files.push((CRL_PEM.into(), crl_pem.into_bytes()));
-    let entries: Vec<crate::pkcs12::CertEntry> = inputs
+    let entries: Vec<crate::p12::CertEntry> = inputs
         .ca_certs
         .iter()
-        .map(|d| crate::pkcs12::CertEntry::new(d.clone()))
+        .map(|d| crate::p12::CertEntry::new(d.clone()))
         .collect();
-    let p12 = crate::pkcs12::write_truststore(&entries, None).map_err(build)?;
+    let p12 = crate::p12::write_truststore(&entries, None).map_err(build)?;
     files.push((TRUSTSTORE_P12.into(), p12));
     let mut apps: BTreeMap<String, AppPolicy> = BTreeMap::new();
     let mut topics: BTreeMap<String, TopicInfo> = BTreeMap::new();

@@ -27,6 +27,11 @@ pub const OID_P384: &str = "1.3.132.0.34";
 /// OpenSSL 3 uses 2048; we spend more because these files live on disk for years.
 pub const PBKDF2_ITERATIONS: u32 = 100_000;
 
+/// Most PBKDF2 iterations pushca writes: the most its reader opens within one
+/// file's work budget ([`crate::pbe::WORK_LIMIT`]) when both encodings of an
+/// empty passphrase are tried, so every key it writes can be read back.
+pub const MAX_WRITE_ITERATIONS: u32 = (crate::pbe::WORK_LIMIT / 2) as u32;
+
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -267,11 +272,22 @@ impl PrivateKey {
         self.to_encrypted_pkcs8_der_with(pass, PBKDF2_ITERATIONS)
     }
 
+    /// [`Self::to_encrypted_pkcs8_der`] with `iterations` PBKDF2 iterations;
+    /// `iterations` must be one the reader accepts back: at least 1 and at most
+    /// [`MAX_WRITE_ITERATIONS`].
     pub fn to_encrypted_pkcs8_der_with(
         &self,
         pass: &Secret,
         iterations: u32,
     ) -> Result<Vec<u8>, KeyError> {
+        if !(1..=MAX_WRITE_ITERATIONS).contains(&iterations) {
+            return Err(KeyError::Encryption(
+                format!(
+                    "PBKDF2 iteration count {iterations} (pushca reads back 1 to {MAX_WRITE_ITERATIONS})"
+                )
+                .into(),
+            ));
+        }
         let mut salt = [0u8; 16];
         let mut iv = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut salt);
@@ -373,6 +389,28 @@ mod tests {
             assert!(matches!(wrong, Err(KeyError::WrongPassphrase)), "{wrong:?}");
             assert!(k.to_rcgen().is_ok());
         }
+    }
+
+    #[test]
+    fn every_iteration_count_written_is_read_back() {
+        let k = PrivateKey::generate(KeyType::EcP256).unwrap();
+        let pass = Secret::new("pw");
+        for bad in [0, MAX_WRITE_ITERATIONS + 1, u32::MAX] {
+            let e = k.to_encrypted_pkcs8_der_with(&pass, bad);
+            assert!(matches!(e, Err(KeyError::Encryption(_))), "{bad}: {e:?}");
+        }
+        for n in [1, MAX_WRITE_ITERATIONS] {
+            let der = k.to_encrypted_pkcs8_der_with(&pass, n).unwrap();
+            let back = decode::load_private_key(&der, Some(&pass)).unwrap();
+            assert_eq!(back.pkcs8_der(), k.pkcs8_der());
+        }
+        // The costliest read: an empty passphrase is tried in both encodings,
+        // within one file's work budget.
+        let der = k
+            .to_encrypted_pkcs8_der_with(&pass, MAX_WRITE_ITERATIONS)
+            .unwrap();
+        let wrong = decode::load_private_key(&der, Some(&Secret::new("")));
+        assert!(matches!(wrong, Err(KeyError::WrongPassphrase)), "{wrong:?}");
     }
 
     #[test]

@@ -12,8 +12,8 @@ use crate::fsutil::{self, AtomicBatch, MODE_PUBLIC, MODE_SECRET};
 use crate::home::Home;
 use crate::keys::decode::{self, KeyFormat};
 use crate::keys::{KeyType, PrivateKey};
+use crate::p12::{self, CertEntry, KeyEntry, Pkcs12, Pkcs12Contents, Profile};
 use crate::pbe::WorkBudget;
-use crate::pkcs12::{self, CertEntry, KeyEntry, Pkcs12, Pkcs12Contents, Profile};
 use crate::secret::{self, Secret};
 
 /// How a written private key (or `.p12`) is protected.
@@ -266,7 +266,7 @@ pub(crate) fn p12_bytes(
     legacy: bool,
     out: &Path,
 ) -> Result<(Vec<u8>, Profile, usize)> {
-    let id = pkcs12::local_key_id(leaf);
+    let id = p12::local_key_id(leaf);
     let mut contents = Pkcs12Contents::default();
     contents.certs.push(CertEntry {
         der: leaf.to_vec(),
@@ -286,13 +286,12 @@ pub(crate) fn p12_bytes(
         (Protection::Password(_), true) => Profile::Legacy,
         (Protection::Password(_), false) => Profile::Modern,
     };
-    let der =
-        pkcs12::write_pkcs12(&contents, protection.password(), profile).map_err(|source| {
-            OpsError::P12 {
-                path: out.to_path_buf(),
-                source,
-            }
-        })?;
+    let der = p12::write_pkcs12(&contents, protection.password(), profile).map_err(|source| {
+        OpsError::P12 {
+            path: out.to_path_buf(),
+            source,
+        }
+    })?;
     Ok((der, profile, contents.certs.len()))
 }
 

@@ -10,7 +10,7 @@ use crate::certfile::CertFileError;
 use crate::fsutil::FsError;
 use crate::home::{Home, HomeError};
 use crate::keys::KeyError;
-use crate::pkcs12::P12Error;
+use crate::p12::P12Error;
 use crate::portal::profile::ProfileError;
 use crate::portal::PortalError;
 use crate::secret::PassphraseError;

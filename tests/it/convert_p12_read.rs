@@ -163,7 +163,7 @@ fn several_certificates_friendly_names_and_selection() {
     );
     assert_same_as_openssl(d, &p, "pw", &[]);
 
-    let lib = pushca::pkcs12::Pkcs12::parse(
+    let lib = pushca::p12::Pkcs12::parse(
         &std::fs::read(&p).unwrap(),
         &pushca::secret::Secret::new("pw"),
     )

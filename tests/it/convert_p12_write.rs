@@ -450,9 +450,9 @@ fn truststore_is_read_by_keytool_and_openssl() {
     let d = dir.path();
     let (a, _) = self_signed(d, "root", "rsa:2048");
     let (b, _) = self_signed(d, "issuing", "ec");
-    let entries: Vec<pushca::pkcs12::CertEntry> = [&a, &b]
+    let entries: Vec<pushca::p12::CertEntry> = [&a, &b]
         .iter()
-        .map(|p| pushca::pkcs12::CertEntry {
+        .map(|p| pushca::p12::CertEntry {
             der: cert_der(d, p),
             friendly_name: None,
             local_key_id: None,
@@ -460,7 +460,7 @@ fn truststore_is_read_by_keytool_and_openssl() {
         .collect();
     for (name, pass) in [("trust.p12", Some("changeit")), ("trust-nopass.p12", None)] {
         let secret = pass.map(pushca::secret::Secret::new);
-        let bytes = pushca::pkcs12::write_truststore(&entries, secret.as_ref()).unwrap();
+        let bytes = pushca::p12::write_truststore(&entries, secret.as_ref()).unwrap();
         let p = d.join(name);
         std::fs::write(&p, bytes).unwrap();
         let out = Command::new("keytool")

@@ -196,7 +196,7 @@ fn the_whole_allow_deny_matrix_through_gateway_check_and_the_library() {
         assert!(j["files"][f].is_string(), "{f} hashed in {j}");
     }
     let other_home = Env::new();
-    other_home.init_with_app();
+    other_home.init_other_with_app();
     let foreign_csr = other_home.openssl_csr("foreign", "ec:P-256", &[]);
     other_home
         .issue("development", &foreign_csr, "foreign.pem")
@@ -622,7 +622,7 @@ fn a_tampered_trust_store_never_loads() {
         }
     };
     let other = Env::new();
-    other.init_with_app();
+    other.init_other_with_app();
     let o = publish(&other, "ots", &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let other_ts = other.path("ots");
@@ -733,7 +733,7 @@ fn mutual_tls_with_rustls_openssl_and_nginx_from_the_trust_store() {
     ok(&env, &["cert", "revoke", &revoked]);
     trust_store(&env, "ts");
     let other = Env::new();
-    other.init_with_app();
+    other.init_other_with_app();
     let csr = other.openssl_csr("foreign", "ec:P-256", &[]);
     other.issue("production", &csr, "foreign.pem").success();
     std::fs::write(
@@ -1049,7 +1049,7 @@ fn a_gateway_never_goes_back_nor_to_another_root() {
     assert!(!gw.reload(env.path("ts")).unwrap());
     // Another home's genuine store.
     let other = Env::new();
-    other.init_with_app();
+    other.init_other_with_app();
     let o = publish(&other, "ots", &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let e = gw.reload(other.path("ots")).unwrap_err();
@@ -1852,7 +1852,7 @@ fn a_bad_anchor_is_a_clear_error() {
     let env = &w.env;
     trust_store(env, "ts");
     let other = Env::new();
-    other.init();
+    other.init_other();
     let two_roots = env.path("two-roots.pem");
     std::fs::write(
         &two_roots,

@@ -216,15 +216,15 @@ fn p12_to_pem(env: &Env, case: &str, file: &Path, needle: &str) {
 fn many_bags_at_a_high_iteration_count_hit_the_work_budget() {
     let env = Env::new();
     let key = pushca::keys::PrivateKey::generate(pushca::keys::KeyType::EcP256).unwrap();
-    let mut contents = pushca::pkcs12::Pkcs12Contents::default();
+    let mut contents = pushca::p12::Pkcs12Contents::default();
     for _ in 0..6 {
-        contents.keys.push(pushca::pkcs12::KeyEntry {
+        contents.keys.push(pushca::p12::KeyEntry {
             key: key.clone(),
             friendly_name: None,
             local_key_id: None,
         });
     }
-    let der = pushca::pkcs12::write_pkcs12_with_iterations(
+    let der = pushca::p12::write_pkcs12_with_iterations(
         &contents,
         &pushca::secret::Secret::new("pw"),
         1_000_000,
@@ -235,7 +235,7 @@ fn many_bags_at_a_high_iteration_count_hit_the_work_budget() {
 
     // One such bag (an expensive but honest file) still opens.
     contents.keys.truncate(1);
-    let der = pushca::pkcs12::write_pkcs12_with_iterations(
+    let der = pushca::p12::write_pkcs12_with_iterations(
         &contents,
         &pushca::secret::Secret::new("pw"),
         600_000,
@@ -359,16 +359,16 @@ fn a_mac_iteration_count_of_2_31_is_refused() {
     use der::{Decode, Encode};
     let env = Env::new();
     let key = pushca::keys::PrivateKey::generate(pushca::keys::KeyType::EcP256).unwrap();
-    let mut contents = pushca::pkcs12::Pkcs12Contents::default();
-    contents.keys.push(pushca::pkcs12::KeyEntry {
+    let mut contents = pushca::p12::Pkcs12Contents::default();
+    contents.keys.push(pushca::p12::KeyEntry {
         key,
         friendly_name: None,
         local_key_id: None,
     });
-    let der = pushca::pkcs12::write_pkcs12(
+    let der = pushca::p12::write_pkcs12(
         &contents,
         Some(&pushca::secret::Secret::new("pw")),
-        pushca::pkcs12::Profile::Modern,
+        pushca::p12::Profile::Modern,
     )
     .unwrap();
     let mut pfx = pkcs12::pfx::Pfx::from_der(&der).unwrap();

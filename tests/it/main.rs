@@ -1,6 +1,9 @@
 //! The integration tests, one binary (one link) for every suite: each module
 //! was its own `tests/*.rs` binary before; `common` holds the shared helpers.
 
+// Test code: a failed unwrap is a failed test (Cargo.toml denies them elsewhere).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 mod ci;
@@ -10,6 +13,7 @@ mod convert_p12_read;
 mod convert_p12_write;
 mod convert_pem;
 mod csr_interop;
+mod fixture_home;
 mod gateway;
 mod hostile;
 mod issue_batch;

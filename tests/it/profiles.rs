@@ -464,7 +464,7 @@ fn one_altered_byte_anywhere_is_refused() {
     assert_eq!(show(&env, &env.path("dev.pem"), &[]).status.code(), Some(1));
     // Another home's CA does not trust it.
     let other = Env::new();
-    other.init();
+    other.init_other();
     let o = show(
         &env,
         &env.path("p.mobileprovision"),

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod convert;
+pub mod fixture;
 pub mod tls;
 pub mod tty;
 
@@ -44,7 +45,9 @@ impl Env {
         c
     }
 
-    /// Initialises the home (EC P-256 CA unless `key_type` says otherwise).
+    /// Initialises the home with `pushca init` itself (a new CA whose keys
+    /// have `init`'s 600,000 PBKDF2 iterations): for tests of `init` and of
+    /// the CA key types. Other tests use [`Env::init`].
     pub fn init_with(&self, key_type: &str) {
         self.cmd()
             .args([
@@ -66,13 +69,31 @@ impl Env {
             .success();
     }
 
+    /// The home as `init_with("ec-p256")` makes it, copied from the fixture
+    /// (CA keys with few PBKDF2 iterations, see [`fixture`]).
     pub fn init(&self) {
-        self.init_with("ec-p256");
+        fixture::copy_home(&fixture::home(fixture::Fixture::Main), &self.home());
+    }
+
+    /// Like [`Env::init`], with another CA: a foreign home for tests that
+    /// need one beside their own.
+    pub fn init_other(&self) {
+        fixture::copy_home(&fixture::home(fixture::Fixture::Other), &self.home());
     }
 
     /// Initialises and registers `com.example.app` with push.
     pub fn init_with_app(&self) {
         self.init();
+        self.create_app();
+    }
+
+    /// [`Env::init_other`] and `com.example.app` with push.
+    pub fn init_other_with_app(&self) {
+        self.init_other();
+        self.create_app();
+    }
+
+    fn create_app(&self) {
         self.cmd()
             .args(["app", "create", "com.example.app", "--push"])
             .assert()

@@ -217,7 +217,7 @@ proptest! {
 /// OCTET STRINGs), the outer layer only or also the authenticated safe.
 fn berify(p12: &[u8], inner: bool, drop_mac: bool) -> Vec<u8> {
     use der::{Any, Decode, Encode};
-    let mut pfx = ::pkcs12::pfx::Pfx::from_der(p12).unwrap();
+    let mut pfx = pkcs12::pfx::Pfx::from_der(p12).unwrap();
     if inner {
         let oct = pfx
             .auth_safe
