@@ -9,6 +9,7 @@ use secrets::SecretSource;
 
 pub mod cert;
 pub mod convert;
+pub mod csr;
 pub mod error;
 pub mod gateway;
 pub mod init;
@@ -58,7 +59,7 @@ pub enum Command {
     Device(portal::DeviceCmd),
     /// Make a key and a certificate signing request (like Keychain Access)
     #[command(subcommand)]
-    Csr(init::CsrCmd),
+    Csr(csr::CsrCmd),
     /// Issue, list and show push certificates
     #[command(subcommand)]
     Cert(cert::CertCmd),
@@ -230,7 +231,7 @@ pub fn run(cli: Cli) -> Result<Report, CliError> {
         Command::App(c) => portal::app(&ctx, c),
         Command::Device(c) => portal::device(&ctx, c),
         Command::Profile(c) => profile::profile(&ctx, c),
-        Command::Csr(c) => init::csr(&ctx, c),
+        Command::Csr(c) => csr::csr(&ctx, c),
         Command::Cert(c) => cert::cert(&ctx, c),
         Command::Crl(a) => cert::crl(&ctx, a),
         Command::Status(a) => cert::status(&ctx, a),
