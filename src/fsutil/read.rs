@@ -1,0 +1,133 @@
+//! Reads: only regular files, opened without blocking, at most a cap read.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+use super::{describe, is_stdio, nonblock_flag, FsError};
+
+/// Maximum size of any input file pushca reads (certificates, keys, CSRs, p12).
+pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
+
+fn kind_of(ft: fs::FileType) -> &'static str {
+    if ft.is_dir() {
+        "a directory"
+    } else if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else if ft.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Reads a whole input file, with messages that say what went wrong and
+/// where. Only regular files are read: the file is opened without blocking
+/// and checked on the opened descriptor (no race between check and read);
+/// empty files and files over [`MAX_INPUT_BYTES`] are refused, and no more
+/// than that is ever read.
+pub fn read_input(path: &Path) -> Result<Vec<u8>, FsError> {
+    read_input_capped(path, MAX_INPUT_BYTES)
+}
+
+/// The largest `policy.json` a gateway reads (it lists every device of every
+/// profile: about 8 MB for 10,000 profiles and 100,000 devices).
+pub const MAX_POLICY_BYTES: u64 = 128 * 1024 * 1024;
+
+/// [`read_input`] with another cap on the bytes read.
+pub fn read_input_capped(path: &Path, cap: u64) -> Result<Vec<u8>, FsError> {
+    let err = |reason: String| FsError::Read {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if is_stdio(path) {
+        let stdin_err = |reason: String| FsError::Read {
+            path: PathBuf::from("standard input"),
+            reason,
+        };
+        let mut data = Vec::new();
+        io::stdin()
+            .lock()
+            .take(cap + 1)
+            .read_to_end(&mut data)
+            .map_err(|e| stdin_err(describe(&e)))?;
+        if data.len() as u64 > cap {
+            return Err(FsError::TooLarge {
+                path: PathBuf::from("standard input"),
+                limit: cap,
+            });
+        }
+        if data.is_empty() {
+            return Err(stdin_err("end of input before any data".into()));
+        }
+        return Ok(data);
+    }
+    let f = match OpenOptions::new()
+        .read(true)
+        .custom_flags(nonblock_flag())
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) => {
+            // Say what the thing is when it cannot even be opened (a socket).
+            if let Ok(m) = fs::metadata(path) {
+                if !m.is_file() {
+                    return Err(FsError::NotRegular {
+                        path: path.to_path_buf(),
+                        kind: kind_of(m.file_type()),
+                    });
+                }
+            }
+            return Err(err(describe(&e)));
+        }
+    };
+    read_opened(f, path, cap)
+}
+
+/// The checks and the capped read of [`read_input_capped`] on a file already
+/// opened (without blocking): `path` names it in errors.
+pub(crate) fn read_opened(mut f: File, path: &Path, cap: u64) -> Result<Vec<u8>, FsError> {
+    let err = |reason: String| FsError::Read {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let meta = f.metadata().map_err(|e| err(describe(&e)))?;
+    if !meta.is_file() {
+        return Err(FsError::NotRegular {
+            path: path.to_path_buf(),
+            kind: kind_of(meta.file_type()),
+        });
+    }
+    let too_large = || FsError::TooLarge {
+        path: path.to_path_buf(),
+        limit: cap,
+    };
+    if meta.len() > cap {
+        return Err(too_large());
+    }
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    (&mut f)
+        .take(cap + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| err(describe(&e)))?;
+    if data.len() as u64 > cap {
+        return Err(too_large());
+    }
+    if data.is_empty() {
+        return Err(err("file is empty".into()));
+    }
+    Ok(data)
+}
+
+/// [`read_input`] into a buffer that is zeroized when dropped (key and
+/// PKCS#12 files).
+pub fn read_secret_input(path: &Path) -> Result<Zeroizing<Vec<u8>>, FsError> {
+    read_input(path).map(Zeroizing::new)
+}
