@@ -4,8 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use pushca::keys::KeyType;
-use pushca::ops::{self, convert::Protection};
-use serde_json::json;
+use pushca::ops;
 
 use super::{CliError, Ctx, Overwrite, Report};
 
@@ -51,30 +50,25 @@ pub fn csr(ctx: &Ctx, c: CsrCmd) -> Result<Report, CliError> {
     }
     let home = ctx.home_opt();
     let rules = super::rules(home.as_ref(), a.overwrite);
-    pushca::fsutil::check_secret_output(&a.key_out, &rules)?;
+    let (key_out, csr_out) = (super::sink(&a.key_out), super::sink(&a.out));
+    super::check_secret_sink(&key_out, &rules)?;
     let protection = super::protection(&a.protection, "passphrase for the new key")?;
-    ops::convert::csr_new(
+    let v = ops::convert::csr_new(
         a.key_type,
         &a.cn,
         a.email.as_deref(),
         &protection,
-        &a.key_out,
-        &a.out,
+        &key_out,
+        &csr_out,
         &rules,
     )?;
-    let encrypted = matches!(protection, Protection::Password(_));
-    Ok(Report::new(
-        json!({
-            "key": a.key_out, "csr": a.out, "key_type": a.key_type.name(),
-            "encrypted": encrypted,
-        }),
-        format!(
-            "Wrote {} key {} ({})\nWrote CSR {}\nNext: pushca cert issue --app BUNDLE_ID --env development --csr {} --out cert.pem\n",
-            a.key_type,
-            a.key_out.display(),
-            if encrypted { "encrypted" } else { "unencrypted" },
-            a.out.display(),
-            a.out.display()
-        ),
-    ))
+    let text = format!(
+        "Wrote {} key {} ({})\nWrote CSR {}\nNext: pushca cert issue --app BUNDLE_ID --env development --csr {} --out cert.pem\n",
+        a.key_type,
+        v.key.name().display(),
+        if v.encrypted { "encrypted" } else { "unencrypted" },
+        v.csr.name().display(),
+        v.csr.name().display()
+    );
+    Ok(Report::of(&v, text)?.with_stdout(v.returned.clone()))
 }

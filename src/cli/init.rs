@@ -1,10 +1,8 @@
 //! `init`.
 
 use clap::Args;
-use pushca::ca::authority::{PROFILE_SIGNER, ROOT};
 use pushca::keys::KeyType;
 use pushca::ops::{self, init::InitRequest};
-use serde_json::json;
 
 use super::secrets::{self, SecretSource};
 use super::{CliError, Ctx, Report};
@@ -39,7 +37,7 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<Report, CliError> {
         .into());
     }
     let pass = secrets::ca_passphrase(a.ca_passin.as_ref(), true)?;
-    let out = ops::init::init_home(
+    let v = ops::init::init(
         &home,
         &InitRequest {
             team_name: &a.team_name,
@@ -50,27 +48,15 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<Report, CliError> {
         &pass,
         ops::now(),
     )?;
-    let files = &out.files;
     let text = format!(
         "Initialised {home}\n  team         {name} ({id}), default\n  CA keys      {kt}, encrypted\n  root CA      {root}\n  chain        {chain}\n  root SHA-256 {fp}\n",
-        home = home.root().display(),
-        name = out.team.name,
-        id = out.team.team_id,
+        home = v.home.display(),
+        name = v.team.name,
+        id = v.team.team_id,
         kt = a.key_type,
-        root = files.cert(ROOT).display(),
-        chain = files.chain().display(),
-        fp = out.root_sha256,
+        root = v.root_ca.path.display(),
+        chain = v.chain.display(),
+        fp = v.root_ca.sha256,
     );
-    Ok(Report::new(
-        json!({
-            "home": home.root(),
-            "team": out.team,
-            "key_type": a.key_type.name(),
-            "root_ca": { "path": files.cert(ROOT), "sha256": out.root_sha256 },
-            "issuing_ca": { "path": files.cert(pushca::ca::authority::ISSUING), "sha256": out.issuing_sha256 },
-            "profile_signer": { "path": files.cert(PROFILE_SIGNER), "sha256": out.signer_sha256 },
-            "chain": files.chain(),
-        }),
-        text,
-    ))
+    Report::of(&v, text)
 }

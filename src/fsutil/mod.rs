@@ -40,6 +40,12 @@ pub fn stdout_written() -> bool {
     STDOUT_WRITTEN.load(std::sync::atomic::Ordering::SeqCst)
 }
 
+/// A path serialized as text (for `#[serde(serialize_with)]`): lossily when
+/// it is not UTF-8, rather than failing the whole document.
+pub fn serialize_path<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&p.to_string_lossy())
+}
+
 /// Whether `path` is `-` (standard input or output).
 pub fn is_stdio(path: &Path) -> bool {
     path.as_os_str() == STDIO

@@ -48,26 +48,14 @@ pub fn read_input_capped(path: &Path, cap: u64) -> Result<Vec<u8>, FsError> {
         reason,
     };
     if is_stdio(path) {
-        let stdin_err = |reason: String| FsError::Read {
-            path: PathBuf::from("standard input"),
-            reason,
-        };
-        let mut data = Vec::new();
-        io::stdin()
-            .lock()
-            .take(cap + 1)
-            .read_to_end(&mut data)
-            .map_err(|e| stdin_err(describe(&e)))?;
-        if data.len() as u64 > cap {
-            return Err(FsError::TooLarge {
-                path: PathBuf::from("standard input"),
-                limit: cap,
-            });
-        }
-        if data.is_empty() {
-            return Err(stdin_err("end of input before any data".into()));
-        }
-        return Ok(data);
+        // Legacy: the commands that take a path for `-` (profile, gateway
+        // check) until their CLI resolves it into a [`Source`].
+        return read_stream(
+            io::stdin().lock(),
+            Path::new("standard input"),
+            cap,
+            "end of input before any data",
+        );
     }
     let f = match OpenOptions::new()
         .read(true)
@@ -130,4 +118,133 @@ pub(crate) fn read_opened(mut f: File, path: &Path, cap: u64) -> Result<Vec<u8>,
 /// PKCS#12 files).
 pub fn read_secret_input(path: &Path) -> Result<Zeroizing<Vec<u8>>, FsError> {
     read_input(path).map(Zeroizing::new)
+}
+
+/// Reads a stream (standard input, a request body) the way an input file is
+/// read: at most `cap` bytes, more is refused, nothing is refused too (with
+/// `empty`); `name` names it in errors.
+pub fn read_stream(
+    mut r: impl Read,
+    name: &Path,
+    cap: u64,
+    empty: &str,
+) -> Result<Vec<u8>, FsError> {
+    let mut data = Vec::new();
+    (&mut r)
+        .take(cap + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| FsError::Read {
+            path: name.to_path_buf(),
+            reason: describe(&e),
+        })?;
+    if data.len() as u64 > cap {
+        return Err(FsError::TooLarge {
+            path: name.to_path_buf(),
+            limit: cap,
+        });
+    }
+    if data.is_empty() {
+        return Err(FsError::Read {
+            path: name.to_path_buf(),
+            reason: empty.to_string(),
+        });
+    }
+    Ok(data)
+}
+
+/// An input: a file, read under the input rules when it is needed, or bytes
+/// the caller already holds (the CLI's `-`, read from standard input; a
+/// server's request body). Either way it is named in messages by
+/// [`Source::name`]. Bytes are zeroized when the last clone is dropped.
+#[derive(Clone)]
+pub enum Source {
+    /// A file, read with [`read_input`].
+    File(PathBuf),
+    /// Bytes already read; `name` says where from (`<stdin>`).
+    Bytes {
+        name: PathBuf,
+        data: std::sync::Arc<Zeroizing<Vec<u8>>>,
+    },
+}
+
+impl Source {
+    /// Bytes named `name` (e.g. `<stdin>`), held to the limits of a file:
+    /// none, or more than [`MAX_INPUT_BYTES`], are refused.
+    pub fn bytes(name: impl Into<PathBuf>, data: Vec<u8>) -> Result<Source, FsError> {
+        let name = name.into();
+        let data = Zeroizing::new(data);
+        if data.len() as u64 > MAX_INPUT_BYTES {
+            return Err(FsError::TooLarge {
+                path: name,
+                limit: MAX_INPUT_BYTES,
+            });
+        }
+        if data.is_empty() {
+            return Err(FsError::Read {
+                path: name,
+                reason: "no data".into(),
+            });
+        }
+        Ok(Source::Bytes {
+            name,
+            data: std::sync::Arc::new(data),
+        })
+    }
+
+    /// The file, or the name given to the bytes: what messages name.
+    pub fn name(&self) -> &Path {
+        match self {
+            Source::File(p) => p,
+            Source::Bytes { name, .. } => name,
+        }
+    }
+
+    /// The file, when it is one.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Source::File(p) => Some(p),
+            Source::Bytes { .. } => None,
+        }
+    }
+
+    /// The whole input (a file is read now, under the input rules).
+    pub fn read(&self) -> Result<Vec<u8>, FsError> {
+        match self {
+            Source::File(p) => read_input(p),
+            Source::Bytes { data, .. } => Ok(data.to_vec()),
+        }
+    }
+
+    /// [`Source::read`] into a buffer that is zeroized when dropped.
+    pub fn read_secret(&self) -> Result<Zeroizing<Vec<u8>>, FsError> {
+        match self {
+            Source::File(p) => read_secret_input(p),
+            Source::Bytes { data, .. } => Ok(Zeroizing::new(data.to_vec())),
+        }
+    }
+}
+
+impl From<PathBuf> for Source {
+    fn from(p: PathBuf) -> Self {
+        Source::File(p)
+    }
+}
+
+impl From<&Path> for Source {
+    fn from(p: &Path) -> Self {
+        Source::File(p.to_path_buf())
+    }
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::File(p) => f.debug_tuple("File").field(p).finish(),
+            Source::Bytes { name, data } => f
+                .debug_struct("Bytes")
+                .field("name", name)
+                .field("len", &data.len())
+                .finish(),
+        }
+    }
 }

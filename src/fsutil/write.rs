@@ -33,6 +33,100 @@ pub fn write_output(
     batch.commit()
 }
 
+/// Where an output goes: a file, written under the output rules, or back to
+/// the caller as bytes (the CLI's `-`, which it writes to standard output; a
+/// server's response body). The library never writes standard output itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sink {
+    /// A file (written atomically under the [`OutputRules`]).
+    File(PathBuf),
+    /// The bytes are returned to the caller ([`Returned`]).
+    Return,
+}
+
+impl Sink {
+    /// How the output is named in messages and documents: the file, or `-`.
+    pub fn name(&self) -> &Path {
+        match self {
+            Sink::File(p) => p,
+            Sink::Return => Path::new(super::STDIO),
+        }
+    }
+
+    /// The file, when it is one.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Sink::File(p) => Some(p),
+            Sink::Return => None,
+        }
+    }
+}
+
+impl From<PathBuf> for Sink {
+    fn from(p: PathBuf) -> Self {
+        Sink::File(p)
+    }
+}
+
+/// Serialized as its name (a path, lossily as text, or `-`).
+impl serde::Serialize for Sink {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name().to_string_lossy())
+    }
+}
+
+/// The bytes of an output to [`Sink::Return`]: zeroized when dropped, never
+/// shown by `Debug` (they may be a private key).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Returned(Zeroizing<Vec<u8>>);
+
+impl Returned {
+    pub fn new(data: Vec<u8>) -> Self {
+        Returned(Zeroizing::new(data))
+    }
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Returned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Returned({} bytes)", self.0.len())
+    }
+}
+
+/// Checks an output against the rules before any work is done (a
+/// [`Sink::Return`] always passes).
+pub fn check_sink(sink: &Sink, rules: &OutputRules<'_>) -> Result<(), FsError> {
+    match sink {
+        Sink::File(p) => super::check_output(p, rules),
+        Sink::Return => Ok(()),
+    }
+}
+
+/// [`check_sink`] for an output that will hold a private key: a file that is
+/// a terminal is refused too. Whether returned bytes may go to a terminal is
+/// the caller's to decide (the CLI refuses a terminal standard output).
+pub fn check_secret_sink(sink: &Sink, rules: &OutputRules<'_>) -> Result<(), FsError> {
+    match sink {
+        Sink::File(p) => super::check_secret_output(p, rules),
+        Sink::Return => Ok(()),
+    }
+}
+
+/// Writes `data` to `sink`: a file atomically under the rules (with
+/// [`MODE_SECRET`], never a terminal), or the bytes returned.
+pub fn write_sink(
+    sink: &Sink,
+    data: &[u8],
+    mode: u32,
+    rules: &OutputRules<'_>,
+) -> Result<Option<Returned>, FsError> {
+    let mut batch = AtomicBatch::new();
+    batch.add_sink(sink, data, mode, rules)?;
+    batch.commit_returning()
+}
+
 /// Writes pushca's own file (inside the home) atomically, replacing it.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), FsError> {
     write_output(path, data, mode, &OutputRules::INTERNAL)
@@ -49,6 +143,8 @@ pub struct AtomicBatch {
     targets: std::collections::HashSet<PathBuf>,
     dirs: Vec<PathBuf>,
     sync_each: bool,
+    /// The output of a [`Sink::Return`], handed back on commit.
+    returned: Option<Returned>,
 }
 
 impl AtomicBatch {
@@ -66,6 +162,36 @@ impl AtomicBatch {
             sync_each: false,
             ..Default::default()
         }
+    }
+
+    /// Stages an output to `sink`: a file under the rules (see
+    /// [`AtomicBatch::add_output`]), or bytes that [`AtomicBatch::commit_returning`]
+    /// hands back (one per batch: a second is refused as the same output twice).
+    pub fn add_sink(
+        &mut self,
+        sink: &Sink,
+        data: &[u8],
+        mode: u32,
+        rules: &OutputRules<'_>,
+    ) -> Result<(), FsError> {
+        match sink {
+            Sink::File(p) => self.add_output(p, data, mode, rules),
+            Sink::Return => {
+                if self.returned.is_some() {
+                    return Err(FsError::SameOutputTwice(sink.name().to_path_buf()));
+                }
+                self.returned = Some(Returned::new(data.to_vec()));
+                Ok(())
+            }
+        }
+    }
+
+    /// [`AtomicBatch::commit`], then the bytes of the [`Sink::Return`]
+    /// output, if there was one.
+    pub fn commit_returning(mut self) -> Result<Option<Returned>, FsError> {
+        let returned = self.returned.take();
+        self.commit()?;
+        Ok(returned)
     }
 
     /// Stages pushca's own file (inside the home).
@@ -127,7 +253,7 @@ impl AtomicBatch {
     }
 
     pub fn len(&self) -> usize {
-        self.staged.len() + self.special.len()
+        self.staged.len() + self.special.len() + usize::from(self.returned.is_some())
     }
 
     pub fn is_empty(&self) -> bool {
