@@ -343,3 +343,56 @@ fn stale_temp_files_of_dead_processes_are_removed() {
     assert_eq!(remove_stale_temp_files(dir.path()), 1);
     assert!(!stale.exists() && mine.exists() && other.exists());
 }
+
+#[test]
+fn sources_of_bytes_keep_the_limits_of_a_file() {
+    let s = Source::bytes("<stdin>", b"data".to_vec()).unwrap();
+    assert_eq!(s.name(), Path::new("<stdin>"));
+    assert_eq!(s.read().unwrap(), b"data");
+    assert!(s.path().is_none());
+    assert!(matches!(
+        Source::bytes("<stdin>", Vec::new()),
+        Err(FsError::Read { .. })
+    ));
+    let big = vec![0u8; MAX_INPUT_BYTES as usize + 1];
+    let e = Source::bytes("<stdin>", big.clone()).unwrap_err();
+    assert!(matches!(e, FsError::TooLarge { .. }), "{e}");
+    assert!(e.to_string().starts_with("<stdin>:"), "{e}");
+    // A stream is read no further than the cap.
+    let e = read_stream(&big[..], Path::new("<stdin>"), MAX_INPUT_BYTES, "none").unwrap_err();
+    assert!(matches!(e, FsError::TooLarge { .. }), "{e}");
+    assert!(format!("{s:?}").contains("len"), "no bytes in Debug");
+}
+
+#[test]
+fn a_returned_output_comes_back_once_and_writes_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = rules(false, None);
+    let file = Sink::File(dir.path().join("a.pem"));
+    let mut b = AtomicBatch::new();
+    b.add_sink(&file, b"file", MODE_PUBLIC, &r).unwrap();
+    b.add_sink(&Sink::Return, b"key", MODE_SECRET, &r).unwrap();
+    let e = b
+        .add_sink(&Sink::Return, b"again", MODE_PUBLIC, &r)
+        .unwrap_err();
+    assert!(
+        matches!(&e, FsError::SameOutputTwice(p) if p == Path::new("-")),
+        "{e}"
+    );
+    let returned = b.commit_returning().unwrap().unwrap();
+    assert_eq!(returned.as_bytes(), b"key");
+    assert!(
+        !format!("{returned:?}").contains("key"),
+        "no bytes in Debug"
+    );
+    assert_eq!(fs::read(dir.path().join("a.pem")).unwrap(), b"file");
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    assert_eq!(serde_json::to_value(&Sink::Return).unwrap(), "-");
+    assert_eq!(
+        serde_json::to_value(&file).unwrap(),
+        file.name().to_str().unwrap()
+    );
+    assert!(write_sink(&Sink::Return, b"x", MODE_PUBLIC, &r)
+        .unwrap()
+        .is_some());
+}

@@ -1131,6 +1131,59 @@ mod tests {
         assert_eq!(bundled, ders, "the bundle holds the batch in CSR order");
     }
 
+    /// `cert show`'s document: `expired` once a day has passed (as the text
+    /// says "expired N days ago"), `revoked` only for a store record, `pem`
+    /// only when asked; a renewal not due says how long the newest has left.
+    #[test]
+    fn the_documents_of_show_and_renew() {
+        let dir = tempfile::tempdir().unwrap();
+        let (home, pass) = home_with_app(dir.path());
+        let csr = Source::File(csr_file(dir.path(), "a.csr"));
+        let out = renew(
+            &home,
+            &RenewRequest {
+                bundle_id: "com.x.app",
+                env: PushEnvironment::Production,
+                csr: csr.clone(),
+                output: IssueOutput::Return,
+                within: 30,
+                format: CertFormat::Pem,
+            },
+            || Ok(pass.clone()),
+        )
+        .unwrap();
+        let Renewal::Renewed(r) = &out.view else {
+            panic!("due: nothing yet")
+        };
+        assert_eq!(r.out, Some(Sink::Return));
+        let pem = out.returned.expect("the certificate comes back");
+        let der = crate::certfile::read_certificates(pem.as_bytes())
+            .unwrap()
+            .remove(0);
+        let s = CertSummary::from_der(&der).unwrap();
+        let v = CertShown::new(&s, None, None, s.not_after);
+        assert_eq!((v.days_left, v.expired), (0, false));
+        let v = CertShown::new(&s, None, None, s.not_after + 1);
+        assert_eq!((v.days_left, v.expired), (-1, true));
+        let doc = serde_json::to_value(&v).unwrap();
+        assert!(
+            doc.get("revoked").is_none() && doc.get("pem").is_none(),
+            "{doc}"
+        );
+        let rec = list(&home, None, None).unwrap().remove(0);
+        let v = CertShown::new(&s, Some(&rec), Some("PEM".into()), s.not_before);
+        let doc = serde_json::to_value(&v).unwrap();
+        assert_eq!(
+            (doc["revoked"].clone(), doc["pem"].clone()),
+            (false.into(), "PEM".into())
+        );
+        let nd = NotDue {
+            newest: rec.clone(),
+        }
+        .view(30, rec.not_after - 86_400 * 40 - 1);
+        assert_eq!((nd.renewed, nd.days_left, nd.within), (false, 40, 30));
+    }
+
     fn home_with_app(dir: &Path) -> (Home, Secret) {
         let home = Home::new(dir.join("home"));
         let pass = Secret::new("a long CA passphrase");
