@@ -1,6 +1,12 @@
-//! File-system helpers: safe reads ([`read`]), the output rules every
-//! command follows ([`rules`]) and atomic writes with explicit permissions
-//! ([`write`]). Everything is re-exported here: `crate::fsutil::X`.
+//! File-system helpers: safe reads (`read.rs`), the output rules every
+//! command follows (`rules.rs`) and atomic writes with explicit permissions
+//! (`write.rs`). Everything is re-exported here: `crate::fsutil::X`.
+//!
+//! `-` (standard input and output) is the CLI's: it reads standard input into
+//! a [`Source`] and gets a [`Sink::Return`] output back as bytes. The path
+//! functions still treat a `-` path as stdio for the commands whose CLI does
+//! not resolve it yet (`profile`, `gateway check`, `crl`): the legacy branches
+//! marked below, to be removed when those take a `Source`/`Sink`.
 //!
 //! Reads: only regular files, opened without blocking (a FIFO or device is
 //! refused, never waited on), at most [`MAX_INPUT_BYTES`] actually read.

@@ -129,6 +129,7 @@ pub(super) fn resolve(path: &Path, rules: &OutputRules<'_>) -> Result<Target, Fs
         reason: reason.to_string(),
     };
     if is_stdio(path) {
+        // Legacy `-` (see the module doc).
         return Ok(Target::Special(path.to_path_buf()));
     }
     // Every link of the chain is checked before anything is resolved, the
@@ -188,7 +189,7 @@ pub fn check_output(path: &Path, rules: &OutputRules<'_>) -> Result<(), FsError>
 }
 
 /// [`check_output`] for an output that will hold a private key (written with
-/// [`MODE_SECRET`]): a terminal is refused too.
+/// [`MODE_SECRET`](super::MODE_SECRET)): a terminal is refused too.
 pub fn check_secret_output(path: &Path, rules: &OutputRules<'_>) -> Result<(), FsError> {
     let target = resolve(path, rules)?;
     refuse_terminal(path, &target)
@@ -201,6 +202,7 @@ pub(super) fn refuse_terminal(path: &Path, target: &Target) -> Result<(), FsErro
     let Target::Special(p) = target else {
         return Ok(());
     };
+    // Legacy `-` (see the module doc): whether stdout is a terminal.
     let terminal = if is_stdio(p) {
         io::stdout().is_terminal()
     } else {
@@ -219,7 +221,7 @@ pub(super) fn refuse_terminal(path: &Path, target: &Target) -> Result<(), FsErro
     Ok(())
 }
 
-/// Checks outputs that are written together (one [`AtomicBatch`]) before any
+/// Checks outputs that are written together (one [`AtomicBatch`](super::AtomicBatch)) before any
 /// work is done: each one under the rules, and no two of them the same file
 /// once symlinks and `..` are resolved (`out/a.pem` and `./out/../out/a.pem`),
 /// so that staging the batch cannot fail on it later.

@@ -297,6 +297,7 @@ fn write_special(path: &Path, data: &[u8]) -> Result<(), FsError> {
         reason: describe(e),
     };
     if is_stdio(path) {
+        // Legacy `-` (see the module doc).
         STDOUT_WRITTEN.store(true, std::sync::atomic::Ordering::SeqCst);
         let mut out = io::stdout().lock();
         out.write_all(data).map_err(|e| werr(&e))?;
