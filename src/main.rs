@@ -41,12 +41,24 @@ fn main() -> ExitCode {
     let quiet = cli.quiet;
     match cli::run(cli) {
         Ok(report) => {
-            // With `--out -` the data went to stdout: the report goes to stderr.
-            let mut out: Box<dyn Write> = if pushca::fsutil::stdout_written() {
-                Box::new(std::io::stderr().lock())
-            } else {
-                Box::new(std::io::stdout().lock())
-            };
+            // With `--out -` the data goes to stdout: the report to stderr.
+            if let Some(data) = &report.stdout {
+                let mut o = std::io::stdout().lock();
+                if let Err(e) = o.write_all(data.as_bytes()).and_then(|()| o.flush()) {
+                    let e = CliError::from(pushca::fsutil::FsError::Write {
+                        path: pushca::fsutil::STDIO.into(),
+                        reason: e.to_string(),
+                    });
+                    print_error(json, &e);
+                    return ExitCode::from(e.exit);
+                }
+            }
+            let mut out: Box<dyn Write> =
+                if report.stdout.is_some() || pushca::fsutil::stdout_written() {
+                    Box::new(std::io::stderr().lock())
+                } else {
+                    Box::new(std::io::stdout().lock())
+                };
             if json {
                 let mut doc = report.json;
                 if !report.warnings.is_empty() {

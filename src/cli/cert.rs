@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 use pushca::ca::PushEnvironment;
+use pushca::fsutil::Sink;
 use pushca::ops::{self, certs};
 use pushca::pem::encode as pem_encode;
 use serde_json::json;
@@ -189,8 +190,14 @@ pub fn cert(ctx: &Ctx, c: CertCmd) -> Result<Report, CliError> {
 fn issue(ctx: &Ctx, a: CertIssueArgs) -> Result<Report, CliError> {
     let home = ctx.home()?;
     let output = match (&a.out, &a.out_dir, &a.out_bundle) {
-        (Some(out), _, _) => Some(certs::IssueOutput::File(out.clone())),
-        (None, Some(dir), _) => Some(certs::IssueOutput::Dir(dir.clone())),
+        (Some(out), _, _) => Some(match super::sink(out) {
+            Sink::File(p) => certs::IssueOutput::File(p),
+            Sink::Return => certs::IssueOutput::Return,
+        }),
+        (None, Some(dir), _) => {
+            super::not_stdout_dir(dir)?;
+            Some(certs::IssueOutput::Dir(dir.clone()))
+        }
         (None, None, Some(_)) => {
             if matches!(a.format, CertFormat::Der) {
                 return Err(CliError::usage(
@@ -205,12 +212,22 @@ fn issue(ctx: &Ctx, a: CertIssueArgs) -> Result<Report, CliError> {
             ))
         }
     };
+    if a.csr.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
+        return Err(CliError::usage(
+            "--csr - (standard input) can be given once",
+        ));
+    }
+    let csrs = a
+        .csr
+        .iter()
+        .map(|p| super::source(p))
+        .collect::<Result<Vec<_>, _>>()?;
     let req = certs::IssueRequest {
         bundle_id: &a.app,
         env: a.env,
-        csr_files: &a.csr,
+        csr_files: &csrs,
         output,
-        bundle: a.out_bundle.clone(),
+        bundle: a.out_bundle.as_deref().map(super::sink),
         format: a.format.into(),
         force: a.overwrite.force,
     };
@@ -222,79 +239,46 @@ fn issue(ctx: &Ctx, a: CertIssueArgs) -> Result<Report, CliError> {
     let progress = super::progress(ctx, a.csr.len() as u64, "signing certificates");
     let outcome = prepared.issue_with_progress(&pass, &|| progress.inc(1))?;
     progress.finish_and_clear();
-    let bundle_id = &outcome.app.bundle_id;
-    let items: Vec<_> = outcome
-        .issued
-        .iter()
-        .map(|i| {
-            let c = &i.cert;
-            json!({
-                "serial": c.serial, "sha256": c.sha256, "subject": c.subject,
-                "bundle_id": bundle_id, "environment": a.env.name(),
-                "not_before": rfc3339(c.not_before.unix_timestamp()),
-                "not_after": rfc3339(c.not_after.unix_timestamp()),
-                "out": i.path,
-            })
-        })
-        .collect();
+    let v = outcome.view();
     let mut text = String::new();
-    for i in &outcome.issued {
+    for c in &v.certificates {
         text.push_str(&format!(
             "Issued {} push certificate for {} serial {} (valid until {}){}\n",
             a.env,
-            bundle_id,
-            i.cert.serial,
-            rfc3339(i.cert.not_after.unix_timestamp()),
-            i.path
+            c.bundle_id,
+            c.serial,
+            rfc3339(c.not_after),
+            c.out
                 .as_ref()
-                .map(|p| format!(" -> {}", p.display()))
+                .map(|p| format!(" -> {}", p.name().display()))
                 .unwrap_or_default()
         ));
     }
-    if outcome.issued.len() > 1 {
+    if v.certificates.len() > 1 {
         text = format!(
             "Issued {} certificates for {} ({})\n",
-            outcome.issued.len(),
-            bundle_id,
+            v.certificates.len(),
+            outcome.app.bundle_id,
             a.env
         ) + if ctx.verbose > 0 { text.as_str() } else { "" };
     }
-    if let Some(b) = &outcome.bundle {
+    if let Some(b) = &v.bundle {
         text.push_str(&format!(
             "Wrote {} certificate(s) to the bundle {}\n",
-            outcome.issued.len(),
-            b.display()
+            v.certificates.len(),
+            b.name().display()
         ));
     }
-    let mut report = Report::new(
-        json!({ "certificates": items, "bundle": outcome.bundle }),
-        text,
-    );
-    for w in outcome.warnings {
-        report = report.warn(w);
-    }
-    Ok(report)
+    Ok(Report::of(&v, text)?
+        .warn_all(outcome.warnings)
+        .with_stdout(outcome.returned))
 }
 
 fn list(ctx: &Ctx, a: CertListArgs) -> Result<Report, CliError> {
     let home = ctx.home()?;
-    let now_ts = ops::now().unix_timestamp();
-    let rows = certs::list(&home, a.app.as_deref(), a.expiring_within)?;
-    let items: Vec<_> = rows
-        .iter()
-        .map(|r| {
-            json!({
-                "serial": r.serial, "bundle_id": r.bundle_id, "team_id": r.team_id,
-                "environment": r.environment, "sha256": r.sha256, "key_type": pushca::keys::KeyAlgorithm::id_of(&r.key_type),
-                "not_before": rfc3339(r.not_before), "not_after": rfc3339(r.not_after),
-                "days_left": (r.not_after - now_ts).div_euclid(86_400),
-                "expired": r.not_after <= now_ts,
-                "revoked": r.revoked_at.is_some(),
-            })
-        })
-        .collect();
+    let v = certs::list_view(&home, a.app.as_deref(), a.expiring_within)?;
     let mut text = String::new();
-    if rows.is_empty() {
+    if v.certificates.is_empty() {
         text.push_str(if a.expiring_within.is_some() {
             "No certificates expire in that window.\n"
         } else {
@@ -305,18 +289,17 @@ fn list(ctx: &Ctx, a: CertListArgs) -> Result<Report, CliError> {
             "{:<34} {:<28} {:<12} {:<22} {}\n",
             "SERIAL", "APP", "ENV", "NOT AFTER", "DAYS LEFT"
         ));
-        for r in &rows {
-            let days = (r.not_after - now_ts).div_euclid(86_400);
+        for r in &v.certificates {
             text.push_str(&format!(
                 "{:<34} {:<28} {:<12} {:<22} {}{}\n",
                 r.serial,
                 r.bundle_id,
                 r.environment,
                 rfc3339(r.not_after),
-                days,
-                if r.revoked_at.is_some() {
+                r.days_left,
+                if r.revoked {
                     " (revoked)"
-                } else if days < 0 {
+                } else if r.days_left < 0 {
                     " (expired)"
                 } else {
                     ""
@@ -324,22 +307,27 @@ fn list(ctx: &Ctx, a: CertListArgs) -> Result<Report, CliError> {
             ));
         }
     }
-    let code = if a.expiring_within.is_some() && !rows.is_empty() {
+    let code = if a.expiring_within.is_some() && !v.certificates.is_empty() {
         exit::EXPIRING
     } else {
         exit::OK
     };
-    Ok(Report::new(json!({ "certificates": items }), text).with_exit(code))
+    Ok(Report::of(&v, text)?.with_exit(code))
 }
 
 fn show(ctx: &Ctx, a: CertShowArgs) -> Result<Report, CliError> {
+    let target = if a.target == "-" {
+        certs::ShowTarget::Source(super::source(std::path::Path::new("-"))?)
+    } else {
+        certs::ShowTarget::Named(a.target.clone())
+    };
     let shown = certs::show(
         || pushca::home::Home::resolve(ctx.home.clone()).map_err(ops::OpsError::from),
-        &a.target,
+        &target,
+        a.pem,
     )?;
-    let s = &shown.summary;
-    let now_ts = ops::now().unix_timestamp();
-    let days = s.days_left(now_ts);
+    let s = &shown.view;
+    let days = s.days_left;
     let env_label = match s.environments.as_slice() {
         [] => "none".to_string(),
         [one] => one.to_string(),
@@ -368,79 +356,54 @@ fn show(ctx: &Ctx, a: CertShowArgs) -> Result<Report, CliError> {
             ));
         }
     }
-    let pem = pem_encode("CERTIFICATE", &shown.der);
-    if a.pem {
-        text.push_str(&pem);
+    if let Some(pem) = &s.pem {
+        text.push_str(pem);
     }
-    let mut doc = json!({
-        "subject": s.subject, "issuer": s.issuer, "serial": s.serial,
-        "environments": s.environments, "topics": s.topics, "bundle_id": s.bundle_id,
-        "not_before": rfc3339(s.not_before), "not_after": rfc3339(s.not_after),
-        "days_left": days, "expired": days < 0, "public_key": s.public_key,
-        "extended_key_usage": s.extended_key_usage, "is_ca": s.is_ca, "sha256": s.sha256,
-    });
-    if let Some(r) = &shown.record {
-        doc["revoked"] = json!(r.revoked_at.is_some());
-    }
-    if a.pem {
-        doc["pem"] = json!(pem);
-    }
-    Ok(Report::new(doc, text))
+    Report::of(s, text)
 }
 
 fn export(ctx: &Ctx, a: CertExportArgs) -> Result<Report, CliError> {
     let home = ctx.home()?;
-    let rec = certs::export(
+    let v = certs::export(
         &home,
         &a.serial,
-        &a.out,
+        &super::sink(&a.out),
         a.format.into(),
         &super::rules(Some(&home), a.overwrite),
     )?;
-    Ok(Report::new(
-        json!({ "serial": rec.serial, "sha256": rec.sha256, "bundle_id": rec.bundle_id,
-                "environment": rec.environment, "out": a.out }),
-        format!(
-            "Wrote certificate {} ({} {}) to {}\n",
-            rec.serial,
-            rec.bundle_id,
-            rec.environment,
-            a.out.display()
-        ),
-    ))
+    let text = format!(
+        "Wrote certificate {} ({} {}) to {}\n",
+        v.serial,
+        v.bundle_id,
+        v.environment,
+        v.out.name().display()
+    );
+    Ok(Report::of(&v, text)?.with_stdout(v.returned.clone()))
 }
 
 fn revoke(ctx: &Ctx, a: CertRevokeArgs) -> Result<Report, CliError> {
     let home = ctx.home()?;
-    let (rec, changed) = ops::revocation::revoke(&home, &a.serial, a.reason.as_deref())?;
-    let reason = rec
-        .revocation_reason
-        .clone()
-        .unwrap_or_else(|| "unspecified".into());
-    let at = rec.revoked_at.map(rfc3339);
-    let text = if changed && rec.environment == "profile-signing" {
+    let v = ops::revocation::revoke(&home, &a.serial, a.reason.as_deref())?;
+    let reason = &v.reason;
+    let text = if v.changed && v.environment == "profile-signing" {
         format!(
             "Revoked the profile signer {} ({}), reason {reason}: profiles and trust stores it signed are refused from the next CRL on\n",
-            rec.serial, rec.subject
+            v.serial, v.subject
         )
-    } else if changed {
+    } else if v.changed {
         format!(
             "Revoked certificate {} ({} {}), reason {reason}\n",
-            rec.serial, rec.bundle_id, rec.environment
+            v.serial, v.bundle_id, v.environment
         )
     } else {
         format!(
             "Certificate {} was already revoked on {} ({reason})\n",
-            rec.serial,
-            at.clone().unwrap_or_default()
+            v.serial,
+            v.revoked_at.map(rfc3339).unwrap_or_default()
         )
     };
-    let mut report = Report::new(
-        json!({ "serial": rec.serial, "bundle_id": rec.bundle_id, "environment": rec.environment,
-                "revoked": true, "changed": changed, "revoked_at": at, "reason": reason }),
-        text,
-    );
-    if changed {
+    let mut report = Report::of(&v, text)?;
+    if v.changed {
         report = report.warn(
             "gateways learn of it from the next CRL: run `pushca crl` or `pushca gateway trust-store`",
         );
@@ -501,68 +464,59 @@ pub fn crl(ctx: &Ctx, a: CrlArgs) -> Result<Report, CliError> {
     }
 }
 
-fn not_renewed(newest: &pushca::store::CertRecord, within: u32) -> Report {
-    let now = ops::now().unix_timestamp();
-    let days = (newest.not_after - now).div_euclid(86_400);
-    Report::new(
-        json!({ "renewed": false, "serial": newest.serial, "not_after": rfc3339(newest.not_after),
-                "days_left": days, "within": within }),
-        format!(
-            "Not renewed: certificate {} is valid until {} ({days} days left, more than {within})\n",
-            newest.serial,
-            rfc3339(newest.not_after)
-        ),
-    )
+fn not_renewed(v: &certs::NotRenewed) -> Result<Report, CliError> {
+    let text = format!(
+        "Not renewed: certificate {} is valid until {} ({} days left, more than {})\n",
+        v.serial,
+        rfc3339(v.not_after),
+        v.days_left,
+        v.within
+    );
+    Report::of(v, text)
 }
 
 fn renew(ctx: &Ctx, a: CertRenewArgs) -> Result<Report, CliError> {
     let home = ctx.home()?;
-    let csrs = [a.csr.clone()];
-    let req = certs::IssueRequest {
+    let req = certs::RenewRequest {
         bundle_id: &a.app,
         env: a.env,
-        csr_files: &csrs,
-        output: Some(certs::IssueOutput::File(a.out.clone())),
-        bundle: None,
+        csr: super::source(&a.csr)?,
+        output: match super::sink(&a.out) {
+            Sink::File(p) => certs::IssueOutput::File(p),
+            Sink::Return => certs::IssueOutput::Return,
+        },
+        within: a.within,
         format: a.format.into(),
-        // `cert renew` replaces its --out by design.
-        force: true,
     };
-    let prepared = certs::prepare_issue(&home, &req, &|| {})?.only_if_due(a.within);
-    // Not due: no passphrase needed, nothing written.
-    if let Err(nd) = prepared.due()? {
-        return Ok(not_renewed(&nd.newest, a.within));
-    }
-    let pass = secrets::ca_passphrase(a.ca_passin.as_ref(), false)?;
-    let outcome = match prepared.issue(&pass) {
-        Err(ops::OpsError::RenewedMeanwhile(_)) => {
-            let mut st = ops::open_store(&home)?;
-            let now = ops::now().unix_timestamp();
-            let newest = st
-                .read(|tx| certs::newest_valid(tx, &a.app, a.env, now))?
-                .ok_or_else(|| CliError::internal("the renewed certificate vanished"))?;
-            return Ok(not_renewed(&newest, a.within));
-        }
-        other => other?,
+    let ca_passin = a.ca_passin.clone();
+    let mut ca_err = None;
+    let outcome = certs::renew(&home, &req, || {
+        // The CLI's own error (which flag, which hint) is kept aside and
+        // returned instead of this placeholder.
+        secrets::ca_passphrase(ca_passin.as_ref(), false).map_err(|e| {
+            ca_err = Some(e);
+            ops::OpsError::Passphrase(pushca::secret::PassphraseError::Empty)
+        })
+    });
+    let outcome = match (outcome, ca_err) {
+        (Err(_), Some(e)) => return Err(e),
+        (r, _) => r?,
     };
-    let i = &outcome.issued[0];
-    let mut report = Report::new(
-        json!({ "renewed": true, "serial": i.cert.serial, "sha256": i.cert.sha256,
-                "bundle_id": outcome.app.bundle_id, "environment": a.env.name(),
-                "not_after": rfc3339(i.cert.not_after.unix_timestamp()), "out": i.path }),
-        format!(
-            "Renewed: issued {} certificate {} for {} (valid until {}) -> {}\n",
-            a.env,
-            i.cert.serial,
-            outcome.app.bundle_id,
-            rfc3339(i.cert.not_after.unix_timestamp()),
-            a.out.display()
-        ),
+    let v = match &outcome.view {
+        certs::Renewal::NotRenewed(v) => return not_renewed(v),
+        certs::Renewal::Renewed(v) => v,
+    };
+    let text = format!(
+        "Renewed: issued {} certificate {} for {} (valid until {}) -> {}\n",
+        a.env,
+        v.serial,
+        v.bundle_id,
+        rfc3339(v.not_after),
+        a.out.display()
     );
-    for w in outcome.warnings {
-        report = report.warn(w);
-    }
-    Ok(report)
+    Ok(Report::of(&outcome.view, text)?
+        .warn_all(outcome.warnings)
+        .with_stdout(outcome.returned))
 }
 
 #[derive(Args, Debug)]
@@ -651,6 +605,7 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<Report, CliError> {
 
 fn create(ctx: &Ctx, a: CertCreateArgs) -> Result<Report, CliError> {
     let home = ctx.home()?;
+    super::not_stdout_dir(&a.out_dir)?;
     let protection = super::protection(&a.protection, "key and .p12 password")?;
     let ca_passin = a.ca_passin.clone();
     let mut ca_err = None;
@@ -676,31 +631,21 @@ fn create(ctx: &Ctx, a: CertCreateArgs) -> Result<Report, CliError> {
         (Err(_), Some(e)) => return Err(e),
         (r, _) => r?,
     };
-    if let Some(nd) = &out.not_due {
-        let within = a.renew_within.unwrap_or_default();
-        return Ok(not_renewed(&nd.newest, within));
-    }
-    let Some(i) = &out.issued else {
-        return Err(CliError::internal("nothing issued"));
+    let v = match &out.view {
+        certs::CreateView::NotRenewed(v) => return not_renewed(v),
+        certs::CreateView::Created(v) => v,
     };
-    let doc = json!({
-        "renewed": true, "serial": i.cert.serial, "sha256": i.cert.sha256,
-        "bundle_id": a.app, "environment": a.env.name(),
-        "not_after": rfc3339(i.cert.not_after.unix_timestamp()),
-        "key": out.key, "csr": out.csr, "certificate": i.path, "p12": out.p12, "ck": out.ck,
-        "encrypted": matches!(protection, ops::convert::Protection::Password(_)),
-    });
     let text = format!(
         "Issued {} certificate {} for {} (valid until {})\n  key         {}\n  CSR         {}\n  certificate {}\n  .p12        {}\n  ck.pem      {}\n",
         a.env,
-        i.cert.serial,
+        v.serial,
         a.app,
-        rfc3339(i.cert.not_after.unix_timestamp()),
-        out.key.display(),
-        out.csr.display(),
-        i.path.as_deref().unwrap_or(a.out_dir.as_path()).display(),
-        out.p12.display(),
-        out.ck.display()
+        rfc3339(v.not_after),
+        v.key.display(),
+        v.csr.display(),
+        v.certificate.display(),
+        v.p12.display(),
+        v.ck.display()
     );
-    Ok(Report::new(doc, text))
+    Report::of(&out.view, text)
 }

@@ -5,11 +5,10 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use pushca::certfile::CertSummary;
-use pushca::keys::decode::KeyFormat;
+use pushca::fsutil::Source;
 use pushca::ops::{convert, OpsError};
 use pushca::p12::{Pkcs12Contents, Profile};
 use pushca::secret::Secret;
-use serde_json::json;
 
 use super::secrets::{self, SecretSource};
 use super::{CliError, Ctx, Overwrite, Report};
@@ -167,49 +166,49 @@ pub fn pem(ctx: &Ctx, cmd: PemCmd) -> Result<Report, CliError> {
     }
 }
 
-/// The passphrase of a key file: only when it is encrypted; `--passin`, else a prompt.
-fn key_passphrase(path: &Path, passin: Option<&SecretSource>) -> Result<Option<Secret>, CliError> {
-    if !convert::key_is_encrypted(path)? {
+/// The passphrase of a key: only when it is encrypted; `--passin`, else a prompt.
+fn key_passphrase(key: &Source, passin: Option<&SecretSource>) -> Result<Option<Secret>, CliError> {
+    if !convert::key_is_encrypted(key)? {
         return Ok(None);
     }
-    let what = format!("passphrase for {}", path.display());
+    let what = format!("passphrase for {}", key.name().display());
     secrets::from_flag_or_prompt(passin, &what, "--passin", false).map(Some)
 }
 
 /// Opens a .p12: with `--passin`, else the empty password, else a prompt.
-fn open_p12(path: &Path, passin: Option<&SecretSource>) -> Result<Pkcs12Contents, CliError> {
+/// The password is read before the file (both may come from standard input,
+/// password line first, as with openssl).
+fn open_p12(
+    path: &Path,
+    passin: Option<&SecretSource>,
+) -> Result<(Pkcs12Contents, Source), CliError> {
     let first = match passin {
         Some(src) => secrets::read(src, "--passin")?,
         None => Secret::new(""),
     };
+    let input = super::source(path)?;
     // One work budget for every attempt on this file.
     let mut budget = pushca::pbe::WorkBudget::new();
-    match convert::open_p12(path, &first, &mut budget) {
-        Ok(c) => Ok(c),
+    match convert::open_p12(&input, &first, &mut budget) {
+        Ok(c) => Ok((c, input)),
         Err(OpsError::P12 { ref source, .. }) if passin.is_none() && source.is_wrong_password() => {
-            let what = format!("password for {}", path.display());
+            let what = format!("password for {}", input.name().display());
             let pass = secrets::from_flag_or_prompt(None, &what, "--passin", false)?;
-            Ok(convert::open_p12(path, &pass, &mut budget)?)
+            let c = convert::open_p12(&input, &pass, &mut budget)?;
+            Ok((c, input))
         }
         Err(e) => Err(e.into()),
     }
 }
 
-fn cert_json(
-    out: &Path,
-    n: usize,
-    key: bool,
-    encrypted: bool,
-    leaf: Option<&CertSummary>,
-) -> serde_json::Value {
-    json!({
-        "out": out.display().to_string(),
-        "certificates": n,
-        "key": key,
-        "encrypted": encrypted,
-        "subject": leaf.map(|s| s.subject.clone()),
-        "sha256": leaf.map(|s| s.sha256.clone()),
-    })
+/// Certificate and key both from standard input: refused.
+fn one_stdin(a: &Path, b: &Path) -> Result<(), CliError> {
+    if a.as_os_str() == "-" && b.as_os_str() == "-" {
+        return Err(CliError::usage(
+            "the certificate and the key cannot both be - (standard input)",
+        ));
+    }
+    Ok(())
 }
 
 fn with_expiry_warning(report: Report, s: &CertSummary, what: &Path) -> Report {
@@ -220,58 +219,51 @@ fn with_expiry_warning(report: Report, s: &CertSummary, what: &Path) -> Report {
 }
 
 fn p12_export(ctx: &Ctx, a: P12ExportArgs) -> Result<Report, CliError> {
+    one_stdin(&a.cert, &a.key)?;
     let home = ctx.home_opt();
     let rules = super::rules(home.as_ref(), a.overwrite);
+    let out = super::sink(&a.out);
     // Refused before any passphrase is asked for.
-    pushca::fsutil::check_secret_output(&a.out, &rules)?;
-    let key_pass = key_passphrase(&a.key, a.passin.as_ref())?;
+    super::check_secret_sink(&out, &rules)?;
+    let key = super::source(&a.key)?;
+    let key_pass = key_passphrase(&key, a.passin.as_ref())?;
     let protection = super::protection(&a.protection, "password for the .p12")?;
-    let done = convert::p12_export(
+    let cert = super::source(&a.cert)?;
+    let v = convert::p12_export(
         home.as_ref(),
-        &a.cert,
-        &a.key,
+        &cert,
+        &key,
         key_pass.as_ref(),
         a.chain,
         a.name.as_deref(),
         &protection,
         a.legacy,
-        &a.out,
+        &out,
         &rules,
     )?;
-    let (profile_name, profile_text) = match done.profile {
-        Profile::Modern => ("modern", "AES-256, HMAC-SHA256"),
-        Profile::Legacy => ("legacy", "legacy 3DES/RC2-40, SHA-1 MAC"),
-        Profile::Unencrypted => ("none", "unencrypted"),
+    let profile_text = match v.profile {
+        Profile::Modern => "AES-256, HMAC-SHA256",
+        Profile::Legacy => "legacy 3DES/RC2-40, SHA-1 MAC",
+        Profile::Unencrypted => "unencrypted",
     };
-    let n = done.certificates;
-    let mut doc = cert_json(
-        &a.out,
-        n,
-        true,
-        done.profile != Profile::Unencrypted,
-        Some(&done.leaf),
-    );
-    doc["profile"] = profile_name.into();
-    doc["friendly_name"] = done.friendly_name.into();
+    let n = v.certificates;
     let text = format!(
         "wrote {} ({} certificate{}, key, {profile_text})",
-        a.out.display(),
+        v.out.name().display(),
         n,
         if n == 1 { "" } else { "s" },
     );
-    Ok(with_expiry_warning(
-        Report::new(doc, text),
-        &done.leaf,
-        &a.cert,
-    ))
+    let report = Report::of(&v, text)?.with_stdout(v.returned.clone());
+    Ok(with_expiry_warning(report, &v.leaf, cert.name()))
 }
 
 fn p12_to_pem(ctx: &Ctx, a: P12ToPemArgs) -> Result<Report, CliError> {
-    let contents = open_p12(&a.input, a.passin.as_ref())?;
+    let (contents, _) = open_p12(&a.input, a.passin.as_ref())?;
     let home = ctx.home_opt();
     let rules = super::rules(home.as_ref(), a.overwrite);
+    let out = super::sink(&a.out);
     if !a.nokeys && contents.key().is_some() {
-        pushca::fsutil::check_secret_output(&a.out, &rules)?;
+        super::check_secret_sink(&out, &rules)?;
     }
     let sel = convert::Selection {
         clcerts: a.clcerts,
@@ -290,11 +282,10 @@ fn p12_to_pem(ctx: &Ctx, a: P12ToPemArgs) -> Result<Report, CliError> {
             "passphrase for the written key",
         )?
     };
-    let w = convert::p12_to_pem(&contents, sel, &protection, &a.out, &rules)?;
-    let doc = cert_json(&a.out, w.certificates, w.key, w.encrypted, w.leaf.as_ref());
+    let w = convert::p12_to_pem(&contents, sel, &protection, &out, &rules)?;
     let text = format!(
         "wrote {} ({} certificate{}{})",
-        a.out.display(),
+        w.out.name().display(),
         w.certificates,
         if w.certificates == 1 { "" } else { "s" },
         match (w.key, w.encrypted) {
@@ -303,11 +294,11 @@ fn p12_to_pem(ctx: &Ctx, a: P12ToPemArgs) -> Result<Report, CliError> {
             (true, false) => ", unencrypted key",
         }
     );
-    let mut report = Report::new(doc, text);
+    let mut report = Report::of(&w, text)?.with_stdout(w.returned.clone());
     if w.certificates == 0 && !w.key {
         report = report.warn(format!(
             "nothing matched the selection: {} is empty",
-            a.out.display()
+            w.out.name().display()
         ));
     }
     Ok(report)
@@ -316,62 +307,56 @@ fn p12_to_pem(ctx: &Ctx, a: P12ToPemArgs) -> Result<Report, CliError> {
 fn key_decrypt(ctx: &Ctx, a: KeyDecryptArgs) -> Result<Report, CliError> {
     let home = ctx.home_opt();
     let rules = super::rules(home.as_ref(), a.overwrite);
-    pushca::fsutil::check_secret_output(&a.out, &rules)?;
-    let pass = key_passphrase(&a.input, a.passin.as_ref())?;
-    let (key, format) =
-        convert::key_decrypt(&a.input, pass.as_ref(), a.traditional, &a.out, &rules)?;
-    let input_format = match format {
-        KeyFormat::Pkcs8 => "pkcs8",
-        KeyFormat::EncryptedPkcs8 => "encrypted-pkcs8",
-        KeyFormat::Pkcs1 => "pkcs1",
-        KeyFormat::Sec1 => "sec1",
-    };
-    let doc = json!({
-        "out": a.out.display().to_string(),
-        "key": true,
-        "encrypted": false,
-        "algorithm": key.algorithm().id(),
-        "input_format": input_format,
-        "input_encrypted": pass.is_some(),
-        "format": if a.traditional { "traditional" } else { "pkcs8" },
-    });
+    let out = super::sink(&a.out);
+    super::check_secret_sink(&out, &rules)?;
+    let input = super::source(&a.input)?;
+    let pass = key_passphrase(&input, a.passin.as_ref())?;
+    let v = convert::key_decrypt(&input, pass.as_ref(), a.traditional, &out, &rules)?;
     let text = format!(
         "wrote {} ({}, {}, unencrypted)",
-        a.out.display(),
-        key.algorithm(),
+        v.out.name().display(),
+        v.algorithm_text,
         if a.traditional {
             "PKCS#1/SEC1"
         } else {
             "PKCS#8"
         }
     );
-    Ok(Report::new(doc, text))
+    Ok(Report::of(&v, text)?.with_stdout(v.returned.clone()))
 }
 
-fn ck_report(out: &Path, w: &convert::CkWritten, what: &Path) -> Report {
-    let doc = cert_json(out, w.certificates, true, false, Some(&w.leaf));
+fn ck_report(w: &convert::CkWritten, what: &Path) -> Result<Report, CliError> {
     let text = format!(
         "wrote {} (certificate {} + unencrypted key)",
-        out.display(),
-        w.leaf.subject
+        w.out.name().display(),
+        w.subject.as_deref().unwrap_or_default()
     );
-    with_expiry_warning(Report::new(doc, text), &w.leaf, what)
+    let report = Report::of(w, text)?.with_stdout(w.returned.clone());
+    Ok(match &w.leaf {
+        Some(leaf) => with_expiry_warning(report, leaf, what),
+        None => report,
+    })
 }
 
 fn pem_merge(ctx: &Ctx, a: PemMergeArgs) -> Result<Report, CliError> {
+    one_stdin(&a.cert, &a.key)?;
     let home = ctx.home_opt();
     let rules = super::rules(home.as_ref(), a.overwrite);
-    pushca::fsutil::check_secret_output(&a.out, &rules)?;
-    let pass = key_passphrase(&a.key, a.passin.as_ref())?;
-    let w = convert::pem_merge(&a.cert, &a.key, pass.as_ref(), &a.out, &rules)?;
-    Ok(ck_report(&a.out, &w, &a.cert))
+    let out = super::sink(&a.out);
+    super::check_secret_sink(&out, &rules)?;
+    let key = super::source(&a.key)?;
+    let pass = key_passphrase(&key, a.passin.as_ref())?;
+    let cert = super::source(&a.cert)?;
+    let w = convert::pem_merge(&cert, &key, pass.as_ref(), &out, &rules)?;
+    ck_report(&w, cert.name())
 }
 
 fn pem_ck(ctx: &Ctx, a: PemCkArgs) -> Result<Report, CliError> {
     let home = ctx.home_opt();
     let rules = super::rules(home.as_ref(), a.overwrite);
-    pushca::fsutil::check_secret_output(&a.out, &rules)?;
-    let contents = open_p12(&a.input, a.passin.as_ref())?;
-    let w = convert::pem_ck(&a.input, &contents, &a.out, &rules)?;
-    Ok(ck_report(&a.out, &w, &a.input))
+    let out = super::sink(&a.out);
+    super::check_secret_sink(&out, &rules)?;
+    let (contents, input) = open_p12(&a.input, a.passin.as_ref())?;
+    let w = convert::pem_ck(input.name(), &contents, &out, &rules)?;
+    ck_report(&w, input.name())
 }

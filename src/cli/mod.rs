@@ -2,13 +2,15 @@
 //! command group. Handlers call the library and return a [`Report`]; `main.rs`
 //! renders it as text or JSON.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
+use pushca::fsutil::{FsError, Returned, Sink, Source};
 use secrets::SecretSource;
 
 pub mod cert;
 pub mod convert;
+pub mod csr;
 pub mod error;
 pub mod gateway;
 pub mod init;
@@ -58,7 +60,7 @@ pub enum Command {
     Device(portal::DeviceCmd),
     /// Make a key and a certificate signing request (like Keychain Access)
     #[command(subcommand)]
-    Csr(init::CsrCmd),
+    Csr(csr::CsrCmd),
     /// Issue, list and show push certificates
     #[command(subcommand)]
     Cert(cert::CertCmd),
@@ -129,6 +131,62 @@ pub fn rules<'a>(
     }
 }
 
+/// How standard input is named in messages when it is given as `-`.
+pub const STDIN_NAME: &str = "<stdin>";
+
+/// An input given on the command line: `-` is standard input, read here
+/// (to the size limit of a file) and named `<stdin>`; anything else a file.
+/// The library never reads standard input itself.
+pub fn source(path: &Path) -> Result<Source, CliError> {
+    if path.as_os_str() != pushca::fsutil::STDIO {
+        return Ok(Source::File(path.to_path_buf()));
+    }
+    let data = pushca::fsutil::read_stream(
+        std::io::stdin().lock(),
+        Path::new(STDIN_NAME),
+        pushca::fsutil::MAX_INPUT_BYTES,
+        "end of standard input before any data",
+    )?;
+    Ok(Source::bytes(STDIN_NAME, data)?)
+}
+
+/// An output given on the command line: `-` is standard output (the bytes
+/// come back in the command's outcome and `main` writes them), anything
+/// else a file.
+pub fn sink(path: &Path) -> Sink {
+    if path.as_os_str() == pushca::fsutil::STDIO {
+        Sink::Return
+    } else {
+        Sink::File(path.to_path_buf())
+    }
+}
+
+/// Checks an output that will hold a private key before any work is done:
+/// standard output that is a terminal is refused (the key would stay on the
+/// screen and in its scrollback), a file under the rules (a terminal too).
+pub fn check_secret_sink(
+    sink: &Sink,
+    rules: &pushca::ops::OutputRules<'_>,
+) -> Result<(), CliError> {
+    use std::io::IsTerminal;
+    if *sink == Sink::Return && std::io::stdout().is_terminal() {
+        return Err(FsError::SecretToTerminal(sink.name().to_path_buf()).into());
+    }
+    Ok(pushca::fsutil::check_secret_sink(sink, rules)?)
+}
+
+/// `--out-dir -`: refused, a directory is needed.
+pub fn not_stdout_dir(dir: &Path) -> Result<(), CliError> {
+    if dir.as_os_str() == pushca::fsutil::STDIO {
+        return Err(FsError::Write {
+            path: dir.to_path_buf(),
+            reason: "a directory is needed here, not - (standard output)".into(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
 /// `--key-type`: parsed by the library, its values listed in `--help` and
 /// completions.
 pub fn key_types() -> impl clap::builder::TypedValueParser<Value = pushca::keys::KeyType> {
@@ -183,6 +241,9 @@ pub struct Report {
     /// The text is the data asked for (a script, a page, a PEM): printed
     /// even with `-q`, and never escaped.
     pub is_data: bool,
+    /// Data for standard output (an output given as `-`): written there
+    /// first, and the report then goes to stderr.
+    pub stdout: Option<Returned>,
 }
 
 impl Report {
@@ -193,6 +254,7 @@ impl Report {
             warnings: Vec::new(),
             exit: exit::OK,
             is_data: false,
+            stdout: None,
         }
     }
     /// A report from a typed view: the JSON document is `view` serialized
@@ -205,6 +267,16 @@ impl Report {
     /// Marks the text as the data asked for (see [`Report::is_data`]).
     pub fn data(mut self) -> Self {
         self.is_data = true;
+        self
+    }
+    /// The data of an output to `-`, if there was one (see [`Report::stdout`]).
+    pub fn with_stdout(mut self, data: Option<Returned>) -> Self {
+        self.stdout = data;
+        self
+    }
+    /// Each warning of the library, in order.
+    pub fn warn_all(mut self, ws: impl IntoIterator<Item = String>) -> Self {
+        self.warnings.extend(ws);
         self
     }
     pub fn warn(mut self, w: impl Into<String>) -> Self {
@@ -230,7 +302,7 @@ pub fn run(cli: Cli) -> Result<Report, CliError> {
         Command::App(c) => portal::app(&ctx, c),
         Command::Device(c) => portal::device(&ctx, c),
         Command::Profile(c) => profile::profile(&ctx, c),
-        Command::Csr(c) => init::csr(&ctx, c),
+        Command::Csr(c) => csr::csr(&ctx, c),
         Command::Cert(c) => cert::cert(&ctx, c),
         Command::Crl(a) => cert::crl(&ctx, a),
         Command::Status(a) => cert::status(&ctx, a),
@@ -260,17 +332,38 @@ pub struct ManArgs {
     pub overwrite: Overwrite,
 }
 
+/// `completions`: the script for a shell.
+#[derive(Debug, serde::Serialize)]
+struct Completions {
+    shell: String,
+    script: String,
+}
+
+/// `man` without `--out-dir`: the page `pushca.1`.
+#[derive(Debug, serde::Serialize)]
+struct ManPage {
+    page: String,
+}
+
+/// `man --out-dir`: the pages written.
+#[derive(Debug, serde::Serialize)]
+struct ManPages {
+    #[serde(serialize_with = "pushca::fsutil::serialize_path")]
+    out_dir: PathBuf,
+    pages: Vec<Sink>,
+}
+
 fn completions(a: CompletionsArgs) -> Result<Report, CliError> {
     use clap::CommandFactory;
     let mut cmd = Cli::command();
     let mut buf = Vec::new();
     clap_complete::generate(a.shell, &mut cmd, "pushca", &mut buf);
-    let text = String::from_utf8(buf).map_err(|e| CliError::internal(e.to_string()))?;
-    Ok(Report::new(
-        serde_json::json!({ "shell": a.shell.to_string(), "script": text }),
-        text,
-    )
-    .data())
+    let script = String::from_utf8(buf).map_err(|e| CliError::internal(e.to_string()))?;
+    let v = Completions {
+        shell: a.shell.to_string(),
+        script,
+    };
+    Ok(Report::of(&v, v.script.clone())?.data())
 }
 
 fn render_man(cmd: clap::Command) -> Result<Vec<u8>, CliError> {
@@ -286,9 +379,12 @@ fn man(ctx: &Ctx, a: ManArgs) -> Result<Report, CliError> {
     let cmd = Cli::command();
     let Some(dir) = a.out_dir else {
         let page = render_man(cmd)?;
-        let text = String::from_utf8_lossy(&page).into_owned();
-        return Ok(Report::new(serde_json::json!({ "page": text }), text).data());
+        let v = ManPage {
+            page: String::from_utf8_lossy(&page).into_owned(),
+        };
+        return Ok(Report::of(&v, v.page.clone())?.data());
     };
+    not_stdout_dir(&dir)?;
     let home = ctx.home_opt();
     let r = rules(home.as_ref(), a.overwrite);
     pushca::fsutil::create_output_dir(&dir, &r)?;
@@ -303,13 +399,17 @@ fn man(ctx: &Ctx, a: ManArgs) -> Result<Report, CliError> {
     for (file, page) in &pages {
         let path = dir.join(file);
         batch.add_output(&path, page, pushca::fsutil::MODE_PUBLIC, &r)?;
-        written.push(path);
+        written.push(Sink::File(path));
     }
     batch.commit()?;
-    Ok(Report::new(
-        serde_json::json!({ "out_dir": dir, "pages": written }),
-        format!("Wrote {} man pages to {}\n", written.len(), dir.display()),
-    ))
+    let text = format!("Wrote {} man pages to {}\n", written.len(), dir.display());
+    Report::of(
+        &ManPages {
+            out_dir: dir,
+            pages: written,
+        },
+        text,
+    )
 }
 
 /// Text made inert for a terminal: control characters (other than newline and

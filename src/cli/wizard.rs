@@ -488,7 +488,7 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
                 &certs::IssueRequest {
                     bundle_id: &bundle,
                     env,
-                    csr_files: std::slice::from_ref(csr),
+                    csr_files: &[pushca::fsutil::Source::File(csr.clone())],
                     output: Some(certs::IssueOutput::File(cert_path.clone())),
                     bundle: None,
                     format: certs::CertFormat::Pem,

@@ -11,17 +11,20 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use super::{now, open_store, OpsError, OutputRules, Result};
+use serde::Serialize;
+
+use super::{now, open_store, view, OpsError, OutputRules, Result};
 use crate::ca::authority::CaFiles;
 use crate::ca::{
     self, templates, CertSummary, CheckedCsr, IssuingCa, PushEnvironment, PushSubject,
 };
-use crate::fsutil::{self, AtomicBatch, MODE_PUBLIC};
+use crate::fsutil::{self, AtomicBatch, Returned, Sink, Source, MODE_PUBLIC};
 use crate::home::Home;
 use crate::par;
 use crate::portal;
 use crate::secret::Secret;
 use crate::store::{AppRecord, CertFilter, CertRecord};
+use crate::timeutil::{days_left, serialize_rfc3339};
 
 /// How certificates are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,18 +55,20 @@ pub enum IssueOutput {
     File(PathBuf),
     /// `<csr file stem>.pem` (or `.cer`) per CSR in this directory, created when missing.
     Dir(PathBuf),
+    /// One CSR; the certificate is returned ([`IssueOutcome::returned`]).
+    Return,
 }
 
 /// What to issue: one push certificate per CSR file for one App ID and environment.
 pub struct IssueRequest<'a> {
     pub bundle_id: &'a str,
     pub env: PushEnvironment,
-    pub csr_files: &'a [PathBuf],
+    pub csr_files: &'a [Source],
     /// A file per certificate; `None` when only the bundle is written.
     pub output: Option<IssueOutput>,
     /// One PEM file holding every certificate of the batch, in the order of
     /// `csr_files` (written with the per-certificate files, if any).
-    pub bundle: Option<PathBuf>,
+    pub bundle: Option<Sink>,
     /// Format of the per-certificate files (the bundle is always PEM).
     pub format: CertFormat,
     pub force: bool,
@@ -77,8 +82,8 @@ pub struct PreparedIssue<'h> {
     csrs: Vec<CheckedCsr>,
     warnings: Vec<String>,
     /// One per CSR, or none (bundle only).
-    outputs: Vec<PathBuf>,
-    bundle: Option<PathBuf>,
+    outputs: Vec<Sink>,
+    bundle: Option<Sink>,
     format: CertFormat,
     force: bool,
     /// Renewal: issue only when the newest valid certificate of the App ID and
@@ -91,6 +96,32 @@ pub struct PreparedIssue<'h> {
 #[derive(Debug, Clone)]
 pub struct NotDue {
     pub newest: CertRecord,
+}
+
+impl NotDue {
+    /// The document of a renewal that was not due (`within` days asked for).
+    pub fn view(&self, within: u32, now: i64) -> NotRenewed {
+        NotRenewed {
+            renewed: false,
+            serial: self.newest.serial.clone(),
+            not_after: self.newest.not_after,
+            days_left: days_left(self.newest.not_after, now),
+            within,
+        }
+    }
+}
+
+/// `cert renew` / `cert create --renew-within` when not due: the newest
+/// certificate, still good.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotRenewed {
+    /// Always false.
+    pub renewed: bool,
+    pub serial: String,
+    #[serde(serialize_with = "serialize_rfc3339")]
+    pub not_after: i64,
+    pub days_left: i64,
+    pub within: u32,
 }
 
 /// The newest unrevoked, unexpired certificate of an App ID and environment.
@@ -133,8 +164,10 @@ impl SubjectParts {
 /// One issued certificate and where it was written.
 pub struct Issued {
     pub cert: ca::IssuedCertificate,
-    /// Its own file; `None` when it went only into the bundle.
+    /// Its own file; `None` when it went only into the bundle, or was returned.
     pub path: Option<PathBuf>,
+    /// Its own output (a file, or returned); `None` when it went only into the bundle.
+    pub out: Option<Sink>,
 }
 
 pub struct IssueOutcome {
@@ -143,9 +176,58 @@ pub struct IssueOutcome {
     /// In the order of the CSRs.
     pub issued: Vec<Issued>,
     /// The PEM bundle of every certificate, when one was asked for.
-    pub bundle: Option<PathBuf>,
+    pub bundle: Option<Sink>,
     /// One line each (e.g. a CSR signed with SHA-1), for the user.
     pub warnings: Vec<String>,
+    /// The output that went to [`Sink::Return`], if one did.
+    pub returned: Option<Returned>,
+}
+
+/// `cert issue`: every certificate issued, and the bundle.
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuedCerts {
+    pub certificates: Vec<IssuedCert>,
+    pub bundle: Option<Sink>,
+}
+
+/// One certificate of `cert issue`.
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuedCert {
+    pub serial: String,
+    pub sha256: String,
+    pub subject: String,
+    pub bundle_id: String,
+    /// `development`, `production` or `universal`.
+    pub environment: &'static str,
+    #[serde(serialize_with = "serialize_rfc3339")]
+    pub not_before: i64,
+    #[serde(serialize_with = "serialize_rfc3339")]
+    pub not_after: i64,
+    /// Its own output; null when it went only into the bundle.
+    pub out: Option<Sink>,
+}
+
+impl IssueOutcome {
+    /// The document of `cert issue`.
+    pub fn view(&self) -> IssuedCerts {
+        IssuedCerts {
+            certificates: self
+                .issued
+                .iter()
+                .map(|i| IssuedCert {
+                    serial: i.cert.serial.clone(),
+                    sha256: i.cert.sha256.clone(),
+                    subject: i.cert.subject.clone(),
+                    bundle_id: self.app.bundle_id.clone(),
+                    environment: self.env.name(),
+                    not_before: i.cert.not_before.unix_timestamp(),
+                    not_after: i.cert.not_after.unix_timestamp(),
+                    out: i.out.clone(),
+                })
+                .collect(),
+            bundle: self.bundle.clone(),
+        }
+    }
 }
 
 /// Checks that an App ID may get push certificates.
@@ -162,31 +244,57 @@ pub fn check_push_app(app: &AppRecord) -> Result<()> {
     Ok(())
 }
 
-fn output_paths(req: &IssueRequest<'_>) -> Result<Vec<PathBuf>> {
+fn output_sinks(req: &IssueRequest<'_>) -> Result<Vec<Sink>> {
+    let one = |sink: Sink| {
+        if req.csr_files.len() != 1 {
+            return Err(OpsError::OneOutputManyCsrs(req.csr_files.len()));
+        }
+        Ok(vec![sink])
+    };
     match &req.output {
         None if req.bundle.is_none() => Err(OpsError::NoIssueOutput),
         None => Ok(Vec::new()),
-        Some(IssueOutput::File(out)) => {
-            if req.csr_files.len() != 1 {
-                return Err(OpsError::OneOutputManyCsrs(req.csr_files.len()));
-            }
-            Ok(vec![out.clone()])
-        }
+        Some(IssueOutput::File(out)) => one(Sink::File(out.clone())),
+        Some(IssueOutput::Return) => one(Sink::Return),
         Some(IssueOutput::Dir(dir)) => {
             let mut seen = HashSet::new();
             req.csr_files
                 .iter()
                 .map(|csr| {
-                    let stem = csr.file_stem().and_then(|s| s.to_str()).unwrap_or("cert");
+                    let stem = csr
+                        .name()
+                        .file_stem()
+                        .and_then(|s| s.to_str())
+                        .unwrap_or("cert");
                     let p = dir.join(format!("{stem}.{}", req.format.extension()));
                     if !seen.insert(p.clone()) {
                         return Err(OpsError::DuplicateOutput(p));
                     }
-                    Ok(p)
+                    Ok(Sink::File(p))
                 })
                 .collect()
         }
     }
+}
+
+/// Checks the outputs of a batch together: the files under the rules and
+/// against each other, and at most one returned.
+fn check_sinks<'s>(
+    sinks: impl IntoIterator<Item = &'s Sink>,
+    rules: &OutputRules<'_>,
+) -> Result<(), fsutil::FsError> {
+    let mut files = Vec::new();
+    let mut returned = false;
+    for s in sinks {
+        match s {
+            Sink::File(p) => files.push(p.as_path()),
+            Sink::Return if returned => {
+                return Err(fsutil::FsError::SameOutputTwice(s.name().to_path_buf()))
+            }
+            Sink::Return => returned = true,
+        }
+    }
+    fsutil::check_outputs(files, rules)
 }
 
 /// Reads and checks every CSR, the App ID and the outputs, before any
@@ -199,7 +307,7 @@ pub fn prepare_issue<'h>(
     req: &IssueRequest<'_>,
     tick: &(dyn Fn() + Sync),
 ) -> Result<PreparedIssue<'h>> {
-    let outputs = output_paths(req)?;
+    let outputs = output_sinks(req)?;
     let rules = OutputRules {
         force: req.force,
         home: Some(home.root()),
@@ -207,12 +315,9 @@ pub fn prepare_issue<'h>(
     if let Some(IssueOutput::Dir(dir)) = &req.output {
         fsutil::create_output_dir(dir, &rules)?;
     }
-    fsutil::check_outputs(
-        outputs.iter().chain(&req.bundle).map(PathBuf::as_path),
-        &rules,
-    )?;
+    check_sinks(outputs.iter().chain(&req.bundle), &rules)?;
     let mut dirs: Vec<PathBuf> = Vec::new();
-    for out in outputs.iter().chain(&req.bundle) {
+    for out in outputs.iter().chain(&req.bundle).filter_map(Sink::path) {
         let dir = match out.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
@@ -225,10 +330,10 @@ pub fn prepare_issue<'h>(
     let csrs = par::try_map_ordered(
         req.csr_files,
         par::threads(),
-        |path| {
-            let bytes = fsutil::read_input(path)?;
+        |input| {
+            let bytes = input.read()?;
             let csr = ca::check_csr(&bytes).map_err(|source| OpsError::Csr {
-                path: path.clone(),
+                path: input.name().to_path_buf(),
                 source,
             })?;
             tick();
@@ -237,9 +342,9 @@ pub fn prepare_issue<'h>(
         || OpsError::WorkerPanicked("checking CSRs"),
     )?;
     let mut warnings = Vec::new();
-    for (path, csr) in req.csr_files.iter().zip(&csrs) {
+    for (input, csr) in req.csr_files.iter().zip(&csrs) {
         for w in &csr.warnings {
-            warnings.push(format!("{}: {w}", path.display()));
+            warnings.push(format!("{}: {w}", input.name().display()));
         }
     }
     let mut st = open_store(home)?;
@@ -268,6 +373,41 @@ pub struct Created {
     pub csr: PathBuf,
     pub p12: PathBuf,
     pub ck: PathBuf,
+    /// Its document.
+    pub view: CreateView,
+}
+
+/// The document of `cert create`: what was made, or (`--renew-within`) the
+/// certificate that is still good.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum CreateView {
+    Created(CertCreated),
+    NotRenewed(NotRenewed),
+}
+
+/// `cert create`: the certificate and the files written.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertCreated {
+    /// Always true.
+    pub renewed: bool,
+    pub serial: String,
+    pub sha256: String,
+    pub bundle_id: String,
+    pub environment: &'static str,
+    #[serde(serialize_with = "serialize_rfc3339")]
+    pub not_after: i64,
+    #[serde(serialize_with = "crate::fsutil::serialize_path")]
+    pub key: PathBuf,
+    #[serde(serialize_with = "crate::fsutil::serialize_path")]
+    pub csr: PathBuf,
+    #[serde(serialize_with = "crate::fsutil::serialize_path")]
+    pub certificate: PathBuf,
+    #[serde(serialize_with = "crate::fsutil::serialize_path")]
+    pub p12: PathBuf,
+    #[serde(serialize_with = "crate::fsutil::serialize_path")]
+    pub ck: PathBuf,
+    pub encrypted: bool,
 }
 
 /// The files `cert create` writes in `dir` for an App ID and environment.
@@ -332,7 +472,7 @@ pub fn create(
         env,
         csrs: vec![csr],
         warnings: Vec::new(),
-        outputs: vec![cert_p.clone()],
+        outputs: vec![Sink::File(cert_p.clone())],
         bundle: None,
         format: CertFormat::Pem,
         force,
@@ -343,6 +483,7 @@ pub fn create(
         if let Err(nd) = prepared.due()? {
             return Ok(Created {
                 issued: None,
+                view: CreateView::NotRenewed(nd.view(d, now().unix_timestamp())),
                 not_due: Some(nd),
                 key: key_p,
                 csr: csr_p,
@@ -393,8 +534,23 @@ pub fn create(
             serials: vec![issued.cert.serial.clone()],
             source,
         })?;
+    let view = CreateView::Created(CertCreated {
+        renewed: true,
+        serial: issued.cert.serial.clone(),
+        sha256: issued.cert.sha256.clone(),
+        bundle_id: bundle_id.to_string(),
+        environment: env.name(),
+        not_after: issued.cert.not_after.unix_timestamp(),
+        key: key_p.clone(),
+        csr: csr_p.clone(),
+        certificate: cert_p.clone(),
+        p12: p12_p.clone(),
+        ck: ck_p.clone(),
+        encrypted: matches!(protection, super::convert::Protection::Password(_)),
+    });
     Ok(Created {
         issued: Some(issued),
+        view,
         not_due: None,
         key: key_p,
         csr: csr_p,
@@ -534,17 +690,20 @@ impl PreparedIssue<'_> {
         let written = write_issued(
             &issued,
             &self.outputs,
-            self.bundle.as_deref(),
+            self.bundle.as_ref(),
             self.format,
             &rules,
         );
-        if let Err(source) = written {
-            return Err(OpsError::IssuedNotWritten {
-                count: issued.len(),
-                serials: issued.iter().map(|c| c.serial.clone()).collect(),
-                source,
-            });
-        }
+        let returned = match written {
+            Ok(r) => r,
+            Err(source) => {
+                return Err(OpsError::IssuedNotWritten {
+                    count: issued.len(),
+                    serials: issued.iter().map(|c| c.serial.clone()).collect(),
+                    source,
+                })
+            }
+        };
         // One path per certificate, or none (bundle only).
         let mut paths = self.outputs.into_iter();
         Ok(IssueOutcome {
@@ -552,15 +711,123 @@ impl PreparedIssue<'_> {
             env: self.env,
             issued: issued
                 .into_iter()
-                .map(|cert| Issued {
-                    cert,
-                    path: paths.next(),
+                .map(|cert| {
+                    let out = paths.next();
+                    Issued {
+                        cert,
+                        path: out.as_ref().and_then(Sink::path).map(Path::to_path_buf),
+                        out,
+                    }
                 })
                 .collect(),
             bundle: self.bundle,
             warnings: self.warnings,
+            returned,
         })
     }
+}
+
+/// `cert renew` when a certificate was issued.
+#[derive(Debug, Clone, Serialize)]
+pub struct Renewed {
+    /// Always true.
+    pub renewed: bool,
+    pub serial: String,
+    pub sha256: String,
+    pub bundle_id: String,
+    pub environment: &'static str,
+    #[serde(serialize_with = "serialize_rfc3339")]
+    pub not_after: i64,
+    pub out: Option<Sink>,
+}
+
+/// The document of `cert renew`: the new certificate, or the one still good.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Renewal {
+    Renewed(Renewed),
+    NotRenewed(NotRenewed),
+}
+
+/// What `cert renew` did.
+#[derive(Debug)]
+pub struct RenewOutcome {
+    pub view: Renewal,
+    /// One line each (e.g. a CSR signed with SHA-1), for the user.
+    pub warnings: Vec<String>,
+    /// The certificate, when it went to [`Sink::Return`].
+    pub returned: Option<Returned>,
+}
+
+/// What `cert renew` renews: one CSR, one output (replaced when a
+/// certificate is issued).
+pub struct RenewRequest<'a> {
+    pub bundle_id: &'a str,
+    pub env: PushEnvironment,
+    pub csr: Source,
+    /// [`IssueOutput::File`] or [`IssueOutput::Return`].
+    pub output: IssueOutput,
+    /// Renew when the newest valid certificate expires within this many days.
+    pub within: u32,
+    pub format: CertFormat,
+}
+
+/// `cert renew`: issues a certificate only when the newest valid one of the
+/// App ID and environment expires within `within` days (or there is none).
+/// The CA passphrase is asked for (`ca_pass`) only when one is due; a
+/// renewal by a concurrent run is reported as not due.
+pub fn renew(
+    home: &Home,
+    req: &RenewRequest<'_>,
+    ca_pass: impl FnOnce() -> Result<Secret>,
+) -> Result<RenewOutcome> {
+    let csrs = [req.csr.clone()];
+    let issue = IssueRequest {
+        bundle_id: req.bundle_id,
+        env: req.env,
+        csr_files: &csrs,
+        output: Some(req.output.clone()),
+        bundle: None,
+        format: req.format,
+        // A renewal replaces its output by design.
+        force: true,
+    };
+    let not_renewed = |nd: NotDue| RenewOutcome {
+        view: Renewal::NotRenewed(nd.view(req.within, now().unix_timestamp())),
+        warnings: Vec::new(),
+        returned: None,
+    };
+    let prepared = prepare_issue(home, &issue, &|| {})?.only_if_due(req.within);
+    // Not due: no passphrase needed, nothing written.
+    if let Err(nd) = prepared.due()? {
+        return Ok(not_renewed(nd));
+    }
+    let pass = ca_pass()?;
+    let outcome = match prepared.issue(&pass) {
+        Err(OpsError::RenewedMeanwhile(serial)) => {
+            let mut st = open_store(home)?;
+            let t = now().unix_timestamp();
+            let newest = st
+                .read(|tx| newest_valid(tx, req.bundle_id, req.env, t))?
+                .ok_or(OpsError::RenewedMeanwhile(serial))?;
+            return Ok(not_renewed(NotDue { newest }));
+        }
+        other => other?,
+    };
+    let c = (outcome.view().certificates.into_iter().next()).ok_or(OpsError::NoIssueOutput)?;
+    Ok(RenewOutcome {
+        view: Renewal::Renewed(Renewed {
+            renewed: true,
+            serial: c.serial,
+            sha256: c.sha256,
+            bundle_id: c.bundle_id,
+            environment: c.environment,
+            not_after: c.not_after,
+            out: c.out,
+        }),
+        warnings: outcome.warnings,
+        returned: outcome.returned,
+    })
 }
 
 /// The PEM bundle of a batch: one `CERTIFICATE` block per certificate, in order.
@@ -575,23 +842,50 @@ fn bundle_pem(issued: &[ca::IssuedCertificate]) -> String {
 /// (`outputs`, one per certificate or none) and the bundle.
 fn write_issued(
     issued: &[ca::IssuedCertificate],
-    outputs: &[PathBuf],
-    bundle: Option<&Path>,
+    outputs: &[Sink],
+    bundle: Option<&Sink>,
     format: CertFormat,
     rules: &OutputRules<'_>,
-) -> Result<(), fsutil::FsError> {
+) -> Result<Option<Returned>, fsutil::FsError> {
     let mut batch = if outputs.len() > 8 {
         AtomicBatch::for_many()
     } else {
         AtomicBatch::new()
     };
-    for (cert, path) in issued.iter().zip(outputs) {
-        batch.add_output(path, &format.encode(&cert.der), MODE_PUBLIC, rules)?;
+    for (cert, sink) in issued.iter().zip(outputs) {
+        batch.add_sink(sink, &format.encode(&cert.der), MODE_PUBLIC, rules)?;
     }
-    if let Some(path) = bundle {
-        batch.add_output(path, bundle_pem(issued).as_bytes(), MODE_PUBLIC, rules)?;
+    if let Some(sink) = bundle {
+        batch.add_sink(sink, bundle_pem(issued).as_bytes(), MODE_PUBLIC, rules)?;
     }
-    batch.commit()
+    batch.commit_returning()
+}
+
+/// `cert list`: the certificates; with `--expiring-within`, the window and
+/// how many expire in it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertList {
+    pub certificates: Vec<view::Cert>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiring_within: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiring: Option<usize>,
+}
+
+/// `cert list`: certificates of the store, optionally of one App ID and/or
+/// expiring within `within_days` (then the document says how many).
+pub fn list_view(
+    home: &Home,
+    bundle_id: Option<&str>,
+    within_days: Option<u32>,
+) -> Result<CertList> {
+    let t = now().unix_timestamp();
+    let rows = list(home, bundle_id, within_days)?;
+    Ok(CertList {
+        expiring_within: within_days,
+        expiring: within_days.map(|_| rows.len()),
+        certificates: rows.iter().map(|r| view::Cert::new(r, t)).collect(),
+    })
 }
 
 /// Certificates of the store, optionally of one App ID and/or expiring before
@@ -621,37 +915,116 @@ pub struct Shown {
     pub summary: CertSummary,
     /// The store's record, when the certificate came from the store.
     pub record: Option<CertRecord>,
+    /// Its document.
+    pub view: CertShown,
+}
+
+/// `cert show`: what a certificate says (+ `revoked` for one from the
+/// store, + `pem` when asked for).
+#[derive(Debug, Clone, Serialize)]
+pub struct CertShown {
+    pub subject: String,
+    pub issuer: String,
+    pub serial: String,
+    pub environments: Vec<crate::x509ext::Environment>,
+    pub topics: Vec<String>,
+    pub bundle_id: Option<String>,
+    #[serde(serialize_with = "serialize_rfc3339")]
+    pub not_before: i64,
+    #[serde(serialize_with = "serialize_rfc3339")]
+    pub not_after: i64,
+    pub days_left: i64,
+    /// `days_left` is negative.
+    pub expired: bool,
+    /// Key type, `--key-type` vocabulary.
+    pub public_key: String,
+    pub extended_key_usage: Vec<String>,
+    pub is_ca: bool,
+    pub sha256: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pem: Option<String>,
+}
+
+impl CertShown {
+    /// The document of `s` at `now`; `record` when it came from the store,
+    /// `pem` when the PEM is asked for.
+    pub fn new(
+        s: &CertSummary,
+        record: Option<&CertRecord>,
+        pem: Option<String>,
+        now: i64,
+    ) -> Self {
+        let days = days_left(s.not_after, now);
+        CertShown {
+            subject: s.subject.clone(),
+            issuer: s.issuer.clone(),
+            serial: s.serial.clone(),
+            environments: s.environments.clone(),
+            topics: s.topics.clone(),
+            bundle_id: s.bundle_id.clone(),
+            not_before: s.not_before,
+            not_after: s.not_after,
+            days_left: days,
+            expired: days < 0,
+            public_key: s.public_key.clone(),
+            extended_key_usage: s.extended_key_usage.clone(),
+            is_ca: s.is_ca,
+            sha256: s.sha256.clone(),
+            revoked: record.map(|r| r.revoked_at.is_some()),
+            pem,
+        }
+    }
 }
 
 fn looks_like_serial(s: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| c.is_ascii_hexdigit() || c == ':')
 }
 
-/// `target` is a certificate file (PEM or DER) or a serial (hex, colons
-/// allowed, or a unique prefix of 8+ digits) of the store of `home`.
-pub fn show(home: impl FnOnce() -> Result<Home>, target: &str) -> Result<Shown> {
-    let path = Path::new(target);
-    let (der, record) = if path.exists() || !looks_like_serial(target) {
-        let bytes = fsutil::read_input(path)?;
-        let der = crate::certfile::read_certificates(&bytes)
+/// What `cert show` is asked about.
+#[derive(Debug, Clone)]
+pub enum ShowTarget {
+    /// A certificate file (PEM or DER), or bytes holding one.
+    Source(Source),
+    /// A file path or a serial (hex, colons allowed, or a unique prefix of
+    /// 8+ digits) of the store: a file when one exists or it cannot be a serial.
+    Named(String),
+}
+
+/// `cert show`: a certificate from a file or the bytes given, or from the
+/// store of `home` by serial; with `pem`, its PEM in the document too.
+pub fn show(home: impl FnOnce() -> Result<Home>, target: &ShowTarget, pem: bool) -> Result<Shown> {
+    let from_source = |input: &Source| -> Result<Vec<u8>> {
+        let bytes = input.read()?;
+        Ok(crate::certfile::read_certificates(&bytes)
             .map_err(|source| OpsError::CertFile {
-                path: path.to_path_buf(),
+                path: input.name().to_path_buf(),
                 source,
             })?
             .into_iter()
             .next()
-            .unwrap_or_default();
-        (der, None)
-    } else {
-        let home = home()?;
-        let rec = find(&home, target)?;
-        (rec.der.clone(), Some(rec))
+            .unwrap_or_default())
+    };
+    let (der, record) = match target {
+        ShowTarget::Source(input) => (from_source(input)?, None),
+        ShowTarget::Named(name) if Path::new(name).exists() || !looks_like_serial(name) => {
+            (from_source(&Source::File(PathBuf::from(name)))?, None)
+        }
+        ShowTarget::Named(serial) => {
+            let home = home()?;
+            let rec = find(&home, serial)?;
+            (rec.der.clone(), Some(rec))
+        }
     };
     let summary = CertSummary::from_der(&der)?;
+    let pem = pem.then(|| crate::pem::encode("CERTIFICATE", &der));
+    let view = CertShown::new(&summary, record.as_ref(), pem, now().unix_timestamp());
     Ok(Shown {
         der,
         summary,
         record,
+        view,
     })
 }
 
@@ -661,19 +1034,38 @@ fn find(home: &Home, serial: &str) -> Result<CertRecord> {
         .ok_or_else(|| OpsError::UnknownSerial(serial.to_string()))
 }
 
+/// `cert export`: the certificate written.
+#[derive(Debug, Clone, Serialize)]
+pub struct Exported {
+    pub serial: String,
+    pub sha256: String,
+    pub bundle_id: String,
+    pub environment: String,
+    pub out: Sink,
+    #[serde(skip)]
+    pub returned: Option<Returned>,
+}
+
 /// Writes an issued certificate from the store to `out` (recovers a
 /// certificate whose file was never written).
 pub fn export(
     home: &Home,
     serial: &str,
-    out: &Path,
+    out: &Sink,
     format: CertFormat,
     rules: &OutputRules<'_>,
-) -> Result<CertRecord> {
-    fsutil::check_output(out, rules)?;
+) -> Result<Exported> {
+    fsutil::check_sink(out, rules)?;
     let rec = find(home, serial)?;
-    fsutil::write_output(out, &format.encode(&rec.der), MODE_PUBLIC, rules)?;
-    Ok(rec)
+    let returned = fsutil::write_sink(out, &format.encode(&rec.der), MODE_PUBLIC, rules)?;
+    Ok(Exported {
+        serial: rec.serial,
+        sha256: rec.sha256,
+        bundle_id: rec.bundle_id,
+        environment: rec.environment,
+        out: out.clone(),
+        returned,
+    })
 }
 
 #[cfg(test)]
@@ -695,7 +1087,10 @@ mod tests {
     fn a_failure_inside_the_issuing_transaction_leaves_the_store_unchanged() {
         let dir = tempfile::tempdir().unwrap();
         let (home, pass) = home_with_app(dir.path());
-        let files = [csr_file(dir.path(), "a.csr"), csr_file(dir.path(), "b.csr")];
+        let files = [
+            Source::File(csr_file(dir.path(), "a.csr")),
+            Source::File(csr_file(dir.path(), "b.csr")),
+        ];
         let out = dir.path().join("out");
         let bundle = dir.path().join("bundle.pem");
         let req = IssueRequest {
@@ -703,7 +1098,7 @@ mod tests {
             env: PushEnvironment::Development,
             csr_files: &files,
             output: Some(IssueOutput::Dir(out.clone())),
-            bundle: Some(bundle.clone()),
+            bundle: Some(Sink::File(bundle.clone())),
             format: CertFormat::Pem,
             force: false,
         };
@@ -734,6 +1129,59 @@ mod tests {
         let ders: Vec<_> = outcome.issued.iter().map(|i| i.cert.der.clone()).collect();
         let bundled = crate::certfile::read_certificates(&std::fs::read(&bundle).unwrap()).unwrap();
         assert_eq!(bundled, ders, "the bundle holds the batch in CSR order");
+    }
+
+    /// `cert show`'s document: `expired` once a day has passed (as the text
+    /// says "expired N days ago"), `revoked` only for a store record, `pem`
+    /// only when asked; a renewal not due says how long the newest has left.
+    #[test]
+    fn the_documents_of_show_and_renew() {
+        let dir = tempfile::tempdir().unwrap();
+        let (home, pass) = home_with_app(dir.path());
+        let csr = Source::File(csr_file(dir.path(), "a.csr"));
+        let out = renew(
+            &home,
+            &RenewRequest {
+                bundle_id: "com.x.app",
+                env: PushEnvironment::Production,
+                csr: csr.clone(),
+                output: IssueOutput::Return,
+                within: 30,
+                format: CertFormat::Pem,
+            },
+            || Ok(pass.clone()),
+        )
+        .unwrap();
+        let Renewal::Renewed(r) = &out.view else {
+            panic!("due: nothing yet")
+        };
+        assert_eq!(r.out, Some(Sink::Return));
+        let pem = out.returned.expect("the certificate comes back");
+        let der = crate::certfile::read_certificates(pem.as_bytes())
+            .unwrap()
+            .remove(0);
+        let s = CertSummary::from_der(&der).unwrap();
+        let v = CertShown::new(&s, None, None, s.not_after);
+        assert_eq!((v.days_left, v.expired), (0, false));
+        let v = CertShown::new(&s, None, None, s.not_after + 1);
+        assert_eq!((v.days_left, v.expired), (-1, true));
+        let doc = serde_json::to_value(&v).unwrap();
+        assert!(
+            doc.get("revoked").is_none() && doc.get("pem").is_none(),
+            "{doc}"
+        );
+        let rec = list(&home, None, None).unwrap().remove(0);
+        let v = CertShown::new(&s, Some(&rec), Some("PEM".into()), s.not_before);
+        let doc = serde_json::to_value(&v).unwrap();
+        assert_eq!(
+            (doc["revoked"].clone(), doc["pem"].clone()),
+            (false.into(), "PEM".into())
+        );
+        let nd = NotDue {
+            newest: rec.clone(),
+        }
+        .view(30, rec.not_after - 86_400 * 40 - 1);
+        assert_eq!((nd.renewed, nd.days_left, nd.within), (false, 40, 30));
     }
 
     fn home_with_app(dir: &Path) -> (Home, Secret) {
@@ -770,7 +1218,7 @@ mod tests {
             let p = dir.path().join(format!("{i}.csr"));
             std::fs::write(&p, &der).unwrap();
             keys.push(ca::check_csr(&der).unwrap().spki_der);
-            files.push(p);
+            files.push(Source::File(p));
         }
         let bundle = dir.path().join("all.pem");
         let req = IssueRequest {
@@ -778,7 +1226,7 @@ mod tests {
             env: PushEnvironment::Production,
             csr_files: &files,
             output: None,
-            bundle: Some(bundle.clone()),
+            bundle: Some(Sink::File(bundle.clone())),
             format: CertFormat::Pem,
             force: false,
         };
@@ -799,7 +1247,7 @@ mod tests {
             files.len(),
             "one tick per signature"
         );
-        assert_eq!(outcome.bundle.as_deref(), Some(bundle.as_path()));
+        assert_eq!(outcome.bundle, Some(Sink::File(bundle.clone())));
         let bundled = crate::certfile::read_certificates(&std::fs::read(&bundle).unwrap()).unwrap();
         assert_eq!(bundled.len(), files.len());
         let mut serials = HashSet::new();

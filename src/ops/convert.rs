@@ -3,12 +3,14 @@
 
 use std::path::Path;
 
+use serde::Serialize;
+
 use zeroize::Zeroizing;
 
 use super::{OpsError, OutputRules, Result};
 use crate::ca::authority::CaFiles;
 use crate::certfile::{self, CertSummary};
-use crate::fsutil::{self, AtomicBatch, MODE_PUBLIC, MODE_SECRET};
+use crate::fsutil::{self, AtomicBatch, Returned, Sink, Source, MODE_PUBLIC, MODE_SECRET};
 use crate::home::Home;
 use crate::keys::decode::{self, KeyFormat};
 use crate::keys::{KeyType, PrivateKey};
@@ -50,63 +52,84 @@ pub(crate) fn key_pem(key: &PrivateKey, protection: &Protection) -> Result<Zeroi
     })
 }
 
+/// `csr new`: what was written.
+#[derive(Debug, Serialize)]
+pub struct CsrCreated {
+    /// The private key.
+    pub key: Sink,
+    /// The CSR (PEM).
+    pub csr: Sink,
+    /// `--key-type` vocabulary.
+    pub key_type: &'static str,
+    pub encrypted: bool,
+    /// The output that went to [`Sink::Return`], if one did.
+    #[serde(skip)]
+    pub returned: Option<Returned>,
+}
+
 /// `csr new`: a new key and a CSR for it, written together.
 pub fn csr_new(
     key_type: KeyType,
     common_name: &str,
     email: Option<&str>,
     protection: &Protection,
-    key_out: &Path,
-    csr_out: &Path,
+    key_out: &Sink,
+    csr_out: &Sink,
     rules: &OutputRules<'_>,
-) -> Result<()> {
+) -> Result<CsrCreated> {
     let key = PrivateKey::generate(key_type)?;
     let der =
         crate::ca::csr::make_csr(&key, common_name, email).map_err(|source| OpsError::Csr {
-            path: csr_out.to_path_buf(),
+            path: csr_out.name().to_path_buf(),
             source,
         })?;
     let pem = key_pem(&key, protection)?;
     let mut batch = AtomicBatch::new();
-    batch.add_output(key_out, pem.as_bytes(), MODE_SECRET, rules)?;
-    batch.add_output(
+    batch.add_sink(key_out, pem.as_bytes(), MODE_SECRET, rules)?;
+    batch.add_sink(
         csr_out,
         crate::pem::encode("CERTIFICATE REQUEST", &der).as_bytes(),
         MODE_PUBLIC,
         rules,
     )?;
-    batch.commit()?;
-    Ok(())
+    let returned = batch.commit_returning()?;
+    Ok(CsrCreated {
+        key: key_out.clone(),
+        csr: csr_out.clone(),
+        key_type: key_type.name(),
+        encrypted: matches!(protection, Protection::Password(_)),
+        returned,
+    })
 }
 
 /// Opens a `.p12` with a password, charging key derivation to `budget` (use
 /// one budget for every attempt on one file).
-pub fn open_p12(path: &Path, pass: &Secret, budget: &mut WorkBudget) -> Result<Pkcs12Contents> {
-    let bytes = fsutil::read_secret_input(path)?;
+pub fn open_p12(input: &Source, pass: &Secret, budget: &mut WorkBudget) -> Result<Pkcs12Contents> {
+    let bytes = input.read_secret()?;
     Pkcs12::parse_with(&bytes, pass, budget).map_err(|source| OpsError::P12 {
-        path: path.to_path_buf(),
+        path: input.name().to_path_buf(),
         source,
     })
 }
 
 /// Whether a key file is encrypted (a passphrase is needed to read it).
-pub fn key_is_encrypted(path: &Path) -> Result<bool> {
-    Ok(decode::is_encrypted(&fsutil::read_input(path)?))
+pub fn key_is_encrypted(input: &Source) -> Result<bool> {
+    Ok(decode::is_encrypted(&input.read_secret()?))
 }
 
 /// Loads a key file in any format.
-pub fn open_key(path: &Path, pass: Option<&Secret>) -> Result<(PrivateKey, KeyFormat)> {
-    let bytes = fsutil::read_secret_input(path)?;
+pub fn open_key(input: &Source, pass: Option<&Secret>) -> Result<(PrivateKey, KeyFormat)> {
+    let bytes = input.read_secret()?;
     decode::load_private_key_with_format(&bytes, pass).map_err(|source| OpsError::Key {
-        path: path.to_path_buf(),
+        path: input.name().to_path_buf(),
         source,
     })
 }
 
-fn read_certs(path: &Path) -> Result<Vec<Vec<u8>>> {
-    let bytes = fsutil::read_input(path)?;
+fn read_certs(input: &Source) -> Result<Vec<Vec<u8>>> {
+    let bytes = input.read()?;
     certfile::read_certificates(&bytes).map_err(|source| OpsError::CertFile {
-        path: path.to_path_buf(),
+        path: input.name().to_path_buf(),
         source,
     })
 }
@@ -121,26 +144,26 @@ fn summary(path: &Path, der: &[u8]) -> Result<CertSummary> {
 /// Reads a certificate file (one or more certificates) and a key, and refuses
 /// a key that does not belong to the first certificate.
 fn cert_and_matching_key(
-    cert: &Path,
-    key: &Path,
+    cert: &Source,
+    key: &Source,
     pass: Option<&Secret>,
 ) -> Result<(Vec<Vec<u8>>, PrivateKey)> {
     let certs = read_certs(cert)?;
     let leaf = certs.first().ok_or_else(|| OpsError::CertFile {
-        path: cert.to_path_buf(),
+        path: cert.name().to_path_buf(),
         source: certfile::CertFileError::NoCertificate,
     })?;
     let (private_key, _) = open_key(key, pass)?;
     let matches = certfile::key_matches_certificate(&private_key, leaf).map_err(|source| {
         OpsError::CertFile {
-            path: cert.to_path_buf(),
+            path: cert.name().to_path_buf(),
             source,
         }
     })?;
     if !matches {
         return Err(OpsError::KeyMismatch {
-            key: key.to_path_buf(),
-            cert: cert.to_path_buf(),
+            key: key.name().to_path_buf(),
+            cert: cert.name().to_path_buf(),
         });
     }
     Ok((certs, private_key))
@@ -176,11 +199,37 @@ fn issuer_path(leaf: &[u8], pool: &[Vec<u8>]) -> Vec<Vec<u8>> {
 }
 
 /// What `p12 export` wrote.
+#[derive(Debug, Serialize)]
 pub struct P12Exported {
+    pub out: Sink,
     pub certificates: usize,
-    pub leaf: CertSummary,
-    pub friendly_name: Option<String>,
+    /// Always true: a `.p12` holds the key.
+    pub key: bool,
+    pub encrypted: bool,
+    /// Of the leaf certificate.
+    pub subject: String,
+    pub sha256: String,
+    /// `modern`, `legacy` or `none`.
+    #[serde(serialize_with = "profile_name")]
     pub profile: Profile,
+    pub friendly_name: Option<String>,
+    #[serde(skip)]
+    pub leaf: CertSummary,
+    #[serde(skip)]
+    pub returned: Option<Returned>,
+}
+
+/// The name of a `.p12` profile in documents: `modern`, `legacy`, `none`.
+pub fn p12_profile_name(p: Profile) -> &'static str {
+    match p {
+        Profile::Modern => "modern",
+        Profile::Legacy => "legacy",
+        Profile::Unencrypted => "none",
+    }
+}
+
+fn profile_name<S: serde::Serializer>(p: &Profile, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(p12_profile_name(*p))
 }
 
 /// `p12 export`: certificate + matching key (+ CA certificates) into a `.p12`.
@@ -191,36 +240,36 @@ pub struct P12Exported {
 #[allow(clippy::too_many_arguments)]
 pub fn p12_export(
     home: Option<&Home>,
-    cert: &Path,
-    key: &Path,
+    cert: &Source,
+    key: &Source,
     key_pass: Option<&Secret>,
     chain: bool,
     name: Option<&str>,
     protection: &Protection,
     legacy: bool,
-    out: &Path,
+    out: &Sink,
     rules: &OutputRules<'_>,
 ) -> Result<P12Exported> {
     let (certs, private_key) = cert_and_matching_key(cert, key, key_pass)?;
     let (leaf, extra) = certs
         .split_first()
-        .ok_or(OpsError::NoChain(cert.to_path_buf()))?;
+        .ok_or(OpsError::NoChain(cert.name().to_path_buf()))?;
     let mut cas: Vec<Vec<u8>> = extra.to_vec();
     if chain {
         let mut pool = extra.to_vec();
         if let Some(h) = home {
             let chain_file = CaFiles::new(h.ca_dir()).chain();
             if chain_file.is_file() {
-                pool.extend(read_certs(&chain_file)?);
+                pool.extend(read_certs(&Source::File(chain_file))?);
             }
         }
         if pool.is_empty() {
-            return Err(OpsError::NoChain(cert.to_path_buf()));
+            return Err(OpsError::NoChain(cert.name().to_path_buf()));
         }
         let path = issuer_path(leaf, &pool);
         if path.is_empty() {
             return Err(OpsError::ChainMismatch {
-                leaf: cert.to_path_buf(),
+                leaf: cert.name().to_path_buf(),
                 reason: "none of them signed it",
             });
         }
@@ -230,7 +279,7 @@ pub fn p12_export(
             }
         }
     }
-    let leaf_summary = summary(cert, leaf)?;
+    let leaf_summary = summary(cert.name(), leaf)?;
     let friendly = name
         .map(str::to_string)
         .or_else(|| leaf_summary.common_name.clone());
@@ -241,14 +290,20 @@ pub fn p12_export(
         friendly.clone(),
         protection,
         legacy,
-        out,
+        out.name(),
     )?;
-    fsutil::write_output(out, &der, MODE_SECRET, rules)?;
+    let returned = fsutil::write_sink(out, &der, MODE_SECRET, rules)?;
     Ok(P12Exported {
+        out: out.clone(),
         certificates,
-        leaf: leaf_summary,
-        friendly_name: friendly,
+        key: true,
+        encrypted: profile != Profile::Unencrypted,
+        subject: leaf_summary.subject.clone(),
+        sha256: leaf_summary.sha256.clone(),
         profile,
+        friendly_name: friendly,
+        leaf: leaf_summary,
+        returned,
     })
 }
 
@@ -308,12 +363,41 @@ pub struct Selection {
     pub nocerts: bool,
 }
 
-/// What `p12 to-pem` wrote.
+/// What `p12 to-pem` (and `pem merge`, `pem ck`) wrote.
+#[derive(Debug, Serialize)]
 pub struct PemWritten {
+    pub out: Sink,
     pub certificates: usize,
     pub key: bool,
     pub encrypted: bool,
+    /// Of the leaf certificate, when there is one.
+    pub subject: Option<String>,
+    pub sha256: Option<String>,
+    #[serde(skip)]
     pub leaf: Option<CertSummary>,
+    #[serde(skip)]
+    pub returned: Option<Returned>,
+}
+
+impl PemWritten {
+    fn new(
+        out: &Sink,
+        certificates: usize,
+        key: bool,
+        encrypted: bool,
+        leaf: Option<CertSummary>,
+    ) -> Self {
+        PemWritten {
+            out: out.clone(),
+            certificates,
+            key,
+            encrypted,
+            subject: leaf.as_ref().map(|s| s.subject.clone()),
+            sha256: leaf.as_ref().map(|s| s.sha256.clone()),
+            leaf,
+            returned: None,
+        }
+    }
 }
 
 /// The PEM text for a selection of a `.p12`'s contents: certificates (leaf
@@ -322,6 +406,7 @@ pub fn select_pem(
     contents: &Pkcs12Contents,
     sel: Selection,
     protection: &Protection,
+    sink: &Sink,
 ) -> Result<(Zeroizing<String>, PemWritten)> {
     let leaf = contents.leaf_index();
     let mut certs: Vec<&[u8]> = Vec::new();
@@ -350,15 +435,14 @@ pub fn select_pem(
     let leaf_summary = leaf
         .and_then(|i| contents.certs.get(i))
         .and_then(|c| certfile::summarize(&c.der).ok());
-    Ok((
-        out,
-        PemWritten {
-            certificates: certs.len(),
-            key: key.is_some(),
-            encrypted: key.is_some() && matches!(protection, Protection::Password(_)),
-            leaf: leaf_summary,
-        },
-    ))
+    let written = PemWritten::new(
+        sink,
+        certs.len(),
+        key.is_some(),
+        key.is_some() && matches!(protection, Protection::Password(_)),
+        leaf_summary,
+    );
+    Ok((out, written))
 }
 
 /// `p12 to-pem`: writes the selection; mode 0600 when a key is in it.
@@ -366,38 +450,80 @@ pub fn p12_to_pem(
     contents: &Pkcs12Contents,
     sel: Selection,
     protection: &Protection,
-    out: &Path,
+    out: &Sink,
     rules: &OutputRules<'_>,
 ) -> Result<PemWritten> {
-    let (text, written) = select_pem(contents, sel, protection)?;
+    let (text, mut written) = select_pem(contents, sel, protection, out)?;
     let mode = if written.key {
         MODE_SECRET
     } else {
         MODE_PUBLIC
     };
-    fsutil::write_output(out, text.as_bytes(), mode, rules)?;
+    written.returned = fsutil::write_sink(out, text.as_bytes(), mode, rules)?;
     Ok(written)
+}
+
+/// What `key decrypt` wrote.
+#[derive(Debug, Serialize)]
+pub struct KeyDecrypted {
+    pub out: Sink,
+    /// Always true.
+    pub key: bool,
+    /// Always false: the written key is unencrypted.
+    pub encrypted: bool,
+    /// `--key-type` vocabulary (`rsa-2048`, `ec-p256`, ...).
+    pub algorithm: String,
+    /// `pkcs8`, `encrypted-pkcs8`, `pkcs1` or `sec1`.
+    pub input_format: &'static str,
+    pub input_encrypted: bool,
+    /// `pkcs8` or `traditional` (PKCS#1 / SEC1).
+    pub format: &'static str,
+    /// The key's algorithm as text shows it (`RSA-2048`).
+    #[serde(skip)]
+    pub algorithm_text: String,
+    #[serde(skip)]
+    pub returned: Option<Returned>,
+}
+
+/// The name of a key file format in documents.
+pub fn key_format_name(f: KeyFormat) -> &'static str {
+    match f {
+        KeyFormat::Pkcs8 => "pkcs8",
+        KeyFormat::EncryptedPkcs8 => "encrypted-pkcs8",
+        KeyFormat::Pkcs1 => "pkcs1",
+        KeyFormat::Sec1 => "sec1",
+    }
 }
 
 /// `key decrypt`: the key, unencrypted, as PKCS#8 or (`traditional`) PKCS#1/SEC1.
 pub fn key_decrypt(
-    input: &Path,
+    input: &Source,
     pass: Option<&Secret>,
     traditional: bool,
-    out: &Path,
+    out: &Sink,
     rules: &OutputRules<'_>,
-) -> Result<(PrivateKey, KeyFormat)> {
+) -> Result<KeyDecrypted> {
     let (key, format) = open_key(input, pass)?;
     let pem = if traditional {
         decode::to_traditional_pem(&key).map_err(|source| OpsError::Key {
-            path: input.to_path_buf(),
+            path: input.name().to_path_buf(),
             source,
         })?
     } else {
         key.to_pkcs8_pem()
     };
-    fsutil::write_output(out, pem.as_bytes(), MODE_SECRET, rules)?;
-    Ok((key, format))
+    let returned = fsutil::write_sink(out, pem.as_bytes(), MODE_SECRET, rules)?;
+    Ok(KeyDecrypted {
+        out: out.clone(),
+        key: true,
+        encrypted: false,
+        algorithm: key.algorithm().id(),
+        input_format: key_format_name(format),
+        input_encrypted: pass.is_some(),
+        format: if traditional { "traditional" } else { "pkcs8" },
+        algorithm_text: key.algorithm().to_string(),
+        returned,
+    })
 }
 
 /// The `ck.pem` push providers load: certificate(s), then the unencrypted
@@ -411,40 +537,37 @@ pub fn ck_pem(certs: &[&[u8]], key: &PrivateKey) -> Zeroizing<String> {
     out
 }
 
-/// What `pem merge`/`pem ck` wrote.
-pub struct CkWritten {
-    pub certificates: usize,
-    pub leaf: CertSummary,
-}
+/// What `pem merge`/`pem ck` wrote: a [`PemWritten`] with the key,
+/// unencrypted, and the leaf.
+pub type CkWritten = PemWritten;
 
 /// `pem merge`: every certificate of `cert`, then the matching key, unencrypted.
 pub fn pem_merge(
-    cert: &Path,
-    key: &Path,
+    cert: &Source,
+    key: &Source,
     key_pass: Option<&Secret>,
-    out: &Path,
+    out: &Sink,
     rules: &OutputRules<'_>,
 ) -> Result<CkWritten> {
     let (certs, private_key) = cert_and_matching_key(cert, key, key_pass)?;
     let refs: Vec<&[u8]> = certs.iter().map(Vec::as_slice).collect();
-    let leaf = summary(cert, refs.first().copied().unwrap_or_default())?;
-    fsutil::write_output(
+    let leaf = summary(cert.name(), refs.first().copied().unwrap_or_default())?;
+    let returned = fsutil::write_sink(
         out,
         ck_pem(&refs, &private_key).as_bytes(),
         MODE_SECRET,
         rules,
     )?;
-    Ok(CkWritten {
-        certificates: refs.len(),
-        leaf,
-    })
+    let mut w = PemWritten::new(out, refs.len(), true, false, Some(leaf));
+    w.returned = returned;
+    Ok(w)
 }
 
 /// `pem ck`: the leaf and its key from a `.p12`, as `ck.pem`.
 pub fn pem_ck(
     input: &Path,
     contents: &Pkcs12Contents,
-    out: &Path,
+    out: &Sink,
     rules: &OutputRules<'_>,
 ) -> Result<CkWritten> {
     let key = contents
@@ -460,16 +583,15 @@ pub fn pem_ck(
         });
     }
     let s = summary(input, &leaf.der)?;
-    fsutil::write_output(
+    let returned = fsutil::write_sink(
         out,
         ck_pem(&[&leaf.der], &key.key).as_bytes(),
         MODE_SECRET,
         rules,
     )?;
-    Ok(CkWritten {
-        certificates: 1,
-        leaf: s,
-    })
+    let mut w = PemWritten::new(out, 1, true, false, Some(s));
+    w.returned = returned;
+    Ok(w)
 }
 
 /// A warning when a certificate has expired.

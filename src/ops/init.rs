@@ -33,6 +33,61 @@ pub struct InitOutcome {
     pub files: CaFiles,
 }
 
+/// `init`: the home made, its default team and CA certificates.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Initialised {
+    #[serde(serialize_with = "crate::fsutil::serialize_path")]
+    pub home: PathBuf,
+    pub team: super::view::Team,
+    /// Of the CA keys, `--key-type` vocabulary.
+    pub key_type: &'static str,
+    pub root_ca: CaCertFile,
+    pub issuing_ca: CaCertFile,
+    pub profile_signer: CaCertFile,
+    /// The chain file (issuing CA, root CA).
+    #[serde(serialize_with = "crate::fsutil::serialize_path")]
+    pub chain: PathBuf,
+}
+
+/// A CA certificate of the home: its file and fingerprint.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CaCertFile {
+    #[serde(serialize_with = "crate::fsutil::serialize_path")]
+    pub path: PathBuf,
+    pub sha256: String,
+}
+
+impl Initialised {
+    /// The document of an `init` of `home`.
+    pub fn new(home: &Home, out: &InitOutcome, key_type: KeyType) -> Self {
+        let f = &out.files;
+        let ca = |name: &str, sha256: &str| CaCertFile {
+            path: f.cert(name),
+            sha256: sha256.to_string(),
+        };
+        Initialised {
+            home: home.root().to_path_buf(),
+            team: super::view::Team::from(&out.team),
+            key_type: key_type.name(),
+            root_ca: ca(authority::ROOT, &out.root_sha256),
+            issuing_ca: ca(authority::ISSUING, &out.issuing_sha256),
+            profile_signer: ca(authority::PROFILE_SIGNER, &out.signer_sha256),
+            chain: f.chain(),
+        }
+    }
+}
+
+/// `init`: [`init_home`], as its document.
+pub fn init(
+    home: &Home,
+    req: &InitRequest<'_>,
+    pass: &Secret,
+    now: OffsetDateTime,
+) -> Result<Initialised> {
+    let out = init_home(home, req, pass, now)?;
+    Ok(Initialised::new(home, &out, req.key_type))
+}
+
 /// Where a home already holds CA material (the store, keys or certificates),
 /// if it does.
 pub fn existing_ca_material(home: &Home) -> Option<PathBuf> {

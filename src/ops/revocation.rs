@@ -10,10 +10,47 @@ use crate::home::Home;
 use crate::secret::Secret;
 use crate::store::{CertRecord, CrlRecord, Tx};
 
+/// `cert revoke`: the certificate revoked, and whether this run revoked it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Revoked {
+    pub serial: String,
+    /// Empty for the profile signer.
+    pub bundle_id: String,
+    /// `development`, `production`, `universal`, or `profile-signing`.
+    pub environment: String,
+    /// Always true.
+    pub revoked: bool,
+    /// False when it already was revoked (its first time and reason are kept).
+    pub changed: bool,
+    #[serde(serialize_with = "crate::timeutil::serialize_rfc3339_opt")]
+    pub revoked_at: Option<i64>,
+    /// RFC 5280 reason name.
+    pub reason: String,
+    #[serde(skip)]
+    pub subject: String,
+}
+
 /// Revokes a certificate: idempotent (a second revocation keeps the first's
-/// time and reason and returns `false`). Refuses unknown serials and expired
-/// certificates. The revocation reaches gateways with the next CRL.
-pub fn revoke(home: &Home, serial: &str, reason: Option<&str>) -> Result<(CertRecord, bool)> {
+/// time and reason and says `changed: false`). Refuses unknown serials and
+/// expired certificates. The revocation reaches gateways with the next CRL.
+pub fn revoke(home: &Home, serial: &str, reason: Option<&str>) -> Result<Revoked> {
+    let (c, changed) = revoke_record(home, serial, reason)?;
+    Ok(Revoked {
+        reason: c
+            .revocation_reason
+            .clone()
+            .unwrap_or_else(|| "unspecified".into()),
+        serial: c.serial,
+        bundle_id: c.bundle_id,
+        environment: c.environment,
+        revoked: true,
+        changed,
+        revoked_at: c.revoked_at,
+        subject: c.subject,
+    })
+}
+
+fn revoke_record(home: &Home, serial: &str, reason: Option<&str>) -> Result<(CertRecord, bool)> {
     let reason = match reason {
         None => "unspecified",
         Some(r) => crl::reason_name(r).ok_or_else(|| OpsError::UnknownReason(r.to_string()))?,

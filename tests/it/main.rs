@@ -18,6 +18,7 @@ mod gateway;
 mod hostile;
 mod issue_batch;
 mod issue_interop;
+mod json_docs;
 mod no_panic;
 mod output_safety;
 mod profiles;
