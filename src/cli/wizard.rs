@@ -353,7 +353,7 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
         "App ID with the push capability",
         "Certificates, Identifiers & Profiles > Identifiers > + > App IDs, tick Push Notifications",
     )?;
-    let existing = ops::portal::list_apps(&w.home, Some(&team.team_id))?;
+    let existing = ops::portal::list_apps(&w.home, Some(&team.team_id))?.apps;
     let default_bundle = existing
         .iter()
         .find(|a| a.push && !portal::is_wildcard(&a.bundle_id))
@@ -381,7 +381,7 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
                 .push(format!("pushca {home_flag} app set {} --push", sh(&bundle)));
         }
         None => {
-            let (app, _) = ops::portal::create_app(
+            let app = ops::portal::create_app(
                 &w.home,
                 &NewApp {
                     bundle_id: &bundle,
@@ -389,7 +389,8 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
                     team_id: Some(&team.team_id),
                     push: true,
                 },
-            )?;
+            )?
+            .app;
             w.say(&format!(
                 "  created App ID {}.{} with push",
                 app.team_id, app.bundle_id
@@ -555,7 +556,7 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
         "devices (for development pushes)",
         "Certificates, Identifiers & Profiles > Devices > + (UDID from Finder or Xcode)",
     )?;
-    let known = ops::portal::list_devices(&w.home, Some(&team.team_id))?;
+    let known = ops::portal::list_devices(&w.home, Some(&team.team_id))?.devices;
     if !known.is_empty() {
         w.say(&format!(
             "  {} device(s) registered for team {}",
@@ -583,7 +584,8 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
                 Ok(())
             }
         })?;
-        let (d, created) = ops::portal::add_device(&w.home, &udid, &name, Some(&team.team_id))?;
+        let ops::portal::DeviceAdded { device: d, created } =
+            ops::portal::add_device(&w.home, &udid, &name, Some(&team.team_id))?;
         w.say(&format!(
             "  {} device {} ({})",
             if created { "registered" } else { "already had" },
@@ -599,6 +601,7 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
         }
     }
     let have_devices = ops::portal::list_devices(&w.home, Some(&team.team_id))?
+        .devices
         .iter()
         .any(|d| d.enabled);
 

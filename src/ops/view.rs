@@ -104,7 +104,8 @@ impl Cert {
             team_id: r.team_id.clone(),
             environment: r.environment.clone(),
             sha256: r.sha256.clone(),
-            key_type: r.key_type.clone(),
+            // The `--key-type` vocabulary, as `cert list` prints it.
+            key_type: crate::keys::KeyAlgorithm::id_of(&r.key_type),
             not_before: r.not_before,
             not_after: r.not_after,
             days_left: days_left(r.not_after, now),
