@@ -4,8 +4,6 @@ use std::path::PathBuf;
 
 use clap::Args;
 use pushca::ops;
-use pushca::pem::encode as pem_encode;
-use serde_json::json;
 
 use super::cert::CertFormat;
 use super::secrets::{self, SecretSource};
@@ -38,28 +36,18 @@ pub fn crl(ctx: &Ctx, a: CrlArgs) -> Result<Report, CliError> {
         der: matches!(a.format, CertFormat::Der),
         rules,
     });
-    let rec = ops::revocation::make_crl_to(&home, &pass, output.as_ref())?;
-    let pem = pem_encode("X509 CRL", &rec.der);
-    let doc = json!({
-        "number": rec.number, "this_update": rfc3339(rec.this_update),
-        "next_update": rfc3339(rec.next_update), "revoked": rec.revoked,
-        "sha256": pushca::ca::sha256_hex(&rec.der), "out": a.out,
-    });
-    match &a.out {
-        Some(out) => Ok(Report::new(
-            doc,
-            format!(
+    let v = ops::revocation::make_crl_to(&home, &pass, output.as_ref())?;
+    match (&v.out, &v.pem) {
+        (Some(out), _) => {
+            let text = format!(
                 "Signed CRL number {} ({} revoked, next update {}) -> {}\n",
-                rec.number,
-                rec.revoked,
-                rfc3339(rec.next_update),
+                v.number,
+                v.revoked,
+                rfc3339(v.next_update),
                 out.display()
-            ),
-        )),
-        None => {
-            let mut doc = doc;
-            doc["pem"] = json!(pem);
-            Ok(Report::new(doc, pem).data())
+            );
+            Report::of(&v, text)
         }
+        (None, pem) => Ok(Report::of(&v, pem.clone().unwrap_or_default())?.data()),
     }
 }
