@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use pushca::gateway::Decision;
 use pushca::ops::gateway as gw;
-use serde_json::json;
 
 use super::profile::ProfileEnv;
 use super::secrets::{self, SecretSource};
@@ -101,21 +100,7 @@ fn trust_store(ctx: &Ctx, a: TrustStoreArgs) -> Result<Report, CliError> {
             out.generated_at
         )
     };
-    let files: serde_json::Map<String, serde_json::Value> = out
-        .files
-        .iter()
-        .map(|(n, h)| (n.clone(), json!(h)))
-        .collect();
-    Ok(Report::new(
-        json!({
-            "out": out.out, "changed": out.changed, "generated_at": out.generated_at,
-            "profiles": out.profiles, "apps": out.apps, "revoked": out.revoked,
-            "version": out.version,
-            "crl_number": out.crl_number, "crl_next_update": out.crl_next_update,
-            "files": files,
-        }),
-        text,
-    ))
+    Report::of(&out, text)
 }
 
 fn check(ctx: &Ctx, a: CheckArgs) -> Result<Report, CliError> {
@@ -127,15 +112,9 @@ fn check(ctx: &Ctx, a: CheckArgs) -> Result<Report, CliError> {
     let anchor = gw::check_anchor(a.anchor.as_deref(), ctx.home_opt().as_ref())?;
     if let Some(bundle) = &a.register {
         let udid = a.device.clone().unwrap_or_default();
-        let g = gw::load(&a.trust_store, &anchor, options)
-            .map_err(|e| CliError::from(pushca::ops::OpsError::TrustStore(e)))?;
-        let d = g.authorize_registration(bundle, env, &udid);
-        return Ok(decision_report(
-            d,
-            json!({ "registration": true, "bundle_id": bundle, "environment": env.name(), "device": udid }),
-            format!("registration of {udid} for {bundle} ({})", env.name()),
-            None,
-        ));
+        let v = gw::check_registration(&a.trust_store, &anchor, options, bundle, env, &udid)?;
+        let what = format!("registration of {udid} for {bundle} ({})", env.name());
+        return decision_report(&v, &v.decision, &what, None);
     }
     let (Some(cert), Some(topic)) = (&a.cert, &a.topic) else {
         return Err(CliError::usage(
@@ -151,17 +130,6 @@ fn check(ctx: &Ctx, a: CheckArgs) -> Result<Report, CliError> {
         env,
         a.device.as_deref(),
     )?;
-    let mut doc = json!({
-        "topic": topic, "environment": env.name(), "device": a.device,
-        "certificate": out.identity.as_ref().map(|i| json!({
-            "sha256": hex::encode(i.fingerprint()), "bundle_id": i.bundle_id(),
-            "topics": i.topics().collect::<Vec<_>>(),
-            "environments": i.environments().map(|e| e.name()).collect::<Vec<_>>(),
-        })),
-    });
-    if let Some(d) = &out.denied {
-        doc["detail"] = json!(d.detail);
-    }
     let what = format!(
         "push to {topic} ({}){}",
         env.name(),
@@ -170,37 +138,26 @@ fn check(ctx: &Ctx, a: CheckArgs) -> Result<Report, CliError> {
             .map(|d| format!(" device {d}"))
             .unwrap_or_default()
     );
-    Ok(decision_report(
-        out.decision,
-        doc,
-        what,
-        out.denied.map(|d| d.detail),
-    ))
+    decision_report(&out, &out.decision, &what, out.detail.as_deref())
 }
 
-fn decision_report(
-    d: Decision,
-    doc: serde_json::Value,
-    what: String,
-    detail: Option<String>,
-) -> Report {
-    let (name, reason, code) = match d {
-        Decision::Allow => ("allow", None, exit::OK),
-        Decision::Deny(r) => ("deny", Some(r.name()), exit::DENIED),
-    };
-    let text = match reason {
-        None => format!("allow: {what}\n"),
-        Some(r) => format!(
-            "deny: {what}: {r}{}\n",
-            detail.map(|d| format!(" ({d})")).unwrap_or_default()
+/// The report of a decision: exit 0 for allow, 3 for deny.
+fn decision_report<V: serde::Serialize>(
+    view: &V,
+    d: &Decision,
+    what: &str,
+    detail: Option<&str>,
+) -> Result<Report, CliError> {
+    let (text, code) = match d {
+        Decision::Allow => (format!("allow: {what}\n"), exit::OK),
+        Decision::Deny(r) => (
+            format!(
+                "deny: {what}: {}{}\n",
+                r.name(),
+                detail.map(|d| format!(" ({d})")).unwrap_or_default()
+            ),
+            exit::DENIED,
         ),
     };
-    // decision and reason first (serde_json keeps insertion order), then the rest.
-    let mut out = serde_json::Map::new();
-    out.insert("decision".into(), json!(name));
-    out.insert("reason".into(), json!(reason));
-    if let serde_json::Value::Object(rest) = doc {
-        out.extend(rest);
-    }
-    Report::new(serde_json::Value::Object(out), text).with_exit(code)
+    Ok(Report::of(view, text)?.with_exit(code))
 }

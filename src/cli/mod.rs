@@ -10,6 +10,7 @@ use secrets::SecretSource;
 
 pub mod cert;
 pub mod convert;
+pub mod crl;
 pub mod csr;
 pub mod error;
 pub mod gateway;
@@ -17,6 +18,7 @@ pub mod init;
 pub mod portal;
 pub mod profile;
 pub mod secrets;
+pub mod status;
 pub mod wizard;
 
 pub use error::{exit, CliError, Kind};
@@ -68,9 +70,9 @@ pub enum Command {
     #[command(subcommand)]
     Profile(profile::ProfileCmd),
     /// CA certificates, push certificates, profiles and the CRL: what expires when
-    Status(cert::StatusArgs),
+    Status(status::StatusArgs),
     /// Sign a new certificate revocation list (CRL) with the issuing CA
-    Crl(cert::CrlArgs),
+    Crl(crl::CrlArgs),
     /// The gateway's trust store and enforcement
     #[command(subcommand)]
     Gateway(gateway::GatewayCmd),
@@ -304,8 +306,8 @@ pub fn run(cli: Cli) -> Result<Report, CliError> {
         Command::Profile(c) => profile::profile(&ctx, c),
         Command::Csr(c) => csr::csr(&ctx, c),
         Command::Cert(c) => cert::cert(&ctx, c),
-        Command::Crl(a) => cert::crl(&ctx, a),
-        Command::Status(a) => cert::status(&ctx, a),
+        Command::Crl(a) => crl::crl(&ctx, a),
+        Command::Status(a) => status::status(&ctx, a),
         Command::Completions(a) => completions(a),
         Command::Man(a) => man(&ctx, a),
         Command::Gateway(c) => gateway::gateway(&ctx, c),

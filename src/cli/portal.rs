@@ -3,9 +3,8 @@
 use clap::{Args, Subcommand};
 use pushca::ops;
 use pushca::portal;
-use serde_json::json;
 
-use super::{rfc3339, CliError, Ctx, Report};
+use super::{CliError, Ctx, Report};
 
 #[derive(Subcommand, Debug)]
 pub enum TeamCmd {
@@ -118,30 +117,27 @@ pub fn app(ctx: &Ctx, c: AppCmd) -> Result<Report, CliError> {
                 team_id: a.team.as_deref(),
                 push: a.push,
             };
-            let (rec, created) = ops::portal::create_app(&home, &new)?;
-            let app_id = format!("{}.{}", rec.team_id, rec.bundle_id);
+            let v = ops::portal::create_app(&home, &new)?;
             let text = format!(
-                "{} App ID {app_id} ({}), push {}\n",
-                if created {
+                "{} App ID {} ({}), push {}\n",
+                if v.created {
                     "Registered"
                 } else {
                     "Already registered:"
                 },
-                rec.name,
-                if rec.push { "enabled" } else { "disabled" }
+                v.app_id,
+                v.app.name,
+                if v.app.push { "enabled" } else { "disabled" }
             );
-            Ok(Report::new(
-                json!({ "app": rec, "app_id": app_id, "created": created }),
-                text,
-            ))
+            Report::of(&v, text)
         }
         AppCmd::List(a) => {
-            let apps = ops::portal::list_apps(&home, a.team.as_deref())?;
+            let v = ops::portal::list_apps(&home, a.team.as_deref())?;
             let mut text = format!(
                 "{:<40} {:<12} {:<6} {:<8} {}\n",
                 "BUNDLE ID", "TEAM", "PUSH", "ENABLED", "NAME"
             );
-            for r in &apps {
+            for r in &v.apps {
                 text.push_str(&format!(
                     "{:<40} {:<12} {:<6} {:<8} {}\n",
                     r.bundle_id,
@@ -151,33 +147,20 @@ pub fn app(ctx: &Ctx, c: AppCmd) -> Result<Report, CliError> {
                     r.name
                 ));
             }
-            Ok(Report::new(json!({ "apps": apps }), text))
+            Report::of(&v, text)
         }
         AppCmd::Show(a) => {
-            let (app, certs) = ops::portal::show_app(&home, &a.bundle_id)?;
-            let now = ops::now().unix_timestamp();
-            let active = certs
-                .iter()
-                .filter(|c| c.not_after > now && c.revoked_at.is_none())
-                .count();
+            let v = ops::portal::show_app(&home, &a.bundle_id)?;
             let text = format!(
-                "App ID:       {}.{}\nName:         {}\nPush:         {}\nEnabled:      {}\nCertificates: {} ({} active)\n",
-                app.team_id,
-                app.bundle_id,
-                app.name,
-                if app.push { "enabled" } else { "disabled" },
-                if app.enabled { "yes" } else { "no" },
-                certs.len(),
-                active
+                "App ID:       {}\nName:         {}\nPush:         {}\nEnabled:      {}\nCertificates: {} ({} active)\n",
+                v.app_id,
+                v.app.name,
+                if v.app.push { "enabled" } else { "disabled" },
+                if v.app.enabled { "yes" } else { "no" },
+                v.certificates.len(),
+                v.active()
             );
-            let serials: Vec<_> = certs
-                .iter()
-                .map(|c| json!({ "serial": c.serial, "environment": c.environment, "not_after": rfc3339(c.not_after) }))
-                .collect();
-            Ok(Report::new(
-                json!({ "app": app, "app_id": format!("{}.{}", app.team_id, app.bundle_id), "certificates": serials }),
-                text,
-            ))
+            Report::of(&v, text)
         }
         AppCmd::Disable(a) => set_enabled(&home, &a.bundle_id, false),
         AppCmd::Enable(a) => set_enabled(&home, &a.bundle_id, true),
@@ -192,17 +175,16 @@ pub fn app(ctx: &Ctx, c: AppCmd) -> Result<Report, CliError> {
                     "nothing to change: give --push, --no-push or --name",
                 ));
             }
-            let (app, changed) =
-                ops::portal::set_app(&home, &a.bundle_id, push, a.name.as_deref())?;
+            let v = ops::portal::set_app(&home, &a.bundle_id, push, a.name.as_deref())?;
             let text = format!(
                 "App ID {}.{} ({}): push {}{}\n",
-                app.team_id,
-                app.bundle_id,
-                app.name,
-                if app.push { "enabled" } else { "disabled" },
-                if changed { "" } else { " (unchanged)" }
+                v.app.team_id,
+                v.app.bundle_id,
+                v.app.name,
+                if v.app.push { "enabled" } else { "disabled" },
+                if v.changed { "" } else { " (unchanged)" }
             );
-            Ok(Report::new(json!({ "app": app, "changed": changed }), text))
+            Report::of(&v, text)
         }
     }
 }
@@ -212,16 +194,14 @@ fn set_enabled(
     bundle_id: &str,
     enabled: bool,
 ) -> Result<Report, CliError> {
-    let (app, changed) = ops::portal::set_app_enabled(home, bundle_id, enabled)?;
+    let v = ops::portal::set_app_enabled(home, bundle_id, enabled)?;
     let word = if enabled { "enabled" } else { "disabled" };
-    Ok(Report::new(
-        json!({ "bundle_id": app.bundle_id, "enabled": enabled, "changed": changed }),
-        if changed {
-            format!("App ID {} {word}\n", app.bundle_id)
-        } else {
-            format!("App ID {} was already {word}\n", app.bundle_id)
-        },
-    ))
+    let text = if v.changed {
+        format!("App ID {} {word}\n", v.bundle_id)
+    } else {
+        format!("App ID {} was already {word}\n", v.bundle_id)
+    };
+    Report::of(&v, text)
 }
 
 #[derive(Subcommand, Debug)]
@@ -269,8 +249,9 @@ pub fn device(ctx: &Ctx, c: DeviceCmd) -> Result<Report, CliError> {
     let home = ctx.home()?;
     match c {
         DeviceCmd::Add(a) => {
-            let (d, created) = ops::portal::add_device(&home, &a.udid, &a.name, a.team.as_deref())?;
-            let text = if created {
+            let v = ops::portal::add_device(&home, &a.udid, &a.name, a.team.as_deref())?;
+            let d = &v.device;
+            let text = if v.created {
                 format!(
                     "Registered device {} ({}) for team {}\n",
                     d.udid, d.name, d.team_id
@@ -284,22 +265,19 @@ pub fn device(ctx: &Ctx, c: DeviceCmd) -> Result<Report, CliError> {
                     if d.enabled { "" } else { " (disabled)" }
                 )
             };
-            Ok(Report::new(
-                json!({ "device": device_json(&d), "created": created }),
-                text,
-            ))
+            Report::of(&v, text)
         }
         DeviceCmd::List(a) => {
-            let devices = ops::portal::list_devices(&home, a.team.as_deref())?;
+            let v = ops::portal::list_devices(&home, a.team.as_deref())?;
             let mut text = String::new();
-            if devices.is_empty() {
+            if v.devices.is_empty() {
                 text.push_str("No devices.\n");
             } else {
                 text.push_str(&format!(
                     "{:<42} {:<12} {:<8} {}\n",
                     "UDID", "TEAM", "ENABLED", "NAME"
                 ));
-                for d in &devices {
+                for d in &v.devices {
                     text.push_str(&format!(
                         "{:<42} {:<12} {:<8} {}\n",
                         d.udid,
@@ -309,34 +287,24 @@ pub fn device(ctx: &Ctx, c: DeviceCmd) -> Result<Report, CliError> {
                     ));
                 }
             }
-            let items: Vec<_> = devices.iter().map(device_json).collect();
-            Ok(Report::new(json!({ "devices": items }), text))
+            Report::of(&v, text)
         }
         DeviceCmd::Disable(a) => set_device(&home, a, false),
         DeviceCmd::Enable(a) => set_device(&home, a, true),
     }
 }
 
-fn device_json(d: &pushca::store::DeviceRecord) -> serde_json::Value {
-    json!({
-        "udid": d.udid, "name": d.name, "team_id": d.team_id, "enabled": d.enabled,
-        "created_at": rfc3339(d.created_at),
-    })
-}
-
 fn set_device(home: &pushca::home::Home, a: DeviceRef, enabled: bool) -> Result<Report, CliError> {
-    let (d, changed) = ops::portal::set_device_enabled(home, &a.udid, a.team.as_deref(), enabled)?;
+    let v = ops::portal::set_device_enabled(home, &a.udid, a.team.as_deref(), enabled)?;
+    let d = &v.device;
     let word = if enabled { "enabled" } else { "disabled" };
-    let text = if changed {
+    let text = if v.changed {
         format!("Device {} ({}) {word}\n", d.udid, d.name)
     } else {
         format!("Device {} ({}) was already {word}\n", d.udid, d.name)
     };
-    let mut report = Report::new(
-        json!({ "device": device_json(&d), "changed": changed }),
-        text,
-    );
-    if changed && !enabled {
+    let mut report = Report::of(&v, text)?;
+    if v.changed && !enabled {
         report = report.warn(
             "profiles already signed still list it: run `pushca profile regenerate` to drop it",
         );

@@ -5,9 +5,7 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use pushca::ops::{self, profiles};
-use pushca::store::ProfileRecord;
 use pushca::x509ext::Environment;
-use serde_json::json;
 
 use super::secrets::{self, SecretSource};
 use super::{exit, rfc3339, CliError, Ctx, Kind, Overwrite, Report};
@@ -155,92 +153,59 @@ pub fn profile(ctx: &Ctx, c: ProfileCmd) -> Result<Report, CliError> {
     }
 }
 
-fn days_left(t: i64, now: i64) -> i64 {
-    (t - now).div_euclid(86_400)
-}
-
-fn record_json(r: &ProfileRecord, now: i64) -> serde_json::Value {
-    json!({
-        "uuid": r.uuid, "name": r.name, "bundle_id": r.bundle_id, "team_id": r.team_id,
-        "app_id": format!("{}.{}", r.team_id, r.bundle_id),
-        "environment": r.environment,
-        "created_at": rfc3339(r.created_at), "expires_at": rfc3339(r.expires_at),
-        "days_left": days_left(r.expires_at, now), "expired": r.expires_at <= now,
-        "devices_mode": r.devices_mode,
-        "provisions_all_devices": r.devices_mode == "all",
-        "devices": r.devices,
-        "certificates_mode": r.certs_mode,
-        "certificates": r.cert_serials,
-        "sha256": r.sha256,
-        "superseded_by": r.superseded_by,
-        "withdrawn": r.withdrawn_at.is_some(),
-        "withdrawn_at": r.withdrawn_at.map(rfc3339),
-    })
-}
-
-fn devices_text(r: &ProfileRecord) -> String {
-    match r.devices_mode.as_str() {
+fn devices_text(p: &ops::view::Profile) -> String {
+    match p.devices_mode.as_str() {
         "all" => "all devices (ProvisionsAllDevices)".to_string(),
         "team" => format!(
             "{} (every enabled device of team {})",
-            r.devices.len(),
-            r.team_id
+            p.devices.len(),
+            p.team_id
         ),
-        _ => r.devices.len().to_string(),
+        _ => p.devices.len().to_string(),
     }
 }
 
-fn signed_report(ctx: &Ctx, out: profiles::ProfilesOutcome, verb: &str) -> Report {
-    let now = ops::now().unix_timestamp();
+/// One line per profile signed (a count when there are many).
+fn signed_text(ctx: &Ctx, signed: &[profiles::Signed], verb: &str) -> String {
     let mut text = String::new();
-    let mut items = Vec::new();
-    for s in &out.profiles {
-        let r = &s.record;
+    for s in signed {
+        let p = &s.profile;
         let mut line = format!(
             "{verb} {} profile {} for {} ({} device(s), {} certificate(s), until {}) -> {}\n",
-            r.environment,
-            r.uuid,
-            r.bundle_id,
-            devices_text(r),
-            r.cert_serials.len(),
-            rfc3339(r.expires_at),
+            p.environment,
+            p.uuid,
+            p.bundle_id,
+            devices_text(p),
+            p.certificates.len(),
+            rfc3339(p.expires_at),
             s.path.display()
         );
         if let Some(old) = &s.replaces {
             line = format!("{}  (supersedes {old})\n", line.trim_end());
         }
-        if out.profiles.len() <= 20 || ctx.verbose > 0 {
+        if signed.len() <= 20 || ctx.verbose > 0 {
             text.push_str(&line);
         }
-        let mut j = record_json(r, now);
-        j["out"] = json!(s.path);
-        j["supersedes"] = json!(s.replaces);
-        items.push(j);
     }
-    if out.profiles.len() > 20 && ctx.verbose == 0 {
-        text.push_str(&format!("{verb} {} profiles\n", out.profiles.len()));
+    if signed.len() > 20 && ctx.verbose == 0 {
+        text.push_str(&format!("{verb} {} profiles\n", signed.len()));
     }
-    let skipped: Vec<_> = out
-        .skipped
-        .iter()
-        .map(|s| {
-            json!({
-                "uuid": s.uuid, "bundle_id": s.bundle_id,
-                "environment": s.environment.name(), "reason": s.reason,
-            })
-        })
-        .collect();
+    text
+}
+
+fn regenerated_report(ctx: &Ctx, out: profiles::ProfilesOutcome) -> Result<Report, CliError> {
+    let mut text = signed_text(ctx, &out.profiles, "Regenerated");
     if out.profiles.is_empty() {
         text.push_str(&format!(
             "No profile regenerated ({} skipped)\n",
             out.skipped.len()
         ));
     }
-    let mut report = Report::new(json!({ "profiles": items, "skipped": skipped }), text);
+    let mut report = Report::of(&out, text)?;
     for w in out.warnings {
         report = report.warn(w);
     }
-    report
+    Ok(report)
 }
 
 fn create(ctx: &Ctx, a: ProfileCreateArgs) -> Result<Report, CliError> {
@@ -264,11 +229,14 @@ fn create(ctx: &Ctx, a: ProfileCreateArgs) -> Result<Report, CliError> {
     };
     let prepared = profiles::prepare_create(&home, &req).map_err(|e| hint_for(e, &a.app))?;
     let pass = secrets::ca_passphrase(a.ca_passin.as_ref(), false)?;
-    let out = prepared.sign(&pass, &mut || {})?;
-    let mut report = signed_report(ctx, out, "Signed");
-    // One profile: the document is the profile itself.
-    if let Some(p) = report.json["profiles"].get(0).cloned() {
-        report.json = json!({ "profile": p });
+    let v = prepared
+        .sign(&pass, &mut || {})?
+        .into_created()
+        .ok_or_else(|| CliError::internal("no profile was signed"))?;
+    let text = signed_text(ctx, std::slice::from_ref(&v.profile), "Signed");
+    let mut report = Report::of(&v, text)?;
+    for w in v.warnings {
+        report = report.warn(w);
     }
     Ok(report)
 }
@@ -295,7 +263,7 @@ fn hint_for(e: ops::OpsError, bundle_id: &str) -> CliError {
 
 fn show(ctx: &Ctx, a: ProfileShowArgs) -> Result<Report, CliError> {
     let home = ctx.home_opt();
-    let shown = profiles::show(home.as_ref(), &a.file, a.ca.as_deref()).map_err(|e| {
+    let v = profiles::show(home.as_ref(), &a.file, a.ca.as_deref()).map_err(|e| {
         let no_anchor = matches!(e, ops::OpsError::NoProfileAnchors);
         let c = CliError::from(e);
         if no_anchor {
@@ -304,126 +272,73 @@ fn show(ctx: &Ctx, a: ProfileShowArgs) -> Result<Report, CliError> {
             c
         }
     })?;
-    let v = &shown.verified;
-    let i = &v.info;
-    let now = ops::now().unix_timestamp();
-    let exp = i.expires.unix_timestamp();
-    let left = days_left(exp, now);
-    let certs: Vec<_> = shown
-        .certificates
-        .iter()
-        .map(|c| {
-            json!({
-                "sha256": c.sha256,
-                "serial": c.record.as_ref().map(|r| &r.serial),
-                "environment": c.record.as_ref().map(|r| &r.environment),
-                "not_after": c.record.as_ref().map(|r| rfc3339(r.not_after)),
-                "revoked": c.record.as_ref().map(|r| r.revoked_at.is_some()),
-            })
-        })
-        .collect();
-    let doc = json!({
-        "verified": true,
-        "expired": v.expired,
-        "signer": {
-            "subject": v.signer_subject,
-            "not_after": rfc3339(v.signer_not_after),
-            "expired": v.signer_expired,
-            "sha256": pushca::ca::sha256_hex(&v.signer_der),
-        },
-        "trust_anchors": shown.anchors_from,
-        "uuid": i.uuid,
-        "name": i.name,
-        "app_id": i.application_identifier,
-        "app_id_name": i.app_id_name,
-        "bundle_id": i.bundle_id,
-        "team_id": i.team_id,
-        "team_name": i.team_name,
-        "environment": i.aps_environment,
-        "created_at": i.created.map(|c| rfc3339(c.unix_timestamp())),
-        "expires_at": rfc3339(exp),
-        "days_left": left,
-        "devices": i.devices,
-        "provisions_all_devices": i.provisions_all_devices,
-        "certificates": certs,
-        "developer_certificates": i.developer_certificates.iter().map(|d| pushca::ca::sha256_hex(d)).collect::<Vec<_>>(),
-        "platform": i.platform,
-        "sha256": v.sha256,
-        "in_store": shown.record.is_some(),
-        "superseded_by": shown.record.as_ref().and_then(|r| r.superseded_by.clone()),
-        "plist": pushca::plist::to_json(&i.plist),
-    });
     if a.plist {
-        let xml = pushca::plist::to_xml(&i.plist)
+        let xml = pushca::plist::to_xml(&v.plist_value)
             .map_err(|e| CliError::new(Kind::Input, e.to_string()))?;
-        return Ok(Report::new(doc, xml).data());
+        return Ok(Report::of(&v, xml)?.data());
     }
     let or_dash = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".into());
+    let left = v.days_left;
     let mut text = format!(
         "Profile:      {}\nUUID:         {}\nApp ID:       {}{}\nTeam:         {} ({})\nEnvironment:  {}\nCreated:      {}\nExpires:      {} ({})\n",
-        or_dash(&i.name),
-        i.uuid,
-        or_dash(&i.application_identifier),
-        i.app_id_name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default(),
-        or_dash(&i.team_name),
-        or_dash(&i.team_id),
-        i.aps_environment.as_deref().unwrap_or("none (no aps-environment: no push)"),
-        i.created.map(|c| rfc3339(c.unix_timestamp())).unwrap_or_else(|| "-".into()),
-        rfc3339(exp),
+        or_dash(&v.name),
+        v.uuid,
+        or_dash(&v.app_id),
+        v.app_id_name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default(),
+        or_dash(&v.team_name),
+        or_dash(&v.team_id),
+        v.environment.as_deref().unwrap_or("none (no aps-environment: no push)"),
+        v.created_at.map(rfc3339).unwrap_or_else(|| "-".into()),
+        rfc3339(v.expires_at),
         if v.expired { format!("EXPIRED {} days ago", -left) } else { format!("{left} days left") },
     );
-    if i.provisions_all_devices {
+    if v.provisions_all_devices {
         text.push_str("Devices:      all (ProvisionsAllDevices)\n");
     } else {
-        text.push_str(&format!("Devices:      {}\n", i.devices.len()));
-        if ctx.verbose > 0 || i.devices.len() <= 10 {
-            for d in &i.devices {
+        text.push_str(&format!("Devices:      {}\n", v.devices.len()));
+        if ctx.verbose > 0 || v.devices.len() <= 10 {
+            for d in &v.devices {
                 text.push_str(&format!("  {d}\n"));
             }
         }
     }
-    text.push_str(&format!(
-        "Push certificates: {}\n",
-        shown.certificates.len()
-    ));
-    for c in &shown.certificates {
-        match &c.record {
-            Some(r) => text.push_str(&format!(
-                "  {}  serial {} ({}, until {}{})\n",
+    text.push_str(&format!("Push certificates: {}\n", v.certificates.len()));
+    for c in &v.certificates {
+        match (&c.serial, &c.environment, c.not_after) {
+            (Some(serial), Some(environment), Some(not_after)) => text.push_str(&format!(
+                "  {}  serial {serial} ({environment}, until {}{})\n",
                 c.sha256,
-                r.serial,
-                r.environment,
-                rfc3339(r.not_after),
-                if r.revoked_at.is_some() {
+                rfc3339(not_after),
+                if c.revoked == Some(true) {
                     ", revoked"
                 } else {
                     ""
                 }
             )),
-            None => text.push_str(&format!("  {}  (not in this home)\n", c.sha256)),
+            _ => text.push_str(&format!("  {}  (not in this home)\n", c.sha256)),
         }
     }
-    if !i.developer_certificates.is_empty() {
+    if !v.developer_certificates.is_empty() {
         text.push_str(&format!(
             "Developer certificates: {}\n",
-            i.developer_certificates.len()
+            v.developer_certificates.len()
         ));
     }
     text.push_str(&format!(
         "Signer:       {} (until {}{})\nVerified:     signature and chain to {}\n",
-        v.signer_subject,
-        rfc3339(v.signer_not_after),
-        if v.signer_expired { ", EXPIRED" } else { "" },
-        shown.anchors_from.display()
+        v.signer.subject,
+        rfc3339(v.signer.not_after),
+        if v.signer.expired { ", EXPIRED" } else { "" },
+        v.trust_anchors.display()
     ));
-    if let Some(by) = shown.record.as_ref().and_then(|r| r.superseded_by.as_ref()) {
+    if let Some(by) = &v.superseded_by {
         text.push_str(&format!("Superseded:   by {by}\n"));
     }
-    let mut report = Report::new(doc, text);
+    let mut report = Report::of(&v, text)?;
     if v.expired {
-        report = report.warn(format!("profile {} has expired", i.uuid));
+        report = report.warn(format!("profile {} has expired", v.uuid));
     }
-    if v.signer_expired {
+    if v.signer.expired {
         report = report.warn("the profile's signer has expired since it signed the profile");
     }
     Ok(report)
@@ -431,8 +346,8 @@ fn show(ctx: &Ctx, a: ProfileShowArgs) -> Result<Report, CliError> {
 
 fn list(ctx: &Ctx, a: ProfileListArgs) -> Result<Report, CliError> {
     let home = ctx.home()?;
-    let now = ops::now().unix_timestamp();
-    let rows = profiles::list(&home, a.app.as_deref(), a.expiring_within, a.all)?;
+    let v = profiles::list(&home, a.app.as_deref(), a.expiring_within, a.all)?;
+    let rows = &v.profiles;
     let mut text = String::new();
     if rows.is_empty() {
         text.push_str(if a.expiring_within.is_some() {
@@ -445,8 +360,8 @@ fn list(ctx: &Ctx, a: ProfileListArgs) -> Result<Report, CliError> {
             "{:<36} {:<28} {:<11} {:>7} {:>5} {:<20} {}\n",
             "UUID", "APP", "ENV", "DEVICES", "CERTS", "EXPIRES", "DAYS LEFT"
         ));
-        for r in &rows {
-            let left = days_left(r.expires_at, now);
+        for r in rows {
+            let left = r.days_left;
             text.push_str(&format!(
                 "{:<36} {:<28} {:<11} {:>7} {:>5} {:<20} {}{}\n",
                 r.uuid,
@@ -457,12 +372,12 @@ fn list(ctx: &Ctx, a: ProfileListArgs) -> Result<Report, CliError> {
                 } else {
                     r.devices.len().to_string()
                 },
-                r.cert_serials.len(),
+                r.certificates.len(),
                 rfc3339(r.expires_at),
                 left,
                 if r.superseded_by.is_some() {
                     " (superseded)"
-                } else if r.withdrawn_at.is_some() {
+                } else if r.withdrawn {
                     " (withdrawn)"
                 } else if left < 0 {
                     " (expired)"
@@ -472,13 +387,12 @@ fn list(ctx: &Ctx, a: ProfileListArgs) -> Result<Report, CliError> {
             ));
         }
     }
-    let items: Vec<_> = rows.iter().map(|r| record_json(r, now)).collect();
     let code = if a.expiring_within.is_some() && !rows.is_empty() {
         exit::EXPIRING
     } else {
         exit::OK
     };
-    Ok(Report::new(json!({ "profiles": items }), text).with_exit(code))
+    Ok(Report::of(&v, text)?.with_exit(code))
 }
 
 fn regenerate(ctx: &Ctx, a: ProfileRegenerateArgs) -> Result<Report, CliError> {
@@ -490,20 +404,19 @@ fn regenerate(ctx: &Ctx, a: ProfileRegenerateArgs) -> Result<Report, CliError> {
     };
     let prepared = profiles::prepare_regenerate(&home, target, &a.out_dir, a.overwrite.force)?;
     if let Some(out) = prepared.nothing_to_sign() {
-        return Ok(signed_report(ctx, out, "Regenerated"));
+        return regenerated_report(ctx, out);
     }
     let pass = secrets::ca_passphrase(a.ca_passin.as_ref(), false)?;
     let progress = super::progress(ctx, prepared.len() as u64, "signing profiles");
     let out = prepared.sign(&pass, &mut || progress.inc(1))?;
     progress.finish_and_clear();
-    Ok(signed_report(ctx, out, "Regenerated"))
+    regenerated_report(ctx, out)
 }
 
 fn withdraw(ctx: &Ctx, a: ProfileWithdrawArgs) -> Result<Report, CliError> {
     let home = ctx.home()?;
     let w = profiles::withdraw(&home, &a.uuid)?;
-    let r = &w.record;
-    let now = ops::now().unix_timestamp();
+    let r = &w.profile;
     let text = if w.withdrawn {
         format!(
             "Withdrew {} profile {} for {}: the next `pushca gateway trust-store` leaves it out\n",
@@ -516,31 +429,24 @@ fn withdraw(ctx: &Ctx, a: ProfileWithdrawArgs) -> Result<Report, CliError> {
             r.withdrawn_at.map(rfc3339).unwrap_or_default()
         )
     };
-    Ok(Report::new(
-        json!({ "profile": record_json(r, now), "withdrawn": w.withdrawn }),
-        text,
-    ))
+    Report::of(&w, text)
 }
 
 fn export(ctx: &Ctx, a: ProfileExportArgs) -> Result<Report, CliError> {
     let home = ctx.home()?;
-    let rec = profiles::export(
+    let v = profiles::export(
         &home,
         &a.uuid,
         &a.out,
         &super::rules(Some(&home), a.overwrite),
     )?;
-    let now = ops::now().unix_timestamp();
-    let mut j = record_json(&rec, now);
-    j["out"] = json!(a.out);
-    Ok(Report::new(
-        json!({ "profile": j }),
-        format!(
-            "Wrote profile {} ({} {}) to {}\n",
-            rec.uuid,
-            rec.bundle_id,
-            rec.environment,
-            a.out.display()
-        ),
-    ))
+    let rec = &v.profile.profile;
+    let text = format!(
+        "Wrote profile {} ({} {}) to {}\n",
+        rec.uuid,
+        rec.bundle_id,
+        rec.environment,
+        a.out.display()
+    );
+    Report::of(&v, text)
 }

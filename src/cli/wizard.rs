@@ -15,7 +15,6 @@ use std::sync::{Arc, LazyLock};
 use clap::Args;
 use dialoguer::theme::{ColorfulTheme, SimpleTheme, Theme};
 use dialoguer::{Confirm, Input, Select};
-use serde_json::json;
 
 use pushca::ca::authority::CaFiles;
 use pushca::ca::PushEnvironment;
@@ -258,6 +257,28 @@ pub fn wizard(ctx: &Ctx, a: WizardArgs) -> Result<Report, CliError> {
     }
 }
 
+/// What the steps decided so far, for the ones after them.
+struct Setup {
+    /// `--home DIR`, for the printed command lines.
+    home_flag: String,
+    ca_pass: Secret,
+    team: ops::view::Team,
+    bundle: String,
+    env: PushEnvironment,
+    /// The push certificate (issued now or kept from an earlier run).
+    cert_path: PathBuf,
+    /// The profiles signed.
+    profiles: Vec<PathBuf>,
+}
+
+/// Where the key comes from (step 3).
+enum KeySource {
+    /// A CSR file made elsewhere: the key stays there (no .p12, no ck.pem).
+    Csr(PathBuf),
+    /// A new key of this type, made here.
+    New(KeyType),
+}
+
 fn run(w: &mut Wizard) -> Result<Report, CliError> {
     w.say("pushca wizard: a CA, an App ID with push, a push certificate, a provisioning");
     w.say(&format!(
@@ -267,97 +288,128 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
     ));
     w.say("Press Enter to take the [default]; Ctrl-C stops (and says how to resume).");
     let home_flag = format!("--home {}", sh(&w.home.root().display().to_string()));
+    let (ca_pass, team) = ca_step(w, &home_flag)?;
+    let mut s = Setup {
+        home_flag,
+        ca_pass,
+        team,
+        bundle: String::new(),
+        env: PushEnvironment::Universal,
+        cert_path: PathBuf::new(),
+        profiles: Vec::new(),
+    };
+    s.bundle = app_step(w, &s)?;
+    let key = key_step(w)?;
+    if let Some(force) = certificate_step(w, &mut s)? {
+        match key {
+            KeySource::Csr(csr) => issue_from_csr(w, &mut s, &csr, force)?,
+            KeySource::New(key_type) => create_key_and_p12(w, &mut s, key_type, force)?,
+        }
+    }
+    let have_devices = devices_step(w, &s)?;
+    s.profiles = profiles_step(w, &s, have_devices)?;
+    trust_store_step(w, &s)?;
+    summary(w, &s)
+}
 
-    // 1. The CA.
+/// Step 1: the CA (made, or unlocked when the home has one) and the team.
+fn ca_step(w: &mut Wizard, home_flag: &str) -> Result<(Secret, ops::view::Team), CliError> {
     w.step(
         "certificate authority",
         "Apple's WWDR CA: pushca signs push certificates and profiles itself",
     )?;
-    let (ca_pass, team) = if w.home.is_initialized() {
-        w.say(&format!(
-            "  {} already has a CA; reusing it",
-            w.home.root().display()
-        ));
-        let files = CaFiles::new(w.home.ca_dir());
-        let mut tries = 0;
-        let pass = loop {
-            let p = w.passphrase("CA passphrase", false, |_| Ok(()))?;
-            match pushca::ca::Issuer::unlock_issuing(&files, &p) {
-                Ok(_) => break p,
-                Err(e @ pushca::ca::CaError::WrongPassphrase(_)) => {
-                    tries += 1;
-                    if tries >= 3 {
-                        return Err(CliError::from(ops::OpsError::from(e)));
-                    }
-                    w.say("  that passphrase does not unlock the CA; try again");
-                }
-                // A missing or damaged key file: asking again would not help.
-                Err(e) => return Err(CliError::from(ops::OpsError::from(e))),
-            }
-        };
-        let teams = ops::portal::list_teams(&w.home)?.teams;
-        let team = if teams.len() > 1 {
-            let items: Vec<String> = teams
-                .iter()
-                .map(|t| format!("{} ({})", t.name, t.team_id))
-                .collect();
-            let def = teams.iter().position(|t| t.is_default).unwrap_or(0);
-            teams[w.select("Team", &items, def)?].clone()
-        } else {
-            teams
-                .into_iter()
-                .next()
-                .ok_or_else(|| CliError::internal("the home has no team"))?
-        };
-        w.say(&format!("  team {} ({})", team.name, team.team_id));
-        (pass, team)
-    } else {
-        let name = w.input("Team (organisation) name", "My Team", |s| {
-            portal::validate_team_name(s).map_err(|e| e.to_string())
-        })?;
-        let country = w.input("Country (2 letters)", "US", |s| {
-            pushca::ca::normalize_country(s)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        })?;
-        let kinds: Vec<String> = KeyType::ALL.iter().map(|k| k.name().to_string()).collect();
-        let key_type = KeyType::ALL[w.select("CA key type", &kinds, 0)?];
-        w.say("  The CA passphrase encrypts the CA keys; every signing asks for it.");
-        let pass = w.passphrase("CA passphrase", true, |p| {
-            pushca::secret::check_ca_passphrase(p).map_err(|e| e.to_string())
-        })?;
-        let out = ops::init::init_home(
-            &w.home,
-            &ops::init::InitRequest {
-                team_name: &name,
-                team_id: None,
-                country: &country,
-                key_type,
-            },
-            &pass,
-            ops::now(),
-        )?;
-        w.say(&format!(
-            "  created the CA in {} (team {} {})",
-            w.home.root().display(),
-            out.team.name,
-            out.team.team_id
-        ));
-        w.commands.push(format!(
-            "pushca {home_flag} init --team-name {} --country {} --key-type {}",
-            sh(&name),
-            sh(&country),
-            key_type.name()
-        ));
-        (pass, ops::view::Team::from(&out.team))
-    };
+    if w.home.is_initialized() {
+        return existing_ca(w);
+    }
+    let name = w.input("Team (organisation) name", "My Team", |s| {
+        portal::validate_team_name(s).map_err(|e| e.to_string())
+    })?;
+    let country = w.input("Country (2 letters)", "US", |s| {
+        pushca::ca::normalize_country(s)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })?;
+    let kinds: Vec<String> = KeyType::ALL.iter().map(|k| k.name().to_string()).collect();
+    let key_type = KeyType::ALL[w.select("CA key type", &kinds, 0)?];
+    w.say("  The CA passphrase encrypts the CA keys; every signing asks for it.");
+    let pass = w.passphrase("CA passphrase", true, |p| {
+        pushca::secret::check_ca_passphrase(p).map_err(|e| e.to_string())
+    })?;
+    let out = ops::init::init_home(
+        &w.home,
+        &ops::init::InitRequest {
+            team_name: &name,
+            team_id: None,
+            country: &country,
+            key_type,
+        },
+        &pass,
+        ops::now(),
+    )?;
+    w.say(&format!(
+        "  created the CA in {} (team {} {})",
+        w.home.root().display(),
+        out.team.name,
+        out.team.team_id
+    ));
+    w.commands.push(format!(
+        "pushca {home_flag} init --team-name {} --country {} --key-type {}",
+        sh(&name),
+        sh(&country),
+        key_type.name()
+    ));
+    Ok((pass, ops::view::Team::from(&out.team)))
+}
 
-    // 2. The App ID.
+/// Step 1 on a home with a CA: its passphrase (three tries) and the team.
+fn existing_ca(w: &mut Wizard) -> Result<(Secret, ops::view::Team), CliError> {
+    w.say(&format!(
+        "  {} already has a CA; reusing it",
+        w.home.root().display()
+    ));
+    let files = CaFiles::new(w.home.ca_dir());
+    let mut tries = 0;
+    let pass = loop {
+        let p = w.passphrase("CA passphrase", false, |_| Ok(()))?;
+        match pushca::ca::Issuer::unlock_issuing(&files, &p) {
+            Ok(_) => break p,
+            Err(e @ pushca::ca::CaError::WrongPassphrase(_)) => {
+                tries += 1;
+                if tries >= 3 {
+                    return Err(CliError::from(ops::OpsError::from(e)));
+                }
+                w.say("  that passphrase does not unlock the CA; try again");
+            }
+            // A missing or damaged key file: asking again would not help.
+            Err(e) => return Err(CliError::from(ops::OpsError::from(e))),
+        }
+    };
+    let teams = ops::portal::list_teams(&w.home)?.teams;
+    let team = if teams.len() > 1 {
+        let items: Vec<String> = teams
+            .iter()
+            .map(|t| format!("{} ({})", t.name, t.team_id))
+            .collect();
+        let def = teams.iter().position(|t| t.is_default).unwrap_or(0);
+        teams[w.select("Team", &items, def)?].clone()
+    } else {
+        teams
+            .into_iter()
+            .next()
+            .ok_or_else(|| CliError::internal("the home has no team"))?
+    };
+    w.say(&format!("  team {} ({})", team.name, team.team_id));
+    Ok((pass, team))
+}
+
+/// Step 2: the App ID with push (reused, given push, or registered).
+fn app_step(w: &mut Wizard, s: &Setup) -> Result<String, CliError> {
+    let home_flag = &s.home_flag;
     w.step(
         "App ID with the push capability",
         "Certificates, Identifiers & Profiles > Identifiers > + > App IDs, tick Push Notifications",
     )?;
-    let existing = ops::portal::list_apps(&w.home, Some(&team.team_id))?;
+    let existing = ops::portal::list_apps(&w.home, Some(&s.team.team_id))?.apps;
     let default_bundle = existing
         .iter()
         .find(|a| a.push && !portal::is_wildcard(&a.bundle_id))
@@ -385,15 +437,16 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
                 .push(format!("pushca {home_flag} app set {} --push", sh(&bundle)));
         }
         None => {
-            let (app, _) = ops::portal::create_app(
+            let app = ops::portal::create_app(
                 &w.home,
                 &NewApp {
                     bundle_id: &bundle,
                     name: None,
-                    team_id: Some(&team.team_id),
+                    team_id: Some(&s.team.team_id),
                     push: true,
                 },
-            )?;
+            )?
+            .app;
             w.say(&format!(
                 "  created App ID {}.{} with push",
                 app.team_id, app.bundle_id
@@ -404,8 +457,11 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
             ));
         }
     }
+    Ok(bundle)
+}
 
-    // 3 + 4. Key, CSR, certificate, .p12, ck.pem.
+/// Step 3: a new key (its type), or an existing CSR file.
+fn key_step(w: &mut Wizard) -> Result<KeySource, CliError> {
     w.step(
         "key and certificate signing request",
         "Keychain Access > Certificate Assistant > Request a Certificate From a Certificate Authority",
@@ -414,9 +470,8 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
         "generate a new key and CSR here".to_string(),
         "use an existing CSR file (e.g. from Keychain Access)".to_string(),
     ];
-    let use_csr = w.select("Key", &sources, 0)? == 1;
-    let csr_file = if use_csr {
-        Some(PathBuf::from(w.input("CSR file", "", |s| {
+    if w.select("Key", &sources, 0)? == 1 {
+        let csr = w.input("CSR file", "", |s| {
             if s.is_empty() {
                 return Err("give the path of a .certSigningRequest / .csr file".into());
             }
@@ -430,17 +485,19 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
             pushca::ca::csr::check_csr(&bytes)
                 .map(|_| ())
                 .map_err(|e| format!("{s}: {e}"))
-        })?))
-    } else {
-        None
-    };
-    let key_type = if use_csr {
-        None
-    } else {
-        let kinds: Vec<String> = KeyType::ALL.iter().map(|k| k.name().to_string()).collect();
-        // RSA-2048: what Keychain Access makes for push certificates.
-        Some(KeyType::ALL[w.select("Key type", &kinds, 2)?])
-    };
+        })?;
+        return Ok(KeySource::Csr(PathBuf::from(csr)));
+    }
+    let kinds: Vec<String> = KeyType::ALL.iter().map(|k| k.name().to_string()).collect();
+    // RSA-2048: what Keychain Access makes for push certificates.
+    Ok(KeySource::New(
+        KeyType::ALL[w.select("Key type", &kinds, 2)?],
+    ))
+}
+
+/// Step 4: the certificate's environment, and whether to issue one (`None`:
+/// keep the files of an earlier run) and replace what exists (`Some(true)`).
+fn certificate_step(w: &mut Wizard, s: &mut Setup) -> Result<Option<bool>, CliError> {
     w.step(
         "push certificate",
         "Identifiers > your App ID > Push Notifications > Create Certificate, upload the CSR, download aps.cer",
@@ -450,116 +507,133 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
         "development (sandbox)".into(),
         "production".into(),
     ];
-    let env = [
+    s.env = [
         PushEnvironment::Universal,
         PushEnvironment::Development,
         PushEnvironment::Production,
     ][w.select("Environment", &envs, 0)?];
-    let out_s = sh(&w.out.display().to_string());
-    let paths = certs::created_paths(&w.out, &bundle, env);
+    let paths = certs::created_paths(&w.out, &s.bundle, s.env);
+    s.cert_path = paths[2].clone();
     let present: Vec<&PathBuf> = paths.iter().filter(|p| p.exists()).collect();
-    let mut force = false;
-    let mut issue = true;
-    if !present.is_empty() {
-        w.say(&format!(
-            "  {} exist(s) from an earlier run",
-            present
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-        if w.confirm("Issue a new certificate and replace them?", false)? {
-            force = true;
-        } else {
-            issue = false;
-            w.say("  keeping them");
-        }
+    if present.is_empty() {
+        return Ok(Some(false));
     }
-    let mut cert_path = paths[2].clone();
-    if issue {
-        if let Some(csr) = &csr_file {
-            w.step(
-                "(no .p12 or ck.pem from a CSR)",
-                "Keychain Access > export .p12: the private key stays in your keychain",
-            )?;
-            let prepared = certs::prepare_issue(
-                &w.home,
-                &certs::IssueRequest {
-                    bundle_id: &bundle,
-                    env,
-                    csr_files: &[pushca::fsutil::Source::File(csr.clone())],
-                    output: Some(certs::IssueOutput::File(cert_path.clone())),
-                    bundle: None,
-                    format: certs::CertFormat::Pem,
-                    force,
-                },
-                &|| {},
-            )?;
-            let out = prepared.issue(&ca_pass)?;
-            for warning in &out.warnings {
-                w.say(&format!("  warning: {warning}"));
-            }
-            for i in &out.issued {
-                if let Some(p) = w.issued(env, i) {
-                    cert_path = p.clone();
-                    w.wrote(&p);
-                }
-            }
-            w.commands.push(format!(
-                "pushca {home_flag} cert issue --app {} --env {env} --csr {} --out {}",
-                sh(&bundle),
-                sh(&csr.display().to_string()),
-                sh(&cert_path.display().to_string())
-            ));
-        } else {
-            w.step(
-                ".p12 and ck.pem",
-                "Keychain Access > Export .p12, then openssl pkcs12 -nocerts / -clcerts and cat into ck.pem",
-            )?;
-            w.say("  This password protects the private key, the .p12 and ck.pem.");
-            let protection = ops::convert::Protection::Password(w.passphrase(
-                "Key and .p12 password",
-                true,
-                |p| pushca::secret::check_output_password(p).map_err(|e| e.to_string()),
-            )?);
-            let created = certs::create(
-                &w.home,
-                &bundle,
-                env,
-                &w.out,
-                key_type.unwrap_or(KeyType::Rsa2048),
-                &protection,
-                None,
-                force,
-                || Ok(ca_pass.clone()),
-            )?;
-            if let Some(p) = created.issued.as_ref().and_then(|i| w.issued(env, i)) {
-                cert_path = p;
-            }
-            for p in [
-                &created.key,
-                &created.csr,
-                &cert_path,
-                &created.p12,
-                &created.ck,
-            ] {
-                w.wrote(p);
-            }
-            w.commands.push(format!(
-                "pushca {home_flag} cert create --app {} --env {env} --out-dir {out_s} --key-type {} --passout env:KEY_PASS",
-                sh(&bundle),
-                key_type.unwrap_or(KeyType::Rsa2048).name()
-            ));
-        }
+    w.say(&format!(
+        "  {} exist(s) from an earlier run",
+        present
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    if w.confirm("Issue a new certificate and replace them?", false)? {
+        Ok(Some(true))
+    } else {
+        w.say("  keeping them");
+        Ok(None)
     }
+}
 
-    // Devices.
+/// Step 5 with a CSR file: the certificate only (the key stays where the
+/// CSR was made).
+fn issue_from_csr(w: &mut Wizard, s: &mut Setup, csr: &Path, force: bool) -> Result<(), CliError> {
+    w.step(
+        "(no .p12 or ck.pem from a CSR)",
+        "Keychain Access > export .p12: the private key stays in your keychain",
+    )?;
+    let env = s.env;
+    let prepared = certs::prepare_issue(
+        &w.home,
+        &certs::IssueRequest {
+            bundle_id: &s.bundle,
+            env,
+            csr_files: &[pushca::fsutil::Source::File(csr.to_path_buf())],
+            output: Some(certs::IssueOutput::File(s.cert_path.clone())),
+            bundle: None,
+            format: certs::CertFormat::Pem,
+            force,
+        },
+        &|| {},
+    )?;
+    let out = prepared.issue(&s.ca_pass)?;
+    for warning in &out.warnings {
+        w.say(&format!("  warning: {warning}"));
+    }
+    for i in &out.issued {
+        if let Some(p) = w.issued(env, i) {
+            s.cert_path = p.clone();
+            w.wrote(&p);
+        }
+    }
+    w.commands.push(format!(
+        "pushca {} cert issue --app {} --env {env} --csr {} --out {}",
+        s.home_flag,
+        sh(&s.bundle),
+        sh(&csr.display().to_string()),
+        sh(&s.cert_path.display().to_string())
+    ));
+    Ok(())
+}
+
+/// Step 5 with a new key: key, CSR, certificate, .p12 and ck.pem.
+fn create_key_and_p12(
+    w: &mut Wizard,
+    s: &mut Setup,
+    key_type: KeyType,
+    force: bool,
+) -> Result<(), CliError> {
+    w.step(
+        ".p12 and ck.pem",
+        "Keychain Access > Export .p12, then openssl pkcs12 -nocerts / -clcerts and cat into ck.pem",
+    )?;
+    w.say("  This password protects the private key, the .p12 and ck.pem.");
+    let protection =
+        ops::convert::Protection::Password(w.passphrase("Key and .p12 password", true, |p| {
+            pushca::secret::check_output_password(p).map_err(|e| e.to_string())
+        })?);
+    let ca_pass = &s.ca_pass;
+    let created = certs::create(
+        &w.home,
+        &s.bundle,
+        s.env,
+        &w.out,
+        key_type,
+        &protection,
+        None,
+        force,
+        || Ok(ca_pass.clone()),
+    )?;
+    if let Some(p) = created.issued.as_ref().and_then(|i| w.issued(s.env, i)) {
+        s.cert_path = p;
+    }
+    for p in [
+        &created.key,
+        &created.csr,
+        &s.cert_path,
+        &created.p12,
+        &created.ck,
+    ] {
+        w.wrote(p);
+    }
+    w.commands.push(format!(
+        "pushca {} cert create --app {} --env {} --out-dir {} --key-type {} --passout env:KEY_PASS",
+        s.home_flag,
+        sh(&s.bundle),
+        s.env,
+        sh(&w.out.display().to_string()),
+        key_type.name()
+    ));
+    Ok(())
+}
+
+/// Step 6: devices to register; whether the team has an enabled one.
+fn devices_step(w: &mut Wizard, s: &Setup) -> Result<bool, CliError> {
+    let team = &s.team;
     w.step(
         "devices (for development pushes)",
         "Certificates, Identifiers & Profiles > Devices > + (UDID from Finder or Xcode)",
     )?;
-    let known = ops::portal::list_devices(&w.home, Some(&team.team_id))?;
+    let known = ops::portal::list_devices(&w.home, Some(&team.team_id))?.devices;
     if !known.is_empty() {
         w.say(&format!(
             "  {} device(s) registered for team {}",
@@ -587,7 +661,8 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
                 Ok(())
             }
         })?;
-        let (d, created) = ops::portal::add_device(&w.home, &udid, &name, Some(&team.team_id))?;
+        let ops::portal::DeviceAdded { device: d, created } =
+            ops::portal::add_device(&w.home, &udid, &name, Some(&team.team_id))?;
         w.say(&format!(
             "  {} device {} ({})",
             if created { "registered" } else { "already had" },
@@ -596,23 +671,29 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
         ));
         if created {
             w.commands.push(format!(
-                "pushca {home_flag} device add {} --name {}",
+                "pushca {} device add {} --name {}",
+                s.home_flag,
                 d.udid,
                 sh(&d.name)
             ));
         }
     }
-    let have_devices = ops::portal::list_devices(&w.home, Some(&team.team_id))?
+    Ok(ops::portal::list_devices(&w.home, Some(&team.team_id))?
+        .devices
         .iter()
-        .any(|d| d.enabled);
+        .any(|d| d.enabled))
+}
 
-    // Profiles.
+/// Step 7: a profile per environment of the certificate (development only
+/// with devices); the files signed.
+fn profiles_step(w: &mut Wizard, s: &Setup, have_devices: bool) -> Result<Vec<PathBuf>, CliError> {
     w.step(
         "provisioning profile(s)",
         "Certificates, Identifiers & Profiles > Profiles > + (and Xcode's download)",
     )?;
+    let bundle = &s.bundle;
     let mut profile_files = Vec::new();
-    for e in env.environments() {
+    for e in s.env.environments() {
         let (choice, flag) = match e {
             Environment::Development if !have_devices => {
                 w.say(
@@ -639,7 +720,7 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
         let prepared = profiles::prepare_create(
             &w.home,
             &profiles::ProfileRequest {
-                bundle_id: &bundle,
+                bundle_id: bundle,
                 environment: *e,
                 devices: choice,
                 cert_serials: &[],
@@ -649,58 +730,86 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
                 force,
             },
         )?;
-        let signed = prepared.sign(&ca_pass, &mut || {})?;
+        let signed = prepared.sign(&s.ca_pass, &mut || {})?;
         for warning in &signed.warnings {
             w.say(&format!("  warning: {warning}"));
         }
-        for s in &signed.profiles {
+        for p in &signed.profiles {
             w.say(&format!(
                 "  signed {} profile {} (until {})",
                 e.name(),
-                s.record.uuid,
-                pushca::timeutil::rfc3339(s.record.expires_at)
+                p.record.uuid,
+                pushca::timeutil::rfc3339(p.record.expires_at)
             ));
-            w.wrote(&s.path);
-            profile_files.push(s.path.clone());
+            w.wrote(&p.path);
+            profile_files.push(p.path.clone());
         }
         w.commands.push(format!(
-            "pushca {home_flag} profile create --app {} --env {} {flag} --out {}",
-            sh(&bundle),
+            "pushca {} profile create --app {} --env {} {flag} --out {}",
+            s.home_flag,
+            sh(bundle),
             e.name(),
             sh(&out.display().to_string())
         ));
     }
+    Ok(profile_files)
+}
 
-    // Trust store.
+/// Where the trust store goes.
+fn trust_store_dir(w: &Wizard) -> PathBuf {
+    w.out.join("trust-store")
+}
+
+/// Step 8: the gateway trust store, if wanted.
+fn trust_store_step(w: &mut Wizard, s: &Setup) -> Result<(), CliError> {
     w.step(
         "gateway trust store",
         "nothing at Apple (APNs decides); for your gateway: nginx ssl_client_certificate, ssl_crl, policy",
     )?;
-    let ts = w.out.join("trust-store");
-    if w.confirm(
+    let ts = trust_store_dir(w);
+    if !w.confirm(
         &format!("Write the gateway trust store to {}?", ts.display()),
         true,
     )? {
-        let prepared = ops::gateway::prepare_trust_store(&w.home, &ts)?;
-        let outcome = match prepared.unchanged() {
-            Some(o) => {
-                w.say("  up to date: nothing changed since it was written");
-                o
-            }
-            None => prepared.build(&ca_pass)?,
-        };
-        w.say(&format!(
-            "  {} profile(s) for {} App ID(s)",
-            outcome.profiles, outcome.apps
-        ));
-        w.wrote(&ts);
-        w.commands.push(format!(
-            "pushca {home_flag} gateway trust-store --out {}",
-            sh(&ts.display().to_string())
-        ));
+        return Ok(());
     }
+    let prepared = ops::gateway::prepare_trust_store(&w.home, &ts)?;
+    let outcome = match prepared.unchanged() {
+        Some(o) => {
+            w.say("  up to date: nothing changed since it was written");
+            o
+        }
+        None => prepared.build(&s.ca_pass)?,
+    };
+    w.say(&format!(
+        "  {} profile(s) for {} App ID(s)",
+        outcome.profiles, outcome.apps
+    ));
+    w.wrote(&ts);
+    w.commands.push(format!(
+        "pushca {} gateway trust-store --out {}",
+        s.home_flag,
+        sh(&ts.display().to_string())
+    ));
+    Ok(())
+}
 
-    // Summary.
+/// `wizard`'s JSON document: what was set up, written, and the commands
+/// that do the same.
+#[derive(Debug, serde::Serialize)]
+struct Summary<'a> {
+    home: &'a Path,
+    team_id: &'a str,
+    bundle_id: &'a str,
+    environment: &'static str,
+    certificate: &'a Path,
+    profiles: &'a [PathBuf],
+    written: &'a [PathBuf],
+    commands: &'a [String],
+}
+
+/// The summary: files written, the same as commands, and what to run next.
+fn summary(w: &Wizard, s: &Setup) -> Result<Report, CliError> {
     let mut text = String::from("\nDone. Written:\n");
     for p in &w.written {
         text.push_str(&format!("  {}\n", p.display()));
@@ -712,19 +821,25 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
     for c in &w.commands {
         text.push_str(&format!("  {c}\n"));
     }
+    let (bundle, env) = (&s.bundle, s.env);
     text.push_str(&format!(
-        "\nNext:\n  pushca {home_flag} gateway check --trust-store {} --cert {} --topic {} --env {}\n  pushca {home_flag} status\n",
-        sh(&ts.display().to_string()),
+        "\nNext:\n  pushca {} gateway check --trust-store {} --cert {} --topic {} --env {}\n  pushca {} status\n",
+        s.home_flag,
+        sh(&trust_store_dir(w).display().to_string()),
         sh(&w.out.join(format!("{bundle}-{env}-ck.pem")).display().to_string()),
-        sh(&bundle),
+        sh(bundle),
         env.environments()[0].name(),
+        s.home_flag,
     ));
-    Ok(Report::new(
-        json!({
-            "home": w.home.root(), "team_id": team.team_id, "bundle_id": bundle,
-            "environment": env.name(), "certificate": cert_path,
-            "profiles": profile_files, "written": w.written, "commands": w.commands,
-        }),
-        text,
-    ))
+    let v = Summary {
+        home: w.home.root(),
+        team_id: &s.team.team_id,
+        bundle_id: bundle,
+        environment: env.name(),
+        certificate: &s.cert_path,
+        profiles: &s.profiles,
+        written: &w.written,
+        commands: &w.commands,
+    };
+    Report::of(&v, text)
 }

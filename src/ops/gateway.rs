@@ -39,8 +39,8 @@ pub struct PreparedTrustStore<'h> {
     pub up_to_date: Option<String>,
 }
 
-/// What was built.
-#[derive(Debug, Clone)]
+/// What was built (`gateway trust-store`).
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct TrustStoreOutcome {
     pub out: PathBuf,
     /// False when the trust store was up to date and nothing was written.
@@ -53,7 +53,17 @@ pub struct TrustStoreOutcome {
     pub version: Option<u64>,
     pub crl_number: Option<i64>,
     pub crl_next_update: Option<String>,
+    /// Each file written (path in the trust store) and its SHA-256.
+    #[serde(serialize_with = "serialize_files")]
     pub files: Vec<(String, String)>,
+}
+
+/// `files` as a JSON object `{path: sha256}`, in the order written.
+fn serialize_files<S: serde::Serializer>(
+    files: &[(String, String)],
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_map(files.iter().map(|(k, v)| (k, v)))
 }
 
 /// What of the store decides which profiles and devices reach the policy:
@@ -633,13 +643,102 @@ fn write_and_swap(
     Ok(())
 }
 
-/// The outcome of `gateway check`.
-#[derive(Debug, Clone)]
+/// `"allow"` or `"deny"`.
+fn serialize_decision<S: serde::Serializer>(
+    d: &Decision,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(match d {
+        Decision::Allow => "allow",
+        Decision::Deny(_) => "deny",
+    })
+}
+
+/// The APNs name of a denial's reason.
+fn reason_of(d: &Decision) -> Option<&'static str> {
+    match d {
+        Decision::Allow => None,
+        Decision::Deny(r) => Some(r.name()),
+    }
+}
+
+/// The outcome of `gateway check` of a push.
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct CheckOutcome {
+    #[serde(serialize_with = "serialize_decision")]
     pub decision: Decision,
+    /// The APNs reason of a denial (null when allowed).
+    pub reason: Option<&'static str>,
+    pub topic: String,
+    pub environment: Environment,
+    pub device: Option<String>,
+    /// The provider certificate as the gateway identified it.
+    pub certificate: Option<CheckedCert>,
     /// Why identification failed, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Why identification failed, when it did.
+    #[serde(skip)]
     pub denied: Option<Denied>,
+    #[serde(skip)]
     pub identity: Option<Identity>,
+}
+
+/// A provider certificate the gateway identified.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CheckedCert {
+    pub sha256: String,
+    pub bundle_id: String,
+    pub topics: Vec<String>,
+    pub environments: Vec<Environment>,
+}
+
+impl CheckedCert {
+    fn new(id: &Identity) -> Self {
+        CheckedCert {
+            sha256: hex::encode(id.fingerprint()),
+            bundle_id: id.bundle_id().to_string(),
+            topics: id.topics().map(str::to_string).collect(),
+            environments: id.environments().collect(),
+        }
+    }
+}
+
+/// The outcome of `gateway check --register`: a device registering for the
+/// pushes of an App ID.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RegistrationOutcome {
+    #[serde(serialize_with = "serialize_decision")]
+    pub decision: Decision,
+    /// The APNs reason of a denial (null when allowed).
+    pub reason: Option<&'static str>,
+    /// Always true: this is a registration.
+    pub registration: bool,
+    pub bundle_id: String,
+    pub environment: Environment,
+    pub device: String,
+}
+
+/// Loads and verifies a trust store, then decides whether the device `udid`
+/// may register for the pushes of `bundle_id` in `env`.
+pub fn check_registration(
+    trust_store: &Path,
+    anchor: &Anchor,
+    options: LoadOptions,
+    bundle_id: &str,
+    env: Environment,
+    udid: &str,
+) -> Result<RegistrationOutcome> {
+    let gw = load(trust_store, anchor, options).map_err(OpsError::TrustStore)?;
+    let decision = gw.authorize_registration(bundle_id, env, udid);
+    Ok(RegistrationOutcome {
+        reason: reason_of(&decision),
+        decision,
+        registration: true,
+        bundle_id: bundle_id.to_string(),
+        environment: env,
+        device: udid.to_string(),
+    })
 }
 
 /// Loads and verifies a trust store, then runs the enforcement for one push
@@ -661,18 +760,21 @@ pub fn check(
             path: cert_file.to_path_buf(),
             source,
         })?;
-    match gw.identify(&chain) {
-        Err(d) => Ok(CheckOutcome {
-            decision: Decision::Deny(d.reason),
-            denied: Some(d),
-            identity: None,
-        }),
-        Ok(id) => Ok(CheckOutcome {
-            decision: gw.authorize(&id, topic, env, device),
-            denied: None,
-            identity: Some(id),
-        }),
-    }
+    let (decision, denied, identity) = match gw.identify(&chain) {
+        Err(d) => (Decision::Deny(d.reason), Some(d), None),
+        Ok(id) => (gw.authorize(&id, topic, env, device), None, Some(id)),
+    };
+    Ok(CheckOutcome {
+        reason: reason_of(&decision),
+        decision,
+        topic: topic.to_string(),
+        environment: env,
+        device: device.map(str::to_string),
+        certificate: identity.as_ref().map(CheckedCert::new),
+        detail: denied.as_ref().map(|d| d.detail.clone()),
+        denied,
+        identity,
+    })
 }
 
 /// Loads and verifies a trust store against `anchor` (for `gateway check`

@@ -4,7 +4,7 @@ use super::{now, open_store, view, Result};
 use crate::home::Home;
 use crate::portal::devices;
 use crate::portal::{self, NewApp};
-use crate::store::{AppRecord, CertFilter, CertRecord, DeviceRecord};
+use crate::store::{AppRecord, CertFilter, DeviceRecord};
 
 /// `team create`: the new team.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -35,97 +35,200 @@ pub fn list_teams(home: &Home) -> Result<Teams> {
     })
 }
 
-/// Registers an App ID; an identical re-run returns the existing one with `false`.
-pub fn create_app(home: &Home, new: &NewApp<'_>) -> Result<(AppRecord, bool)> {
-    let mut st = open_store(home)?;
-    let t = now().unix_timestamp();
-    Ok(st.write(|tx| portal::ensure_app(tx, new, t))?)
+/// `app create`: the App ID and whether this call registered it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AppCreated {
+    pub app: view::App,
+    /// `TEAMID.bundle`
+    pub app_id: String,
+    /// False when an identical App ID was already registered.
+    pub created: bool,
 }
 
-pub fn list_apps(home: &Home, team: Option<&str>) -> Result<Vec<AppRecord>> {
+/// Registers an App ID; an identical re-run returns the existing one with
+/// `created: false`.
+pub fn create_app(home: &Home, new: &NewApp<'_>) -> Result<AppCreated> {
     let mut st = open_store(home)?;
-    Ok(st.read(|tx| {
+    let t = now().unix_timestamp();
+    let (rec, created) = st.write(|tx| portal::ensure_app(tx, new, t))?;
+    Ok(AppCreated {
+        app_id: app_id(&rec),
+        app: view::App::from(&rec),
+        created,
+    })
+}
+
+fn app_id(r: &AppRecord) -> String {
+    format!("{}.{}", r.team_id, r.bundle_id)
+}
+
+/// `app list`: the App IDs.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Apps {
+    pub apps: Vec<view::App>,
+}
+
+pub fn list_apps(home: &Home, team: Option<&str>) -> Result<Apps> {
+    let mut st = open_store(home)?;
+    let apps = st.read(|tx| {
         if let Some(t) = team {
             portal::resolve_team(tx, Some(t))?;
         }
         Ok::<_, portal::PortalError>(tx.list_apps(team)?)
-    })?)
+    })?;
+    Ok(Apps {
+        apps: apps.iter().map(view::App::from).collect(),
+    })
+}
+
+/// `app show`: an App ID and its certificates.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AppShown {
+    pub app: view::App,
+    /// `TEAMID.bundle`
+    pub app_id: String,
+    pub certificates: Vec<view::Cert>,
+}
+
+impl AppShown {
+    /// The certificates neither expired nor revoked.
+    pub fn active(&self) -> usize {
+        self.certificates
+            .iter()
+            .filter(|c| !c.expired && !c.revoked)
+            .count()
+    }
 }
 
 /// An App ID and its certificates.
-pub fn show_app(home: &Home, bundle_id: &str) -> Result<(AppRecord, Vec<CertRecord>)> {
+pub fn show_app(home: &Home, bundle_id: &str) -> Result<AppShown> {
     let mut st = open_store(home)?;
-    Ok(st.read(|tx| {
+    let (app, certs) = st.read(|tx| {
         let app = portal::get_app(tx, bundle_id)?;
         let certs = tx.list_certificates(&CertFilter {
             bundle_id: Some(&app.bundle_id),
             ..Default::default()
         })?;
         Ok::<_, portal::PortalError>((app, certs))
-    })?)
+    })?;
+    let t = now().unix_timestamp();
+    Ok(AppShown {
+        app_id: app_id(&app),
+        app: view::App::from(&app),
+        certificates: certs.iter().map(|c| view::Cert::new(c, t)).collect(),
+    })
 }
 
-/// Enables or disables an App ID; returns it and whether the flag changed. A
+/// `app disable` / `app enable`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AppEnabled {
+    pub bundle_id: String,
+    pub enabled: bool,
+    /// False when the App ID already was.
+    pub changed: bool,
+}
+
+/// Enables or disables an App ID; says whether the flag changed. A
 /// disabled App ID gets no new certificates.
-pub fn set_app_enabled(home: &Home, bundle_id: &str, enabled: bool) -> Result<(AppRecord, bool)> {
+pub fn set_app_enabled(home: &Home, bundle_id: &str, enabled: bool) -> Result<AppEnabled> {
     let mut st = open_store(home)?;
     Ok(st.write(|tx| {
         let app = portal::get_app(tx, bundle_id)?;
         let changed = tx.set_app_enabled(&app.bundle_id, enabled)?;
-        Ok::<_, portal::PortalError>((AppRecord { enabled, ..app }, changed))
+        Ok::<_, portal::PortalError>(AppEnabled {
+            bundle_id: app.bundle_id,
+            enabled,
+            changed,
+        })
     })?)
 }
 
-/// Registers a device; an identical re-run returns the existing one with `false`.
-pub fn add_device(
-    home: &Home,
-    udid: &str,
-    name: &str,
-    team: Option<&str>,
-) -> Result<(DeviceRecord, bool)> {
-    let mut st = open_store(home)?;
-    let t = now().unix_timestamp();
-    Ok(st.write(|tx| devices::ensure_device(tx, udid, name, team, t))?)
+/// `device add`: the device and whether this call registered it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeviceAdded {
+    pub device: view::Device,
+    /// False when it was already registered.
+    pub created: bool,
 }
 
-pub fn list_devices(home: &Home, team: Option<&str>) -> Result<Vec<DeviceRecord>> {
+/// Registers a device; an identical re-run returns the existing one with
+/// `created: false`.
+pub fn add_device(home: &Home, udid: &str, name: &str, team: Option<&str>) -> Result<DeviceAdded> {
     let mut st = open_store(home)?;
-    Ok(st.read(|tx| {
+    let t = now().unix_timestamp();
+    let (d, created) = st.write(|tx| devices::ensure_device(tx, udid, name, team, t))?;
+    Ok(DeviceAdded {
+        device: view::Device::from(&d),
+        created,
+    })
+}
+
+/// `device list`: the devices.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Devices {
+    pub devices: Vec<view::Device>,
+}
+
+pub fn list_devices(home: &Home, team: Option<&str>) -> Result<Devices> {
+    let mut st = open_store(home)?;
+    let devices = st.read(|tx| {
         let team = match team {
             Some(t) => Some(portal::resolve_team(tx, Some(t))?.team_id),
             None => None,
         };
         Ok::<_, portal::PortalError>(tx.list_devices(team.as_deref(), false)?)
-    })?)
+    })?;
+    Ok(Devices {
+        devices: devices.iter().map(view::Device::from).collect(),
+    })
 }
 
-/// Enables or disables a device; returns it and whether the flag changed. A
+/// `device disable` / `device enable`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeviceEnabled {
+    pub device: view::Device,
+    /// False when the device already was.
+    pub changed: bool,
+}
+
+/// Enables or disables a device; says whether the flag changed. A
 /// disabled device drops out of profiles signed from then on.
 pub fn set_device_enabled(
     home: &Home,
     udid: &str,
     team: Option<&str>,
     enabled: bool,
-) -> Result<(DeviceRecord, bool)> {
+) -> Result<DeviceEnabled> {
     let mut st = open_store(home)?;
     Ok(st.write(|tx| {
         let d = devices::find_device(tx, udid, team)?;
         let changed = tx.set_device_enabled(&d.team_id, &d.udid, enabled)?;
-        Ok::<_, portal::PortalError>((DeviceRecord { enabled, ..d }, changed))
+        Ok::<_, portal::PortalError>(DeviceEnabled {
+            device: view::Device::from(&DeviceRecord { enabled, ..d }),
+            changed,
+        })
     })?)
 }
 
+/// `app set`: the App ID as changed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AppSet {
+    pub app: view::App,
+    /// False when nothing changed.
+    pub changed: bool,
+}
+
 /// Changes an App ID's push capability and/or name (like ticking Push
-/// Notifications on an existing App ID); returns it and whether it changed.
+/// Notifications on an existing App ID); says whether it changed.
 /// A wildcard App ID never gets push.
 pub fn set_app(
     home: &Home,
     bundle_id: &str,
     push: Option<bool>,
     name: Option<&str>,
-) -> Result<(AppRecord, bool)> {
+) -> Result<AppSet> {
     let mut st = open_store(home)?;
-    Ok(st.write(|tx| {
+    let (app, changed) = st.write(|tx| {
         let app = portal::get_app(tx, bundle_id)?;
         let push = push.unwrap_or(app.push);
         if push && portal::is_wildcard(&app.bundle_id) {
@@ -144,5 +247,9 @@ pub fn set_app(
         }
         let changed = tx.update_app(&app.bundle_id, push, &name)?;
         Ok::<_, portal::PortalError>((AppRecord { push, name, ..app }, changed))
-    })?)
+    })?;
+    Ok(AppSet {
+        app: view::App::from(&app),
+        changed,
+    })
 }

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::certs::check_push_app;
-use super::{now, open_store, OpsError, OutputRules, Result};
+use super::{now, open_store, view, OpsError, OutputRules, Result};
 use crate::ca::authority::{read_ca_cert, CaFiles, ISSUING, PROFILE_SIGNER, ROOT};
 use crate::ca::{templates, Issuer};
 use crate::fsutil::{self, AtomicBatch, MODE_PUBLIC};
@@ -19,6 +19,7 @@ use crate::secret::Secret;
 use crate::store::{
     AppRecord, CertFilter, CertRecord, ProfileFilter, ProfileRecord, TeamRecord, Tx,
 };
+use crate::timeutil::{days_left, serialize_rfc3339, serialize_rfc3339_opt};
 use crate::x509ext::Environment;
 
 /// Which devices a profile provisions.
@@ -100,7 +101,7 @@ pub struct PreparedProfiles<'h> {
 }
 
 /// A profile that `profile regenerate` of several left as it was, and why.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Skipped {
     pub uuid: String,
     pub bundle_id: String,
@@ -108,20 +109,52 @@ pub struct Skipped {
     pub reason: String,
 }
 
-/// A signed and recorded profile and where it was written.
-#[derive(Debug, Clone)]
+/// A signed and recorded profile and where it was written: README's
+/// PROFILE + `"out"`, `"supersedes"`.
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Signed {
-    pub record: ProfileRecord,
+    /// The profile as users see it (as of its signing).
+    #[serde(flatten)]
+    pub profile: view::Profile,
+    /// Where it was written.
+    #[serde(rename = "out")]
     pub path: PathBuf,
     /// The profile it superseded.
+    #[serde(rename = "supersedes")]
     pub replaces: Option<String>,
+    /// The store's record, with the signed DER.
+    #[serde(skip)]
+    pub record: ProfileRecord,
 }
 
+/// `profile regenerate` (and, with one profile, `profile create`).
+#[derive(Debug, serde::Serialize)]
 pub struct ProfilesOutcome {
     pub profiles: Vec<Signed>,
+    #[serde(skip)]
     pub warnings: Vec<String>,
     /// Profiles a regeneration of several could not re-sign (still current).
     pub skipped: Vec<Skipped>,
+}
+
+/// `profile create`: the one profile signed.
+#[derive(Debug, serde::Serialize)]
+pub struct Created {
+    pub profile: Signed,
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+}
+
+impl ProfilesOutcome {
+    /// The outcome of a [`prepare_create`]: its one profile (`None` if
+    /// nothing was signed).
+    pub fn into_created(self) -> Option<Created> {
+        let profile = self.profiles.into_iter().next()?;
+        Some(Created {
+            profile,
+            warnings: self.warnings,
+        })
+    }
 }
 
 /// Whether `e` says the profile cannot be re-signed at all with the store
@@ -595,6 +628,7 @@ impl PreparedProfiles<'_> {
                 }
                 tick();
                 out.push(Signed {
+                    profile: view::Profile::new(&record, t),
                     record,
                     path: job.out.clone(),
                     replaces: job.replaces.clone(),
@@ -631,9 +665,9 @@ impl PreparedProfiles<'_> {
 }
 
 /// What `profile withdraw` did.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Withdrawn {
-    pub record: ProfileRecord,
+    pub profile: view::Profile,
     /// False when it was already withdrawn (nothing changed).
     pub withdrawn: bool,
 }
@@ -651,7 +685,7 @@ pub fn withdraw(home: &Home, uuid: &str) -> Result<Withdrawn> {
             .ok_or_else(|| OpsError::UnknownProfile(uuid.to_string()))?;
         if p.withdrawn_at.is_some() {
             return Ok(Withdrawn {
-                record: p,
+                profile: view::Profile::new(&p, t),
                 withdrawn: false,
             });
         }
@@ -668,10 +702,16 @@ pub fn withdraw(home: &Home, uuid: &str) -> Result<Withdrawn> {
                     "withdrawn profile vanished",
                 )))?;
         Ok(Withdrawn {
-            record,
+            profile: view::Profile::new(&record, t),
             withdrawn: true,
         })
     })
+}
+
+/// `profile list`: the profiles.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Profiles {
+    pub profiles: Vec<view::Profile>,
 }
 
 /// Current profiles (or all, superseded and withdrawn included), optionally of one App ID
@@ -681,10 +721,11 @@ pub fn list(
     bundle_id: Option<&str>,
     within_days: Option<u32>,
     include_superseded: bool,
-) -> Result<Vec<ProfileRecord>> {
+) -> Result<Profiles> {
     let mut st = open_store(home)?;
-    let expiring_before = within_days.map(|d| now().unix_timestamp() + i64::from(d) * 86_400);
-    st.read(|tx| -> Result<Vec<ProfileRecord>> {
+    let t = now().unix_timestamp();
+    let expiring_before = within_days.map(|d| t + i64::from(d) * 86_400);
+    let rows = st.read(|tx| -> Result<Vec<ProfileRecord>> {
         let bundle = match bundle_id {
             Some(b) => Some(portal::get_app(tx, b)?.bundle_id),
             None => None,
@@ -695,40 +736,168 @@ pub fn list(
             include_superseded,
             expiring_before,
         })?)
+    })?;
+    Ok(Profiles {
+        profiles: rows.iter().map(|r| view::Profile::new(r, t)).collect(),
     })
 }
 
+/// `profile export`: the profile written, README's PROFILE + `"out"`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Exported {
+    pub profile: ExportedProfile,
+}
+
+/// A recorded profile and the file it was written to.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ExportedProfile {
+    #[serde(flatten)]
+    pub profile: view::Profile,
+    pub out: PathBuf,
+}
+
 /// Writes a recorded profile from the store to `out`.
-pub fn export(
-    home: &Home,
-    uuid: &str,
-    out: &Path,
-    rules: &OutputRules<'_>,
-) -> Result<ProfileRecord> {
+pub fn export(home: &Home, uuid: &str, out: &Path, rules: &OutputRules<'_>) -> Result<Exported> {
     fsutil::check_output(out, rules)?;
     let mut st = open_store(home)?;
     let rec = st
         .read(|tx| tx.profile(uuid))?
         .ok_or_else(|| OpsError::UnknownProfile(uuid.to_string()))?;
     fsutil::write_output(out, &rec.der, MODE_PUBLIC, rules)?;
-    Ok(rec)
+    Ok(Exported {
+        profile: ExportedProfile {
+            profile: view::Profile::new(&rec, now().unix_timestamp()),
+            out: out.to_path_buf(),
+        },
+    })
 }
 
-/// An authorised certificate of a shown profile.
-#[derive(Debug, Clone)]
+/// An authorised certificate of a shown profile; what the store says of it
+/// is null when the home does not know it.
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct ShownCert {
     pub sha256: String,
-    /// The store's record, when the home knows the certificate.
-    pub record: Option<CertRecord>,
+    pub serial: Option<String>,
+    pub environment: Option<String>,
+    #[serde(serialize_with = "serialize_rfc3339_opt")]
+    pub not_after: Option<i64>,
+    pub revoked: Option<bool>,
 }
 
+impl ShownCert {
+    fn new(sha256: String, record: Option<&CertRecord>) -> Self {
+        ShownCert {
+            sha256,
+            serial: record.map(|r| r.serial.clone()),
+            environment: record.map(|r| r.environment.clone()),
+            not_after: record.map(|r| r.not_after),
+            revoked: record.map(|r| r.revoked_at.is_some()),
+        }
+    }
+}
+
+/// The certificate that signed a shown profile.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ShownSigner {
+    pub subject: String,
+    #[serde(serialize_with = "serialize_rfc3339")]
+    pub not_after: i64,
+    /// It (or a CA above it) has expired since it signed.
+    pub expired: bool,
+    pub sha256: String,
+}
+
+/// `profile show`: a verified profile, what it says and what the home knows
+/// of it.
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct ShownProfile {
-    pub verified: VerifiedProfile,
-    pub certificates: Vec<ShownCert>,
+    /// Always true: a profile that does not verify is an error.
+    pub verified: bool,
+    /// Its `ExpirationDate` has passed.
+    pub expired: bool,
+    pub signer: ShownSigner,
     /// Where the trust anchors came from.
-    pub anchors_from: PathBuf,
-    /// The store's record of this profile, when the home has it.
-    pub record: Option<ProfileRecord>,
+    pub trust_anchors: PathBuf,
+    pub uuid: String,
+    pub name: Option<String>,
+    /// `TEAMID.bundle` from the entitlements.
+    pub app_id: Option<String>,
+    pub app_id_name: Option<String>,
+    pub bundle_id: Option<String>,
+    pub team_id: Option<String>,
+    pub team_name: Option<String>,
+    /// `aps-environment`
+    pub environment: Option<String>,
+    #[serde(serialize_with = "serialize_rfc3339_opt")]
+    pub created_at: Option<i64>,
+    #[serde(serialize_with = "serialize_rfc3339")]
+    pub expires_at: i64,
+    pub days_left: i64,
+    pub devices: Vec<String>,
+    pub provisions_all_devices: bool,
+    pub certificates: Vec<ShownCert>,
+    /// SHA-256 of each `DeveloperCertificates` entry.
+    pub developer_certificates: Vec<String>,
+    pub platform: Vec<String>,
+    /// SHA-256 of the file.
+    pub sha256: String,
+    /// The home recorded this very file.
+    pub in_store: bool,
+    pub superseded_by: Option<String>,
+    /// The whole plist as JSON (dates RFC 3339, data base64, key order kept).
+    pub plist: serde_json::Value,
+    /// The signed property list as it is.
+    #[serde(skip)]
+    pub plist_value: crate::plist::Value,
+}
+
+impl ShownProfile {
+    fn new(
+        v: VerifiedProfile,
+        certificates: Vec<ShownCert>,
+        anchors_from: PathBuf,
+        record: Option<ProfileRecord>,
+        now: i64,
+    ) -> Self {
+        let i = v.info;
+        let expires_at = i.expires.unix_timestamp();
+        ShownProfile {
+            verified: true,
+            expired: v.expired,
+            signer: ShownSigner {
+                subject: v.signer_subject,
+                not_after: v.signer_not_after,
+                expired: v.signer_expired,
+                sha256: crate::ca::sha256_hex(&v.signer_der),
+            },
+            trust_anchors: anchors_from,
+            uuid: i.uuid,
+            name: i.name,
+            app_id: i.application_identifier,
+            app_id_name: i.app_id_name,
+            bundle_id: i.bundle_id,
+            team_id: i.team_id,
+            team_name: i.team_name,
+            environment: i.aps_environment,
+            created_at: i.created.map(|c| c.unix_timestamp()),
+            expires_at,
+            days_left: days_left(expires_at, now),
+            devices: i.devices,
+            provisions_all_devices: i.provisions_all_devices,
+            certificates,
+            developer_certificates: i
+                .developer_certificates
+                .iter()
+                .map(|d| crate::ca::sha256_hex(d))
+                .collect(),
+            platform: i.platform,
+            sha256: v.sha256,
+            in_store: record.is_some(),
+            superseded_by: record.and_then(|r| r.superseded_by),
+            plist: crate::plist::to_json(&i.plist),
+            plist_value: i.plist,
+        }
+    }
 }
 
 /// Reads and verifies any profile file against `ca_file` (every certificate in
@@ -776,32 +945,30 @@ pub fn show(home: Option<&Home>, file: &Path, ca_file: Option<&Path>) -> Result<
                 source,
             }
         })?;
-    let mut certificates: Vec<ShownCert> = verified
-        .info
-        .push_certificates
-        .iter()
-        .map(|f| ShownCert {
-            sha256: f.clone(),
-            record: None,
-        })
-        .collect();
+    let fingerprints = &verified.info.push_certificates;
+    let mut certificates: Vec<ShownCert> = Vec::with_capacity(fingerprints.len());
     let mut record = None;
-    if let Some(h) = home.filter(|h| h.is_initialized()) {
-        let mut st = open_store(h)?;
-        st.read(|tx| -> Result<()> {
-            for c in &mut certificates {
-                c.record = tx.certificate_by_sha256(&c.sha256)?;
-            }
-            record = tx
-                .profile(&verified.info.uuid)?
-                .filter(|r| r.sha256 == verified.sha256);
-            Ok(())
-        })?;
+    match home.filter(|h| h.is_initialized()) {
+        Some(h) => {
+            let mut st = open_store(h)?;
+            st.read(|tx| -> Result<()> {
+                for f in fingerprints {
+                    let r = tx.certificate_by_sha256(f)?;
+                    certificates.push(ShownCert::new(f.clone(), r.as_ref()));
+                }
+                record = tx
+                    .profile(&verified.info.uuid)?
+                    .filter(|r| r.sha256 == verified.sha256);
+                Ok(())
+            })?;
+        }
+        None => certificates.extend(fingerprints.iter().map(|f| ShownCert::new(f.clone(), None))),
     }
-    Ok(ShownProfile {
+    Ok(ShownProfile::new(
         verified,
         certificates,
         anchors_from,
         record,
-    })
+        now().unix_timestamp(),
+    ))
 }

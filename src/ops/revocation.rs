@@ -1,6 +1,6 @@
 //! Revocation and CRLs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{now, open_store, OpsError, OutputRules, Result};
 use crate::ca::authority::CaFiles;
@@ -9,6 +9,7 @@ use crate::ca::{templates, IssuingCa};
 use crate::home::Home;
 use crate::secret::Secret;
 use crate::store::{CertRecord, CrlRecord, Tx};
+use crate::timeutil::serialize_rfc3339;
 
 /// `cert revoke`: the certificate revoked, and whether this run revoked it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -256,7 +257,28 @@ pub(crate) fn sign_next_crl(
 
 /// Signs and records a new CRL.
 pub fn make_crl(home: &Home, pass: &Secret) -> Result<CrlRecord> {
-    make_crl_to(home, pass, None)
+    make_crl_to(home, pass, None).map(|s| s.record)
+}
+
+/// `crl`: the CRL signed, and where it went.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CrlSigned {
+    pub number: i64,
+    #[serde(serialize_with = "serialize_rfc3339")]
+    pub this_update: i64,
+    #[serde(serialize_with = "serialize_rfc3339")]
+    pub next_update: i64,
+    /// How many certificates it lists.
+    pub revoked: i64,
+    /// SHA-256 of the DER.
+    pub sha256: String,
+    /// The file written (null: none, the CRL is in `pem`).
+    pub out: Option<PathBuf>,
+    /// The CRL as PEM, when no file was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pem: Option<String>,
+    #[serde(skip)]
+    pub record: CrlRecord,
 }
 
 /// Where `pushca crl --out` writes the CRL.
@@ -287,7 +309,7 @@ fn crl_number_in(path: &Path, ours: &[u8]) -> Option<i64> {
 /// [`make_crl`], then writes it to `out` (if any) before another publisher
 /// of the home may sign: concurrent runs write in CRL-number order, and a
 /// file that holds a newer CRL of this CA is never replaced by an older one.
-pub fn make_crl_to(home: &Home, pass: &Secret, out: Option<&CrlOutput<'_>>) -> Result<CrlRecord> {
+pub fn make_crl_to(home: &Home, pass: &Secret, out: Option<&CrlOutput<'_>>) -> Result<CrlSigned> {
     let ca = IssuingCa::unlock_issuing(&CaFiles::new(home.ca_dir()), pass)?;
     // A broken template fails before anything is recorded.
     templates::load_crl(Some(&home.templates_dir()))?;
@@ -315,7 +337,18 @@ pub fn make_crl_to(home: &Home, pass: &Secret, out: Option<&CrlOutput<'_>>) -> R
         };
         crate::fsutil::write_output(o.path, &bytes, crate::fsutil::MODE_PUBLIC, &o.rules)?;
     }
-    Ok(rec)
+    Ok(CrlSigned {
+        number: rec.number,
+        this_update: rec.this_update,
+        next_update: rec.next_update,
+        revoked: rec.revoked,
+        sha256: crate::ca::sha256_hex(&rec.der),
+        out: out.map(|o| o.path.to_path_buf()),
+        pem: out
+            .is_none()
+            .then(|| crate::pem::encode("X509 CRL", &rec.der)),
+        record: rec,
+    })
 }
 
 /// The newest recorded CRL, if any.

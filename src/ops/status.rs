@@ -4,29 +4,76 @@
 use super::{now, open_store, Result};
 use crate::ca::authority::{read_ca_cert, CaFiles, ISSUING, PROFILE_SIGNER, ROOT};
 use crate::home::Home;
-use crate::store::{CertFilter, CertRecord, CrlRecord, ProfileFilter, ProfileRecord};
+use crate::store::{CertFilter, CertRecord, ProfileFilter, ProfileRecord};
+use crate::timeutil::{days_left, serialize_rfc3339};
 
 /// One CA certificate of the home.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct CaStatus {
     pub name: &'static str,
-    pub subject: String,
+    #[serde(serialize_with = "serialize_rfc3339")]
     pub not_after: i64,
+    pub days_left: i64,
+    pub subject: String,
 }
 
-#[derive(Debug, Clone)]
+/// A valid push certificate.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CertStatus {
+    pub serial: String,
+    pub bundle_id: String,
+    pub environment: String,
+    #[serde(serialize_with = "serialize_rfc3339")]
+    pub not_after: i64,
+    pub days_left: i64,
+}
+
+/// A current profile.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ProfileStatus {
+    pub uuid: String,
+    pub bundle_id: String,
+    pub environment: String,
+    #[serde(serialize_with = "serialize_rfc3339")]
+    pub expires_at: i64,
+    pub days_left: i64,
+}
+
+/// The newest CRL of the issuing CA.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CrlStatus {
+    pub number: i64,
+    #[serde(serialize_with = "serialize_rfc3339")]
+    pub next_update: i64,
+    pub days_left: i64,
+}
+
+/// `status`: what expires when.
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Status {
+    /// When it was measured (unix seconds).
+    #[serde(skip)]
     pub now: i64,
     pub ca: Vec<CaStatus>,
     /// Unrevoked, unexpired push certificates, soonest expiry first.
-    pub certificates: Vec<CertRecord>,
+    pub certificates: Vec<CertStatus>,
     pub revoked: usize,
     pub expired: usize,
     /// Current (not superseded, not expired) profiles.
-    pub profiles: Vec<ProfileRecord>,
-    pub crl: Option<CrlRecord>,
-    /// When `within_days` was given: how many items fall in the window.
+    pub profiles: Vec<ProfileStatus>,
+    pub crl: Option<CrlStatus>,
+    /// The window asked for, in days.
+    pub expiring_within: Option<u32>,
+    /// When `expiring_within` was given: how many items fall in the window.
     pub expiring: usize,
+}
+
+impl Status {
+    /// The end of the window asked for (unix seconds), if any.
+    pub fn window_end(&self) -> Option<i64> {
+        self.expiring_within
+            .map(|d| self.now + i64::from(d) * 86_400)
+    }
 }
 
 pub fn status(home: &Home, within_days: Option<u32>) -> Result<Status> {
@@ -41,8 +88,9 @@ pub fn status(home: &Home, within_days: Option<u32>) -> Result<Status> {
             .map_err(|e| crate::ca::CaError::NotCertificate(e.into()))?;
         ca.push(CaStatus {
             name,
-            subject,
             not_after,
+            days_left: days_left(not_after, t),
+            subject,
         });
     }
     let (all, profiles, crl) = st.read(|tx| -> Result<_> {
@@ -75,11 +123,34 @@ pub fn status(home: &Home, within_days: Option<u32>) -> Result<Status> {
     Ok(Status {
         now: t,
         ca,
-        certificates,
+        certificates: certificates
+            .iter()
+            .map(|c| CertStatus {
+                serial: c.serial.clone(),
+                bundle_id: c.bundle_id.clone(),
+                environment: c.environment.clone(),
+                not_after: c.not_after,
+                days_left: days_left(c.not_after, t),
+            })
+            .collect(),
         revoked,
         expired,
-        profiles,
-        crl,
+        profiles: profiles
+            .iter()
+            .map(|p| ProfileStatus {
+                uuid: p.uuid.clone(),
+                bundle_id: p.bundle_id.clone(),
+                environment: p.environment.clone(),
+                expires_at: p.expires_at,
+                days_left: days_left(p.expires_at, t),
+            })
+            .collect(),
+        crl: crl.map(|c| CrlStatus {
+            number: c.number,
+            next_update: c.next_update,
+            days_left: days_left(c.next_update, t),
+        }),
+        expiring_within: within_days,
         expiring,
     })
 }

@@ -5,29 +5,23 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::{Result, StoreError, Tx};
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TeamRecord {
     pub team_id: String,
     pub name: String,
     pub is_default: bool,
-    /// Unix seconds (serialized as RFC 3339).
-    #[serde(serialize_with = "rfc3339")]
+    /// Unix seconds.
     pub created_at: i64,
 }
 
-fn rfc3339<S: serde::Serializer>(t: &i64, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::timeutil::rfc3339(*t))
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppRecord {
     pub bundle_id: String,
     pub name: String,
     pub team_id: String,
     pub push: bool,
     pub enabled: bool,
-    /// Unix seconds (serialized as RFC 3339).
-    #[serde(serialize_with = "rfc3339")]
+    /// Unix seconds.
     pub created_at: i64,
 }
 
@@ -322,15 +316,14 @@ impl Tx<'_> {
 }
 
 /// A registered device of a team.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceRecord {
     pub team_id: String,
     /// Normalised UDID (see `portal::devices::normalize_udid`).
     pub udid: String,
     pub name: String,
     pub enabled: bool,
-    /// Unix seconds (serialized as RFC 3339).
-    #[serde(serialize_with = "rfc3339")]
+    /// Unix seconds.
     pub created_at: i64,
 }
 

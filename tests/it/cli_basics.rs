@@ -586,3 +586,28 @@ fn completions_load_in_bash_and_man_pages_render() {
     let o = env.cmd().args(["man"]).output().unwrap();
     assert!(String::from_utf8_lossy(&o.stdout).contains(".TH pushca 1"));
 }
+
+/// `app show` lists the App ID's certificates as README's CERT records (the
+/// same fields as `cert list`), not a hand-picked subset.
+#[test]
+fn app_show_lists_its_certificates_as_cert_records() {
+    let env = Env::new();
+    env.init_with_app();
+    let csr = env.openssl_csr("k", "ec:P-256", &[]);
+    env.issue("production", &csr, "c.pem").success();
+    let out = env
+        .cmd()
+        .args(["--json", "app", "show", "com.example.app"])
+        .output()
+        .unwrap();
+    let shown = stdout_json(&out)["certificates"].clone();
+    let out = env
+        .cmd()
+        .args(["--json", "cert", "list", "--app", "com.example.app"])
+        .output()
+        .unwrap();
+    let listed = stdout_json(&out)["certificates"].clone();
+    assert_eq!(shown.as_array().map(Vec::len), Some(1), "{shown}");
+    assert_eq!(shown, listed);
+    assert_eq!(shown[0]["key_type"], "ec-p256");
+}

@@ -28,11 +28,6 @@ struct Contract {
     records: BTreeMap<String, Keys>,
 }
 
-/// Embedded records README documents that this build does not print yet:
-/// `app show`'s certificates become CERT records with the typed `app show`
-/// (issue 18, the other half of the typed outputs); remove the entry then.
-const NOT_YET_RECORDS: &[(&str, &str)] = &[("app show", "certificates")];
-
 const RECORDS: [&str; 5] = ["TEAM", "APP", "CERT", "DEVICE", "PROFILE"];
 
 /// Splits `s` at `sep` where no bracket, brace or parenthesis is open.
@@ -242,9 +237,6 @@ impl Contract {
             "`{command}`: the document's keys {got:?} are none of README's {alts:?}\n{doc}"
         );
         for (key, (record, plus)) in &d.records {
-            if NOT_YET_RECORDS.contains(&(command, key.as_str())) {
-                continue;
-            }
             let Some(v) = doc.get(key) else { continue };
             let items: Vec<&serde_json::Value> = match v {
                 serde_json::Value::Array(a) => a.iter().collect(),

@@ -1,0 +1,86 @@
+//! `status`: what expires when.
+
+use clap::Args;
+use pushca::ops;
+
+use super::{exit, rfc3339, CliError, Ctx, Report};
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Exit code 4 when a CA certificate, push certificate, profile or the CRL
+    /// expires (or is due) within DAYS
+    #[arg(long, value_name = "DAYS")]
+    pub expiring_within: Option<u32>,
+}
+
+pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<Report, CliError> {
+    let home = ctx.home()?;
+    let s = ops::status::status(&home, a.expiring_within)?;
+    let limit = s.window_end();
+    let flag = |t: i64| match limit {
+        Some(l) if t < l => "  <- expires within the window",
+        _ => "",
+    };
+    let mut text = String::from("CA certificates:\n");
+    for c in &s.ca {
+        text.push_str(&format!(
+            "  {:<15} {} ({} days left){}\n",
+            c.name,
+            rfc3339(c.not_after),
+            c.days_left,
+            flag(c.not_after)
+        ));
+    }
+    text.push_str(&format!(
+        "Push certificates: {} valid ({} revoked, {} expired)\n",
+        s.certificates.len(),
+        s.revoked,
+        s.expired
+    ));
+    // One line per item: id, App ID, environment, expiry, days left.
+    let shown = if ctx.verbose > 0 { usize::MAX } else { 10 };
+    let line = |id: &str, bundle: &str, env: &str, t: i64, days: i64| {
+        format!(
+            "  {id} {bundle:<28} {env:<11} {} ({days} days){}\n",
+            rfc3339(t),
+            flag(t)
+        )
+    };
+    for c in s.certificates.iter().take(shown) {
+        text.push_str(&line(
+            &c.serial,
+            &c.bundle_id,
+            &c.environment,
+            c.not_after,
+            c.days_left,
+        ));
+    }
+    text.push_str(&format!("Profiles: {} current\n", s.profiles.len()));
+    for p in s.profiles.iter().take(shown) {
+        text.push_str(&line(
+            &p.uuid,
+            &p.bundle_id,
+            &p.environment,
+            p.expires_at,
+            p.days_left,
+        ));
+    }
+    match &s.crl {
+        Some(c) => text.push_str(&format!(
+            "CRL: number {}, next update {} ({} days){}\n",
+            c.number,
+            rfc3339(c.next_update),
+            c.days_left,
+            flag(c.next_update)
+        )),
+        None => {
+            text.push_str("CRL: none signed yet (`pushca crl` or `pushca gateway trust-store`)\n")
+        }
+    }
+    let code = if a.expiring_within.is_some() && s.expiring > 0 {
+        exit::EXPIRING
+    } else {
+        exit::OK
+    };
+    Ok(Report::of(&s, text)?.with_exit(code))
+}
