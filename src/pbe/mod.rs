@@ -463,14 +463,14 @@ pub fn encrypt(
                 .map_err(|e| enc_err(Pkcs5Error(e)))?;
             let alg_der = pkcs5::EncryptionScheme::Pbes2(params)
                 .to_der()
-                .map_err(|e| enc_err(e))?;
-            let alg = AlgorithmIdentifierOwned::from_der(&alg_der).map_err(|e| enc_err(e))?;
+                .map_err(enc_err)?;
+            let alg = AlgorithmIdentifierOwned::from_der(&alg_der).map_err(enc_err)?;
             Ok((alg, ct))
         }
         Scheme::Sha1TripleDes | Scheme::Sha1Rc2_40 => {
             let mut salt = [0u8; 8];
             rand::rngs::OsRng.fill_bytes(&mut salt);
-            let iters = i32::try_from(iterations).map_err(|e| enc_err(e))?;
+            let iters = i32::try_from(iterations).map_err(enc_err)?;
             let (oid, klen) = match scheme {
                 Scheme::Sha1TripleDes => (OID_PBE_SHA1_3DES, 24),
                 _ => (OID_PBE_SHA1_RC2_40, 5),
@@ -485,22 +485,22 @@ pub fn encrypt(
             let iv = derive_key::<sha1::Sha1>(pass.bmp(), &salt, Pkcs12KeyType::Iv, iters, 8);
             let ct = if scheme == Scheme::Sha1TripleDes {
                 cbc::Encryptor::<des::TdesEde3>::new_from_slices(&key, &iv)
-                    .map_err(|e| enc_err(e))?
+                    .map_err(enc_err)?
                     .encrypt_padded_vec_mut::<Pkcs7>(data)
             } else {
                 let cipher = rc2::Rc2::new_with_eff_key_len(&key, 40);
                 cbc::Encryptor::<rc2::Rc2>::inner_iv_slice_init(cipher, &iv)
-                    .map_err(|e| enc_err(e))?
+                    .map_err(enc_err)?
                     .encrypt_padded_vec_mut::<Pkcs7>(data)
             };
             let params = Pkcs12PbeParams {
-                salt: OctetString::new(salt.to_vec()).map_err(|e| enc_err(e))?,
+                salt: OctetString::new(salt.to_vec()).map_err(enc_err)?,
                 iterations: iters,
             };
-            let params_der = params.to_der().map_err(|e| enc_err(e))?;
+            let params_der = params.to_der().map_err(enc_err)?;
             let alg = AlgorithmIdentifierOwned {
                 oid,
-                parameters: Some(der::Any::from_der(&params_der).map_err(|e| enc_err(e))?),
+                parameters: Some(der::Any::from_der(&params_der).map_err(enc_err)?),
             };
             Ok((alg, ct))
         }
