@@ -9,7 +9,7 @@ use webpki::{EndEntityCert, ExtendedKeyUsageValidator, KeyPurposeIdIter};
 
 /// Why a chain did not verify.
 #[non_exhaustive]
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ChainError {
     #[error("the certificate has expired or is not yet valid")]
     Expired,
@@ -19,8 +19,14 @@ pub enum ChainError {
     WrongUsage(&'static str),
     #[error("the certificate is revoked")]
     Revoked,
-    #[error("malformed certificate: {0}")]
-    Malformed(String),
+    /// A certificate does not parse: `context` says which one or which part;
+    /// `source` is the parser's error (x509-parser's, or webpki's).
+    #[error("malformed certificate: {context} ({source})")]
+    Malformed {
+        context: &'static str,
+        #[source]
+        source: crate::error::BoxError,
+    },
 }
 
 impl ChainError {
@@ -28,11 +34,24 @@ impl ChainError {
     pub fn kind(&self) -> crate::error::ErrorKind {
         use crate::error::ErrorKind;
         match self {
-            ChainError::Malformed(_) => ErrorKind::Input,
+            ChainError::Malformed { .. } => ErrorKind::Input,
             ChainError::Expired
             | ChainError::Untrusted(_)
             | ChainError::WrongUsage(_)
             | ChainError::Revoked => ErrorKind::Policy,
+        }
+    }
+}
+
+impl ChainError {
+    /// `context` does not parse: `source` says why.
+    pub(crate) fn malformed(
+        context: &'static str,
+        source: impl Into<crate::error::BoxError>,
+    ) -> ChainError {
+        ChainError::Malformed {
+            context,
+            source: source.into(),
         }
     }
 }
@@ -79,8 +98,8 @@ const APPLE_ARC: &str = "1.2.840.113635.";
 /// No EKU, or one of codeSigning, emailProtection, anyExtendedKeyUsage or an
 /// Apple purpose.
 fn profile_signing_eku_ok(leaf: &[u8]) -> Result<bool, ChainError> {
-    let (_, cert) = x509_parser::parse_x509_certificate(leaf)
-        .map_err(|e| ChainError::Malformed(e.to_string()))?;
+    let (_, cert) =
+        x509_parser::parse_x509_certificate(leaf).map_err(|e| ChainError::malformed("leaf", e))?;
     match cert.extended_key_usage() {
         Ok(None) => Ok(true),
         Ok(Some(eku)) => {
@@ -92,7 +111,7 @@ fn profile_signing_eku_ok(leaf: &[u8]) -> Result<bool, ChainError> {
                     .iter()
                     .any(|o| o.to_id_string().starts_with(APPLE_ARC)))
         }
-        Err(e) => Err(ChainError::Malformed(e.to_string())),
+        Err(e) => Err(ChainError::malformed("extended key usage", e)),
     }
 }
 
@@ -153,7 +172,7 @@ fn map_err(e: webpki::Error, usage: Usage) -> ChainError {
         E::RequiredEkuNotFound | E::RequiredEkuNotFoundContext(_) => {
             ChainError::WrongUsage(usage.name())
         }
-        E::BadDer | E::BadDerTime | E::TrailingData(_) => ChainError::Malformed(format!("{e:?}")),
+        E::BadDer | E::BadDerTime | E::TrailingData(_) => ChainError::malformed("chain", e),
         other => ChainError::Untrusted(other),
     }
 }
@@ -172,8 +191,7 @@ pub fn verify(
     crls: &[&webpki::CertRevocationList<'_>],
 ) -> Result<(), ChainError> {
     let leaf_der = CertificateDer::from(leaf);
-    let ee =
-        EndEntityCert::try_from(&leaf_der).map_err(|e| ChainError::Malformed(format!("{e:?}")))?;
+    let ee = EndEntityCert::try_from(&leaf_der).map_err(|e| ChainError::malformed("leaf", e))?;
     let anchor_ders: Vec<CertificateDer<'_>> = anchors
         .iter()
         .map(|a| CertificateDer::from(a.as_slice()))
@@ -182,7 +200,7 @@ pub fn verify(
     for a in &anchor_ders {
         trust.push(
             webpki::anchor_from_trusted_cert(a)
-                .map_err(|e| ChainError::Malformed(format!("trust anchor: {e:?}")))?,
+                .map_err(|e| ChainError::malformed("trust anchor", e))?,
         );
     }
     let inter: Vec<CertificateDer<'_>> = intermediates
@@ -217,4 +235,27 @@ pub fn verify(
         }
     };
     result.map(|_| ()).map_err(|e| map_err(e, usage))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The parser's error is the source, as its type: webpki's for a leaf
+    /// that is not DER, x509-parser's for the EKU check.
+    #[test]
+    fn malformed_certificates_have_the_parser_error_as_source() {
+        use std::error::Error;
+        let e = verify(b"junk", &[], &[], 0, Usage::ClientAuth, &[]).unwrap_err();
+        let w = e.source().and_then(|s| s.downcast_ref::<webpki::Error>());
+        let w = w.expect("webpki::Error is the source");
+        assert_eq!(e.to_string(), format!("malformed certificate: leaf ({w})"));
+        assert_eq!(e.kind(), crate::error::ErrorKind::Input);
+        let e = profile_signing_eku_ok(b"junk").unwrap_err();
+        type X509Err = x509_parser::nom::Err<x509_parser::error::X509Error>;
+        assert!(e
+            .source()
+            .and_then(|s| s.downcast_ref::<X509Err>())
+            .is_some());
+    }
 }

@@ -14,6 +14,22 @@ use std::fmt;
 /// error itself, not as its text, so `source()` and downcasting reach it.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// How a message shows an optional lower error after its context: ` (the
+/// lower error)`, or nothing. Error variants with a `context` (what was being
+/// parsed, or a description of what is wrong) and an optional `#[source]`
+/// render as `"{context}{}", Paren(.source)`, so the user sees the lower
+/// crate's words while `source()` hands out its typed error.
+pub(crate) struct Paren<'a>(pub(crate) &'a Option<BoxError>);
+
+impl fmt::Display for Paren<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(e) => write!(f, " ({e})"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// The kind of a failure. The names are stable: they are the `kind` values
 /// of README's "Errors, exit codes and JSON" table.
 ///

@@ -10,6 +10,8 @@
 //! late 2023) are accepted with a warning: the CSR signature only proves
 //! possession of the key, and pushca signs the certificate with SHA-256.
 
+use std::borrow::Cow;
+
 use x509_parser::prelude::FromDer;
 use x509_parser::public_key::PublicKey;
 use x509_parser::x509::{SubjectPublicKeyInfo, X509Name};
@@ -19,16 +21,29 @@ use crate::keys::{KeyAlgorithm, OID_P256, OID_P384};
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum CsrError {
-    #[error("not a certificate signing request: {0}")]
-    Malformed(String),
+    /// The request does not parse: `context` says what was being read or
+    /// what is wrong; `source` is the lower crate's error when one found the
+    /// fault (der, spki, a PEM error, rcgen, a key error).
+    #[error("not a certificate signing request: {context}{}", crate::error::Paren(.source))]
+    Malformed {
+        context: Cow<'static, str>,
+        #[source]
+        source: Option<crate::error::BoxError>,
+    },
     #[error("CSR signature algorithm {0} is not accepted (MD5, MD4, MD2 and DSA are broken; use SHA-256 or stronger)")]
     WeakSignatureAlgorithm(&'static str),
     #[error("CSR signature algorithm {0} is not supported")]
     UnsupportedSignatureAlgorithm(String),
     #[error("CSR signature does not verify: the request was altered or signed by another key")]
     BadSignature,
-    #[error("CSR key rejected: {0}")]
-    WeakKey(String),
+    /// The request's key is refused: `reason` says why; `source` is the
+    /// parser's error when the key does not parse.
+    #[error("CSR key rejected: {reason}{}", crate::error::Paren(.source))]
+    WeakKey {
+        reason: Cow<'static, str>,
+        #[source]
+        source: Option<crate::error::BoxError>,
+    },
 }
 
 impl CsrError {
@@ -36,11 +51,35 @@ impl CsrError {
     pub fn kind(&self) -> crate::error::ErrorKind {
         use crate::error::ErrorKind;
         match self {
-            CsrError::Malformed(_)
+            CsrError::Malformed { .. }
             | CsrError::WeakSignatureAlgorithm(_)
             | CsrError::UnsupportedSignatureAlgorithm(_)
             | CsrError::BadSignature
-            | CsrError::WeakKey(_) => ErrorKind::Input,
+            | CsrError::WeakKey { .. } => ErrorKind::Input,
+        }
+    }
+
+    /// `context` could not be read: `source` says why.
+    fn malformed(context: &'static str, source: impl Into<crate::error::BoxError>) -> CsrError {
+        CsrError::Malformed {
+            context: Cow::Borrowed(context),
+            source: Some(source.into()),
+        }
+    }
+
+    /// The request is wrong in a way pushca describes (no lower error).
+    fn invalid(reason: impl Into<Cow<'static, str>>) -> CsrError {
+        CsrError::Malformed {
+            context: reason.into(),
+            source: None,
+        }
+    }
+
+    /// The key is refused for `reason` (no lower error).
+    fn weak_key(reason: impl Into<Cow<'static, str>>) -> CsrError {
+        CsrError::WeakKey {
+            reason: reason.into(),
+            source: None,
         }
     }
 }
@@ -123,14 +162,14 @@ pub fn csr_der_from_bytes(bytes: &[u8]) -> Result<Vec<u8>, CsrError> {
     match crate::pem::der_or_block(bytes, &["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"]) {
         Ok(Found::Der(der)) => Ok(der.to_vec()),
         Ok(Found::Block(b)) => Ok(b.der.to_vec()),
-        Ok(Found::Other(labels)) if labels.is_empty() => Err(CsrError::Malformed(
-            "neither a PEM CERTIFICATE REQUEST nor DER".into(),
+        Ok(Found::Other(labels)) if labels.is_empty() => Err(CsrError::invalid(
+            "neither a PEM CERTIFICATE REQUEST nor DER",
         )),
-        Ok(Found::Other(labels)) => Err(CsrError::Malformed(format!(
+        Ok(Found::Other(labels)) => Err(CsrError::invalid(format!(
             "PEM holds {}, not a CERTIFICATE REQUEST",
             labels.join(", ")
         ))),
-        Err(e) => Err(CsrError::Malformed(format!("invalid PEM ({e})"))),
+        Err(e) => Err(CsrError::malformed("invalid PEM", e)),
     }
 }
 
@@ -175,13 +214,13 @@ struct Parts<'a> {
 }
 
 fn split(der: &[u8]) -> Result<Parts<'_>, CsrError> {
-    let bad = |why: &str| CsrError::Malformed(format!("invalid PKCS#10 structure ({why})"));
+    let bad = |why: &str| CsrError::invalid(format!("invalid PKCS#10 structure ({why})"));
     let (tag, outer, _, rest) = tlv(der).ok_or_else(|| bad("not DER"))?;
     if tag != 0x30 {
         return Err(bad("not a SEQUENCE"));
     }
     if !rest.is_empty() {
-        return Err(CsrError::Malformed("trailing data after the CSR".into()));
+        return Err(CsrError::invalid("trailing data after the CSR"));
     }
     let (tag, cri_body, cri, rest) = tlv(outer).ok_or_else(|| bad("request info"))?;
     let (atag, _, sig_alg, rest) = tlv(rest).ok_or_else(|| bad("signature algorithm"))?;
@@ -244,16 +283,17 @@ pub fn check_csr(bytes: &[u8]) -> Result<CheckedCsr, CsrError> {
     use der::Decode;
     let der = csr_der_from_bytes(bytes)?;
     let parts = split(&der)?;
-    let (rest, spki) = SubjectPublicKeyInfo::from_der(parts.spki)
-        .map_err(|e| CsrError::WeakKey(format!("unreadable public key ({e})")))?;
+    let (rest, spki) =
+        SubjectPublicKeyInfo::from_der(parts.spki).map_err(|e| CsrError::WeakKey {
+            reason: Cow::Borrowed("unreadable public key"),
+            source: Some(e.into()),
+        })?;
     if !rest.is_empty() {
-        return Err(CsrError::Malformed(
-            "trailing data after the public key".into(),
-        ));
+        return Err(CsrError::invalid("trailing data after the public key"));
     }
     let algorithm = check_key(&spki)?;
     let alg = spki::AlgorithmIdentifierRef::from_der(parts.sig_alg)
-        .map_err(|e| CsrError::Malformed(format!("signature algorithm ({e})")))?;
+        .map_err(|e| CsrError::malformed("signature algorithm", e))?;
     let oid = alg.oid.to_string();
     if let Some((_, name)) = WEAK_SIGNATURES.iter().find(|(o, _)| *o == oid) {
         return Err(CsrError::WeakSignatureAlgorithm(name));
@@ -356,14 +396,15 @@ fn verify_ecdsa_sha1_p384(point: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), Cs
 }
 
 fn check_key(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Result<KeyAlgorithm, CsrError> {
-    let parsed = spki
-        .parsed()
-        .map_err(|e| CsrError::WeakKey(format!("unreadable public key ({e})")))?;
+    let parsed = spki.parsed().map_err(|e| CsrError::WeakKey {
+        reason: Cow::Borrowed("unreadable public key"),
+        source: Some(e.into()),
+    })?;
     match parsed {
         PublicKey::RSA(rsa) => {
             let bits = rsa.key_size();
             if ![2048, 3072, 4096].contains(&bits) {
-                return Err(CsrError::WeakKey(format!(
+                return Err(CsrError::weak_key(format!(
                     "RSA-{bits} (accepted: RSA 2048, 3072, 4096)"
                 )));
             }
@@ -374,7 +415,7 @@ fn check_key(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Result<KeyAl
                 .copied()
                 .collect::<Vec<u8>>();
             if e != [0x01, 0x00, 0x01] {
-                return Err(CsrError::WeakKey(format!(
+                return Err(CsrError::weak_key(format!(
                     "RSA public exponent 0x{} (must be 65537)",
                     hex::encode(&e)
                 )));
@@ -392,13 +433,13 @@ fn check_key(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Result<KeyAl
             match curve.as_str() {
                 OID_P256 => Ok(KeyAlgorithm::EcP256),
                 OID_P384 => Ok(KeyAlgorithm::EcP384),
-                "" => Err(CsrError::WeakKey("EC key without a named curve".into())),
-                other => Err(CsrError::WeakKey(format!(
+                "" => Err(CsrError::weak_key("EC key without a named curve")),
+                other => Err(CsrError::weak_key(format!(
                     "EC curve {other} (accepted: P-256, P-384)"
                 ))),
             }
         }
-        _ => Err(CsrError::WeakKey(format!(
+        _ => Err(CsrError::weak_key(format!(
             "{} keys are not accepted (RSA 2048/3072/4096, EC P-256/P-384)",
             key_kind_name(&spki.algorithm.algorithm.to_id_string())
         ))),
@@ -425,12 +466,12 @@ pub fn make_csr(
 ) -> Result<Vec<u8>, CsrError> {
     let kp = key
         .to_rcgen()
-        .map_err(|e| CsrError::Malformed(e.to_string()))?;
+        .map_err(|e| CsrError::malformed("the key cannot sign a request", e))?;
     let mut params = rcgen::CertificateParams::default();
     let mut dn = rcgen::DistinguishedName::new();
     if let Some(e) = email {
         let ia5 = rcgen::string::Ia5String::try_from(e)
-            .map_err(|_| CsrError::Malformed(format!("email '{e}' is not ASCII")))?;
+            .map_err(|_| CsrError::invalid(format!("email '{e}' is not ASCII")))?;
         dn.push(
             rcgen::DnType::CustomDnType(vec![1, 2, 840, 113549, 1, 9, 1]),
             rcgen::DnValue::Ia5String(ia5),
@@ -440,13 +481,47 @@ pub fn make_csr(
     params.distinguished_name = dn;
     let req = params
         .serialize_request(&kp)
-        .map_err(|e| CsrError::Malformed(e.to_string()))?;
+        .map_err(|e| CsrError::malformed("cannot encode the request", e))?;
     Ok(req.der().to_vec())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The parser's error is the source, as its type; the message keeps its words.
+    #[test]
+    fn malformed_requests_have_the_parser_error_as_source() {
+        use std::error::Error;
+        let pem = "-----BEGIN CERTIFICATE REQUEST-----\n!!!!\n-----END CERTIFICATE REQUEST-----\n";
+        let e = check_csr(pem.as_bytes()).unwrap_err();
+        let pem_err = e
+            .source()
+            .and_then(|s| s.downcast_ref::<crate::pem::PemError>());
+        assert!(pem_err.is_some(), "{e:?}");
+        assert!(
+            e.to_string()
+                .starts_with("not a certificate signing request: invalid PEM ("),
+            "{e}"
+        );
+        // A request whose key does not parse: x509-parser's error is the source.
+        let key = crate::keys::PrivateKey::generate(crate::keys::KeyType::EcP256).unwrap();
+        let mut der = make_csr(&key, "x", None).unwrap();
+        let spki = key.public_key_der().unwrap();
+        let at = der.windows(spki.len()).position(|w| w == spki).unwrap();
+        let bits = at + 4 + usize::from(spki[3]);
+        assert_eq!(der[bits], 0x03);
+        der[bits] = 0x04; // the key's BIT STRING becomes an OCTET STRING
+        let e = check_csr(&der).unwrap_err();
+        type X509Err = x509_parser::nom::Err<x509_parser::error::X509Error>;
+        let x = e.source().and_then(|s| s.downcast_ref::<X509Err>());
+        let x = x.unwrap_or_else(|| panic!("{e:?}"));
+        assert_eq!(
+            e.to_string(),
+            format!("CSR key rejected: unreadable public key ({x})")
+        );
+        assert_eq!(e.kind(), crate::error::ErrorKind::Input);
+    }
 
     #[test]
     fn the_sha1_warning_is_one_line() {

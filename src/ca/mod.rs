@@ -29,8 +29,15 @@ pub use issuer::{Issuer, IssuingCa};
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum CaError {
+    /// A template that cannot be used: `reason` says why in one line;
+    /// `source` is the lower error (reading the file, TOML's) when there is one.
     #[error("template {name}: {reason}")]
-    Template { name: String, reason: String },
+    Template {
+        name: String,
+        reason: String,
+        #[source]
+        source: Option<crate::error::BoxError>,
+    },
     #[error(transparent)]
     Csr(#[from] CsrError),
     #[error(transparent)]

@@ -116,12 +116,14 @@ pub fn load_crl(home_templates: Option<&Path>) -> Result<CrlTemplate, CaError> {
         return Err(CaError::Template {
             name: origin,
             reason: format!("kind is '{}', expected 'crl'", t.kind),
+            source: None,
         });
     }
     if !(1..=365).contains(&t.next_update_days) {
         return Err(CaError::Template {
             name: origin,
             reason: "next_update_days must be between 1 and 365".into(),
+            source: None,
         });
     }
     Ok(t)
@@ -149,6 +151,7 @@ fn source(home_templates: Option<&Path>, name: &str) -> Result<(String, String),
             let text = std::fs::read_to_string(&p).map_err(|e| CaError::Template {
                 name: p.display().to_string(),
                 reason: e.to_string(),
+                source: Some(e.into()),
             })?;
             return Ok((p.display().to_string(), text));
         }
@@ -160,6 +163,7 @@ fn source(home_templates: Option<&Path>, name: &str) -> Result<(String, String),
         .ok_or_else(|| CaError::Template {
             name: name.into(),
             reason: "no such template".into(),
+            source: None,
         })
 }
 
@@ -167,6 +171,7 @@ fn parse<T: for<'de> Deserialize<'de>>(origin: &str, text: &str) -> Result<T, Ca
     toml::from_str(text).map_err(|e| CaError::Template {
         name: origin.to_string(),
         reason: e.message().to_string(),
+        source: Some(e.into()),
     })
 }
 
@@ -188,6 +193,7 @@ pub fn load_authority(
     let bad = |reason: String| CaError::Template {
         name: origin.clone(),
         reason,
+        source: None,
     };
     let want_kind = if name == PROFILE_SIGNER {
         "signer"
@@ -238,6 +244,7 @@ pub fn load_push(
     let bad = |reason: String| CaError::Template {
         name: origin.clone(),
         reason,
+        source: None,
     };
     if t.kind != "push" {
         return Err(bad(format!("kind is '{}', expected 'push'", t.kind)));
@@ -263,6 +270,7 @@ pub fn load_profile(home_templates: Option<&Path>) -> Result<ProfileTemplate, Ca
     let bad = |reason: String| CaError::Template {
         name: origin.clone(),
         reason,
+        source: None,
     };
     if t.kind != "profile" {
         return Err(bad(format!("kind is '{}', expected 'profile'", t.kind)));
@@ -289,6 +297,16 @@ pub fn builtin_text(name: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// TOML's error is the source, as its type; the message is its one line.
+    #[test]
+    fn bad_toml_has_the_toml_error_as_source() {
+        use std::error::Error;
+        let e = parse::<PushTemplate>("t.toml", "kind = [").unwrap_err();
+        let t = e.source().and_then(|s| s.downcast_ref::<toml::de::Error>());
+        let t = t.expect("toml's error is the source");
+        assert_eq!(e.to_string(), format!("template t.toml: {}", t.message()));
+    }
 
     #[test]
     fn builtins_load() {

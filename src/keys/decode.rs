@@ -67,17 +67,20 @@ pub fn load_private_key_budgeted(
     budget: &mut WorkBudget,
 ) -> Result<(PrivateKey, KeyFormat), KeyError> {
     if is_pem(bytes) {
-        let blocks = pem_blocks(bytes).map_err(|e| KeyError::Malformed(e.to_string()))?;
+        let blocks = pem_blocks(bytes).map_err(|e| KeyError::malformed("invalid PEM", e))?;
         let Some(block) = blocks
             .iter()
             .find(|b| KEY_LABELS.contains(&b.label.as_str()))
         else {
             let found: Vec<&str> = blocks.iter().map(|b| b.label.as_str()).collect();
-            return Err(KeyError::Malformed(if found.is_empty() {
-                "no PEM block found".into()
+            return Err(if found.is_empty() {
+                KeyError::invalid("no PEM block found")
             } else {
-                format!("no private key in the file (found {})", found.join(", "))
-            }));
+                KeyError::invalid(format!(
+                    "no private key in the file (found {})",
+                    found.join(", ")
+                ))
+            });
         };
         let der = if legacy_pem::is_encrypted(&block.headers) {
             let p = pass.ok_or_else(need_pass)?;
@@ -128,8 +131,8 @@ pub fn load_private_key_budgeted(
     }
     match PrivateKey::from_pkcs8_der(bytes) {
         Err(e @ KeyError::Unsupported(_)) => Err(e),
-        _ => Err(KeyError::Malformed(
-            "not a private key (expected PEM, or DER PKCS#8, PKCS#1 or SEC1)".into(),
+        _ => Err(KeyError::invalid(
+            "not a private key (expected PEM, or DER PKCS#8, PKCS#1 or SEC1)",
         )),
     }
 }
@@ -140,7 +143,7 @@ pub fn load_private_key(bytes: &[u8], pass: Option<&Secret>) -> Result<PrivateKe
 }
 
 fn need_pass() -> KeyError {
-    KeyError::Malformed("the key is encrypted and no passphrase was given".into())
+    KeyError::invalid("the key is encrypted and no passphrase was given")
 }
 
 /// Decrypts a DER `EncryptedPrivateKeyInfo` with any scheme pushca knows.
@@ -150,11 +153,11 @@ pub fn decrypt_pkcs8(
     budget: &mut WorkBudget,
 ) -> Result<PrivateKey, KeyError> {
     let epki = pkcs12::pbe_params::EncryptedPrivateKeyInfo::from_der(der)
-        .map_err(|e| KeyError::Malformed(format!("invalid encrypted PKCS#8 structure ({e})")))?;
+        .map_err(|e| KeyError::malformed("invalid encrypted PKCS#8 structure", e))?;
     let alg = epki
         .encryption_algorithm
         .to_der()
-        .map_err(|e| KeyError::Malformed(e.to_string()))?;
+        .map_err(|e| KeyError::malformed("invalid encryption algorithm", e))?;
     let mut result = Err(KeyError::WrongPassphrase);
     for p in Password::candidates(pass) {
         result = match pbe::decrypt(&alg, &p, epki.encrypted_data.as_bytes(), budget) {
@@ -177,7 +180,7 @@ fn wrap_pkcs8(alg: AlgorithmIdentifierRef<'_>, inner: &[u8]) -> Result<PrivateKe
     let info = PrivateKeyInfo::new(alg, inner);
     let der = Zeroizing::new(
         info.to_der()
-            .map_err(|e| KeyError::Malformed(e.to_string()))?,
+            .map_err(|e| KeyError::malformed("cannot encode the PKCS#8 structure", e))?,
     );
     PrivateKey::from_pkcs8_der(&der)
 }
@@ -185,7 +188,7 @@ fn wrap_pkcs8(alg: AlgorithmIdentifierRef<'_>, inner: &[u8]) -> Result<PrivateKe
 /// PKCS#1 `RSAPrivateKey` DER → key.
 pub fn from_pkcs1_der(der: &[u8]) -> Result<PrivateKey, KeyError> {
     pkcs1::RsaPrivateKey::from_der(der)
-        .map_err(|e| KeyError::Malformed(format!("invalid PKCS#1 RSA key ({e})")))?;
+        .map_err(|e| KeyError::malformed("invalid PKCS#1 RSA key", e))?;
     let alg = AlgorithmIdentifierRef {
         oid: RSA_OID,
         parameters: Some(der::AnyRef::NULL),
@@ -197,7 +200,7 @@ pub fn from_pkcs1_der(der: &[u8]) -> Result<PrivateKey, KeyError> {
 /// curve moves to the PKCS#8 algorithm identifier and the public key stays.
 pub fn from_sec1_der(der: &[u8]) -> Result<PrivateKey, KeyError> {
     let ec = sec1::EcPrivateKey::from_der(der)
-        .map_err(|e| KeyError::Malformed(format!("invalid SEC1 EC key ({e})")))?;
+        .map_err(|e| KeyError::malformed("invalid SEC1 EC key", e))?;
     let curve = ec
         .parameters
         .and_then(|p| p.named_curve())
@@ -210,7 +213,7 @@ pub fn from_sec1_der(der: &[u8]) -> Result<PrivateKey, KeyError> {
     let inner_der = Zeroizing::new(
         inner
             .to_der()
-            .map_err(|e| KeyError::Malformed(e.to_string()))?,
+            .map_err(|e| KeyError::malformed("cannot encode the EC key", e))?,
     );
     let curve_any = der::AnyRef::from(&curve);
     let alg = AlgorithmIdentifierRef {
@@ -226,7 +229,7 @@ pub fn to_traditional_der(
     key: &PrivateKey,
 ) -> Result<(Zeroizing<Vec<u8>>, &'static str), KeyError> {
     let info = PrivateKeyInfo::from_der(key.pkcs8_der())
-        .map_err(|e| KeyError::Malformed(e.to_string()))?;
+        .map_err(|e| KeyError::malformed("invalid PKCS#8 structure", e))?;
     if info.algorithm.oid == RSA_OID {
         return Ok((Zeroizing::new(info.private_key.to_vec()), "RSA PRIVATE KEY"));
     }
@@ -234,9 +237,9 @@ pub fn to_traditional_der(
         let curve = info
             .algorithm
             .parameters_oid()
-            .map_err(|_| KeyError::Malformed("EC key without a named curve".into()))?;
+            .map_err(|_| KeyError::invalid("EC key without a named curve"))?;
         let ec = sec1::EcPrivateKey::from_der(info.private_key)
-            .map_err(|e| KeyError::Malformed(format!("invalid EC key ({e})")))?;
+            .map_err(|e| KeyError::malformed("invalid EC key", e))?;
         let out = sec1::EcPrivateKey {
             private_key: ec.private_key,
             parameters: Some(sec1::EcParameters::NamedCurve(curve)),
@@ -244,7 +247,7 @@ pub fn to_traditional_der(
         };
         let der = out
             .to_der()
-            .map_err(|e| KeyError::Malformed(e.to_string()))?;
+            .map_err(|e| KeyError::malformed("cannot encode the SEC1 EC key", e))?;
         return Ok((Zeroizing::new(der), "EC PRIVATE KEY"));
     }
     Err(KeyError::Unsupported(format!(
@@ -263,29 +266,29 @@ pub fn to_traditional_pem(key: &PrivateKey) -> Result<Zeroizing<String>, KeyErro
 /// EC from the public key stored with the private key).
 pub fn public_key_spki(key: &PrivateKey) -> Result<Vec<u8>, KeyError> {
     let info = PrivateKeyInfo::from_der(key.pkcs8_der())
-        .map_err(|e| KeyError::Malformed(e.to_string()))?;
+        .map_err(|e| KeyError::malformed("invalid PKCS#8 structure", e))?;
     if info.algorithm.oid == RSA_OID {
         use rsa::pkcs8::EncodePublicKey;
         let k = rsa::RsaPrivateKey::try_from(info)
-            .map_err(|e| KeyError::Malformed(format!("invalid RSA key ({e})")))?;
+            .map_err(|e| KeyError::malformed("invalid RSA key", e))?;
         let doc = k
             .to_public_key()
             .to_public_key_der()
-            .map_err(|e| KeyError::Malformed(e.to_string()))?;
+            .map_err(|e| KeyError::malformed("cannot encode the RSA public key", e))?;
         return Ok(doc.as_bytes().to_vec());
     }
     if info.algorithm.oid == EC_OID {
         let ec = sec1::EcPrivateKey::from_der(info.private_key)
-            .map_err(|e| KeyError::Malformed(format!("invalid EC key ({e})")))?;
+            .map_err(|e| KeyError::malformed("invalid EC key", e))?;
         if let Some(pk) = ec.public_key {
             let spki = spki::SubjectPublicKeyInfoRef {
                 algorithm: info.algorithm,
                 subject_public_key: der::asn1::BitStringRef::from_bytes(pk)
-                    .map_err(|e| KeyError::Malformed(e.to_string()))?,
+                    .map_err(|e| KeyError::malformed("invalid EC public key", e))?,
             };
             return spki
                 .to_der()
-                .map_err(|e| KeyError::Malformed(e.to_string()));
+                .map_err(|e| KeyError::malformed("cannot encode the public key", e));
         }
         return key.public_key_der().map_err(|_| {
             KeyError::Unsupported(

@@ -27,12 +27,12 @@ pub fn decrypt(
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("DEK-Info"))
         .map(|(_, v)| v.as_str())
-        .ok_or_else(|| KeyError::Malformed("encrypted PEM without a DEK-Info header".into()))?;
+        .ok_or_else(|| KeyError::invalid("encrypted PEM without a DEK-Info header"))?;
     let (cipher, iv_hex) = dek
         .split_once(',')
-        .ok_or_else(|| KeyError::Malformed(format!("bad DEK-Info header '{dek}'")))?;
+        .ok_or_else(|| KeyError::invalid(format!("bad DEK-Info header '{dek}'")))?;
     let iv = hex::decode(iv_hex.trim())
-        .map_err(|_| KeyError::Malformed(format!("bad IV in DEK-Info '{dek}'")))?;
+        .map_err(|e| KeyError::malformed(format!("bad IV in DEK-Info '{dek}'"), e))?;
     let cipher = cipher.trim().to_ascii_uppercase();
     let (key_len, iv_len) = match cipher.as_str() {
         "DES-EDE3-CBC" => (24, 8),
@@ -43,14 +43,12 @@ pub fn decrypt(
         other => return Err(KeyError::Unsupported(format!("legacy PEM cipher {other}"))),
     };
     if iv.len() != iv_len {
-        return Err(KeyError::Malformed(format!(
+        return Err(KeyError::invalid(format!(
             "IV of {} bytes for {cipher}",
             iv.len()
         )));
     }
-    let salt = iv
-        .get(..8)
-        .ok_or_else(|| KeyError::Malformed("short IV".into()))?;
+    let salt = iv.get(..8).ok_or_else(|| KeyError::invalid("short IV"))?;
     let key =
         pbe::evp_bytes_to_key(pass.as_bytes(), salt, key_len, budget).map_err(KeyError::from)?;
     match cipher.as_str() {

@@ -5,6 +5,7 @@
 //! Keys pushca generates are ECDSA P-256/P-384 (ring) or RSA 2048/3072/4096
 //! (`rsa` crate, key generation only: see README on RUSTSEC-2023-0071).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use pkcs8::der::{Decode, Encode};
@@ -37,8 +38,15 @@ pub const MAX_WRITE_ITERATIONS: u32 = (crate::pbe::WORK_LIMIT / 2) as u32;
 pub enum KeyError {
     #[error("wrong passphrase, or the encrypted key is corrupt")]
     WrongPassphrase,
-    #[error("not a private key: {0}")]
-    Malformed(String),
+    /// The key does not parse: `context` says what was being read or what
+    /// is wrong; `source` is the lower crate's error when one found the fault
+    /// (der, pkcs1, sec1, spki, rsa, rcgen, a PEM or PBE error).
+    #[error("not a private key: {context}{}", crate::error::Paren(.source))]
+    Malformed {
+        context: Cow<'static, str>,
+        #[source]
+        source: Option<crate::error::BoxError>,
+    },
     #[error("unsupported key: {0}")]
     Unsupported(String),
     #[error("key generation failed: {0}")]
@@ -59,13 +67,34 @@ impl KeyError {
         use crate::error::ErrorKind;
         match self {
             KeyError::WrongPassphrase => ErrorKind::Password,
-            KeyError::Malformed(_)
+            KeyError::Malformed { .. }
             | KeyError::Unsupported(_)
             | KeyError::RsaTooLarge { .. }
             | KeyError::WorkLimit { .. } => ErrorKind::Input,
             KeyError::Generation(_) | KeyError::Encryption(_) | KeyError::Signing(_) => {
                 ErrorKind::Crypto
             }
+        }
+    }
+}
+
+impl KeyError {
+    /// `context` could not be read: `source` says why.
+    pub(crate) fn malformed(
+        context: impl Into<Cow<'static, str>>,
+        source: impl Into<crate::error::BoxError>,
+    ) -> KeyError {
+        KeyError::Malformed {
+            context: context.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// The key is wrong in a way pushca describes (no lower error).
+    pub(crate) fn invalid(reason: impl Into<Cow<'static, str>>) -> KeyError {
+        KeyError::Malformed {
+            context: reason.into(),
+            source: None,
         }
     }
 }
@@ -80,8 +109,9 @@ impl From<crate::pbe::PbeError> for KeyError {
         match e {
             PbeError::Decrypt => KeyError::WrongPassphrase,
             PbeError::Unsupported(s) => KeyError::Unsupported(s),
-            PbeError::Malformed(s) => KeyError::Malformed(s),
+            PbeError::Malformed { context, source } => KeyError::Malformed { context, source },
             PbeError::WorkLimit { needed, limit } => KeyError::WorkLimit { needed, limit },
+            PbeError::Encryption(e) => KeyError::Encryption(e),
         }
     }
 }
@@ -245,7 +275,7 @@ impl PrivateKey {
     /// Takes an unencrypted PKCS#8 `PrivateKeyInfo` DER.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<PrivateKey, KeyError> {
         let info = PrivateKeyInfo::from_der(der)
-            .map_err(|e| KeyError::Malformed(format!("invalid PKCS#8 structure ({e})")))?;
+            .map_err(|e| KeyError::malformed("invalid PKCS#8 structure", e))?;
         let algorithm = classify(&info)?;
         Ok(PrivateKey {
             pkcs8: Zeroizing::new(der.to_vec()),
@@ -292,10 +322,8 @@ impl PrivateKey {
         let mut iv = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut salt);
         rand::rngs::OsRng.fill_bytes(&mut iv);
-        // pkcs5::Error is no std::error::Error without the crate's `std`
-        // feature: its text is the source.
         let params = pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(iterations, &salt, &iv)
-            .map_err(|e| KeyError::Encryption(e.to_string().into()))?;
+            .map_err(|e| KeyError::Encryption(crate::pbe::Pkcs5Error(e).into()))?;
         let info =
             PrivateKeyInfo::from_der(&self.pkcs8).map_err(|e| KeyError::Encryption(e.into()))?;
         let enc = info
@@ -316,7 +344,7 @@ impl PrivateKey {
     pub fn to_rcgen(&self) -> Result<rcgen::KeyPair, KeyError> {
         let der = rustls_pki_types::PrivatePkcs8KeyDer::from(self.pkcs8.as_slice());
         rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&der, self.algorithm.rcgen_signature())
-            .map_err(|e| KeyError::Malformed(format!("key rejected by the signer ({e})")))
+            .map_err(|e| KeyError::malformed("key rejected by the signer", e))
     }
 
     /// DER `SubjectPublicKeyInfo` of the key.
@@ -334,14 +362,14 @@ fn classify(info: &PrivateKeyInfo<'_>) -> Result<KeyAlgorithm, KeyError> {
             // Size first, from the DER alone: validating a multi-megabit key
             // would take minutes.
             let raw = pkcs1::RsaPrivateKey::from_der(info.private_key)
-                .map_err(|e| KeyError::Malformed(format!("invalid RSA key ({e})")))?;
+                .map_err(|e| KeyError::malformed("invalid RSA key", e))?;
             let bytes = raw.modulus.as_bytes();
             let bits = bytes.len() * 8 - bytes.first().map_or(8, |b| b.leading_zeros() as usize);
             if bits > MAX_RSA_BITS {
                 return Err(KeyError::RsaTooLarge { bits });
             }
             let key = rsa::RsaPrivateKey::try_from(info.clone())
-                .map_err(|e| KeyError::Malformed(format!("invalid RSA key ({e})")))?;
+                .map_err(|e| KeyError::malformed("invalid RSA key", e))?;
             Ok(KeyAlgorithm::Rsa {
                 bits: key.n().bits(),
             })
@@ -350,7 +378,7 @@ fn classify(info: &PrivateKeyInfo<'_>) -> Result<KeyAlgorithm, KeyError> {
             let curve = info
                 .algorithm
                 .parameters_oid()
-                .map_err(|_| KeyError::Malformed("EC key without a named curve".into()))?
+                .map_err(|_| KeyError::invalid("EC key without a named curve"))?
                 .to_string();
             match curve.as_str() {
                 OID_P256 => Ok(KeyAlgorithm::EcP256),
@@ -419,6 +447,32 @@ mod tests {
             assert_eq!(kt.name().parse::<KeyType>().unwrap(), kt);
         }
         assert!("rsa-1024".parse::<KeyType>().is_err());
+    }
+
+    /// The parser's error is the source, as its type; the message keeps its words.
+    #[test]
+    fn malformed_keys_have_the_parser_error_as_source() {
+        use std::error::Error;
+        let e = PrivateKey::from_pkcs8_der(b"\x30\x03\x02\x01").unwrap_err();
+        let der = e.source().and_then(|s| s.downcast_ref::<der::Error>());
+        let der = der.expect("der::Error is the source");
+        assert_eq!(
+            e.to_string(),
+            format!("not a private key: invalid PKCS#8 structure ({der})")
+        );
+        let pem = "-----BEGIN EC PRIVATE KEY-----\nMAA=\n-----END EC PRIVATE KEY-----\n";
+        let e = decode::load_private_key(pem.as_bytes(), None).unwrap_err();
+        let lower = e.source().and_then(|s| s.downcast_ref::<der::Error>());
+        assert!(lower.is_some(), "{e:?}");
+        assert!(e
+            .to_string()
+            .starts_with("not a private key: invalid SEC1 EC key ("));
+        // A description of what is wrong has no lower error.
+        let e = decode::load_private_key(b"hello", None).unwrap_err();
+        assert!(
+            matches!(e, KeyError::Malformed { source: None, .. }),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -25,12 +25,21 @@ pub enum MacAlg {
 }
 
 #[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum MacError {
+    #[error("unsupported: {0}")]
     Unsupported(String),
-    Malformed(String),
+    /// The MAC could not be computed or encoded: what was being done, and the
+    /// lower crate's error.
+    #[error("{context} ({source})")]
+    Malformed {
+        context: &'static str,
+        #[source]
+        source: crate::error::BoxError,
+    },
     /// The work budget refused the key derivation.
-    Budget(crate::pbe::PbeError),
+    #[error("{0}")]
+    Budget(#[source] crate::pbe::PbeError),
 }
 
 impl MacError {
@@ -38,9 +47,16 @@ impl MacError {
     pub fn kind(&self) -> crate::error::ErrorKind {
         use crate::error::ErrorKind;
         match self {
-            MacError::Unsupported(_) | MacError::Malformed(_) => ErrorKind::Input,
+            MacError::Unsupported(_) | MacError::Malformed { .. } => ErrorKind::Input,
             MacError::Budget(b) => b.kind(),
         }
+    }
+}
+
+fn malformed(context: &'static str, source: impl Into<crate::error::BoxError>) -> MacError {
+    MacError::Malformed {
+        context,
+        source: source.into(),
     }
 }
 
@@ -54,8 +70,7 @@ macro_rules! hmac_with {
             $iters,
             len,
         ));
-        let mut m = <Hmac<$d> as Mac>::new_from_slice(&key)
-            .map_err(|e| MacError::Malformed(e.to_string()))?;
+        let mut m = <Hmac<$d> as Mac>::new_from_slice(&key).map_err(|e| malformed("MAC key", e))?;
         m.update($data);
         Ok(m.finalize().into_bytes().to_vec())
     }};
@@ -122,24 +137,23 @@ pub fn create(
         MacAlg::Sha1 => OID_SHA1,
         MacAlg::Sha256 => OID_SHA256,
     };
-    let iters = i32::try_from(iterations).map_err(|e| MacError::Malformed(e.to_string()))?;
+    let iters = i32::try_from(iterations).map_err(|e| malformed("MAC iteration count", e))?;
     let digest = compute(oid, pass, &salt, iters, data)?;
     let null = der::Any::from_der(
         &der::asn1::Null
             .to_der()
-            .map_err(|e| MacError::Malformed(e.to_string()))?,
+            .map_err(|e| malformed("MAC digest parameters", e))?,
     )
-    .map_err(|e| MacError::Malformed(e.to_string()))?;
+    .map_err(|e| malformed("MAC digest parameters", e))?;
     Ok(MacData {
         mac: DigestInfo {
             algorithm: AlgorithmIdentifierOwned {
                 oid,
                 parameters: Some(null),
             },
-            digest: OctetString::new(digest).map_err(|e| MacError::Malformed(e.to_string()))?,
+            digest: OctetString::new(digest).map_err(|e| malformed("MAC digest", e))?,
         },
-        mac_salt: OctetString::new(salt.to_vec())
-            .map_err(|e| MacError::Malformed(e.to_string()))?,
+        mac_salt: OctetString::new(salt.to_vec()).map_err(|e| malformed("MAC salt", e))?,
         iterations: iters,
     })
 }

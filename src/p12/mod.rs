@@ -73,8 +73,15 @@ pub enum P12Error {
     WrongPasswordMac,
     #[error("wrong password (decryption failed)")]
     WrongPasswordDecrypt,
-    #[error("corrupt PKCS#12 file: {0}")]
-    Corrupt(String),
+    /// The file does not parse past its outer structure: `context` says what
+    /// was being read or what is wrong; `source` is the lower crate's error
+    /// (der, a PBE or MAC error) when one found the fault.
+    #[error("corrupt PKCS#12 file: {context}{}", crate::error::Paren(.source))]
+    Corrupt {
+        context: std::borrow::Cow<'static, str>,
+        #[source]
+        source: Option<crate::error::BoxError>,
+    },
     #[error("unsupported PKCS#12 file: {0}")]
     Unsupported(String),
     #[error("{0}")]
@@ -98,7 +105,7 @@ impl P12Error {
             P12Error::Pem
             | P12Error::NotPkcs12(_)
             | P12Error::Truncated(_)
-            | P12Error::Corrupt(_)
+            | P12Error::Corrupt { .. }
             | P12Error::Unsupported(_)
             | P12Error::WorkLimit { .. }
             | P12Error::Hostile(_) => ErrorKind::Input,

@@ -94,11 +94,11 @@ pub(crate) fn parse(
         .auth_safe
         .content
         .decode_as::<OctetString>()
-        .map_err(|e| P12Error::Corrupt(format!("authenticated safe ({e})")))?;
+        .map_err(|e| corrupt("authenticated safe", e))?;
     let safe_der = octets.as_bytes();
     limits.check(safe_der, Rules::Ber)?;
     let auth_safe: Vec<ContentInfo> =
-        decode(safe_der).map_err(|e| P12Error::Corrupt(format!("authenticated safe ({e})")))?;
+        decode(safe_der).map_err(|e| corrupt("authenticated safe", e))?;
 
     let candidates = Password::candidates(password);
     let (passwords, mac_ok) = match &pfx.mac_data {
@@ -113,7 +113,9 @@ pub(crate) fn parse(
                     Ok(false) => {}
                     Err(mac::MacError::Unsupported(s)) => return Err(P12Error::Unsupported(s)),
                     Err(mac::MacError::Budget(e)) => return Err(pbe_error(e)),
-                    Err(mac::MacError::Malformed(s)) => return Err(P12Error::Corrupt(s)),
+                    Err(mac::MacError::Malformed { context, source }) => {
+                        return Err(corrupt(context, source))
+                    }
                 }
             }
             let i = found.ok_or(P12Error::WrongPasswordMac)?;
@@ -130,13 +132,15 @@ pub(crate) fn parse(
         let mut out = Pkcs12Contents::default();
         match read_auth_safe(&auth_safe, pass, &mut out, budget, &mut limits) {
             Ok(()) => return Ok(out),
-            Err(e @ (P12Error::WrongPasswordDecrypt | P12Error::Corrupt(_))) if !mac_ok => last = e,
-            Err(P12Error::WrongPasswordDecrypt) if mac_ok => {
-                return Err(P12Error::Corrupt(
+            Err(e @ (P12Error::WrongPasswordDecrypt | P12Error::Corrupt { .. })) if !mac_ok => {
+                last = e
+            }
+            Err(P12Error::WrongPasswordDecrypt) if mac_ok => return Err(P12Error::Corrupt {
+                context:
                     "the MAC verifies but a bag does not decrypt (different encryption password?)"
                         .into(),
-                ))
-            }
+                source: None,
+            }),
             Err(e) => return Err(e),
         }
     }
@@ -155,25 +159,25 @@ fn read_auth_safe(
             let octets = ci
                 .content
                 .decode_as::<OctetString>()
-                .map_err(|e| P12Error::Corrupt(format!("data content ({e})")))?;
+                .map_err(|e| corrupt("data content", e))?;
             read_safe_contents(octets.as_bytes(), pass, out, 0, budget, limits)?;
         } else if ci.content_type == OID_ENCRYPTED_DATA {
             let ed = ci
                 .content
                 .decode_as::<EncryptedData>()
-                .map_err(|e| P12Error::Corrupt(format!("encrypted data ({e})")))?;
+                .map_err(|e| corrupt("encrypted data", e))?;
             let eci = &ed.enc_content_info;
             let alg = eci
                 .content_enc_alg
                 .to_der()
-                .map_err(|e| P12Error::Corrupt(e.to_string()))?;
+                .map_err(|e| corrupt("encryption algorithm", e))?;
             let Some(ct) = &eci.encrypted_content else {
                 continue;
             };
             let plain = pbe::decrypt(&alg, pass, ct.as_bytes(), budget).map_err(pbe_error)?;
             // A wrong password can unpad by chance: garbage then fails to parse.
             read_safe_contents(&plain, pass, out, 0, budget, limits).map_err(|e| match e {
-                P12Error::Corrupt(_) => P12Error::WrongPasswordDecrypt,
+                P12Error::Corrupt { .. } => P12Error::WrongPasswordDecrypt,
                 other => other,
             })?;
         } else {
@@ -186,11 +190,21 @@ fn read_auth_safe(
     Ok(())
 }
 
+/// What was being read, and the lower error that says why it is corrupt.
+fn corrupt(context: &'static str, source: impl Into<crate::error::BoxError>) -> P12Error {
+    P12Error::Corrupt {
+        context: context.into(),
+        source: Some(source.into()),
+    }
+}
+
 fn pbe_error(e: PbeError) -> P12Error {
     match e {
         PbeError::Decrypt => P12Error::WrongPasswordDecrypt,
         PbeError::Unsupported(s) => P12Error::Unsupported(s),
-        PbeError::Malformed(s) => P12Error::Corrupt(s),
+        PbeError::Malformed { context, source } => P12Error::Corrupt { context, source },
+        // Reading never encrypts: kept for an exhaustive match.
+        PbeError::Encryption(e) => P12Error::Write(e),
         PbeError::WorkLimit { needed, limit } => P12Error::WorkLimit { needed, limit },
     }
 }
@@ -204,23 +218,21 @@ fn read_safe_contents(
     limits: &mut SetLimits,
 ) -> Result<(), P12Error> {
     if depth > MAX_DEPTH {
-        return Err(P12Error::Corrupt("safe contents nested too deeply".into()));
+        return Err(P12Error::Corrupt {
+            context: "safe contents nested too deeply".into(),
+            source: None,
+        });
     }
     // Bag attributes are SET OFs (a nested safeContentsBag is rescanned: the
     // same bytes, at most MAX_DEPTH times).
     limits.check(der_bytes, Rules::Ber)?;
-    let bags: Vec<Bag> =
-        decode(der_bytes).map_err(|e| P12Error::Corrupt(format!("safe contents ({e})")))?;
+    let bags: Vec<Bag> = decode(der_bytes).map_err(|e| corrupt("safe contents", e))?;
     for bag in bags {
         let (friendly_name, local_key_id) = attributes(bag.attributes.as_ref());
-        let value = bag
-            .value
-            .to_der()
-            .map_err(|e| P12Error::Corrupt(e.to_string()))?;
+        let value = bag.value.to_der().map_err(|e| corrupt("bag value", e))?;
         match bag.bag_id {
             OID_CERT_BAG => {
-                let cb = CertBag::from_der(&value)
-                    .map_err(|e| P12Error::Corrupt(format!("certificate bag ({e})")))?;
+                let cb = CertBag::from_der(&value).map_err(|e| corrupt("certificate bag", e))?;
                 if cb.cert_id != OID_X509_CERT {
                     continue; // SDSI certificates: nobody uses them
                 }
@@ -240,15 +252,15 @@ fn read_safe_contents(
             }
             OID_SHROUDED_KEY_BAG => {
                 let epki = pkcs12::pbe_params::EncryptedPrivateKeyInfo::from_der(&value)
-                    .map_err(|e| P12Error::Corrupt(format!("shrouded key bag ({e})")))?;
+                    .map_err(|e| corrupt("shrouded key bag", e))?;
                 let alg = epki
                     .encryption_algorithm
                     .to_der()
-                    .map_err(|e| P12Error::Corrupt(e.to_string()))?;
+                    .map_err(|e| corrupt("encryption algorithm", e))?;
                 let plain = pbe::decrypt(&alg, pass, epki.encrypted_data.as_bytes(), budget)
                     .map_err(pbe_error)?;
                 let key = PrivateKey::from_pkcs8_der(&plain).map_err(|e| match e {
-                    crate::keys::KeyError::Malformed(_) => P12Error::WrongPasswordDecrypt,
+                    crate::keys::KeyError::Malformed { .. } => P12Error::WrongPasswordDecrypt,
                     other => P12Error::Key(other),
                 })?;
                 out.keys.push(KeyEntry {

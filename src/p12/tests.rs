@@ -258,3 +258,44 @@ fn ber_encoded_files_are_read() {
         }
     }
 }
+
+/// A part of the file the der crate cannot read is the source of `Corrupt`,
+/// as its type, and the message still carries its words.
+#[test]
+fn corrupt_files_have_the_der_error_as_source() {
+    use der::Encode;
+    use std::error::Error;
+    // A PFX whose authenticated safe holds an INTEGER, not an OCTET STRING.
+    let pfx = pkcs12::pfx::Pfx {
+        version: pkcs12::pfx::Version::V3,
+        auth_safe: cms::content_info::ContentInfo {
+            content_type: read::OID_DATA,
+            content: der::Any::encode_from(&5u8).unwrap(),
+        },
+        mac_data: None,
+    }
+    .to_der()
+    .unwrap();
+    let e = Pkcs12::parse(&pfx, &Secret::new("pw")).unwrap_err();
+    assert!(matches!(e, P12Error::Corrupt { .. }), "{e:?}");
+    let der = e.source().and_then(|s| s.downcast_ref::<der::Error>());
+    let der = der.expect("der::Error is the source");
+    assert_eq!(
+        e.to_string(),
+        format!("corrupt PKCS#12 file: authenticated safe ({der})")
+    );
+    assert_eq!(e.kind(), crate::error::ErrorKind::Input);
+}
+
+/// The MAC's lower errors are typed sources too.
+#[test]
+fn mac_errors_have_typed_sources() {
+    use std::error::Error;
+    let p = crate::pbe::Password::new(&Secret::new("pw"));
+    let e = mac::create(mac::MacAlg::Sha1, &p, u32::MAX, b"data").unwrap_err();
+    let lower = e
+        .source()
+        .and_then(|s| s.downcast_ref::<std::num::TryFromIntError>());
+    assert!(lower.is_some(), "{e:?}");
+    assert!(e.to_string().starts_with("MAC iteration count ("), "{e}");
+}

@@ -118,8 +118,7 @@ fn encrypted_content(
     iters: u32,
 ) -> Result<ContentInfo, P12Error> {
     let plain = zeroize::Zeroizing::new(bags.to_vec().to_der().map_err(werr)?);
-    let (alg, ct) =
-        pbe::encrypt(scheme, pass, iters, &plain).map_err(|e| werr(format!("{e:?}")))?;
+    let (alg, ct) = pbe::encrypt(scheme, pass, iters, &plain).map_err(werr)?;
     let ed = EncryptedData {
         version: cms::content_info::CmsVersion::V0,
         enc_content_info: EncryptedContentInfo {
@@ -141,9 +140,7 @@ fn assemble(
 ) -> Result<Vec<u8>, P12Error> {
     let safe_der = safe.to_der().map_err(werr)?;
     let mac_data = match mac {
-        Some((alg, pass, iters)) => {
-            Some(mac::create(alg, pass, iters, &safe_der).map_err(|e| werr(format!("{e:?}")))?)
-        }
+        Some((alg, pass, iters)) => Some(mac::create(alg, pass, iters, &safe_der).map_err(werr)?),
         None => None,
     };
     let pfx = Pfx {
@@ -229,8 +226,7 @@ fn write_iters(
                 } else {
                     (Scheme::Sha1TripleDes, ITERATIONS_LEGACY)
                 };
-                let (alg, ct) =
-                    pbe::encrypt(scheme, pass, iters, pkcs8).map_err(|e| werr(format!("{e:?}")))?;
+                let (alg, ct) = pbe::encrypt(scheme, pass, iters, pkcs8).map_err(werr)?;
                 let epki = pkcs12::pbe_params::EncryptedPrivateKeyInfo {
                     encryption_algorithm: alg,
                     encrypted_data: OctetString::new(ct).map_err(werr)?,

@@ -17,6 +17,9 @@ use sha1::Digest;
 use spki::{AlgorithmIdentifierOwned, AlgorithmIdentifierRef};
 use zeroize::Zeroizing;
 
+use std::borrow::Cow;
+
+use crate::error::BoxError;
 use crate::secret::Secret;
 
 pub const OID_PBE_SHA1_3DES: ObjectIdentifier =
@@ -43,18 +46,64 @@ pub const MAX_ITERATIONS: u32 = 10_000_000;
 /// with room to spare.
 pub const WORK_LIMIT: u64 = 3_000_000;
 
-/// Why a decryption did not produce plaintext.
+/// Why a decryption did not produce plaintext, or an encryption no ciphertext.
 #[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum PbeError {
     /// Bad padding: almost always a wrong password.
     Decrypt,
     /// The algorithm or its parameters are not supported.
     Unsupported(String),
-    /// The parameters do not parse.
-    Malformed(String),
+    /// The parameters do not parse: `context` says what was being read or
+    /// what is wrong; `source` is the lower crate's error when one found it.
+    Malformed {
+        context: Cow<'static, str>,
+        source: Option<BoxError>,
+    },
     /// The file asks for more key-derivation work than [`WORK_LIMIT`].
     WorkLimit { needed: u64, limit: u64 },
+    /// Encrypting failed (a lower crate's error while building the parameters,
+    /// the ciphertext or their encoding).
+    Encryption(BoxError),
+}
+
+impl PbeError {
+    fn malformed(context: &'static str, source: impl Into<BoxError>) -> PbeError {
+        PbeError::Malformed {
+            context: Cow::Borrowed(context),
+            source: Some(source.into()),
+        }
+    }
+
+    fn invalid(reason: &'static str) -> PbeError {
+        PbeError::Malformed {
+            context: Cow::Borrowed(reason),
+            source: None,
+        }
+    }
+}
+
+/// A `pkcs5` error as a [`std::error::Error`] (pkcs5 0.7 implements only
+/// `Display` and has no `std` feature), so it can be a typed source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pkcs5Error(pub pkcs5::Error);
+
+impl std::fmt::Display for Pkcs5Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for Pkcs5Error {}
+
+impl std::error::Error for PbeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PbeError::Malformed { source, .. } => source.as_deref().map(|e| e as _),
+            PbeError::Encryption(e) => Some(&**e),
+            PbeError::Decrypt | PbeError::Unsupported(_) | PbeError::WorkLimit { .. } => None,
+        }
+    }
 }
 
 impl PbeError {
@@ -63,9 +112,10 @@ impl PbeError {
         use crate::error::ErrorKind;
         match self {
             PbeError::Decrypt => ErrorKind::Password,
-            PbeError::Unsupported(_) | PbeError::Malformed(_) | PbeError::WorkLimit { .. } => {
+            PbeError::Unsupported(_) | PbeError::Malformed { .. } | PbeError::WorkLimit { .. } => {
                 ErrorKind::Input
             }
+            PbeError::Encryption(_) => ErrorKind::Crypto,
         }
     }
 }
@@ -75,11 +125,14 @@ impl std::fmt::Display for PbeError {
         match self {
             PbeError::Decrypt => f.write_str("decryption failed (wrong password?)"),
             PbeError::Unsupported(s) => write!(f, "unsupported: {s}"),
-            PbeError::Malformed(s) => write!(f, "malformed: {s}"),
+            PbeError::Malformed { context, source } => {
+                write!(f, "malformed: {context}{}", crate::error::Paren(source))
+            }
             PbeError::WorkLimit { needed, limit } => write!(
                 f,
                 "the file asks for more key-derivation work than pushca's limit for one file ({needed} > {limit} units)"
             ),
+            PbeError::Encryption(e) => write!(f, "encryption failed ({e})"),
         }
     }
 }
@@ -200,12 +253,12 @@ pub fn decrypt(
     budget: &mut WorkBudget,
 ) -> Result<Zeroizing<Vec<u8>>, PbeError> {
     let alg = AlgorithmIdentifierRef::from_der(alg_der)
-        .map_err(|e| PbeError::Malformed(format!("encryption algorithm ({e})")))?;
+        .map_err(|e| PbeError::malformed("encryption algorithm", e))?;
     let params = || -> Result<Vec<u8>, PbeError> {
         alg.parameters
-            .ok_or_else(|| PbeError::Malformed("missing encryption parameters".into()))?
+            .ok_or_else(|| PbeError::invalid("missing encryption parameters"))?
             .to_der()
-            .map_err(|e| PbeError::Malformed(e.to_string()))
+            .map_err(|e| PbeError::malformed("encryption parameters", e))
     };
     match alg.oid {
         OID_PBES2 => {
@@ -258,7 +311,7 @@ pub fn decrypt(
         }
         OID_PBE_SHA1_3DES | OID_PBE_SHA1_2DES | OID_PBE_SHA1_RC2_128 | OID_PBE_SHA1_RC2_40 => {
             let p = Pkcs12PbeParams::from_der(&params()?)
-                .map_err(|e| PbeError::Malformed(format!("PBE parameters ({e})")))?;
+                .map_err(|e| PbeError::malformed("PBE parameters", e))?;
             let iters = check_iterations(i64::from(p.iterations))? as i32;
             let salt = p.salt.as_bytes();
             let (klen, ivlen) = match alg.oid {
@@ -288,7 +341,7 @@ pub fn decrypt(
         }
         OID_PBE_MD5_DES | OID_PBE_SHA1_DES => {
             let p = Pkcs12PbeParams::from_der(&params()?)
-                .map_err(|e| PbeError::Malformed(format!("PBES1 parameters ({e})")))?;
+                .map_err(|e| PbeError::malformed("PBES1 parameters", e))?;
             let iters = check_iterations(i64::from(p.iterations))?;
             budget.charge(u64::from(iters))?;
             let dk = if alg.oid == OID_PBE_MD5_DES {
@@ -355,7 +408,7 @@ where
     C: BlockCipher + BlockDecryptMut + KeyInit,
 {
     let dec = cbc::Decryptor::<C>::new_from_slices(key, iv)
-        .map_err(|_| PbeError::Malformed("bad key or IV length".into()))?;
+        .map_err(|_| PbeError::invalid("bad key or IV length"))?;
     dec.decrypt_padded_vec_mut::<Pkcs7>(data)
         .map(Zeroizing::new)
         .map_err(|_| PbeError::Decrypt)
@@ -369,7 +422,7 @@ fn rc2_decrypt(
 ) -> Result<Zeroizing<Vec<u8>>, PbeError> {
     let cipher = rc2::Rc2::new_with_eff_key_len(key, bits);
     let dec = cbc::Decryptor::<rc2::Rc2>::inner_iv_slice_init(cipher, iv)
-        .map_err(|_| PbeError::Malformed("bad IV length".into()))?;
+        .map_err(|_| PbeError::invalid("bad IV length"))?;
     dec.decrypt_padded_vec_mut::<Pkcs7>(data)
         .map(Zeroizing::new)
         .map_err(|_| PbeError::Decrypt)
@@ -394,7 +447,9 @@ pub fn encrypt(
     data: &[u8],
 ) -> Result<(AlgorithmIdentifierOwned, Vec<u8>), PbeError> {
     use rand::RngCore;
-    let enc_err = |e: String| PbeError::Unsupported(format!("encryption failed ({e})"));
+    fn enc_err(e: impl Into<BoxError>) -> PbeError {
+        PbeError::Encryption(e.into())
+    }
     match scheme {
         Scheme::Pbes2Aes256 => {
             let mut salt = [0u8; 16];
@@ -402,21 +457,20 @@ pub fn encrypt(
             rand::rngs::OsRng.fill_bytes(&mut salt);
             rand::rngs::OsRng.fill_bytes(&mut iv);
             let params = pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(iterations, &salt, &iv)
-                .map_err(|e| enc_err(e.to_string()))?;
+                .map_err(|e| enc_err(Pkcs5Error(e)))?;
             let ct = params
                 .encrypt(pass.utf8(), data)
-                .map_err(|e| enc_err(e.to_string()))?;
+                .map_err(|e| enc_err(Pkcs5Error(e)))?;
             let alg_der = pkcs5::EncryptionScheme::Pbes2(params)
                 .to_der()
-                .map_err(|e| enc_err(e.to_string()))?;
-            let alg =
-                AlgorithmIdentifierOwned::from_der(&alg_der).map_err(|e| enc_err(e.to_string()))?;
+                .map_err(enc_err)?;
+            let alg = AlgorithmIdentifierOwned::from_der(&alg_der).map_err(enc_err)?;
             Ok((alg, ct))
         }
         Scheme::Sha1TripleDes | Scheme::Sha1Rc2_40 => {
             let mut salt = [0u8; 8];
             rand::rngs::OsRng.fill_bytes(&mut salt);
-            let iters = i32::try_from(iterations).map_err(|e| enc_err(e.to_string()))?;
+            let iters = i32::try_from(iterations).map_err(enc_err)?;
             let (oid, klen) = match scheme {
                 Scheme::Sha1TripleDes => (OID_PBE_SHA1_3DES, 24),
                 _ => (OID_PBE_SHA1_RC2_40, 5),
@@ -431,24 +485,22 @@ pub fn encrypt(
             let iv = derive_key::<sha1::Sha1>(pass.bmp(), &salt, Pkcs12KeyType::Iv, iters, 8);
             let ct = if scheme == Scheme::Sha1TripleDes {
                 cbc::Encryptor::<des::TdesEde3>::new_from_slices(&key, &iv)
-                    .map_err(|e| enc_err(e.to_string()))?
+                    .map_err(enc_err)?
                     .encrypt_padded_vec_mut::<Pkcs7>(data)
             } else {
                 let cipher = rc2::Rc2::new_with_eff_key_len(&key, 40);
                 cbc::Encryptor::<rc2::Rc2>::inner_iv_slice_init(cipher, &iv)
-                    .map_err(|e| enc_err(e.to_string()))?
+                    .map_err(enc_err)?
                     .encrypt_padded_vec_mut::<Pkcs7>(data)
             };
             let params = Pkcs12PbeParams {
-                salt: OctetString::new(salt.to_vec()).map_err(|e| enc_err(e.to_string()))?,
+                salt: OctetString::new(salt.to_vec()).map_err(enc_err)?,
                 iterations: iters,
             };
-            let params_der = params.to_der().map_err(|e| enc_err(e.to_string()))?;
+            let params_der = params.to_der().map_err(enc_err)?;
             let alg = AlgorithmIdentifierOwned {
                 oid,
-                parameters: Some(
-                    der::Any::from_der(&params_der).map_err(|e| enc_err(e.to_string()))?,
-                ),
+                parameters: Some(der::Any::from_der(&params_der).map_err(enc_err)?),
             };
             Ok((alg, ct))
         }
@@ -485,6 +537,25 @@ mod tests {
         assert_eq!(p.bmp(), &[0, 0x61, 0x27, 0x13, 0, 0]);
         assert_eq!(Password::candidates(&Secret::new("")).len(), 2);
         assert!(Password::absent().bmp().is_empty());
+    }
+
+    /// A parameter the der crate cannot read is the source, as its type.
+    #[test]
+    fn malformed_parameters_have_the_der_error_as_source() {
+        use std::error::Error;
+        let pass = Password::new(&Secret::new("x"));
+        let e = decrypt(b"\x30\x00", &pass, b"", &mut WorkBudget::new()).unwrap_err();
+        let der = e.source().and_then(|s| s.downcast_ref::<der::Error>());
+        let der = der.expect("der::Error is the source");
+        assert_eq!(
+            e.to_string(),
+            format!("malformed: encryption algorithm ({der})")
+        );
+        let pkcs5 = Pkcs5Error(pkcs5::Error::AlgorithmParametersInvalid { oid: OID_PBES2 });
+        let e = PbeError::Encryption(pkcs5.into());
+        let back = e.source().and_then(|s| s.downcast_ref::<Pkcs5Error>());
+        assert_eq!(back, Some(&pkcs5));
+        assert_eq!(e.kind(), crate::error::ErrorKind::Crypto);
     }
 
     #[test]

@@ -402,11 +402,7 @@ pub fn check_signer_parts(
         .collect();
     let signer_not_after = match x509_parser::parse_x509_certificate(signer_der) {
         Ok((_, c)) => c.validity().not_after.timestamp(),
-        Err(e) => {
-            return Err(ProfileError::Untrusted(ChainError::Malformed(
-                e.to_string(),
-            )))
-        }
+        Err(e) => return Err(ProfileError::Untrusted(ChainError::malformed("signer", e))),
     };
     let check = |t| {
         chain::verify(
@@ -444,11 +440,7 @@ pub fn finish(
     let (signer_subject, signer_not_after) =
         match x509_parser::parse_x509_certificate(&signed.signer_cert_der) {
             Ok((_, c)) => (c.subject().to_string(), c.validity().not_after.timestamp()),
-            Err(e) => {
-                return Err(ProfileError::Untrusted(ChainError::Malformed(
-                    e.to_string(),
-                )))
-            }
+            Err(e) => return Err(ProfileError::Untrusted(ChainError::malformed("signer", e))),
         };
     let info = ProfileInfo::from_plist(plist::from_xml(&signed.content)?)?;
     let expired = info.expires.unix_timestamp() <= now;
