@@ -1,8 +1,6 @@
 //! Certificates from files (PEM with any number of blocks, or one DER) and
 //! key ↔ certificate matching.
 
-use sha2::{Digest, Sha256};
-
 use crate::keys::PrivateKey;
 
 #[derive(Debug, thiserror::Error)]
@@ -48,35 +46,11 @@ pub fn read_certificates(bytes: &[u8]) -> Result<Vec<Vec<u8>>, CertFileError> {
     Ok(ders)
 }
 
-/// What pushca shows about a certificate.
-#[derive(Debug, Clone)]
-pub struct CertSummary {
-    /// Subject in RFC 4514-ish form as x509-parser prints it.
-    pub subject: String,
-    pub common_name: Option<String>,
-    /// Seconds since the epoch.
-    pub not_after: i64,
-    /// SHA-256 of the DER, lowercase hex.
-    pub sha256: String,
-    pub is_ca: bool,
-}
+pub use crate::x509::CertSummary;
 
+/// The summary of one DER certificate ([`CertSummary::from_der`]).
 pub fn summarize(der: &[u8]) -> Result<CertSummary, CertFileError> {
-    let (_, c) = x509_parser::parse_x509_certificate(der)
-        .map_err(|e| CertFileError::Invalid(e.to_string()))?;
-    let common_name = c
-        .subject()
-        .iter_common_name()
-        .next()
-        .and_then(|n| n.as_str().ok())
-        .map(str::to_string);
-    Ok(CertSummary {
-        subject: c.subject().to_string(),
-        common_name,
-        not_after: c.validity().not_after.timestamp(),
-        sha256: hex::encode(Sha256::digest(der)),
-        is_ca: c.is_ca(),
-    })
+    CertSummary::from_der(der).map_err(|e| CertFileError::Invalid(e.0))
 }
 
 /// The subject CN of a certificate, if any.

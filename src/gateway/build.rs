@@ -77,11 +77,11 @@ fn verify_listed(
         .map_err(|e| build(format!("CRL: {e:?}")))?;
     let crl_refs: Vec<&webpki::CertRevocationList<'_>> = parsed.iter().collect();
     let one = |p: &ProfileInput| -> Result<(), BuildError> {
-        let fail = |e: crate::portal::profile::ProfileError| {
+        let fail = |e: crate::profile::ProfileError| {
             build(format!("profile {} does not verify: {e}", p.policy.uuid))
         };
-        let signed = crate::portal::profile::verify_signature(&p.der).map_err(fail)?;
-        crate::portal::profile::check_signer(&signed, anchors, &crl_refs, now).map_err(fail)?;
+        let signed = crate::profile::verify_signature(&p.der).map_err(fail)?;
+        crate::profile::check_signer(&signed, anchors, &crl_refs, now).map_err(fail)?;
         tick();
         Ok(())
     };
@@ -180,7 +180,7 @@ pub fn assemble(
             let (_, c) = x509_parser::parse_x509_certificate(d).map_err(build)?;
             Ok(CaInfo {
                 subject: c.subject().to_string(),
-                sha256: crate::ca::sha256_hex(d),
+                sha256: crate::x509::sha256_hex(d),
                 not_after: crate::timeutil::rfc3339(c.validity().not_after.timestamp()),
             })
         })
@@ -195,7 +195,7 @@ pub fn assemble(
         crl: inputs.crl.clone(),
         files: files
             .iter()
-            .map(|(n, d)| (n.clone(), crate::ca::sha256_hex(d)))
+            .map(|(n, d)| (n.clone(), crate::x509::sha256_hex(d)))
             .collect(),
         topics,
         apps,

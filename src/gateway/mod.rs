@@ -136,7 +136,7 @@ pub enum GatewayError {
     Profile {
         file: String,
         #[source]
-        source: crate::portal::profile::ProfileError,
+        source: crate::profile::ProfileError,
     },
     #[error("profile {file} does not match policy.json: {reason}")]
     ProfileMismatch { file: String, reason: String },
@@ -182,7 +182,7 @@ impl Anchor {
         }
         Ok(Anchor {
             subject: c.subject().to_string(),
-            sha256: crate::ca::sha256_hex(der),
+            sha256: crate::x509::sha256_hex(der),
             der: der.to_vec(),
         })
     }

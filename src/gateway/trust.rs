@@ -15,8 +15,8 @@ use webpki::{
 use super::dir::{split_name, StoreDir};
 use super::policy::{Policy, FORMAT};
 use super::{Anchor, Decision, Denied, GatewayError, Reason};
-use crate::ca::CertSummary;
-use crate::portal::profile;
+use crate::profile;
+use crate::x509::{sha256, sha256_hex, CertSummary};
 use crate::x509ext::Environment;
 
 use super::{CA_PEM, CRL_PEM, POLICY_JSON, POLICY_P7S, PROFILES_DIR};
@@ -385,7 +385,7 @@ fn signed_policy(dir: &StoreDir, anchor: &Anchor, now: i64) -> Result<SignedPoli
                 .map(|(_, c)| c.subject().to_string())
                 .unwrap_or_default();
             return Err(GatewayError::ForeignRoot {
-                found: format!("{subject}, sha256 {}", crate::ca::sha256_hex(one)),
+                found: format!("{subject}, sha256 {}", sha256_hex(one)),
                 pinned: format!("{}, sha256 {}", anchor.subject(), anchor.sha256()),
             });
         }
@@ -432,8 +432,7 @@ fn signed_policy(dir: &StoreDir, anchor: &Anchor, now: i64) -> Result<SignedPoli
             format!("format '{}' is not {FORMAT}", policy.format),
         ));
     }
-    let mut sha256 = [0u8; 32];
-    sha256.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, &signed.content).as_ref());
+    let sha256 = sha256(&signed.content);
     Ok(SignedPolicy {
         policy,
         sha256,
@@ -746,10 +745,7 @@ impl TrustStore {
             .first()
             .ok_or_else(|| deny("no client certificate".into()))?
             .as_ref();
-        let fingerprint: [u8; 32] = ring::digest::digest(&ring::digest::SHA256, leaf)
-            .as_ref()
-            .try_into()
-            .map_err(|_| deny("digest".into()))?;
+        let fingerprint = sha256(leaf);
         if let Ok(cache) = store.cache.read() {
             if let Some(d) = cache.get(&fingerprint) {
                 if now < d.valid_until {
@@ -955,7 +951,7 @@ impl TrustStore {
         if now >= self.expires_at {
             return Decision::Deny(Reason::ServiceUnavailable);
         }
-        if crate::portal::is_wildcard(bundle_id) {
+        if crate::profile::is_wildcard(bundle_id) {
             return Decision::Deny(Reason::Forbidden);
         }
         let Some(&app) = self.apps.get(&bundle_id.to_ascii_lowercase()) else {
@@ -1011,8 +1007,7 @@ fn disabled_devices(
 
 /// The file's SHA-256, if it is the one `expected` (hex) says.
 fn check_hash(file: &str, expected: &str, bytes: &[u8]) -> Result<[u8; 32], GatewayError> {
-    let mut sha = [0u8; 32];
-    sha.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref());
+    let sha = sha256(bytes);
     let found = hex::encode(sha);
     if found != expected {
         return Err(GatewayError::HashMismatch {

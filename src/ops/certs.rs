@@ -647,7 +647,7 @@ pub fn show(home: impl FnOnce() -> Result<Home>, target: &str) -> Result<Shown> 
         let rec = find(&home, target)?;
         (rec.der.clone(), Some(rec))
     };
-    let summary = CertSummary::from_der(&der)?;
+    let summary = CertSummary::from_der(&der).map_err(crate::ca::CaError::from)?;
     Ok(Shown {
         der,
         summary,
