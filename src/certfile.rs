@@ -1,6 +1,7 @@
 //! Certificates from files (PEM with any number of blocks, or one DER) and
 //! key ↔ certificate matching.
 
+#[cfg(feature = "ca")]
 use crate::keys::PrivateKey;
 
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +84,7 @@ pub fn same_public_key(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Whether `key` is the private key of the certificate `cert_der`.
+#[cfg(feature = "ca")]
 pub fn key_matches_certificate(key: &PrivateKey, cert_der: &[u8]) -> Result<bool, CertFileError> {
     let cert_spki = certificate_spki(cert_der)?;
     let key_spki = crate::keys::decode::public_key_spki(key)
@@ -90,7 +92,7 @@ pub fn key_matches_certificate(key: &PrivateKey, cert_der: &[u8]) -> Result<bool
     Ok(same_public_key(&cert_spki, &key_spki))
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "ca"))]
 mod tests {
     use super::*;
 

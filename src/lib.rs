@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]
 
+#[cfg(feature = "ca")]
 pub mod ca;
 pub mod certfile;
 pub mod chain;
@@ -26,17 +27,25 @@ pub mod cms;
 pub mod der_limits;
 pub mod fsutil;
 pub mod gateway;
+#[cfg(feature = "ca")]
 pub mod home;
+#[cfg(feature = "ca")]
 pub mod keys;
+#[cfg(feature = "ca")]
 pub mod ops;
 mod par;
+#[cfg(feature = "ca")]
 pub mod pbe;
 pub mod pem;
+#[cfg(feature = "ca")]
 pub mod pkcs12;
 pub mod plist;
+#[cfg(feature = "ca")]
 pub mod portal;
 pub mod profile;
+#[cfg(feature = "ca")]
 pub mod secret;
+#[cfg(feature = "ca")]
 pub mod store;
 pub mod timeutil;
 pub mod x509;

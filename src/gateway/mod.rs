@@ -31,6 +31,7 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "ca")]
 pub mod build;
 mod dir;
 pub mod policy;
@@ -40,6 +41,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+#[cfg(feature = "ca")]
 pub(crate) use trust::verified_policy;
 pub use trust::{Identity, LoadOptions, TrustStore};
 

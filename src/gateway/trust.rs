@@ -448,6 +448,7 @@ fn signed_policy(dir: &StoreDir, anchor: &Anchor, now: i64) -> Result<SignedPoli
 /// against `anchor` (see [`signed_policy`]); its expiry and the rest of the
 /// files are not checked. What a publisher trusts of an existing output
 /// (its version), and nothing more.
+#[cfg(feature = "ca")]
 pub(crate) fn verified_policy(
     dir: &Path,
     anchor: &Anchor,
@@ -1314,8 +1315,11 @@ mod tests {
             assert_eq!(udid_key(bad), None, "{bad:?}");
         }
         // Whatever normalize_udid accepts (trimmed), udid_key reads alike.
-        let n = crate::portal::devices::normalize_udid("00008030-001a0c3e0e68802e").unwrap();
-        assert_eq!(udid_key(&n), Some(a));
+        #[cfg(feature = "ca")]
+        {
+            let n = crate::portal::devices::normalize_udid("00008030-001a0c3e0e68802e").unwrap();
+            assert_eq!(udid_key(&n), Some(a));
+        }
     }
 
     #[test]
