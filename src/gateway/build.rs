@@ -11,8 +11,10 @@ use super::policy::{
 use super::{CA_PEM, CRL_PEM, POLICY_JSON, POLICY_P7S, PROFILES_DIR, TRUSTSTORE_P12};
 use crate::ca::Issuer;
 
+/// Why the files of a trust store cannot be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    /// An encoding or signing step failed.
     #[error("cannot build the trust store: {0}")]
     Build(String),
 }
@@ -24,16 +26,22 @@ fn build(e: impl std::fmt::Display) -> BuildError {
 /// A current profile going into the trust store.
 #[derive(Debug, Clone)]
 pub struct ProfileInput {
+    /// What the policy says of it.
     pub policy: ProfilePolicy,
+    /// Its App ID's bundle ID.
     pub bundle_id: String,
+    /// `development` or `production`.
     pub environment: String,
+    /// The signed profile (DER).
     pub der: Vec<u8>,
 }
 
 /// An App ID with at least one current profile.
 #[derive(Debug, Clone)]
 pub struct AppInput {
+    /// The bundle ID.
     pub bundle_id: String,
+    /// Its team.
     pub team_id: String,
     /// (topic, kind) pairs: `<id>`/app, `<id>.voip`/voip, `<id>.complication`/complication.
     pub topics: Vec<(String, String)>,
@@ -46,13 +54,18 @@ pub struct Inputs<'a> {
     /// DER CRLs: the issuing CA's first (what `openssl -CRL` reads), then the
     /// root's (nginx checks every level of the chain).
     pub crls: &'a [Vec<u8>],
+    /// The issuing CA's CRL, for the policy.
     pub crl: CrlInfo,
+    /// The App IDs with a current profile.
     pub apps: &'a [AppInput],
     /// Team ID -> its disabled devices (teams of `apps` missing here have
     /// none).
     pub disabled_devices: &'a BTreeMap<String, Vec<String>>,
+    /// The current profiles.
     pub profiles: &'a [ProfileInput],
+    /// SHA-256 over the inputs (see [`Policy::inputs_sha256`]).
     pub inputs_sha256: String,
+    /// RFC 3339.
     pub generated_at: String,
     /// The publish counter of the home (see [`Policy::version`]).
     pub version: u64,

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use super::udid::{Device, UdidKey};
-use super::{env_index, unix_now, Fx, Identity, ProfileEntry, TrustStore};
+use super::{env_index, Fx, Identity, ProfileEntry, TrustStore};
 use crate::gateway::{Decision, Reason};
 use crate::x509ext::Environment;
 
@@ -25,22 +25,12 @@ impl ProfileEntry {
 }
 
 impl TrustStore {
-    /// Rules 3-6 for one push of an identified provider: hash lookups only.
-    /// An identity from another snapshot is denied (use [`super::Gateway`],
-    /// which identifies again after a reload).
-    pub fn authorize(
-        &self,
-        id: &Identity,
-        topic: &str,
-        env: Environment,
-        device: Option<&str>,
-    ) -> Decision {
-        self.authorize_at(id, topic, env, device, unix_now())
-    }
-
-    /// [`TrustStore::authorize`] at `now` (unix seconds).
+    /// Rules 3-6 for one push of an identified provider at `now` (unix
+    /// seconds): hash lookups only. An identity from another snapshot is
+    /// denied (the [`Gateway`](crate::gateway::Gateway) identifies again
+    /// after a reload).
     #[inline]
-    pub fn authorize_at(
+    pub(crate) fn authorize_at(
         &self,
         id: &Identity,
         topic: &str,
@@ -88,20 +78,10 @@ impl TrustStore {
         })
     }
 
-    /// A device registering for pushes: only an explicit App ID with push,
-    /// through an unexpired profile with that `aps-environment` that
-    /// provisions the device.
-    pub fn authorize_registration(
-        &self,
-        bundle_id: &str,
-        env: Environment,
-        udid: &str,
-    ) -> Decision {
-        self.authorize_registration_at(bundle_id, env, udid, unix_now())
-    }
-
-    /// [`TrustStore::authorize_registration`] at `now` (unix seconds).
-    pub fn authorize_registration_at(
+    /// A device registering for pushes at `now` (unix seconds): only an
+    /// explicit App ID with push, through an unexpired profile with that
+    /// `aps-environment` that provisions the device.
+    pub(crate) fn authorize_registration_at(
         &self,
         bundle_id: &str,
         env: Environment,

@@ -18,7 +18,7 @@ impl TrustStore {
     /// Rules 1-2: the chain (DER, leaf first) verifies to the trust store's
     /// root now, with EKU clientAuth, and the leaf is not revoked by the CRL.
     /// Cached by the leaf's fingerprint for this snapshot.
-    pub fn identify<C: AsRef<[u8]>>(
+    pub(crate) fn identify<C: AsRef<[u8]>>(
         store: &Arc<TrustStore>,
         chain: &[C],
     ) -> Result<Identity, Denied> {
@@ -30,7 +30,7 @@ impl TrustStore {
     }
 
     /// [`TrustStore::identify`] at `now` (unix seconds).
-    pub fn identify_at<C: AsRef<[u8]>>(
+    pub(crate) fn identify_at<C: AsRef<[u8]>>(
         store: &Arc<TrustStore>,
         chain: &[C],
         now: i64,

@@ -27,7 +27,8 @@ impl TrustStore {
     /// nextUpdate); and every profile against the policy. Anything that does
     /// not verify is an error. Files are read through one directory handle,
     /// so a load that overlaps a publish reads one version.
-    pub fn load(dir: impl AsRef<Path>, anchor: &Anchor) -> Result<TrustStore, GatewayError> {
+    #[cfg(feature = "ca")]
+    pub(crate) fn load(dir: impl AsRef<Path>, anchor: &Anchor) -> Result<TrustStore, GatewayError> {
         TrustStore::load_with(dir, anchor, LoadOptions::default(), None)
     }
 
@@ -36,7 +37,7 @@ impl TrustStore {
     /// SHA-256, itself covered by the verified policy signature): a reload
     /// re-verifies only new profiles (every signer's chain is checked again,
     /// now).
-    pub fn load_with(
+    pub(crate) fn load_with(
         dir: impl AsRef<Path>,
         anchor: &Anchor,
         options: LoadOptions,

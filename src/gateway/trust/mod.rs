@@ -121,7 +121,7 @@ impl Identity {
 
 /// A verified trust store: CA certificates, CRLs, current profiles and the
 /// policy, indexed for hash lookups. Immutable; reload by loading anew.
-pub struct TrustStore {
+pub(crate) struct TrustStore {
     generation: u64,
     policy: Policy,
     /// SHA-256 of the verified policy.json bytes.
@@ -157,7 +157,7 @@ impl std::fmt::Debug for TrustStore {
     }
 }
 
-/// How much of a trust store [`TrustStore::load_with`] verifies beyond what
+/// How much of a trust store [`Gateway::load_with`](super::Gateway::load_with) verifies beyond what
 /// it always does.
 ///
 /// Always: the detached signature of `policy.json` and its signer's chain to
@@ -183,28 +183,24 @@ pub struct LoadOptions {
 
 impl TrustStore {
     /// The verified policy.
-    pub fn policy(&self) -> &Policy {
+    #[cfg(feature = "ca")]
+    pub(crate) fn policy(&self) -> &Policy {
         &self.policy
     }
 
-    /// Number of current profiles.
-    pub fn profile_count(&self) -> usize {
-        self.profiles.len()
-    }
-
     /// The policy's version (grows with every publish).
-    pub fn version(&self) -> u64 {
+    pub(crate) fn version(&self) -> u64 {
         self.policy.version
     }
 
     /// When the store stops allowing anything (unix seconds): the earliest
     /// of the policy's `expires_at` and every CRL's nextUpdate.
-    pub fn expires_at(&self) -> i64 {
+    pub(crate) fn expires_at(&self) -> i64 {
         self.expires_at
     }
 
     /// SHA-256 of the verified `policy.json`.
-    pub fn policy_sha256(&self) -> &[u8; 32] {
+    pub(crate) fn policy_sha256(&self) -> &[u8; 32] {
         &self.policy_sha256
     }
 }
