@@ -5,7 +5,7 @@
 //!   APPS=1000 cargo bench --bench gateway       # smaller
 //!
 //! Measured: `gateway trust-store` for the store (the ops call the command
-//! makes), `TrustStore::load` (wall time; peak RSS of a process that only
+//! makes), `Gateway::load` (wall time; peak RSS of a process that only
 //! loads it: `pushca gateway check` under GNU time), `identify` on first sight
 //! (path validation + CRL, cache misses) against `openssl verify -crl_check`
 //! of the same certificates in one process, and `authorize` per push on one
@@ -16,12 +16,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pushca::ca::authority::{CaFiles, PROFILE_SIGNER};
 use pushca::ca::{templates, CheckedCsr, Issuer, PushEnvironment, PushSubject};
-use pushca::gateway::{Decision, Gateway, TrustStore};
+use pushca::gateway::{Decision, Gateway};
 use pushca::home::Home;
 use pushca::keys::{KeyAlgorithm, KeyType, PrivateKey};
 use pushca::portal::profile::{self, Devices, ProfileContent};
@@ -270,21 +269,21 @@ fn main() {
         bytes as f64 / 1e6
     );
 
-    // TrustStore::load, against the home's root (pinned).
+    // Gateway::load (one TrustStore load), against the home's root (pinned).
     let anchor = pushca::ops::home_anchor(&home).expect("anchor");
     let runs = if bench { 5 } else { 1 };
     let mut loads = Vec::new();
     let mut store = None;
     for _ in 0..runs {
         let t0 = Instant::now();
-        let s = TrustStore::load(&ts, &anchor).expect("load");
+        let s = Gateway::load(&ts, anchor.clone()).expect("load");
         loads.push(t0.elapsed());
         store = Some(s);
     }
     loads.sort();
-    let store = Arc::new(store.unwrap());
+    let store = store.unwrap();
     println!(
-        "TrustStore::load: median {} (best {}) over {runs} runs",
+        "Gateway::load: median {} (best {}) over {runs} runs",
         secs(loads[loads.len() / 2]),
         secs(loads[0])
     );
@@ -293,19 +292,18 @@ fn main() {
         verify_profile_signatures: true,
         ..Default::default()
     };
-    drop(TrustStore::load_with(&ts, &anchor, strict, None).expect("load, every signature"));
+    drop(Gateway::load_with(&ts, anchor.clone(), strict).expect("load, every signature"));
     println!(
-        "TrustStore::load_with(verify_profile_signatures): {}",
+        "Gateway::load_with(verify_profile_signatures): {}",
         secs(t0.elapsed())
     );
     let t0 = Instant::now();
-    let again =
-        TrustStore::load_with(&ts, &anchor, Default::default(), Some(&store)).expect("reload");
+    let changed = store.reload(&ts).expect("reload");
+    assert!(!changed, "the same version, byte for byte");
     println!(
-        "TrustStore reload of the same files (verified profiles reused by SHA-256): {}",
+        "Gateway::reload of the same files (verified profiles reused by SHA-256): {}",
         secs(t0.elapsed())
     );
-    drop(again);
     let leaf_pem = dir.join("leaf.pem");
     std::fs::write(&leaf_pem, pushca::pem::encode("CERTIFICATE", &leaves[0].0)).unwrap();
     let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/pushca");
@@ -324,7 +322,7 @@ fn main() {
     let t0 = Instant::now();
     let mut ids = Vec::with_capacity(n);
     for (der, _, _, _) in &leaves[..n] {
-        ids.push(TrustStore::identify(&store, &[der]).expect("identify"));
+        ids.push(store.identify(&[der]).expect("identify"));
     }
     let per_identify = t0.elapsed() / n as u32;
     println!(
@@ -364,7 +362,7 @@ fn main() {
     // Second sight: the cache.
     let t0 = Instant::now();
     for (der, _, _, _) in &leaves[..n] {
-        TrustStore::identify(&store, &[der]).expect("identify");
+        store.identify(&[der]).expect("identify");
     }
     println!(
         "identify (cached, by leaf fingerprint): {:.2} µs",
@@ -434,7 +432,7 @@ fn main() {
     let el = t0.elapsed();
     assert_eq!(denied, pushes);
     println!(
-        "authorize (TrustStore, unknown device: the deny path): {:.1} M decisions/s",
+        "authorize (Gateway, unknown device: the deny path): {:.1} M decisions/s",
         pushes as f64 / el.as_secs_f64() / 1e6
     );
 }

@@ -1,8 +1,7 @@
 //! Certificates from files (PEM with any number of blocks, or one DER) and
 //! key ↔ certificate matching.
 
-use sha2::{Digest, Sha256};
-
+#[cfg(feature = "ca")]
 use crate::keys::PrivateKey;
 
 #[non_exhaustive]
@@ -12,7 +11,11 @@ pub enum CertFileError {
     NoCertificate,
     #[error("invalid certificate: {0}")]
     Invalid(#[source] x509_parser::nom::Err<x509_parser::error::X509Error>),
+    /// The certificate parses but cannot be summarised.
+    #[error("invalid certificate: {0}")]
+    Summary(#[source] crate::x509::NotCertificate),
     /// The key to compare with the certificate cannot be read.
+    #[cfg(feature = "ca")]
     #[error("invalid certificate: {0}")]
     Key(#[source] crate::keys::KeyError),
     #[error(transparent)]
@@ -24,7 +27,10 @@ impl CertFileError {
     pub fn kind(&self) -> crate::error::ErrorKind {
         use crate::error::ErrorKind;
         match self {
-            CertFileError::NoCertificate | CertFileError::Invalid(_) => ErrorKind::Input,
+            CertFileError::NoCertificate
+            | CertFileError::Invalid(_)
+            | CertFileError::Summary(_) => ErrorKind::Input,
+            #[cfg(feature = "ca")]
             CertFileError::Key(k) => k.kind(),
             CertFileError::Pem(p) => p.kind(),
         }
@@ -64,34 +70,11 @@ pub fn read_certificates(bytes: &[u8]) -> Result<Vec<Vec<u8>>, CertFileError> {
     Ok(ders)
 }
 
-/// What pushca shows about a certificate.
-#[derive(Debug, Clone)]
-pub struct CertSummary {
-    /// Subject in RFC 4514-ish form as x509-parser prints it.
-    pub subject: String,
-    pub common_name: Option<String>,
-    /// Seconds since the epoch.
-    pub not_after: i64,
-    /// SHA-256 of the DER, lowercase hex.
-    pub sha256: String,
-    pub is_ca: bool,
-}
+pub use crate::x509::CertSummary;
 
+/// The summary of one DER certificate ([`CertSummary::from_der`]).
 pub fn summarize(der: &[u8]) -> Result<CertSummary, CertFileError> {
-    let (_, c) = x509_parser::parse_x509_certificate(der).map_err(CertFileError::Invalid)?;
-    let common_name = c
-        .subject()
-        .iter_common_name()
-        .next()
-        .and_then(|n| n.as_str().ok())
-        .map(str::to_string);
-    Ok(CertSummary {
-        subject: c.subject().to_string(),
-        common_name,
-        not_after: c.validity().not_after.timestamp(),
-        sha256: hex::encode(Sha256::digest(der)),
-        is_ca: c.is_ca(),
-    })
+    CertSummary::from_der(der).map_err(CertFileError::Summary)
 }
 
 /// The subject CN of a certificate, if any.
@@ -123,6 +106,7 @@ pub fn same_public_key(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Whether `key` is the private key of the certificate `cert_der`.
+#[cfg(feature = "ca")]
 pub fn key_matches_certificate(key: &PrivateKey, cert_der: &[u8]) -> Result<bool, CertFileError> {
     let cert_spki = certificate_spki(cert_der)?;
     let key_spki = crate::keys::decode::public_key_spki(key).map_err(CertFileError::Key)?;
@@ -130,6 +114,7 @@ pub fn key_matches_certificate(key: &PrivateKey, cert_der: &[u8]) -> Result<bool
 }
 
 #[cfg(test)]
+#[cfg(feature = "ca")]
 mod tests {
     use super::*;
 

@@ -1,26 +1,20 @@
-//! CMS SignedData (RFC 5652): signing with the one [`Signer`] (provisioning
-//! profiles with their content attached, the gateway policy detached), and
-//! verifying the signature of any SignedData (pushca's and Apple's profiles).
+//! CMS SignedData (RFC 5652): verifying the signature of any SignedData
+//! (pushca's and Apple's profiles, the gateway policy's detached signature),
+//! and, on the issuing side (`ca` feature), signing with the one signer
+//! (`sign`: provisioning profiles with their content attached, the gateway
+//! policy detached).
 //!
 //! [`verify`] checks the signature cryptographically against the signer
 //! certificate carried in the SignedData; it does **not** validate that
 //! certificate's chain — the caller does that (rustls-webpki) with its own
 //! trust anchors.
 
-use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
 use cms::content_info::{CmsVersion, ContentInfo};
-use cms::signed_data::{
-    CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
-};
-use der::asn1::{ObjectIdentifier, OctetString, SetOfVec, UtcTime};
-use der::{Any, Decode, Encode, Tagged};
-use spki::AlgorithmIdentifierOwned;
-use x509_cert::attr::Attribute;
+use cms::signed_data::{EncapsulatedContentInfo, SignerIdentifier, SignerInfos};
+use der::asn1::{ObjectIdentifier, OctetString, UtcTime};
+use der::{Decode, Encode, Tagged};
 use x509_cert::Certificate;
 
-use crate::keys::signer::Signer;
-
-const OID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
 const OID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
 const OID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
 const OID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
@@ -81,106 +75,6 @@ impl CmsError {
     }
 }
 
-fn build(e: impl Into<crate::error::BoxError>) -> CmsError {
-    CmsError::Build(e.into())
-}
-
-fn alg(oid: &str, null_params: bool) -> Result<AlgorithmIdentifierOwned, CmsError> {
-    Ok(AlgorithmIdentifierOwned {
-        oid: ObjectIdentifier::new(oid).map_err(build)?,
-        parameters: if null_params {
-            Some(Any::from(der::asn1::Null))
-        } else {
-            None
-        },
-    })
-}
-
-fn attr(oid: ObjectIdentifier, value: Any) -> Result<Attribute, CmsError> {
-    Ok(Attribute {
-        oid,
-        values: SetOfVec::try_from(vec![value]).map_err(build)?,
-    })
-}
-
-/// Signs `content` as a DER ContentInfo(SignedData): content embedded
-/// (`attached`) or not, signer certificate plus `extra_certs` included,
-/// signed attributes contentType, messageDigest and signingTime.
-pub fn sign(
-    content: &[u8],
-    attached: bool,
-    signer_cert_der: &[u8],
-    extra_certs: &[&[u8]],
-    signer: &Signer,
-    signing_time: time::OffsetDateTime,
-) -> Result<Vec<u8>, CmsError> {
-    let signer_cert = Certificate::from_der(signer_cert_der).map_err(build)?;
-    let digest = signer.digest();
-    let digest_alg = alg(digest.oid(), false)?;
-    let (sig_oid, sig_null) = signer.signature_oid();
-    let t = std::time::UNIX_EPOCH
-        + std::time::Duration::from_secs(u64::try_from(signing_time.unix_timestamp()).unwrap_or(0));
-    let attrs: SetOfVec<Attribute> = SetOfVec::try_from(vec![
-        attr(
-            OID_CONTENT_TYPE,
-            Any::encode_from(&OID_DATA).map_err(build)?,
-        )?,
-        attr(
-            OID_MESSAGE_DIGEST,
-            Any::encode_from(&OctetString::new(digest.digest(content)).map_err(build)?)
-                .map_err(build)?,
-        )?,
-        attr(
-            OID_SIGNING_TIME,
-            Any::encode_from(&UtcTime::from_system_time(t).map_err(build)?).map_err(build)?,
-        )?,
-    ])
-    .map_err(build)?;
-    // The signature covers the DER of the attributes as a SET (tag 0x31).
-    let to_sign = attrs.to_der().map_err(build)?;
-    let signature = signer.sign(&to_sign).map_err(build)?;
-    let info = SignerInfo {
-        version: CmsVersion::V1,
-        sid: SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
-            issuer: signer_cert.tbs_certificate.issuer.clone(),
-            serial_number: signer_cert.tbs_certificate.serial_number.clone(),
-        }),
-        digest_alg: digest_alg.clone(),
-        signed_attrs: Some(attrs),
-        signature_algorithm: alg(sig_oid, sig_null)?,
-        signature: OctetString::new(signature).map_err(build)?,
-        unsigned_attrs: None,
-    };
-    let mut certs = vec![CertificateChoices::Certificate(signer_cert)];
-    for c in extra_certs {
-        certs.push(CertificateChoices::Certificate(
-            Certificate::from_der(c).map_err(build)?,
-        ));
-    }
-    let econtent = if attached {
-        Some(Any::encode_from(&OctetString::new(content).map_err(build)?).map_err(build)?)
-    } else {
-        None
-    };
-    let sd = SignedData {
-        version: CmsVersion::V1,
-        digest_algorithms: SetOfVec::try_from(vec![digest_alg]).map_err(build)?,
-        encap_content_info: EncapsulatedContentInfo {
-            econtent_type: OID_DATA,
-            econtent,
-        },
-        certificates: Some(CertificateSet(SetOfVec::try_from(certs).map_err(build)?)),
-        crls: None,
-        signer_infos: SignerInfos(SetOfVec::try_from(vec![info]).map_err(build)?),
-    };
-    ContentInfo {
-        content_type: OID_SIGNED_DATA,
-        content: Any::encode_from(&sd).map_err(build)?,
-    }
-    .to_der()
-    .map_err(build)
-}
-
 /// What a verified SignedData holds.
 #[derive(Debug, Clone)]
 pub struct Verified {
@@ -229,16 +123,16 @@ fn verifier(
         ("1.2.840.113549.1.1.1", _, "2.16.840.1.101.3.4.2.1") => &rs::RSA_PKCS1_2048_8192_SHA256,
         ("1.2.840.113549.1.1.1", _, "2.16.840.1.101.3.4.2.2") => &rs::RSA_PKCS1_2048_8192_SHA384,
         ("1.2.840.113549.1.1.1", _, "2.16.840.1.101.3.4.2.3") => &rs::RSA_PKCS1_2048_8192_SHA512,
-        ("1.2.840.10045.2.1", Some(crate::keys::OID_P256), "2.16.840.1.101.3.4.2.1") => {
+        ("1.2.840.10045.2.1", Some(crate::x509::OID_P256), "2.16.840.1.101.3.4.2.1") => {
             &rs::ECDSA_P256_SHA256_ASN1
         }
-        ("1.2.840.10045.2.1", Some(crate::keys::OID_P256), "2.16.840.1.101.3.4.2.2") => {
+        ("1.2.840.10045.2.1", Some(crate::x509::OID_P256), "2.16.840.1.101.3.4.2.2") => {
             &rs::ECDSA_P256_SHA384_ASN1
         }
-        ("1.2.840.10045.2.1", Some(crate::keys::OID_P384), "2.16.840.1.101.3.4.2.1") => {
+        ("1.2.840.10045.2.1", Some(crate::x509::OID_P384), "2.16.840.1.101.3.4.2.1") => {
             &rs::ECDSA_P384_SHA256_ASN1
         }
-        ("1.2.840.10045.2.1", Some(crate::keys::OID_P384), "2.16.840.1.101.3.4.2.2") => {
+        ("1.2.840.10045.2.1", Some(crate::x509::OID_P384), "2.16.840.1.101.3.4.2.2") => {
             &rs::ECDSA_P384_SHA384_ASN1
         }
         _ => return None,
@@ -546,5 +440,11 @@ pub fn open(der: &[u8], expected: Content<'_>) -> Result<Opened, CmsError> {
     })
 }
 
+#[cfg(feature = "ca")]
+mod sign;
+#[cfg(feature = "ca")]
+pub use sign::sign;
+
 #[cfg(test)]
+#[cfg(feature = "ca")]
 mod tests;

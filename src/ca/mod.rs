@@ -10,7 +10,6 @@
 pub mod authority;
 pub mod crl;
 pub mod csr;
-pub mod inspect;
 pub mod issue;
 pub mod issuer;
 pub mod serial;
@@ -20,9 +19,9 @@ use std::fmt;
 
 use crate::x509ext::Environment;
 
+pub use crate::x509::CertSummary;
 pub use authority::{create_hierarchy, CaFiles, Hierarchy, InitParams};
 pub use csr::{check_csr, CheckedCsr, CsrError};
-pub use inspect::CertSummary;
 pub use issue::{IssuedCertificate, PushSubject};
 pub use issuer::{Issuer, IssuingCa};
 
@@ -158,7 +157,10 @@ pub fn normalize_country(cc: &str) -> Result<String, CaError> {
     }
 }
 
-/// SHA-256 of DER bytes, lowercase hex (certificate fingerprints).
-pub fn sha256_hex(der: &[u8]) -> String {
-    hex::encode(ring::digest::digest(&ring::digest::SHA256, der).as_ref())
+pub use crate::x509::sha256_hex;
+
+impl From<crate::x509::NotCertificate> for CaError {
+    fn from(e: crate::x509::NotCertificate) -> Self {
+        CaError::NotCertificate(Box::new(e))
+    }
 }

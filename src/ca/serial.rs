@@ -21,15 +21,7 @@ pub fn random_serial() -> Vec<u8> {
     }
 }
 
-/// Lowercase hex of the minimal big-endian bytes (even length, as openssl
-/// prints it without the colons): the form the store and `cert show` use.
-pub fn serial_hex(bytes: &[u8]) -> String {
-    let first = bytes
-        .iter()
-        .position(|x| *x != 0)
-        .unwrap_or(bytes.len().saturating_sub(1));
-    hex::encode(bytes.get(first..).unwrap_or(bytes))
-}
+pub use crate::x509::serial_hex;
 
 #[cfg(test)]
 mod tests {

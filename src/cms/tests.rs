@@ -5,6 +5,7 @@ use std::process::Command;
 
 use super::*;
 use crate::ca::authority::{create_hierarchy, Hierarchy, InitParams};
+use crate::keys::signer::Signer;
 use crate::keys::KeyType;
 use crate::pem::encode as pem;
 

@@ -11,9 +11,11 @@ use super::policy::{
 use super::{CA_PEM, CRL_PEM, POLICY_JSON, POLICY_P7S, PROFILES_DIR, TRUSTSTORE_P12};
 use crate::ca::Issuer;
 
+/// Why the files of a trust store cannot be built.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    /// An encoding or signing step failed.
     #[error("cannot build the trust store: {0}")]
     Build(#[source] crate::error::BoxError),
 }
@@ -35,16 +37,22 @@ fn build(e: impl Into<crate::error::BoxError>) -> BuildError {
 /// A current profile going into the trust store.
 #[derive(Debug, Clone)]
 pub struct ProfileInput {
+    /// What the policy says of it.
     pub policy: ProfilePolicy,
+    /// Its App ID's bundle ID.
     pub bundle_id: String,
+    /// `development` or `production`.
     pub environment: String,
+    /// The signed profile (DER).
     pub der: Vec<u8>,
 }
 
 /// An App ID with at least one current profile.
 #[derive(Debug, Clone)]
 pub struct AppInput {
+    /// The bundle ID.
     pub bundle_id: String,
+    /// Its team.
     pub team_id: String,
     /// (topic, kind) pairs: `<id>`/app, `<id>.voip`/voip, `<id>.complication`/complication.
     pub topics: Vec<(String, String)>,
@@ -57,13 +65,18 @@ pub struct Inputs<'a> {
     /// DER CRLs: the issuing CA's first (what `openssl -CRL` reads), then the
     /// root's (nginx checks every level of the chain).
     pub crls: &'a [Vec<u8>],
+    /// The issuing CA's CRL, for the policy.
     pub crl: CrlInfo,
+    /// The App IDs with a current profile.
     pub apps: &'a [AppInput],
     /// Team ID -> its disabled devices (teams of `apps` missing here have
     /// none).
     pub disabled_devices: &'a BTreeMap<String, Vec<String>>,
+    /// The current profiles.
     pub profiles: &'a [ProfileInput],
+    /// SHA-256 over the inputs (see [`Policy::inputs_sha256`]).
     pub inputs_sha256: String,
+    /// RFC 3339.
     pub generated_at: String,
     /// The publish counter of the home (see [`Policy::version`]).
     pub version: u64,
@@ -88,11 +101,11 @@ fn verify_listed(
         .map_err(|e| build(format!("CRL: {e:?}")))?;
     let crl_refs: Vec<&webpki::CertRevocationList<'_>> = parsed.iter().collect();
     let one = |p: &ProfileInput| -> Result<(), BuildError> {
-        let fail = |e: crate::portal::profile::ProfileError| {
+        let fail = |e: crate::profile::ProfileError| {
             build(format!("profile {} does not verify: {e}", p.policy.uuid))
         };
-        let signed = crate::portal::profile::verify_signature(&p.der).map_err(fail)?;
-        crate::portal::profile::check_signer(&signed, anchors, &crl_refs, now).map_err(fail)?;
+        let signed = crate::profile::verify_signature(&p.der).map_err(fail)?;
+        crate::profile::check_signer(&signed, anchors, &crl_refs, now).map_err(fail)?;
         tick();
         Ok(())
     };
@@ -191,7 +204,7 @@ pub fn assemble(
             let (_, c) = x509_parser::parse_x509_certificate(d).map_err(build)?;
             Ok(CaInfo {
                 subject: c.subject().to_string(),
-                sha256: crate::ca::sha256_hex(d),
+                sha256: crate::x509::sha256_hex(d),
                 not_after: crate::timeutil::rfc3339(c.validity().not_after.timestamp()),
             })
         })
@@ -206,7 +219,7 @@ pub fn assemble(
         crl: inputs.crl.clone(),
         files: files
             .iter()
-            .map(|(n, d)| (n.clone(), crate::ca::sha256_hex(d)))
+            .map(|(n, d)| (n.clone(), crate::x509::sha256_hex(d)))
             .collect(),
         topics,
         apps,

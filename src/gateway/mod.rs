@@ -1,6 +1,8 @@
-//! The gateway side: the trust store files ([`build`]), the policy
-//! ([`policy`]) and the enforcement a gateway runs on every provider
-//! connection, push and device registration ([`TrustStore`], [`Gateway`]).
+//! The gateway side: the trust store files (`build`, on the issuing side),
+//! the policy ([`policy`]) and the enforcement a gateway runs on every provider
+//! connection, push and device registration ([`Gateway`], the one entry
+//! point: it loads and verifies a trust store, decides on the snapshot it
+//! runs, and swaps in a newer one on reload).
 //!
 //! Two steps, so that path validation is paid once per connection and a push
 //! costs only hash lookups:
@@ -31,6 +33,9 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
+#[cfg(feature = "ca")]
 pub mod build;
 mod dir;
 pub mod policy;
@@ -40,15 +45,23 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+#[cfg(feature = "ca")]
 pub(crate) use trust::verified_policy;
-pub use trust::{Identity, LoadOptions, TrustStore};
+pub(crate) use trust::TrustStore;
+pub use trust::{Identity, LoadOptions};
 
 /// Files of a trust store directory.
+/// `ca.pem`: the root, then the issuing CA.
 pub const CA_PEM: &str = "ca.pem";
+/// `crl.pem`: the issuing CA's CRL, then the root's.
 pub const CRL_PEM: &str = "crl.pem";
+/// `truststore.p12`: the CA certificates as a PKCS#12 trust store.
 pub const TRUSTSTORE_P12: &str = "truststore.p12";
+/// `policy.json`: the enforcement table ([`policy::Policy`]).
 pub const POLICY_JSON: &str = "policy.json";
+/// `policy.json.p7s`: the detached CMS signature of `policy.json`.
 pub const POLICY_P7S: &str = "policy.json.p7s";
+/// `profiles/`: one `<UUID>.mobileprovision` per current profile.
 pub const PROFILES_DIR: &str = "profiles";
 
 pub use crate::x509ext::Environment;
@@ -76,6 +89,7 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// The reason's name, as APNs spells it.
     pub fn name(self) -> &'static str {
         match self {
             Reason::BadCertificate => "BadCertificate",
@@ -98,7 +112,9 @@ impl fmt::Display for Reason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use = "a decision that is not looked at allows nothing"]
 pub enum Decision {
+    /// Deliver the push (or accept the registration).
     Allow,
+    /// Refuse it, for the first rule that failed.
     Deny(Reason),
 }
 
@@ -108,7 +124,9 @@ pub enum Decision {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{reason}: {detail}")]
 pub struct Denied {
+    /// [`Reason::BadCertificate`] or [`Reason::ServiceUnavailable`].
     pub reason: Reason,
+    /// What was wrong, for logs.
     pub detail: String,
 }
 
@@ -117,42 +135,86 @@ pub struct Denied {
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
+    /// A file of the store cannot be read.
     #[error("{}: {source}", path.display())]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why.
         #[source]
         source: crate::fsutil::FsError,
     },
+    /// A file of the store is not what it should be.
     #[error("{}: {reason}", path.display())]
-    Invalid { path: PathBuf, reason: String },
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The detached signature of `policy.json`, or its signer, does not verify.
     #[error("policy.json.p7s does not verify policy.json: {0}")]
     PolicySignature(String),
+    /// A file differs from the SHA-256 that `policy.json` lists.
     #[error("{file}: SHA-256 {found} differs from policy.json's {expected} (altered file)")]
     HashMismatch {
+        /// The file, relative to the store.
         file: String,
+        /// The SHA-256 `policy.json` lists (hex).
         expected: String,
+        /// The file's SHA-256 (hex).
         found: String,
     },
+    /// A file that `policy.json` does not list.
     #[error("{0}: not listed in policy.json (unexpected file)")]
     UnlistedFile(String),
+    /// A profile does not verify.
     #[error("profile {file}: {source}")]
     Profile {
+        /// The profile's file, relative to the store.
         file: String,
+        /// Why.
         #[source]
-        source: crate::portal::profile::ProfileError,
+        source: crate::profile::ProfileError,
     },
+    /// A profile says something else than `policy.json`.
     #[error("profile {file} does not match policy.json: {reason}")]
-    ProfileMismatch { file: String, reason: String },
+    ProfileMismatch {
+        /// The profile's file, relative to the store.
+        file: String,
+        /// What differs.
+        reason: String,
+    },
     #[error(
         "ca.pem's root ({found}) is not the pinned anchor ({pinned}): a trust store of another CA"
     )]
-    ForeignRoot { found: String, pinned: String },
+    /// `ca.pem`'s root is not the pinned anchor.
+    ForeignRoot {
+        /// `ca.pem`'s root: subject and SHA-256.
+        found: String,
+        /// The anchor: subject and SHA-256.
+        pinned: String,
+    },
+    /// The store is past its expiry.
     #[error("the trust store expired at {expires_at} (its policy's expires_at or a CRL's nextUpdate); nothing is allowed until a newer one is published")]
-    Expired { expires_at: String },
+    Expired {
+        /// When it expired (RFC 3339).
+        expires_at: String,
+    },
+    /// The store's version is lower than the one required (rollback).
     #[error("trust store version {found} is older than version {current}, already loaded (rollback refused)")]
-    Rollback { found: u64, current: u64 },
+    Rollback {
+        /// The store's version.
+        found: u64,
+        /// The lowest version accepted.
+        current: u64,
+    },
+    /// Another store under the version running.
     #[error("trust store version {version} differs from the version {version} already loaded (a version is never reused)")]
-    VersionReused { version: u64 },
+    VersionReused {
+        /// The version.
+        version: u64,
+    },
 }
 
 impl GatewayError {
@@ -206,7 +268,7 @@ impl Anchor {
         }
         Ok(Anchor {
             subject: c.subject().to_string(),
-            sha256: crate::ca::sha256_hex(der),
+            sha256: crate::x509::sha256_hex(der),
             der: der.to_vec(),
         })
     }
@@ -275,6 +337,20 @@ const _: () = {
 /// one it runs (a gateway that persists [`Gateway::version`] passes it back
 /// as [`LoadOptions::min_version`] at its next start, so a restart cannot be
 /// rolled back either).
+///
+/// Every decision goes through the gateway, on the snapshot it runs: no
+/// snapshot is handed out (one kept by a caller would go on deciding on a
+/// store that a reload has replaced), and the snapshot type is internal.
+///
+/// ```compile_fail
+/// fn decide_on_a_snapshot(gw: &pushca::gateway::Gateway) {
+///     let _ = gw.snapshot();
+/// }
+/// ```
+///
+/// ```compile_fail
+/// use pushca::gateway::TrustStore;
+/// ```
 pub struct Gateway {
     current: arc_swap::ArcSwap<TrustStore>,
     anchor: Anchor,
@@ -334,11 +410,6 @@ impl Gateway {
         Ok(true)
     }
 
-    /// The current snapshot.
-    pub fn snapshot(&self) -> Arc<TrustStore> {
-        self.current.load_full()
-    }
-
     /// The version of the trust store running (persist it to refuse a
     /// rollback across restarts).
     pub fn version(&self) -> u64 {
@@ -350,10 +421,23 @@ impl Gateway {
         &self.anchor
     }
 
+    /// When the trust store running stops allowing anything (unix seconds):
+    /// the earliest of its policy's `expires_at` and every CRL's nextUpdate.
+    /// From then on every decision is [`Reason::ServiceUnavailable`] until a
+    /// newer store is loaded.
+    pub fn expires_at(&self) -> i64 {
+        self.current.load().expires_at()
+    }
+
     /// Rules 1-2 for a client chain (DER, leaf first), cached by the leaf's
     /// fingerprint in the current snapshot.
     pub fn identify<C: AsRef<[u8]>>(&self, chain: &[C]) -> Result<Identity, Denied> {
         TrustStore::identify(&self.current.load_full(), chain)
+    }
+
+    /// [`Gateway::identify`] at `now` (unix seconds).
+    pub fn identify_at<C: AsRef<[u8]>>(&self, chain: &[C], now: i64) -> Result<Identity, Denied> {
+        TrustStore::identify_at(&self.current.load_full(), chain, now)
     }
 
     /// Rules 3-6 for one push (hash lookups; re-identifies once after a reload).

@@ -21,8 +21,7 @@ use crate::secret::Secret;
 
 pub const OID_RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
 pub const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
-pub const OID_P256: &str = "1.2.840.10045.3.1.7";
-pub const OID_P384: &str = "1.3.132.0.34";
+pub use crate::x509::{OID_P256, OID_P384};
 
 /// PBKDF2 iterations for keys pushca encrypts (CA keys at rest, `--passout`).
 /// OpenSSL 3 uses 2048; we spend more because these files live on disk for years.

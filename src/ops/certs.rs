@@ -1017,7 +1017,7 @@ pub fn show(home: impl FnOnce() -> Result<Home>, target: &ShowTarget, pem: bool)
             (rec.der.clone(), Some(rec))
         }
     };
-    let summary = CertSummary::from_der(&der)?;
+    let summary = CertSummary::from_der(&der).map_err(crate::ca::CaError::from)?;
     let pem = pem.then(|| crate::pem::encode("CERTIFICATE", &der));
     let view = CertShown::new(&summary, record.as_ref(), pem, now().unix_timestamp());
     Ok(Shown {

@@ -91,7 +91,7 @@ const SIGNER_REVOKED_KEY: &str = "profile_signer.revoked";
 fn profile_signer(home: &Home) -> Result<CertRecord> {
     use crate::ca::authority::{read_ca_cert, PROFILE_SIGNER};
     let der = read_ca_cert(&CaFiles::new(home.ca_dir()), PROFILE_SIGNER)?;
-    let s = crate::ca::CertSummary::from_der(&der)?;
+    let s = crate::ca::CertSummary::from_der(&der).map_err(crate::ca::CaError::from)?;
     Ok(CertRecord {
         serial: s.serial,
         bundle_id: String::new(),

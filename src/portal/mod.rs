@@ -119,10 +119,7 @@ pub fn validate_team_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Whether a bundle ID is a wildcard (`*` or ends with `.*`).
-pub fn is_wildcard(bundle_id: &str) -> bool {
-    bundle_id == "*" || bundle_id.ends_with(".*")
-}
+pub use crate::profile::is_wildcard;
 
 pub fn validate_bundle_id(id: &str) -> Result<()> {
     let bad = |reason: &str| PortalError::InvalidBundleId {

@@ -811,7 +811,7 @@ fn mutual_tls_with_rustls_openssl_and_nginx_from_the_trust_store() {
 /// nor `gateway check --verify-signatures`.
 #[test]
 fn a_profile_with_a_broken_own_signature() {
-    use pushca::gateway::{LoadOptions, TrustStore};
+    use pushca::gateway::LoadOptions;
     let w = world();
     let env = &w.env;
     trust_store(env, "ts");
@@ -821,7 +821,7 @@ fn a_profile_with_a_broken_own_signature() {
         ..Default::default()
     };
     let a = anchor(env);
-    TrustStore::load_with(&good, &a, strict, None).expect("a good store verifies in full");
+    Gateway::load_with(&good, a.clone(), strict).expect("a good store verifies in full");
     // The builder verifies what it lists.
     let db = rusqlite::Connection::open(env.home().join("pushca.db")).unwrap();
     let (uuid, mut der): (String, Vec<u8>) = db
@@ -858,12 +858,13 @@ fn a_profile_with_a_broken_own_signature() {
         serde_json::from_slice(&std::fs::read(dir.join("policy.json")).unwrap()).unwrap();
     policy["files"][&rel] = serde_json::json!(pushca::ca::sha256_hex(&der));
     resign_policy(env, &dir, &policy);
-    TrustStore::load(&dir, &a).expect("the signed policy covers the file");
-    let e = TrustStore::load_with(&dir, &a, strict, None).expect_err("its own signature is broken");
+    Gateway::load(&dir, a.clone()).expect("the signed policy covers the file");
+    let e = Gateway::load_with(&dir, a.clone(), strict).expect_err("its own signature is broken");
     assert!(e.to_string().contains(&uuid), "{e}");
-    // A reload asked to verify signatures does not reuse the unverified one.
-    let lax = TrustStore::load(&dir, &a).unwrap();
-    assert!(TrustStore::load_with(&dir, &a, strict, Some(&lax)).is_err());
+    // A gateway that verifies signatures verifies the new file's at reload.
+    let gw = Gateway::load_with(&good, a.clone(), strict).unwrap();
+    let e = gw.reload(&dir).expect_err("its own signature is broken");
+    assert!(e.to_string().contains(&uuid), "{e}");
     let o = env
         .cmd()
         .args([
@@ -1116,7 +1117,7 @@ fn a_gateway_never_goes_back_nor_to_another_root() {
 /// while it was fresh.
 #[test]
 fn an_expired_trust_store_refuses_everything() {
-    use pushca::gateway::{GatewayError, LoadOptions, TrustStore};
+    use pushca::gateway::{GatewayError, LoadOptions};
     let w = world();
     let env = &w.env;
     trust_store(env, "ts");
@@ -1128,8 +1129,7 @@ fn an_expired_trust_store_refuses_everything() {
         "expires with the issuing CRL"
     );
     let gw = Gateway::load(&ts, anchor(env)).unwrap();
-    let store = gw.snapshot();
-    let expiry = store.expires_at();
+    let expiry = gw.expires_at();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     assert!(expiry > now + 86_400, "{expiry}");
     let later = LoadOptions {
@@ -1159,9 +1159,7 @@ fn an_expired_trust_store_refuses_everything() {
             Decision::Deny(Reason::ServiceUnavailable)
         );
         assert_eq!(
-            TrustStore::identify_at(&store, &[&dev], t)
-                .unwrap_err()
-                .reason,
+            gw.identify_at(&[&dev], t).unwrap_err().reason,
             Reason::ServiceUnavailable
         );
     }
@@ -1799,7 +1797,6 @@ fn a_withdrawn_profile_leaves_the_next_trust_store_without_a_replacement() {
 /// is not a UDID does not load.
 #[test]
 fn the_policy_names_each_teams_disabled_devices_and_load_checks_them() {
-    use pushca::gateway::TrustStore;
     let w = world();
     let env = &w.env;
     let app = "com.example.app";
@@ -1837,9 +1834,7 @@ fn the_policy_names_each_teams_disabled_devices_and_load_checks_them() {
         resign(&dir, &|p| {
             p["teams"][&team]["disabled_devices"] = serde_json::json!([D2, bad]);
         });
-        let e = TrustStore::load(&dir, &anchor(env))
-            .expect_err(bad)
-            .to_string();
+        let e = Gateway::load(&dir, anchor(env)).expect_err(bad).to_string();
         assert!(e.contains("not a UDID") && e.contains(&team), "{bad}: {e}");
     }
 }
