@@ -161,7 +161,7 @@ impl Home {
     pub fn ca_dir(&self) -> PathBuf {
         self.root.join("ca")
     }
-    pub fn templates_dir(&self) -> PathBuf {
+    pub(crate) fn templates_dir(&self) -> PathBuf {
         self.root.join("templates")
     }
     pub fn is_initialized(&self) -> bool {
@@ -170,7 +170,7 @@ impl Home {
 
     /// The home's privacy check (see the module docs). Run before the home is
     /// used: opening the store, unlocking a key, reading templates.
-    pub fn check_private(&self) -> Result<(), HomeError> {
+    pub(crate) fn check_private(&self) -> Result<(), HomeError> {
         check(&self.root, false)?;
         let ca = self.ca_dir();
         check(&ca, false)?;
@@ -198,7 +198,7 @@ impl Home {
 
     /// Creates the home (mode 0700) if missing. An existing directory must
     /// already be private: it is never silently re-permissioned.
-    pub fn create_private(&self) -> Result<(), HomeError> {
+    pub(crate) fn create_private(&self) -> Result<(), HomeError> {
         if self.root.exists() {
             if !self.root.is_dir() {
                 return Err(HomeError::NotADirectory(self.root.clone()));

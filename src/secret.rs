@@ -18,11 +18,11 @@ impl Secret {
     pub fn as_bytes(&self) -> &[u8] {
         self.0.as_bytes()
     }
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
     /// Number of characters that are not whitespace (passphrase rules count these).
-    pub fn non_blank_chars(&self) -> usize {
+    pub(crate) fn non_blank_chars(&self) -> usize {
         self.0.chars().filter(|c| !c.is_whitespace()).count()
     }
 }
@@ -32,7 +32,7 @@ impl Secret {
 pub const MAX_SECRET_BYTES: usize = 1024;
 
 /// Shortest CA passphrase accepted, in non-blank characters.
-pub const MIN_CA_PASSPHRASE: usize = 8;
+pub(crate) const MIN_CA_PASSPHRASE: usize = 8;
 
 /// Why a new passphrase was refused.
 #[non_exhaustive]

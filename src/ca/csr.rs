@@ -157,7 +157,7 @@ fn sig_alg(oid: &str) -> Option<(SigAlg, &'static str)> {
 
 /// Reads a CSR in PEM (`CERTIFICATE REQUEST` or the older `NEW CERTIFICATE
 /// REQUEST`, text around it allowed) or DER.
-pub fn csr_der_from_bytes(bytes: &[u8]) -> Result<Vec<u8>, CsrError> {
+pub(crate) fn csr_der_from_bytes(bytes: &[u8]) -> Result<Vec<u8>, CsrError> {
     use crate::pem::Found;
     match crate::pem::der_or_block(bytes, &["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"]) {
         Ok(Found::Der(der)) => Ok(der.to_vec()),

@@ -34,7 +34,7 @@ pub struct IssuedCertificate {
 }
 
 /// Adds calendar months, clamping the day to the target month's length.
-pub fn add_months(t: OffsetDateTime, months: u32) -> OffsetDateTime {
+pub(crate) fn add_months(t: OffsetDateTime, months: u32) -> OffsetDateTime {
     let total = t.year() * 12 + (t.month() as i32 - 1) + months as i32;
     let (year, month0) = (total.div_euclid(12), total.rem_euclid(12));
     let month = time::Month::try_from(month0 as u8 + 1).unwrap_or(time::Month::January);
@@ -47,7 +47,7 @@ pub fn add_months(t: OffsetDateTime, months: u32) -> OffsetDateTime {
 }
 
 impl PushTemplate {
-    pub fn not_after(&self, not_before: OffsetDateTime) -> OffsetDateTime {
+    pub(crate) fn not_after(&self, not_before: OffsetDateTime) -> OffsetDateTime {
         match (self.validity_months, self.validity_days) {
             (Some(m), _) => add_months(not_before, m),
             (None, Some(d)) => not_before + time::Duration::days(i64::from(d)),

@@ -10,9 +10,9 @@
 pub mod authority;
 pub mod crl;
 pub mod csr;
-pub mod issue;
-pub mod issuer;
-pub mod serial;
+pub(crate) mod issue;
+pub(crate) mod issuer;
+pub(crate) mod serial;
 pub mod templates;
 
 use std::fmt;
@@ -20,10 +20,10 @@ use std::fmt;
 use crate::x509ext::Environment;
 
 pub use crate::x509::CertSummary;
-pub use authority::{create_hierarchy, CaFiles, Hierarchy, InitParams};
 pub use csr::{check_csr, CheckedCsr, CsrError};
 pub use issue::{IssuedCertificate, PushSubject};
-pub use issuer::{Issuer, IssuingCa};
+pub use issuer::Issuer;
+pub(crate) use issuer::IssuingCa;
 
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]

@@ -8,29 +8,29 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use pkcs8::der::{Decode, Encode};
+use pkcs8::der::Decode;
 use pkcs8::{pkcs5, PrivateKeyInfo};
 use rand::RngCore;
 use zeroize::Zeroizing;
 
 pub mod decode;
-pub mod legacy_pem;
-pub mod signer;
+pub(crate) mod legacy_pem;
+pub(crate) mod signer;
 
 use crate::secret::Secret;
 
-pub const OID_RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
-pub const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
-pub use crate::x509::{OID_P256, OID_P384};
+pub(crate) const OID_RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
+pub(crate) const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
+pub(crate) use crate::x509::{OID_P256, OID_P384};
 
 /// PBKDF2 iterations for keys pushca encrypts (CA keys at rest, `--passout`).
 /// OpenSSL 3 uses 2048; we spend more because these files live on disk for years.
-pub const PBKDF2_ITERATIONS: u32 = 100_000;
+pub(crate) const PBKDF2_ITERATIONS: u32 = 100_000;
 
 /// Most PBKDF2 iterations pushca writes: the most its reader opens within one
 /// file's work budget ([`crate::pbe::WORK_LIMIT`]) when both encodings of an
 /// empty passphrase are tried, so every key it writes can be read back.
-pub const MAX_WRITE_ITERATIONS: u32 = (crate::pbe::WORK_LIMIT / 2) as u32;
+pub(crate) const MAX_WRITE_ITERATIONS: u32 = (crate::pbe::WORK_LIMIT / 2) as u32;
 
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +100,7 @@ impl KeyError {
 
 /// Largest RSA modulus pushca hands to the `rsa` crate (checked before any
 /// validation of an untrusted key).
-pub const MAX_RSA_BITS: usize = 8192;
+pub(crate) const MAX_RSA_BITS: usize = 8192;
 
 impl From<crate::pbe::PbeError> for KeyError {
     fn from(e: crate::pbe::PbeError) -> Self {
@@ -149,7 +149,7 @@ impl KeyType {
         }
     }
 
-    pub fn algorithm(self) -> KeyAlgorithm {
+    pub(crate) fn algorithm(self) -> KeyAlgorithm {
         match self {
             KeyType::EcP256 => KeyAlgorithm::EcP256,
             KeyType::EcP384 => KeyAlgorithm::EcP384,
@@ -195,7 +195,7 @@ impl fmt::Display for KeyAlgorithm {
 
 impl KeyAlgorithm {
     /// The `--key-type` vocabulary: `rsa-2048`, `ec-p256`, `ec-p384`.
-    pub fn id(self) -> String {
+    pub(crate) fn id(self) -> String {
         match self {
             KeyAlgorithm::Rsa { bits } => format!("rsa-{bits}"),
             KeyAlgorithm::EcP256 => "ec-p256".into(),
@@ -205,7 +205,7 @@ impl KeyAlgorithm {
 
     /// A stored or displayed key type (`EC P-256`, `RSA-2048`, or already
     /// `ec-p256`) in the `--key-type` vocabulary.
-    pub fn id_of(stored: &str) -> String {
+    pub(crate) fn id_of(stored: &str) -> String {
         match stored {
             "EC P-256" => "ec-p256".into(),
             "EC P-384" => "ec-p384".into(),
@@ -215,7 +215,7 @@ impl KeyAlgorithm {
     }
 
     /// The signature algorithm a CA with this key signs with.
-    pub fn rcgen_signature(self) -> &'static rcgen::SignatureAlgorithm {
+    pub(crate) fn rcgen_signature(self) -> &'static rcgen::SignatureAlgorithm {
         match self {
             KeyAlgorithm::Rsa { .. } => &rcgen::PKCS_RSA_SHA256,
             KeyAlgorithm::EcP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
@@ -282,29 +282,29 @@ impl PrivateKey {
         })
     }
 
-    pub fn algorithm(&self) -> KeyAlgorithm {
+    pub(crate) fn algorithm(&self) -> KeyAlgorithm {
         self.algorithm
     }
 
-    pub fn pkcs8_der(&self) -> &[u8] {
+    pub(crate) fn pkcs8_der(&self) -> &[u8] {
         &self.pkcs8
     }
 
     /// Unencrypted `-----BEGIN PRIVATE KEY-----` PEM.
-    pub fn to_pkcs8_pem(&self) -> Zeroizing<String> {
+    pub(crate) fn to_pkcs8_pem(&self) -> Zeroizing<String> {
         crate::pem::encode_secret("PRIVATE KEY", &self.pkcs8)
     }
 
     /// `EncryptedPrivateKeyInfo` DER: PBES2, PBKDF2-HMAC-SHA256, AES-256-CBC,
     /// random 16-byte salt and IV, [`PBKDF2_ITERATIONS`] iterations.
-    pub fn to_encrypted_pkcs8_der(&self, pass: &Secret) -> Result<Vec<u8>, KeyError> {
+    pub(crate) fn to_encrypted_pkcs8_der(&self, pass: &Secret) -> Result<Vec<u8>, KeyError> {
         self.to_encrypted_pkcs8_der_with(pass, PBKDF2_ITERATIONS)
     }
 
     /// [`Self::to_encrypted_pkcs8_der`] with `iterations` PBKDF2 iterations;
     /// `iterations` must be one the reader accepts back: at least 1 and at most
     /// [`MAX_WRITE_ITERATIONS`].
-    pub fn to_encrypted_pkcs8_der_with(
+    pub(crate) fn to_encrypted_pkcs8_der_with(
         &self,
         pass: &Secret,
         iterations: u32,
@@ -332,7 +332,7 @@ impl PrivateKey {
     }
 
     /// `-----BEGIN ENCRYPTED PRIVATE KEY-----` PEM (see [`Self::to_encrypted_pkcs8_der`]).
-    pub fn to_encrypted_pkcs8_pem(&self, pass: &Secret) -> Result<String, KeyError> {
+    pub(crate) fn to_encrypted_pkcs8_pem(&self, pass: &Secret) -> Result<String, KeyError> {
         Ok(crate::pem::encode(
             "ENCRYPTED PRIVATE KEY",
             &self.to_encrypted_pkcs8_der(pass)?,
@@ -340,7 +340,7 @@ impl PrivateKey {
     }
 
     /// The key as an rcgen key pair, for signing certificates, CSRs and CRLs.
-    pub fn to_rcgen(&self) -> Result<rcgen::KeyPair, KeyError> {
+    pub(crate) fn to_rcgen(&self) -> Result<rcgen::KeyPair, KeyError> {
         let der = rustls_pki_types::PrivatePkcs8KeyDer::from(self.pkcs8.as_slice());
         rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&der, self.algorithm.rcgen_signature())
             .map_err(|e| KeyError::malformed("key rejected by the signer", e))
@@ -391,11 +391,6 @@ fn classify(info: &PrivateKeyInfo<'_>) -> Result<KeyAlgorithm, KeyError> {
             "key algorithm {other} (supported: RSA, EC P-256, EC P-384)"
         ))),
     }
-}
-
-/// A handy re-export so callers need not name the `der` crate for encoding.
-pub fn encode_der<T: Encode>(v: &T) -> Result<Vec<u8>, KeyError> {
-    v.to_der().map_err(|e| KeyError::Encryption(e.into()))
 }
 
 #[cfg(test)]

@@ -11,15 +11,19 @@ use spki::AlgorithmIdentifierOwned;
 
 use crate::pbe::{check_iterations, kdf_units, Password, WorkBudget};
 
-pub const OID_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
-pub const OID_SHA224: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.4");
-pub const OID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
-pub const OID_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
-pub const OID_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
+pub(crate) const OID_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
+pub(crate) const OID_SHA224: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.4");
+pub(crate) const OID_SHA256: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
+pub(crate) const OID_SHA384: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
+pub(crate) const OID_SHA512: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
 
 /// MAC digests pushca writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MacAlg {
+pub(crate) enum MacAlg {
     Sha1,
     Sha256,
 }
@@ -94,7 +98,7 @@ fn compute(
 }
 
 /// Whether the MAC over `data` verifies with `pass`.
-pub fn verify(
+pub(crate) fn verify(
     mac: &MacData,
     pass: &Password,
     data: &[u8],
@@ -124,7 +128,7 @@ pub fn verify(
 }
 
 /// A new MAC over `data`.
-pub fn create(
+pub(crate) fn create(
     alg: MacAlg,
     pass: &Password,
     iterations: u32,

@@ -17,10 +17,8 @@ pub mod mac;
 mod read;
 pub(crate) mod write;
 
-pub use write::{
-    local_key_id, write_pkcs12, write_pkcs12_with_iterations, write_truststore, Profile,
-    ITERATIONS_LEGACY, ITERATIONS_MODERN,
-};
+pub(crate) use write::local_key_id;
+pub use write::{write_pkcs12, write_pkcs12_with_iterations, write_truststore, Profile};
 
 /// A certificate found in (or to be put in) a PKCS#12 file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +34,7 @@ pub struct CertEntry {
 impl CertEntry {
     /// A certificate without attributes (a trust store's alias then defaults
     /// to the certificate's CN).
-    pub fn new(der: impl Into<Vec<u8>>) -> CertEntry {
+    pub(crate) fn new(der: impl Into<Vec<u8>>) -> CertEntry {
         CertEntry {
             der: der.into(),
             friendly_name: None,
@@ -139,7 +137,7 @@ impl Pkcs12 {
     /// [`Pkcs12::parse`] charging key derivation to `budget`: pass the same
     /// budget to every attempt on one file (e.g. a retry with a prompted
     /// password), so the work is bounded per file, not per attempt.
-    pub fn parse_with(
+    pub(crate) fn parse_with(
         bytes: &[u8],
         password: &crate::secret::Secret,
         budget: &mut crate::pbe::WorkBudget,
@@ -152,7 +150,7 @@ impl Pkcs12Contents {
     /// Index of the leaf ("client") certificate: the one whose `localKeyId`
     /// matches the key's, else whose public key matches the key, else the only
     /// certificate.
-    pub fn leaf_index(&self) -> Option<usize> {
+    pub(crate) fn leaf_index(&self) -> Option<usize> {
         if let Some(k) = self.keys.first() {
             if let Some(id) = &k.local_key_id {
                 if let Some(i) = self
