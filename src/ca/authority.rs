@@ -46,6 +46,7 @@ pub struct CaFiles {
 }
 
 impl CaFiles {
+    /// The CA files under `ca_dir` (a home's `ca/` directory); nothing is read yet.
     pub fn new(ca_dir: impl Into<PathBuf>) -> Self {
         CaFiles { dir: ca_dir.into() }
     }
@@ -65,7 +66,9 @@ impl CaFiles {
 }
 
 pub(crate) const ROOT: &str = "root";
+/// File stem of the issuing CA's certificate and key (`issuing.pem`, `issuing.key`).
 pub const ISSUING: &str = "issuing";
+/// File stem of the profile-signing certificate and key.
 pub const PROFILE_SIGNER: &str = "profile-signer";
 
 fn subject(t: &AuthorityTemplate, ph: &Placeholders<'_>) -> Result<DistinguishedName, CaError> {
@@ -184,7 +187,7 @@ pub(crate) fn create_hierarchy(p: &InitParams<'_>) -> Result<Hierarchy, CaError>
 }
 
 /// PBKDF2-HMAC-SHA256 iterations for CA keys at rest (OWASP's current figure).
-pub(crate) const CA_KEY_ITERATIONS: u32 = 600_000;
+pub const CA_KEY_ITERATIONS: u32 = 600_000;
 
 /// Writes the hierarchy into `files.dir()`: certificates (0644), encrypted keys
 /// (0600, PBES2 with [`CA_KEY_ITERATIONS`]) and `chain.pem`. All files are
@@ -223,7 +226,7 @@ fn key_file(key: &PrivateKey, pass: &Secret, iterations: u32) -> Result<String, 
 
 /// Re-encrypts the three CA keys in `files` under the same passphrase with
 /// `iterations` PBKDF2 iterations (1 to [`crate::keys::MAX_WRITE_ITERATIONS`]),
-/// in the format [`write_hierarchy`] writes; only the iteration count, salt
+/// in the format `init` writes; only the iteration count, salt
 /// and IV change. Each key is first unlocked and checked against its
 /// certificate; the three files (mode 0600) are replaced together, or none is.
 ///
@@ -248,7 +251,8 @@ pub fn reencrypt_keys(files: &CaFiles, pass: &Secret, iterations: u32) -> Result
     Ok(batch.commit()?)
 }
 
-/// Reads one PEM certificate written by [`write_hierarchy`].
+/// The CA certificate `name` of `files` (`root`, [`ISSUING`] or
+/// [`PROFILE_SIGNER`]) as DER; refuses a file that is not one PEM certificate.
 pub fn read_ca_cert(files: &CaFiles, name: &str) -> Result<Vec<u8>, CaError> {
     let path = files.cert(name);
     let bytes = fsutil::read_input(&path)?;

@@ -15,21 +15,30 @@ use crate::x509ext::{self, ARC_TOPICS, ARC_UID};
 
 /// Who a push certificate is for.
 pub struct PushSubject<'a> {
+    /// The App ID's bundle ID: the certificate's UID and its topics.
     pub bundle_id: &'a str,
+    /// The team ID (subject OU).
     pub team_id: &'a str,
+    /// The team's name (subject O).
     pub team_name: &'a str,
+    /// Two-letter country code (subject C).
     pub country: &'a str,
 }
 
 /// A certificate pushca just signed.
 #[derive(Debug, Clone)]
 pub struct IssuedCertificate {
+    /// The certificate, DER.
     pub der: Vec<u8>,
     /// Serial, lowercase hex (see [`serial::serial_hex`]).
     pub serial: String,
+    /// SHA-256 fingerprint of `der`, lowercase hex without separators.
     pub sha256: String,
+    /// The subject, as displayed (RFC 4514 string).
     pub subject: String,
+    /// Start of validity.
     pub not_before: OffsetDateTime,
+    /// End of validity (after the template's months or days).
     pub not_after: OffsetDateTime,
 }
 

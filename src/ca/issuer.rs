@@ -63,10 +63,12 @@ impl Issuer {
         Ok(Issuer { cert_der, inner })
     }
 
+    /// The CA's certificate, DER.
     pub fn cert_der(&self) -> &[u8] {
         &self.cert_der
     }
 
+    /// The CA's key, for signing CMS (profiles, gateway policies).
     pub fn signer(&self) -> &Signer {
         self.inner.key()
     }

@@ -86,6 +86,7 @@ pub struct ProfileTemplate {
     pub(crate) validity_months: Option<u32>,
     #[serde(default)]
     pub(crate) validity_days: Option<u32>,
+    /// The `Platform` values written into profiles (e.g. `iOS`).
     #[serde(default)]
     pub platform: Vec<String>,
 }
@@ -239,6 +240,10 @@ pub(crate) fn push_template_name(env: PushEnvironment) -> String {
     format!("push-{}", env.name())
 }
 
+/// The push-certificate template for `env`: the home's override in
+/// `home_templates` when there is one, else the built-in. Refuses a template
+/// with a wrong `kind`, bad validity, no environments, no `app` topic or
+/// control characters in the name prefix.
 pub fn load_push(
     home_templates: Option<&Path>,
     env: PushEnvironment,
@@ -268,6 +273,8 @@ pub fn load_push(
     Ok(t)
 }
 
+/// The provisioning-profile template (override or built-in). Refuses a
+/// wrong `kind`, bad validity or a platform that is not a plain name.
 pub fn load_profile(home_templates: Option<&Path>) -> Result<ProfileTemplate, CaError> {
     let (origin, text) = source(home_templates, PROFILE)?;
     let t: ProfileTemplate = parse(&origin, &text)?;

@@ -26,11 +26,16 @@ const KEY_LABELS: [&str; 4] = [
 ];
 
 /// The encodings a key file can be in.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyFormat {
+    /// PKCS#8 `PrivateKeyInfo` (`PRIVATE KEY`), unencrypted.
     Pkcs8,
+    /// PKCS#8 `EncryptedPrivateKeyInfo` (`ENCRYPTED PRIVATE KEY`).
     EncryptedPkcs8,
+    /// PKCS#1 RSA (`RSA PRIVATE KEY`), plain or legacy-encrypted PEM.
     Pkcs1,
+    /// SEC1 EC (`EC PRIVATE KEY`), plain or legacy-encrypted PEM.
     Sec1,
 }
 
@@ -137,7 +142,8 @@ pub(crate) fn load_private_key_budgeted(
     }
 }
 
-/// Loads a private key in any supported format (see [`load_private_key_with_format`]).
+/// Loads a private key in any format the module docs list, PEM or DER;
+/// an encrypted key needs `pass`.
 pub fn load_private_key(bytes: &[u8], pass: Option<&Secret>) -> Result<PrivateKey, KeyError> {
     load_private_key_with_format(bytes, pass).map(|(k, _)| k)
 }

@@ -5,6 +5,8 @@
 //! Keys pushca generates are ECDSA P-256/P-384 (ring) or RSA 2048/3072/4096
 //! (`rsa` crate, key generation only: see README on RUSTSEC-2023-0071).
 
+#![warn(missing_docs)]
+
 use std::borrow::Cow;
 use std::fmt;
 
@@ -15,7 +17,7 @@ use zeroize::Zeroizing;
 
 pub mod decode;
 pub(crate) mod legacy_pem;
-pub(crate) mod signer;
+pub mod signer;
 
 use crate::secret::Secret;
 
@@ -30,11 +32,14 @@ pub(crate) const PBKDF2_ITERATIONS: u32 = 100_000;
 /// Most PBKDF2 iterations pushca writes: the most its reader opens within one
 /// file's work budget ([`crate::pbe::WORK_LIMIT`]) when both encodings of an
 /// empty passphrase are tried, so every key it writes can be read back.
-pub(crate) const MAX_WRITE_ITERATIONS: u32 = (crate::pbe::WORK_LIMIT / 2) as u32;
+pub const MAX_WRITE_ITERATIONS: u32 = (crate::pbe::WORK_LIMIT / 2) as u32;
 
+/// Why a private key could not be generated, read, decrypted or encoded.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// The passphrase does not decrypt the key (or the ciphertext is damaged:
+    /// the two cannot be told apart).
     #[error("wrong passphrase, or the encrypted key is corrupt")]
     WrongPassphrase,
     /// The key does not parse: `context` says what was being read or what
@@ -42,22 +47,39 @@ pub enum KeyError {
     /// (der, pkcs1, sec1, spki, rsa, rcgen, a PEM or PBE error).
     #[error("not a private key: {context}{}", crate::error::Paren(.source))]
     Malformed {
+        /// What was being read, or what is wrong.
         context: Cow<'static, str>,
+        /// The lower crate's error, when one found the fault.
         #[source]
         source: Option<crate::error::BoxError>,
     },
+    /// A key type, curve or encryption scheme pushca does not handle (named).
     #[error("unsupported key: {0}")]
     Unsupported(String),
+    /// The random source or the key generator failed.
     #[error("key generation failed: {0}")]
     Generation(#[source] crate::error::BoxError),
+    /// Encrypting or encoding a key failed.
     #[error("encryption failed: {0}")]
     Encryption(#[source] crate::error::BoxError),
+    /// Signing with the key failed (rcgen's error).
     #[error("key generation failed: signing failed ({0})")]
     Signing(#[source] rcgen::Error),
+    /// An RSA key of more than 8192 bits, refused before any work on it.
     #[error("RSA key of {bits} bits refused: pushca accepts at most 8192 bits")]
-    RsaTooLarge { bits: usize },
+    RsaTooLarge {
+        /// The key's modulus size.
+        bits: usize,
+    },
+    /// Decrypting would cost more key-derivation work than one file may
+    /// ([`crate::pbe::WORK_LIMIT`]).
     #[error("the key file asks for more key-derivation work than pushca's limit for one file ({needed} > {limit} units)")]
-    WorkLimit { needed: u64, limit: u64 },
+    WorkLimit {
+        /// Units the file asks for, in total.
+        needed: u64,
+        /// Units allowed.
+        limit: u64,
+    },
 }
 
 impl KeyError {
@@ -116,21 +138,28 @@ impl From<crate::pbe::PbeError> for KeyError {
 }
 
 /// The key types pushca generates (`--key-type`).
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum KeyType {
+    /// ECDSA on P-256 (`ec-p256`), the default.
     #[serde(rename = "ec-p256")]
     EcP256,
+    /// ECDSA on P-384 (`ec-p384`).
     #[serde(rename = "ec-p384")]
     EcP384,
+    /// RSA, 2048-bit modulus (`rsa-2048`).
     #[serde(rename = "rsa-2048")]
     Rsa2048,
+    /// RSA, 3072-bit modulus (`rsa-3072`).
     #[serde(rename = "rsa-3072")]
     Rsa3072,
+    /// RSA, 4096-bit modulus (`rsa-4096`).
     #[serde(rename = "rsa-4096")]
     Rsa4096,
 }
 
 impl KeyType {
+    /// Every key type, in the order they are offered.
     pub const ALL: [KeyType; 5] = [
         KeyType::EcP256,
         KeyType::EcP384,
@@ -139,6 +168,7 @@ impl KeyType {
         KeyType::Rsa4096,
     ];
 
+    /// The name `FromStr` accepts and serde writes, e.g. `ec-p256`.
     pub fn name(self) -> &'static str {
         match self {
             KeyType::EcP256 => "ec-p256",
@@ -176,10 +206,17 @@ impl std::str::FromStr for KeyType {
 }
 
 /// What a key is, as far as pushca cares.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyAlgorithm {
-    Rsa { bits: usize },
+    /// RSA of any size pushca reads.
+    Rsa {
+        /// The modulus size.
+        bits: usize,
+    },
+    /// ECDSA on P-256.
     EcP256,
+    /// ECDSA on P-384.
     EcP384,
 }
 

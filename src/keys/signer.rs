@@ -1,6 +1,6 @@
 //! The one signer: a zeroizing private key that signs certificates and CRLs
 //! (through rcgen, as an [`rcgen::SigningKey`]) and CMS SignedData (profiles,
-//! the gateway policy signature) with [`Signer::sign`].
+//! the gateway policy signature) with `Signer::sign`.
 
 use super::{KeyAlgorithm, KeyError, PrivateKey};
 

@@ -28,16 +28,21 @@ pub(crate) enum MacAlg {
     Sha256,
 }
 
+/// Why the PKCS#12 integrity MAC could not be checked or computed (a source
+/// of [`super::P12Error`]).
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum MacError {
+    /// A MAC digest or iteration count pushca does not handle (named).
     #[error("unsupported: {0}")]
     Unsupported(String),
     /// The MAC could not be computed or encoded: what was being done, and the
     /// lower crate's error.
     #[error("{context} ({source})")]
     Malformed {
+        /// What was being done.
         context: &'static str,
+        /// The lower crate's error.
         #[source]
         source: crate::error::BoxError,
     },

@@ -10,6 +10,8 @@
 //! Writes three profiles ([`Profile`]) and certificate-only trust stores that Java
 //! `KeyStore` loads ([`write_truststore`]).
 
+#![warn(missing_docs)]
+
 use crate::keys::{KeyError, PrivateKey};
 
 mod ber;
@@ -46,29 +48,40 @@ impl CertEntry {
 /// A private key found in (or to be put in) a PKCS#12 file.
 #[derive(Debug, Clone)]
 pub struct KeyEntry {
+    /// The key.
     pub key: PrivateKey,
+    /// `friendlyName` attribute, if any.
     pub friendly_name: Option<String>,
+    /// `localKeyId` attribute, if any: pairs the key with its certificate.
     pub local_key_id: Option<Vec<u8>>,
 }
 
 /// Everything pushca takes from a PKCS#12 file.
 #[derive(Debug, Clone, Default)]
 pub struct Pkcs12Contents {
+    /// The certificates, in file order.
     pub certs: Vec<CertEntry>,
+    /// The private keys, in file order.
     pub keys: Vec<KeyEntry>,
 }
 
+/// Why a PKCS#12 file could not be read or written.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum P12Error {
+    /// The input is PEM text, not a DER PKCS#12 file.
     #[error("this is a PEM file, not PKCS#12 (.p12/.pfx is binary DER)")]
     Pem,
+    /// The outer structure does not decode as a PFX.
     #[error("not a PKCS#12 file ({0})")]
     NotPkcs12(#[source] der::Error),
+    /// The file starts like a PFX but ends early.
     #[error("truncated PKCS#12 file ({0})")]
     Truncated(#[source] der::Error),
+    /// The integrity MAC does not verify with the password.
     #[error("wrong password (MAC verification failed)")]
     WrongPasswordMac,
+    /// An encrypted bag or key does not decrypt with the password.
     #[error("wrong password (decryption failed)")]
     WrongPasswordDecrypt,
     /// The file does not parse past its outer structure: `context` says what
@@ -76,18 +89,32 @@ pub enum P12Error {
     /// (der, a PBE or MAC error) when one found the fault.
     #[error("corrupt PKCS#12 file: {context}{}", crate::error::Paren(.source))]
     Corrupt {
+        /// What was being read, or what is wrong.
         context: std::borrow::Cow<'static, str>,
+        /// The lower crate's error, when one found the fault.
         #[source]
         source: Option<crate::error::BoxError>,
     },
+    /// A feature pushca does not read (named): an algorithm, public-key
+    /// encrypted safes, an unknown bag.
     #[error("unsupported PKCS#12 file: {0}")]
     Unsupported(String),
+    /// A key in the file (or to be written) is not usable.
     #[error("{0}")]
     Key(#[from] KeyError),
+    /// Encrypting or encoding the output failed.
     #[error("cannot write PKCS#12: {0}")]
     Write(#[source] crate::error::BoxError),
+    /// Reading would cost more key-derivation work than one file may
+    /// ([`crate::pbe::WORK_LIMIT`]); refused before the work is done.
     #[error("the file asks for more key-derivation work than pushca's limit for one file ({needed} > {limit} units)")]
-    WorkLimit { needed: u64, limit: u64 },
+    WorkLimit {
+        /// Units the file asks for, in total.
+        needed: u64,
+        /// Units allowed.
+        limit: u64,
+    },
+    /// A DER structure built to exhaust a decoder (see [`crate::der_limits`]).
     #[error("PKCS#12 file has {0}: refused as hostile")]
     Hostile(#[from] crate::der_limits::Hostile),
 }
@@ -179,6 +206,9 @@ impl Pkcs12Contents {
         None
     }
 
+    /// The certificate the key belongs to: the one whose `localKeyId` matches
+    /// the key's, else whose public key matches, else the only certificate of
+    /// a file with a key. `None` when none can be told.
     pub fn leaf(&self) -> Option<&CertEntry> {
         self.leaf_index().and_then(|i| self.certs.get(i))
     }

@@ -7,6 +7,8 @@
 //! Used by PKCS#12 files (bags and MAC), encrypted PKCS#8 keys (CA keys
 //! included) and legacy encrypted PEM keys.
 
+#![warn(missing_docs)]
+
 use cbc::cipher::block_padding::Pkcs7;
 use cbc::cipher::{BlockCipher, BlockDecryptMut, BlockEncryptMut, InnerIvInit, KeyInit, KeyIvInit};
 use der::asn1::{ObjectIdentifier, OctetString};
@@ -44,7 +46,7 @@ pub(crate) const MAX_ITERATIONS: u32 = 10_000_000;
 /// PBKDF2-SHA256 CA key at 600,000 iterations, OpenSSL 3 / `-legacy` / Java
 /// keytool / Keychain / Windows files and `openssl pkcs8 -scrypt` keys open
 /// with room to spare.
-pub(crate) const WORK_LIMIT: u64 = 3_000_000;
+pub const WORK_LIMIT: u64 = 3_000_000;
 
 /// Why a decryption did not produce plaintext, or an encryption no ciphertext.
 #[non_exhaustive]
@@ -57,11 +59,18 @@ pub enum PbeError {
     /// The parameters do not parse: `context` says what was being read or
     /// what is wrong; `source` is the lower crate's error when one found it.
     Malformed {
+        /// What was being read, or what is wrong.
         context: Cow<'static, str>,
+        /// The lower crate's error, when one found the fault.
         source: Option<BoxError>,
     },
     /// The file asks for more key-derivation work than [`WORK_LIMIT`].
-    WorkLimit { needed: u64, limit: u64 },
+    WorkLimit {
+        /// Units the file asks for, in total.
+        needed: u64,
+        /// Units allowed.
+        limit: u64,
+    },
     /// Encrypting failed (a lower crate's error while building the parameters,
     /// the ciphertext or their encoding).
     Encryption(BoxError),
