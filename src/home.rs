@@ -16,37 +16,64 @@
 //! group or others or owned by another user (key and store files also must not
 //! be readable by them), and says which `chmod`/`chown` fixes it.
 
+#![warn(missing_docs)]
+
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+/// A pushca home directory (see the module docs for its layout). Holds only
+/// the path: nothing is read or checked until a method asks.
 #[derive(Debug, Clone)]
 pub struct Home {
     root: PathBuf,
 }
 
 /// What is wrong with a path of the home.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exposure {
-    /// Owned by another user (uid).
-    ForeignOwner { uid: u32 },
-    /// Group or others may write it (mode bits).
-    Writable { mode: u32 },
-    /// Group or others may read a secret file (mode bits).
-    Readable { mode: u32 },
+    /// Owned by another user.
+    ForeignOwner {
+        /// The owner's uid.
+        uid: u32,
+    },
+    /// Group or others may write it.
+    Writable {
+        /// The permission bits (`st_mode & 0o7777`).
+        mode: u32,
+    },
+    /// Group or others may read a secret file.
+    Readable {
+        /// The permission bits (`st_mode & 0o7777`).
+        mode: u32,
+    },
 }
 
+/// Why a home cannot be found or used.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum HomeError {
+    /// No home was given and `$HOME` is unset or empty.
     #[error("no home directory given")]
     Unknown,
+    /// A path of the home others may change (or read, for secrets); the
+    /// message names the `chmod`/`chown` that fixes it.
     #[error("{} is not private: {}; fix: {}", path.display(), describe(.problem), fix(path, .problem))]
-    NotPrivate { path: PathBuf, problem: Exposure },
+    NotPrivate {
+        /// The directory or file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: Exposure,
+    },
+    /// The home path exists and is not a directory.
     #[error("{} is not a directory", .0.display())]
     NotADirectory(PathBuf),
+    /// A path of the home could not be inspected or created.
     #[error("cannot inspect {}: {source}", path.display())]
     Inspect {
+        /// The path.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
@@ -137,6 +164,7 @@ fn check(path: &Path, secret: bool) -> Result<(), HomeError> {
 }
 
 impl Home {
+    /// The home at `root` (nothing is checked yet).
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Home { root: root.into() }
     }
@@ -152,25 +180,29 @@ impl Home {
         }
     }
 
+    /// The home directory.
     pub fn root(&self) -> &Path {
         &self.root
     }
+    /// The SQLite store, `<home>/pushca.db`.
     pub fn db_path(&self) -> PathBuf {
         self.root.join("pushca.db")
     }
+    /// The CA's certificates and keys, `<home>/ca`.
     pub fn ca_dir(&self) -> PathBuf {
         self.root.join("ca")
     }
-    pub fn templates_dir(&self) -> PathBuf {
+    pub(crate) fn templates_dir(&self) -> PathBuf {
         self.root.join("templates")
     }
+    /// Whether `init` has run here (the store file exists).
     pub fn is_initialized(&self) -> bool {
         self.db_path().is_file()
     }
 
     /// The home's privacy check (see the module docs). Run before the home is
     /// used: opening the store, unlocking a key, reading templates.
-    pub fn check_private(&self) -> Result<(), HomeError> {
+    pub(crate) fn check_private(&self) -> Result<(), HomeError> {
         check(&self.root, false)?;
         let ca = self.ca_dir();
         check(&ca, false)?;
@@ -198,7 +230,7 @@ impl Home {
 
     /// Creates the home (mode 0700) if missing. An existing directory must
     /// already be private: it is never silently re-permissioned.
-    pub fn create_private(&self) -> Result<(), HomeError> {
+    pub(crate) fn create_private(&self) -> Result<(), HomeError> {
         if self.root.exists() {
             if !self.root.is_dir() {
                 return Err(HomeError::NotADirectory(self.root.clone()));

@@ -2,6 +2,8 @@
 //! printed. Where a secret comes *from* (`pass:`, `env:`, `fd:`...) is the
 //! binary's business, not the library's.
 
+#![warn(missing_docs)]
+
 use zeroize::Zeroizing;
 
 /// A passphrase or password. Zeroized on drop; never printed by `Debug`.
@@ -9,20 +11,23 @@ use zeroize::Zeroizing;
 pub struct Secret(Zeroizing<String>);
 
 impl Secret {
+    /// Wraps `s`; the copy in the returned value is zeroized on drop.
     pub fn new(s: impl Into<String>) -> Self {
         Secret(Zeroizing::new(s.into()))
     }
+    /// The secret as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
+    /// The secret's UTF-8 bytes.
     pub fn as_bytes(&self) -> &[u8] {
         self.0.as_bytes()
     }
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
     /// Number of characters that are not whitespace (passphrase rules count these).
-    pub fn non_blank_chars(&self) -> usize {
+    pub(crate) fn non_blank_chars(&self) -> usize {
         self.0.chars().filter(|c| !c.is_whitespace()).count()
     }
 }
@@ -32,14 +37,19 @@ impl Secret {
 pub const MAX_SECRET_BYTES: usize = 1024;
 
 /// Shortest CA passphrase accepted, in non-blank characters.
-pub const MIN_CA_PASSPHRASE: usize = 8;
+pub(crate) const MIN_CA_PASSPHRASE: usize = 8;
 
 /// Why a new passphrase was refused.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PassphraseError {
+    /// A CA passphrase with too few non-blank characters.
     #[error("the CA passphrase is too short: it needs at least {min} non-blank characters")]
-    TooShort { min: usize },
+    TooShort {
+        /// The fewest non-blank characters accepted.
+        min: usize,
+    },
+    /// An empty password for an output file, which would leave it unprotected.
     #[error("an empty password would leave the output unprotected")]
     Empty,
 }
@@ -54,7 +64,8 @@ impl PassphraseError {
     }
 }
 
-/// The rule for a new CA passphrase: at least [`MIN_CA_PASSPHRASE`] non-blank characters.
+/// The rule for a new CA passphrase: at least 8 non-blank characters
+/// ([`PassphraseError::TooShort`] carries the number).
 pub fn check_ca_passphrase(s: &Secret) -> Result<(), PassphraseError> {
     if s.non_blank_chars() < MIN_CA_PASSPHRASE {
         return Err(PassphraseError::TooShort {

@@ -17,27 +17,27 @@ use crate::pem::encode as pem_encode;
 use crate::secret::Secret;
 
 /// What `init` needs to know.
-pub struct InitParams<'a> {
-    pub team_name: &'a str,
-    pub team_id: &'a str,
-    pub country: &'a str,
-    pub key_type: KeyType,
-    pub now: OffsetDateTime,
+pub(crate) struct InitParams<'a> {
+    pub(crate) team_name: &'a str,
+    pub(crate) team_id: &'a str,
+    pub(crate) country: &'a str,
+    pub(crate) key_type: KeyType,
+    pub(crate) now: OffsetDateTime,
     /// `<home>/templates`, for overrides.
-    pub templates_dir: Option<&'a Path>,
+    pub(crate) templates_dir: Option<&'a Path>,
 }
 
 /// A certificate and its key, in memory.
-pub struct CertAndKey {
-    pub der: Vec<u8>,
-    pub key: PrivateKey,
+pub(crate) struct CertAndKey {
+    pub(crate) der: Vec<u8>,
+    pub(crate) key: PrivateKey,
 }
 
 /// The three certificates and keys `init` makes.
-pub struct Hierarchy {
-    pub root: CertAndKey,
-    pub issuing: CertAndKey,
-    pub profile_signer: CertAndKey,
+pub(crate) struct Hierarchy {
+    pub(crate) root: CertAndKey,
+    pub(crate) issuing: CertAndKey,
+    pub(crate) profile_signer: CertAndKey,
 }
 
 /// Where the CA material lives in the home.
@@ -46,26 +46,29 @@ pub struct CaFiles {
 }
 
 impl CaFiles {
+    /// The CA files under `ca_dir` (a home's `ca/` directory); nothing is read yet.
     pub fn new(ca_dir: impl Into<PathBuf>) -> Self {
         CaFiles { dir: ca_dir.into() }
     }
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
-    pub fn cert(&self, name: &str) -> PathBuf {
+    pub(crate) fn cert(&self, name: &str) -> PathBuf {
         self.dir.join(format!("{name}.pem"))
     }
-    pub fn key(&self, name: &str) -> PathBuf {
+    pub(crate) fn key(&self, name: &str) -> PathBuf {
         self.dir.join(format!("{name}.key"))
     }
     /// Issuing CA then root CA, the chain handed to TLS peers.
-    pub fn chain(&self) -> PathBuf {
+    pub(crate) fn chain(&self) -> PathBuf {
         self.dir.join("chain.pem")
     }
 }
 
-pub const ROOT: &str = "root";
+pub(crate) const ROOT: &str = "root";
+/// File stem of the issuing CA's certificate and key (`issuing.pem`, `issuing.key`).
 pub const ISSUING: &str = "issuing";
+/// File stem of the profile-signing certificate and key.
 pub const PROFILE_SIGNER: &str = "profile-signer";
 
 fn subject(t: &AuthorityTemplate, ph: &Placeholders<'_>) -> Result<DistinguishedName, CaError> {
@@ -132,7 +135,7 @@ fn build_err(e: rcgen::Error) -> CaError {
 }
 
 /// Makes the root CA, the issuing CA and the profile-signing certificate.
-pub fn create_hierarchy(p: &InitParams<'_>) -> Result<Hierarchy, CaError> {
+pub(crate) fn create_hierarchy(p: &InitParams<'_>) -> Result<Hierarchy, CaError> {
     let ph = Placeholders {
         team_name: p.team_name,
         team_id: p.team_id,
@@ -189,7 +192,11 @@ pub const CA_KEY_ITERATIONS: u32 = 600_000;
 /// Writes the hierarchy into `files.dir()`: certificates (0644), encrypted keys
 /// (0600, PBES2 with [`CA_KEY_ITERATIONS`]) and `chain.pem`. All files are
 /// staged first and renamed together.
-pub fn write_hierarchy(files: &CaFiles, h: &Hierarchy, pass: &Secret) -> Result<(), CaError> {
+pub(crate) fn write_hierarchy(
+    files: &CaFiles,
+    h: &Hierarchy,
+    pass: &Secret,
+) -> Result<(), CaError> {
     fsutil::create_private_dir(files.dir())?;
     let mut batch = AtomicBatch::new();
     for (name, ck) in [
@@ -219,7 +226,7 @@ fn key_file(key: &PrivateKey, pass: &Secret, iterations: u32) -> Result<String, 
 
 /// Re-encrypts the three CA keys in `files` under the same passphrase with
 /// `iterations` PBKDF2 iterations (1 to [`crate::keys::MAX_WRITE_ITERATIONS`]),
-/// in the format [`write_hierarchy`] writes; only the iteration count, salt
+/// in the format `init` writes; only the iteration count, salt
 /// and IV change. Each key is first unlocked and checked against its
 /// certificate; the three files (mode 0600) are replaced together, or none is.
 ///
@@ -244,7 +251,8 @@ pub fn reencrypt_keys(files: &CaFiles, pass: &Secret, iterations: u32) -> Result
     Ok(batch.commit()?)
 }
 
-/// Reads one PEM certificate written by [`write_hierarchy`].
+/// The CA certificate `name` of `files` (`root`, [`ISSUING`] or
+/// [`PROFILE_SIGNER`]) as DER; refuses a file that is not one PEM certificate.
 pub fn read_ca_cert(files: &CaFiles, name: &str) -> Result<Vec<u8>, CaError> {
     let path = files.cert(name);
     let bytes = fsutil::read_input(&path)?;
@@ -258,7 +266,7 @@ pub fn read_ca_cert(files: &CaFiles, name: &str) -> Result<Vec<u8>, CaError> {
 }
 
 /// Decrypts one CA key and checks that it belongs to its certificate.
-pub fn unlock_key(
+pub(crate) fn unlock_key(
     files: &CaFiles,
     name: &str,
     cert_der: &[u8],

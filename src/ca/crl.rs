@@ -27,7 +27,7 @@ pub const REASONS: &[(&str, RevocationReason)] = &[
 /// The canonical RFC 5280 name of a reason given in any case, with or
 /// without dashes or underscores (`key-compromise`, `KEYCOMPROMISE`).
 /// `removeFromCRL` is refused: it only exists in delta CRLs.
-pub fn reason_name(input: &str) -> Option<&'static str> {
+pub(crate) fn reason_name(input: &str) -> Option<&'static str> {
     let norm: String = input
         .chars()
         .filter(|c| *c != '-' && *c != '_')
@@ -45,13 +45,13 @@ fn reason_code(name: &str) -> Option<RevocationReason> {
 
 /// A certificate on the CRL.
 #[derive(Debug, Clone)]
-pub struct CrlEntry {
+pub(crate) struct CrlEntry {
     /// Serial, lowercase hex.
-    pub serial: String,
-    pub revoked_at: i64,
+    pub(crate) serial: String,
+    pub(crate) revoked_at: i64,
     /// Canonical reason name ([`reason_name`]); `None` or `unspecified` adds no
     /// reason code extension (RFC 5280 5.3.1: absent rather than unspecified).
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
 }
 
 fn ts(t: i64) -> Result<OffsetDateTime, CaError> {
@@ -66,7 +66,7 @@ fn minimal(b: &[u8]) -> &[u8] {
 }
 
 /// Signs a CRL (DER) with the issuing CA.
-pub fn sign_crl(
+pub(crate) fn sign_crl(
     issuer: &Issuer,
     entries: &[CrlEntry],
     number: u64,

@@ -18,6 +18,7 @@ use x509_parser::x509::{SubjectPublicKeyInfo, X509Name};
 
 use crate::keys::{KeyAlgorithm, OID_P256, OID_P384};
 
+/// Why a certificate signing request was refused.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum CsrError {
@@ -26,21 +27,28 @@ pub enum CsrError {
     /// fault (der, spki, a PEM error, rcgen, a key error).
     #[error("not a certificate signing request: {context}{}", crate::error::Paren(.source))]
     Malformed {
+        /// What was being read, or what is wrong.
         context: Cow<'static, str>,
+        /// The lower crate's error, when one found the fault.
         #[source]
         source: Option<crate::error::BoxError>,
     },
+    /// Signed with a broken algorithm (named): MD5, MD4, MD2 or DSA.
     #[error("CSR signature algorithm {0} is not accepted (MD5, MD4, MD2 and DSA are broken; use SHA-256 or stronger)")]
     WeakSignatureAlgorithm(&'static str),
+    /// Signed with an algorithm pushca does not verify (its OID or name).
     #[error("CSR signature algorithm {0} is not supported")]
     UnsupportedSignatureAlgorithm(String),
+    /// The signature does not verify with the request's own key.
     #[error("CSR signature does not verify: the request was altered or signed by another key")]
     BadSignature,
     /// The request's key is refused: `reason` says why; `source` is the
     /// parser's error when the key does not parse.
     #[error("CSR key rejected: {reason}{}", crate::error::Paren(.source))]
     WeakKey {
+        /// Why the key is refused.
         reason: Cow<'static, str>,
+        /// The parser's error, when the key does not parse.
         #[source]
         source: Option<crate::error::BoxError>,
     },
@@ -85,10 +93,14 @@ impl CsrError {
 }
 
 /// Something about a CSR that is accepted but worth a line to the user.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CsrWarning {
-    /// Signed with SHA-1 (the named algorithm).
-    Sha1Signature { algorithm: &'static str },
+    /// Signed with SHA-1.
+    Sha1Signature {
+        /// The signature algorithm's name, e.g. `sha1WithRSAEncryption`.
+        algorithm: &'static str,
+    },
 }
 
 impl std::fmt::Display for CsrWarning {
@@ -107,6 +119,7 @@ impl std::fmt::Display for CsrWarning {
 pub struct CheckedCsr {
     /// DER SubjectPublicKeyInfo exactly as in the CSR.
     pub spki_der: Vec<u8>,
+    /// The key's algorithm and size.
     pub algorithm: KeyAlgorithm,
     /// The subject the requester asked for, for display only (never copied).
     pub requested_subject: String,
@@ -157,7 +170,7 @@ fn sig_alg(oid: &str) -> Option<(SigAlg, &'static str)> {
 
 /// Reads a CSR in PEM (`CERTIFICATE REQUEST` or the older `NEW CERTIFICATE
 /// REQUEST`, text around it allowed) or DER.
-pub fn csr_der_from_bytes(bytes: &[u8]) -> Result<Vec<u8>, CsrError> {
+pub(crate) fn csr_der_from_bytes(bytes: &[u8]) -> Result<Vec<u8>, CsrError> {
     use crate::pem::Found;
     match crate::pem::der_or_block(bytes, &["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"]) {
         Ok(Found::Der(der)) => Ok(der.to_vec()),

@@ -15,26 +15,35 @@ use crate::x509ext::{self, ARC_TOPICS, ARC_UID};
 
 /// Who a push certificate is for.
 pub struct PushSubject<'a> {
+    /// The App ID's bundle ID: the certificate's UID and its topics.
     pub bundle_id: &'a str,
+    /// The team ID (subject OU).
     pub team_id: &'a str,
+    /// The team's name (subject O).
     pub team_name: &'a str,
+    /// Two-letter country code (subject C).
     pub country: &'a str,
 }
 
 /// A certificate pushca just signed.
 #[derive(Debug, Clone)]
 pub struct IssuedCertificate {
+    /// The certificate, DER.
     pub der: Vec<u8>,
     /// Serial, lowercase hex (see [`serial::serial_hex`]).
     pub serial: String,
+    /// SHA-256 fingerprint of `der`, lowercase hex without separators.
     pub sha256: String,
+    /// The subject, as displayed (RFC 4514 string).
     pub subject: String,
+    /// Start of validity.
     pub not_before: OffsetDateTime,
+    /// End of validity (after the template's months or days).
     pub not_after: OffsetDateTime,
 }
 
 /// Adds calendar months, clamping the day to the target month's length.
-pub fn add_months(t: OffsetDateTime, months: u32) -> OffsetDateTime {
+pub(crate) fn add_months(t: OffsetDateTime, months: u32) -> OffsetDateTime {
     let total = t.year() * 12 + (t.month() as i32 - 1) + months as i32;
     let (year, month0) = (total.div_euclid(12), total.rem_euclid(12));
     let month = time::Month::try_from(month0 as u8 + 1).unwrap_or(time::Month::January);
@@ -47,7 +56,7 @@ pub fn add_months(t: OffsetDateTime, months: u32) -> OffsetDateTime {
 }
 
 impl PushTemplate {
-    pub fn not_after(&self, not_before: OffsetDateTime) -> OffsetDateTime {
+    pub(crate) fn not_after(&self, not_before: OffsetDateTime) -> OffsetDateTime {
         match (self.validity_months, self.validity_days) {
             (Some(m), _) => add_months(not_before, m),
             (None, Some(d)) => not_before + time::Duration::days(i64::from(d)),

@@ -22,7 +22,7 @@ impl std::fmt::Debug for Issuer {
 }
 
 /// The issuing CA ("Developer Relations"): an [`Issuer`].
-pub type IssuingCa = Issuer;
+pub(crate) type IssuingCa = Issuer;
 
 // `cert issue` signs a batch from several threads sharing one issuer (ring's
 // key pairs are Send + Sync): keep it so.
@@ -49,7 +49,7 @@ impl Issuer {
     }
 
     /// An issuer from a certificate and its key (checked to match).
-    pub fn new(cert_der: Vec<u8>, signer: Signer) -> Result<Issuer, CaError> {
+    pub(crate) fn new(cert_der: Vec<u8>, signer: Signer) -> Result<Issuer, CaError> {
         let (_, cert) = x509_parser::parse_x509_certificate(&cert_der)
             .map_err(|e| CaError::NotCertificate(e.into()))?;
         if cert.public_key().raw != signer.public_key_der().as_slice() {
@@ -63,10 +63,12 @@ impl Issuer {
         Ok(Issuer { cert_der, inner })
     }
 
+    /// The CA's certificate, DER.
     pub fn cert_der(&self) -> &[u8] {
         &self.cert_der
     }
 
+    /// The CA's key, for signing CMS (profiles, gateway policies).
     pub fn signer(&self) -> &Signer {
         self.inner.key()
     }

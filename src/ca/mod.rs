@@ -7,12 +7,14 @@
 //!                                                 └─ CRLs
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod authority;
 pub mod crl;
 pub mod csr;
-pub mod issue;
-pub mod issuer;
-pub mod serial;
+pub(crate) mod issue;
+pub(crate) mod issuer;
+pub(crate) mod serial;
 pub mod templates;
 
 use std::fmt;
@@ -20,11 +22,13 @@ use std::fmt;
 use crate::x509ext::Environment;
 
 pub use crate::x509::CertSummary;
-pub use authority::{create_hierarchy, CaFiles, Hierarchy, InitParams};
 pub use csr::{check_csr, CheckedCsr, CsrError};
 pub use issue::{IssuedCertificate, PushSubject};
-pub use issuer::{Issuer, IssuingCa};
+pub use issuer::Issuer;
+pub(crate) use issuer::IssuingCa;
 
+/// Why the CA could not read its templates or files, unlock a key, check a CSR or
+/// build a certificate.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum CaError {
@@ -32,38 +36,60 @@ pub enum CaError {
     /// `source` is the lower error (reading the file, TOML's) when there is one.
     #[error("template {name}: {reason}")]
     Template {
+        /// The template's name, or the file it came from.
         name: String,
+        /// What is wrong, in one line.
         reason: String,
+        /// The lower error, when there is one.
         #[source]
         source: Option<crate::error::BoxError>,
     },
+    /// The CSR was refused.
     #[error(transparent)]
     Csr(#[from] CsrError),
+    /// A key could not be generated, read or encoded.
     #[error(transparent)]
     Key(#[from] crate::keys::KeyError),
+    /// Reading or writing a file failed.
     #[error(transparent)]
     Fs(#[from] crate::fsutil::FsError),
+    /// A CA certificate of the home that pushca cannot use: not a
+    /// certificate, or lacking a part it needs.
     #[error("{}: {reason}", path.display())]
     CaFile {
+        /// The file, or which certificate when no file is at hand.
         path: std::path::PathBuf,
+        /// What is wrong with it.
         reason: &'static str,
     },
+    /// A CA key file does not hold a readable key.
     #[error("{}: {source}", path.display())]
     CaKey {
+        /// The key file.
         path: std::path::PathBuf,
+        /// Why the key could not be read.
         #[source]
         source: crate::keys::KeyError,
     },
+    /// The passphrase does not decrypt this CA key file.
     #[error("CA passphrase is wrong (cannot decrypt {})", .0.display())]
     WrongPassphrase(std::path::PathBuf),
+    /// A CA key does not match its certificate.
     #[error("the CA key does not belong to the certificate {what} (the CA files were mixed up)")]
-    KeyMismatch { what: String },
+    KeyMismatch {
+        /// The certificate: its subject, or its file and the key file.
+        what: String,
+    },
+    /// rcgen could not build or sign the certificate or CRL.
     #[error("certificate building failed: {0}")]
     Build(#[from] rcgen::Error),
+    /// The CSR's key does not re-encode to the bytes in the CSR: not issued.
     #[error("the CSR's public key has a non-canonical encoding")]
     NonCanonicalKey,
+    /// A push extension (topics, environment) could not be encoded.
     #[error(transparent)]
     Extension(#[from] crate::x509ext::ExtError),
+    /// A country code that is not two ASCII letters.
     #[error("invalid country code '{0}': expected two letters, like US")]
     InvalidCountry(String),
     /// A certificate (or a CRL's part) that cannot be read: what is wrong,
@@ -97,7 +123,9 @@ impl CaError {
 /// Push environments a certificate can be issued for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PushEnvironment {
+    /// The sandbox (development) APNs environment only.
     Development,
+    /// The production APNs environment only.
     Production,
     /// "Sandbox & Production": carries both environment extensions.
     Universal,
@@ -113,12 +141,14 @@ impl PushEnvironment {
         }
     }
 
+    /// Every environment, in the order they are listed to users.
     pub const ALL: [PushEnvironment; 3] = [
         PushEnvironment::Development,
         PushEnvironment::Production,
         PushEnvironment::Universal,
     ];
 
+    /// The lowercase name `FromStr` accepts: `development`, `production` or `universal`.
     pub fn name(self) -> &'static str {
         match self {
             PushEnvironment::Development => "development",

@@ -4,10 +4,10 @@ use rand::RngCore;
 
 /// Number of random bytes in a serial (RFC 5280 allows up to 20 octets; CA/B
 /// Forum asks for at least 64 random bits; we use 128).
-pub const SERIAL_BYTES: usize = 16;
+pub(crate) const SERIAL_BYTES: usize = 16;
 
 /// A fresh serial as big-endian bytes: 16 octets, positive, no leading zero.
-pub fn random_serial() -> Vec<u8> {
+pub(crate) fn random_serial() -> Vec<u8> {
     let mut rng = rand::rngs::OsRng;
     loop {
         let mut b = [0u8; SERIAL_BYTES];
@@ -21,7 +21,7 @@ pub fn random_serial() -> Vec<u8> {
     }
 }
 
-pub use crate::x509::serial_hex;
+pub(crate) use crate::x509::serial_hex;
 
 #[cfg(test)]
 mod tests {

@@ -12,11 +12,11 @@ use super::{CaError, PushEnvironment};
 use crate::x509ext::{Environment, TopicKind};
 
 /// The templates pushca knows, by file stem.
-pub const ROOT_CA: &str = "root-ca";
-pub const ISSUING_CA: &str = "issuing-ca";
-pub const PROFILE_SIGNER: &str = "profile-signer";
-pub const PROFILE: &str = "profile";
-pub const CRL: &str = "crl";
+pub(crate) const ROOT_CA: &str = "root-ca";
+pub(crate) const ISSUING_CA: &str = "issuing-ca";
+pub(crate) const PROFILE_SIGNER: &str = "profile-signer";
+pub(crate) const PROFILE: &str = "profile";
+pub(crate) const CRL: &str = "crl";
 
 const BUILTIN: &[(&str, &str)] = &[
     (ROOT_CA, include_str!("../../templates/root-ca.toml")),
@@ -44,44 +44,49 @@ const BUILTIN: &[(&str, &str)] = &[
 /// Template for a CA certificate or the profile signer.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AuthorityTemplate {
-    pub kind: String,
-    pub common_name: String,
+pub(crate) struct AuthorityTemplate {
+    pub(crate) kind: String,
+    pub(crate) common_name: String,
     #[serde(default)]
-    pub organizational_unit: Option<String>,
-    pub organization: String,
-    pub validity_days: u32,
+    pub(crate) organizational_unit: Option<String>,
+    pub(crate) organization: String,
+    pub(crate) validity_days: u32,
     #[serde(default)]
-    pub path_len: Option<u8>,
+    pub(crate) path_len: Option<u8>,
     #[serde(default)]
-    pub extended_key_usage: Vec<String>,
+    pub(crate) extended_key_usage: Vec<String>,
 }
 
 /// Template for push certificates of one environment.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PushTemplate {
-    pub kind: String,
+    pub(crate) kind: String,
     #[serde(default)]
-    pub description: String,
-    pub common_name_prefix: String,
+    #[allow(
+        dead_code,
+        reason = "free text for the template's reader; accepted, never used"
+    )]
+    pub(crate) description: String,
+    pub(crate) common_name_prefix: String,
     #[serde(default)]
-    pub validity_months: Option<u32>,
+    pub(crate) validity_months: Option<u32>,
     #[serde(default)]
-    pub validity_days: Option<u32>,
-    pub environments: Vec<Environment>,
-    pub topics: Vec<TopicKind>,
+    pub(crate) validity_days: Option<u32>,
+    pub(crate) environments: Vec<Environment>,
+    pub(crate) topics: Vec<TopicKind>,
 }
 
 /// Template for provisioning profiles.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileTemplate {
-    pub kind: String,
+    pub(crate) kind: String,
     #[serde(default)]
-    pub validity_months: Option<u32>,
+    pub(crate) validity_months: Option<u32>,
     #[serde(default)]
-    pub validity_days: Option<u32>,
+    pub(crate) validity_days: Option<u32>,
+    /// The `Platform` values written into profiles (e.g. `iOS`).
     #[serde(default)]
     pub platform: Vec<String>,
 }
@@ -104,12 +109,12 @@ impl ProfileTemplate {
 /// Template for CRLs.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CrlTemplate {
-    pub kind: String,
-    pub next_update_days: u32,
+pub(crate) struct CrlTemplate {
+    pub(crate) kind: String,
+    pub(crate) next_update_days: u32,
 }
 
-pub fn load_crl(home_templates: Option<&Path>) -> Result<CrlTemplate, CaError> {
+pub(crate) fn load_crl(home_templates: Option<&Path>) -> Result<CrlTemplate, CaError> {
     let (origin, text) = source(home_templates, CRL)?;
     let t: CrlTemplate = parse(&origin, &text)?;
     if t.kind != "crl" {
@@ -130,14 +135,14 @@ pub fn load_crl(home_templates: Option<&Path>) -> Result<CrlTemplate, CaError> {
 }
 
 /// Values substituted for `{team_name}`, `{team_id}` and `{country}`.
-pub struct Placeholders<'a> {
-    pub team_name: &'a str,
-    pub team_id: &'a str,
-    pub country: &'a str,
+pub(crate) struct Placeholders<'a> {
+    pub(crate) team_name: &'a str,
+    pub(crate) team_id: &'a str,
+    pub(crate) country: &'a str,
 }
 
 impl Placeholders<'_> {
-    pub fn apply(&self, s: &str) -> String {
+    pub(crate) fn apply(&self, s: &str) -> String {
         s.replace("{team_name}", self.team_name)
             .replace("{team_id}", self.team_id)
             .replace("{country}", self.country)
@@ -184,7 +189,7 @@ const EKU_NAMES: &[&str] = &[
     "ocspSigning",
 ];
 
-pub fn load_authority(
+pub(crate) fn load_authority(
     home_templates: Option<&Path>,
     name: &str,
 ) -> Result<AuthorityTemplate, CaError> {
@@ -231,10 +236,14 @@ fn check_validity(months: Option<u32>, days: Option<u32>) -> Result<(), String> 
     }
 }
 
-pub fn push_template_name(env: PushEnvironment) -> String {
+pub(crate) fn push_template_name(env: PushEnvironment) -> String {
     format!("push-{}", env.name())
 }
 
+/// The push-certificate template for `env`: the home's override in
+/// `home_templates` when there is one, else the built-in. Refuses a template
+/// with a wrong `kind`, bad validity, no environments, no `app` topic or
+/// control characters in the name prefix.
 pub fn load_push(
     home_templates: Option<&Path>,
     env: PushEnvironment,
@@ -264,6 +273,8 @@ pub fn load_push(
     Ok(t)
 }
 
+/// The provisioning-profile template (override or built-in). Refuses a
+/// wrong `kind`, bad validity or a platform that is not a plain name.
 pub fn load_profile(home_templates: Option<&Path>) -> Result<ProfileTemplate, CaError> {
     let (origin, text) = source(home_templates, PROFILE)?;
     let t: ProfileTemplate = parse(&origin, &text)?;

@@ -26,16 +26,21 @@ const KEY_LABELS: [&str; 4] = [
 ];
 
 /// The encodings a key file can be in.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyFormat {
+    /// PKCS#8 `PrivateKeyInfo` (`PRIVATE KEY`), unencrypted.
     Pkcs8,
+    /// PKCS#8 `EncryptedPrivateKeyInfo` (`ENCRYPTED PRIVATE KEY`).
     EncryptedPkcs8,
+    /// PKCS#1 RSA (`RSA PRIVATE KEY`), plain or legacy-encrypted PEM.
     Pkcs1,
+    /// SEC1 EC (`EC PRIVATE KEY`), plain or legacy-encrypted PEM.
     Sec1,
 }
 
 /// Whether the key file needs a passphrase (encrypted PKCS#8 or legacy encrypted PEM).
-pub fn is_encrypted(bytes: &[u8]) -> bool {
+pub(crate) fn is_encrypted(bytes: &[u8]) -> bool {
     if is_pem(bytes) {
         return pem_blocks(bytes)
             .ok()
@@ -52,7 +57,7 @@ pub fn is_encrypted(bytes: &[u8]) -> bool {
 
 /// Loads a private key in any supported format. `pass` is needed only for
 /// encrypted keys. Returns the key and the format it was in.
-pub fn load_private_key_with_format(
+pub(crate) fn load_private_key_with_format(
     bytes: &[u8],
     pass: Option<&Secret>,
 ) -> Result<(PrivateKey, KeyFormat), KeyError> {
@@ -61,7 +66,7 @@ pub fn load_private_key_with_format(
 
 /// [`load_private_key_with_format`] charging key derivation to `budget`
 /// (one budget per input file, across password attempts).
-pub fn load_private_key_budgeted(
+pub(crate) fn load_private_key_budgeted(
     bytes: &[u8],
     pass: Option<&Secret>,
     budget: &mut WorkBudget,
@@ -137,7 +142,8 @@ pub fn load_private_key_budgeted(
     }
 }
 
-/// Loads a private key in any supported format (see [`load_private_key_with_format`]).
+/// Loads a private key in any format the module docs list, PEM or DER;
+/// an encrypted key needs `pass`.
 pub fn load_private_key(bytes: &[u8], pass: Option<&Secret>) -> Result<PrivateKey, KeyError> {
     load_private_key_with_format(bytes, pass).map(|(k, _)| k)
 }
@@ -147,7 +153,7 @@ fn need_pass() -> KeyError {
 }
 
 /// Decrypts a DER `EncryptedPrivateKeyInfo` with any scheme pushca knows.
-pub fn decrypt_pkcs8(
+pub(crate) fn decrypt_pkcs8(
     der: &[u8],
     pass: &Secret,
     budget: &mut WorkBudget,
@@ -186,7 +192,7 @@ fn wrap_pkcs8(alg: AlgorithmIdentifierRef<'_>, inner: &[u8]) -> Result<PrivateKe
 }
 
 /// PKCS#1 `RSAPrivateKey` DER → key.
-pub fn from_pkcs1_der(der: &[u8]) -> Result<PrivateKey, KeyError> {
+pub(crate) fn from_pkcs1_der(der: &[u8]) -> Result<PrivateKey, KeyError> {
     pkcs1::RsaPrivateKey::from_der(der)
         .map_err(|e| KeyError::malformed("invalid PKCS#1 RSA key", e))?;
     let alg = AlgorithmIdentifierRef {
@@ -198,7 +204,7 @@ pub fn from_pkcs1_der(der: &[u8]) -> Result<PrivateKey, KeyError> {
 
 /// SEC1 `ECPrivateKey` DER (with its named curve) → key. Like OpenSSL, the
 /// curve moves to the PKCS#8 algorithm identifier and the public key stays.
-pub fn from_sec1_der(der: &[u8]) -> Result<PrivateKey, KeyError> {
+pub(crate) fn from_sec1_der(der: &[u8]) -> Result<PrivateKey, KeyError> {
     let ec = sec1::EcPrivateKey::from_der(der)
         .map_err(|e| KeyError::malformed("invalid SEC1 EC key", e))?;
     let curve = ec
@@ -225,7 +231,7 @@ pub fn from_sec1_der(der: &[u8]) -> Result<PrivateKey, KeyError> {
 
 /// The key as PKCS#1 (RSA) or SEC1 (EC, with named curve and public key) DER,
 /// and its PEM label: what `openssl rsa|ec -traditional` writes.
-pub fn to_traditional_der(
+pub(crate) fn to_traditional_der(
     key: &PrivateKey,
 ) -> Result<(Zeroizing<Vec<u8>>, &'static str), KeyError> {
     let info = PrivateKeyInfo::from_der(key.pkcs8_der())
@@ -257,14 +263,14 @@ pub fn to_traditional_der(
 }
 
 /// `-----BEGIN RSA PRIVATE KEY-----` or `-----BEGIN EC PRIVATE KEY-----` PEM.
-pub fn to_traditional_pem(key: &PrivateKey) -> Result<Zeroizing<String>, KeyError> {
+pub(crate) fn to_traditional_pem(key: &PrivateKey) -> Result<Zeroizing<String>, KeyError> {
     let (der, label) = to_traditional_der(key)?;
     Ok(encode_secret(label, &der))
 }
 
 /// The DER `SubjectPublicKeyInfo` of a private key (RSA via the `rsa` crate;
 /// EC from the public key stored with the private key).
-pub fn public_key_spki(key: &PrivateKey) -> Result<Vec<u8>, KeyError> {
+pub(crate) fn public_key_spki(key: &PrivateKey) -> Result<Vec<u8>, KeyError> {
     let info = PrivateKeyInfo::from_der(key.pkcs8_der())
         .map_err(|e| KeyError::malformed("invalid PKCS#8 structure", e))?;
     if info.algorithm.oid == RSA_OID {

@@ -9,7 +9,7 @@ use crate::pbe::{self, PbeError, WorkBudget};
 use crate::secret::Secret;
 
 /// Whether the PEM headers say the block is encrypted.
-pub fn is_encrypted(headers: &[(String, String)]) -> bool {
+pub(crate) fn is_encrypted(headers: &[(String, String)]) -> bool {
     headers.iter().any(|(k, v)| {
         k.eq_ignore_ascii_case("Proc-Type")
             && v.replace(' ', "").eq_ignore_ascii_case("4,ENCRYPTED")
@@ -17,7 +17,7 @@ pub fn is_encrypted(headers: &[(String, String)]) -> bool {
 }
 
 /// Decrypts the DER of a legacy encrypted PEM block given its headers.
-pub fn decrypt(
+pub(crate) fn decrypt(
     headers: &[(String, String)],
     der: &[u8],
     pass: &Secret,

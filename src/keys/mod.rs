@@ -5,36 +5,41 @@
 //! Keys pushca generates are ECDSA P-256/P-384 (ring) or RSA 2048/3072/4096
 //! (`rsa` crate, key generation only: see README on RUSTSEC-2023-0071).
 
+#![warn(missing_docs)]
+
 use std::borrow::Cow;
 use std::fmt;
 
-use pkcs8::der::{Decode, Encode};
+use pkcs8::der::Decode;
 use pkcs8::{pkcs5, PrivateKeyInfo};
 use rand::RngCore;
 use zeroize::Zeroizing;
 
 pub mod decode;
-pub mod legacy_pem;
+pub(crate) mod legacy_pem;
 pub mod signer;
 
 use crate::secret::Secret;
 
-pub const OID_RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
-pub const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
-pub use crate::x509::{OID_P256, OID_P384};
+pub(crate) const OID_RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
+pub(crate) const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
+pub(crate) use crate::x509::{OID_P256, OID_P384};
 
 /// PBKDF2 iterations for keys pushca encrypts (CA keys at rest, `--passout`).
 /// OpenSSL 3 uses 2048; we spend more because these files live on disk for years.
-pub const PBKDF2_ITERATIONS: u32 = 100_000;
+pub(crate) const PBKDF2_ITERATIONS: u32 = 100_000;
 
 /// Most PBKDF2 iterations pushca writes: the most its reader opens within one
 /// file's work budget ([`crate::pbe::WORK_LIMIT`]) when both encodings of an
 /// empty passphrase are tried, so every key it writes can be read back.
 pub const MAX_WRITE_ITERATIONS: u32 = (crate::pbe::WORK_LIMIT / 2) as u32;
 
+/// Why a private key could not be generated, read, decrypted or encoded.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// The passphrase does not decrypt the key (or the ciphertext is damaged:
+    /// the two cannot be told apart).
     #[error("wrong passphrase, or the encrypted key is corrupt")]
     WrongPassphrase,
     /// The key does not parse: `context` says what was being read or what
@@ -42,22 +47,39 @@ pub enum KeyError {
     /// (der, pkcs1, sec1, spki, rsa, rcgen, a PEM or PBE error).
     #[error("not a private key: {context}{}", crate::error::Paren(.source))]
     Malformed {
+        /// What was being read, or what is wrong.
         context: Cow<'static, str>,
+        /// The lower crate's error, when one found the fault.
         #[source]
         source: Option<crate::error::BoxError>,
     },
+    /// A key type, curve or encryption scheme pushca does not handle (named).
     #[error("unsupported key: {0}")]
     Unsupported(String),
+    /// The random source or the key generator failed.
     #[error("key generation failed: {0}")]
     Generation(#[source] crate::error::BoxError),
+    /// Encrypting or encoding a key failed.
     #[error("encryption failed: {0}")]
     Encryption(#[source] crate::error::BoxError),
+    /// Signing with the key failed (rcgen's error).
     #[error("key generation failed: signing failed ({0})")]
     Signing(#[source] rcgen::Error),
+    /// An RSA key of more than 8192 bits, refused before any work on it.
     #[error("RSA key of {bits} bits refused: pushca accepts at most 8192 bits")]
-    RsaTooLarge { bits: usize },
+    RsaTooLarge {
+        /// The key's modulus size.
+        bits: usize,
+    },
+    /// Decrypting would cost more key-derivation work than one file may
+    /// ([`crate::pbe::WORK_LIMIT`]).
     #[error("the key file asks for more key-derivation work than pushca's limit for one file ({needed} > {limit} units)")]
-    WorkLimit { needed: u64, limit: u64 },
+    WorkLimit {
+        /// Units the file asks for, in total.
+        needed: u64,
+        /// Units allowed.
+        limit: u64,
+    },
 }
 
 impl KeyError {
@@ -100,7 +122,7 @@ impl KeyError {
 
 /// Largest RSA modulus pushca hands to the `rsa` crate (checked before any
 /// validation of an untrusted key).
-pub const MAX_RSA_BITS: usize = 8192;
+pub(crate) const MAX_RSA_BITS: usize = 8192;
 
 impl From<crate::pbe::PbeError> for KeyError {
     fn from(e: crate::pbe::PbeError) -> Self {
@@ -116,21 +138,28 @@ impl From<crate::pbe::PbeError> for KeyError {
 }
 
 /// The key types pushca generates (`--key-type`).
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum KeyType {
+    /// ECDSA on P-256 (`ec-p256`), the default.
     #[serde(rename = "ec-p256")]
     EcP256,
+    /// ECDSA on P-384 (`ec-p384`).
     #[serde(rename = "ec-p384")]
     EcP384,
+    /// RSA, 2048-bit modulus (`rsa-2048`).
     #[serde(rename = "rsa-2048")]
     Rsa2048,
+    /// RSA, 3072-bit modulus (`rsa-3072`).
     #[serde(rename = "rsa-3072")]
     Rsa3072,
+    /// RSA, 4096-bit modulus (`rsa-4096`).
     #[serde(rename = "rsa-4096")]
     Rsa4096,
 }
 
 impl KeyType {
+    /// Every key type, in the order they are offered.
     pub const ALL: [KeyType; 5] = [
         KeyType::EcP256,
         KeyType::EcP384,
@@ -139,6 +168,7 @@ impl KeyType {
         KeyType::Rsa4096,
     ];
 
+    /// The name `FromStr` accepts and serde writes, e.g. `ec-p256`.
     pub fn name(self) -> &'static str {
         match self {
             KeyType::EcP256 => "ec-p256",
@@ -149,7 +179,7 @@ impl KeyType {
         }
     }
 
-    pub fn algorithm(self) -> KeyAlgorithm {
+    pub(crate) fn algorithm(self) -> KeyAlgorithm {
         match self {
             KeyType::EcP256 => KeyAlgorithm::EcP256,
             KeyType::EcP384 => KeyAlgorithm::EcP384,
@@ -176,10 +206,17 @@ impl std::str::FromStr for KeyType {
 }
 
 /// What a key is, as far as pushca cares.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyAlgorithm {
-    Rsa { bits: usize },
+    /// RSA of any size pushca reads.
+    Rsa {
+        /// The modulus size.
+        bits: usize,
+    },
+    /// ECDSA on P-256.
     EcP256,
+    /// ECDSA on P-384.
     EcP384,
 }
 
@@ -195,7 +232,7 @@ impl fmt::Display for KeyAlgorithm {
 
 impl KeyAlgorithm {
     /// The `--key-type` vocabulary: `rsa-2048`, `ec-p256`, `ec-p384`.
-    pub fn id(self) -> String {
+    pub(crate) fn id(self) -> String {
         match self {
             KeyAlgorithm::Rsa { bits } => format!("rsa-{bits}"),
             KeyAlgorithm::EcP256 => "ec-p256".into(),
@@ -205,7 +242,7 @@ impl KeyAlgorithm {
 
     /// A stored or displayed key type (`EC P-256`, `RSA-2048`, or already
     /// `ec-p256`) in the `--key-type` vocabulary.
-    pub fn id_of(stored: &str) -> String {
+    pub(crate) fn id_of(stored: &str) -> String {
         match stored {
             "EC P-256" => "ec-p256".into(),
             "EC P-384" => "ec-p384".into(),
@@ -215,7 +252,7 @@ impl KeyAlgorithm {
     }
 
     /// The signature algorithm a CA with this key signs with.
-    pub fn rcgen_signature(self) -> &'static rcgen::SignatureAlgorithm {
+    pub(crate) fn rcgen_signature(self) -> &'static rcgen::SignatureAlgorithm {
         match self {
             KeyAlgorithm::Rsa { .. } => &rcgen::PKCS_RSA_SHA256,
             KeyAlgorithm::EcP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
@@ -282,29 +319,29 @@ impl PrivateKey {
         })
     }
 
-    pub fn algorithm(&self) -> KeyAlgorithm {
+    pub(crate) fn algorithm(&self) -> KeyAlgorithm {
         self.algorithm
     }
 
-    pub fn pkcs8_der(&self) -> &[u8] {
+    pub(crate) fn pkcs8_der(&self) -> &[u8] {
         &self.pkcs8
     }
 
     /// Unencrypted `-----BEGIN PRIVATE KEY-----` PEM.
-    pub fn to_pkcs8_pem(&self) -> Zeroizing<String> {
+    pub(crate) fn to_pkcs8_pem(&self) -> Zeroizing<String> {
         crate::pem::encode_secret("PRIVATE KEY", &self.pkcs8)
     }
 
     /// `EncryptedPrivateKeyInfo` DER: PBES2, PBKDF2-HMAC-SHA256, AES-256-CBC,
     /// random 16-byte salt and IV, [`PBKDF2_ITERATIONS`] iterations.
-    pub fn to_encrypted_pkcs8_der(&self, pass: &Secret) -> Result<Vec<u8>, KeyError> {
+    pub(crate) fn to_encrypted_pkcs8_der(&self, pass: &Secret) -> Result<Vec<u8>, KeyError> {
         self.to_encrypted_pkcs8_der_with(pass, PBKDF2_ITERATIONS)
     }
 
     /// [`Self::to_encrypted_pkcs8_der`] with `iterations` PBKDF2 iterations;
     /// `iterations` must be one the reader accepts back: at least 1 and at most
     /// [`MAX_WRITE_ITERATIONS`].
-    pub fn to_encrypted_pkcs8_der_with(
+    pub(crate) fn to_encrypted_pkcs8_der_with(
         &self,
         pass: &Secret,
         iterations: u32,
@@ -332,7 +369,7 @@ impl PrivateKey {
     }
 
     /// `-----BEGIN ENCRYPTED PRIVATE KEY-----` PEM (see [`Self::to_encrypted_pkcs8_der`]).
-    pub fn to_encrypted_pkcs8_pem(&self, pass: &Secret) -> Result<String, KeyError> {
+    pub(crate) fn to_encrypted_pkcs8_pem(&self, pass: &Secret) -> Result<String, KeyError> {
         Ok(crate::pem::encode(
             "ENCRYPTED PRIVATE KEY",
             &self.to_encrypted_pkcs8_der(pass)?,
@@ -340,7 +377,7 @@ impl PrivateKey {
     }
 
     /// The key as an rcgen key pair, for signing certificates, CSRs and CRLs.
-    pub fn to_rcgen(&self) -> Result<rcgen::KeyPair, KeyError> {
+    pub(crate) fn to_rcgen(&self) -> Result<rcgen::KeyPair, KeyError> {
         let der = rustls_pki_types::PrivatePkcs8KeyDer::from(self.pkcs8.as_slice());
         rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&der, self.algorithm.rcgen_signature())
             .map_err(|e| KeyError::malformed("key rejected by the signer", e))
@@ -391,11 +428,6 @@ fn classify(info: &PrivateKeyInfo<'_>) -> Result<KeyAlgorithm, KeyError> {
             "key algorithm {other} (supported: RSA, EC P-256, EC P-384)"
         ))),
     }
-}
-
-/// A handy re-export so callers need not name the `der` crate for encoding.
-pub fn encode_der<T: Encode>(v: &T) -> Result<Vec<u8>, KeyError> {
-    v.to_der().map_err(|e| KeyError::Encryption(e.into()))
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The one signer: a zeroizing private key that signs certificates and CRLs
 //! (through rcgen, as an [`rcgen::SigningKey`]) and CMS SignedData (profiles,
-//! the gateway policy signature) with [`Signer::sign`].
+//! the gateway policy signature) with `Signer::sign`.
 
 use super::{KeyAlgorithm, KeyError, PrivateKey};
 
@@ -19,21 +19,21 @@ impl std::fmt::Debug for Signer {
 
 /// The digest a signer hashes with (for CMS `digestAlgorithm`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Digest {
+pub(crate) enum Digest {
     Sha256,
     Sha384,
 }
 
 impl Digest {
     /// Dotted OID of the digest algorithm.
-    pub fn oid(self) -> &'static str {
+    pub(crate) fn oid(self) -> &'static str {
         match self {
             Digest::Sha256 => "2.16.840.1.101.3.4.2.1",
             Digest::Sha384 => "2.16.840.1.101.3.4.2.2",
         }
     }
 
-    pub fn digest(self, data: &[u8]) -> Vec<u8> {
+    pub(crate) fn digest(self, data: &[u8]) -> Vec<u8> {
         let alg = match self {
             Digest::Sha256 => &ring::digest::SHA256,
             Digest::Sha384 => &ring::digest::SHA384,
@@ -43,28 +43,19 @@ impl Digest {
 }
 
 impl Signer {
-    pub fn new(key: PrivateKey) -> Result<Signer, KeyError> {
+    pub(crate) fn new(key: PrivateKey) -> Result<Signer, KeyError> {
         let pair = key.to_rcgen()?;
         Ok(Signer { key, pair })
     }
 
-    pub fn algorithm(&self) -> KeyAlgorithm {
-        self.key.algorithm()
-    }
-
-    /// The private key (for writing it, encrypted, at `init`).
-    pub fn private_key(&self) -> &PrivateKey {
-        &self.key
-    }
-
     /// DER `SubjectPublicKeyInfo`.
-    pub fn public_key_der(&self) -> Vec<u8> {
+    pub(crate) fn public_key_der(&self) -> Vec<u8> {
         use rcgen::PublicKeyData;
         self.pair.subject_public_key_info()
     }
 
     /// The digest this signer signs with: SHA-384 for P-384, else SHA-256.
-    pub fn digest(&self) -> Digest {
+    pub(crate) fn digest(&self) -> Digest {
         match self.key.algorithm() {
             KeyAlgorithm::EcP384 => Digest::Sha384,
             KeyAlgorithm::EcP256 | KeyAlgorithm::Rsa { .. } => Digest::Sha256,
@@ -73,7 +64,7 @@ impl Signer {
 
     /// Dotted OID of the signature algorithm, and whether its parameters are
     /// an explicit NULL (RSA) or absent (ECDSA).
-    pub fn signature_oid(&self) -> (&'static str, bool) {
+    pub(crate) fn signature_oid(&self) -> (&'static str, bool) {
         match self.key.algorithm() {
             KeyAlgorithm::Rsa { .. } => ("1.2.840.113549.1.1.11", true),
             KeyAlgorithm::EcP256 => ("1.2.840.10045.4.3.2", false),
@@ -83,7 +74,7 @@ impl Signer {
 
     /// Signs `msg` (hashing it with [`Signer::digest`]): PKCS#1 v1.5 for RSA,
     /// ASN.1 DER ECDSA signatures for EC.
-    pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, KeyError> {
+    pub(crate) fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, KeyError> {
         use rcgen::SigningKey;
         self.pair.sign(msg).map_err(KeyError::Signing)
     }

@@ -11,29 +11,38 @@ use spki::AlgorithmIdentifierOwned;
 
 use crate::pbe::{check_iterations, kdf_units, Password, WorkBudget};
 
-pub const OID_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
-pub const OID_SHA224: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.4");
-pub const OID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
-pub const OID_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
-pub const OID_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
+pub(crate) const OID_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
+pub(crate) const OID_SHA224: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.4");
+pub(crate) const OID_SHA256: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
+pub(crate) const OID_SHA384: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
+pub(crate) const OID_SHA512: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
 
 /// MAC digests pushca writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MacAlg {
+pub(crate) enum MacAlg {
     Sha1,
     Sha256,
 }
 
+/// Why the PKCS#12 integrity MAC could not be checked or computed (a source
+/// of [`super::P12Error`]).
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum MacError {
+    /// A MAC digest or iteration count pushca does not handle (named).
     #[error("unsupported: {0}")]
     Unsupported(String),
     /// The MAC could not be computed or encoded: what was being done, and the
     /// lower crate's error.
     #[error("{context} ({source})")]
     Malformed {
+        /// What was being done.
         context: &'static str,
+        /// The lower crate's error.
         #[source]
         source: crate::error::BoxError,
     },
@@ -94,7 +103,7 @@ fn compute(
 }
 
 /// Whether the MAC over `data` verifies with `pass`.
-pub fn verify(
+pub(crate) fn verify(
     mac: &MacData,
     pass: &Password,
     data: &[u8],
@@ -124,7 +133,7 @@ pub fn verify(
 }
 
 /// A new MAC over `data`.
-pub fn create(
+pub(crate) fn create(
     alg: MacAlg,
     pass: &Password,
     iterations: u32,

@@ -10,6 +10,8 @@
 //! Writes three profiles ([`Profile`]) and certificate-only trust stores that Java
 //! `KeyStore` loads ([`write_truststore`]).
 
+#![warn(missing_docs)]
+
 use crate::keys::{KeyError, PrivateKey};
 
 mod ber;
@@ -17,10 +19,8 @@ pub mod mac;
 mod read;
 pub(crate) mod write;
 
-pub use write::{
-    local_key_id, write_pkcs12, write_pkcs12_with_iterations, write_truststore, Profile,
-    ITERATIONS_LEGACY, ITERATIONS_MODERN,
-};
+pub(crate) use write::local_key_id;
+pub use write::{write_pkcs12, write_pkcs12_with_iterations, write_truststore, Profile};
 
 /// A certificate found in (or to be put in) a PKCS#12 file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub struct CertEntry {
 impl CertEntry {
     /// A certificate without attributes (a trust store's alias then defaults
     /// to the certificate's CN).
-    pub fn new(der: impl Into<Vec<u8>>) -> CertEntry {
+    pub(crate) fn new(der: impl Into<Vec<u8>>) -> CertEntry {
         CertEntry {
             der: der.into(),
             friendly_name: None,
@@ -48,29 +48,40 @@ impl CertEntry {
 /// A private key found in (or to be put in) a PKCS#12 file.
 #[derive(Debug, Clone)]
 pub struct KeyEntry {
+    /// The key.
     pub key: PrivateKey,
+    /// `friendlyName` attribute, if any.
     pub friendly_name: Option<String>,
+    /// `localKeyId` attribute, if any: pairs the key with its certificate.
     pub local_key_id: Option<Vec<u8>>,
 }
 
 /// Everything pushca takes from a PKCS#12 file.
 #[derive(Debug, Clone, Default)]
 pub struct Pkcs12Contents {
+    /// The certificates, in file order.
     pub certs: Vec<CertEntry>,
+    /// The private keys, in file order.
     pub keys: Vec<KeyEntry>,
 }
 
+/// Why a PKCS#12 file could not be read or written.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum P12Error {
+    /// The input is PEM text, not a DER PKCS#12 file.
     #[error("this is a PEM file, not PKCS#12 (.p12/.pfx is binary DER)")]
     Pem,
+    /// The outer structure does not decode as a PFX.
     #[error("not a PKCS#12 file ({0})")]
     NotPkcs12(#[source] der::Error),
+    /// The file starts like a PFX but ends early.
     #[error("truncated PKCS#12 file ({0})")]
     Truncated(#[source] der::Error),
+    /// The integrity MAC does not verify with the password.
     #[error("wrong password (MAC verification failed)")]
     WrongPasswordMac,
+    /// An encrypted bag or key does not decrypt with the password.
     #[error("wrong password (decryption failed)")]
     WrongPasswordDecrypt,
     /// The file does not parse past its outer structure: `context` says what
@@ -78,18 +89,32 @@ pub enum P12Error {
     /// (der, a PBE or MAC error) when one found the fault.
     #[error("corrupt PKCS#12 file: {context}{}", crate::error::Paren(.source))]
     Corrupt {
+        /// What was being read, or what is wrong.
         context: std::borrow::Cow<'static, str>,
+        /// The lower crate's error, when one found the fault.
         #[source]
         source: Option<crate::error::BoxError>,
     },
+    /// A feature pushca does not read (named): an algorithm, public-key
+    /// encrypted safes, an unknown bag.
     #[error("unsupported PKCS#12 file: {0}")]
     Unsupported(String),
+    /// A key in the file (or to be written) is not usable.
     #[error("{0}")]
     Key(#[from] KeyError),
+    /// Encrypting or encoding the output failed.
     #[error("cannot write PKCS#12: {0}")]
     Write(#[source] crate::error::BoxError),
+    /// Reading would cost more key-derivation work than one file may
+    /// ([`crate::pbe::WORK_LIMIT`]); refused before the work is done.
     #[error("the file asks for more key-derivation work than pushca's limit for one file ({needed} > {limit} units)")]
-    WorkLimit { needed: u64, limit: u64 },
+    WorkLimit {
+        /// Units the file asks for, in total.
+        needed: u64,
+        /// Units allowed.
+        limit: u64,
+    },
+    /// A DER structure built to exhaust a decoder (see [`crate::der_limits`]).
     #[error("PKCS#12 file has {0}: refused as hostile")]
     Hostile(#[from] crate::der_limits::Hostile),
 }
@@ -139,7 +164,7 @@ impl Pkcs12 {
     /// [`Pkcs12::parse`] charging key derivation to `budget`: pass the same
     /// budget to every attempt on one file (e.g. a retry with a prompted
     /// password), so the work is bounded per file, not per attempt.
-    pub fn parse_with(
+    pub(crate) fn parse_with(
         bytes: &[u8],
         password: &crate::secret::Secret,
         budget: &mut crate::pbe::WorkBudget,
@@ -152,7 +177,7 @@ impl Pkcs12Contents {
     /// Index of the leaf ("client") certificate: the one whose `localKeyId`
     /// matches the key's, else whose public key matches the key, else the only
     /// certificate.
-    pub fn leaf_index(&self) -> Option<usize> {
+    pub(crate) fn leaf_index(&self) -> Option<usize> {
         if let Some(k) = self.keys.first() {
             if let Some(id) = &k.local_key_id {
                 if let Some(i) = self
@@ -181,6 +206,9 @@ impl Pkcs12Contents {
         None
     }
 
+    /// The certificate the key belongs to: the one whose `localKeyId` matches
+    /// the key's, else whose public key matches, else the only certificate of
+    /// a file with a key. `None` when none can be told.
     pub fn leaf(&self) -> Option<&CertEntry> {
         self.leaf_index().and_then(|i| self.certs.get(i))
     }

@@ -36,10 +36,10 @@ pub(crate) const OID_LOCAL_KEY_ID: ObjectIdentifier =
 /// `pkcs12` crate, whose 0.1 decoder keeps the `[0]` wrapper in `bag_value`.
 #[derive(Clone, Debug, Sequence)]
 pub(crate) struct Bag {
-    pub bag_id: ObjectIdentifier,
+    pub(crate) bag_id: ObjectIdentifier,
     #[asn1(context_specific = "0", tag_mode = "EXPLICIT")]
-    pub value: Any,
-    pub attributes: Option<Attributes>,
+    pub(crate) value: Any,
+    pub(crate) attributes: Option<Attributes>,
 }
 
 /// Maximum nesting of safeContentsBag.

@@ -20,9 +20,9 @@ use crate::pbe::{self, Password, Scheme};
 use crate::secret::Secret;
 
 /// PBKDF2 / MAC iterations in the modern profile (OpenSSL 3 uses 2048, Java 10000).
-pub const ITERATIONS_MODERN: u32 = 10_000;
+pub(crate) const ITERATIONS_MODERN: u32 = 10_000;
 /// Iterations in the legacy profile (as `openssl pkcs12 -export -legacy`).
-pub const ITERATIONS_LEGACY: u32 = 2048;
+pub(crate) const ITERATIONS_LEGACY: u32 = 2048;
 
 /// Java's "trusted key usage" bag attribute, which makes `KeyStore` treat a
 /// certificate bag as a trusted certificate entry.
@@ -156,7 +156,7 @@ fn assemble(
 
 /// SHA-1 of a certificate's DER: the `localKeyId` OpenSSL gives a certificate
 /// and its key.
-pub fn local_key_id(cert_der: &[u8]) -> Vec<u8> {
+pub(crate) fn local_key_id(cert_der: &[u8]) -> Vec<u8> {
     sha1::Sha1::digest(cert_der).to_vec()
 }
 

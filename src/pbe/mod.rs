@@ -7,6 +7,8 @@
 //! Used by PKCS#12 files (bags and MAC), encrypted PKCS#8 keys (CA keys
 //! included) and legacy encrypted PEM keys.
 
+#![warn(missing_docs)]
+
 use cbc::cipher::block_padding::Pkcs7;
 use cbc::cipher::{BlockCipher, BlockDecryptMut, BlockEncryptMut, InnerIvInit, KeyInit, KeyIvInit};
 use der::asn1::{ObjectIdentifier, OctetString};
@@ -22,13 +24,13 @@ use std::borrow::Cow;
 use crate::error::BoxError;
 use crate::secret::Secret;
 
-pub const OID_PBE_SHA1_3DES: ObjectIdentifier =
+pub(crate) const OID_PBE_SHA1_3DES: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.12.1.3");
-pub const OID_PBE_SHA1_2DES: ObjectIdentifier =
+pub(crate) const OID_PBE_SHA1_2DES: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.12.1.4");
-pub const OID_PBE_SHA1_RC2_128: ObjectIdentifier =
+pub(crate) const OID_PBE_SHA1_RC2_128: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.12.1.5");
-pub const OID_PBE_SHA1_RC2_40: ObjectIdentifier =
+pub(crate) const OID_PBE_SHA1_RC2_40: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.12.1.6");
 const OID_PBE_MD5_DES: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.5.3");
 const OID_PBE_SHA1_DES: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.5.10");
@@ -36,7 +38,7 @@ const OID_PBES2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549
 
 /// Largest iteration count accepted from a file. OpenSSL writes 2048, Java
 /// 10000, Keychain 2000, pushca's CA keys 600,000.
-pub const MAX_ITERATIONS: u32 = 10_000_000;
+pub(crate) const MAX_ITERATIONS: u32 = 10_000_000;
 
 /// Key-derivation work allowed for one input file, in units of about one
 /// HMAC-SHA-256 iteration (see [`WorkBudget`]). Calibrated so that the worst
@@ -57,11 +59,18 @@ pub enum PbeError {
     /// The parameters do not parse: `context` says what was being read or
     /// what is wrong; `source` is the lower crate's error when one found it.
     Malformed {
+        /// What was being read, or what is wrong.
         context: Cow<'static, str>,
+        /// The lower crate's error, when one found the fault.
         source: Option<BoxError>,
     },
     /// The file asks for more key-derivation work than [`WORK_LIMIT`].
-    WorkLimit { needed: u64, limit: u64 },
+    WorkLimit {
+        /// Units the file asks for, in total.
+        needed: u64,
+        /// Units allowed.
+        limit: u64,
+    },
     /// Encrypting failed (a lower crate's error while building the parameters,
     /// the ciphertext or their encoding).
     Encryption(BoxError),
@@ -163,13 +172,8 @@ impl WorkBudget {
         }
     }
 
-    /// Units spent so far.
-    pub fn spent(&self) -> u64 {
-        self.spent
-    }
-
     /// Charges `units`, or refuses when the total would pass the limit.
-    pub fn charge(&mut self, units: u64) -> Result<(), PbeError> {
+    pub(crate) fn charge(&mut self, units: u64) -> Result<(), PbeError> {
         let needed = self.spent.saturating_add(units);
         if needed > self.limit {
             return Err(PbeError::WorkLimit {
@@ -193,13 +197,13 @@ pub(crate) fn kdf_units(iterations: u64, out_len: usize, hash_len: usize, weight
 /// BMPString (UTF-16BE) with a two-byte terminator (the PKCS#12 KDF). The
 /// "absent" password (zero-length, no terminator) is a third convention some
 /// writers use for empty passwords.
-pub struct Password {
+pub(crate) struct Password {
     utf8: Zeroizing<Vec<u8>>,
     bmp: Zeroizing<Vec<u8>>,
 }
 
 impl Password {
-    pub fn new(secret: &Secret) -> Password {
+    pub(crate) fn new(secret: &Secret) -> Password {
         let mut bmp = Zeroizing::new(Vec::with_capacity(secret.as_str().len() * 2 + 2));
         for unit in secret.as_str().encode_utf16() {
             bmp.extend_from_slice(&unit.to_be_bytes());
@@ -212,7 +216,7 @@ impl Password {
     }
 
     /// The zero-length password (OpenSSL's NULL password).
-    pub fn absent() -> Password {
+    pub(crate) fn absent() -> Password {
         Password {
             utf8: Zeroizing::new(Vec::new()),
             bmp: Zeroizing::new(Vec::new()),
@@ -221,7 +225,7 @@ impl Password {
 
     /// The candidates to try for a given secret: an empty secret may have
     /// been encoded either way.
-    pub fn candidates(secret: &Secret) -> Vec<Password> {
+    pub(crate) fn candidates(secret: &Secret) -> Vec<Password> {
         if secret.is_empty() {
             vec![Password::new(secret), Password::absent()]
         } else {
@@ -229,10 +233,10 @@ impl Password {
         }
     }
 
-    pub fn bmp(&self) -> &[u8] {
+    pub(crate) fn bmp(&self) -> &[u8] {
         &self.bmp
     }
-    pub fn utf8(&self) -> &[u8] {
+    pub(crate) fn utf8(&self) -> &[u8] {
         &self.utf8
     }
 }
@@ -246,7 +250,7 @@ pub(crate) fn check_iterations(n: i64) -> Result<u32, PbeError> {
 
 /// Decrypts `data` encrypted with the algorithm `alg` (DER `AlgorithmIdentifier`),
 /// charging the key derivation to `budget` first.
-pub fn decrypt(
+pub(crate) fn decrypt(
     alg_der: &[u8],
     pass: &Password,
     data: &[u8],
@@ -361,7 +365,7 @@ pub fn decrypt(
 
 /// OpenSSL's `EVP_BytesToKey(cipher, MD5, salt, pass, count = 1)`, key part
 /// only (legacy `Proc-Type: 4,ENCRYPTED` PEM keys). One iteration: charged 1.
-pub fn evp_bytes_to_key(
+pub(crate) fn evp_bytes_to_key(
     pass: &[u8],
     salt: &[u8],
     key_len: usize,
@@ -430,7 +434,7 @@ fn rc2_decrypt(
 
 /// The encryption schemes pushca writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scheme {
+pub(crate) enum Scheme {
     /// PBES2, PBKDF2-HMAC-SHA256, AES-256-CBC (OpenSSL 3's default).
     Pbes2Aes256,
     /// pbeWithSHAAnd3-KeyTripleDES-CBC (legacy keys).
@@ -440,7 +444,7 @@ pub enum Scheme {
 }
 
 /// Encrypts `data`; returns the DER `AlgorithmIdentifier` and the ciphertext.
-pub fn encrypt(
+pub(crate) fn encrypt(
     scheme: Scheme,
     pass: &Password,
     iterations: u32,
