@@ -53,12 +53,11 @@ fn main() -> ExitCode {
                     return ExitCode::from(e.exit);
                 }
             }
-            let mut out: Box<dyn Write> =
-                if report.stdout.is_some() || pushca::fsutil::stdout_written() {
-                    Box::new(std::io::stderr().lock())
-                } else {
-                    Box::new(std::io::stdout().lock())
-                };
+            let mut out: Box<dyn Write> = if report.stdout.is_some() {
+                Box::new(std::io::stderr().lock())
+            } else {
+                Box::new(std::io::stdout().lock())
+            };
             if json {
                 let mut doc = report.json;
                 if !report.warnings.is_empty() {

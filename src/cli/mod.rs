@@ -133,6 +133,12 @@ pub fn rules<'a>(
     }
 }
 
+/// Whether a path given on the command line is `-` (standard input or
+/// output, resolved here: the library never touches either).
+pub fn is_stdio(path: &Path) -> bool {
+    path.as_os_str() == pushca::fsutil::STDIO
+}
+
 /// How standard input is named in messages when it is given as `-`.
 pub const STDIN_NAME: &str = "<stdin>";
 

@@ -3,10 +3,9 @@
 //! (`write.rs`). Everything is re-exported here: `crate::fsutil::X`.
 //!
 //! `-` (standard input and output) is the CLI's: it reads standard input into
-//! a [`Source`] and gets a [`Sink::Return`] output back as bytes. The path
-//! functions still treat a `-` path as stdio for the commands whose CLI does
-//! not resolve it yet (`profile`, `gateway check`, `crl`): the legacy branches
-//! marked below, to be removed when those take a `Source`/`Sink`.
+//! a [`Source`] and gets a [`Sink::Return`] output back as bytes. The library
+//! never reads standard input nor writes standard output: to the path
+//! functions, `-` is a file of that name.
 //!
 //! Reads: only regular files, opened without blocking (a FIFO or device is
 //! refused, never waited on), at most [`MAX_INPUT_BYTES`] actually read.
@@ -34,27 +33,14 @@ pub use read::*;
 pub use rules::*;
 pub use write::*;
 
-/// `-` as an input path is standard input, as an output path standard output.
+/// How a [`Sink::Return`] output is named in messages and documents (the
+/// CLI's `-`, standard output).
 pub const STDIO: &str = "-";
-
-pub(crate) static STDOUT_WRITTEN: std::sync::atomic::AtomicBool =
-    std::sync::atomic::AtomicBool::new(false);
-
-/// Whether an output was written to standard output (`-`): the command's
-/// own report then goes to stderr, so that stdout carries only the data.
-pub fn stdout_written() -> bool {
-    STDOUT_WRITTEN.load(std::sync::atomic::Ordering::SeqCst)
-}
 
 /// A path serialized as text (for `#[serde(serialize_with)]`): lossily when
 /// it is not UTF-8, rather than failing the whole document.
 pub fn serialize_path<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&p.to_string_lossy())
-}
-
-/// Whether `path` is `-` (standard input or output).
-pub fn is_stdio(path: &Path) -> bool {
-    path.as_os_str() == STDIO
 }
 
 #[non_exhaustive]
@@ -104,9 +90,10 @@ impl FsError {
     }
 }
 
-/// How an output is named in messages: `-` is standard output.
+/// How an output is named in messages: `-` (a [`Sink::Return`] output, the
+/// CLI's standard output) is standard output.
 pub(crate) fn output_name(path: &Path) -> String {
-    if is_stdio(path) {
+    if path.as_os_str() == STDIO {
         "standard output".into()
     } else {
         path.display().to_string()

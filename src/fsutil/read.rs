@@ -1,13 +1,13 @@
 //! Reads: only regular files, opened without blocking, at most a cap read.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read};
+use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use super::{describe, is_stdio, nonblock_flag, FsError};
+use super::{describe, nonblock_flag, FsError};
 
 /// Maximum size of any input file pushca reads (certificates, keys, CSRs, p12).
 pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
@@ -47,16 +47,6 @@ pub fn read_input_capped(path: &Path, cap: u64) -> Result<Vec<u8>, FsError> {
         path: path.to_path_buf(),
         reason,
     };
-    if is_stdio(path) {
-        // Legacy: the commands that take a path for `-` (profile, gateway
-        // check) until their CLI resolves it into a [`Source`].
-        return read_stream(
-            io::stdin().lock(),
-            Path::new("standard input"),
-            cap,
-            "end of input before any data",
-        );
-    }
     let f = match OpenOptions::new()
         .read(true)
         .custom_flags(nonblock_flag())

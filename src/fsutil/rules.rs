@@ -8,7 +8,7 @@ use std::io::{self, IsTerminal};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use super::{describe, is_stdio, nonblock_flag, parent_dir, FsError};
+use super::{describe, nonblock_flag, parent_dir, FsError};
 
 /// The overwrite rules of every output.
 #[derive(Debug, Clone, Copy, Default)]
@@ -128,10 +128,6 @@ pub(super) fn resolve(path: &Path, rules: &OutputRules<'_>) -> Result<Target, Fs
         path: path.to_path_buf(),
         reason: reason.to_string(),
     };
-    if is_stdio(path) {
-        // Legacy `-` (see the module doc).
-        return Ok(Target::Special(path.to_path_buf()));
-    }
     // Every link of the chain is checked before anything is resolved, the
     // kernel's way included.
     let target = follow_links(path)?;
@@ -195,26 +191,21 @@ pub fn check_secret_output(path: &Path, rules: &OutputRules<'_>) -> Result<(), F
     refuse_terminal(path, &target)
 }
 
-/// Refuses a special target that is a terminal (`-` when standard output is
-/// one, `/dev/tty`, a link to a pseudo-terminal): a private key written there
+/// Refuses a special target that is a terminal (`/dev/tty`, a link to a
+/// pseudo-terminal): a private key written there
 /// would stay on the screen and in its scrollback.
 pub(super) fn refuse_terminal(path: &Path, target: &Target) -> Result<(), FsError> {
     let Target::Special(p) = target else {
         return Ok(());
     };
-    // Legacy `-` (see the module doc): whether stdout is a terminal.
-    let terminal = if is_stdio(p) {
-        io::stdout().is_terminal()
-    } else {
-        // Only a character device can be a terminal; opened without becoming
-        // the controlling terminal and without blocking, then closed.
-        fs::metadata(p).is_ok_and(|m| m.file_type().is_char_device())
-            && OpenOptions::new()
-                .write(true)
-                .custom_flags(nonblock_flag() | rustix::fs::OFlags::NOCTTY.bits() as i32)
-                .open(p)
-                .is_ok_and(|f| f.is_terminal())
-    };
+    // Only a character device can be a terminal; opened without becoming
+    // the controlling terminal and without blocking, then closed.
+    let terminal = fs::metadata(p).is_ok_and(|m| m.file_type().is_char_device())
+        && OpenOptions::new()
+            .write(true)
+            .custom_flags(nonblock_flag() | rustix::fs::OFlags::NOCTTY.bits() as i32)
+            .open(p)
+            .is_ok_and(|f| f.is_terminal());
     if terminal {
         return Err(FsError::SecretToTerminal(path.to_path_buf()));
     }
@@ -261,12 +252,6 @@ pub fn check_outputs<'p>(
 /// Creates an output directory (and parents, mode 0755) when it does not
 /// exist; refuses one inside the pushca home.
 pub fn create_output_dir(path: &Path, rules: &OutputRules<'_>) -> Result<(), FsError> {
-    if is_stdio(path) {
-        return Err(FsError::Write {
-            path: path.to_path_buf(),
-            reason: "a directory is needed here, not - (standard output)".into(),
-        });
-    }
     use std::os::unix::fs::DirBuilderExt;
     if let Some(home) = rules.home {
         if inside(path, home) {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 use super::rules::{refuse_terminal, resolve, Target};
-use super::{describe, is_stdio, nonblock_flag, parent_dir, FsError, OutputRules, STDOUT_WRITTEN};
+use super::{describe, nonblock_flag, parent_dir, FsError, OutputRules};
 
 /// Mode for files that hold private keys or other secrets. An output written
 /// with this mode is never written to a terminal.
@@ -296,13 +296,6 @@ fn write_special(path: &Path, data: &[u8]) -> Result<(), FsError> {
         path: path.to_path_buf(),
         reason: describe(e),
     };
-    if is_stdio(path) {
-        // Legacy `-` (see the module doc).
-        STDOUT_WRITTEN.store(true, std::sync::atomic::Ordering::SeqCst);
-        let mut out = io::stdout().lock();
-        out.write_all(data).map_err(|e| werr(&e))?;
-        return out.flush().map_err(|e| werr(&e));
-    }
     let mut f = OpenOptions::new()
         .write(true)
         .custom_flags(nonblock_flag())

@@ -276,12 +276,19 @@ impl Anchor {
     /// The root in a PEM or DER file: its one self-signed certificate
     /// (other certificates in the file, such as an issuing CA, are ignored).
     pub fn from_file(path: impl AsRef<Path>) -> Result<Anchor, GatewayError> {
-        let path = path.as_ref();
+        Anchor::from_source(&crate::fsutil::Source::File(path.as_ref().to_path_buf()))
+    }
+
+    /// [`Anchor::from_file`] of an input: a file, or bytes already read (a
+    /// root given on standard input, in a request body), named in messages
+    /// by [`Source::name`](crate::fsutil::Source::name).
+    pub fn from_source(input: &crate::fsutil::Source) -> Result<Anchor, GatewayError> {
+        let path = input.name();
         let invalid = |reason: String| GatewayError::Invalid {
             path: path.to_path_buf(),
             reason,
         };
-        let bytes = crate::fsutil::read_input(path).map_err(|source| GatewayError::Read {
+        let bytes = input.read().map_err(|source| GatewayError::Read {
             path: path.to_path_buf(),
             source,
         })?;

@@ -742,22 +742,22 @@ pub fn check_registration(
 }
 
 /// Loads and verifies a trust store, then runs the enforcement for one push
-/// of the certificate (chain) in `cert_file` (a certificate, a chain or a
-/// `ck.pem`: only its certificates are read).
+/// of the certificate (chain) in `cert` (a certificate, a chain or a
+/// `ck.pem`: only its certificates are read; a file or bytes already read).
 pub fn check(
     trust_store: &Path,
     anchor: &Anchor,
     options: LoadOptions,
-    cert_file: &Path,
+    cert: &fsutil::Source,
     topic: &str,
     env: Environment,
     device: Option<&str>,
 ) -> Result<CheckOutcome> {
     let gw = load(trust_store, anchor, options).map_err(OpsError::TrustStore)?;
-    let bytes = fsutil::read_input(cert_file)?;
+    let bytes = cert.read()?;
     let chain =
         crate::certfile::read_certificates(&bytes).map_err(|source| OpsError::CertFile {
-            path: cert_file.to_path_buf(),
+            path: cert.name().to_path_buf(),
             source,
         })?;
     let (decision, denied, identity) = match gw.identify(&chain) {
@@ -787,10 +787,11 @@ pub fn load(
     Gateway::load_with(trust_store, anchor.clone(), options)
 }
 
-/// The anchor of `gateway check`: the file given, else the home's root.
-pub fn check_anchor(file: Option<&Path>, home: Option<&Home>) -> Result<Anchor> {
-    match (file, home) {
-        (Some(f), _) => Anchor::from_file(f).map_err(OpsError::TrustStore),
+/// The anchor of `gateway check`: the input given (a file or bytes already
+/// read), else the home's root.
+pub fn check_anchor(input: Option<&fsutil::Source>, home: Option<&Home>) -> Result<Anchor> {
+    match (input, home) {
+        (Some(f), _) => Anchor::from_source(f).map_err(OpsError::TrustStore),
         (None, Some(h)) if h.is_initialized() => home_anchor(h),
         _ => Err(OpsError::NoAnchor),
     }
