@@ -19,7 +19,6 @@ use std::fmt;
 
 use crate::x509ext::Environment;
 
-pub use crate::x509::CertSummary;
 pub use authority::{create_hierarchy, CaFiles, Hierarchy, InitParams};
 pub use csr::{check_csr, CheckedCsr, CsrError};
 pub use issue::{IssuedCertificate, PushSubject};
@@ -156,8 +155,6 @@ pub fn normalize_country(cc: &str) -> Result<String, CaError> {
         Err(CaError::InvalidCountry(cc.to_string()))
     }
 }
-
-pub use crate::x509::sha256_hex;
 
 impl From<crate::x509::NotCertificate> for CaError {
     fn from(e: crate::x509::NotCertificate) -> Self {

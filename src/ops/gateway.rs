@@ -149,7 +149,7 @@ fn read_snapshot(home: &Home, now_ts: i64) -> Result<Snapshot> {
     // ID states and disabled devices that filter them, revocations.
     let mut h = String::new();
     for c in &ca_certs {
-        h.push_str(&crate::ca::sha256_hex(c));
+        h.push_str(&crate::x509::sha256_hex(c));
         h.push('\n');
     }
     let mut ps: Vec<String> = profiles
@@ -182,7 +182,7 @@ fn read_snapshot(home: &Home, now_ts: i64) -> Result<Snapshot> {
         profiles,
         revoked,
         disabled_devices,
-        digest: crate::ca::sha256_hex(h.as_bytes()),
+        digest: crate::x509::sha256_hex(h.as_bytes()),
     })
 }
 
@@ -349,7 +349,7 @@ pub fn prepare_trust_store<'h>(home: &'h Home, out: &Path) -> Result<PreparedTru
     let anchor = home_anchor(home)?;
     let up_to_date = match TrustStore::load(out, &anchor) {
         Ok(ts) if ts.policy().inputs_sha256 == snapshot.digest => {
-            let half = i64::from(template.next_update_days) * 86_400 / 2;
+            let half = i64::from(template.next_update_days) * crate::timeutil::SECS_PER_DAY / 2;
             (ts.expires_at() - t > half).then(|| ts.policy().generated_at.clone())
         }
         _ => None,
@@ -537,7 +537,7 @@ impl PreparedTrustStore<'_> {
             crl_next_update: Some(rfc3339(issuing_crl.next_update)),
             files: written
                 .iter()
-                .map(|(n, d)| (n.clone(), crate::ca::sha256_hex(d)))
+                .map(|(n, d)| (n.clone(), crate::x509::sha256_hex(d)))
                 .collect(),
         })
     }

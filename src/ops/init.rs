@@ -6,13 +6,14 @@ use time::OffsetDateTime;
 
 use super::{OpsError, Result};
 use crate::ca::authority::{self, CaFiles};
-use crate::ca::{normalize_country, sha256_hex};
+use crate::ca::normalize_country;
 use crate::fsutil;
 use crate::home::Home;
 use crate::keys::KeyType;
 use crate::portal;
 use crate::secret::{self, Secret};
 use crate::store::{Store, TeamRecord};
+use crate::x509::sha256_hex;
 
 pub const SETTING_COUNTRY: &str = "country";
 pub const SETTING_KEY_TYPE: &str = "key_type";

@@ -614,7 +614,7 @@ impl PreparedProfiles<'_> {
                     lifetime_days: job.days.map(i64::from),
                     created_at: t,
                     expires_at: expires.unix_timestamp(),
-                    sha256: crate::ca::sha256_hex(&der),
+                    sha256: crate::x509::sha256_hex(&der),
                     der,
                     superseded_by: None,
                     superseded_at: None,
@@ -738,7 +738,7 @@ pub fn list(
 ) -> Result<Profiles> {
     let mut st = open_store(home)?;
     let t = now().unix_timestamp();
-    let expiring_before = within_days.map(|d| t + i64::from(d) * 86_400);
+    let expiring_before = within_days.map(|d| t + i64::from(d) * crate::timeutil::SECS_PER_DAY);
     let rows = st.read(|tx| -> Result<Vec<ProfileRecord>> {
         let bundle = match bundle_id {
             Some(b) => Some(portal::get_app(tx, b)?.bundle_id),
@@ -888,7 +888,7 @@ impl ShownProfile {
                 subject: v.signer_subject,
                 not_after: v.signer_not_after,
                 expired: v.signer_expired,
-                sha256: crate::ca::sha256_hex(&v.signer_der),
+                sha256: crate::x509::sha256_hex(&v.signer_der),
             },
             trust_anchors: anchors_from,
             uuid: i.uuid,
@@ -908,7 +908,7 @@ impl ShownProfile {
             developer_certificates: i
                 .developer_certificates
                 .iter()
-                .map(|d| crate::ca::sha256_hex(d))
+                .map(|d| crate::x509::sha256_hex(d))
                 .collect(),
             platform: i.platform,
             sha256: v.sha256,

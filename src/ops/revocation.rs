@@ -92,7 +92,7 @@ const SIGNER_REVOKED_KEY: &str = "profile_signer.revoked";
 fn profile_signer(home: &Home) -> Result<CertRecord> {
     use crate::ca::authority::{read_ca_cert, PROFILE_SIGNER};
     let der = read_ca_cert(&CaFiles::new(home.ca_dir()), PROFILE_SIGNER)?;
-    let s = crate::ca::CertSummary::from_der(&der).map_err(crate::ca::CaError::from)?;
+    let s = crate::x509::CertSummary::from_der(&der).map_err(crate::ca::CaError::from)?;
     Ok(CertRecord {
         serial: s.serial,
         bundle_id: String::new(),
@@ -352,7 +352,7 @@ pub fn make_crl_to(home: &Home, pass: &Secret, out: Option<&CrlOutput<'_>>) -> R
         this_update: rec.this_update,
         next_update: rec.next_update,
         revoked: rec.revoked,
-        sha256: crate::ca::sha256_hex(&rec.der),
+        sha256: crate::x509::sha256_hex(&rec.der),
         out: out.map(|o| o.sink.name().to_path_buf()),
         returned,
         pem: out

@@ -644,11 +644,8 @@ fn dash_for_profile_crl_and_gateway_check() {
     assert!(!env.path("-").exists());
 }
 
-/// The library never touches standard input or output: only the CLI
-/// (`src/cli`, `src/main.rs`) reads stdin, writes stdout or asks whether
-/// either is a terminal.
-#[test]
-fn the_library_never_touches_stdin_or_stdout() {
+/// Every `.rs` file under `src/`, with its path relative to `src/`.
+fn sources() -> Vec<(std::path::PathBuf, String)> {
     fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
@@ -662,13 +659,45 @@ fn the_library_never_touches_stdin_or_stdout() {
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     walk(&src, &mut files);
+    assert!(files.len() > 50, "the walk found the sources");
+    files
+        .into_iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(&f).unwrap();
+            (f.strip_prefix(&src).unwrap().to_path_buf(), text)
+        })
+        .collect()
+}
+
+/// One conversion between days and seconds (`timeutil::SECS_PER_DAY`, and
+/// `timeutil::days_left` for every days-left figure): no second copy.
+#[test]
+fn days_are_converted_in_one_place() {
+    let found: Vec<String> = sources()
+        .iter()
+        .filter(|(rel, _)| rel != std::path::Path::new("timeutil.rs"))
+        .flat_map(|(rel, text)| {
+            text.lines()
+                .enumerate()
+                .filter(|(_, l)| l.contains("86_400") || l.contains("86400"))
+                .map(|(n, l)| format!("{}:{}: {}", rel.display(), n + 1, l.trim()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(found.is_empty(), "days by hand:\n{}", found.join("\n"));
+}
+
+/// The library never touches standard input or output: only the CLI
+/// (`src/cli`, `src/main.rs`) reads stdin, writes stdout or asks whether
+/// either is a terminal.
+#[test]
+fn the_library_never_touches_stdin_or_stdout() {
+    let files = sources();
     let mut found = Vec::new();
-    for f in &files {
-        let rel = f.strip_prefix(&src).unwrap();
+    for (rel, text) in &files {
         if rel.starts_with("cli") || rel == std::path::Path::new("main.rs") {
             continue;
         }
-        let text = std::fs::read_to_string(f).unwrap();
         for (n, line) in text.lines().enumerate() {
             let code = line.split("//").next().unwrap_or("");
             let hit = [

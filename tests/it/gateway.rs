@@ -856,7 +856,7 @@ fn a_profile_with_a_broken_own_signature() {
     std::fs::write(dir.join(&rel), &der).unwrap();
     let mut policy: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("policy.json")).unwrap()).unwrap();
-    policy["files"][&rel] = serde_json::json!(pushca::ca::sha256_hex(&der));
+    policy["files"][&rel] = serde_json::json!(pushca::x509::sha256_hex(&der));
     resign_policy(env, &dir, &policy);
     Gateway::load(&dir, a.clone()).expect("the signed policy covers the file");
     let e = Gateway::load_with(&dir, a.clone(), strict).expect_err("its own signature is broken");
@@ -1463,7 +1463,7 @@ fn a_revoked_profile_signer_is_trusted_nowhere() {
     std::fs::write(dir.join("crl.pem"), &crl_pem).unwrap();
     let mut policy: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("policy.json")).unwrap()).unwrap();
-    policy["files"]["crl.pem"] = serde_json::json!(pushca::ca::sha256_hex(crl_pem.as_bytes()));
+    policy["files"]["crl.pem"] = serde_json::json!(pushca::x509::sha256_hex(crl_pem.as_bytes()));
     resign_policy(env, &dir, &policy);
     let e = Gateway::load(&dir, anchor(env)).unwrap_err().to_string();
     assert!(e.contains("revoked"), "{e}");
