@@ -45,10 +45,8 @@ fn main() -> ExitCode {
             if let Some(data) = &report.stdout {
                 let mut o = std::io::stdout().lock();
                 if let Err(e) = o.write_all(data.as_bytes()).and_then(|()| o.flush()) {
-                    let e = CliError::from(pushca::fsutil::FsError::Write {
-                        path: pushca::fsutil::STDIO.into(),
-                        reason: e.to_string(),
-                    });
+                    let e =
+                        CliError::from(pushca::fsutil::FsError::write(pushca::fsutil::STDIO, e));
                     print_error(json, &e);
                     return ExitCode::from(e.exit);
                 }

@@ -186,10 +186,13 @@ pub fn check_secret_sink(
 /// `--out-dir -`: refused, a directory is needed.
 pub fn not_stdout_dir(dir: &Path) -> Result<(), CliError> {
     if dir.as_os_str() == pushca::fsutil::STDIO {
-        return Err(FsError::Write {
-            path: dir.to_path_buf(),
-            reason: "a directory is needed here, not - (standard output)".into(),
-        }
+        return Err(FsError::write(
+            dir,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "a directory is needed here, not - (standard output)",
+            ),
+        )
         .into());
     }
     Ok(())

@@ -46,14 +46,31 @@ pub fn serialize_path<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum FsError {
-    #[error("{}: {reason}", path.display())]
-    Read { path: PathBuf, reason: String },
+    /// An input cannot be read: the I/O error says why (its message in
+    /// [`describe`]'s words).
+    #[error("{}: {}", path.display(), describe(source))]
+    Read {
+        /// The input.
+        path: PathBuf,
+        /// Why: the operating system's error, or one made for a refusal
+        /// without one (an empty file).
+        #[source]
+        source: io::Error,
+    },
     #[error("{}: not a regular file ({kind}); pushca reads only regular files", path.display())]
     NotRegular { path: PathBuf, kind: &'static str },
     #[error("{}: file is larger than pushca's limit of {limit} bytes", path.display())]
     TooLarge { path: PathBuf, limit: u64 },
-    #[error("cannot write {}: {reason}", path.display())]
-    Write { path: PathBuf, reason: String },
+    /// An output cannot be written: the I/O error says why.
+    #[error("cannot write {}: {}", path.display(), describe(source))]
+    Write {
+        /// The output.
+        path: PathBuf,
+        /// Why: the operating system's error, or one made for a refusal
+        /// without one (a directory where a file goes).
+        #[source]
+        source: io::Error,
+    },
     #[error("{} already exists", .0.display())]
     Exists(PathBuf),
     #[error("{} is inside the pushca home {}; write outputs elsewhere", path.display(), home.display())]
@@ -74,6 +91,22 @@ pub enum FsError {
 }
 
 impl FsError {
+    /// [`FsError::Read`] of `path`.
+    pub fn read(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        FsError::Read {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// [`FsError::Write`] of `path`.
+    pub fn write(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        FsError::Write {
+            path: path.into(),
+            source,
+        }
+    }
+
     /// What kind of failure this is (an exhaustive decision, no wildcard arm).
     pub fn kind(&self) -> crate::error::ErrorKind {
         use crate::error::ErrorKind;
@@ -100,6 +133,8 @@ pub(crate) fn output_name(path: &Path) -> String {
     }
 }
 
+/// An I/O error in the words pushca's messages use (`no such file or
+/// directory`, `permission denied`, …; otherwise its own text).
 pub(crate) fn describe(err: &io::Error) -> String {
     match err.kind() {
         io::ErrorKind::NotFound => "no such file or directory".into(),
@@ -112,6 +147,12 @@ pub(crate) fn describe(err: &io::Error) -> String {
             _ => err.to_string(),
         },
     }
+}
+
+/// An I/O error for a refusal that has no operating-system error behind it
+/// (`file is empty`): `kind` classifies it, `message` is what messages say.
+pub(crate) fn refusal(kind: io::ErrorKind, message: &str) -> io::Error {
+    io::Error::new(kind, message.to_string())
 }
 
 pub(crate) fn nonblock_flag() -> i32 {

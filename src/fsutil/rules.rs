@@ -8,7 +8,7 @@ use std::io::{self, IsTerminal};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use super::{describe, nonblock_flag, parent_dir, FsError};
+use super::{nonblock_flag, parent_dir, refusal, FsError};
 
 /// The overwrite rules of every output.
 #[derive(Debug, Clone, Copy, Default)]
@@ -45,10 +45,7 @@ fn follow_links(path: &Path) -> Result<PathBuf, FsError> {
         match fs::symlink_metadata(&p) {
             Ok(m) if m.file_type().is_symlink() => {
                 may_follow(&p, &m)?;
-                let link = fs::read_link(&p).map_err(|e| FsError::Write {
-                    path: p.clone(),
-                    reason: describe(&e),
-                })?;
+                let link = fs::read_link(&p).map_err(|e| FsError::write(&p, e))?;
                 p = match p.parent() {
                     Some(dir) if link.is_relative() => dir.join(link),
                     _ => link,
@@ -57,10 +54,13 @@ fn follow_links(path: &Path) -> Result<PathBuf, FsError> {
             _ => return Ok(p),
         }
     }
-    Err(FsError::Write {
-        path: path.to_path_buf(),
-        reason: "too many levels of symbolic links".into(),
-    })
+    Err(FsError::write(
+        path,
+        refusal(
+            io::ErrorKind::InvalidInput,
+            "too many levels of symbolic links",
+        ),
+    ))
 }
 
 /// The kernel's `protected_symlinks` rule, applied whatever the sysctl says:
@@ -70,14 +70,7 @@ fn follow_links(path: &Path) -> Result<PathBuf, FsError> {
 fn may_follow(link: &Path, link_meta: &fs::Metadata) -> Result<(), FsError> {
     const STICKY_WORLD_WRITABLE: u32 = 0o1002;
     let dir = parent_dir(link);
-    let d = fs::metadata(&dir).map_err(|e| FsError::Write {
-        path: link.to_path_buf(),
-        reason: format!(
-            "cannot inspect its directory {}: {}",
-            dir.display(),
-            describe(&e)
-        ),
-    })?;
+    let d = fs::metadata(&dir).map_err(|e| FsError::write(&dir, e))?;
     let owner = link_meta.uid();
     if d.mode() & STICKY_WORLD_WRITABLE != STICKY_WORLD_WRITABLE
         || owner == d.uid()
@@ -124,10 +117,7 @@ fn inside(path: &Path, home: &Path) -> bool {
 }
 
 pub(super) fn resolve(path: &Path, rules: &OutputRules<'_>) -> Result<Target, FsError> {
-    let werr = |reason: &str| FsError::Write {
-        path: path.to_path_buf(),
-        reason: reason.to_string(),
-    };
+    let werr = |e: io::Error| FsError::write(path, e);
     // Every link of the chain is checked before anything is resolved, the
     // kernel's way included.
     let target = follow_links(path)?;
@@ -155,7 +145,7 @@ pub(super) fn resolve(path: &Path, rules: &OutputRules<'_>) -> Result<Target, Fs
         }
     }
     match fs::metadata(&target) {
-        Ok(m) if m.is_dir() => Err(werr("is a directory")),
+        Ok(m) if m.is_dir() => Err(werr(refusal(io::ErrorKind::InvalidInput, "is a directory"))),
         Ok(m) if m.is_file() => {
             if rules.force {
                 Ok(Target::Regular(target))
@@ -167,14 +157,14 @@ pub(super) fn resolve(path: &Path, rules: &OutputRules<'_>) -> Result<Target, Fs
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let dir = parent_dir(&target);
             if !dir.is_dir() {
-                return Err(FsError::Write {
-                    path: path.to_path_buf(),
-                    reason: format!("directory {} does not exist", dir.display()),
-                });
+                return Err(werr(refusal(
+                    io::ErrorKind::InvalidInput,
+                    &format!("directory {} does not exist", dir.display()),
+                )));
             }
             Ok(Target::Regular(target))
         }
-        Err(e) => Err(werr(&describe(&e))),
+        Err(e) => Err(werr(e)),
     }
 }
 
@@ -268,8 +258,5 @@ pub fn create_output_dir(path: &Path, rules: &OutputRules<'_>) -> Result<(), FsE
         .recursive(true)
         .mode(0o755)
         .create(path)
-        .map_err(|e| FsError::Write {
-            path: path.to_path_buf(),
-            reason: describe(&e),
-        })
+        .map_err(|e| FsError::write(path, e))
 }

@@ -201,10 +201,7 @@ impl OutTarget {
     fn of(out: &Path) -> Result<OutTarget> {
         match std::fs::symlink_metadata(out) {
             Ok(m) if m.file_type().is_symlink() => {
-                let to = std::fs::read_link(out).map_err(|e| fsutil::FsError::Read {
-                    path: out.to_path_buf(),
-                    reason: e.to_string(),
-                })?;
+                let to = std::fs::read_link(out).map_err(|e| fsutil::FsError::read(out, e))?;
                 let target = match out.parent() {
                     Some(dir) if to.is_relative() => dir.join(to),
                     _ => to,
@@ -247,10 +244,7 @@ fn check_out_contents(dir: &Path) -> Result<()> {
         found,
     };
     let list = |d: &Path| -> Result<Vec<(String, std::fs::FileType)>> {
-        let read = |e: std::io::Error| fsutil::FsError::Read {
-            path: d.to_path_buf(),
-            reason: fsutil::describe(&e),
-        };
+        let read = |e: std::io::Error| fsutil::FsError::read(d, e);
         let mut out = Vec::new();
         for e in std::fs::read_dir(d).map_err(read)? {
             let e = e.map_err(read)?;
@@ -561,12 +555,9 @@ fn write_and_swap(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let werr = |p: &Path, e: &dyn std::fmt::Display| fsutil::FsError::Write {
-        path: p.to_path_buf(),
-        reason: e.to_string(),
-    };
+    let werr = |p: &Path, e: std::io::Error| fsutil::FsError::write(p, e);
     if !parent.is_dir() {
-        std::fs::create_dir_all(&parent).map_err(|e| werr(&parent, &e))?;
+        std::fs::create_dir_all(&parent).map_err(|e| werr(&parent, e))?;
     }
     let name = place
         .file_name()
@@ -575,14 +566,14 @@ fn write_and_swap(
     let staged = tempfile::Builder::new()
         .prefix(&format!("{}{name}-", fsutil::TEMP_PREFIX))
         .tempdir_in(&parent)
-        .map_err(|e| werr(&parent, &e))?;
+        .map_err(|e| werr(&parent, e))?;
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(staged.path(), std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| werr(staged.path(), &e))?;
+            .map_err(|e| werr(staged.path(), e))?;
     }
     let profiles = staged.path().join(PROFILES_DIR);
-    std::fs::create_dir(&profiles).map_err(|e| werr(&profiles, &e))?;
+    std::fs::create_dir(&profiles).map_err(|e| werr(&profiles, e))?;
     let mut batch = fsutil::AtomicBatch::for_many();
     for (rel, data) in files {
         batch.add(&staged.path().join(rel), data, fsutil::MODE_PUBLIC)?;
@@ -605,9 +596,9 @@ fn write_and_swap(
             let new_name = format!("{name}-v{version}");
             let new_dir = parent.join(&new_name);
             if std::fs::symlink_metadata(&new_dir).is_ok() {
-                return Err(werr(&new_dir, &"already exists").into());
+                return Err(werr(&new_dir, std::io::ErrorKind::AlreadyExists.into()).into());
             }
-            std::fs::rename(staged.path(), &new_dir).map_err(|e| werr(&new_dir, &e))?;
+            std::fs::rename(staged.path(), &new_dir).map_err(|e| werr(&new_dir, e))?;
             let _ = staged.keep();
             let tmp_link = parent.join(format!(
                 "{}{name}-link-{}",
@@ -615,11 +606,11 @@ fn write_and_swap(
                 std::process::id()
             ));
             let _ = std::fs::remove_file(&tmp_link);
-            std::os::unix::fs::symlink(&new_name, &tmp_link).map_err(|e| werr(&tmp_link, &e))?;
+            std::os::unix::fs::symlink(&new_name, &tmp_link).map_err(|e| werr(&tmp_link, e))?;
             if let Err(e) = std::fs::rename(&tmp_link, link) {
                 let _ = std::fs::remove_file(&tmp_link);
                 remove_own_files(&new_dir);
-                return Err(werr(link, &e).into());
+                return Err(werr(link, e).into());
             }
             if let Ok(f) = std::fs::File::open(&parent) {
                 let _ = f.sync_all();

@@ -172,10 +172,8 @@ pub fn init_home(
         st.finish_for_rename()?;
         drop(st);
         authority::write_hierarchy(&files, &h, pass)?;
-        std::fs::hard_link(&tmp_db, home.db_path()).map_err(|e| crate::fsutil::FsError::Write {
-            path: home.db_path(),
-            reason: e.to_string(),
-        })?;
+        std::fs::hard_link(&tmp_db, home.db_path())
+            .map_err(|e| crate::fsutil::FsError::write(home.db_path(), e))?;
         Ok(team)
     })();
     remove_db_files(&tmp_db);
