@@ -605,6 +605,7 @@ fn a_tampered_trust_store_never_loads() {
     trust_store(env, "ts");
     let good = env.path("ts");
     Gateway::load(&good, anchor(env)).unwrap();
+    typed_sources_of_load_errors(env, &good);
     let profile = std::fs::read_dir(good.join("profiles"))
         .unwrap()
         .next()
@@ -715,6 +716,49 @@ fn a_tampered_trust_store_never_loads() {
         );
         assert_eq!(code, Some(1), "{what}: {j}");
     }
+}
+
+/// The lower error of a refused trust store is its typed `source()`, not
+/// text: the CMS error of a bad signature, the parser's of a bad file.
+fn typed_sources_of_load_errors(env: &Env, good: &Path) {
+    use pushca::gateway::{GatewayError, PolicySignatureError};
+    use std::error::Error as _;
+    let copy = env.path("typed");
+    copy_dir(good, &copy);
+    let p7s = copy.join("policy.json.p7s");
+    let mut der = std::fs::read(&p7s).unwrap();
+    let n = der.len();
+    der[n - 1] ^= 1;
+    std::fs::write(&p7s, &der).unwrap();
+    let e = Gateway::load(&copy, anchor(env)).expect_err("a flipped signature byte");
+    assert!(
+        matches!(
+            e,
+            GatewayError::PolicySignature(PolicySignatureError::Cms(_))
+        ),
+        "{e}"
+    );
+    let cms = e.source().and_then(|s| s.source());
+    assert!(
+        cms.is_some_and(|c| c.downcast_ref::<pushca::cms::CmsError>().is_some()),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&copy).unwrap();
+    copy_dir(good, &copy);
+    std::fs::write(
+        copy.join("crl.pem"),
+        "-----BEGIN X509 CRL-----\nMAA=\n-----END X509 CRL-----\n",
+    )
+    .unwrap();
+    let e = Gateway::load(&copy, anchor(env)).expect_err("a CRL that does not parse");
+    assert!(matches!(e, GatewayError::Malformed { .. }), "{e}");
+    type X509Err = x509_parser::nom::Err<x509_parser::error::X509Error>;
+    assert!(
+        e.source()
+            .is_some_and(|s| s.downcast_ref::<X509Err>().is_some()),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&copy).unwrap();
 }
 
 fn ck(env: &Env, name: &str) -> PathBuf {
