@@ -172,7 +172,7 @@ fn generate(home: &Home, sizes: &Sizes) -> Vec<(Vec<u8>, String, Environment, St
                     lifetime_days: None,
                     created_at: t,
                     expires_at: expires.unix_timestamp(),
-                    sha256: pushca::ca::sha256_hex(&der),
+                    sha256: pushca::x509::sha256_hex(&der),
                     der,
                     superseded_by: None,
                     superseded_at: None,

@@ -70,16 +70,11 @@ pub fn read_certificates(bytes: &[u8]) -> Result<Vec<Vec<u8>>, CertFileError> {
     Ok(ders)
 }
 
-pub use crate::x509::CertSummary;
-
-/// The summary of one DER certificate ([`CertSummary::from_der`]).
-pub fn summarize(der: &[u8]) -> Result<CertSummary, CertFileError> {
-    CertSummary::from_der(der).map_err(CertFileError::Summary)
-}
-
 /// The subject CN of a certificate, if any.
 pub fn common_name(der: &[u8]) -> Option<String> {
-    summarize(der).ok().and_then(|s| s.common_name)
+    crate::x509::CertSummary::from_der(der)
+        .ok()
+        .and_then(|s| s.common_name)
 }
 
 /// The DER `SubjectPublicKeyInfo` of a certificate.

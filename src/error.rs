@@ -171,7 +171,10 @@ mod tests {
         assert_eq!(ops.kind(), ErrorKind::Input);
         assert!(!ops.to_string().contains('\n'));
 
-        let e = crate::certfile::summarize(b"junk").err().unwrap();
+        let e = crate::x509::CertSummary::from_der(b"junk")
+            .map_err(crate::certfile::CertFileError::Summary)
+            .err()
+            .unwrap();
         assert_eq!(e.kind(), ErrorKind::Input);
         type X509Err = x509_parser::nom::Err<x509_parser::error::X509Error>;
         let x = find::<X509Err>(&e).expect("x509-parser's error is the source");

@@ -45,20 +45,17 @@ fn main() -> ExitCode {
             if let Some(data) = &report.stdout {
                 let mut o = std::io::stdout().lock();
                 if let Err(e) = o.write_all(data.as_bytes()).and_then(|()| o.flush()) {
-                    let e = CliError::from(pushca::fsutil::FsError::Write {
-                        path: pushca::fsutil::STDIO.into(),
-                        reason: e.to_string(),
-                    });
+                    let e =
+                        CliError::from(pushca::fsutil::FsError::write(pushca::fsutil::STDIO, e));
                     print_error(json, &e);
                     return ExitCode::from(e.exit);
                 }
             }
-            let mut out: Box<dyn Write> =
-                if report.stdout.is_some() || pushca::fsutil::stdout_written() {
-                    Box::new(std::io::stderr().lock())
-                } else {
-                    Box::new(std::io::stdout().lock())
-                };
+            let mut out: Box<dyn Write> = if report.stdout.is_some() {
+                Box::new(std::io::stderr().lock())
+            } else {
+                Box::new(std::io::stdout().lock())
+            };
             if json {
                 let mut doc = report.json;
                 if !report.warnings.is_empty() {

@@ -18,10 +18,14 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
         .map(|t| t.unix_timestamp())
 }
 
+/// Seconds in a day (UTC, no leap seconds, as unix time counts them): the
+/// one conversion between days and seconds.
+pub const SECS_PER_DAY: i64 = 86_400;
+
 /// Whole days from `now` until `t` (unix seconds), rounded down: negative once
 /// `t` has passed. The one definition of every `days_left` pushca prints.
 pub fn days_left(t: i64, now: i64) -> i64 {
-    (t - now).div_euclid(86_400)
+    (t - now).div_euclid(SECS_PER_DAY)
 }
 
 /// A unix timestamp serialized as RFC 3339 (for `#[serde(serialize_with)]`).

@@ -16,7 +16,8 @@ use x509_parser::prelude::FromDer;
 use x509_parser::public_key::PublicKey;
 use x509_parser::x509::{SubjectPublicKeyInfo, X509Name};
 
-use crate::keys::{KeyAlgorithm, OID_P256, OID_P384};
+use crate::keys::KeyAlgorithm;
+use crate::x509::{OID_P256, OID_P384};
 
 /// Why a certificate signing request was refused.
 #[non_exhaustive]

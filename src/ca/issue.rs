@@ -10,7 +10,8 @@ use time::OffsetDateTime;
 use super::authority::printable;
 use super::issuer::Issuer;
 use super::templates::PushTemplate;
-use super::{serial, sha256_hex, CaError, CheckedCsr};
+use super::{serial, CaError, CheckedCsr};
+use crate::x509::{serial_hex, sha256_hex};
 use crate::x509ext::{self, ARC_TOPICS, ARC_UID};
 
 /// Who a push certificate is for.
@@ -30,7 +31,7 @@ pub struct PushSubject<'a> {
 pub struct IssuedCertificate {
     /// The certificate, DER.
     pub der: Vec<u8>,
-    /// Serial, lowercase hex (see [`serial::serial_hex`]).
+    /// Serial, lowercase hex (see [`serial_hex`]).
     pub serial: String,
     /// SHA-256 fingerprint of `der`, lowercase hex without separators.
     pub sha256: String,
@@ -115,7 +116,7 @@ impl Issuer {
         let cert = p.signed_by(&public_key, self.rcgen())?;
         let der = cert.der().to_vec();
         Ok(IssuedCertificate {
-            serial: serial::serial_hex(&serial_bytes),
+            serial: serial_hex(&serial_bytes),
             sha256: sha256_hex(&der),
             subject: format!(
                 "UID={}, CN={}{}, OU={}, O={}, C={}",

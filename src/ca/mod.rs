@@ -21,7 +21,6 @@ use std::fmt;
 
 use crate::x509ext::Environment;
 
-pub use crate::x509::CertSummary;
 pub use csr::{check_csr, CheckedCsr, CsrError};
 pub use issue::{IssuedCertificate, PushSubject};
 pub use issuer::Issuer;
@@ -186,8 +185,6 @@ pub fn normalize_country(cc: &str) -> Result<String, CaError> {
         Err(CaError::InvalidCountry(cc.to_string()))
     }
 }
-
-pub use crate::x509::sha256_hex;
 
 impl From<crate::x509::NotCertificate> for CaError {
     fn from(e: crate::x509::NotCertificate) -> Self {

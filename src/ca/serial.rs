@@ -21,11 +21,10 @@ pub(crate) fn random_serial() -> Vec<u8> {
     }
 }
 
-pub(crate) use crate::x509::serial_hex;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::x509::serial_hex;
 
     #[test]
     fn serials_are_positive_and_distinct() {

@@ -4,11 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use pushca::certfile::CertSummary;
 use pushca::fsutil::Source;
 use pushca::ops::{convert, OpsError};
 use pushca::p12::{Pkcs12Contents, Profile};
 use pushca::secret::Secret;
+use pushca::x509::CertSummary;
 
 use super::secrets::{self, SecretSource};
 use super::{CliError, Ctx, Overwrite, Report};

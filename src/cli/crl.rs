@@ -27,12 +27,13 @@ pub struct CrlArgs {
 pub fn crl(ctx: &Ctx, a: CrlArgs) -> Result<Report, CliError> {
     let home = ctx.home()?;
     let rules = super::rules(Some(&home), a.overwrite);
-    if let Some(out) = &a.out {
-        pushca::fsutil::check_output(out, &rules)?;
+    let sink = a.out.as_deref().map(super::sink);
+    if let Some(sink) = &sink {
+        pushca::fsutil::check_sink(sink, &rules)?;
     }
     let pass = secrets::ca_passphrase(a.ca_passin.as_ref(), false)?;
-    let output = a.out.as_deref().map(|path| ops::revocation::CrlOutput {
-        path,
+    let output = sink.map(|sink| ops::revocation::CrlOutput {
+        sink,
         der: matches!(a.format, CertFormat::Der),
         rules,
     });
@@ -46,7 +47,7 @@ pub fn crl(ctx: &Ctx, a: CrlArgs) -> Result<Report, CliError> {
                 rfc3339(v.next_update),
                 out.display()
             );
-            Report::of(&v, text)
+            Ok(Report::of(&v, text)?.with_stdout(v.returned.clone()))
         }
         (None, pem) => Ok(Report::of(&v, pem.clone().unwrap_or_default())?.data()),
     }

@@ -109,7 +109,15 @@ fn check(ctx: &Ctx, a: CheckArgs) -> Result<Report, CliError> {
         verify_profile_signatures: a.verify_signatures,
         ..Default::default()
     };
-    let anchor = gw::check_anchor(a.anchor.as_deref(), ctx.home_opt().as_ref())?;
+    if a.anchor.as_deref().is_some_and(super::is_stdio)
+        && a.cert.as_deref().is_some_and(super::is_stdio)
+    {
+        return Err(CliError::usage(
+            "the anchor and the certificate cannot both be - (standard input)",
+        ));
+    }
+    let anchor = a.anchor.as_deref().map(super::source).transpose()?;
+    let anchor = gw::check_anchor(anchor.as_ref(), ctx.home_opt().as_ref())?;
     if let Some(bundle) = &a.register {
         let udid = a.device.clone().unwrap_or_default();
         let v = gw::check_registration(&a.trust_store, &anchor, options, bundle, env, &udid)?;
@@ -121,11 +129,12 @@ fn check(ctx: &Ctx, a: CheckArgs) -> Result<Report, CliError> {
             "give --cert FILE and --topic TOPIC (or --register BUNDLE_ID)",
         ));
     };
+    let cert = super::source(cert)?;
     let out = gw::check(
         &a.trust_store,
         &anchor,
         options,
-        cert,
+        &cert,
         topic,
         env,
         a.device.as_deref(),

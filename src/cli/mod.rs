@@ -133,6 +133,12 @@ pub fn rules<'a>(
     }
 }
 
+/// Whether a path given on the command line is `-` (standard input or
+/// output, resolved here: the library never touches either).
+pub fn is_stdio(path: &Path) -> bool {
+    path.as_os_str() == pushca::fsutil::STDIO
+}
+
 /// How standard input is named in messages when it is given as `-`.
 pub const STDIN_NAME: &str = "<stdin>";
 
@@ -180,10 +186,13 @@ pub fn check_secret_sink(
 /// `--out-dir -`: refused, a directory is needed.
 pub fn not_stdout_dir(dir: &Path) -> Result<(), CliError> {
     if dir.as_os_str() == pushca::fsutil::STDIO {
-        return Err(FsError::Write {
-            path: dir.to_path_buf(),
-            reason: "a directory is needed here, not - (standard output)".into(),
-        }
+        return Err(FsError::write(
+            dir,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "a directory is needed here, not - (standard output)",
+            ),
+        )
         .into());
     }
     Ok(())

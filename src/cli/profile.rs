@@ -69,7 +69,7 @@ pub struct ProfileCreateArgs {
     /// Lifetime in days (default: the profile template's, 12 months)
     #[arg(long, value_name = "N")]
     pub days: Option<u32>,
-    /// Output file (.mobileprovision)
+    /// Output file (.mobileprovision; - for stdout)
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     #[command(flatten)]
@@ -81,7 +81,7 @@ pub struct ProfileCreateArgs {
 
 #[derive(Args, Debug)]
 pub struct ProfileShowArgs {
-    /// A .mobileprovision file (CMS SignedData, DER)
+    /// A .mobileprovision file (CMS SignedData, DER; - for stdin)
     pub file: PathBuf,
     /// Trust these CA certificates (PEM or DER) instead of the home's root CA
     #[arg(long, value_name = "CA.pem")]
@@ -178,7 +178,7 @@ fn signed_text(ctx: &Ctx, signed: &[profiles::Signed], verb: &str) -> String {
             devices_text(p),
             p.certificates.len(),
             rfc3339(p.expires_at),
-            s.path.display()
+            s.path.name().display()
         );
         if let Some(old) = &s.replaces {
             line = format!("{}  (supersedes {old})\n", line.trim_end());
@@ -224,7 +224,7 @@ fn create(ctx: &Ctx, a: ProfileCreateArgs) -> Result<Report, CliError> {
         cert_serials: &a.cert,
         name: a.name.as_deref(),
         days: a.days,
-        out: a.out.clone(),
+        out: super::sink(&a.out),
         force: a.overwrite.force,
     };
     let prepared = profiles::prepare_create(&home, &req).map_err(|e| hint_for(e, &a.app))?;
@@ -234,7 +234,7 @@ fn create(ctx: &Ctx, a: ProfileCreateArgs) -> Result<Report, CliError> {
         .into_created()
         .ok_or_else(|| CliError::internal("no profile was signed"))?;
     let text = signed_text(ctx, std::slice::from_ref(&v.profile), "Signed");
-    let mut report = Report::of(&v, text)?;
+    let mut report = Report::of(&v, text)?.with_stdout(v.returned.clone());
     for w in v.warnings {
         report = report.warn(w);
     }
@@ -263,7 +263,14 @@ fn hint_for(e: ops::OpsError, bundle_id: &str) -> CliError {
 
 fn show(ctx: &Ctx, a: ProfileShowArgs) -> Result<Report, CliError> {
     let home = ctx.home_opt();
-    let v = profiles::show(home.as_ref(), &a.file, a.ca.as_deref()).map_err(|e| {
+    if super::is_stdio(&a.file) && a.ca.as_deref().is_some_and(super::is_stdio) {
+        return Err(CliError::usage(
+            "the profile and the CA certificates cannot both be - (standard input)",
+        ));
+    }
+    let file = super::source(&a.file)?;
+    let ca = a.ca.as_deref().map(super::source).transpose()?;
+    let v = profiles::show(home.as_ref(), &file, ca.as_ref()).map_err(|e| {
         let no_anchor = matches!(e, ops::OpsError::NoProfileAnchors);
         let c = CliError::from(e);
         if no_anchor {
@@ -402,6 +409,7 @@ fn regenerate(ctx: &Ctx, a: ProfileRegenerateArgs) -> Result<Report, CliError> {
         (None, Some(b), _) => profiles::RegenerateTarget::App(b),
         _ => profiles::RegenerateTarget::All,
     };
+    super::not_stdout_dir(&a.out_dir)?;
     let prepared = profiles::prepare_regenerate(&home, target, &a.out_dir, a.overwrite.force)?;
     if let Some(out) = prepared.nothing_to_sign() {
         return regenerated_report(ctx, out);
@@ -437,7 +445,7 @@ fn export(ctx: &Ctx, a: ProfileExportArgs) -> Result<Report, CliError> {
     let v = profiles::export(
         &home,
         &a.uuid,
-        &a.out,
+        &super::sink(&a.out),
         &super::rules(Some(&home), a.overwrite),
     )?;
     let rec = &v.profile.profile;
@@ -448,5 +456,5 @@ fn export(ctx: &Ctx, a: ProfileExportArgs) -> Result<Report, CliError> {
         rec.environment,
         a.out.display()
     );
-    Report::of(&v, text)
+    Ok(Report::of(&v, text)?.with_stdout(v.returned.clone()))
 }

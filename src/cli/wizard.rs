@@ -726,7 +726,7 @@ fn profiles_step(w: &mut Wizard, s: &Setup, have_devices: bool) -> Result<Vec<Pa
                 cert_serials: &[],
                 name: None,
                 days: None,
-                out: out.clone(),
+                out: pushca::fsutil::Sink::File(out.clone()),
                 force,
             },
         )?;
@@ -741,8 +741,8 @@ fn profiles_step(w: &mut Wizard, s: &Setup, have_devices: bool) -> Result<Vec<Pa
                 p.record.uuid,
                 pushca::timeutil::rfc3339(p.record.expires_at)
             ));
-            w.wrote(&p.path);
-            profile_files.push(p.path.clone());
+            w.wrote(p.path.name());
+            profile_files.push(p.path.name().to_path_buf());
         }
         w.commands.push(format!(
             "pushca {} profile create --app {} --env {} {flag} --out {}",

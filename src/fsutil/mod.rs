@@ -3,10 +3,9 @@
 //! (`write.rs`). Everything is re-exported here: `crate::fsutil::X`.
 //!
 //! `-` (standard input and output) is the CLI's: it reads standard input into
-//! a [`Source`] and gets a [`Sink::Return`] output back as bytes. The path
-//! functions still treat a `-` path as stdio for the commands whose CLI does
-//! not resolve it yet (`profile`, `gateway check`, `crl`): the legacy branches
-//! marked below, to be removed when those take a `Source`/`Sink`.
+//! a [`Source`] and gets a [`Sink::Return`] output back as bytes. The library
+//! never reads standard input nor writes standard output: to the path
+//! functions, `-` is a file of that name.
 //!
 //! Reads: only regular files, opened without blocking (a FIFO or device is
 //! refused, never waited on), at most [`MAX_INPUT_BYTES`] actually read.
@@ -34,17 +33,9 @@ pub use read::*;
 pub use rules::*;
 pub use write::*;
 
-/// `-` as an input path is standard input, as an output path standard output.
+/// How a [`Sink::Return`] output is named in messages and documents (the
+/// CLI's `-`, standard output).
 pub const STDIO: &str = "-";
-
-pub(crate) static STDOUT_WRITTEN: std::sync::atomic::AtomicBool =
-    std::sync::atomic::AtomicBool::new(false);
-
-/// Whether an output was written to standard output (`-`): the command's
-/// own report then goes to stderr, so that stdout carries only the data.
-pub fn stdout_written() -> bool {
-    STDOUT_WRITTEN.load(std::sync::atomic::Ordering::SeqCst)
-}
 
 /// A path serialized as text (for `#[serde(serialize_with)]`): lossily when
 /// it is not UTF-8, rather than failing the whole document.
@@ -52,22 +43,34 @@ pub fn serialize_path<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::
     s.serialize_str(&p.to_string_lossy())
 }
 
-/// Whether `path` is `-` (standard input or output).
-pub fn is_stdio(path: &Path) -> bool {
-    path.as_os_str() == STDIO
-}
-
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum FsError {
-    #[error("{}: {reason}", path.display())]
-    Read { path: PathBuf, reason: String },
+    /// An input cannot be read: the I/O error says why (its message in
+    /// [`describe`]'s words).
+    #[error("{}: {}", path.display(), describe(source))]
+    Read {
+        /// The input.
+        path: PathBuf,
+        /// Why: the operating system's error, or one made for a refusal
+        /// without one (an empty file).
+        #[source]
+        source: io::Error,
+    },
     #[error("{}: not a regular file ({kind}); pushca reads only regular files", path.display())]
     NotRegular { path: PathBuf, kind: &'static str },
     #[error("{}: file is larger than pushca's limit of {limit} bytes", path.display())]
     TooLarge { path: PathBuf, limit: u64 },
-    #[error("cannot write {}: {reason}", path.display())]
-    Write { path: PathBuf, reason: String },
+    /// An output cannot be written: the I/O error says why.
+    #[error("cannot write {}: {}", path.display(), describe(source))]
+    Write {
+        /// The output.
+        path: PathBuf,
+        /// Why: the operating system's error, or one made for a refusal
+        /// without one (a directory where a file goes).
+        #[source]
+        source: io::Error,
+    },
     #[error("{} already exists", .0.display())]
     Exists(PathBuf),
     #[error("{} is inside the pushca home {}; write outputs elsewhere", path.display(), home.display())]
@@ -88,6 +91,22 @@ pub enum FsError {
 }
 
 impl FsError {
+    /// [`FsError::Read`] of `path`.
+    pub fn read(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        FsError::Read {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// [`FsError::Write`] of `path`.
+    pub fn write(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        FsError::Write {
+            path: path.into(),
+            source,
+        }
+    }
+
     /// What kind of failure this is (an exhaustive decision, no wildcard arm).
     pub fn kind(&self) -> crate::error::ErrorKind {
         use crate::error::ErrorKind;
@@ -104,15 +123,18 @@ impl FsError {
     }
 }
 
-/// How an output is named in messages: `-` is standard output.
+/// How an output is named in messages: `-` (a [`Sink::Return`] output, the
+/// CLI's standard output) is standard output.
 pub(crate) fn output_name(path: &Path) -> String {
-    if is_stdio(path) {
+    if path.as_os_str() == STDIO {
         "standard output".into()
     } else {
         path.display().to_string()
     }
 }
 
+/// An I/O error in the words pushca's messages use (`no such file or
+/// directory`, `permission denied`, …; otherwise its own text).
 pub(crate) fn describe(err: &io::Error) -> String {
     match err.kind() {
         io::ErrorKind::NotFound => "no such file or directory".into(),
@@ -125,6 +147,12 @@ pub(crate) fn describe(err: &io::Error) -> String {
             _ => err.to_string(),
         },
     }
+}
+
+/// An I/O error for a refusal that has no operating-system error behind it
+/// (`file is empty`): `kind` classifies it, `message` is what messages say.
+pub(crate) fn refusal(kind: io::ErrorKind, message: &str) -> io::Error {
+    io::Error::new(kind, message.to_string())
 }
 
 pub(crate) fn nonblock_flag() -> i32 {

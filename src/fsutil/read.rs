@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use super::{describe, is_stdio, nonblock_flag, FsError};
+use super::{nonblock_flag, refusal, FsError};
 
 /// Maximum size of any input file pushca reads (certificates, keys, CSRs, p12).
 pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
@@ -43,20 +43,6 @@ pub const MAX_POLICY_BYTES: u64 = 128 * 1024 * 1024;
 
 /// [`read_input`] with another cap on the bytes read.
 pub fn read_input_capped(path: &Path, cap: u64) -> Result<Vec<u8>, FsError> {
-    let err = |reason: String| FsError::Read {
-        path: path.to_path_buf(),
-        reason,
-    };
-    if is_stdio(path) {
-        // Legacy: the commands that take a path for `-` (profile, gateway
-        // check) until their CLI resolves it into a [`Source`].
-        return read_stream(
-            io::stdin().lock(),
-            Path::new("standard input"),
-            cap,
-            "end of input before any data",
-        );
-    }
     let f = match OpenOptions::new()
         .read(true)
         .custom_flags(nonblock_flag())
@@ -73,7 +59,7 @@ pub fn read_input_capped(path: &Path, cap: u64) -> Result<Vec<u8>, FsError> {
                     });
                 }
             }
-            return Err(err(describe(&e)));
+            return Err(FsError::read(path, e));
         }
     };
     read_opened(f, path, cap)
@@ -82,11 +68,8 @@ pub fn read_input_capped(path: &Path, cap: u64) -> Result<Vec<u8>, FsError> {
 /// The checks and the capped read of [`read_input_capped`] on a file already
 /// opened (without blocking): `path` names it in errors.
 pub(crate) fn read_opened(mut f: File, path: &Path, cap: u64) -> Result<Vec<u8>, FsError> {
-    let err = |reason: String| FsError::Read {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let meta = f.metadata().map_err(|e| err(describe(&e)))?;
+    let err = |e: io::Error| FsError::read(path, e);
+    let meta = f.metadata().map_err(err)?;
     if !meta.is_file() {
         return Err(FsError::NotRegular {
             path: path.to_path_buf(),
@@ -101,15 +84,12 @@ pub(crate) fn read_opened(mut f: File, path: &Path, cap: u64) -> Result<Vec<u8>,
         return Err(too_large());
     }
     let mut data = Vec::with_capacity(meta.len() as usize);
-    (&mut f)
-        .take(cap + 1)
-        .read_to_end(&mut data)
-        .map_err(|e| err(describe(&e)))?;
+    (&mut f).take(cap + 1).read_to_end(&mut data).map_err(err)?;
     if data.len() as u64 > cap {
         return Err(too_large());
     }
     if data.is_empty() {
-        return Err(err("file is empty".into()));
+        return Err(err(refusal(io::ErrorKind::UnexpectedEof, "file is empty")));
     }
     Ok(data)
 }
@@ -133,10 +113,7 @@ pub fn read_stream(
     (&mut r)
         .take(cap + 1)
         .read_to_end(&mut data)
-        .map_err(|e| FsError::Read {
-            path: name.to_path_buf(),
-            reason: describe(&e),
-        })?;
+        .map_err(|e| FsError::read(name, e))?;
     if data.len() as u64 > cap {
         return Err(FsError::TooLarge {
             path: name.to_path_buf(),
@@ -144,10 +121,10 @@ pub fn read_stream(
         });
     }
     if data.is_empty() {
-        return Err(FsError::Read {
-            path: name.to_path_buf(),
-            reason: empty.to_string(),
-        });
+        return Err(FsError::read(
+            name,
+            refusal(io::ErrorKind::UnexpectedEof, empty),
+        ));
     }
     Ok(data)
 }
@@ -180,10 +157,10 @@ impl Source {
             });
         }
         if data.is_empty() {
-            return Err(FsError::Read {
-                path: name,
-                reason: "no data".into(),
-            });
+            return Err(FsError::read(
+                name,
+                refusal(io::ErrorKind::UnexpectedEof, "no data"),
+            ));
         }
         Ok(Source::Bytes {
             name,

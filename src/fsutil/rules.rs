@@ -8,7 +8,7 @@ use std::io::{self, IsTerminal};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use super::{describe, is_stdio, nonblock_flag, parent_dir, FsError};
+use super::{nonblock_flag, parent_dir, refusal, FsError};
 
 /// The overwrite rules of every output.
 #[derive(Debug, Clone, Copy, Default)]
@@ -45,10 +45,7 @@ fn follow_links(path: &Path) -> Result<PathBuf, FsError> {
         match fs::symlink_metadata(&p) {
             Ok(m) if m.file_type().is_symlink() => {
                 may_follow(&p, &m)?;
-                let link = fs::read_link(&p).map_err(|e| FsError::Write {
-                    path: p.clone(),
-                    reason: describe(&e),
-                })?;
+                let link = fs::read_link(&p).map_err(|e| FsError::write(&p, e))?;
                 p = match p.parent() {
                     Some(dir) if link.is_relative() => dir.join(link),
                     _ => link,
@@ -57,10 +54,13 @@ fn follow_links(path: &Path) -> Result<PathBuf, FsError> {
             _ => return Ok(p),
         }
     }
-    Err(FsError::Write {
-        path: path.to_path_buf(),
-        reason: "too many levels of symbolic links".into(),
-    })
+    Err(FsError::write(
+        path,
+        refusal(
+            io::ErrorKind::InvalidInput,
+            "too many levels of symbolic links",
+        ),
+    ))
 }
 
 /// The kernel's `protected_symlinks` rule, applied whatever the sysctl says:
@@ -70,14 +70,7 @@ fn follow_links(path: &Path) -> Result<PathBuf, FsError> {
 fn may_follow(link: &Path, link_meta: &fs::Metadata) -> Result<(), FsError> {
     const STICKY_WORLD_WRITABLE: u32 = 0o1002;
     let dir = parent_dir(link);
-    let d = fs::metadata(&dir).map_err(|e| FsError::Write {
-        path: link.to_path_buf(),
-        reason: format!(
-            "cannot inspect its directory {}: {}",
-            dir.display(),
-            describe(&e)
-        ),
-    })?;
+    let d = fs::metadata(&dir).map_err(|e| FsError::write(&dir, e))?;
     let owner = link_meta.uid();
     if d.mode() & STICKY_WORLD_WRITABLE != STICKY_WORLD_WRITABLE
         || owner == d.uid()
@@ -124,14 +117,7 @@ fn inside(path: &Path, home: &Path) -> bool {
 }
 
 pub(super) fn resolve(path: &Path, rules: &OutputRules<'_>) -> Result<Target, FsError> {
-    let werr = |reason: &str| FsError::Write {
-        path: path.to_path_buf(),
-        reason: reason.to_string(),
-    };
-    if is_stdio(path) {
-        // Legacy `-` (see the module doc).
-        return Ok(Target::Special(path.to_path_buf()));
-    }
+    let werr = |e: io::Error| FsError::write(path, e);
     // Every link of the chain is checked before anything is resolved, the
     // kernel's way included.
     let target = follow_links(path)?;
@@ -159,7 +145,7 @@ pub(super) fn resolve(path: &Path, rules: &OutputRules<'_>) -> Result<Target, Fs
         }
     }
     match fs::metadata(&target) {
-        Ok(m) if m.is_dir() => Err(werr("is a directory")),
+        Ok(m) if m.is_dir() => Err(werr(refusal(io::ErrorKind::InvalidInput, "is a directory"))),
         Ok(m) if m.is_file() => {
             if rules.force {
                 Ok(Target::Regular(target))
@@ -171,14 +157,14 @@ pub(super) fn resolve(path: &Path, rules: &OutputRules<'_>) -> Result<Target, Fs
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let dir = parent_dir(&target);
             if !dir.is_dir() {
-                return Err(FsError::Write {
-                    path: path.to_path_buf(),
-                    reason: format!("directory {} does not exist", dir.display()),
-                });
+                return Err(werr(refusal(
+                    io::ErrorKind::InvalidInput,
+                    &format!("directory {} does not exist", dir.display()),
+                )));
             }
             Ok(Target::Regular(target))
         }
-        Err(e) => Err(werr(&describe(&e))),
+        Err(e) => Err(werr(e)),
     }
 }
 
@@ -195,26 +181,21 @@ pub fn check_secret_output(path: &Path, rules: &OutputRules<'_>) -> Result<(), F
     refuse_terminal(path, &target)
 }
 
-/// Refuses a special target that is a terminal (`-` when standard output is
-/// one, `/dev/tty`, a link to a pseudo-terminal): a private key written there
+/// Refuses a special target that is a terminal (`/dev/tty`, a link to a
+/// pseudo-terminal): a private key written there
 /// would stay on the screen and in its scrollback.
 pub(super) fn refuse_terminal(path: &Path, target: &Target) -> Result<(), FsError> {
     let Target::Special(p) = target else {
         return Ok(());
     };
-    // Legacy `-` (see the module doc): whether stdout is a terminal.
-    let terminal = if is_stdio(p) {
-        io::stdout().is_terminal()
-    } else {
-        // Only a character device can be a terminal; opened without becoming
-        // the controlling terminal and without blocking, then closed.
-        fs::metadata(p).is_ok_and(|m| m.file_type().is_char_device())
-            && OpenOptions::new()
-                .write(true)
-                .custom_flags(nonblock_flag() | rustix::fs::OFlags::NOCTTY.bits() as i32)
-                .open(p)
-                .is_ok_and(|f| f.is_terminal())
-    };
+    // Only a character device can be a terminal; opened without becoming
+    // the controlling terminal and without blocking, then closed.
+    let terminal = fs::metadata(p).is_ok_and(|m| m.file_type().is_char_device())
+        && OpenOptions::new()
+            .write(true)
+            .custom_flags(nonblock_flag() | rustix::fs::OFlags::NOCTTY.bits() as i32)
+            .open(p)
+            .is_ok_and(|f| f.is_terminal());
     if terminal {
         return Err(FsError::SecretToTerminal(path.to_path_buf()));
     }
@@ -261,12 +242,6 @@ pub fn check_outputs<'p>(
 /// Creates an output directory (and parents, mode 0755) when it does not
 /// exist; refuses one inside the pushca home.
 pub fn create_output_dir(path: &Path, rules: &OutputRules<'_>) -> Result<(), FsError> {
-    if is_stdio(path) {
-        return Err(FsError::Write {
-            path: path.to_path_buf(),
-            reason: "a directory is needed here, not - (standard output)".into(),
-        });
-    }
     use std::os::unix::fs::DirBuilderExt;
     if let Some(home) = rules.home {
         if inside(path, home) {
@@ -283,8 +258,5 @@ pub fn create_output_dir(path: &Path, rules: &OutputRules<'_>) -> Result<(), FsE
         .recursive(true)
         .mode(0o755)
         .create(path)
-        .map_err(|e| FsError::Write {
-            path: path.to_path_buf(),
-            reason: describe(&e),
-        })
+        .map_err(|e| FsError::write(path, e))
 }

@@ -396,3 +396,30 @@ fn a_returned_output_comes_back_once_and_writes_no_file() {
         .unwrap()
         .is_some());
 }
+
+#[test]
+fn read_and_write_errors_keep_the_io_error_as_their_source() {
+    use std::error::Error as _;
+    let dir = tempfile::tempdir().unwrap();
+    let e = read_input(&dir.path().join("missing")).unwrap_err();
+    let io = e
+        .source()
+        .and_then(|s| s.downcast_ref::<io::Error>())
+        .expect("the io::Error is the source");
+    assert_eq!(io.kind(), io::ErrorKind::NotFound);
+    assert!(
+        e.to_string().ends_with(": no such file or directory"),
+        "{e}"
+    );
+    // A regular file where a directory should be: ENOTDIR from the system.
+    let file = dir.path().join("file");
+    fs::write(&file, b"x").unwrap();
+    let e = write_atomic(&file.join("x"), b"1", MODE_PUBLIC).unwrap_err();
+    assert!(matches!(e, FsError::Write { .. }), "{e}");
+    let io = e.source().and_then(|s| s.downcast_ref::<io::Error>());
+    assert_eq!(io.and_then(io::Error::raw_os_error), Some(20), "{e}");
+    assert!(
+        e.to_string().ends_with(": a parent is not a directory"),
+        "{e}"
+    );
+}

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 use super::rules::{refuse_terminal, resolve, Target};
-use super::{describe, is_stdio, nonblock_flag, parent_dir, FsError, OutputRules, STDOUT_WRITTEN};
+use super::{nonblock_flag, parent_dir, FsError, OutputRules};
 
 /// Mode for files that hold private keys or other secrets. An output written
 /// with this mode is never written to a terminal.
@@ -225,23 +225,20 @@ impl AtomicBatch {
             }
             Target::Regular(p) => p,
         };
-        let werr = |reason: String| FsError::Write {
-            path: path.to_path_buf(),
-            reason,
-        };
+        let werr = |e: io::Error| FsError::write(path, e);
         let dir = parent_dir(&dest);
         let mut tmp = tempfile::Builder::new()
             .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
             .permissions(permissions(mode))
             .tempfile_in(&dir)
-            .map_err(|e| werr(describe(&e)))?;
+            .map_err(werr)?;
         // The umask may have narrowed the mode given at creation: set it exactly.
         tmp.as_file()
             .set_permissions(permissions(mode))
-            .map_err(|e| werr(describe(&e)))?;
-        tmp.write_all(data).map_err(|e| werr(describe(&e)))?;
+            .map_err(werr)?;
+        tmp.write_all(data).map_err(werr)?;
         if self.sync_each {
-            tmp.as_file().sync_all().map_err(|e| werr(describe(&e)))?;
+            tmp.as_file().sync_all().map_err(werr)?;
         }
         // Files of a batch share a handful of directories: the last one is
         // the likely match.
@@ -269,10 +266,8 @@ impl AtomicBatch {
             }
         }
         for (tmp, dest) in self.staged.drain(..) {
-            tmp.persist(&dest).map_err(|e| FsError::Write {
-                path: dest.clone(),
-                reason: describe(&e.error),
-            })?;
+            tmp.persist(&dest)
+                .map_err(|e| FsError::write(&dest, e.error))?;
         }
         for dir in &self.dirs {
             // Directory fsync makes the renames durable; some file systems refuse
@@ -292,39 +287,23 @@ impl AtomicBatch {
 /// without a reader is an error rather than a hang, then switched back to
 /// blocking writes.
 fn write_special(path: &Path, data: &[u8]) -> Result<(), FsError> {
-    let werr = |e: &io::Error| FsError::Write {
-        path: path.to_path_buf(),
-        reason: describe(e),
-    };
-    if is_stdio(path) {
-        // Legacy `-` (see the module doc).
-        STDOUT_WRITTEN.store(true, std::sync::atomic::Ordering::SeqCst);
-        let mut out = io::stdout().lock();
-        out.write_all(data).map_err(|e| werr(&e))?;
-        return out.flush().map_err(|e| werr(&e));
-    }
+    let werr = |e: io::Error| FsError::write(path, e);
     let mut f = OpenOptions::new()
         .write(true)
         .custom_flags(nonblock_flag())
         .open(path)
-        .map_err(|e| werr(&e))?;
-    let flags = rustix::fs::fcntl_getfl(&f).map_err(|e| werr(&e.into()))?;
+        .map_err(werr)?;
+    let flags = rustix::fs::fcntl_getfl(&f).map_err(|e| werr(e.into()))?;
     rustix::fs::fcntl_setfl(&f, flags - rustix::fs::OFlags::NONBLOCK)
-        .map_err(|e| werr(&e.into()))?;
-    f.write_all(data).map_err(|e| werr(&e))?;
-    f.flush().map_err(|e| werr(&e))
+        .map_err(|e| werr(e.into()))?;
+    f.write_all(data).map_err(werr)?;
+    f.flush().map_err(werr)
 }
 
 fn sync_filesystem_of(path: &Path) -> Result<(), FsError> {
     let dir = parent_dir(path);
-    let f = File::open(&dir).map_err(|e| FsError::Write {
-        path: dir.clone(),
-        reason: describe(&e),
-    })?;
-    rustix::fs::syncfs(&f).map_err(|e| FsError::Write {
-        path: dir,
-        reason: e.to_string(),
-    })
+    let f = File::open(&dir).map_err(|e| FsError::write(&dir, e))?;
+    rustix::fs::syncfs(&f).map_err(|e| FsError::write(dir, e.into()))
 }
 
 fn permissions(mode: u32) -> fs::Permissions {
@@ -368,10 +347,7 @@ pub fn create_private_dir(path: &Path) -> Result<(), FsError> {
         .recursive(true)
         .mode(0o700)
         .create(path)
-        .map_err(|e| FsError::Write {
-            path: path.to_path_buf(),
-            reason: describe(&e),
-        })
+        .map_err(|e| FsError::write(path, e))
 }
 
 /// Opens (creating) a lock file.
@@ -383,10 +359,7 @@ pub fn open_lock_file(path: &Path) -> Result<File, FsError> {
         .write(true)
         .mode(0o600)
         .open(path)
-        .map_err(|e| FsError::Write {
-            path: path.to_path_buf(),
-            reason: describe(&e),
-        })
+        .map_err(|e| FsError::write(path, e))
 }
 
 /// Puts the directory `staged` at `target` in one step: when `target`
@@ -395,12 +368,9 @@ pub fn open_lock_file(path: &Path) -> Result<File, FsError> {
 /// then the old one is removed. Where the file system cannot exchange,
 /// `target` is renamed aside first (a moment without `target`).
 pub fn replace_dir(staged: &Path, target: &Path) -> Result<(), FsError> {
-    let werr = |e: &dyn std::fmt::Display| FsError::Write {
-        path: target.to_path_buf(),
-        reason: e.to_string(),
-    };
+    let werr = |e: io::Error| FsError::write(target, e);
     if fs::symlink_metadata(target).is_err() {
-        fs::rename(staged, target).map_err(|e| werr(&describe(&e)))?;
+        fs::rename(staged, target).map_err(werr)?;
     } else {
         let exchanged = rustix::fs::renameat_with(
             rustix::fs::CWD,
@@ -413,13 +383,13 @@ pub fn replace_dir(staged: &Path, target: &Path) -> Result<(), FsError> {
             Ok(()) => {}
             Err(rustix::io::Errno::INVAL) | Err(rustix::io::Errno::NOSYS) => {
                 let aside = staged.with_extension("old");
-                fs::rename(target, &aside).map_err(|e| werr(&describe(&e)))?;
-                fs::rename(staged, target).map_err(|e| werr(&describe(&e)))?;
+                fs::rename(target, &aside).map_err(werr)?;
+                fs::rename(staged, target).map_err(werr)?;
                 let _ = fs::remove_dir_all(&aside);
                 sync_dir(&parent_dir(target));
                 return Ok(());
             }
-            Err(e) => return Err(werr(&e)),
+            Err(e) => return Err(werr(e.into())),
         }
         // `staged` now holds the old directory.
         let _ = fs::remove_dir_all(staged);

@@ -34,16 +34,18 @@ fn open_dir_at(
 }
 
 fn read_error(path: PathBuf, e: rustix::io::Errno) -> GatewayError {
-    let reason = match e {
-        rustix::io::Errno::LOOP => {
-            "is a symbolic link; a trust store holds regular files only".to_string()
-        }
-        rustix::io::Errno::NOTDIR => "not a directory".to_string(),
-        other => crate::fsutil::describe(&std::io::Error::from(other)),
+    let io = std::io::Error::from(e);
+    let source = match e {
+        rustix::io::Errno::LOOP => crate::fsutil::refusal(
+            io.kind(),
+            "is a symbolic link; a trust store holds regular files only",
+        ),
+        rustix::io::Errno::NOTDIR => crate::fsutil::refusal(io.kind(), "not a directory"),
+        _ => io,
     };
     GatewayError::Read {
         path: path.clone(),
-        source: FsError::Read { path, reason },
+        source: FsError::read(path, source),
     }
 }
 

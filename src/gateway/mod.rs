@@ -152,9 +152,19 @@ pub enum GatewayError {
         /// What is wrong.
         reason: String,
     },
+    /// A file of the store does not parse: the lower error (PEM, X.509,
+    /// CRL, JSON, …) says why.
+    #[error("{}: {source}", path.display())]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error.
+        #[source]
+        source: crate::error::BoxError,
+    },
     /// The detached signature of `policy.json`, or its signer, does not verify.
     #[error("policy.json.p7s does not verify policy.json: {0}")]
-    PolicySignature(String),
+    PolicySignature(#[source] PolicySignatureError),
     /// A file differs from the SHA-256 that `policy.json` lists.
     #[error("{file}: SHA-256 {found} differs from policy.json's {expected} (altered file)")]
     HashMismatch {
@@ -224,6 +234,7 @@ impl GatewayError {
         match self {
             GatewayError::Read { source, .. } => source.kind(),
             GatewayError::Invalid { .. }
+            | GatewayError::Malformed { .. }
             | GatewayError::PolicySignature(_)
             | GatewayError::HashMismatch { .. }
             | GatewayError::UnlistedFile(_)
@@ -236,6 +247,33 @@ impl GatewayError {
             }
         }
     }
+}
+
+/// Why `policy.json.p7s` does not verify `policy.json`.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum PolicySignatureError {
+    /// The CMS signature itself (structure, digest, signature).
+    #[error("{0}")]
+    Cms(#[source] crate::cms::CmsError),
+    /// Its signer does not chain to the anchor as a profile signer.
+    #[error("its signer: {0}")]
+    Signer(#[source] crate::chain::ChainError),
+}
+
+/// Why a certificate cannot be a gateway's [`Anchor`].
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum AnchorError {
+    /// Not DER of an X.509 certificate.
+    #[error("not a certificate: {0}")]
+    NotCertificate(#[source] x509_parser::nom::Err<x509_parser::error::X509Error>),
+    /// Not self-signed (its subject).
+    #[error("{0} is not a self-signed root")]
+    NotSelfSigned(String),
+    /// Self-signed but not a CA (its subject).
+    #[error("{0} is not a CA certificate")]
+    NotCa(String),
 }
 
 /// The root certificate a gateway trusts, pinned from outside the trust
@@ -257,14 +295,14 @@ impl fmt::Debug for Anchor {
 
 impl Anchor {
     /// A self-signed CA certificate (DER).
-    pub fn from_der(der: &[u8]) -> Result<Anchor, String> {
-        let (_, c) = x509_parser::parse_x509_certificate(der)
-            .map_err(|e| format!("not a certificate: {e}"))?;
+    pub fn from_der(der: &[u8]) -> Result<Anchor, AnchorError> {
+        let (_, c) =
+            x509_parser::parse_x509_certificate(der).map_err(AnchorError::NotCertificate)?;
         if c.subject() != c.issuer() || c.verify_signature(None).is_err() {
-            return Err(format!("{} is not a self-signed root", c.subject()));
+            return Err(AnchorError::NotSelfSigned(c.subject().to_string()));
         }
         if !c.is_ca() {
-            return Err(format!("{} is not a CA certificate", c.subject()));
+            return Err(AnchorError::NotCa(c.subject().to_string()));
         }
         Ok(Anchor {
             subject: c.subject().to_string(),
@@ -276,17 +314,27 @@ impl Anchor {
     /// The root in a PEM or DER file: its one self-signed certificate
     /// (other certificates in the file, such as an issuing CA, are ignored).
     pub fn from_file(path: impl AsRef<Path>) -> Result<Anchor, GatewayError> {
-        let path = path.as_ref();
+        Anchor::from_source(&crate::fsutil::Source::File(path.as_ref().to_path_buf()))
+    }
+
+    /// [`Anchor::from_file`] of an input: a file, or bytes already read (a
+    /// root given on standard input, in a request body), named in messages
+    /// by [`Source::name`](crate::fsutil::Source::name).
+    pub fn from_source(input: &crate::fsutil::Source) -> Result<Anchor, GatewayError> {
+        let path = input.name();
         let invalid = |reason: String| GatewayError::Invalid {
             path: path.to_path_buf(),
             reason,
         };
-        let bytes = crate::fsutil::read_input(path).map_err(|source| GatewayError::Read {
+        let bytes = input.read().map_err(|source| GatewayError::Read {
             path: path.to_path_buf(),
             source,
         })?;
         let certs =
-            crate::certfile::read_certificates(&bytes).map_err(|e| invalid(e.to_string()))?;
+            crate::certfile::read_certificates(&bytes).map_err(|e| GatewayError::Malformed {
+                path: path.to_path_buf(),
+                source: e.into(),
+            })?;
         let roots: Vec<Anchor> = certs
             .iter()
             .filter_map(|c| Anchor::from_der(c).ok())
@@ -491,5 +539,31 @@ impl Gateway {
         self.current
             .load()
             .authorize_registration_at(bundle_id, env, udid, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::{Anchor, AnchorError, GatewayError};
+
+    #[test]
+    fn anchor_errors_keep_the_parser_error_as_their_source() {
+        type X509Err = x509_parser::nom::Err<x509_parser::error::X509Error>;
+        let e = Anchor::from_der(b"junk").unwrap_err();
+        assert!(matches!(e, AnchorError::NotCertificate(_)), "{e}");
+        assert!(e.source().is_some_and(|s| s.is::<X509Err>()), "{e}");
+        assert!(e.to_string().starts_with("not a certificate: "), "{e}");
+        let junk = "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n";
+        let input = crate::fsutil::Source::bytes("<stdin>", junk.into()).unwrap();
+        let e = Anchor::from_source(&input).unwrap_err();
+        assert!(matches!(e, GatewayError::Malformed { .. }), "{e}");
+        assert!(
+            e.source()
+                .is_some_and(|s| s.is::<crate::certfile::CertFileError>()),
+            "{e}"
+        );
+        assert!(e.to_string().starts_with("<stdin>: "), "{e}");
     }
 }

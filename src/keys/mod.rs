@@ -23,7 +23,6 @@ use crate::secret::Secret;
 
 pub(crate) const OID_RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
 pub(crate) const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
-pub(crate) use crate::x509::{OID_P256, OID_P384};
 
 /// PBKDF2 iterations for keys pushca encrypts (CA keys at rest, `--passout`).
 /// OpenSSL 3 uses 2048; we spend more because these files live on disk for years.
@@ -417,8 +416,8 @@ fn classify(info: &PrivateKeyInfo<'_>) -> Result<KeyAlgorithm, KeyError> {
                 .map_err(|_| KeyError::invalid("EC key without a named curve"))?
                 .to_string();
             match curve.as_str() {
-                OID_P256 => Ok(KeyAlgorithm::EcP256),
-                OID_P384 => Ok(KeyAlgorithm::EcP384),
+                crate::x509::OID_P256 => Ok(KeyAlgorithm::EcP256),
+                crate::x509::OID_P384 => Ok(KeyAlgorithm::EcP384),
                 other => Err(KeyError::Unsupported(format!(
                     "EC curve {other} (supported: P-256, P-384)"
                 ))),

@@ -15,9 +15,7 @@ use serde::Serialize;
 
 use super::{now, open_store, view, OpsError, OutputRules, Result};
 use crate::ca::authority::CaFiles;
-use crate::ca::{
-    self, templates, CertSummary, CheckedCsr, IssuingCa, PushEnvironment, PushSubject,
-};
+use crate::ca::{self, templates, CheckedCsr, IssuingCa, PushEnvironment, PushSubject};
 use crate::fsutil::{self, AtomicBatch, Returned, Sink, Source, MODE_PUBLIC};
 use crate::home::Home;
 use crate::par;
@@ -25,6 +23,7 @@ use crate::portal;
 use crate::secret::Secret;
 use crate::store::{AppRecord, CertFilter, CertRecord};
 use crate::timeutil::{days_left, serialize_rfc3339};
+use crate::x509::CertSummary;
 
 /// How certificates are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -563,7 +562,7 @@ impl PreparedIssue<'_> {
     /// Makes this a renewal: nothing is issued when the newest valid
     /// certificate of the App ID and environment expires after `days`.
     pub fn only_if_due(mut self, days: u32) -> Self {
-        self.renew_within = Some(i64::from(days) * 86_400);
+        self.renew_within = Some(i64::from(days) * crate::timeutil::SECS_PER_DAY);
         self
     }
 
@@ -896,7 +895,8 @@ pub fn list(
     within_days: Option<u32>,
 ) -> Result<Vec<CertRecord>> {
     let mut st = open_store(home)?;
-    let expiring_before = within_days.map(|d| now().unix_timestamp() + i64::from(d) * 86_400);
+    let expiring_before =
+        within_days.map(|d| now().unix_timestamp() + i64::from(d) * crate::timeutil::SECS_PER_DAY);
     Ok(st.read(|tx| {
         if let Some(app) = bundle_id {
             portal::get_app(tx, app)?;
@@ -1180,7 +1180,7 @@ mod tests {
         let nd = NotDue {
             newest: rec.clone(),
         }
-        .view(30, rec.not_after - 86_400 * 40 - 1);
+        .view(30, rec.not_after - crate::timeutil::SECS_PER_DAY * 40 - 1);
         assert_eq!((nd.renewed, nd.days_left, nd.within), (false, 40, 30));
     }
 

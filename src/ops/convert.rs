@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 
 use super::{OpsError, OutputRules, Result};
 use crate::ca::authority::CaFiles;
-use crate::certfile::{self, CertSummary};
+use crate::certfile::{self, CertFileError};
 use crate::fsutil::{self, AtomicBatch, Returned, Sink, Source, MODE_PUBLIC, MODE_SECRET};
 use crate::home::Home;
 use crate::keys::decode::{self, KeyFormat};
@@ -17,6 +17,7 @@ use crate::keys::{KeyType, PrivateKey};
 use crate::p12::{self, CertEntry, KeyEntry, Pkcs12, Pkcs12Contents, Profile};
 use crate::pbe::WorkBudget;
 use crate::secret::{self, Secret};
+use crate::x509::CertSummary;
 
 /// How a written private key (or `.p12`) is protected.
 pub enum Protection {
@@ -135,9 +136,9 @@ fn read_certs(input: &Source) -> Result<Vec<Vec<u8>>> {
 }
 
 fn summary(path: &Path, der: &[u8]) -> Result<CertSummary> {
-    certfile::summarize(der).map_err(|source| OpsError::CertFile {
+    CertSummary::from_der(der).map_err(|e| OpsError::CertFile {
         path: path.to_path_buf(),
-        source,
+        source: CertFileError::Summary(e),
     })
 }
 
@@ -434,7 +435,7 @@ pub fn select_pem(
     }
     let leaf_summary = leaf
         .and_then(|i| contents.certs.get(i))
-        .and_then(|c| certfile::summarize(&c.der).ok());
+        .and_then(|c| CertSummary::from_der(&c.der).ok());
     let written = PemWritten::new(
         sink,
         certs.len(),

@@ -149,7 +149,7 @@ fn read_snapshot(home: &Home, now_ts: i64) -> Result<Snapshot> {
     // ID states and disabled devices that filter them, revocations.
     let mut h = String::new();
     for c in &ca_certs {
-        h.push_str(&crate::ca::sha256_hex(c));
+        h.push_str(&crate::x509::sha256_hex(c));
         h.push('\n');
     }
     let mut ps: Vec<String> = profiles
@@ -182,7 +182,7 @@ fn read_snapshot(home: &Home, now_ts: i64) -> Result<Snapshot> {
         profiles,
         revoked,
         disabled_devices,
-        digest: crate::ca::sha256_hex(h.as_bytes()),
+        digest: crate::x509::sha256_hex(h.as_bytes()),
     })
 }
 
@@ -201,10 +201,7 @@ impl OutTarget {
     fn of(out: &Path) -> Result<OutTarget> {
         match std::fs::symlink_metadata(out) {
             Ok(m) if m.file_type().is_symlink() => {
-                let to = std::fs::read_link(out).map_err(|e| fsutil::FsError::Read {
-                    path: out.to_path_buf(),
-                    reason: e.to_string(),
-                })?;
+                let to = std::fs::read_link(out).map_err(|e| fsutil::FsError::read(out, e))?;
                 let target = match out.parent() {
                     Some(dir) if to.is_relative() => dir.join(to),
                     _ => to,
@@ -247,10 +244,7 @@ fn check_out_contents(dir: &Path) -> Result<()> {
         found,
     };
     let list = |d: &Path| -> Result<Vec<(String, std::fs::FileType)>> {
-        let read = |e: std::io::Error| fsutil::FsError::Read {
-            path: d.to_path_buf(),
-            reason: fsutil::describe(&e),
-        };
+        let read = |e: std::io::Error| fsutil::FsError::read(d, e);
         let mut out = Vec::new();
         for e in std::fs::read_dir(d).map_err(read)? {
             let e = e.map_err(read)?;
@@ -349,7 +343,7 @@ pub fn prepare_trust_store<'h>(home: &'h Home, out: &Path) -> Result<PreparedTru
     let anchor = home_anchor(home)?;
     let up_to_date = match TrustStore::load(out, &anchor) {
         Ok(ts) if ts.policy().inputs_sha256 == snapshot.digest => {
-            let half = i64::from(template.next_update_days) * 86_400 / 2;
+            let half = i64::from(template.next_update_days) * crate::timeutil::SECS_PER_DAY / 2;
             (ts.expires_at() - t > half).then(|| ts.policy().generated_at.clone())
         }
         _ => None,
@@ -537,7 +531,7 @@ impl PreparedTrustStore<'_> {
             crl_next_update: Some(rfc3339(issuing_crl.next_update)),
             files: written
                 .iter()
-                .map(|(n, d)| (n.clone(), crate::ca::sha256_hex(d)))
+                .map(|(n, d)| (n.clone(), crate::x509::sha256_hex(d)))
                 .collect(),
         })
     }
@@ -561,12 +555,9 @@ fn write_and_swap(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let werr = |p: &Path, e: &dyn std::fmt::Display| fsutil::FsError::Write {
-        path: p.to_path_buf(),
-        reason: e.to_string(),
-    };
+    let werr = |p: &Path, e: std::io::Error| fsutil::FsError::write(p, e);
     if !parent.is_dir() {
-        std::fs::create_dir_all(&parent).map_err(|e| werr(&parent, &e))?;
+        std::fs::create_dir_all(&parent).map_err(|e| werr(&parent, e))?;
     }
     let name = place
         .file_name()
@@ -575,14 +566,14 @@ fn write_and_swap(
     let staged = tempfile::Builder::new()
         .prefix(&format!("{}{name}-", fsutil::TEMP_PREFIX))
         .tempdir_in(&parent)
-        .map_err(|e| werr(&parent, &e))?;
+        .map_err(|e| werr(&parent, e))?;
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(staged.path(), std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| werr(staged.path(), &e))?;
+            .map_err(|e| werr(staged.path(), e))?;
     }
     let profiles = staged.path().join(PROFILES_DIR);
-    std::fs::create_dir(&profiles).map_err(|e| werr(&profiles, &e))?;
+    std::fs::create_dir(&profiles).map_err(|e| werr(&profiles, e))?;
     let mut batch = fsutil::AtomicBatch::for_many();
     for (rel, data) in files {
         batch.add(&staged.path().join(rel), data, fsutil::MODE_PUBLIC)?;
@@ -605,9 +596,9 @@ fn write_and_swap(
             let new_name = format!("{name}-v{version}");
             let new_dir = parent.join(&new_name);
             if std::fs::symlink_metadata(&new_dir).is_ok() {
-                return Err(werr(&new_dir, &"already exists").into());
+                return Err(werr(&new_dir, std::io::ErrorKind::AlreadyExists.into()).into());
             }
-            std::fs::rename(staged.path(), &new_dir).map_err(|e| werr(&new_dir, &e))?;
+            std::fs::rename(staged.path(), &new_dir).map_err(|e| werr(&new_dir, e))?;
             let _ = staged.keep();
             let tmp_link = parent.join(format!(
                 "{}{name}-link-{}",
@@ -615,11 +606,11 @@ fn write_and_swap(
                 std::process::id()
             ));
             let _ = std::fs::remove_file(&tmp_link);
-            std::os::unix::fs::symlink(&new_name, &tmp_link).map_err(|e| werr(&tmp_link, &e))?;
+            std::os::unix::fs::symlink(&new_name, &tmp_link).map_err(|e| werr(&tmp_link, e))?;
             if let Err(e) = std::fs::rename(&tmp_link, link) {
                 let _ = std::fs::remove_file(&tmp_link);
                 remove_own_files(&new_dir);
-                return Err(werr(link, &e).into());
+                return Err(werr(link, e).into());
             }
             if let Ok(f) = std::fs::File::open(&parent) {
                 let _ = f.sync_all();
@@ -742,22 +733,22 @@ pub fn check_registration(
 }
 
 /// Loads and verifies a trust store, then runs the enforcement for one push
-/// of the certificate (chain) in `cert_file` (a certificate, a chain or a
-/// `ck.pem`: only its certificates are read).
+/// of the certificate (chain) in `cert` (a certificate, a chain or a
+/// `ck.pem`: only its certificates are read; a file or bytes already read).
 pub fn check(
     trust_store: &Path,
     anchor: &Anchor,
     options: LoadOptions,
-    cert_file: &Path,
+    cert: &fsutil::Source,
     topic: &str,
     env: Environment,
     device: Option<&str>,
 ) -> Result<CheckOutcome> {
     let gw = load(trust_store, anchor, options).map_err(OpsError::TrustStore)?;
-    let bytes = fsutil::read_input(cert_file)?;
+    let bytes = cert.read()?;
     let chain =
         crate::certfile::read_certificates(&bytes).map_err(|source| OpsError::CertFile {
-            path: cert_file.to_path_buf(),
+            path: cert.name().to_path_buf(),
             source,
         })?;
     let (decision, denied, identity) = match gw.identify(&chain) {
@@ -787,10 +778,11 @@ pub fn load(
     Gateway::load_with(trust_store, anchor.clone(), options)
 }
 
-/// The anchor of `gateway check`: the file given, else the home's root.
-pub fn check_anchor(file: Option<&Path>, home: Option<&Home>) -> Result<Anchor> {
-    match (file, home) {
-        (Some(f), _) => Anchor::from_file(f).map_err(OpsError::TrustStore),
+/// The anchor of `gateway check`: the input given (a file or bytes already
+/// read), else the home's root.
+pub fn check_anchor(input: Option<&fsutil::Source>, home: Option<&Home>) -> Result<Anchor> {
+    match (input, home) {
+        (Some(f), _) => Anchor::from_source(f).map_err(OpsError::TrustStore),
         (None, Some(h)) if h.is_initialized() => home_anchor(h),
         _ => Err(OpsError::NoAnchor),
     }

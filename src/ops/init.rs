@@ -6,13 +6,14 @@ use time::OffsetDateTime;
 
 use super::{OpsError, Result};
 use crate::ca::authority::{self, CaFiles};
-use crate::ca::{normalize_country, sha256_hex};
+use crate::ca::normalize_country;
 use crate::fsutil;
 use crate::home::Home;
 use crate::keys::KeyType;
 use crate::portal;
 use crate::secret::{self, Secret};
 use crate::store::{Store, TeamRecord};
+use crate::x509::sha256_hex;
 
 pub const SETTING_COUNTRY: &str = "country";
 pub const SETTING_KEY_TYPE: &str = "key_type";
@@ -171,10 +172,8 @@ pub fn init_home(
         st.finish_for_rename()?;
         drop(st);
         authority::write_hierarchy(&files, &h, pass)?;
-        std::fs::hard_link(&tmp_db, home.db_path()).map_err(|e| crate::fsutil::FsError::Write {
-            path: home.db_path(),
-            reason: e.to_string(),
-        })?;
+        std::fs::hard_link(&tmp_db, home.db_path())
+            .map_err(|e| crate::fsutil::FsError::write(home.db_path(), e))?;
         Ok(team)
     })();
     remove_db_files(&tmp_db);

@@ -304,10 +304,7 @@ impl PublishLock {
     pub(crate) fn acquire(home: &Home) -> Result<PublishLock> {
         let path = home.root().join("publish.lock");
         let f = crate::fsutil::open_lock_file(&path)?;
-        fs4::fs_std::FileExt::lock_exclusive(&f).map_err(|e| FsError::Write {
-            path,
-            reason: format!("cannot lock: {e}"),
-        })?;
+        fs4::fs_std::FileExt::lock_exclusive(&f).map_err(|e| FsError::write(path, e))?;
         Ok(PublishLock(f))
     }
 }

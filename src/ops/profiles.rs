@@ -11,7 +11,7 @@ use super::certs::check_push_app;
 use super::{now, open_store, view, OpsError, OutputRules, Result};
 use crate::ca::authority::{read_ca_cert, CaFiles, ISSUING, PROFILE_SIGNER, ROOT};
 use crate::ca::{templates, Issuer};
-use crate::fsutil::{self, AtomicBatch, MODE_PUBLIC};
+use crate::fsutil::{self, AtomicBatch, Returned, Sink, Source, MODE_PUBLIC};
 use crate::home::Home;
 use crate::portal::profile::{self, Devices, ProfileContent, VerifiedProfile};
 use crate::portal::{self, devices};
@@ -57,7 +57,9 @@ pub struct ProfileRequest<'a> {
     pub name: Option<&'a str>,
     /// Lifetime in days (default: the `profile` template's).
     pub days: Option<u32>,
-    pub out: PathBuf,
+    /// Where the profile goes: a file, or the bytes returned in
+    /// [`ProfilesOutcome::returned`].
+    pub out: Sink,
     pub force: bool,
 }
 
@@ -88,7 +90,7 @@ struct Job {
     /// [`cannot_regenerate`]) it is skipped with a warning, not an error.
     skippable: bool,
     uuid: String,
-    out: PathBuf,
+    out: Sink,
 }
 
 /// Profiles whose inputs checked out; [`PreparedProfiles::sign`] signs them.
@@ -116,9 +118,9 @@ pub struct Signed {
     /// The profile as users see it (as of its signing).
     #[serde(flatten)]
     pub profile: view::Profile,
-    /// Where it was written.
+    /// Where it was written (`-`: returned, see [`ProfilesOutcome::returned`]).
     #[serde(rename = "out")]
-    pub path: PathBuf,
+    pub path: Sink,
     /// The profile it superseded.
     #[serde(rename = "supersedes")]
     pub replaces: Option<String>,
@@ -135,6 +137,9 @@ pub struct ProfilesOutcome {
     pub warnings: Vec<String>,
     /// Profiles a regeneration of several could not re-sign (still current).
     pub skipped: Vec<Skipped>,
+    /// The bytes of the profile written to [`Sink::Return`], if one was.
+    #[serde(skip)]
+    pub returned: Option<Returned>,
 }
 
 /// `profile create`: the one profile signed.
@@ -143,6 +148,9 @@ pub struct Created {
     pub profile: Signed,
     #[serde(skip)]
     pub warnings: Vec<String>,
+    /// The profile's bytes when it went to [`Sink::Return`].
+    #[serde(skip)]
+    pub returned: Option<Returned>,
 }
 
 impl ProfilesOutcome {
@@ -153,6 +161,7 @@ impl ProfilesOutcome {
         Some(Created {
             profile,
             warnings: self.warnings,
+            returned: self.returned,
         })
     }
 }
@@ -378,7 +387,7 @@ pub fn prepare_create<'h>(
         force: req.force,
         home: Some(home.root()),
     };
-    fsutil::check_output(&req.out, &rules)?;
+    fsutil::check_sink(&req.out, &rules)?;
     let job = Job {
         bundle_id: req.bundle_id.to_string(),
         environment: req.environment,
@@ -497,7 +506,7 @@ pub fn prepare_regenerate<'h>(
             replaces: Some(r.uuid.clone()),
             skippable,
             uuid,
-            out,
+            out: Sink::File(out),
         });
     }
     prepare(home, jobs, force)
@@ -519,6 +528,7 @@ impl PreparedProfiles<'_> {
             profiles: Vec::new(),
             warnings: self.warnings.clone(),
             skipped: self.skipped.clone(),
+            returned: None,
         })
     }
 
@@ -604,7 +614,7 @@ impl PreparedProfiles<'_> {
                     lifetime_days: job.days.map(i64::from),
                     created_at: t,
                     expires_at: expires.unix_timestamp(),
-                    sha256: crate::ca::sha256_hex(&der),
+                    sha256: crate::x509::sha256_hex(&der),
                     der,
                     superseded_by: None,
                     superseded_at: None,
@@ -648,18 +658,22 @@ impl PreparedProfiles<'_> {
         };
         let written = signed
             .iter()
-            .try_for_each(|s| batch.add_output(&s.path, &s.record.der, MODE_PUBLIC, &rules))
-            .and_then(|()| batch.commit());
-        if let Err(source) = written {
-            return Err(OpsError::ProfilesNotWritten {
-                uuids: signed.iter().map(|s| s.record.uuid.clone()).collect(),
-                source,
-            });
-        }
+            .try_for_each(|s| batch.add_sink(&s.path, &s.record.der, MODE_PUBLIC, &rules))
+            .and_then(|()| batch.commit_returning());
+        let returned = match written {
+            Ok(r) => r,
+            Err(source) => {
+                return Err(OpsError::ProfilesNotWritten {
+                    uuids: signed.iter().map(|s| s.record.uuid.clone()).collect(),
+                    source,
+                })
+            }
+        };
         Ok(ProfilesOutcome {
             profiles: signed,
             warnings,
             skipped,
+            returned,
         })
     }
 }
@@ -724,7 +738,7 @@ pub fn list(
 ) -> Result<Profiles> {
     let mut st = open_store(home)?;
     let t = now().unix_timestamp();
-    let expiring_before = within_days.map(|d| t + i64::from(d) * 86_400);
+    let expiring_before = within_days.map(|d| t + i64::from(d) * crate::timeutil::SECS_PER_DAY);
     let rows = st.read(|tx| -> Result<Vec<ProfileRecord>> {
         let bundle = match bundle_id {
             Some(b) => Some(portal::get_app(tx, b)?.bundle_id),
@@ -746,6 +760,9 @@ pub fn list(
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Exported {
     pub profile: ExportedProfile,
+    /// The profile's bytes when it went to [`Sink::Return`].
+    #[serde(skip)]
+    pub returned: Option<Returned>,
 }
 
 /// A recorded profile and the file it was written to.
@@ -753,22 +770,25 @@ pub struct Exported {
 pub struct ExportedProfile {
     #[serde(flatten)]
     pub profile: view::Profile,
-    pub out: PathBuf,
+    /// Where it was written (`-`: returned, see [`Exported::returned`]).
+    pub out: Sink,
 }
 
-/// Writes a recorded profile from the store to `out`.
-pub fn export(home: &Home, uuid: &str, out: &Path, rules: &OutputRules<'_>) -> Result<Exported> {
-    fsutil::check_output(out, rules)?;
+/// Writes a recorded profile from the store to `out`: a file under the
+/// rules, or its bytes returned in [`Exported::returned`].
+pub fn export(home: &Home, uuid: &str, out: &Sink, rules: &OutputRules<'_>) -> Result<Exported> {
+    fsutil::check_sink(out, rules)?;
     let mut st = open_store(home)?;
     let rec = st
         .read(|tx| tx.profile(uuid))?
         .ok_or_else(|| OpsError::UnknownProfile(uuid.to_string()))?;
-    fsutil::write_output(out, &rec.der, MODE_PUBLIC, rules)?;
+    let returned = fsutil::write_sink(out, &rec.der, MODE_PUBLIC, rules)?;
     Ok(Exported {
         profile: ExportedProfile {
             profile: view::Profile::new(&rec, now().unix_timestamp()),
-            out: out.to_path_buf(),
+            out: out.clone(),
         },
+        returned,
     })
 }
 
@@ -868,7 +888,7 @@ impl ShownProfile {
                 subject: v.signer_subject,
                 not_after: v.signer_not_after,
                 expired: v.signer_expired,
-                sha256: crate::ca::sha256_hex(&v.signer_der),
+                sha256: crate::x509::sha256_hex(&v.signer_der),
             },
             trust_anchors: anchors_from,
             uuid: i.uuid,
@@ -888,7 +908,7 @@ impl ShownProfile {
             developer_certificates: i
                 .developer_certificates
                 .iter()
-                .map(|d| crate::ca::sha256_hex(d))
+                .map(|d| crate::x509::sha256_hex(d))
                 .collect(),
             platform: i.platform,
             sha256: v.sha256,
@@ -900,24 +920,24 @@ impl ShownProfile {
     }
 }
 
-/// Reads and verifies any profile file against `ca_file` (every certificate in
-/// it is a trust anchor) or the home's root CA; names the certificates the
-/// home knows.
-pub fn show(home: Option<&Home>, file: &Path, ca_file: Option<&Path>) -> Result<ShownProfile> {
-    let der = fsutil::read_input(file)?;
+/// Reads and verifies any profile (a file or bytes already read) against
+/// `ca_file` (every certificate in it is a trust anchor) or the home's root
+/// CA; names the certificates the home knows.
+pub fn show(home: Option<&Home>, file: &Source, ca_file: Option<&Source>) -> Result<ShownProfile> {
+    let der = file.read()?;
     // The home's newest CRL, when the profile is checked against the home:
     // a revoked profile signer is not trusted.
     let mut crl_der: Option<Vec<u8>> = None;
     let (anchors, anchors_from) = match (ca_file, home) {
         (Some(ca), _) => {
-            let bytes = fsutil::read_input(ca)?;
+            let bytes = ca.read()?;
             let certs = crate::certfile::read_certificates(&bytes).map_err(|source| {
                 OpsError::CertFile {
-                    path: ca.to_path_buf(),
+                    path: ca.name().to_path_buf(),
                     source,
                 }
             })?;
-            (certs, ca.to_path_buf())
+            (certs, ca.name().to_path_buf())
         }
         (None, Some(h)) if h.is_initialized() => {
             h.check_private()?;
@@ -941,7 +961,7 @@ pub fn show(home: Option<&Home>, file: &Path, ca_file: Option<&Path>) -> Result<
     let verified =
         profile::verify(&der, &anchors, &crl_refs, now().unix_timestamp()).map_err(|source| {
             OpsError::Profile {
-                path: file.to_path_buf(),
+                path: file.name().to_path_buf(),
                 source,
             }
         })?;

@@ -6,6 +6,7 @@ use super::{now, open_store, OpsError, OutputRules, Result};
 use crate::ca::authority::CaFiles;
 use crate::ca::crl::{self, CrlEntry};
 use crate::ca::{templates, IssuingCa};
+use crate::fsutil::{Returned, Sink};
 use crate::home::Home;
 use crate::secret::Secret;
 use crate::store::{CertRecord, CrlRecord, Tx};
@@ -91,7 +92,7 @@ const SIGNER_REVOKED_KEY: &str = "profile_signer.revoked";
 fn profile_signer(home: &Home) -> Result<CertRecord> {
     use crate::ca::authority::{read_ca_cert, PROFILE_SIGNER};
     let der = read_ca_cert(&CaFiles::new(home.ca_dir()), PROFILE_SIGNER)?;
-    let s = crate::ca::CertSummary::from_der(&der).map_err(crate::ca::CaError::from)?;
+    let s = crate::x509::CertSummary::from_der(&der).map_err(crate::ca::CaError::from)?;
     Ok(CertRecord {
         serial: s.serial,
         bundle_id: String::new(),
@@ -277,16 +278,21 @@ pub struct CrlSigned {
     /// The CRL as PEM, when no file was written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pem: Option<String>,
+    /// The bytes of an output to [`Sink::Return`] (the CLI's `--out -`).
+    #[serde(skip)]
+    pub returned: Option<Returned>,
     #[serde(skip)]
     pub record: CrlRecord,
 }
 
 /// Where `pushca crl --out` writes the CRL.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct CrlOutput<'a> {
-    pub path: &'a Path,
+    /// A file, or the bytes returned in [`CrlSigned::returned`].
+    pub sink: Sink,
     /// DER instead of PEM.
     pub der: bool,
+    /// The output rules of the file.
     pub rules: OutputRules<'a>,
 }
 
@@ -313,21 +319,24 @@ pub fn make_crl_to(home: &Home, pass: &Secret, out: Option<&CrlOutput<'_>>) -> R
     let ca = IssuingCa::unlock_issuing(&CaFiles::new(home.ca_dir()), pass)?;
     // A broken template fails before anything is recorded.
     templates::load_crl(Some(&home.templates_dir()))?;
-    let _lock = match out {
-        Some(o) if !crate::fsutil::is_stdio(o.path) => Some(super::PublishLock::acquire(home)?),
-        _ => None,
+    let _lock = match out.and_then(|o| o.sink.path()) {
+        Some(_) => Some(super::PublishLock::acquire(home)?),
+        None => None,
     };
     let mut st = open_store(home)?;
     let t = now();
     let rec = st.write(|tx| sign_next_crl(tx, &ca, CrlIssuer::Issuing, home, t))?;
+    let mut returned = None;
     if let Some(o) = out {
-        if let Some(found) = crl_number_in(o.path, &rec.der) {
-            if found >= rec.number {
-                return Err(OpsError::OlderCrl {
-                    out: o.path.to_path_buf(),
-                    found,
-                    ours: rec.number,
-                });
+        if let Some(path) = o.sink.path() {
+            if let Some(found) = crl_number_in(path, &rec.der) {
+                if found >= rec.number {
+                    return Err(OpsError::OlderCrl {
+                        out: path.to_path_buf(),
+                        found,
+                        ours: rec.number,
+                    });
+                }
             }
         }
         let bytes = if o.der {
@@ -335,15 +344,17 @@ pub fn make_crl_to(home: &Home, pass: &Secret, out: Option<&CrlOutput<'_>>) -> R
         } else {
             crate::pem::encode("X509 CRL", &rec.der).into_bytes()
         };
-        crate::fsutil::write_output(o.path, &bytes, crate::fsutil::MODE_PUBLIC, &o.rules)?;
+        returned =
+            crate::fsutil::write_sink(&o.sink, &bytes, crate::fsutil::MODE_PUBLIC, &o.rules)?;
     }
     Ok(CrlSigned {
         number: rec.number,
         this_update: rec.this_update,
         next_update: rec.next_update,
         revoked: rec.revoked,
-        sha256: crate::ca::sha256_hex(&rec.der),
-        out: out.map(|o| o.path.to_path_buf()),
+        sha256: crate::x509::sha256_hex(&rec.der),
+        out: out.map(|o| o.sink.name().to_path_buf()),
+        returned,
         pem: out
             .is_none()
             .then(|| crate::pem::encode("X509 CRL", &rec.der)),

@@ -72,7 +72,7 @@ impl Status {
     /// The end of the window asked for (unix seconds), if any.
     pub fn window_end(&self) -> Option<i64> {
         self.expiring_within
-            .map(|d| self.now + i64::from(d) * 86_400)
+            .map(|d| self.now + i64::from(d) * crate::timeutil::SECS_PER_DAY)
     }
 }
 
@@ -113,7 +113,7 @@ pub fn status(home: &Home, within_days: Option<u32>) -> Result<Status> {
     let expiring = match within_days {
         None => 0,
         Some(d) => {
-            let limit = t + i64::from(d) * 86_400;
+            let limit = t + i64::from(d) * crate::timeutil::SECS_PER_DAY;
             ca.iter().filter(|c| c.not_after < limit).count()
                 + certificates.iter().filter(|c| c.not_after < limit).count()
                 + profiles.iter().filter(|p| p.expires_at < limit).count()

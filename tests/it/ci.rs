@@ -496,3 +496,229 @@ fn dash_reads_stdin_and_writes_stdout() {
         stderr(&o)
     );
 }
+
+/// `profile`, `crl` and `gateway check` take `-` as the other commands do:
+/// resolved by the CLI (stdin read once, named `<stdin>`; the data on
+/// stdout, the report on stderr), never a file named `-`.
+#[test]
+fn dash_for_profile_crl_and_gateway_check() {
+    let env = Env::new();
+    env.init_with_app();
+    let csr = env.openssl_csr("prod", "ec:P-256", &[]);
+    env.issue("production", &csr, "prod.pem").success();
+    let mut ck = std::fs::read(env.path("prod.pem")).unwrap();
+    ck.extend(std::fs::read(env.path("prod.key")).unwrap());
+    // profile create --out -: the DER on stdout.
+    let o = env
+        .cmd()
+        .args([
+            "profile",
+            "create",
+            "--app",
+            "com.example.app",
+            "--env",
+            "production",
+            "--all-devices",
+            "--out",
+            "-",
+            "--ca-passin",
+            &pass(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.stdout.first(), Some(&0x30), "a DER profile on stdout");
+    assert!(
+        stderr(&o).contains("Signed production profile"),
+        "{}",
+        stderr(&o)
+    );
+    let profile = o.stdout;
+    // profile show -: read from stdin, the same profile.
+    let o = env
+        .cmd()
+        .args(["--json", "profile", "show", "-"])
+        .write_stdin(profile.clone())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let uuid = stdout_json(&o)["uuid"].as_str().unwrap().to_string();
+    // Both inputs on stdin: refused as a usage error before any read.
+    let o = env
+        .cmd()
+        .args(["profile", "show", "-", "--ca", "-"])
+        .write_stdin(profile.clone())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("standard input"), "{}", stderr(&o));
+    // The CA certificates on stdin, the profile a file.
+    std::fs::write(env.path("p.mobileprovision"), &profile).unwrap();
+    let o = env
+        .cmd()
+        .args([
+            "--json",
+            "profile",
+            "show",
+            "p.mobileprovision",
+            "--ca",
+            "-",
+        ])
+        .write_stdin(std::fs::read(env.ca_pem("root")).unwrap())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout_json(&o)["trust_anchors"], "<stdin>");
+    // Nothing on stdin: one line naming it.
+    let o = env.cmd().args(["profile", "show", "-"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("<stdin>"), "{}", stderr(&o));
+    // profile export --out -: the recorded bytes.
+    let o = env
+        .cmd()
+        .args(["--json", "profile", "export", &uuid, "--out", "-"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.stdout, profile);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stderr).unwrap();
+    assert_eq!(doc["profile"]["out"], "-");
+    // profile regenerate --out-dir -: a directory is needed.
+    let o = env
+        .cmd()
+        .args(["profile", "regenerate", &uuid, "--out-dir", "-"])
+        .args(["--ca-passin", &pass()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("a directory is needed"),
+        "{}",
+        stderr(&o)
+    );
+    // crl --out -: the CRL on stdout, the report on stderr.
+    let o = env
+        .cmd()
+        .args(["crl", "--out", "-", "--ca-passin", &pass()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let crl = String::from_utf8(o.stdout.clone()).unwrap();
+    assert!(crl.starts_with("-----BEGIN X509 CRL-----\n"), "{crl}");
+    assert!(stderr(&o).contains("Signed CRL number"), "{}", stderr(&o));
+    std::fs::write(env.path("piped.crl"), &crl).unwrap();
+    env.openssl(&["crl", "-in", "piped.crl", "-noout"]);
+    // gateway check --cert -: the ck.pem from stdin.
+    let o = env
+        .cmd()
+        .args([
+            "gateway",
+            "trust-store",
+            "--out",
+            "ts",
+            "--ca-passin",
+            &pass(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let check = |anchor: Option<&str>, cert: &str, stdin: Vec<u8>| {
+        let mut c = env.cmd();
+        c.args(["gateway", "check", "--trust-store", "ts", "--cert", cert])
+            .args(["--topic", "com.example.app", "--env", "production"]);
+        if let Some(a) = anchor {
+            c.args(["--anchor", a]);
+        }
+        c.write_stdin(stdin).output().unwrap()
+    };
+    let o = check(None, "-", ck.clone());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("allow:"));
+    std::fs::write(env.path("ck.pem"), &ck).unwrap();
+    let root = std::fs::read(env.ca_pem("root")).unwrap();
+    let o = check(Some("-"), "ck.pem", root.clone());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = check(Some("-"), "-", root);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("standard input"), "{}", stderr(&o));
+    assert!(!env.path("-").exists());
+}
+
+/// Every `.rs` file under `src/`, with its path relative to `src/`.
+fn sources() -> Vec<(std::path::PathBuf, String)> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    walk(&src, &mut files);
+    assert!(files.len() > 50, "the walk found the sources");
+    files
+        .into_iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(&f).unwrap();
+            (f.strip_prefix(&src).unwrap().to_path_buf(), text)
+        })
+        .collect()
+}
+
+/// One conversion between days and seconds (`timeutil::SECS_PER_DAY`, and
+/// `timeutil::days_left` for every days-left figure): no second copy.
+#[test]
+fn days_are_converted_in_one_place() {
+    let found: Vec<String> = sources()
+        .iter()
+        .filter(|(rel, _)| rel != std::path::Path::new("timeutil.rs"))
+        .flat_map(|(rel, text)| {
+            text.lines()
+                .enumerate()
+                .filter(|(_, l)| l.contains("86_400") || l.contains("86400"))
+                .map(|(n, l)| format!("{}:{}: {}", rel.display(), n + 1, l.trim()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(found.is_empty(), "days by hand:\n{}", found.join("\n"));
+}
+
+/// The library never touches standard input or output: only the CLI
+/// (`src/cli`, `src/main.rs`) reads stdin, writes stdout or asks whether
+/// either is a terminal.
+#[test]
+fn the_library_never_touches_stdin_or_stdout() {
+    let files = sources();
+    let mut found = Vec::new();
+    for (rel, text) in &files {
+        if rel.starts_with("cli") || rel == std::path::Path::new("main.rs") {
+            continue;
+        }
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            let hit = [
+                "stdin()",
+                "stdout()",
+                "io::stdin",
+                "io::stdout",
+                "print!(",
+                "println!(",
+            ]
+            .iter()
+            .any(|needle| code.contains(needle));
+            if hit {
+                found.push(format!("{}:{}: {}", rel.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(files.len() > 50, "the walk found the sources");
+    assert!(
+        found.is_empty(),
+        "stdio in the library:\n{}",
+        found.join("\n")
+    );
+}

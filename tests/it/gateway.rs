@@ -605,6 +605,7 @@ fn a_tampered_trust_store_never_loads() {
     trust_store(env, "ts");
     let good = env.path("ts");
     Gateway::load(&good, anchor(env)).unwrap();
+    typed_sources_of_load_errors(env, &good);
     let profile = std::fs::read_dir(good.join("profiles"))
         .unwrap()
         .next()
@@ -715,6 +716,49 @@ fn a_tampered_trust_store_never_loads() {
         );
         assert_eq!(code, Some(1), "{what}: {j}");
     }
+}
+
+/// The lower error of a refused trust store is its typed `source()`, not
+/// text: the CMS error of a bad signature, the parser's of a bad file.
+fn typed_sources_of_load_errors(env: &Env, good: &Path) {
+    use pushca::gateway::{GatewayError, PolicySignatureError};
+    use std::error::Error as _;
+    let copy = env.path("typed");
+    copy_dir(good, &copy);
+    let p7s = copy.join("policy.json.p7s");
+    let mut der = std::fs::read(&p7s).unwrap();
+    let n = der.len();
+    der[n - 1] ^= 1;
+    std::fs::write(&p7s, &der).unwrap();
+    let e = Gateway::load(&copy, anchor(env)).expect_err("a flipped signature byte");
+    assert!(
+        matches!(
+            e,
+            GatewayError::PolicySignature(PolicySignatureError::Cms(_))
+        ),
+        "{e}"
+    );
+    let cms = e.source().and_then(|s| s.source());
+    assert!(
+        cms.is_some_and(|c| c.downcast_ref::<pushca::cms::CmsError>().is_some()),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&copy).unwrap();
+    copy_dir(good, &copy);
+    std::fs::write(
+        copy.join("crl.pem"),
+        "-----BEGIN X509 CRL-----\nMAA=\n-----END X509 CRL-----\n",
+    )
+    .unwrap();
+    let e = Gateway::load(&copy, anchor(env)).expect_err("a CRL that does not parse");
+    assert!(matches!(e, GatewayError::Malformed { .. }), "{e}");
+    type X509Err = x509_parser::nom::Err<x509_parser::error::X509Error>;
+    assert!(
+        e.source()
+            .is_some_and(|s| s.downcast_ref::<X509Err>().is_some()),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&copy).unwrap();
 }
 
 fn ck(env: &Env, name: &str) -> PathBuf {
@@ -856,7 +900,7 @@ fn a_profile_with_a_broken_own_signature() {
     std::fs::write(dir.join(&rel), &der).unwrap();
     let mut policy: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("policy.json")).unwrap()).unwrap();
-    policy["files"][&rel] = serde_json::json!(pushca::ca::sha256_hex(&der));
+    policy["files"][&rel] = serde_json::json!(pushca::x509::sha256_hex(&der));
     resign_policy(env, &dir, &policy);
     Gateway::load(&dir, a.clone()).expect("the signed policy covers the file");
     let e = Gateway::load_with(&dir, a.clone(), strict).expect_err("its own signature is broken");
@@ -1463,7 +1507,7 @@ fn a_revoked_profile_signer_is_trusted_nowhere() {
     std::fs::write(dir.join("crl.pem"), &crl_pem).unwrap();
     let mut policy: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("policy.json")).unwrap()).unwrap();
-    policy["files"]["crl.pem"] = serde_json::json!(pushca::ca::sha256_hex(crl_pem.as_bytes()));
+    policy["files"]["crl.pem"] = serde_json::json!(pushca::x509::sha256_hex(crl_pem.as_bytes()));
     resign_policy(env, &dir, &policy);
     let e = Gateway::load(&dir, anchor(env)).unwrap_err().to_string();
     assert!(e.contains("revoked"), "{e}");

@@ -2,8 +2,9 @@
 //! CSRs and certificates with bytes flipped, inserted or cut off.
 
 use proptest::prelude::*;
-use pushca::ca::{check_csr, CertSummary};
+use pushca::ca::check_csr;
 use pushca::keys::{KeyType, PrivateKey};
+use pushca::x509::CertSummary;
 
 fn valid_csr_der() -> Vec<u8> {
     let key = PrivateKey::generate(KeyType::EcP256).unwrap();

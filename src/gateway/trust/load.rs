@@ -14,7 +14,7 @@ use super::profiles::{profile_jobs, verify_profiles, Index, ProfileJob, VerifyCt
 use super::{unix_now, LoadOptions, TrustStore, GENERATION};
 use crate::gateway::dir::{split_name, StoreDir};
 use crate::gateway::policy::{Policy, FORMAT};
-use crate::gateway::{Anchor, GatewayError};
+use crate::gateway::{Anchor, GatewayError, PolicySignatureError};
 use crate::gateway::{CA_PEM, CRL_PEM, POLICY_JSON, POLICY_P7S, PROFILES_DIR};
 use crate::x509::{sha256, sha256_hex};
 
@@ -183,9 +183,20 @@ fn trust_anchors(
         .map(|r| {
             webpki::anchor_from_trusted_cert(&CertificateDer::from(r.as_slice()))
                 .map(|a| a.to_owned())
-                .map_err(|e| invalid(&dir.path().join(CA_PEM), format!("{e:?}")))
+                .map_err(|e| malformed(&dir.path().join(CA_PEM), e))
         })
         .collect()
+}
+
+/// [`GatewayError::Malformed`]: `path` does not parse, `e` says why.
+pub(super) fn malformed(
+    path: &Path,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> GatewayError {
+    GatewayError::Malformed {
+        path: path.to_path_buf(),
+        source: Box::new(e),
+    }
 }
 
 pub(super) fn invalid(path: &Path, reason: impl Into<String>) -> GatewayError {
@@ -231,7 +242,7 @@ fn parse_crls(
     bytes: &[u8],
 ) -> Result<Vec<(CertRevocationList<'static>, i64)>, GatewayError> {
     let mut crls = Vec::new();
-    for block in crate::pem::blocks(bytes).map_err(|e| invalid(path, e.to_string()))? {
+    for block in crate::pem::blocks(bytes).map_err(|e| malformed(path, e))? {
         if block.label != "X509 CRL" {
             return Err(invalid(
                 path,
@@ -239,8 +250,8 @@ fn parse_crls(
             ));
         }
         let next = crl_next_update_of(path, &block.der)?;
-        let owned = OwnedCertRevocationList::from_der(&block.der)
-            .map_err(|e| invalid(path, format!("{e:?}")))?;
+        let owned =
+            OwnedCertRevocationList::from_der(&block.der).map_err(|e| malformed(path, e))?;
         crls.push((CertRevocationList::from(owned), next));
     }
     if crls.is_empty() {
@@ -259,8 +270,8 @@ fn pinned_root(
     ca_bytes: &[u8],
     anchor: &Anchor,
 ) -> Result<(Certs, Certs), GatewayError> {
-    let ca_certs = crate::certfile::read_certificates(ca_bytes)
-        .map_err(|e| invalid(ca_path, e.to_string()))?;
+    let ca_certs =
+        crate::certfile::read_certificates(ca_bytes).map_err(|e| malformed(ca_path, e))?;
     let (roots, inter): (Certs, Certs) = ca_certs.into_iter().partition(|c| is_self_signed(c));
     match roots.as_slice() {
         [one] if one.as_slice() == anchor.der() => {}
@@ -300,7 +311,7 @@ fn signed_policy(dir: &StoreDir, anchor: &Anchor, now: i64) -> Result<SignedPoli
     let ca_bytes = read(dir, CA_PEM)?;
     let (roots, inter) = pinned_root(&ca_path, &ca_bytes, anchor)?;
     let signed = crate::cms::verify(&p7s, crate::cms::Content::Detached(&policy_bytes))
-        .map_err(|e| GatewayError::PolicySignature(e.to_string()))?;
+        .map_err(|e| GatewayError::PolicySignature(PolicySignatureError::Cms(e)))?;
     // The CRLs (signed by the CA: authentic, if perhaps not the newest until
     // the policy's hash of crl.pem is checked) revoke a profile signer too.
     let crl_bytes = read(dir, CRL_PEM)?;
@@ -322,10 +333,10 @@ fn signed_policy(dir: &StoreDir, anchor: &Anchor, now: i64) -> Result<SignedPoli
         crate::chain::Usage::ProfileSigning,
         &crl_refs,
     )
-    .map_err(|e| GatewayError::PolicySignature(format!("its signer: {e}")))?;
+    .map_err(|e| GatewayError::PolicySignature(PolicySignatureError::Signer(e)))?;
     // What is parsed is what was verified.
-    let policy: Policy = serde_json::from_slice(&signed.content)
-        .map_err(|e| invalid(&policy_path, e.to_string()))?;
+    let policy: Policy =
+        serde_json::from_slice(&signed.content).map_err(|e| malformed(&policy_path, e))?;
     if policy.format != FORMAT {
         return Err(invalid(
             &policy_path,
@@ -360,8 +371,7 @@ pub(crate) fn verified_policy(
 
 /// nextUpdate of a DER CRL (a CRL without one never expires: refused).
 fn crl_next_update_of(path: &Path, der: &[u8]) -> Result<i64, GatewayError> {
-    let (_, crl) =
-        x509_parser::parse_x509_crl(der).map_err(|e| invalid(path, format!("CRL: {e}")))?;
+    let (_, crl) = x509_parser::parse_x509_crl(der).map_err(|e| malformed(path, e))?;
     crl.next_update()
         .map(|t| t.timestamp())
         .ok_or_else(|| invalid(path, "a CRL without nextUpdate"))
