@@ -78,19 +78,22 @@ pub fn summarize(der: &[u8]) -> Result<CertSummary, CertFileError> {
 }
 
 /// The subject CN of a certificate, if any.
-pub fn common_name(der: &[u8]) -> Option<String> {
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) fn common_name(der: &[u8]) -> Option<String> {
     summarize(der).ok().and_then(|s| s.common_name)
 }
 
 /// The DER `SubjectPublicKeyInfo` of a certificate.
-pub fn certificate_spki(der: &[u8]) -> Result<Vec<u8>, CertFileError> {
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) fn certificate_spki(der: &[u8]) -> Result<Vec<u8>, CertFileError> {
     let (_, c) = x509_parser::parse_x509_certificate(der).map_err(CertFileError::Invalid)?;
     Ok(c.public_key().raw.to_vec())
 }
 
 /// Whether two SPKIs are the same key: same algorithm OID and parameters
 /// (ignoring NULL-vs-absent) and the same key bits.
-pub fn same_public_key(a: &[u8], b: &[u8]) -> bool {
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) fn same_public_key(a: &[u8], b: &[u8]) -> bool {
     use spki::der::Decode;
     let (Ok(a), Ok(b)) = (
         spki::SubjectPublicKeyInfoRef::from_der(a),
@@ -107,7 +110,10 @@ pub fn same_public_key(a: &[u8], b: &[u8]) -> bool {
 
 /// Whether `key` is the private key of the certificate `cert_der`.
 #[cfg(feature = "ca")]
-pub fn key_matches_certificate(key: &PrivateKey, cert_der: &[u8]) -> Result<bool, CertFileError> {
+pub(crate) fn key_matches_certificate(
+    key: &PrivateKey,
+    cert_der: &[u8],
+) -> Result<bool, CertFileError> {
     let cert_spki = certificate_spki(cert_der)?;
     let key_spki = crate::keys::decode::public_key_spki(key).map_err(CertFileError::Key)?;
     Ok(same_public_key(&cert_spki, &key_spki))

@@ -58,9 +58,7 @@ impl ChainError {
 
 /// How the end-entity certificate may be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Usage {
-    /// TLS client authentication (EKU clientAuth required): push providers.
-    ClientAuth,
+pub(crate) enum Usage {
     /// Signing provisioning profiles: no EKU, or one of codeSigning,
     /// emailProtection, anyExtendedKeyUsage or an Apple purpose. A TLS-only
     /// certificate (a push certificate: clientAuth) is refused, so a provider
@@ -71,7 +69,6 @@ pub enum Usage {
 impl Usage {
     fn name(self) -> &'static str {
         match self {
-            Usage::ClientAuth => "TLS client authentication",
             Usage::ProfileSigning => "signing provisioning profiles",
         }
     }
@@ -182,7 +179,7 @@ fn map_err(e: webpki::Error, usage: Usage) -> ChainError {
 /// and that `crls` (if any) do not revoke it: a CRL of its issuer is
 /// authoritative; without one its status is not known and not held against
 /// it (a profile of another CA shown with `--ca`).
-pub fn verify(
+pub(crate) fn verify(
     leaf: &[u8],
     intermediates: &[Vec<u8>],
     anchors: &[Vec<u8>],
@@ -218,15 +215,6 @@ pub fn verify(
             .build()
     });
     let result = match usage {
-        Usage::ClientAuth => ee.verify_for_usage(
-            &algs,
-            &trust,
-            &inter,
-            t,
-            webpki::KeyUsage::client_auth(),
-            revocation,
-            None,
-        ),
         Usage::ProfileSigning => {
             if !profile_signing_eku_ok(leaf)? {
                 return Err(ChainError::WrongUsage(usage.name()));
@@ -246,7 +234,7 @@ mod tests {
     #[test]
     fn malformed_certificates_have_the_parser_error_as_source() {
         use std::error::Error;
-        let e = verify(b"junk", &[], &[], 0, Usage::ClientAuth, &[]).unwrap_err();
+        let e = verify(b"junk", &[], &[], 0, Usage::ProfileSigning, &[]).unwrap_err();
         let w = e.source().and_then(|s| s.downcast_ref::<webpki::Error>());
         let w = w.expect("webpki::Error is the source");
         assert_eq!(e.to_string(), format!("malformed certificate: leaf ({w})"));

@@ -21,7 +21,7 @@ const OID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.8
 const OID_SIGNING_TIME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.5");
 
 /// Largest SignedData accepted by [`verify`].
-pub const MAX_SIGNED_DATA: usize = 16 << 20;
+pub(crate) const MAX_SIGNED_DATA: usize = 16 << 20;
 const MAX_CERTIFICATES: usize = 64;
 const MAX_SIGNERS: usize = 8;
 
@@ -77,15 +77,15 @@ impl CmsError {
 
 /// What a verified SignedData holds.
 #[derive(Debug, Clone)]
-pub struct Verified {
+pub(crate) struct Verified {
     /// The signed content (embedded, or the detached content given).
-    pub content: Vec<u8>,
+    pub(crate) content: Vec<u8>,
     /// DER of the certificate whose key made the signature.
-    pub signer_cert_der: Vec<u8>,
+    pub(crate) signer_cert_der: Vec<u8>,
     /// DER of every certificate carried (the signer's included).
-    pub certificates: Vec<Vec<u8>>,
+    pub(crate) certificates: Vec<Vec<u8>>,
     /// The signingTime attribute, seconds since the epoch, if present.
-    pub signing_time: Option<i64>,
+    pub(crate) signing_time: Option<i64>,
 }
 
 fn digest_of(oid: &str, data: &[u8]) -> Option<Vec<u8>> {
@@ -288,7 +288,7 @@ fn find_signer<'c>(
 
 /// What is signed: the SignedData's own content, or exactly the given bytes.
 #[derive(Debug, Clone, Copy)]
-pub enum Content<'a> {
+pub(crate) enum Content<'a> {
     /// The content is embedded (a provisioning profile): a SignedData
     /// without eContent is refused.
     Attached,
@@ -303,14 +303,14 @@ pub enum Content<'a> {
 /// content, with the signer's certificate from the SignedData. The chain of
 /// that certificate is **not** checked here. [`Verified::content`] is what
 /// the signature covers: parse that, never another copy.
-pub fn verify(der: &[u8], content: Content<'_>) -> Result<Verified, CmsError> {
+pub(crate) fn verify(der: &[u8], content: Content<'_>) -> Result<Verified, CmsError> {
     open(der, content)?.verify()
 }
 
 /// A decoded SignedData whose structure, signer certificate, supported
 /// algorithms and messageDigest (against the content) have been checked, and
 /// whose signature has not been yet: [`Opened::verify`] checks it.
-pub struct Opened {
+pub(crate) struct Opened {
     verified: Verified,
     alg: &'static dyn ring::signature::VerificationAlgorithm,
     key: Vec<u8>,
@@ -328,7 +328,7 @@ impl std::fmt::Debug for Opened {
 
 impl Opened {
     /// Checks the signature with the signer certificate's key.
-    pub fn verify(self) -> Result<Verified, CmsError> {
+    pub(crate) fn verify(self) -> Result<Verified, CmsError> {
         ring::signature::UnparsedPublicKey::new(self.alg, &self.key)
             .verify(&self.message, &self.signature)
             .map_err(|_| CmsError::BadSignature)?;
@@ -338,14 +338,14 @@ impl Opened {
     /// The content without checking the signature value: only for bytes
     /// whose SHA-256 a verified signature by the same trust root already
     /// covers (a trust store's profiles, listed in its signed policy.json).
-    pub fn covered_by_another_signature(self) -> Verified {
+    pub(crate) fn covered_by_another_signature(self) -> Verified {
         self.verified
     }
 }
 
 /// Decodes and checks a DER ContentInfo(SignedData) up to (not including)
 /// its signature value; see [`verify`].
-pub fn open(der: &[u8], expected: Content<'_>) -> Result<Opened, CmsError> {
+pub(crate) fn open(der: &[u8], expected: Content<'_>) -> Result<Opened, CmsError> {
     if der.len() > MAX_SIGNED_DATA {
         return Err(CmsError::TooLarge);
     }

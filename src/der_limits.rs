@@ -36,15 +36,15 @@
 /// Most elements in one SET (or `[n]` element): the CMS certificate set
 /// pushca reads holds at most 64 certificates; every other SET in the files
 /// pushca reads holds a handful.
-pub const MAX_SET_ELEMENTS: usize = 64;
+pub(crate) const MAX_SET_ELEMENTS: usize = 64;
 
 /// Most element comparisons an insertion sort of every SET scanned with one
 /// [`SetLimits`] may need (n·(n−1)/2 for a SET of n): a real PKCS#12 with
 /// 10,000 bags of three attributes needs 30,000 per password attempt.
-pub const MAX_SET_PAIRS: u64 = 250_000;
+pub(crate) const MAX_SET_PAIRS: u64 = 250_000;
 
 /// Deepest nesting walked (the BER normaliser's limit too).
-pub const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
 
 /// Why a scanned input is refused.
 #[non_exhaustive]
@@ -68,16 +68,17 @@ impl Hostile {
 
 /// Which encoding rules the decoder behind the scan accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rules {
+pub(crate) enum Rules {
     /// Definite lengths only (an indefinite length is malformed).
     Der,
     /// Indefinite lengths too, for constructed elements (ended by `00 00`).
+    #[cfg_attr(not(feature = "ca"), allow(dead_code))]
     Ber,
 }
 
 /// The comparison budget of one input file; see the module documentation.
 #[derive(Debug, Clone)]
-pub struct SetLimits {
+pub(crate) struct SetLimits {
     pairs: u64,
 }
 
@@ -157,13 +158,13 @@ struct Frame {
 }
 
 impl SetLimits {
-    pub fn new() -> SetLimits {
+    pub(crate) fn new() -> SetLimits {
         SetLimits { pairs: 0 }
     }
 
     /// Walks `data` (one or more TLVs), counting SET elements against the
     /// limits. `Ok` also when `data` is malformed: the decoder says so.
-    pub fn check(&mut self, data: &[u8], rules: Rules) -> Result<(), Hostile> {
+    pub(crate) fn check(&mut self, data: &[u8], rules: Rules) -> Result<(), Hostile> {
         let mut stack: Vec<Frame> = Vec::new();
         let mut pos = 0usize;
         loop {

@@ -47,7 +47,7 @@ impl std::fmt::Debug for Block {
 }
 
 /// Whether `bytes` look like PEM text (somewhere a `-----BEGIN ` line).
-pub fn is_pem(bytes: &[u8]) -> bool {
+pub(crate) fn is_pem(bytes: &[u8]) -> bool {
     bytes.windows(11).any(|w| w == b"-----BEGIN ")
 }
 
@@ -110,7 +110,8 @@ pub fn blocks(bytes: &[u8]) -> Result<Vec<Block>, PemError> {
 
 /// What [`der_or_block`] found.
 #[derive(Debug)]
-pub enum Found {
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) enum Found {
     /// The input was not PEM: the bytes themselves, to be parsed as DER.
     Der(Zeroizing<Vec<u8>>),
     /// The first PEM block with one of the wanted labels.
@@ -121,7 +122,8 @@ pub enum Found {
 
 /// PEM, else DER: the first block whose label is one of `labels`, or the whole
 /// input as DER when it is not PEM text.
-pub fn der_or_block(bytes: &[u8], labels: &[&str]) -> Result<Found, PemError> {
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) fn der_or_block(bytes: &[u8], labels: &[&str]) -> Result<Found, PemError> {
     if !is_pem(bytes) {
         return Ok(Found::Der(Zeroizing::new(bytes.to_vec())));
     }
@@ -142,7 +144,8 @@ pub fn encode(label: &str, der: &[u8]) -> String {
 }
 
 /// [`encode`] into a zeroizing string, for private keys.
-pub fn encode_secret(label: &str, der: &[u8]) -> Zeroizing<String> {
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) fn encode_secret(label: &str, der: &[u8]) -> Zeroizing<String> {
     Zeroizing::new(encode(label, der))
 }
 

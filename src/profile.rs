@@ -118,7 +118,7 @@ fn string_list(d: &Dict, key: &'static str) -> Result<Vec<String>, ProfileError>
 }
 
 impl ProfileInfo {
-    pub fn from_plist(v: Value) -> Result<ProfileInfo, ProfileError> {
+    pub(crate) fn from_plist(v: Value) -> Result<ProfileInfo, ProfileError> {
         let d = v.as_dict().ok_or(ProfileError::BadKey {
             key: "top level",
             expected: "a dictionary",
@@ -249,14 +249,15 @@ pub fn verify(
 }
 
 /// The CMS signature of a profile checked (not yet its signer's chain).
-pub fn verify_signature(der: &[u8]) -> Result<cms::Verified, ProfileError> {
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) fn verify_signature(der: &[u8]) -> Result<cms::Verified, ProfileError> {
     Ok(cms::verify(der, cms::Content::Attached)?)
 }
 
 /// The chain of a verified SignedData's signer to `anchors`, for profile
 /// signing: `Ok(false)` valid now, `Ok(true)` valid when it signed (by the
 /// signingTime, else its last second) but expired since.
-pub fn check_signer(
+pub(crate) fn check_signer(
     signed: &cms::Verified,
     anchors: &[Vec<u8>],
     crls: &[&webpki::CertRevocationList<'_>],
@@ -274,7 +275,7 @@ pub fn check_signer(
 
 /// [`check_signer`] from the parts of a verified SignedData: the signer's
 /// DER, every certificate it carried, its signingTime.
-pub fn check_signer_parts(
+pub(crate) fn check_signer_parts(
     signer_der: &[u8],
     certificates: &[Vec<u8>],
     signing_time: Option<i64>,
@@ -318,7 +319,7 @@ pub fn check_signer_parts(
 }
 
 /// Decodes the plist of a SignedData whose signer was checked.
-pub fn finish(
+pub(crate) fn finish(
     der: &[u8],
     signed: cms::Verified,
     signer_expired: bool,

@@ -53,7 +53,7 @@ pub fn serialize_path<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::
 }
 
 /// Whether `path` is `-` (standard input or output).
-pub fn is_stdio(path: &Path) -> bool {
+pub(crate) fn is_stdio(path: &Path) -> bool {
     path.as_os_str() == STDIO
 }
 

@@ -190,7 +190,7 @@ pub fn check_output(path: &Path, rules: &OutputRules<'_>) -> Result<(), FsError>
 
 /// [`check_output`] for an output that will hold a private key (written with
 /// [`MODE_SECRET`](super::MODE_SECRET)): a terminal is refused too.
-pub fn check_secret_output(path: &Path, rules: &OutputRules<'_>) -> Result<(), FsError> {
+pub(crate) fn check_secret_output(path: &Path, rules: &OutputRules<'_>) -> Result<(), FsError> {
     let target = resolve(path, rules)?;
     refuse_terminal(path, &target)
 }
@@ -225,7 +225,8 @@ pub(super) fn refuse_terminal(path: &Path, target: &Target) -> Result<(), FsErro
 /// work is done: each one under the rules, and no two of them the same file
 /// once symlinks and `..` are resolved (`out/a.pem` and `./out/../out/a.pem`),
 /// so that staging the batch cannot fail on it later.
-pub fn check_outputs<'p>(
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) fn check_outputs<'p>(
     paths: impl IntoIterator<Item = &'p Path>,
     rules: &OutputRules<'_>,
 ) -> Result<(), FsError> {

@@ -59,18 +59,19 @@ mod write;
 #[cfg(test)]
 mod tests;
 
-pub use json::to_json;
-pub use read::from_xml;
+#[cfg(feature = "ca")]
+pub(crate) use json::to_json;
+pub(crate) use read::from_xml;
 pub use value::{Dict, Value};
 pub use write::to_xml;
 
 /// Largest input [`from_xml`] accepts, in bytes (16 MiB).
-pub const MAX_INPUT_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_INPUT_BYTES: usize = 16 * 1024 * 1024;
 /// Deepest nesting of dicts and arrays that [`from_xml`] accepts and
 /// [`to_xml`] writes.
-pub const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
 /// Most values (of any kind, containers included) one document may hold.
-pub const MAX_VALUES: usize = 1_000_000;
+pub(crate) const MAX_VALUES: usize = 1_000_000;
 
 /// Why a property list could not be read or written.
 #[non_exhaustive]
