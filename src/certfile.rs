@@ -1,14 +1,19 @@
 //! Certificates from files (PEM with any number of blocks, or one DER) and
 //! key ↔ certificate matching.
 
+#![warn(missing_docs)]
+
 #[cfg(feature = "ca")]
 use crate::keys::PrivateKey;
 
+/// Why certificates cannot be read from a file's bytes.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum CertFileError {
+    /// Neither PEM `CERTIFICATE` blocks nor one DER certificate.
     #[error("no certificate found (expected PEM 'CERTIFICATE' blocks or one DER certificate)")]
     NoCertificate,
+    /// A certificate does not parse (x509-parser's error).
     #[error("invalid certificate: {0}")]
     Invalid(#[source] x509_parser::nom::Err<x509_parser::error::X509Error>),
     /// The certificate parses but cannot be summarised.
@@ -18,6 +23,7 @@ pub enum CertFileError {
     #[cfg(feature = "ca")]
     #[error("invalid certificate: {0}")]
     Key(#[source] crate::keys::KeyError),
+    /// The PEM text is malformed.
     #[error(transparent)]
     Pem(#[from] crate::pem::PemError),
 }

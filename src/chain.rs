@@ -2,6 +2,8 @@
 //! chain of a profile signer (and, for the gateway, of a provider's client
 //! certificate) to trust anchors, at a given time, with an EKU policy.
 
+#![warn(missing_docs)]
+
 use rustls_pki_types::{
     AlgorithmIdentifier, CertificateDer, InvalidSignature, SignatureVerificationAlgorithm, UnixTime,
 };
@@ -11,19 +13,25 @@ use webpki::{EndEntityCert, ExtendedKeyUsageValidator, KeyPurposeIdIter};
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
+    /// Outside a certificate's validity period at the time checked.
     #[error("the certificate has expired or is not yet valid")]
     Expired,
+    /// No path to a trust anchor (webpki's reason).
     #[error("the certificate is not issued by a trusted CA ({0})")]
     Untrusted(#[source] webpki::Error),
+    /// The leaf's extended key usage does not allow this use (named).
     #[error("the certificate may not be used for {0}")]
     WrongUsage(&'static str),
+    /// A CRL of its issuer lists the leaf.
     #[error("the certificate is revoked")]
     Revoked,
     /// A certificate does not parse: `context` says which one or which part;
     /// `source` is the parser's error (x509-parser's, or webpki's).
     #[error("malformed certificate: {context} ({source})")]
     Malformed {
+        /// Which certificate or part does not parse.
         context: &'static str,
+        /// The parser's error.
         #[source]
         source: crate::error::BoxError,
     },

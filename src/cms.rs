@@ -9,6 +9,8 @@
 //! certificate's chain — the caller does that (rustls-webpki) with its own
 //! trust anchors.
 
+#![warn(missing_docs)]
+
 use cms::content_info::{CmsVersion, ContentInfo};
 use cms::signed_data::{EncapsulatedContentInfo, SignerIdentifier, SignerInfos};
 use der::asn1::{ObjectIdentifier, OctetString, UtcTime};
@@ -25,32 +27,43 @@ pub(crate) const MAX_SIGNED_DATA: usize = 16 << 20;
 const MAX_CERTIFICATES: usize = 64;
 const MAX_SIGNERS: usize = 8;
 
+/// Why a CMS SignedData cannot be verified (or built).
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum CmsError {
     /// What is wrong, or the DER decoder's own error.
     #[error("not a CMS SignedData: {0}")]
     Malformed(#[source] crate::error::BoxError),
+    /// Larger than 16 MiB.
     #[error("CMS SignedData is larger than {MAX_SIGNED_DATA} bytes")]
     TooLarge,
+    /// More than 64 certificates or 8 signers.
     #[error("CMS SignedData has too many certificates or signers")]
     TooMany,
+    /// A `SET OF` the pre-scan refuses (see [`crate::der_limits`]).
     #[error("CMS SignedData has {0}: refused as hostile")]
     Hostile(#[from] crate::der_limits::Hostile),
+    /// Attached content was expected, but the SignedData carries none.
     #[error(
         "CMS SignedData has no content (a detached signature, where signed content was expected)"
     )]
     NoContent,
+    /// A detached signature was expected, but the SignedData carries content.
     #[error("CMS SignedData carries its own content: not a detached signature")]
     NotDetached,
+    /// None of the carried certificates is the signer's.
     #[error("no certificate in the SignedData matches its signer")]
     NoSignerCertificate,
+    /// A digest or signature algorithm pushca does not verify (its OID).
     #[error("unsupported CMS algorithm {0}")]
     Unsupported(String),
+    /// The signed messageDigest does not match the content.
     #[error("the content does not match the signed digest (altered content)")]
     DigestMismatch,
+    /// The signature does not verify with the signer certificate's key.
     #[error("the CMS signature does not verify (altered or signed by another key)")]
     BadSignature,
+    /// Signing failed (`sign`, with the `ca` feature).
     #[error("cannot build CMS SignedData: {0}")]
     Build(#[source] crate::error::BoxError),
 }

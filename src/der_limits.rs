@@ -33,6 +33,8 @@
 //! deep: their types nest a dozen levels at most; the BER normaliser refuses
 //! such nesting).
 
+#![warn(missing_docs)]
+
 /// Most elements in one SET (or `[n]` element): the CMS certificate set
 /// pushca reads holds at most 64 certificates; every other SET in the files
 /// pushca reads holds a handful.
@@ -50,8 +52,10 @@ pub(crate) const MAX_DEPTH: usize = 64;
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Hostile {
+    /// One SET has more than 64 elements.
     #[error("a SET of more than {MAX_SET_ELEMENTS} elements")]
     SetTooLarge,
+    /// Putting the SETs of one input in order would need more than 250,000 comparisons.
     #[error("SETs needing more than {MAX_SET_PAIRS} comparisons in all to put in order")]
     SetsTooLarge,
 }

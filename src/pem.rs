@@ -5,17 +5,26 @@
 //! (openssl's `Bag Attributes` lines, comments), or DER: [`der_or_block`] is
 //! the "PEM, else DER" rule every input file follows.
 
+#![warn(missing_docs)]
+
 use zeroize::Zeroizing;
 
 /// Why PEM text could not be read.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum PemError {
+    /// A `BEGIN` line without its `END` line.
     #[error("'{label}' PEM block has no END line")]
-    Unterminated { label: String },
+    Unterminated {
+        /// The block's label.
+        label: String,
+    },
+    /// The body is not valid base64 (or the block is otherwise malformed).
     #[error("'{label}' PEM block: {source}")]
     Base64 {
+        /// The block's label.
         label: String,
+        /// The RFC 7468 decoder's error.
         #[source]
         source: pem_rfc7468::Error,
     },
@@ -35,8 +44,11 @@ impl PemError {
 /// blocks may hold private keys).
 #[derive(Clone)]
 pub struct Block {
+    /// The label of the `BEGIN` line (`CERTIFICATE`, `PRIVATE KEY`, ...).
     pub label: String,
+    /// The RFC 1421 headers before the body (`Proc-Type`, `DEK-Info`), in order.
     pub headers: Vec<(String, String)>,
+    /// The decoded body.
     pub der: Zeroizing<Vec<u8>>,
 }
 

@@ -1,6 +1,8 @@
 //! Atomic writes: a temporary file in the destination's directory, fsynced,
 //! renamed over the destination; batches of files staged before any rename.
 
+#![warn(missing_docs)]
+
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -82,9 +84,11 @@ impl serde::Serialize for Sink {
 pub struct Returned(Zeroizing<Vec<u8>>);
 
 impl Returned {
+    /// Wraps the bytes of an output.
     pub fn new(data: Vec<u8>) -> Self {
         Returned(Zeroizing::new(data))
     }
+    /// The output's bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
@@ -152,6 +156,7 @@ pub struct AtomicBatch {
 }
 
 impl AtomicBatch {
+    /// An empty batch that fsyncs each temporary file before the renames.
     pub fn new() -> Self {
         AtomicBatch {
             sync_each: true,
@@ -260,10 +265,12 @@ impl AtomicBatch {
         Ok(())
     }
 
+    /// How many outputs are staged.
     pub fn len(&self) -> usize {
         self.staged.len() + self.special.len() + usize::from(self.returned.is_some())
     }
 
+    /// Whether nothing is staged.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

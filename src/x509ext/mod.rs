@@ -6,6 +6,8 @@
 //! Issuance encodes with these functions; `cert show` and the gateway's
 //! enforcement decode with them.
 
+#![warn(missing_docs)]
+
 use der::asn1::Utf8StringRef;
 use der::{Any, Decode, Encode, Tag, Tagged};
 
@@ -36,8 +38,10 @@ pub(crate) const ENVIRONMENT_VALUE: [u8; 2] = [0x05, 0x00];
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExtError {
+    /// The topics extension value does not decode (what is wrong).
     #[error("malformed topics extension: {0}")]
     MalformedTopics(&'static str),
+    /// A topic cannot be encoded (the topic).
     #[error("topic '{0}' cannot be encoded")]
     Encode(String),
 }
@@ -58,7 +62,9 @@ impl ExtError {
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
+    /// APNs' sandbox (`development`).
     Development,
+    /// APNs' production environment.
     Production,
 }
 
@@ -76,8 +82,10 @@ impl std::str::FromStr for Environment {
 }
 
 impl Environment {
+    /// Both environments, development first.
     pub const ALL: [Environment; 2] = [Environment::Development, Environment::Production];
 
+    /// `development` or `production`.
     pub fn name(self) -> &'static str {
         match self {
             Environment::Development => "development",
@@ -124,6 +132,7 @@ impl std::fmt::Display for Environment {
 /// A topic type of the topics extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum TopicKind {
     /// `<bundle id>`: alert, background and other app pushes.
     App,
@@ -134,8 +143,10 @@ pub enum TopicKind {
 }
 
 impl TopicKind {
+    /// Every topic type pushca issues.
     pub const ALL: [TopicKind; 3] = [TopicKind::App, TopicKind::Voip, TopicKind::Complication];
 
+    /// `app`, `voip` or `complication`.
     pub fn name(self) -> &'static str {
         match self {
             TopicKind::App => "app",
@@ -144,6 +155,7 @@ impl TopicKind {
         }
     }
 
+    /// The topic type of that name, or `None`.
     pub fn from_name(s: &str) -> Option<TopicKind> {
         TopicKind::ALL.into_iter().find(|k| k.name() == s)
     }
@@ -161,7 +173,9 @@ impl TopicKind {
 /// (kept as text: other issuers may use types pushca does not know).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Topic {
+    /// The topic (`<bundle id>` or `<bundle id>.<type>`).
     pub topic: String,
+    /// Its type name (`app`, `voip`, `complication`, or another issuer's).
     pub kind: String,
 }
 
