@@ -4,7 +4,7 @@
 //! (`sign`: provisioning profiles with their content attached, the gateway
 //! policy detached).
 //!
-//! [`verify`] checks the signature cryptographically against the signer
+//! `verify` checks the signature cryptographically against the signer
 //! certificate carried in the SignedData; it does **not** validate that
 //! certificate's chain — the caller does that (rustls-webpki) with its own
 //! trust anchors.

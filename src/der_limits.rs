@@ -6,17 +6,17 @@
 //! 640 KB SignedData or `.p12` holding one large crafted SET costs minutes.
 //! Every place that hands untrusted bytes to a `der` decoder of a type
 //! containing a `SET OF` (CMS SignerInfos and attributes, X.509 names,
-//! PKCS#12 bag attributes) calls [`SetLimits::check`] on those bytes first.
+//! PKCS#12 bag attributes) calls `SetLimits::check` on those bytes first.
 //!
 //! The scan is one linear pass over the TLV headers with an explicit stack
-//! (no recursion) of at most [`MAX_DEPTH`] levels. It counts the elements of every
+//! (no recursion) of at most `MAX_DEPTH` levels. It counts the elements of every
 //! universal SET (`0x31`) and of every context-specific element (`[n]`,
 //! constructed or not: an `[n] IMPLICIT SET OF` is decoded — and sorted —
 //! before `der` checks its constructed bit), and refuses:
-//! - a SET of more than [`MAX_SET_ELEMENTS`] elements;
-//! - SETs needing more than [`MAX_SET_PAIRS`] comparisons in all to put in
+//! - a SET of more than `MAX_SET_ELEMENTS` elements;
+//! - SETs needing more than `MAX_SET_PAIRS` comparisons in all to put in
 //!   order (n·(n−1)/2 for each SET of n, summed over every check made with one
-//!   [`SetLimits`]: one per input file, however many layers it is scanned in).
+//!   `SetLimits`: one per input file, however many layers it is scanned in).
 //!
 //! Real files are far below: a provisioning profile carries a handful of
 //! certificates (pushca accepts at most 64) and signed attributes, an X.509
@@ -29,7 +29,7 @@
 //! opaque, and the walk goes on after it — exactly what a decoder that skips
 //! that element as an `ANY` does. Primitive context-specific contents are
 //! walked the same way, on speculation. An element nested deeper than
-//! [`MAX_DEPTH`] is opaque too (no decoder pushca uses finds a SET OF that
+//! `MAX_DEPTH` is opaque too (no decoder pushca uses finds a SET OF that
 //! deep: their types nest a dozen levels at most; the BER normaliser refuses
 //! such nesting).
 

@@ -2,7 +2,7 @@
 //! `Proc-Type`/`DEK-Info` headers OpenSSL writes before encrypted keys).
 //!
 //! Readers take PEM with any number of blocks and any text around them
-//! (openssl's `Bag Attributes` lines, comments), or DER: [`der_or_block`] is
+//! (openssl's `Bag Attributes` lines, comments), or DER: `der_or_block` is
 //! the "PEM, else DER" rule every input file follows.
 
 #![warn(missing_docs)]

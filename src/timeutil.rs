@@ -22,7 +22,7 @@ pub(crate) fn parse_rfc3339(s: &str) -> Option<i64> {
 
 /// Whole days from `now` until `t` (unix seconds), rounded down: negative once
 /// `t` has passed. The one definition of every `days_left` pushca prints.
-pub(crate) fn days_left(t: i64, now: i64) -> i64 {
+pub fn days_left(t: i64, now: i64) -> i64 {
     (t - now).div_euclid(86_400)
 }
 

@@ -110,7 +110,7 @@ pub(crate) fn check_sink(sink: &Sink, rules: &OutputRules<'_>) -> Result<(), FsE
     }
 }
 
-/// [`check_sink`] for an output that will hold a private key: a file that is
+/// `check_sink` for an output that will hold a private key: a file that is
 /// a terminal is refused too. Whether returned bytes may go to a terminal is
 /// the caller's to decide (the CLI refuses a terminal standard output).
 pub fn check_secret_sink(sink: &Sink, rules: &OutputRules<'_>) -> Result<(), FsError> {
@@ -212,7 +212,7 @@ impl AtomicBatch {
         self.add_output(path, data, mode, &OutputRules::INTERNAL)
     }
 
-    /// Stages an output under the rules; one written with [`MODE_SECRET`] is
+    /// Stages an output under the rules; one written with `MODE_SECRET` is
     /// refused when it is a terminal.
     pub fn add_output(
         &mut self,

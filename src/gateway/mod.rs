@@ -1,5 +1,5 @@
 //! The gateway side: the trust store files (`build`, on the issuing side),
-//! the policy ([`policy`]) and the enforcement a gateway runs on every provider
+//! the policy (`policy`) and the enforcement a gateway runs on every provider
 //! connection, push and device registration ([`Gateway`], the one entry
 //! point: it loads and verifies a trust store, decides on the snapshot it
 //! runs, and swaps in a newer one on reload).
