@@ -19,6 +19,7 @@
 //! gateway or the tests outside the crate use it (the gateway's entry point is
 //! [`gateway::Gateway`]); everything else is `pub(crate)`. The gateway core's
 //! modules warn on a public item without documentation.
+//!
 //! Layers (dependencies point down only):
 //! - application: `ops` — one function per user-visible operation
 //! - domain: `ca` (hierarchy, CSR checks, issuance, CRLs, templates),
