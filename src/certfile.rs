@@ -1,14 +1,19 @@
 //! Certificates from files (PEM with any number of blocks, or one DER) and
 //! key ↔ certificate matching.
 
+#![warn(missing_docs)]
+
 #[cfg(feature = "ca")]
 use crate::keys::PrivateKey;
 
+/// Why certificates cannot be read from a file's bytes.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum CertFileError {
+    /// Neither PEM `CERTIFICATE` blocks nor one DER certificate.
     #[error("no certificate found (expected PEM 'CERTIFICATE' blocks or one DER certificate)")]
     NoCertificate,
+    /// A certificate does not parse (x509-parser's error).
     #[error("invalid certificate: {0}")]
     Invalid(#[source] x509_parser::nom::Err<x509_parser::error::X509Error>),
     /// The certificate parses but cannot be summarised.
@@ -18,6 +23,7 @@ pub enum CertFileError {
     #[cfg(feature = "ca")]
     #[error("invalid certificate: {0}")]
     Key(#[source] crate::keys::KeyError),
+    /// The PEM text is malformed.
     #[error(transparent)]
     Pem(#[from] crate::pem::PemError),
 }
@@ -71,21 +77,24 @@ pub fn read_certificates(bytes: &[u8]) -> Result<Vec<Vec<u8>>, CertFileError> {
 }
 
 /// The subject CN of a certificate, if any.
-pub fn common_name(der: &[u8]) -> Option<String> {
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) fn common_name(der: &[u8]) -> Option<String> {
     crate::x509::CertSummary::from_der(der)
         .ok()
         .and_then(|s| s.common_name)
 }
 
 /// The DER `SubjectPublicKeyInfo` of a certificate.
-pub fn certificate_spki(der: &[u8]) -> Result<Vec<u8>, CertFileError> {
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) fn certificate_spki(der: &[u8]) -> Result<Vec<u8>, CertFileError> {
     let (_, c) = x509_parser::parse_x509_certificate(der).map_err(CertFileError::Invalid)?;
     Ok(c.public_key().raw.to_vec())
 }
 
 /// Whether two SPKIs are the same key: same algorithm OID and parameters
 /// (ignoring NULL-vs-absent) and the same key bits.
-pub fn same_public_key(a: &[u8], b: &[u8]) -> bool {
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) fn same_public_key(a: &[u8], b: &[u8]) -> bool {
     use spki::der::Decode;
     let (Ok(a), Ok(b)) = (
         spki::SubjectPublicKeyInfoRef::from_der(a),
@@ -102,7 +111,10 @@ pub fn same_public_key(a: &[u8], b: &[u8]) -> bool {
 
 /// Whether `key` is the private key of the certificate `cert_der`.
 #[cfg(feature = "ca")]
-pub fn key_matches_certificate(key: &PrivateKey, cert_der: &[u8]) -> Result<bool, CertFileError> {
+pub(crate) fn key_matches_certificate(
+    key: &PrivateKey,
+    cert_der: &[u8],
+) -> Result<bool, CertFileError> {
     let cert_spki = certificate_spki(cert_der)?;
     let key_spki = crate::keys::decode::public_key_spki(key).map_err(CertFileError::Key)?;
     Ok(same_public_key(&cert_spki, &key_spki))

@@ -2,6 +2,8 @@
 //! chain of a profile signer (and, for the gateway, of a provider's client
 //! certificate) to trust anchors, at a given time, with an EKU policy.
 
+#![warn(missing_docs)]
+
 use rustls_pki_types::{
     AlgorithmIdentifier, CertificateDer, InvalidSignature, SignatureVerificationAlgorithm, UnixTime,
 };
@@ -11,19 +13,25 @@ use webpki::{EndEntityCert, ExtendedKeyUsageValidator, KeyPurposeIdIter};
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
+    /// Outside a certificate's validity period at the time checked.
     #[error("the certificate has expired or is not yet valid")]
     Expired,
+    /// No path to a trust anchor (webpki's reason).
     #[error("the certificate is not issued by a trusted CA ({0})")]
     Untrusted(#[source] webpki::Error),
+    /// The leaf's extended key usage does not allow this use (named).
     #[error("the certificate may not be used for {0}")]
     WrongUsage(&'static str),
+    /// A CRL of its issuer lists the leaf.
     #[error("the certificate is revoked")]
     Revoked,
     /// A certificate does not parse: `context` says which one or which part;
     /// `source` is the parser's error (x509-parser's, or webpki's).
     #[error("malformed certificate: {context} ({source})")]
     Malformed {
+        /// Which certificate or part does not parse.
         context: &'static str,
+        /// The parser's error.
         #[source]
         source: crate::error::BoxError,
     },
@@ -58,9 +66,7 @@ impl ChainError {
 
 /// How the end-entity certificate may be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Usage {
-    /// TLS client authentication (EKU clientAuth required): push providers.
-    ClientAuth,
+pub(crate) enum Usage {
     /// Signing provisioning profiles: no EKU, or one of codeSigning,
     /// emailProtection, anyExtendedKeyUsage or an Apple purpose. A TLS-only
     /// certificate (a push certificate: clientAuth) is refused, so a provider
@@ -71,7 +77,6 @@ pub enum Usage {
 impl Usage {
     fn name(self) -> &'static str {
         match self {
-            Usage::ClientAuth => "TLS client authentication",
             Usage::ProfileSigning => "signing provisioning profiles",
         }
     }
@@ -182,7 +187,7 @@ fn map_err(e: webpki::Error, usage: Usage) -> ChainError {
 /// and that `crls` (if any) do not revoke it: a CRL of its issuer is
 /// authoritative; without one its status is not known and not held against
 /// it (a profile of another CA shown with `--ca`).
-pub fn verify(
+pub(crate) fn verify(
     leaf: &[u8],
     intermediates: &[Vec<u8>],
     anchors: &[Vec<u8>],
@@ -218,15 +223,6 @@ pub fn verify(
             .build()
     });
     let result = match usage {
-        Usage::ClientAuth => ee.verify_for_usage(
-            &algs,
-            &trust,
-            &inter,
-            t,
-            webpki::KeyUsage::client_auth(),
-            revocation,
-            None,
-        ),
         Usage::ProfileSigning => {
             if !profile_signing_eku_ok(leaf)? {
                 return Err(ChainError::WrongUsage(usage.name()));
@@ -246,7 +242,7 @@ mod tests {
     #[test]
     fn malformed_certificates_have_the_parser_error_as_source() {
         use std::error::Error;
-        let e = verify(b"junk", &[], &[], 0, Usage::ClientAuth, &[]).unwrap_err();
+        let e = verify(b"junk", &[], &[], 0, Usage::ProfileSigning, &[]).unwrap_err();
         let w = e.source().and_then(|s| s.downcast_ref::<webpki::Error>());
         let w = w.expect("webpki::Error is the source");
         assert_eq!(e.to_string(), format!("malformed certificate: leaf ({w})"));

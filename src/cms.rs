@@ -4,10 +4,12 @@
 //! (`sign`: provisioning profiles with their content attached, the gateway
 //! policy detached).
 //!
-//! [`verify`] checks the signature cryptographically against the signer
+//! `verify` checks the signature cryptographically against the signer
 //! certificate carried in the SignedData; it does **not** validate that
 //! certificate's chain — the caller does that (rustls-webpki) with its own
 //! trust anchors.
+
+#![warn(missing_docs)]
 
 use cms::content_info::{CmsVersion, ContentInfo};
 use cms::signed_data::{EncapsulatedContentInfo, SignerIdentifier, SignerInfos};
@@ -21,36 +23,47 @@ const OID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.8
 const OID_SIGNING_TIME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.5");
 
 /// Largest SignedData accepted by [`verify`].
-pub const MAX_SIGNED_DATA: usize = 16 << 20;
+pub(crate) const MAX_SIGNED_DATA: usize = 16 << 20;
 const MAX_CERTIFICATES: usize = 64;
 const MAX_SIGNERS: usize = 8;
 
+/// Why a CMS SignedData cannot be verified (or built).
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum CmsError {
     /// What is wrong, or the DER decoder's own error.
     #[error("not a CMS SignedData: {0}")]
     Malformed(#[source] crate::error::BoxError),
+    /// Larger than 16 MiB.
     #[error("CMS SignedData is larger than {MAX_SIGNED_DATA} bytes")]
     TooLarge,
+    /// More than 64 certificates or 8 signers.
     #[error("CMS SignedData has too many certificates or signers")]
     TooMany,
+    /// A `SET OF` the pre-scan refuses (see [`crate::der_limits`]).
     #[error("CMS SignedData has {0}: refused as hostile")]
     Hostile(#[from] crate::der_limits::Hostile),
+    /// Attached content was expected, but the SignedData carries none.
     #[error(
         "CMS SignedData has no content (a detached signature, where signed content was expected)"
     )]
     NoContent,
+    /// A detached signature was expected, but the SignedData carries content.
     #[error("CMS SignedData carries its own content: not a detached signature")]
     NotDetached,
+    /// None of the carried certificates is the signer's.
     #[error("no certificate in the SignedData matches its signer")]
     NoSignerCertificate,
+    /// A digest or signature algorithm pushca does not verify (its OID).
     #[error("unsupported CMS algorithm {0}")]
     Unsupported(String),
+    /// The signed messageDigest does not match the content.
     #[error("the content does not match the signed digest (altered content)")]
     DigestMismatch,
+    /// The signature does not verify with the signer certificate's key.
     #[error("the CMS signature does not verify (altered or signed by another key)")]
     BadSignature,
+    /// Signing failed (`sign`, with the `ca` feature).
     #[error("cannot build CMS SignedData: {0}")]
     Build(#[source] crate::error::BoxError),
 }
@@ -77,15 +90,15 @@ impl CmsError {
 
 /// What a verified SignedData holds.
 #[derive(Debug, Clone)]
-pub struct Verified {
+pub(crate) struct Verified {
     /// The signed content (embedded, or the detached content given).
-    pub content: Vec<u8>,
+    pub(crate) content: Vec<u8>,
     /// DER of the certificate whose key made the signature.
-    pub signer_cert_der: Vec<u8>,
+    pub(crate) signer_cert_der: Vec<u8>,
     /// DER of every certificate carried (the signer's included).
-    pub certificates: Vec<Vec<u8>>,
+    pub(crate) certificates: Vec<Vec<u8>>,
     /// The signingTime attribute, seconds since the epoch, if present.
-    pub signing_time: Option<i64>,
+    pub(crate) signing_time: Option<i64>,
 }
 
 fn digest_of(oid: &str, data: &[u8]) -> Option<Vec<u8>> {
@@ -288,7 +301,7 @@ fn find_signer<'c>(
 
 /// What is signed: the SignedData's own content, or exactly the given bytes.
 #[derive(Debug, Clone, Copy)]
-pub enum Content<'a> {
+pub(crate) enum Content<'a> {
     /// The content is embedded (a provisioning profile): a SignedData
     /// without eContent is refused.
     Attached,
@@ -303,14 +316,14 @@ pub enum Content<'a> {
 /// content, with the signer's certificate from the SignedData. The chain of
 /// that certificate is **not** checked here. [`Verified::content`] is what
 /// the signature covers: parse that, never another copy.
-pub fn verify(der: &[u8], content: Content<'_>) -> Result<Verified, CmsError> {
+pub(crate) fn verify(der: &[u8], content: Content<'_>) -> Result<Verified, CmsError> {
     open(der, content)?.verify()
 }
 
 /// A decoded SignedData whose structure, signer certificate, supported
 /// algorithms and messageDigest (against the content) have been checked, and
 /// whose signature has not been yet: [`Opened::verify`] checks it.
-pub struct Opened {
+pub(crate) struct Opened {
     verified: Verified,
     alg: &'static dyn ring::signature::VerificationAlgorithm,
     key: Vec<u8>,
@@ -328,7 +341,7 @@ impl std::fmt::Debug for Opened {
 
 impl Opened {
     /// Checks the signature with the signer certificate's key.
-    pub fn verify(self) -> Result<Verified, CmsError> {
+    pub(crate) fn verify(self) -> Result<Verified, CmsError> {
         ring::signature::UnparsedPublicKey::new(self.alg, &self.key)
             .verify(&self.message, &self.signature)
             .map_err(|_| CmsError::BadSignature)?;
@@ -338,14 +351,14 @@ impl Opened {
     /// The content without checking the signature value: only for bytes
     /// whose SHA-256 a verified signature by the same trust root already
     /// covers (a trust store's profiles, listed in its signed policy.json).
-    pub fn covered_by_another_signature(self) -> Verified {
+    pub(crate) fn covered_by_another_signature(self) -> Verified {
         self.verified
     }
 }
 
 /// Decodes and checks a DER ContentInfo(SignedData) up to (not including)
 /// its signature value; see [`verify`].
-pub fn open(der: &[u8], expected: Content<'_>) -> Result<Opened, CmsError> {
+pub(crate) fn open(der: &[u8], expected: Content<'_>) -> Result<Opened, CmsError> {
     if der.len() > MAX_SIGNED_DATA {
         return Err(CmsError::TooLarge);
     }

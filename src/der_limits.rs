@@ -6,17 +6,17 @@
 //! 640 KB SignedData or `.p12` holding one large crafted SET costs minutes.
 //! Every place that hands untrusted bytes to a `der` decoder of a type
 //! containing a `SET OF` (CMS SignerInfos and attributes, X.509 names,
-//! PKCS#12 bag attributes) calls [`SetLimits::check`] on those bytes first.
+//! PKCS#12 bag attributes) calls `SetLimits::check` on those bytes first.
 //!
 //! The scan is one linear pass over the TLV headers with an explicit stack
-//! (no recursion) of at most [`MAX_DEPTH`] levels. It counts the elements of every
+//! (no recursion) of at most `MAX_DEPTH` levels. It counts the elements of every
 //! universal SET (`0x31`) and of every context-specific element (`[n]`,
 //! constructed or not: an `[n] IMPLICIT SET OF` is decoded — and sorted —
 //! before `der` checks its constructed bit), and refuses:
-//! - a SET of more than [`MAX_SET_ELEMENTS`] elements;
-//! - SETs needing more than [`MAX_SET_PAIRS`] comparisons in all to put in
+//! - a SET of more than `MAX_SET_ELEMENTS` elements;
+//! - SETs needing more than `MAX_SET_PAIRS` comparisons in all to put in
 //!   order (n·(n−1)/2 for each SET of n, summed over every check made with one
-//!   [`SetLimits`]: one per input file, however many layers it is scanned in).
+//!   `SetLimits`: one per input file, however many layers it is scanned in).
 //!
 //! Real files are far below: a provisioning profile carries a handful of
 //! certificates (pushca accepts at most 64) and signed attributes, an X.509
@@ -29,29 +29,33 @@
 //! opaque, and the walk goes on after it — exactly what a decoder that skips
 //! that element as an `ANY` does. Primitive context-specific contents are
 //! walked the same way, on speculation. An element nested deeper than
-//! [`MAX_DEPTH`] is opaque too (no decoder pushca uses finds a SET OF that
+//! `MAX_DEPTH` is opaque too (no decoder pushca uses finds a SET OF that
 //! deep: their types nest a dozen levels at most; the BER normaliser refuses
 //! such nesting).
+
+#![warn(missing_docs)]
 
 /// Most elements in one SET (or `[n]` element): the CMS certificate set
 /// pushca reads holds at most 64 certificates; every other SET in the files
 /// pushca reads holds a handful.
-pub const MAX_SET_ELEMENTS: usize = 64;
+pub(crate) const MAX_SET_ELEMENTS: usize = 64;
 
 /// Most element comparisons an insertion sort of every SET scanned with one
 /// [`SetLimits`] may need (n·(n−1)/2 for a SET of n): a real PKCS#12 with
 /// 10,000 bags of three attributes needs 30,000 per password attempt.
-pub const MAX_SET_PAIRS: u64 = 250_000;
+pub(crate) const MAX_SET_PAIRS: u64 = 250_000;
 
 /// Deepest nesting walked (the BER normaliser's limit too).
-pub const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
 
 /// Why a scanned input is refused.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Hostile {
+    /// One SET has more than 64 elements.
     #[error("a SET of more than {MAX_SET_ELEMENTS} elements")]
     SetTooLarge,
+    /// Putting the SETs of one input in order would need more than 250,000 comparisons.
     #[error("SETs needing more than {MAX_SET_PAIRS} comparisons in all to put in order")]
     SetsTooLarge,
 }
@@ -68,16 +72,17 @@ impl Hostile {
 
 /// Which encoding rules the decoder behind the scan accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rules {
+pub(crate) enum Rules {
     /// Definite lengths only (an indefinite length is malformed).
     Der,
     /// Indefinite lengths too, for constructed elements (ended by `00 00`).
+    #[cfg_attr(not(feature = "ca"), allow(dead_code))]
     Ber,
 }
 
 /// The comparison budget of one input file; see the module documentation.
 #[derive(Debug, Clone)]
-pub struct SetLimits {
+pub(crate) struct SetLimits {
     pairs: u64,
 }
 
@@ -157,13 +162,13 @@ struct Frame {
 }
 
 impl SetLimits {
-    pub fn new() -> SetLimits {
+    pub(crate) fn new() -> SetLimits {
         SetLimits { pairs: 0 }
     }
 
     /// Walks `data` (one or more TLVs), counting SET elements against the
     /// limits. `Ok` also when `data` is malformed: the decoder says so.
-    pub fn check(&mut self, data: &[u8], rules: Rules) -> Result<(), Hostile> {
+    pub(crate) fn check(&mut self, data: &[u8], rules: Rules) -> Result<(), Hostile> {
         let mut stack: Vec<Frame> = Vec::new();
         let mut pos = 0usize;
         loop {

@@ -7,12 +7,14 @@
 //! decides from the kind what to tell its user (an exit code, a JSON `kind`,
 //! a hint); the library's messages say what is wrong, never which flag to pass.
 
+#![warn(missing_docs)]
+
 use std::fmt;
 
 /// The source of an error that may come from several lower crates (a
 /// builder that encodes DER, signs and parses on the way): kept as the
 /// error itself, not as its text, so `source()` and downcasting reach it.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// How a message shows an optional lower error after its context: ` (the
 /// lower error)`, or nothing. Error variants with a `context` (what was being

@@ -12,8 +12,13 @@
 //! without rcgen, rsa, SQLite, the PKCS#12 writer or the ciphers
 //! (`cargo build --lib --no-default-features`). `ca` adds the issuing side
 //! (`ca`, `keys`, `secret`, `pbe`, `p12`, `store`, `portal`, `home`,
-//! `ops`, `gateway::build`, CMS signing); `cli` (the default) adds the
+//! `ops`, trust-store publishing, CMS signing); `cli` (the default) adds the
 //! binary's terminal crates.
+//!
+//! The public API is narrow: an item is public only when the binary, a
+//! gateway or the tests outside the crate use it (the gateway's entry point is
+//! [`gateway::Gateway`]); everything else is `pub(crate)`. The gateway core's
+//! modules warn on a public item without documentation.
 //!
 //! Layers (dependencies point down only):
 //! - application: `ops` — one function per user-visible operation

@@ -2,8 +2,10 @@
 //! `Proc-Type`/`DEK-Info` headers OpenSSL writes before encrypted keys).
 //!
 //! Readers take PEM with any number of blocks and any text around them
-//! (openssl's `Bag Attributes` lines, comments), or DER: [`der_or_block`] is
+//! (openssl's `Bag Attributes` lines, comments), or DER: `der_or_block` is
 //! the "PEM, else DER" rule every input file follows.
+
+#![warn(missing_docs)]
 
 use zeroize::Zeroizing;
 
@@ -11,11 +13,18 @@ use zeroize::Zeroizing;
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum PemError {
+    /// A `BEGIN` line without its `END` line.
     #[error("'{label}' PEM block has no END line")]
-    Unterminated { label: String },
+    Unterminated {
+        /// The block's label.
+        label: String,
+    },
+    /// The body is not valid base64 (or the block is otherwise malformed).
     #[error("'{label}' PEM block: {source}")]
     Base64 {
+        /// The block's label.
         label: String,
+        /// The RFC 7468 decoder's error.
         #[source]
         source: pem_rfc7468::Error,
     },
@@ -35,8 +44,11 @@ impl PemError {
 /// blocks may hold private keys).
 #[derive(Clone)]
 pub struct Block {
+    /// The label of the `BEGIN` line (`CERTIFICATE`, `PRIVATE KEY`, ...).
     pub label: String,
+    /// The RFC 1421 headers before the body (`Proc-Type`, `DEK-Info`), in order.
     pub headers: Vec<(String, String)>,
+    /// The decoded body.
     pub der: Zeroizing<Vec<u8>>,
 }
 
@@ -47,7 +59,7 @@ impl std::fmt::Debug for Block {
 }
 
 /// Whether `bytes` look like PEM text (somewhere a `-----BEGIN ` line).
-pub fn is_pem(bytes: &[u8]) -> bool {
+pub(crate) fn is_pem(bytes: &[u8]) -> bool {
     bytes.windows(11).any(|w| w == b"-----BEGIN ")
 }
 
@@ -110,7 +122,8 @@ pub fn blocks(bytes: &[u8]) -> Result<Vec<Block>, PemError> {
 
 /// What [`der_or_block`] found.
 #[derive(Debug)]
-pub enum Found {
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) enum Found {
     /// The input was not PEM: the bytes themselves, to be parsed as DER.
     Der(Zeroizing<Vec<u8>>),
     /// The first PEM block with one of the wanted labels.
@@ -121,7 +134,8 @@ pub enum Found {
 
 /// PEM, else DER: the first block whose label is one of `labels`, or the whole
 /// input as DER when it is not PEM text.
-pub fn der_or_block(bytes: &[u8], labels: &[&str]) -> Result<Found, PemError> {
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) fn der_or_block(bytes: &[u8], labels: &[&str]) -> Result<Found, PemError> {
     if !is_pem(bytes) {
         return Ok(Found::Der(Zeroizing::new(bytes.to_vec())));
     }
@@ -142,7 +156,8 @@ pub fn encode(label: &str, der: &[u8]) -> String {
 }
 
 /// [`encode`] into a zeroizing string, for private keys.
-pub fn encode_secret(label: &str, der: &[u8]) -> Zeroizing<String> {
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) fn encode_secret(label: &str, der: &[u8]) -> Zeroizing<String> {
     Zeroizing::new(encode(label, der))
 }
 

@@ -10,6 +10,8 @@
 //! reported as expired, not refused; a broken signature or an untrusted
 //! signer is an error.
 
+#![warn(missing_docs)]
+
 use time::OffsetDateTime;
 
 use crate::chain::{self, ChainError, Usage};
@@ -22,26 +24,37 @@ pub fn is_wildcard(bundle_id: &str) -> bool {
     bundle_id == "*" || bundle_id.ends_with(".*")
 }
 
+/// Why a profile cannot be read or verified.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
+    /// The CMS SignedData does not verify.
     #[error("{0}")]
     Cms(#[from] CmsError),
+    /// The signer's chain does not verify to the trust anchors.
     #[error("the profile's signer is not trusted: {0}")]
     Untrusted(#[source] ChainError),
+    /// The signer's chain was not valid at the profile's signingTime either.
     #[error("the profile's signer was not valid when the profile was signed")]
     SignerNotValid,
+    /// The signed content is not a property list pushca reads.
     #[error("the signed content is not a property list: {0}")]
     Plist(#[from] PlistError),
+    /// A required key (`UUID`, `ExpirationDate`) is absent.
     #[error("the profile has no {0} key")]
     MissingKey(&'static str),
+    /// A key holds a value of the wrong type.
     #[error("the profile's {key} is not {expected}")]
     BadKey {
+        /// The key.
         key: &'static str,
+        /// The type it should hold.
         expected: &'static str,
     },
+    /// No trust anchor was given.
     #[error("no trust anchors to verify the profile against")]
     NoAnchors,
+    /// Building a profile failed (the issuing side).
     #[error("the profile cannot be built: {0}")]
     Build(String),
 }
@@ -67,28 +80,41 @@ impl ProfileError {
 /// Apple's). Only `UUID` and `ExpirationDate` are required.
 #[derive(Debug, Clone)]
 pub struct ProfileInfo {
+    /// `UUID`.
     pub uuid: String,
+    /// `Name`.
     pub name: Option<String>,
+    /// `AppIDName`.
     pub app_id_name: Option<String>,
     /// `TEAMID.bundle.id` from the entitlements.
     pub application_identifier: Option<String>,
+    /// The first `TeamIdentifier` (else the entitlements' team identifier).
     pub team_id: Option<String>,
+    /// `TeamName`.
     pub team_name: Option<String>,
     /// The application identifier without its team prefix.
     pub bundle_id: Option<String>,
     /// `aps-environment` (`development` or `production`), if any.
     pub aps_environment: Option<String>,
+    /// The entitlements' `get-task-allow` (a development profile).
     pub get_task_allow: Option<bool>,
+    /// `CreationDate`.
     pub created: Option<OffsetDateTime>,
+    /// `ExpirationDate`.
     pub expires: OffsetDateTime,
+    /// `ProvisionedDevices`: UDIDs as written.
     pub devices: Vec<String>,
+    /// `ProvisionsAllDevices` (an enterprise profile): any device.
     pub provisions_all_devices: bool,
     /// SHA-256 fingerprints, lowercase hex.
     pub push_certificates: Vec<String>,
     /// DER certificates of `DeveloperCertificates` (Apple's profiles).
     pub developer_certificates: Vec<Vec<u8>>,
+    /// `Platform` (`iOS`, `xrOS`, ...).
     pub platform: Vec<String>,
+    /// `TimeToLive`, days.
     pub time_to_live: Option<i64>,
+    /// `Version`.
     pub version: Option<i64>,
     /// The whole property list.
     pub plist: Value,
@@ -118,7 +144,7 @@ fn string_list(d: &Dict, key: &'static str) -> Result<Vec<String>, ProfileError>
 }
 
 impl ProfileInfo {
-    pub fn from_plist(v: Value) -> Result<ProfileInfo, ProfileError> {
+    pub(crate) fn from_plist(v: Value) -> Result<ProfileInfo, ProfileError> {
         let d = v.as_dict().ok_or(ProfileError::BadKey {
             key: "top level",
             expected: "a dictionary",
@@ -216,10 +242,13 @@ impl ProfileInfo {
 /// A profile whose signature and signer chain verified.
 #[derive(Debug, Clone)]
 pub struct VerifiedProfile {
+    /// What the profile says.
     pub info: ProfileInfo,
     /// DER of the signer certificate.
     pub signer_der: Vec<u8>,
+    /// The signer certificate's subject, as text (`CN=..., O=...`).
     pub signer_subject: String,
+    /// When the signer certificate expires, unix seconds.
     pub signer_not_after: i64,
     /// The signer (or a CA above it) has expired since it signed.
     pub signer_expired: bool,
@@ -249,14 +278,15 @@ pub fn verify(
 }
 
 /// The CMS signature of a profile checked (not yet its signer's chain).
-pub fn verify_signature(der: &[u8]) -> Result<cms::Verified, ProfileError> {
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) fn verify_signature(der: &[u8]) -> Result<cms::Verified, ProfileError> {
     Ok(cms::verify(der, cms::Content::Attached)?)
 }
 
 /// The chain of a verified SignedData's signer to `anchors`, for profile
 /// signing: `Ok(false)` valid now, `Ok(true)` valid when it signed (by the
 /// signingTime, else its last second) but expired since.
-pub fn check_signer(
+pub(crate) fn check_signer(
     signed: &cms::Verified,
     anchors: &[Vec<u8>],
     crls: &[&webpki::CertRevocationList<'_>],
@@ -274,7 +304,7 @@ pub fn check_signer(
 
 /// [`check_signer`] from the parts of a verified SignedData: the signer's
 /// DER, every certificate it carried, its signingTime.
-pub fn check_signer_parts(
+pub(crate) fn check_signer_parts(
     signer_der: &[u8],
     certificates: &[Vec<u8>],
     signing_time: Option<i64>,
@@ -318,7 +348,7 @@ pub fn check_signer_parts(
 }
 
 /// Decodes the plist of a SignedData whose signer was checked.
-pub fn finish(
+pub(crate) fn finish(
     der: &[u8],
     signed: cms::Verified,
     signer_expired: bool,

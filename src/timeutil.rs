@@ -1,5 +1,7 @@
 //! Times as every output shows them: RFC 3339, UTC, to the second.
 
+#![warn(missing_docs)]
+
 /// RFC 3339 (UTC) for a unix timestamp.
 pub fn rfc3339(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)
@@ -12,7 +14,7 @@ pub fn rfc3339(t: i64) -> String {
 }
 
 /// Parses RFC 3339 into a unix timestamp.
-pub fn parse_rfc3339(s: &str) -> Option<i64> {
+pub(crate) fn parse_rfc3339(s: &str) -> Option<i64> {
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
         .ok()
         .map(|t| t.unix_timestamp())
@@ -29,12 +31,14 @@ pub fn days_left(t: i64, now: i64) -> i64 {
 }
 
 /// A unix timestamp serialized as RFC 3339 (for `#[serde(serialize_with)]`).
-pub fn serialize_rfc3339<S: serde::Serializer>(t: &i64, s: S) -> Result<S::Ok, S::Error> {
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) fn serialize_rfc3339<S: serde::Serializer>(t: &i64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&rfc3339(*t))
 }
 
 /// An optional unix timestamp serialized as RFC 3339 or null.
-pub fn serialize_rfc3339_opt<S: serde::Serializer>(
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) fn serialize_rfc3339_opt<S: serde::Serializer>(
     t: &Option<i64>,
     s: S,
 ) -> Result<S::Ok, S::Error> {

@@ -19,7 +19,7 @@
 //! special file (`/dev/stdout`, a FIFO, a device) is written to, never replaced.
 //! A symlink in a sticky world-writable directory (`/tmp`) is followed only
 //! when it belongs to the user or to the directory's owner, as the kernel's
-//! `protected_symlinks` rule; an output written with [`MODE_SECRET`] (a
+//! `protected_symlinks` rule; an output written with `MODE_SECRET` (a
 //! private key) is never written to a terminal.
 
 use std::io;

@@ -39,10 +39,10 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>, FsError> {
 
 /// The largest `policy.json` a gateway reads (it lists every device of every
 /// profile: about 8 MB for 10,000 profiles and 100,000 devices).
-pub const MAX_POLICY_BYTES: u64 = 128 * 1024 * 1024;
+pub(crate) const MAX_POLICY_BYTES: u64 = 128 * 1024 * 1024;
 
 /// [`read_input`] with another cap on the bytes read.
-pub fn read_input_capped(path: &Path, cap: u64) -> Result<Vec<u8>, FsError> {
+pub(crate) fn read_input_capped(path: &Path, cap: u64) -> Result<Vec<u8>, FsError> {
     let f = match OpenOptions::new()
         .read(true)
         .custom_flags(nonblock_flag())
@@ -96,7 +96,7 @@ pub(crate) fn read_opened(mut f: File, path: &Path, cap: u64) -> Result<Vec<u8>,
 
 /// [`read_input`] into a buffer that is zeroized when dropped (key and
 /// PKCS#12 files).
-pub fn read_secret_input(path: &Path) -> Result<Zeroizing<Vec<u8>>, FsError> {
+pub(crate) fn read_secret_input(path: &Path) -> Result<Zeroizing<Vec<u8>>, FsError> {
     read_input(path).map(Zeroizing::new)
 }
 

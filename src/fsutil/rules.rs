@@ -3,6 +3,8 @@
 //! world-writable directory), special files written to in place, a private
 //! key never to a terminal.
 
+#![warn(missing_docs)]
+
 use std::fs::{self, OpenOptions};
 use std::io::{self, IsTerminal};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
@@ -176,7 +178,7 @@ pub fn check_output(path: &Path, rules: &OutputRules<'_>) -> Result<(), FsError>
 
 /// [`check_output`] for an output that will hold a private key (written with
 /// [`MODE_SECRET`](super::MODE_SECRET)): a terminal is refused too.
-pub fn check_secret_output(path: &Path, rules: &OutputRules<'_>) -> Result<(), FsError> {
+pub(crate) fn check_secret_output(path: &Path, rules: &OutputRules<'_>) -> Result<(), FsError> {
     let target = resolve(path, rules)?;
     refuse_terminal(path, &target)
 }
@@ -206,7 +208,8 @@ pub(super) fn refuse_terminal(path: &Path, target: &Target) -> Result<(), FsErro
 /// work is done: each one under the rules, and no two of them the same file
 /// once symlinks and `..` are resolved (`out/a.pem` and `./out/../out/a.pem`),
 /// so that staging the batch cannot fail on it later.
-pub fn check_outputs<'p>(
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) fn check_outputs<'p>(
     paths: impl IntoIterator<Item = &'p Path>,
     rules: &OutputRules<'_>,
 ) -> Result<(), FsError> {

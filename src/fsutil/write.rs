@@ -1,6 +1,8 @@
 //! Atomic writes: a temporary file in the destination's directory, fsynced,
 //! renamed over the destination; batches of files staged before any rename.
 
+#![warn(missing_docs)]
+
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -13,16 +15,17 @@ use super::{nonblock_flag, parent_dir, FsError, OutputRules};
 
 /// Mode for files that hold private keys or other secrets. An output written
 /// with this mode is never written to a terminal.
-pub const MODE_SECRET: u32 = 0o600;
+pub(crate) const MODE_SECRET: u32 = 0o600;
 /// Mode for public material (certificates, CRLs, manifests).
 pub const MODE_PUBLIC: u32 = 0o644;
 
 /// Prefix of pushca's temporary files; the process id follows.
-pub const TEMP_PREFIX: &str = ".pushca-tmp-";
+pub(crate) const TEMP_PREFIX: &str = ".pushca-tmp-";
 
 /// Writes `data` to `path` atomically under the output rules; with
 /// [`MODE_SECRET`], never to a terminal.
-pub fn write_output(
+#[cfg(test)]
+pub(crate) fn write_output(
     path: &Path,
     data: &[u8],
     mode: u32,
@@ -81,9 +84,11 @@ impl serde::Serialize for Sink {
 pub struct Returned(Zeroizing<Vec<u8>>);
 
 impl Returned {
+    /// Wraps the bytes of an output.
     pub fn new(data: Vec<u8>) -> Self {
         Returned(Zeroizing::new(data))
     }
+    /// The output's bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
@@ -97,6 +102,7 @@ impl std::fmt::Debug for Returned {
 
 /// Checks an output against the rules before any work is done (a
 /// [`Sink::Return`] always passes).
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
 pub fn check_sink(sink: &Sink, rules: &OutputRules<'_>) -> Result<(), FsError> {
     match sink {
         Sink::File(p) => super::check_output(p, rules),
@@ -104,7 +110,7 @@ pub fn check_sink(sink: &Sink, rules: &OutputRules<'_>) -> Result<(), FsError> {
     }
 }
 
-/// [`check_sink`] for an output that will hold a private key: a file that is
+/// `check_sink` for an output that will hold a private key: a file that is
 /// a terminal is refused too. Whether returned bytes may go to a terminal is
 /// the caller's to decide (the CLI refuses a terminal standard output).
 pub fn check_secret_sink(sink: &Sink, rules: &OutputRules<'_>) -> Result<(), FsError> {
@@ -116,7 +122,8 @@ pub fn check_secret_sink(sink: &Sink, rules: &OutputRules<'_>) -> Result<(), FsE
 
 /// Writes `data` to `sink`: a file atomically under the rules (with
 /// [`MODE_SECRET`], never a terminal), or the bytes returned.
-pub fn write_sink(
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) fn write_sink(
     sink: &Sink,
     data: &[u8],
     mode: u32,
@@ -128,7 +135,8 @@ pub fn write_sink(
 }
 
 /// Writes pushca's own file (inside the home) atomically, replacing it.
-pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), FsError> {
+#[cfg(test)]
+pub(crate) fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), FsError> {
     write_output(path, data, mode, &OutputRules::INTERNAL)
 }
 
@@ -148,6 +156,7 @@ pub struct AtomicBatch {
 }
 
 impl AtomicBatch {
+    /// An empty batch that fsyncs each temporary file before the renames.
     pub fn new() -> Self {
         AtomicBatch {
             sync_each: true,
@@ -157,7 +166,8 @@ impl AtomicBatch {
 
     /// A batch for many files: temporary files are flushed with one `syncfs`
     /// on commit instead of one fsync each (same durability, far fewer syscalls).
-    pub fn for_many() -> Self {
+    #[cfg_attr(not(feature = "ca"), allow(dead_code))]
+    pub(crate) fn for_many() -> Self {
         AtomicBatch {
             sync_each: false,
             ..Default::default()
@@ -167,7 +177,8 @@ impl AtomicBatch {
     /// Stages an output to `sink`: a file under the rules (see
     /// [`AtomicBatch::add_output`]), or bytes that [`AtomicBatch::commit_returning`]
     /// hands back (one per batch: a second is refused as the same output twice).
-    pub fn add_sink(
+    #[cfg_attr(not(feature = "ca"), allow(dead_code))]
+    pub(crate) fn add_sink(
         &mut self,
         sink: &Sink,
         data: &[u8],
@@ -188,18 +199,20 @@ impl AtomicBatch {
 
     /// [`AtomicBatch::commit`], then the bytes of the [`Sink::Return`]
     /// output, if there was one.
-    pub fn commit_returning(mut self) -> Result<Option<Returned>, FsError> {
+    #[cfg_attr(not(feature = "ca"), allow(dead_code))]
+    pub(crate) fn commit_returning(mut self) -> Result<Option<Returned>, FsError> {
         let returned = self.returned.take();
         self.commit()?;
         Ok(returned)
     }
 
     /// Stages pushca's own file (inside the home).
-    pub fn add(&mut self, path: &Path, data: &[u8], mode: u32) -> Result<(), FsError> {
+    #[cfg_attr(not(feature = "ca"), allow(dead_code))]
+    pub(crate) fn add(&mut self, path: &Path, data: &[u8], mode: u32) -> Result<(), FsError> {
         self.add_output(path, data, mode, &OutputRules::INTERNAL)
     }
 
-    /// Stages an output under the rules; one written with [`MODE_SECRET`] is
+    /// Stages an output under the rules; one written with `MODE_SECRET` is
     /// refused when it is a terminal.
     pub fn add_output(
         &mut self,
@@ -249,10 +262,12 @@ impl AtomicBatch {
         Ok(())
     }
 
+    /// How many outputs are staged.
     pub fn len(&self) -> usize {
         self.staged.len() + self.special.len() + usize::from(self.returned.is_some())
     }
 
+    /// Whether nothing is staged.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -314,7 +329,8 @@ fn permissions(mode: u32) -> fs::Permissions {
 /// Removes pushca temporary files in `dir` left by processes that no longer
 /// run (killed mid-write). Files of running processes are left alone. Returns
 /// how many were removed.
-pub fn remove_stale_temp_files(dir: &Path) -> usize {
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) fn remove_stale_temp_files(dir: &Path) -> usize {
     let Ok(entries) = fs::read_dir(dir) else {
         return 0;
     };
@@ -338,7 +354,8 @@ pub fn remove_stale_temp_files(dir: &Path) -> usize {
 }
 
 /// Creates a directory (and parents) with mode 0700 when it does not exist.
-pub fn create_private_dir(path: &Path) -> Result<(), FsError> {
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) fn create_private_dir(path: &Path) -> Result<(), FsError> {
     use std::os::unix::fs::DirBuilderExt;
     if path.is_dir() {
         return Ok(());
@@ -351,7 +368,8 @@ pub fn create_private_dir(path: &Path) -> Result<(), FsError> {
 }
 
 /// Opens (creating) a lock file.
-pub fn open_lock_file(path: &Path) -> Result<File, FsError> {
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) fn open_lock_file(path: &Path) -> Result<File, FsError> {
     OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -367,7 +385,8 @@ pub fn open_lock_file(path: &Path) -> Result<File, FsError> {
 /// so a reader sees the old directory or the new one, never a mix or a gap;
 /// then the old one is removed. Where the file system cannot exchange,
 /// `target` is renamed aside first (a moment without `target`).
-pub fn replace_dir(staged: &Path, target: &Path) -> Result<(), FsError> {
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) fn replace_dir(staged: &Path, target: &Path) -> Result<(), FsError> {
     let werr = |e: io::Error| FsError::write(target, e);
     if fs::symlink_metadata(target).is_err() {
         fs::rename(staged, target).map_err(werr)?;
@@ -398,6 +417,7 @@ pub fn replace_dir(staged: &Path, target: &Path) -> Result<(), FsError> {
     Ok(())
 }
 
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
 fn sync_dir(dir: &Path) {
     if let Ok(f) = File::open(dir) {
         let _ = f.sync_all();

@@ -14,20 +14,10 @@ use crate::ca::Issuer;
 /// Why the files of a trust store cannot be built.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
-pub enum BuildError {
+pub(crate) enum BuildError {
     /// An encoding or signing step failed.
     #[error("cannot build the trust store: {0}")]
     Build(#[source] crate::error::BoxError),
-}
-
-impl BuildError {
-    /// What kind of failure this is (an exhaustive decision, no wildcard arm).
-    pub fn kind(&self) -> crate::error::ErrorKind {
-        use crate::error::ErrorKind;
-        match self {
-            BuildError::Build(_) => ErrorKind::Crypto,
-        }
-    }
 }
 
 fn build(e: impl Into<crate::error::BoxError>) -> BuildError {
@@ -36,52 +26,52 @@ fn build(e: impl Into<crate::error::BoxError>) -> BuildError {
 
 /// A current profile going into the trust store.
 #[derive(Debug, Clone)]
-pub struct ProfileInput {
+pub(crate) struct ProfileInput {
     /// What the policy says of it.
-    pub policy: ProfilePolicy,
+    pub(crate) policy: ProfilePolicy,
     /// Its App ID's bundle ID.
-    pub bundle_id: String,
+    pub(crate) bundle_id: String,
     /// `development` or `production`.
-    pub environment: String,
+    pub(crate) environment: String,
     /// The signed profile (DER).
-    pub der: Vec<u8>,
+    pub(crate) der: Vec<u8>,
 }
 
 /// An App ID with at least one current profile.
 #[derive(Debug, Clone)]
-pub struct AppInput {
+pub(crate) struct AppInput {
     /// The bundle ID.
-    pub bundle_id: String,
+    pub(crate) bundle_id: String,
     /// Its team.
-    pub team_id: String,
+    pub(crate) team_id: String,
     /// (topic, kind) pairs: `<id>`/app, `<id>.voip`/voip, `<id>.complication`/complication.
-    pub topics: Vec<(String, String)>,
+    pub(crate) topics: Vec<(String, String)>,
 }
 
 /// Everything a trust store is made of.
-pub struct Inputs<'a> {
+pub(crate) struct Inputs<'a> {
     /// Root first, then the issuing CA.
-    pub ca_certs: &'a [Vec<u8>],
+    pub(crate) ca_certs: &'a [Vec<u8>],
     /// DER CRLs: the issuing CA's first (what `openssl -CRL` reads), then the
     /// root's (nginx checks every level of the chain).
-    pub crls: &'a [Vec<u8>],
+    pub(crate) crls: &'a [Vec<u8>],
     /// The issuing CA's CRL, for the policy.
-    pub crl: CrlInfo,
+    pub(crate) crl: CrlInfo,
     /// The App IDs with a current profile.
-    pub apps: &'a [AppInput],
+    pub(crate) apps: &'a [AppInput],
     /// Team ID -> its disabled devices (teams of `apps` missing here have
     /// none).
-    pub disabled_devices: &'a BTreeMap<String, Vec<String>>,
+    pub(crate) disabled_devices: &'a BTreeMap<String, Vec<String>>,
     /// The current profiles.
-    pub profiles: &'a [ProfileInput],
+    pub(crate) profiles: &'a [ProfileInput],
     /// SHA-256 over the inputs (see [`Policy::inputs_sha256`]).
-    pub inputs_sha256: String,
+    pub(crate) inputs_sha256: String,
     /// RFC 3339.
-    pub generated_at: String,
+    pub(crate) generated_at: String,
     /// The publish counter of the home (see [`Policy::version`]).
-    pub version: u64,
+    pub(crate) version: u64,
     /// RFC 3339; no later than the earliest CRL nextUpdate.
-    pub expires_at: String,
+    pub(crate) expires_at: String,
 }
 
 /// Verifies each profile's CMS signature and its signer's chain to `anchors`
@@ -116,10 +106,10 @@ fn verify_listed(
 }
 
 /// Files by relative path, with their contents.
-pub type Files = Vec<(String, Vec<u8>)>;
+pub(crate) type Files = Vec<(String, Vec<u8>)>;
 
 /// The files, by relative path, and the policy they are described by.
-pub fn assemble(
+pub(crate) fn assemble(
     inputs: &Inputs<'_>,
     signer: &Issuer,
     signing_time: time::OffsetDateTime,

@@ -1,5 +1,5 @@
 //! The gateway side: the trust store files (`build`, on the issuing side),
-//! the policy ([`policy`]) and the enforcement a gateway runs on every provider
+//! the policy (`policy`) and the enforcement a gateway runs on every provider
 //! connection, push and device registration ([`Gateway`], the one entry
 //! point: it loads and verifies a trust store, decides on the snapshot it
 //! runs, and swaps in a newer one on reload).
@@ -36,9 +36,9 @@
 #![warn(missing_docs)]
 
 #[cfg(feature = "ca")]
-pub mod build;
+pub(crate) mod build;
 mod dir;
-pub mod policy;
+pub(crate) mod policy;
 mod trust;
 
 use std::fmt;
@@ -52,17 +52,18 @@ pub use trust::{Identity, LoadOptions};
 
 /// Files of a trust store directory.
 /// `ca.pem`: the root, then the issuing CA.
-pub const CA_PEM: &str = "ca.pem";
+pub(crate) const CA_PEM: &str = "ca.pem";
 /// `crl.pem`: the issuing CA's CRL, then the root's.
-pub const CRL_PEM: &str = "crl.pem";
+pub(crate) const CRL_PEM: &str = "crl.pem";
 /// `truststore.p12`: the CA certificates as a PKCS#12 trust store.
-pub const TRUSTSTORE_P12: &str = "truststore.p12";
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) const TRUSTSTORE_P12: &str = "truststore.p12";
 /// `policy.json`: the enforcement table ([`policy::Policy`]).
-pub const POLICY_JSON: &str = "policy.json";
+pub(crate) const POLICY_JSON: &str = "policy.json";
 /// `policy.json.p7s`: the detached CMS signature of `policy.json`.
-pub const POLICY_P7S: &str = "policy.json.p7s";
+pub(crate) const POLICY_P7S: &str = "policy.json.p7s";
 /// `profiles/`: one `<UUID>.mobileprovision` per current profile.
-pub const PROFILES_DIR: &str = "profiles";
+pub(crate) const PROFILES_DIR: &str = "profiles";
 
 pub use crate::x509ext::Environment;
 

@@ -8,139 +8,139 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// The `format` of the policy files this version writes and reads.
-pub const FORMAT: &str = "pushca-policy/2";
+pub(crate) const FORMAT: &str = "pushca-policy/2";
 
 /// `policy.json`: what the enforcement applies, signed by the profile signer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Policy {
+pub(crate) struct Policy {
     /// [`FORMAT`].
-    pub format: String,
+    pub(crate) format: String,
     /// Grows with every publish of the home that changes anything (a
     /// counter kept in the home's store): a gateway never goes back to a
     /// lower one.
-    pub version: u64,
+    pub(crate) version: u64,
     /// RFC 3339.
-    pub generated_at: String,
+    pub(crate) generated_at: String,
     /// RFC 3339, no later than the earliest CRL nextUpdate: from then on a
     /// gateway refuses everything until a newer trust store is published.
-    pub expires_at: String,
+    pub(crate) expires_at: String,
     /// SHA-256 over what the trust store was made from (CA certificates,
     /// current profiles, revocations): equal inputs, equal digest.
-    pub inputs_sha256: String,
+    pub(crate) inputs_sha256: String,
     /// The CA certificates of `ca.pem`.
-    pub ca: Vec<CaInfo>,
+    pub(crate) ca: Vec<CaInfo>,
     /// The issuing CA's CRL.
-    pub crl: CrlInfo,
+    pub(crate) crl: CrlInfo,
     /// Relative path -> SHA-256 (lowercase hex) of every other file.
-    pub files: BTreeMap<String, String>,
+    pub(crate) files: BTreeMap<String, String>,
     /// Topic -> the App ID it belongs to.
-    pub topics: BTreeMap<String, TopicInfo>,
+    pub(crate) topics: BTreeMap<String, TopicInfo>,
     /// Bundle ID -> what may push to it.
-    pub apps: BTreeMap<String, AppPolicy>,
+    pub(crate) apps: BTreeMap<String, AppPolicy>,
     /// Team ID -> what holds for every App ID of the team: one entry for the
     /// team of each App ID in `apps`.
-    pub teams: BTreeMap<String, TeamPolicy>,
+    pub(crate) teams: BTreeMap<String, TeamPolicy>,
 }
 
 /// What the enforcement applies to every App ID of one team.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TeamPolicy {
+pub(crate) struct TeamPolicy {
     /// The team's disabled devices (UDIDs): refused for every App ID of the
     /// team, whatever a profile lists or `ProvisionsAllDevices` says (a
     /// signed profile cannot be edited; the policy overrides it).
-    pub disabled_devices: Vec<String>,
+    pub(crate) disabled_devices: Vec<String>,
 }
 
 /// A CA certificate of the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CaInfo {
+pub(crate) struct CaInfo {
     /// Its subject.
-    pub subject: String,
+    pub(crate) subject: String,
     /// SHA-256 of its DER, lowercase hex.
-    pub sha256: String,
+    pub(crate) sha256: String,
     /// RFC 3339.
-    pub not_after: String,
+    pub(crate) not_after: String,
 }
 
 /// The issuing CA's CRL, as the policy lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CrlInfo {
+pub(crate) struct CrlInfo {
     /// Its CRL number.
-    pub number: i64,
+    pub(crate) number: i64,
     /// RFC 3339.
-    pub this_update: String,
+    pub(crate) this_update: String,
     /// RFC 3339: the store expires no later.
-    pub next_update: String,
+    pub(crate) next_update: String,
     /// The revoked certificates.
-    pub revoked: Vec<RevokedInfo>,
+    pub(crate) revoked: Vec<RevokedInfo>,
 }
 
 /// A revoked certificate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RevokedInfo {
+pub(crate) struct RevokedInfo {
     /// Its serial, lowercase hex.
-    pub serial: String,
+    pub(crate) serial: String,
     /// RFC 3339.
-    pub revoked_at: String,
+    pub(crate) revoked_at: String,
     /// The CRL reason code's name.
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 /// The App ID a topic belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TopicInfo {
+pub(crate) struct TopicInfo {
     /// The App ID's bundle ID.
-    pub bundle_id: String,
+    pub(crate) bundle_id: String,
     /// `app`, `voip` or `complication`.
-    pub kind: String,
+    pub(crate) kind: String,
 }
 
 /// What may push to one App ID.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AppPolicy {
+pub(crate) struct AppPolicy {
     /// Its team.
-    pub team_id: String,
+    pub(crate) team_id: String,
     /// `TEAMID.bundle.id`.
-    pub app_id: String,
+    pub(crate) app_id: String,
     /// Its topics.
-    pub topics: Vec<String>,
+    pub(crate) topics: Vec<String>,
     /// `development` / `production` -> the profiles for it.
-    pub environments: BTreeMap<String, Vec<ProfilePolicy>>,
+    pub(crate) environments: BTreeMap<String, Vec<ProfilePolicy>>,
 }
 
 /// A current profile, as the policy lists it (and the profile must say).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ProfilePolicy {
+pub(crate) struct ProfilePolicy {
     /// Its UUID.
-    pub uuid: String,
+    pub(crate) uuid: String,
     /// Its file, relative to the store (`profiles/<UUID>.mobileprovision`).
-    pub file: String,
+    pub(crate) file: String,
     /// Its `ExpirationDate`, RFC 3339.
-    pub expires_at: String,
+    pub(crate) expires_at: String,
     /// The push certificates it authorises (`PushCertificates`).
-    pub certificates: Vec<CertPolicy>,
+    pub(crate) certificates: Vec<CertPolicy>,
     /// `ProvisionsAllDevices`.
-    pub provisions_all_devices: bool,
+    pub(crate) provisions_all_devices: bool,
     /// `ProvisionedDevices` (UDIDs).
-    pub devices: Vec<String>,
+    pub(crate) devices: Vec<String>,
 }
 
 /// A push certificate a profile authorises.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CertPolicy {
+pub(crate) struct CertPolicy {
     /// SHA-256 of its DER, lowercase hex.
-    pub sha256: String,
+    pub(crate) sha256: String,
     /// Its serial, lowercase hex.
-    pub serial: String,
+    pub(crate) serial: String,
     /// RFC 3339.
-    pub not_after: String,
+    pub(crate) not_after: String,
 }

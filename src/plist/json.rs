@@ -13,7 +13,8 @@ use super::Value;
 ///
 /// This recurses once per nesting level, which [`from_xml`] bounds by
 /// [`MAX_DEPTH`].
-pub fn to_json(value: &Value) -> serde_json::Value {
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) fn to_json(value: &Value) -> serde_json::Value {
     use serde_json::Value as J;
     match value {
         Value::String(s) => J::String(s.clone()),

@@ -14,11 +14,11 @@
 //! 1.0 cannot carry (a control character other than tab, line feed and
 //! carriage return, or U+FFFE/U+FFFF) is refused with an error rather than
 //! producing a document no parser accepts, and so is a value nested deeper
-//! than [`MAX_DEPTH`], which the reader would refuse.
+//! than `MAX_DEPTH`, which the reader would refuse.
 //!
 //! # Reader
 //!
-//! [`from_xml`] accepts an optional UTF-8 byte order mark, an XML declaration,
+//! `from_xml` accepts an optional UTF-8 byte order mark, an XML declaration,
 //! a DOCTYPE without an internal subset, processing instructions before the
 //! root, comments and whitespace between elements, and exactly one value
 //! inside `<plist>`. Text may hold the five predefined entities, decimal and
@@ -34,11 +34,11 @@
 //! The reader is meant for untrusted uploads, so it never panics and its cost
 //! is bounded by the input:
 //!
-//! * input longer than [`MAX_INPUT_BYTES`] (16 MiB) is refused before it is
+//! * input longer than `MAX_INPUT_BYTES` (16 MiB) is refused before it is
 //!   looked at;
-//! * dicts and arrays may nest at most [`MAX_DEPTH`] (64) levels deep;
-//! * a document may hold at most [`MAX_VALUES`] (1,000,000) values;
-//! * parsing is iterative (an explicit stack of at most [`MAX_DEPTH`] open
+//! * dicts and arrays may nest at most `MAX_DEPTH` (64) levels deep;
+//! * a document may hold at most `MAX_VALUES` (1,000,000) values;
+//! * parsing is iterative (an explicit stack of at most `MAX_DEPTH` open
 //!   containers), so no input can overflow the call stack;
 //! * every byte is scanned a bounded number of times, text is built by
 //!   appending only, and duplicate keys are found by a scan of at most 16 keys
@@ -47,9 +47,11 @@
 //!   and no entity can be declared (internal DOCTYPE subsets are refused), so
 //!   there is no entity expansion.
 //!
-//! [`to_json`] converts a value into JSON for display and APIs; dict keys keep
+//! `to_json` converts a value into JSON for display and APIs; dict keys keep
 //! their order only when `serde_json` is built with its `preserve_order`
 //! feature (otherwise they come out sorted).
+
+#![warn(missing_docs)]
 
 mod json;
 mod read;
@@ -59,18 +61,19 @@ mod write;
 #[cfg(test)]
 mod tests;
 
-pub use json::to_json;
-pub use read::from_xml;
+#[cfg(feature = "ca")]
+pub(crate) use json::to_json;
+pub(crate) use read::from_xml;
 pub use value::{Dict, Value};
 pub use write::to_xml;
 
 /// Largest input [`from_xml`] accepts, in bytes (16 MiB).
-pub const MAX_INPUT_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_INPUT_BYTES: usize = 16 * 1024 * 1024;
 /// Deepest nesting of dicts and arrays that [`from_xml`] accepts and
 /// [`to_xml`] writes.
-pub const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
 /// Most values (of any kind, containers included) one document may hold.
-pub const MAX_VALUES: usize = 1_000_000;
+pub(crate) const MAX_VALUES: usize = 1_000_000;
 
 /// Why a property list could not be read or written.
 #[non_exhaustive]
@@ -84,19 +87,19 @@ pub enum PlistError {
         /// What is wrong.
         message: String,
     },
-    /// The input is larger than [`MAX_INPUT_BYTES`].
+    /// The input is larger than `MAX_INPUT_BYTES`.
     #[error("plist: input of {size} bytes is larger than the 16 MiB limit")]
     TooLarge {
         /// Size of the refused input.
         size: usize,
     },
-    /// Dicts and arrays are nested deeper than [`MAX_DEPTH`].
+    /// Dicts and arrays are nested deeper than `MAX_DEPTH`.
     #[error("plist: nested deeper than 64 levels at byte {offset}")]
     TooDeep {
         /// Byte offset of the container that went too deep (0 when writing).
         offset: usize,
     },
-    /// The document holds more than [`MAX_VALUES`] values.
+    /// The document holds more than `MAX_VALUES` values.
     #[error("plist: more than 1000000 values at byte {offset}")]
     TooManyValues {
         /// Byte offset of the first value over the limit.

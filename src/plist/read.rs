@@ -10,7 +10,7 @@ use super::{is_xml_char, Dict, PlistError, Value, MAX_DEPTH, MAX_INPUT_BYTES, MA
 
 /// Reads an XML plist. See the module documentation for what is accepted and
 /// the limits that apply.
-pub fn from_xml(bytes: &[u8]) -> Result<Value, PlistError> {
+pub(crate) fn from_xml(bytes: &[u8]) -> Result<Value, PlistError> {
     if bytes.len() > MAX_INPUT_BYTES {
         return Err(PlistError::TooLarge { size: bytes.len() });
     }

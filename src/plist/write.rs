@@ -17,7 +17,7 @@ pub(super) const XML_HEADER: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
 /// Writes `root` as an XML plist in Apple's layout.
 ///
 /// Fails on text XML 1.0 cannot carry, on a date whose UTC year is outside
-/// 0000–9999, and on nesting deeper than [`MAX_DEPTH`].
+/// 0000–9999, and on nesting deeper than `MAX_DEPTH`.
 pub fn to_xml(root: &Value) -> Result<String, PlistError> {
     let mut out = String::with_capacity(4096);
     out.push_str(XML_HEADER);

@@ -9,10 +9,7 @@ use crate::cms;
 use crate::plist::{self, Dict, Value};
 use crate::x509ext::Environment;
 
-pub use crate::profile::{
-    check_signer, check_signer_parts, finish, verify, verify_signature, ProfileError, ProfileInfo,
-    VerifiedProfile,
-};
+pub use crate::profile::{verify, ProfileError, ProfileInfo, VerifiedProfile};
 
 /// The devices a profile provisions.
 #[derive(Debug, Clone, Copy)]

@@ -6,33 +6,42 @@
 //! Issuance encodes with these functions; `cert show` and the gateway's
 //! enforcement decode with them.
 
+#![warn(missing_docs)]
+
 use der::asn1::Utf8StringRef;
 use der::{Any, Decode, Encode, Tag, Tagged};
 
 /// OID of the development (sandbox) environment extension.
-pub const OID_ENV_DEVELOPMENT: &str = "1.2.840.113635.100.6.3.1";
+pub(crate) const OID_ENV_DEVELOPMENT: &str = "1.2.840.113635.100.6.3.1";
 /// OID of the production environment extension.
-pub const OID_ENV_PRODUCTION: &str = "1.2.840.113635.100.6.3.2";
+pub(crate) const OID_ENV_PRODUCTION: &str = "1.2.840.113635.100.6.3.2";
 /// OID of the topics extension.
-pub const OID_TOPICS: &str = "1.2.840.113635.100.6.3.6";
+pub(crate) const OID_TOPICS: &str = "1.2.840.113635.100.6.3.6";
 /// OID of the UID attribute (userId) in the subject: the bundle ID.
-pub const OID_UID: &str = "0.9.2342.19200300.100.1.1";
+pub(crate) const OID_UID: &str = "0.9.2342.19200300.100.1.1";
 
 /// The same OIDs as arcs, for rcgen.
-pub const ARC_ENV_DEVELOPMENT: &[u64] = &[1, 2, 840, 113635, 100, 6, 3, 1];
-pub const ARC_ENV_PRODUCTION: &[u64] = &[1, 2, 840, 113635, 100, 6, 3, 2];
-pub const ARC_TOPICS: &[u64] = &[1, 2, 840, 113635, 100, 6, 3, 6];
-pub const ARC_UID: &[u64] = &[0, 9, 2342, 19200300, 100, 1, 1];
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) const ARC_ENV_DEVELOPMENT: &[u64] = &[1, 2, 840, 113635, 100, 6, 3, 1];
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) const ARC_ENV_PRODUCTION: &[u64] = &[1, 2, 840, 113635, 100, 6, 3, 2];
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) const ARC_TOPICS: &[u64] = &[1, 2, 840, 113635, 100, 6, 3, 6];
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) const ARC_UID: &[u64] = &[0, 9, 2342, 19200300, 100, 1, 1];
 
 /// The value of an environment extension: DER NULL.
-pub const ENVIRONMENT_VALUE: [u8; 2] = [0x05, 0x00];
+#[cfg_attr(not(feature = "ca"), allow(dead_code))]
+pub(crate) const ENVIRONMENT_VALUE: [u8; 2] = [0x05, 0x00];
 
 /// Why an extension value could not be decoded or encoded.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExtError {
+    /// The topics extension value does not decode (what is wrong).
     #[error("malformed topics extension: {0}")]
     MalformedTopics(&'static str),
+    /// A topic cannot be encoded (the topic).
     #[error("topic '{0}' cannot be encoded")]
     Encode(String),
 }
@@ -53,7 +62,9 @@ impl ExtError {
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
+    /// APNs' sandbox (`development`).
     Development,
+    /// APNs' production environment.
     Production,
 }
 
@@ -71,8 +82,10 @@ impl std::str::FromStr for Environment {
 }
 
 impl Environment {
+    /// Both environments, development first.
     pub const ALL: [Environment; 2] = [Environment::Development, Environment::Production];
 
+    /// `development` or `production`.
     pub fn name(self) -> &'static str {
         match self {
             Environment::Development => "development",
@@ -89,14 +102,15 @@ impl Environment {
         }
     }
 
-    pub fn oid(self) -> &'static str {
+    pub(crate) fn oid(self) -> &'static str {
         match self {
             Environment::Development => OID_ENV_DEVELOPMENT,
             Environment::Production => OID_ENV_PRODUCTION,
         }
     }
 
-    pub fn arc(self) -> &'static [u64] {
+    #[cfg_attr(not(feature = "ca"), allow(dead_code))]
+    pub(crate) fn arc(self) -> &'static [u64] {
         match self {
             Environment::Development => ARC_ENV_DEVELOPMENT,
             Environment::Production => ARC_ENV_PRODUCTION,
@@ -104,7 +118,7 @@ impl Environment {
     }
 
     /// The environment whose extension has this OID (dotted form).
-    pub fn from_oid(oid: &str) -> Option<Environment> {
+    pub(crate) fn from_oid(oid: &str) -> Option<Environment> {
         Environment::ALL.into_iter().find(|e| e.oid() == oid)
     }
 }
@@ -118,6 +132,7 @@ impl std::fmt::Display for Environment {
 /// A topic type of the topics extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum TopicKind {
     /// `<bundle id>`: alert, background and other app pushes.
     App,
@@ -128,8 +143,10 @@ pub enum TopicKind {
 }
 
 impl TopicKind {
+    /// Every topic type pushca issues.
     pub const ALL: [TopicKind; 3] = [TopicKind::App, TopicKind::Voip, TopicKind::Complication];
 
+    /// `app`, `voip` or `complication`.
     pub fn name(self) -> &'static str {
         match self {
             TopicKind::App => "app",
@@ -138,12 +155,13 @@ impl TopicKind {
         }
     }
 
+    /// The topic type of that name, or `None`.
     pub fn from_name(s: &str) -> Option<TopicKind> {
         TopicKind::ALL.into_iter().find(|k| k.name() == s)
     }
 
     /// The topic of this kind for a bundle ID.
-    pub fn topic(self, bundle_id: &str) -> String {
+    pub(crate) fn topic(self, bundle_id: &str) -> String {
         match self {
             TopicKind::App => bundle_id.to_string(),
             other => format!("{bundle_id}.{}", other.name()),
@@ -155,7 +173,9 @@ impl TopicKind {
 /// (kept as text: other issuers may use types pushca does not know).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Topic {
+    /// The topic (`<bundle id>` or `<bundle id>.<type>`).
     pub topic: String,
+    /// Its type name (`app`, `voip`, `complication`, or another issuer's).
     pub kind: String,
 }
 
@@ -206,7 +226,7 @@ pub fn decode_topics(value: &[u8]) -> Result<Vec<Topic>, ExtError> {
 
 /// The topics a certificate without a topics extension allows: the UID and
 /// its `.voip` and `.complication` forms.
-pub fn default_topics(bundle_id: &str) -> Vec<Topic> {
+pub(crate) fn default_topics(bundle_id: &str) -> Vec<Topic> {
     TopicKind::ALL
         .into_iter()
         .map(|k| Topic {
