@@ -34,7 +34,7 @@ pub enum CertFormat {
 }
 
 impl CertFormat {
-    pub fn encode(self, der: &[u8]) -> Vec<u8> {
+    pub(crate) fn encode(self, der: &[u8]) -> Vec<u8> {
         match self {
             CertFormat::Pem => crate::pem::encode("CERTIFICATE", der).into_bytes(),
             CertFormat::Der => der.to_vec(),
@@ -94,13 +94,13 @@ pub struct PreparedIssue<'h> {
 
 /// The certificate a renewal found still good, when it issued nothing.
 #[derive(Debug, Clone)]
-pub struct NotDue {
-    pub newest: CertRecord,
+pub(crate) struct NotDue {
+    pub(crate) newest: CertRecord,
 }
 
 impl NotDue {
     /// The document of a renewal that was not due (`within` days asked for).
-    pub fn view(&self, within: u32, now: i64) -> NotRenewed {
+    pub(crate) fn view(&self, within: u32, now: i64) -> NotRenewed {
         NotRenewed {
             renewed: false,
             serial: self.newest.serial.clone(),
@@ -125,7 +125,7 @@ pub struct NotRenewed {
 }
 
 /// The newest unrevoked, unexpired certificate of an App ID and environment.
-pub fn newest_valid(
+pub(crate) fn newest_valid(
     tx: &crate::store::Tx<'_>,
     bundle_id: &str,
     env: PushEnvironment,
@@ -167,16 +167,16 @@ pub struct Issued {
     /// Its own file; `None` when it went only into the bundle, or was returned.
     pub path: Option<PathBuf>,
     /// Its own output (a file, or returned); `None` when it went only into the bundle.
-    pub out: Option<Sink>,
+    pub(crate) out: Option<Sink>,
 }
 
 pub struct IssueOutcome {
     pub app: AppRecord,
-    pub env: PushEnvironment,
+    pub(crate) env: PushEnvironment,
     /// In the order of the CSRs.
     pub issued: Vec<Issued>,
     /// The PEM bundle of every certificate, when one was asked for.
-    pub bundle: Option<Sink>,
+    pub(crate) bundle: Option<Sink>,
     /// One line each (e.g. a CSR signed with SHA-1), for the user.
     pub warnings: Vec<String>,
     /// The output that went to [`Sink::Return`], if one did.
@@ -231,7 +231,7 @@ impl IssueOutcome {
 }
 
 /// Checks that an App ID may get push certificates.
-pub fn check_push_app(app: &AppRecord) -> Result<()> {
+pub(crate) fn check_push_app(app: &AppRecord) -> Result<()> {
     if portal::is_wildcard(&app.bundle_id) {
         return Err(OpsError::Wildcard(app.bundle_id.clone()));
     }
@@ -368,7 +368,6 @@ pub fn prepare_issue<'h>(
 pub struct Created {
     /// `None` when a renewal was not due (then nothing was written).
     pub issued: Option<Issued>,
-    pub not_due: Option<NotDue>,
     pub key: PathBuf,
     pub csr: PathBuf,
     pub p12: PathBuf,
@@ -484,7 +483,6 @@ pub fn create(
             return Ok(Created {
                 issued: None,
                 view: CreateView::NotRenewed(nd.view(d, now().unix_timestamp())),
-                not_due: Some(nd),
                 key: key_p,
                 csr: csr_p,
                 p12: p12_p,
@@ -551,7 +549,6 @@ pub fn create(
     Ok(Created {
         issued: Some(issued),
         view,
-        not_due: None,
         key: key_p,
         csr: csr_p,
         p12: p12_p,
@@ -562,14 +559,14 @@ pub fn create(
 impl PreparedIssue<'_> {
     /// Makes this a renewal: nothing is issued when the newest valid
     /// certificate of the App ID and environment expires after `days`.
-    pub fn only_if_due(mut self, days: u32) -> Self {
+    pub(crate) fn only_if_due(mut self, days: u32) -> Self {
         self.renew_within = Some(i64::from(days) * 86_400);
         self
     }
 
     /// Whether a renewal is due now (read-only; the issuing transaction
     /// checks again). `Err(NotDue)` carries the certificate that is still good.
-    pub fn due(&self) -> Result<Result<(), NotDue>> {
+    pub(crate) fn due(&self) -> Result<Result<(), NotDue>> {
         let Some(within) = self.renew_within else {
             return Ok(Ok(()));
         };
@@ -580,15 +577,6 @@ impl PreparedIssue<'_> {
             Some(c) if c.not_after - t > within => Err(NotDue { newest: c }),
             _ => Ok(()),
         })
-    }
-
-    /// Number of certificates this issuance makes.
-    pub fn len(&self) -> usize {
-        self.csrs.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.csrs.is_empty()
     }
 
     /// Unlocks the issuing CA with `pass`, signs (on all cores, holding no
@@ -890,7 +878,7 @@ pub fn list_view(
 
 /// Certificates of the store, optionally of one App ID and/or expiring before
 /// `now + within_days`.
-pub fn list(
+pub(crate) fn list(
     home: &Home,
     bundle_id: Option<&str>,
     within_days: Option<u32>,
@@ -911,8 +899,6 @@ pub fn list(
 
 /// A certificate to show: from a file, or from the store by serial.
 pub struct Shown {
-    pub der: Vec<u8>,
-    pub summary: CertSummary,
     /// The store's record, when the certificate came from the store.
     pub record: Option<CertRecord>,
     /// Its document.
@@ -950,7 +936,7 @@ pub struct CertShown {
 impl CertShown {
     /// The document of `s` at `now`; `record` when it came from the store,
     /// `pem` when the PEM is asked for.
-    pub fn new(
+    pub(crate) fn new(
         s: &CertSummary,
         record: Option<&CertRecord>,
         pem: Option<String>,
@@ -1020,12 +1006,7 @@ pub fn show(home: impl FnOnce() -> Result<Home>, target: &ShowTarget, pem: bool)
     let summary = CertSummary::from_der(&der).map_err(crate::ca::CaError::from)?;
     let pem = pem.then(|| crate::pem::encode("CERTIFICATE", &der));
     let view = CertShown::new(&summary, record.as_ref(), pem, now().unix_timestamp());
-    Ok(Shown {
-        der,
-        summary,
-        record,
-        view,
-    })
+    Ok(Shown { record, view })
 }
 
 fn find(home: &Home, serial: &str) -> Result<CertRecord> {

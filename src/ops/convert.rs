@@ -118,7 +118,7 @@ pub fn key_is_encrypted(input: &Source) -> Result<bool> {
 }
 
 /// Loads a key file in any format.
-pub fn open_key(input: &Source, pass: Option<&Secret>) -> Result<(PrivateKey, KeyFormat)> {
+pub(crate) fn open_key(input: &Source, pass: Option<&Secret>) -> Result<(PrivateKey, KeyFormat)> {
     let bytes = input.read_secret()?;
     decode::load_private_key_with_format(&bytes, pass).map_err(|source| OpsError::Key {
         path: input.name().to_path_buf(),
@@ -220,7 +220,7 @@ pub struct P12Exported {
 }
 
 /// The name of a `.p12` profile in documents: `modern`, `legacy`, `none`.
-pub fn p12_profile_name(p: Profile) -> &'static str {
+pub(crate) fn p12_profile_name(p: Profile) -> &'static str {
     match p {
         Profile::Modern => "modern",
         Profile::Legacy => "legacy",
@@ -402,7 +402,7 @@ impl PemWritten {
 
 /// The PEM text for a selection of a `.p12`'s contents: certificates (leaf
 /// first, then CA certificates), then the key (encrypted unless `Protection::None`).
-pub fn select_pem(
+pub(crate) fn select_pem(
     contents: &Pkcs12Contents,
     sel: Selection,
     protection: &Protection,
@@ -486,7 +486,7 @@ pub struct KeyDecrypted {
 }
 
 /// The name of a key file format in documents.
-pub fn key_format_name(f: KeyFormat) -> &'static str {
+pub(crate) fn key_format_name(f: KeyFormat) -> &'static str {
     match f {
         KeyFormat::Pkcs8 => "pkcs8",
         KeyFormat::EncryptedPkcs8 => "encrypted-pkcs8",
@@ -528,7 +528,7 @@ pub fn key_decrypt(
 
 /// The `ck.pem` push providers load: certificate(s), then the unencrypted
 /// PKCS#8 key.
-pub fn ck_pem(certs: &[&[u8]], key: &PrivateKey) -> Zeroizing<String> {
+pub(crate) fn ck_pem(certs: &[&[u8]], key: &PrivateKey) -> Zeroizing<String> {
     let mut out = Zeroizing::new(String::new());
     for c in certs {
         out.push_str(&crate::pem::encode("CERTIFICATE", c));

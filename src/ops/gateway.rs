@@ -36,7 +36,7 @@ pub struct PreparedTrustStore<'h> {
     snapshot: Snapshot,
     /// `Some(generated_at)` when `out` already holds a verified trust store
     /// made from the same inputs, whose CRL is not due.
-    pub up_to_date: Option<String>,
+    pub(crate) up_to_date: Option<String>,
 }
 
 /// What was built (`gateway trust-store`).

@@ -14,9 +14,9 @@ use crate::portal;
 use crate::secret::{self, Secret};
 use crate::store::{Store, TeamRecord};
 
-pub const SETTING_COUNTRY: &str = "country";
-pub const SETTING_KEY_TYPE: &str = "key_type";
-pub const SETTING_CREATED_AT: &str = "created_at";
+pub(crate) const SETTING_COUNTRY: &str = "country";
+pub(crate) const SETTING_KEY_TYPE: &str = "key_type";
+pub(crate) const SETTING_CREATED_AT: &str = "created_at";
 
 pub struct InitRequest<'a> {
     pub team_name: &'a str,
@@ -27,10 +27,10 @@ pub struct InitRequest<'a> {
 
 pub struct InitOutcome {
     pub team: TeamRecord,
-    pub root_sha256: String,
-    pub issuing_sha256: String,
-    pub signer_sha256: String,
-    pub files: CaFiles,
+    pub(crate) root_sha256: String,
+    pub(crate) issuing_sha256: String,
+    pub(crate) signer_sha256: String,
+    pub(crate) files: CaFiles,
 }
 
 /// `init`: the home made, its default team and CA certificates.
@@ -59,7 +59,7 @@ pub struct CaCertFile {
 
 impl Initialised {
     /// The document of an `init` of `home`.
-    pub fn new(home: &Home, out: &InitOutcome, key_type: KeyType) -> Self {
+    pub(crate) fn new(home: &Home, out: &InitOutcome, key_type: KeyType) -> Self {
         let f = &out.files;
         let ca = |name: &str, sha256: &str| CaCertFile {
             path: f.cert(name),

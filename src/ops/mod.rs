@@ -283,11 +283,11 @@ impl OpsError {
     }
 }
 
-pub type Result<T, E = OpsError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = OpsError> = std::result::Result<T, E>;
 
 /// Opens the store of an initialised home, after checking that the home is
 /// private (see [`Home::check_private`]).
-pub fn open_store(home: &Home) -> Result<Store> {
+pub(crate) fn open_store(home: &Home) -> Result<Store> {
     if home.is_initialized() {
         home.check_private()?;
     }
@@ -334,4 +334,4 @@ pub fn now() -> time::OffsetDateTime {
 
 pub use crate::fsutil::OutputRules;
 
-pub use crate::timeutil::rfc3339;
+pub(crate) use crate::timeutil::rfc3339;

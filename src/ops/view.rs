@@ -97,7 +97,7 @@ pub struct Cert {
 
 impl Cert {
     /// The view of `r` at `now` (unix seconds).
-    pub fn new(r: &CertRecord, now: i64) -> Self {
+    pub(crate) fn new(r: &CertRecord, now: i64) -> Self {
         Cert {
             serial: r.serial.clone(),
             bundle_id: r.bundle_id.clone(),
@@ -149,7 +149,7 @@ pub struct Profile {
 
 impl Profile {
     /// The view of `r` at `now` (unix seconds).
-    pub fn new(r: &ProfileRecord, now: i64) -> Self {
+    pub(crate) fn new(r: &ProfileRecord, now: i64) -> Self {
         Profile {
             uuid: r.uuid.clone(),
             name: r.name.clone(),

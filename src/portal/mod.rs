@@ -75,12 +75,12 @@ impl PortalError {
     }
 }
 
-pub type Result<T> = std::result::Result<T, PortalError>;
+pub(crate) type Result<T> = std::result::Result<T, PortalError>;
 
-pub const TEAM_ID_LEN: usize = 10;
-pub const MAX_BUNDLE_ID_LEN: usize = 155;
+pub(crate) const TEAM_ID_LEN: usize = 10;
+pub(crate) const MAX_BUNDLE_ID_LEN: usize = 155;
 
-pub fn validate_team_id(id: &str) -> Result<()> {
+pub(crate) fn validate_team_id(id: &str) -> Result<()> {
     if id.len() == TEAM_ID_LEN
         && id
             .bytes()
@@ -93,7 +93,7 @@ pub fn validate_team_id(id: &str) -> Result<()> {
 }
 
 /// A random Team ID from the OS CSPRNG.
-pub fn generate_team_id() -> String {
+pub(crate) fn generate_team_id() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut rng = rand::rngs::OsRng;
     (0..TEAM_ID_LEN)
@@ -159,7 +159,7 @@ pub fn validate_bundle_id(id: &str) -> Result<()> {
 }
 
 /// Creates a team. The Team ID is generated when `team_id` is `None`.
-pub fn create_team(
+pub(crate) fn create_team(
     c: &Tx<'_>,
     name: &str,
     team_id: Option<&str>,
@@ -236,7 +236,7 @@ impl<'a> NewApp<'a> {
 /// Registers an App ID. Re-registering an identical App ID (same bundle ID,
 /// team and push capability) is not an error: the existing record is returned
 /// with `false`, so scripted setups can be re-run. Anything different conflicts.
-pub fn ensure_app(c: &Tx<'_>, new: &NewApp<'_>, now: i64) -> Result<(AppRecord, bool)> {
+pub(crate) fn ensure_app(c: &Tx<'_>, new: &NewApp<'_>, now: i64) -> Result<(AppRecord, bool)> {
     let NewApp {
         bundle_id,
         name,
@@ -286,7 +286,7 @@ pub fn create_app(c: &Tx<'_>, new: &NewApp<'_>, now: i64) -> Result<AppRecord> {
     Ok(rec)
 }
 
-pub fn get_app(c: &Tx<'_>, bundle_id: &str) -> Result<AppRecord> {
+pub(crate) fn get_app(c: &Tx<'_>, bundle_id: &str) -> Result<AppRecord> {
     c.app(bundle_id)?
         .ok_or_else(|| PortalError::UnknownApp(bundle_id.to_string()))
 }

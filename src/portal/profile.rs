@@ -9,10 +9,7 @@ use crate::cms;
 use crate::plist::{self, Dict, Value};
 use crate::x509ext::Environment;
 
-pub use crate::profile::{
-    check_signer, check_signer_parts, finish, verify, verify_signature, ProfileError, ProfileInfo,
-    VerifiedProfile,
-};
+pub(crate) use crate::profile::{verify, ProfileError, VerifiedProfile};
 
 /// The devices a profile provisions.
 #[derive(Debug, Clone, Copy)]
@@ -49,7 +46,7 @@ fn strings(v: &[String]) -> Value {
 }
 
 /// The profile's property list, with Apple's keys in Apple's (sorted) order.
-pub fn build_plist(c: &ProfileContent<'_>) -> Value {
+pub(crate) fn build_plist(c: &ProfileContent<'_>) -> Value {
     let app_id = format!("{}.{}", c.team_id, c.bundle_id);
     let mut ent = Dict::new();
     ent.insert("application-identifier", Value::String(app_id));
@@ -136,6 +133,7 @@ pub fn new_uuid() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::profile::ProfileInfo;
 
     fn content<'a>(devices: &'a [String], certs: &'a [String]) -> ProfileContent<'a> {
         let created = time::macros::datetime!(2026-12-01 10:00:00 UTC);

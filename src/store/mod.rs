@@ -6,7 +6,7 @@
 //! failing mid-way, and a failed command leaves the store as it was.
 
 mod migrations;
-pub mod records;
+mod records;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,7 +16,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 pub use records::*;
 
 /// How long a process waits for another one's write transaction.
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +94,7 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// One transaction, read or write. Queries are its methods (see `records`).
 pub struct Tx<'a>(Transaction<'a>);
@@ -126,7 +126,7 @@ impl Store {
     /// Creates a new store file (it must not exist) with the current schema.
     /// The file is created with mode 0600 first; SQLite gives its WAL and
     /// shared-memory files the database file's mode.
-    pub fn create(db_path: &Path) -> Result<Store> {
+    pub(crate) fn create(db_path: &Path) -> Result<Store> {
         use std::os::unix::fs::OpenOptionsExt;
         std::fs::OpenOptions::new()
             .write(true)
@@ -173,7 +173,7 @@ impl Store {
 
     /// Read-only access (a consistent snapshot per statement; wrap several reads
     /// in [`Store::read`] for one snapshot).
-    pub fn read<T, E>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E>
+    pub(crate) fn read<T, E>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
@@ -186,23 +186,19 @@ impl Store {
         Ok(out)
     }
 
-    /// An in-memory store with the current schema (tests of other modules).
-    #[doc(hidden)]
-    pub fn in_memory() -> Result<Store> {
+    /// An in-memory store with the current schema (unit tests).
+    #[cfg(test)]
+    pub(crate) fn in_memory() -> Result<Store> {
         Store::configure(Connection::open_in_memory()?)
     }
 
     /// Checkpoints the WAL and leaves the database in one file, so that it can
     /// be renamed or linked into place (used by `init`).
-    pub fn finish_for_rename(&self) -> Result<()> {
+    pub(crate) fn finish_for_rename(&self) -> Result<()> {
         let _: String = self
             .conn
             .query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0))?;
         Ok(())
-    }
-
-    pub fn schema_version(&self) -> Result<i64> {
-        migrations::current_version(&self.conn)
     }
 }
 
