@@ -29,7 +29,9 @@ use crate::timeutil::{days_left, serialize_rfc3339};
 /// How certificates are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CertFormat {
+    /// PEM (`.pem`).
     Pem,
+    /// DER (`.cer`).
     Der,
 }
 
@@ -61,8 +63,11 @@ pub enum IssueOutput {
 
 /// What to issue: one push certificate per CSR file for one App ID and environment.
 pub struct IssueRequest<'a> {
+    /// The App ID (bundle ID) the certificates are for.
     pub bundle_id: &'a str,
+    /// The push environment they are for.
     pub env: PushEnvironment,
+    /// The CSRs, one certificate each.
     pub csr_files: &'a [Source],
     /// A file per certificate; `None` when only the bundle is written.
     pub output: Option<IssueOutput>,
@@ -71,6 +76,7 @@ pub struct IssueRequest<'a> {
     pub bundle: Option<Sink>,
     /// Format of the per-certificate files (the bundle is always PEM).
     pub format: CertFormat,
+    /// Replace existing output files.
     pub force: bool,
 }
 
@@ -117,10 +123,14 @@ impl NotDue {
 pub struct NotRenewed {
     /// Always false.
     pub renewed: bool,
+    /// The newest valid certificate (serial, lowercase hex).
     pub serial: String,
+    /// When it expires (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub not_after: i64,
+    /// Whole days until then.
     pub days_left: i64,
+    /// The renewal window asked for, in days.
     pub within: u32,
 }
 
@@ -163,6 +173,7 @@ impl SubjectParts {
 
 /// One issued certificate and where it was written.
 pub struct Issued {
+    /// The certificate (DER, serial, SHA-256, subject, validity).
     pub cert: ca::IssuedCertificate,
     /// Its own file; `None` when it went only into the bundle, or was returned.
     pub path: Option<PathBuf>,
@@ -170,7 +181,9 @@ pub struct Issued {
     pub(crate) out: Option<Sink>,
 }
 
+/// What an issuance did; [`IssueOutcome::view`] is its document.
 pub struct IssueOutcome {
+    /// The App ID, as recorded.
     pub app: AppRecord,
     pub(crate) env: PushEnvironment,
     /// In the order of the CSRs.
@@ -186,21 +199,29 @@ pub struct IssueOutcome {
 /// `cert issue`: every certificate issued, and the bundle.
 #[derive(Debug, Clone, Serialize)]
 pub struct IssuedCerts {
+    /// In the order of the CSRs.
     pub certificates: Vec<IssuedCert>,
+    /// The PEM bundle of every certificate (file name, or `-`); null when none.
     pub bundle: Option<Sink>,
 }
 
 /// One certificate of `cert issue`.
 #[derive(Debug, Clone, Serialize)]
 pub struct IssuedCert {
+    /// Serial number, lowercase hex.
     pub serial: String,
+    /// SHA-256 of the DER, lowercase hex.
     pub sha256: String,
+    /// Subject DN, one line.
     pub subject: String,
+    /// The App ID.
     pub bundle_id: String,
     /// `development`, `production` or `universal`.
     pub environment: &'static str,
+    /// Start of validity (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub not_before: i64,
+    /// End of validity (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub not_after: i64,
     /// Its own output; null when it went only into the bundle.
@@ -368,9 +389,13 @@ pub fn prepare_issue<'h>(
 pub struct Created {
     /// `None` when a renewal was not due (then nothing was written).
     pub issued: Option<Issued>,
+    /// The private key file (`<bundle>-<env>.key`).
     pub key: PathBuf,
+    /// The CSR file (`.csr`).
     pub csr: PathBuf,
+    /// The PKCS#12 file (`.p12`).
     pub p12: PathBuf,
+    /// The certificate and key in one PEM (`-ck.pem`).
     pub ck: PathBuf,
     /// Its document.
     pub view: CreateView,
@@ -381,7 +406,9 @@ pub struct Created {
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum CreateView {
+    /// A certificate was issued and the files written.
     Created(CertCreated),
+    /// A renewal was not due: nothing was written.
     NotRenewed(NotRenewed),
 }
 
@@ -390,22 +417,33 @@ pub enum CreateView {
 pub struct CertCreated {
     /// Always true.
     pub renewed: bool,
+    /// Serial number, lowercase hex.
     pub serial: String,
+    /// SHA-256 of the DER, lowercase hex.
     pub sha256: String,
+    /// The App ID.
     pub bundle_id: String,
+    /// `development`, `production` or `universal`.
     pub environment: &'static str,
+    /// End of validity (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub not_after: i64,
+    /// The private key file.
     #[serde(serialize_with = "crate::fsutil::serialize_path")]
     pub key: PathBuf,
+    /// The CSR file.
     #[serde(serialize_with = "crate::fsutil::serialize_path")]
     pub csr: PathBuf,
+    /// The certificate file (PEM).
     #[serde(serialize_with = "crate::fsutil::serialize_path")]
     pub certificate: PathBuf,
+    /// The PKCS#12 file.
     #[serde(serialize_with = "crate::fsutil::serialize_path")]
     pub p12: PathBuf,
+    /// The certificate and key in one PEM file.
     #[serde(serialize_with = "crate::fsutil::serialize_path")]
     pub ck: PathBuf,
+    /// Whether the key (and the key in `ck`) is encrypted.
     pub encrypted: bool,
 }
 
@@ -720,12 +758,18 @@ impl PreparedIssue<'_> {
 pub struct Renewed {
     /// Always true.
     pub renewed: bool,
+    /// The new certificate (serial, lowercase hex).
     pub serial: String,
+    /// SHA-256 of its DER, lowercase hex.
     pub sha256: String,
+    /// The App ID.
     pub bundle_id: String,
+    /// `development`, `production` or `universal`.
     pub environment: &'static str,
+    /// End of validity (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub not_after: i64,
+    /// Where it was written (file name, or `-`).
     pub out: Option<Sink>,
 }
 
@@ -733,13 +777,16 @@ pub struct Renewed {
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum Renewal {
+    /// A certificate was issued.
     Renewed(Renewed),
+    /// Not due: the newest certificate is still good.
     NotRenewed(NotRenewed),
 }
 
 /// What `cert renew` did.
 #[derive(Debug)]
 pub struct RenewOutcome {
+    /// Its document.
     pub view: Renewal,
     /// One line each (e.g. a CSR signed with SHA-1), for the user.
     pub warnings: Vec<String>,
@@ -750,13 +797,17 @@ pub struct RenewOutcome {
 /// What `cert renew` renews: one CSR, one output (replaced when a
 /// certificate is issued).
 pub struct RenewRequest<'a> {
+    /// The App ID (bundle ID).
     pub bundle_id: &'a str,
+    /// The push environment.
     pub env: PushEnvironment,
+    /// The CSR to sign when a renewal is due.
     pub csr: Source,
     /// [`IssueOutput::File`] or [`IssueOutput::Return`].
     pub output: IssueOutput,
     /// Renew when the newest valid certificate expires within this many days.
     pub within: u32,
+    /// Format of the certificate written.
     pub format: CertFormat,
 }
 
@@ -853,9 +904,12 @@ fn write_issued(
 /// how many expire in it.
 #[derive(Debug, Clone, Serialize)]
 pub struct CertList {
+    /// The certificates, soonest to expire first.
     pub certificates: Vec<view::Cert>,
+    /// The window asked for, in days (absent without one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expiring_within: Option<u32>,
+    /// How many certificates expire in it (absent without a window).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expiring: Option<usize>,
 }
@@ -909,26 +963,40 @@ pub struct Shown {
 /// store, + `pem` when asked for).
 #[derive(Debug, Clone, Serialize)]
 pub struct CertShown {
+    /// Subject DN, one line.
     pub subject: String,
+    /// Issuer DN, one line.
     pub issuer: String,
+    /// Serial number, lowercase hex.
     pub serial: String,
+    /// The push environments its extensions grant.
     pub environments: Vec<crate::x509ext::Environment>,
+    /// The push topics it carries.
     pub topics: Vec<String>,
+    /// The App ID it is for, when it says.
     pub bundle_id: Option<String>,
+    /// Start of validity (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub not_before: i64,
+    /// End of validity (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub not_after: i64,
+    /// Whole days until `not_after`, negative once past.
     pub days_left: i64,
     /// `days_left` is negative.
     pub expired: bool,
     /// Key type, `--key-type` vocabulary.
     pub public_key: String,
+    /// Extended key usages by name (`clientAuth`, ...).
     pub extended_key_usage: Vec<String>,
+    /// Whether it is a CA certificate.
     pub is_ca: bool,
+    /// SHA-256 of the DER, lowercase hex.
     pub sha256: String,
+    /// Whether it is revoked (only for a certificate from the store).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revoked: Option<bool>,
+    /// The certificate in PEM (only when asked for).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pem: Option<String>,
 }
@@ -1018,11 +1086,17 @@ fn find(home: &Home, serial: &str) -> Result<CertRecord> {
 /// `cert export`: the certificate written.
 #[derive(Debug, Clone, Serialize)]
 pub struct Exported {
+    /// Serial number, lowercase hex.
     pub serial: String,
+    /// SHA-256 of the DER, lowercase hex.
     pub sha256: String,
+    /// The App ID.
     pub bundle_id: String,
+    /// `development`, `production` or `universal`.
     pub environment: String,
+    /// Where it was written (file name, or `-`).
     pub out: Sink,
+    /// The bytes, when written to [`Sink::Return`] (not in the document).
     #[serde(skip)]
     pub returned: Option<Returned>,
 }

@@ -61,6 +61,7 @@ pub struct CsrCreated {
     pub csr: Sink,
     /// `--key-type` vocabulary.
     pub key_type: &'static str,
+    /// Whether the key was written encrypted.
     pub encrypted: bool,
     /// The output that went to [`Sink::Return`], if one did.
     #[serde(skip)]
@@ -201,20 +202,27 @@ fn issuer_path(leaf: &[u8], pool: &[Vec<u8>]) -> Vec<Vec<u8>> {
 /// What `p12 export` wrote.
 #[derive(Debug, Serialize)]
 pub struct P12Exported {
+    /// The `.p12` written (file name, or `-`).
     pub out: Sink,
+    /// How many certificates it holds (leaf and CA).
     pub certificates: usize,
     /// Always true: a `.p12` holds the key.
     pub key: bool,
+    /// Whether it is encrypted (false for profile `none`).
     pub encrypted: bool,
     /// Of the leaf certificate.
     pub subject: String,
+    /// SHA-256 of the leaf's DER, lowercase hex.
     pub sha256: String,
     /// `modern`, `legacy` or `none`.
     #[serde(serialize_with = "profile_name")]
     pub profile: Profile,
+    /// The friendly name of the key and leaf, null without one.
     pub friendly_name: Option<String>,
+    /// The leaf certificate (not in the document).
     #[serde(skip)]
     pub leaf: CertSummary,
+    /// The bytes, when written to [`Sink::Return`] (not in the document).
     #[serde(skip)]
     pub returned: Option<Returned>,
 }
@@ -366,15 +374,22 @@ pub struct Selection {
 /// What `p12 to-pem` (and `pem merge`, `pem ck`) wrote.
 #[derive(Debug, Serialize)]
 pub struct PemWritten {
+    /// The PEM written (file name, or `-`).
     pub out: Sink,
+    /// How many certificates it holds.
     pub certificates: usize,
+    /// Whether it holds the private key.
     pub key: bool,
+    /// Whether that key is encrypted.
     pub encrypted: bool,
     /// Of the leaf certificate, when there is one.
     pub subject: Option<String>,
+    /// SHA-256 of the leaf's DER, lowercase hex, when there is one.
     pub sha256: Option<String>,
+    /// The leaf certificate (not in the document).
     #[serde(skip)]
     pub leaf: Option<CertSummary>,
+    /// The bytes, when written to [`Sink::Return`] (not in the document).
     #[serde(skip)]
     pub returned: Option<Returned>,
 }
@@ -466,6 +481,7 @@ pub fn p12_to_pem(
 /// What `key decrypt` wrote.
 #[derive(Debug, Serialize)]
 pub struct KeyDecrypted {
+    /// The key written (file name, or `-`).
     pub out: Sink,
     /// Always true.
     pub key: bool,
@@ -475,12 +491,14 @@ pub struct KeyDecrypted {
     pub algorithm: String,
     /// `pkcs8`, `encrypted-pkcs8`, `pkcs1` or `sec1`.
     pub input_format: &'static str,
+    /// Whether the input key was encrypted.
     pub input_encrypted: bool,
     /// `pkcs8` or `traditional` (PKCS#1 / SEC1).
     pub format: &'static str,
     /// The key's algorithm as text shows it (`RSA-2048`).
     #[serde(skip)]
     pub algorithm_text: String,
+    /// The bytes, when written to [`Sink::Return`] (not in the document).
     #[serde(skip)]
     pub returned: Option<Returned>,
 }

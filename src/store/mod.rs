@@ -5,6 +5,8 @@
 //! the write lock at the start, other writers wait (busy timeout) instead of
 //! failing mid-way, and a failed command leaves the store as it was.
 
+#![warn(missing_docs)]
+
 mod migrations;
 mod records;
 
