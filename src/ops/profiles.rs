@@ -47,25 +47,34 @@ impl DeviceChoice {
 /// A profile to create.
 #[derive(Debug, Clone)]
 pub struct ProfileRequest<'a> {
+    /// The App ID to provision (push capability, not a wildcard).
     pub bundle_id: &'a str,
+    /// The profile's push environment.
     pub environment: Environment,
+    /// The devices it provisions.
     pub devices: DeviceChoice,
     /// Serials of the certificates to authorise; empty: every valid,
     /// unrevoked certificate of the App ID whose environment covers the
     /// profile's.
     pub cert_serials: &'a [String],
+    /// Its name (default: from the App ID and environment).
     pub name: Option<&'a str>,
     /// Lifetime in days (default: the `profile` template's).
     pub days: Option<u32>,
+    /// The file to write.
     pub out: PathBuf,
+    /// Replace an existing file.
     pub force: bool,
 }
 
 /// Which profiles to regenerate.
 #[derive(Debug, Clone, Copy)]
 pub enum RegenerateTarget<'a> {
+    /// The current profile of this UUID.
     Uuid(&'a str),
+    /// Every current profile of this App ID (bundle ID).
     App(&'a str),
+    /// Every current profile.
     All,
 }
 
@@ -103,9 +112,13 @@ pub struct PreparedProfiles<'h> {
 /// A profile that `profile regenerate` of several left as it was, and why.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Skipped {
+    /// The profile.
     pub uuid: String,
+    /// Its App ID.
     pub bundle_id: String,
+    /// Its environment.
     pub environment: Environment,
+    /// Why it could not be re-signed.
     pub reason: String,
 }
 
@@ -130,7 +143,10 @@ pub struct Signed {
 /// `profile regenerate` (and, with one profile, `profile create`).
 #[derive(Debug, serde::Serialize)]
 pub struct ProfilesOutcome {
+    /// The profiles signed, each superseding the one it regenerates.
     pub profiles: Vec<Signed>,
+    /// One line each (a device or certificate dropped, a profile skipped),
+    /// for the user; not in the document.
     #[serde(skip)]
     pub warnings: Vec<String>,
     /// Profiles a regeneration of several could not re-sign (still current).
@@ -140,7 +156,9 @@ pub struct ProfilesOutcome {
 /// `profile create`: the one profile signed.
 #[derive(Debug, serde::Serialize)]
 pub struct Created {
+    /// The profile.
     pub profile: Signed,
+    /// One line each, for the user; not in the document.
     #[serde(skip)]
     pub warnings: Vec<String>,
 }
@@ -504,10 +522,12 @@ pub fn prepare_regenerate<'h>(
 }
 
 impl PreparedProfiles<'_> {
+    /// Number of profiles to sign.
     pub fn len(&self) -> usize {
         self.jobs.len()
     }
 
+    /// Whether there is none to sign.
     pub fn is_empty(&self) -> bool {
         self.jobs.is_empty()
     }
@@ -667,6 +687,7 @@ impl PreparedProfiles<'_> {
 /// What `profile withdraw` did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Withdrawn {
+    /// The profile, as it is now.
     pub profile: view::Profile,
     /// False when it was already withdrawn (nothing changed).
     pub withdrawn: bool,
@@ -711,6 +732,7 @@ pub fn withdraw(home: &Home, uuid: &str) -> Result<Withdrawn> {
 /// `profile list`: the profiles.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Profiles {
+    /// Soonest to expire first.
     pub profiles: Vec<view::Profile>,
 }
 
@@ -743,12 +765,14 @@ pub fn list(
 }
 
 /// `profile export`: the profile written, README's PROFILE + `"out"`.
+#[allow(missing_docs)] // fields documented with the stdio rework (cleanup branch)
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Exported {
     pub profile: ExportedProfile,
 }
 
 /// A recorded profile and the file it was written to.
+#[allow(missing_docs)] // fields documented with the stdio rework (cleanup branch)
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ExportedProfile {
     #[serde(flatten)]
@@ -774,6 +798,7 @@ pub fn export(home: &Home, uuid: &str, out: &Path, rules: &OutputRules<'_>) -> R
 
 /// An authorised certificate of a shown profile; what the store says of it
 /// is null when the home does not know it.
+#[allow(missing_docs)] // fields documented with the stdio rework (cleanup branch)
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ShownCert {
     pub sha256: String,
@@ -797,6 +822,7 @@ impl ShownCert {
 }
 
 /// The certificate that signed a shown profile.
+#[allow(missing_docs)] // fields documented with the stdio rework (cleanup branch)
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ShownSigner {
     pub subject: String,
@@ -809,6 +835,7 @@ pub struct ShownSigner {
 
 /// `profile show`: a verified profile, what it says and what the home knows
 /// of it.
+#[allow(missing_docs)] // fields documented with the stdio rework (cleanup branch)
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ShownProfile {
     /// Always true: a profile that does not verify is an error.

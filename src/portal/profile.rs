@@ -25,15 +25,24 @@ pub enum Devices<'a> {
 pub struct ProfileContent<'a> {
     /// Uppercase UUID.
     pub uuid: &'a str,
+    /// The profile name (`Name`).
     pub name: &'a str,
     /// The App ID's descriptive name (`AppIDName`).
     pub app_id_name: &'a str,
+    /// The team (`TeamIdentifier`, the App ID prefix).
     pub team_id: &'a str,
+    /// The team name (`TeamName`).
     pub team_name: &'a str,
+    /// The bundle ID (`application-identifier` is `TEAMID.bundle`).
     pub bundle_id: &'a str,
+    /// The push environment (`aps-environment`; development also sets
+    /// `get-task-allow`).
     pub environment: Environment,
+    /// Creation date (`CreationDate`, and the CMS signing time).
     pub created: OffsetDateTime,
+    /// Expiration date (`ExpirationDate`).
     pub expires: OffsetDateTime,
+    /// The devices it provisions.
     pub devices: Devices<'a>,
     /// SHA-256 fingerprints (lowercase hex) of the authorised push certificates.
     pub push_certificates: &'a [String],
