@@ -20,35 +20,66 @@ pub use records::*;
 /// How long a process waits for another one's write transaction.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// A store failure: no store, a store from a newer pushca, a duplicate or
+/// ambiguous key, or the database engine.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// This directory has no `pushca.db`.
     #[error("{} is not a pushca home (no pushca.db)", .0.display())]
     NotInitialized(PathBuf),
+    /// The schema is newer than this build knows.
     #[error("the store was written by a newer pushca (schema {found}, this build knows {known})")]
-    TooNew { found: i64, known: i64 },
+    TooNew {
+        /// The store's schema version.
+        found: i64,
+        /// The newest this build knows.
+        known: i64,
+    },
+    /// The store file cannot be created.
     #[error("cannot create the store file {}: {source}", path.display())]
     Create {
+        /// The store file.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The database engine failed (I/O, locking, a full disk).
     #[error("store error: {0}")]
     Backend(#[from] BackendError),
+    /// A team with this Team ID exists.
     #[error("team {0} already exists")]
     DuplicateTeam(String),
+    /// An App ID with this bundle ID (in any letter case) exists.
     #[error("bundle ID {bundle_id} is already registered (team {team_id})")]
-    DuplicateApp { bundle_id: String, team_id: String },
+    DuplicateApp {
+        /// The bundle ID.
+        bundle_id: String,
+        /// The team it is registered for.
+        team_id: String,
+    },
+    /// The device is registered for the team.
     #[error("device {udid} is already registered for team {team_id}")]
-    DuplicateDevice { udid: String, team_id: String },
+    DuplicateDevice {
+        /// The device.
+        udid: String,
+        /// The team.
+        team_id: String,
+    },
+    /// A profile with this UUID exists.
     #[error("profile {0} is already in the store")]
     DuplicateProfile(String),
+    /// A certificate with this serial exists.
     #[error("serial {0} is already in the store")]
     DuplicateSerial(String),
+    /// A serial looked up that is not hexadecimal.
     #[error("'{0}' is not a hexadecimal serial number")]
     NotHexSerial(String),
+    /// A serial prefix that matches more than one certificate.
     #[error("serial prefix {0} matches several certificates; give more digits")]
     AmbiguousSerial(String),
+    /// The store breaks its own invariants (says which).
     #[error("corrupt store: {0}")]
     Corrupt(&'static str),
 }
@@ -107,6 +138,7 @@ impl Tx<'_> {
     }
 }
 
+/// The store of a pushca home: one SQLite connection.
 pub struct Store {
     conn: Connection,
 }

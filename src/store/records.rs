@@ -5,18 +5,24 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::{Result, StoreError, Tx};
 
+/// A team (the Apple developer account an App ID belongs to).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TeamRecord {
+    /// The 10-character Team ID.
     pub team_id: String,
+    /// The team name.
     pub name: String,
     pub(crate) is_default: bool,
     /// Unix seconds.
     pub(crate) created_at: i64,
 }
 
+/// A registered App ID.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppRecord {
+    /// The bundle ID (may be a wildcard).
     pub bundle_id: String,
+    /// Its descriptive name.
     pub name: String,
     pub(crate) team_id: String,
     pub(crate) push: bool,
@@ -25,22 +31,35 @@ pub struct AppRecord {
     pub(crate) created_at: i64,
 }
 
+/// A push certificate the CA issued.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertRecord {
     /// Serial number, lowercase hex without separators.
     pub serial: String,
+    /// The App ID it is for.
     pub bundle_id: String,
+    /// The App ID's team.
     pub team_id: String,
+    /// `development`, `production` or `universal`.
     pub environment: String,
+    /// Subject DN, one line.
     pub subject: String,
+    /// Start of validity, unix seconds.
     pub not_before: i64,
+    /// End of validity, unix seconds.
     pub not_after: i64,
     /// SHA-256 of the DER, lowercase hex.
     pub sha256: String,
+    /// The certificate's key as recorded (`EC P-256`, `RSA-2048`, ...;
+    /// `KeyAlgorithm::id_of` gives the `--key-type` name).
     pub key_type: String,
+    /// The certificate, DER.
     pub der: Vec<u8>,
+    /// When it was recorded, unix seconds.
     pub issued_at: i64,
+    /// When it was revoked, unix seconds (`None`: not revoked).
     pub revoked_at: Option<i64>,
+    /// The RFC 5280 reason name given at revocation.
     pub revocation_reason: Option<String>,
 }
 
@@ -236,6 +255,7 @@ impl Tx<'_> {
         Ok(n > 0)
     }
 
+    /// Records an issued certificate; a serial already in the store conflicts.
     pub fn insert_certificate(&self, r: &CertRecord) -> Result<()> {
         let mut st = self.conn().prepare_cached(&format!(
             "INSERT INTO certificates({CERT_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"
@@ -332,8 +352,11 @@ pub struct DeviceRecord {
 pub struct ProfileRecord {
     /// Uppercase UUID, as Apple writes it.
     pub uuid: String,
+    /// The profile name.
     pub name: String,
+    /// The App ID it provisions.
     pub bundle_id: String,
+    /// The App ID's team.
     pub team_id: String,
     /// `development` or `production` (the `aps-environment`).
     pub environment: String,
@@ -345,13 +368,17 @@ pub struct ProfileRecord {
     pub certs_mode: String,
     /// Lifetime asked for with `--days` (None: the template's).
     pub lifetime_days: Option<i64>,
+    /// When it was signed, unix seconds.
     pub created_at: i64,
+    /// When it expires, unix seconds.
     pub expires_at: i64,
     /// SHA-256 of the DER, lowercase hex.
     pub sha256: String,
     /// The signed profile (CMS SignedData, DER).
     pub der: Vec<u8>,
+    /// The UUID of the profile that replaced it, if one did.
     pub superseded_by: Option<String>,
+    /// When it was replaced, unix seconds.
     pub superseded_at: Option<i64>,
     /// When `profile withdraw` took it out (no replacement): never current
     /// again.
