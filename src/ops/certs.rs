@@ -27,6 +27,7 @@ use crate::store::{AppRecord, CertFilter, CertRecord};
 use crate::timeutil::{days_left, serialize_rfc3339};
 
 /// How certificates are written.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CertFormat {
     /// PEM (`.pem`).
@@ -51,6 +52,7 @@ impl CertFormat {
 }
 
 /// Where issued certificates go.
+#[non_exhaustive]
 #[derive(Debug, Clone)]
 pub enum IssueOutput {
     /// One file (one CSR).
@@ -1037,6 +1039,7 @@ fn looks_like_serial(s: &str) -> bool {
 }
 
 /// What `cert show` is asked about.
+#[non_exhaustive]
 #[derive(Debug, Clone)]
 pub enum ShowTarget {
     /// A certificate file (PEM or DER), or bytes holding one.

@@ -19,6 +19,7 @@ use crate::pbe::WorkBudget;
 use crate::secret::{self, Secret};
 
 /// How a written private key (or `.p12`) is protected.
+#[non_exhaustive]
 pub enum Protection {
     /// Encrypted with this password (never empty: see [`secret::check_output_password`]).
     Password(Secret),

@@ -23,6 +23,7 @@ use crate::timeutil::{days_left, serialize_rfc3339, serialize_rfc3339_opt};
 use crate::x509ext::Environment;
 
 /// Which devices a profile provisions.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceChoice {
     /// These UDIDs (registered for the App ID's team and enabled).
@@ -68,6 +69,7 @@ pub struct ProfileRequest<'a> {
 }
 
 /// Which profiles to regenerate.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy)]
 pub enum RegenerateTarget<'a> {
     /// The current profile of this UUID.

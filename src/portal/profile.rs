@@ -1,6 +1,6 @@
-//! Provisioning profiles, the issuing side: [`build_plist`] and [`sign`]
-//! make pushca's profiles. Reading and verifying any profile is
-//! [`crate::profile`] (re-exported here).
+//! Provisioning profiles, the issuing side: [`sign`] builds and signs
+//! pushca's profiles. Reading and verifying any profile is
+//! [`crate::profile`].
 
 use time::OffsetDateTime;
 
