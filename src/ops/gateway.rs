@@ -671,35 +671,42 @@ fn reason_of(d: &Decision) -> Option<&'static str> {
 }
 
 /// The outcome of `gateway check` of a push.
-#[allow(missing_docs)] // fields documented with the stdio rework (cleanup branch)
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CheckOutcome {
+    /// `allow` or `deny`.
     #[serde(serialize_with = "serialize_decision")]
     pub decision: Decision,
     /// The APNs reason of a denial (null when allowed).
     pub reason: Option<&'static str>,
+    /// The topic of the push.
     pub topic: String,
+    /// The environment of the push.
     pub environment: Environment,
+    /// The device token of the push, when one was given.
     pub device: Option<String>,
     /// The provider certificate as the gateway identified it.
     pub certificate: Option<CheckedCert>,
     /// Why identification failed, when it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
-    /// Why identification failed, when it did.
+    /// Why identification failed, when it did (not in the document).
     #[serde(skip)]
     pub denied: Option<Denied>,
+    /// The identity the gateway established (not in the document).
     #[serde(skip)]
     pub identity: Option<Identity>,
 }
 
 /// A provider certificate the gateway identified.
-#[allow(missing_docs)] // fields documented with the stdio rework (cleanup branch)
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CheckedCert {
+    /// SHA-256 of its DER, lowercase hex.
     pub sha256: String,
+    /// The App ID it is for.
     pub bundle_id: String,
+    /// The topics it may push to.
     pub topics: Vec<String>,
+    /// The environments it may push to.
     pub environments: Vec<Environment>,
 }
 
@@ -716,17 +723,20 @@ impl CheckedCert {
 
 /// The outcome of `gateway check --register`: a device registering for the
 /// pushes of an App ID.
-#[allow(missing_docs)] // fields documented with the stdio rework (cleanup branch)
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RegistrationOutcome {
+    /// `allow` or `deny`.
     #[serde(serialize_with = "serialize_decision")]
     pub decision: Decision,
     /// The APNs reason of a denial (null when allowed).
     pub reason: Option<&'static str>,
     /// Always true: this is a registration.
     pub registration: bool,
+    /// The App ID registered for.
     pub bundle_id: String,
+    /// The environment registered for.
     pub environment: Environment,
+    /// The device (UDID).
     pub device: String,
 }
 

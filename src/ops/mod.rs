@@ -25,7 +25,6 @@ pub mod gateway;
 pub mod init;
 pub mod portal;
 pub mod profiles;
-#[allow(missing_docs)] // documented with the stdio rework (cleanup branch)
 pub mod revocation;
 pub mod status;
 pub mod view;

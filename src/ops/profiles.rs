@@ -767,18 +767,19 @@ pub fn list(
 }
 
 /// `profile export`: the profile written, README's PROFILE + `"out"`.
-#[allow(missing_docs)] // fields documented with the stdio rework (cleanup branch)
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Exported {
+    /// The profile and the file.
     pub profile: ExportedProfile,
 }
 
 /// A recorded profile and the file it was written to.
-#[allow(missing_docs)] // fields documented with the stdio rework (cleanup branch)
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ExportedProfile {
+    /// The profile (its PROFILE fields, flattened).
     #[serde(flatten)]
     pub profile: view::Profile,
+    /// The file written.
     pub out: PathBuf,
 }
 
@@ -800,14 +801,18 @@ pub fn export(home: &Home, uuid: &str, out: &Path, rules: &OutputRules<'_>) -> R
 
 /// An authorised certificate of a shown profile; what the store says of it
 /// is null when the home does not know it.
-#[allow(missing_docs)] // fields documented with the stdio rework (cleanup branch)
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ShownCert {
+    /// SHA-256 of the certificate, lowercase hex (what the profile lists).
     pub sha256: String,
+    /// Its serial (lowercase hex), when the store knows it.
     pub serial: Option<String>,
+    /// `development`, `production` or `universal`, when the store knows it.
     pub environment: Option<String>,
+    /// End of validity (RFC 3339), when the store knows it.
     #[serde(serialize_with = "serialize_rfc3339_opt")]
     pub not_after: Option<i64>,
+    /// Whether it is revoked, when the store knows it.
     pub revoked: Option<bool>,
 }
 
@@ -824,54 +829,70 @@ impl ShownCert {
 }
 
 /// The certificate that signed a shown profile.
-#[allow(missing_docs)] // fields documented with the stdio rework (cleanup branch)
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ShownSigner {
+    /// Subject DN, one line.
     pub subject: String,
+    /// End of validity (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub not_after: i64,
     /// It (or a CA above it) has expired since it signed.
     pub expired: bool,
+    /// SHA-256 of its DER, lowercase hex.
     pub sha256: String,
 }
 
 /// `profile show`: a verified profile, what it says and what the home knows
 /// of it.
-#[allow(missing_docs)] // fields documented with the stdio rework (cleanup branch)
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ShownProfile {
     /// Always true: a profile that does not verify is an error.
     pub verified: bool,
     /// Its `ExpirationDate` has passed.
     pub expired: bool,
+    /// The certificate that signed it.
     pub signer: ShownSigner,
     /// Where the trust anchors came from.
     pub trust_anchors: PathBuf,
+    /// Its `UUID`.
     pub uuid: String,
+    /// Its `Name`.
     pub name: Option<String>,
     /// `TEAMID.bundle` from the entitlements.
     pub app_id: Option<String>,
+    /// Its `AppIDName`.
     pub app_id_name: Option<String>,
+    /// The bundle ID of `app_id`.
     pub bundle_id: Option<String>,
+    /// Its `TeamIdentifier`.
     pub team_id: Option<String>,
+    /// Its `TeamName`.
     pub team_name: Option<String>,
     /// `aps-environment`
     pub environment: Option<String>,
+    /// Its `CreationDate` (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339_opt")]
     pub created_at: Option<i64>,
+    /// Its `ExpirationDate` (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub expires_at: i64,
+    /// Whole days until `expires_at`, negative once past.
     pub days_left: i64,
+    /// Its `ProvisionedDevices` (UDIDs).
     pub devices: Vec<String>,
+    /// Its `ProvisionsAllDevices`.
     pub provisions_all_devices: bool,
+    /// Its `PushCertificates`, with what the store says of each.
     pub certificates: Vec<ShownCert>,
     /// SHA-256 of each `DeveloperCertificates` entry.
     pub developer_certificates: Vec<String>,
+    /// Its `Platform`.
     pub platform: Vec<String>,
     /// SHA-256 of the file.
     pub sha256: String,
     /// The home recorded this very file.
     pub in_store: bool,
+    /// The UUID of the profile that replaced it, when the store says so.
     pub superseded_by: Option<String>,
     /// The whole plist as JSON (dates RFC 3339, data base64, key order kept).
     pub plist: serde_json::Value,

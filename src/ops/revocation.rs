@@ -14,6 +14,7 @@ use crate::timeutil::serialize_rfc3339;
 /// `cert revoke`: the certificate revoked, and whether this run revoked it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Revoked {
+    /// Serial number, lowercase hex.
     pub serial: String,
     /// Empty for the profile signer.
     pub bundle_id: String,
@@ -23,10 +24,12 @@ pub struct Revoked {
     pub revoked: bool,
     /// False when it already was revoked (its first time and reason are kept).
     pub changed: bool,
+    /// When it was revoked (RFC 3339).
     #[serde(serialize_with = "crate::timeutil::serialize_rfc3339_opt")]
     pub revoked_at: Option<i64>,
     /// RFC 5280 reason name.
     pub reason: String,
+    /// Subject DN, one line (not in the document).
     #[serde(skip)]
     pub subject: String,
 }
@@ -195,6 +198,7 @@ pub enum CrlIssuer {
 }
 
 impl CrlIssuer {
+    /// Its name in the store and documents: `issuing` or `root`.
     pub fn name(self) -> &'static str {
         match self {
             CrlIssuer::Issuing => "issuing",
@@ -263,9 +267,12 @@ pub fn make_crl(home: &Home, pass: &Secret) -> Result<CrlRecord> {
 /// `crl`: the CRL signed, and where it went.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CrlSigned {
+    /// Its CRL number.
     pub number: i64,
+    /// When it was signed (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub this_update: i64,
+    /// When it must be replaced (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub next_update: i64,
     /// How many certificates it lists.
@@ -277,6 +284,7 @@ pub struct CrlSigned {
     /// The CRL as PEM, when no file was written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pem: Option<String>,
+    /// The store's record of it, with the DER (not in the document).
     #[serde(skip)]
     pub record: CrlRecord,
 }
@@ -284,9 +292,11 @@ pub struct CrlSigned {
 /// Where `pushca crl --out` writes the CRL.
 #[derive(Debug, Clone, Copy)]
 pub struct CrlOutput<'a> {
+    /// The file.
     pub path: &'a Path,
     /// DER instead of PEM.
     pub der: bool,
+    /// The overwrite rules.
     pub rules: OutputRules<'a>,
 }
 
