@@ -26,14 +26,17 @@ use crate::timeutil::{days_left, serialize_rfc3339};
 use crate::x509::CertSummary;
 
 /// How certificates are written.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CertFormat {
+    /// PEM (`.pem`).
     Pem,
+    /// DER (`.cer`).
     Der,
 }
 
 impl CertFormat {
-    pub fn encode(self, der: &[u8]) -> Vec<u8> {
+    pub(crate) fn encode(self, der: &[u8]) -> Vec<u8> {
         match self {
             CertFormat::Pem => crate::pem::encode("CERTIFICATE", der).into_bytes(),
             CertFormat::Der => der.to_vec(),
@@ -48,6 +51,7 @@ impl CertFormat {
 }
 
 /// Where issued certificates go.
+#[non_exhaustive]
 #[derive(Debug, Clone)]
 pub enum IssueOutput {
     /// One file (one CSR).
@@ -60,8 +64,11 @@ pub enum IssueOutput {
 
 /// What to issue: one push certificate per CSR file for one App ID and environment.
 pub struct IssueRequest<'a> {
+    /// The App ID (bundle ID) the certificates are for.
     pub bundle_id: &'a str,
+    /// The push environment they are for.
     pub env: PushEnvironment,
+    /// The CSRs, one certificate each.
     pub csr_files: &'a [Source],
     /// A file per certificate; `None` when only the bundle is written.
     pub output: Option<IssueOutput>,
@@ -70,6 +77,7 @@ pub struct IssueRequest<'a> {
     pub bundle: Option<Sink>,
     /// Format of the per-certificate files (the bundle is always PEM).
     pub format: CertFormat,
+    /// Replace existing output files.
     pub force: bool,
 }
 
@@ -93,13 +101,13 @@ pub struct PreparedIssue<'h> {
 
 /// The certificate a renewal found still good, when it issued nothing.
 #[derive(Debug, Clone)]
-pub struct NotDue {
-    pub newest: CertRecord,
+pub(crate) struct NotDue {
+    pub(crate) newest: CertRecord,
 }
 
 impl NotDue {
     /// The document of a renewal that was not due (`within` days asked for).
-    pub fn view(&self, within: u32, now: i64) -> NotRenewed {
+    pub(crate) fn view(&self, within: u32, now: i64) -> NotRenewed {
         NotRenewed {
             renewed: false,
             serial: self.newest.serial.clone(),
@@ -116,15 +124,19 @@ impl NotDue {
 pub struct NotRenewed {
     /// Always false.
     pub renewed: bool,
+    /// The newest valid certificate (serial, lowercase hex).
     pub serial: String,
+    /// When it expires (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub not_after: i64,
+    /// Whole days until then.
     pub days_left: i64,
+    /// The renewal window asked for, in days.
     pub within: u32,
 }
 
 /// The newest unrevoked, unexpired certificate of an App ID and environment.
-pub fn newest_valid(
+pub(crate) fn newest_valid(
     tx: &crate::store::Tx<'_>,
     bundle_id: &str,
     env: PushEnvironment,
@@ -162,20 +174,23 @@ impl SubjectParts {
 
 /// One issued certificate and where it was written.
 pub struct Issued {
+    /// The certificate (DER, serial, SHA-256, subject, validity).
     pub cert: ca::IssuedCertificate,
     /// Its own file; `None` when it went only into the bundle, or was returned.
     pub path: Option<PathBuf>,
     /// Its own output (a file, or returned); `None` when it went only into the bundle.
-    pub out: Option<Sink>,
+    pub(crate) out: Option<Sink>,
 }
 
+/// What an issuance did; [`IssueOutcome::view`] is its document.
 pub struct IssueOutcome {
+    /// The App ID, as recorded.
     pub app: AppRecord,
-    pub env: PushEnvironment,
+    pub(crate) env: PushEnvironment,
     /// In the order of the CSRs.
     pub issued: Vec<Issued>,
     /// The PEM bundle of every certificate, when one was asked for.
-    pub bundle: Option<Sink>,
+    pub(crate) bundle: Option<Sink>,
     /// One line each (e.g. a CSR signed with SHA-1), for the user.
     pub warnings: Vec<String>,
     /// The output that went to [`Sink::Return`], if one did.
@@ -185,21 +200,29 @@ pub struct IssueOutcome {
 /// `cert issue`: every certificate issued, and the bundle.
 #[derive(Debug, Clone, Serialize)]
 pub struct IssuedCerts {
+    /// In the order of the CSRs.
     pub certificates: Vec<IssuedCert>,
+    /// The PEM bundle of every certificate (file name, or `-`); null when none.
     pub bundle: Option<Sink>,
 }
 
 /// One certificate of `cert issue`.
 #[derive(Debug, Clone, Serialize)]
 pub struct IssuedCert {
+    /// Serial number, lowercase hex.
     pub serial: String,
+    /// SHA-256 of the DER, lowercase hex.
     pub sha256: String,
+    /// Subject DN, one line.
     pub subject: String,
+    /// The App ID.
     pub bundle_id: String,
     /// `development`, `production` or `universal`.
     pub environment: &'static str,
+    /// Start of validity (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub not_before: i64,
+    /// End of validity (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub not_after: i64,
     /// Its own output; null when it went only into the bundle.
@@ -230,7 +253,7 @@ impl IssueOutcome {
 }
 
 /// Checks that an App ID may get push certificates.
-pub fn check_push_app(app: &AppRecord) -> Result<()> {
+pub(crate) fn check_push_app(app: &AppRecord) -> Result<()> {
     if portal::is_wildcard(&app.bundle_id) {
         return Err(OpsError::Wildcard(app.bundle_id.clone()));
     }
@@ -367,10 +390,13 @@ pub fn prepare_issue<'h>(
 pub struct Created {
     /// `None` when a renewal was not due (then nothing was written).
     pub issued: Option<Issued>,
-    pub not_due: Option<NotDue>,
+    /// The private key file (`<bundle>-<env>.key`).
     pub key: PathBuf,
+    /// The CSR file (`.csr`).
     pub csr: PathBuf,
+    /// The PKCS#12 file (`.p12`).
     pub p12: PathBuf,
+    /// The certificate and key in one PEM (`-ck.pem`).
     pub ck: PathBuf,
     /// Its document.
     pub view: CreateView,
@@ -381,7 +407,9 @@ pub struct Created {
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum CreateView {
+    /// A certificate was issued and the files written.
     Created(CertCreated),
+    /// A renewal was not due: nothing was written.
     NotRenewed(NotRenewed),
 }
 
@@ -390,22 +418,33 @@ pub enum CreateView {
 pub struct CertCreated {
     /// Always true.
     pub renewed: bool,
+    /// Serial number, lowercase hex.
     pub serial: String,
+    /// SHA-256 of the DER, lowercase hex.
     pub sha256: String,
+    /// The App ID.
     pub bundle_id: String,
+    /// `development`, `production` or `universal`.
     pub environment: &'static str,
+    /// End of validity (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub not_after: i64,
+    /// The private key file.
     #[serde(serialize_with = "crate::fsutil::serialize_path")]
     pub key: PathBuf,
+    /// The CSR file.
     #[serde(serialize_with = "crate::fsutil::serialize_path")]
     pub csr: PathBuf,
+    /// The certificate file (PEM).
     #[serde(serialize_with = "crate::fsutil::serialize_path")]
     pub certificate: PathBuf,
+    /// The PKCS#12 file.
     #[serde(serialize_with = "crate::fsutil::serialize_path")]
     pub p12: PathBuf,
+    /// The certificate and key in one PEM file.
     #[serde(serialize_with = "crate::fsutil::serialize_path")]
     pub ck: PathBuf,
+    /// Whether the key (and the key in `ck`) is encrypted.
     pub encrypted: bool,
 }
 
@@ -483,7 +522,6 @@ pub fn create(
             return Ok(Created {
                 issued: None,
                 view: CreateView::NotRenewed(nd.view(d, now().unix_timestamp())),
-                not_due: Some(nd),
                 key: key_p,
                 csr: csr_p,
                 p12: p12_p,
@@ -550,7 +588,6 @@ pub fn create(
     Ok(Created {
         issued: Some(issued),
         view,
-        not_due: None,
         key: key_p,
         csr: csr_p,
         p12: p12_p,
@@ -561,14 +598,14 @@ pub fn create(
 impl PreparedIssue<'_> {
     /// Makes this a renewal: nothing is issued when the newest valid
     /// certificate of the App ID and environment expires after `days`.
-    pub fn only_if_due(mut self, days: u32) -> Self {
+    pub(crate) fn only_if_due(mut self, days: u32) -> Self {
         self.renew_within = Some(i64::from(days) * crate::timeutil::SECS_PER_DAY);
         self
     }
 
     /// Whether a renewal is due now (read-only; the issuing transaction
     /// checks again). `Err(NotDue)` carries the certificate that is still good.
-    pub fn due(&self) -> Result<Result<(), NotDue>> {
+    pub(crate) fn due(&self) -> Result<Result<(), NotDue>> {
         let Some(within) = self.renew_within else {
             return Ok(Ok(()));
         };
@@ -579,15 +616,6 @@ impl PreparedIssue<'_> {
             Some(c) if c.not_after - t > within => Err(NotDue { newest: c }),
             _ => Ok(()),
         })
-    }
-
-    /// Number of certificates this issuance makes.
-    pub fn len(&self) -> usize {
-        self.csrs.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.csrs.is_empty()
     }
 
     /// Unlocks the issuing CA with `pass`, signs (on all cores, holding no
@@ -731,12 +759,18 @@ impl PreparedIssue<'_> {
 pub struct Renewed {
     /// Always true.
     pub renewed: bool,
+    /// The new certificate (serial, lowercase hex).
     pub serial: String,
+    /// SHA-256 of its DER, lowercase hex.
     pub sha256: String,
+    /// The App ID.
     pub bundle_id: String,
+    /// `development`, `production` or `universal`.
     pub environment: &'static str,
+    /// End of validity (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub not_after: i64,
+    /// Where it was written (file name, or `-`).
     pub out: Option<Sink>,
 }
 
@@ -744,13 +778,16 @@ pub struct Renewed {
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum Renewal {
+    /// A certificate was issued.
     Renewed(Renewed),
+    /// Not due: the newest certificate is still good.
     NotRenewed(NotRenewed),
 }
 
 /// What `cert renew` did.
 #[derive(Debug)]
 pub struct RenewOutcome {
+    /// Its document.
     pub view: Renewal,
     /// One line each (e.g. a CSR signed with SHA-1), for the user.
     pub warnings: Vec<String>,
@@ -761,13 +798,17 @@ pub struct RenewOutcome {
 /// What `cert renew` renews: one CSR, one output (replaced when a
 /// certificate is issued).
 pub struct RenewRequest<'a> {
+    /// The App ID (bundle ID).
     pub bundle_id: &'a str,
+    /// The push environment.
     pub env: PushEnvironment,
+    /// The CSR to sign when a renewal is due.
     pub csr: Source,
     /// [`IssueOutput::File`] or [`IssueOutput::Return`].
     pub output: IssueOutput,
     /// Renew when the newest valid certificate expires within this many days.
     pub within: u32,
+    /// Format of the certificate written.
     pub format: CertFormat,
 }
 
@@ -864,9 +905,12 @@ fn write_issued(
 /// how many expire in it.
 #[derive(Debug, Clone, Serialize)]
 pub struct CertList {
+    /// The certificates, soonest to expire first.
     pub certificates: Vec<view::Cert>,
+    /// The window asked for, in days (absent without one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expiring_within: Option<u32>,
+    /// How many certificates expire in it (absent without a window).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expiring: Option<usize>,
 }
@@ -889,7 +933,7 @@ pub fn list_view(
 
 /// Certificates of the store, optionally of one App ID and/or expiring before
 /// `now + within_days`.
-pub fn list(
+pub(crate) fn list(
     home: &Home,
     bundle_id: Option<&str>,
     within_days: Option<u32>,
@@ -911,8 +955,6 @@ pub fn list(
 
 /// A certificate to show: from a file, or from the store by serial.
 pub struct Shown {
-    pub der: Vec<u8>,
-    pub summary: CertSummary,
     /// The store's record, when the certificate came from the store.
     pub record: Option<CertRecord>,
     /// Its document.
@@ -923,26 +965,40 @@ pub struct Shown {
 /// store, + `pem` when asked for).
 #[derive(Debug, Clone, Serialize)]
 pub struct CertShown {
+    /// Subject DN, one line.
     pub subject: String,
+    /// Issuer DN, one line.
     pub issuer: String,
+    /// Serial number, lowercase hex.
     pub serial: String,
+    /// The push environments its extensions grant.
     pub environments: Vec<crate::x509ext::Environment>,
+    /// The push topics it carries.
     pub topics: Vec<String>,
+    /// The App ID it is for, when it says.
     pub bundle_id: Option<String>,
+    /// Start of validity (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub not_before: i64,
+    /// End of validity (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub not_after: i64,
+    /// Whole days until `not_after`, negative once past.
     pub days_left: i64,
     /// `days_left` is negative.
     pub expired: bool,
     /// Key type, `--key-type` vocabulary.
     pub public_key: String,
+    /// Extended key usages by name (`clientAuth`, ...).
     pub extended_key_usage: Vec<String>,
+    /// Whether it is a CA certificate.
     pub is_ca: bool,
+    /// SHA-256 of the DER, lowercase hex.
     pub sha256: String,
+    /// Whether it is revoked (only for a certificate from the store).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revoked: Option<bool>,
+    /// The certificate in PEM (only when asked for).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pem: Option<String>,
 }
@@ -950,7 +1006,7 @@ pub struct CertShown {
 impl CertShown {
     /// The document of `s` at `now`; `record` when it came from the store,
     /// `pem` when the PEM is asked for.
-    pub fn new(
+    pub(crate) fn new(
         s: &CertSummary,
         record: Option<&CertRecord>,
         pem: Option<String>,
@@ -983,6 +1039,7 @@ fn looks_like_serial(s: &str) -> bool {
 }
 
 /// What `cert show` is asked about.
+#[non_exhaustive]
 #[derive(Debug, Clone)]
 pub enum ShowTarget {
     /// A certificate file (PEM or DER), or bytes holding one.
@@ -1020,12 +1077,7 @@ pub fn show(home: impl FnOnce() -> Result<Home>, target: &ShowTarget, pem: bool)
     let summary = CertSummary::from_der(&der).map_err(crate::ca::CaError::from)?;
     let pem = pem.then(|| crate::pem::encode("CERTIFICATE", &der));
     let view = CertShown::new(&summary, record.as_ref(), pem, now().unix_timestamp());
-    Ok(Shown {
-        der,
-        summary,
-        record,
-        view,
-    })
+    Ok(Shown { record, view })
 }
 
 fn find(home: &Home, serial: &str) -> Result<CertRecord> {
@@ -1037,11 +1089,17 @@ fn find(home: &Home, serial: &str) -> Result<CertRecord> {
 /// `cert export`: the certificate written.
 #[derive(Debug, Clone, Serialize)]
 pub struct Exported {
+    /// Serial number, lowercase hex.
     pub serial: String,
+    /// SHA-256 of the DER, lowercase hex.
     pub sha256: String,
+    /// The App ID.
     pub bundle_id: String,
+    /// `development`, `production` or `universal`.
     pub environment: String,
+    /// Where it was written (file name, or `-`).
     pub out: Sink,
+    /// The bytes, when written to [`Sink::Return`] (not in the document).
     #[serde(skip)]
     pub returned: Option<Returned>,
 }

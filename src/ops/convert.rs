@@ -20,6 +20,7 @@ use crate::secret::{self, Secret};
 use crate::x509::CertSummary;
 
 /// How a written private key (or `.p12`) is protected.
+#[non_exhaustive]
 pub enum Protection {
     /// Encrypted with this password (never empty: see [`secret::check_output_password`]).
     Password(Secret),
@@ -62,6 +63,7 @@ pub struct CsrCreated {
     pub csr: Sink,
     /// `--key-type` vocabulary.
     pub key_type: &'static str,
+    /// Whether the key was written encrypted.
     pub encrypted: bool,
     /// The output that went to [`Sink::Return`], if one did.
     #[serde(skip)]
@@ -119,7 +121,7 @@ pub fn key_is_encrypted(input: &Source) -> Result<bool> {
 }
 
 /// Loads a key file in any format.
-pub fn open_key(input: &Source, pass: Option<&Secret>) -> Result<(PrivateKey, KeyFormat)> {
+pub(crate) fn open_key(input: &Source, pass: Option<&Secret>) -> Result<(PrivateKey, KeyFormat)> {
     let bytes = input.read_secret()?;
     decode::load_private_key_with_format(&bytes, pass).map_err(|source| OpsError::Key {
         path: input.name().to_path_buf(),
@@ -202,26 +204,33 @@ fn issuer_path(leaf: &[u8], pool: &[Vec<u8>]) -> Vec<Vec<u8>> {
 /// What `p12 export` wrote.
 #[derive(Debug, Serialize)]
 pub struct P12Exported {
+    /// The `.p12` written (file name, or `-`).
     pub out: Sink,
+    /// How many certificates it holds (leaf and CA).
     pub certificates: usize,
     /// Always true: a `.p12` holds the key.
     pub key: bool,
+    /// Whether it is encrypted (false for profile `none`).
     pub encrypted: bool,
     /// Of the leaf certificate.
     pub subject: String,
+    /// SHA-256 of the leaf's DER, lowercase hex.
     pub sha256: String,
     /// `modern`, `legacy` or `none`.
     #[serde(serialize_with = "profile_name")]
     pub profile: Profile,
+    /// The friendly name of the key and leaf, null without one.
     pub friendly_name: Option<String>,
+    /// The leaf certificate (not in the document).
     #[serde(skip)]
     pub leaf: CertSummary,
+    /// The bytes, when written to [`Sink::Return`] (not in the document).
     #[serde(skip)]
     pub returned: Option<Returned>,
 }
 
 /// The name of a `.p12` profile in documents: `modern`, `legacy`, `none`.
-pub fn p12_profile_name(p: Profile) -> &'static str {
+pub(crate) fn p12_profile_name(p: Profile) -> &'static str {
     match p {
         Profile::Modern => "modern",
         Profile::Legacy => "legacy",
@@ -367,15 +376,22 @@ pub struct Selection {
 /// What `p12 to-pem` (and `pem merge`, `pem ck`) wrote.
 #[derive(Debug, Serialize)]
 pub struct PemWritten {
+    /// The PEM written (file name, or `-`).
     pub out: Sink,
+    /// How many certificates it holds.
     pub certificates: usize,
+    /// Whether it holds the private key.
     pub key: bool,
+    /// Whether that key is encrypted.
     pub encrypted: bool,
     /// Of the leaf certificate, when there is one.
     pub subject: Option<String>,
+    /// SHA-256 of the leaf's DER, lowercase hex, when there is one.
     pub sha256: Option<String>,
+    /// The leaf certificate (not in the document).
     #[serde(skip)]
     pub leaf: Option<CertSummary>,
+    /// The bytes, when written to [`Sink::Return`] (not in the document).
     #[serde(skip)]
     pub returned: Option<Returned>,
 }
@@ -403,7 +419,7 @@ impl PemWritten {
 
 /// The PEM text for a selection of a `.p12`'s contents: certificates (leaf
 /// first, then CA certificates), then the key (encrypted unless `Protection::None`).
-pub fn select_pem(
+pub(crate) fn select_pem(
     contents: &Pkcs12Contents,
     sel: Selection,
     protection: &Protection,
@@ -467,6 +483,7 @@ pub fn p12_to_pem(
 /// What `key decrypt` wrote.
 #[derive(Debug, Serialize)]
 pub struct KeyDecrypted {
+    /// The key written (file name, or `-`).
     pub out: Sink,
     /// Always true.
     pub key: bool,
@@ -476,18 +493,20 @@ pub struct KeyDecrypted {
     pub algorithm: String,
     /// `pkcs8`, `encrypted-pkcs8`, `pkcs1` or `sec1`.
     pub input_format: &'static str,
+    /// Whether the input key was encrypted.
     pub input_encrypted: bool,
     /// `pkcs8` or `traditional` (PKCS#1 / SEC1).
     pub format: &'static str,
     /// The key's algorithm as text shows it (`RSA-2048`).
     #[serde(skip)]
     pub algorithm_text: String,
+    /// The bytes, when written to [`Sink::Return`] (not in the document).
     #[serde(skip)]
     pub returned: Option<Returned>,
 }
 
 /// The name of a key file format in documents.
-pub fn key_format_name(f: KeyFormat) -> &'static str {
+pub(crate) fn key_format_name(f: KeyFormat) -> &'static str {
     match f {
         KeyFormat::Pkcs8 => "pkcs8",
         KeyFormat::EncryptedPkcs8 => "encrypted-pkcs8",
@@ -529,7 +548,7 @@ pub fn key_decrypt(
 
 /// The `ck.pem` push providers load: certificate(s), then the unencrypted
 /// PKCS#8 key.
-pub fn ck_pem(certs: &[&[u8]], key: &PrivateKey) -> Zeroizing<String> {
+pub(crate) fn ck_pem(certs: &[&[u8]], key: &PrivateKey) -> Zeroizing<String> {
     let mut out = Zeroizing::new(String::new());
     for c in certs {
         out.push_str(&crate::pem::encode("CERTIFICATE", c));

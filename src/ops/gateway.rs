@@ -36,22 +36,30 @@ pub struct PreparedTrustStore<'h> {
     snapshot: Snapshot,
     /// `Some(generated_at)` when `out` already holds a verified trust store
     /// made from the same inputs, whose CRL is not due.
-    pub up_to_date: Option<String>,
+    pub(crate) up_to_date: Option<String>,
 }
 
 /// What was built (`gateway trust-store`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TrustStoreOutcome {
+    /// The trust-store directory.
     pub out: PathBuf,
     /// False when the trust store was up to date and nothing was written.
     pub changed: bool,
+    /// When its policy was generated (RFC 3339): now, or the up-to-date one's.
     pub generated_at: String,
+    /// How many current profiles it holds.
     pub profiles: usize,
+    /// How many App IDs those profiles are for.
     pub apps: usize,
+    /// How many revoked, unexpired certificates it lists.
     pub revoked: usize,
     /// The version published (`None` when nothing was written).
     pub version: Option<u64>,
+    /// The issuing CA's new CRL number (`None` when nothing was written).
     pub crl_number: Option<i64>,
+    /// When that CRL must be replaced (RFC 3339; `None` when nothing was
+    /// written).
     pub crl_next_update: Option<String>,
     /// Each file written (path in the trust store) and its SHA-256.
     #[serde(serialize_with = "serialize_files")]
@@ -656,21 +664,26 @@ fn reason_of(d: &Decision) -> Option<&'static str> {
 /// The outcome of `gateway check` of a push.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CheckOutcome {
+    /// `allow` or `deny`.
     #[serde(serialize_with = "serialize_decision")]
     pub decision: Decision,
     /// The APNs reason of a denial (null when allowed).
     pub reason: Option<&'static str>,
+    /// The topic of the push.
     pub topic: String,
+    /// The environment of the push.
     pub environment: Environment,
+    /// The device token of the push, when one was given.
     pub device: Option<String>,
     /// The provider certificate as the gateway identified it.
     pub certificate: Option<CheckedCert>,
     /// Why identification failed, when it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
-    /// Why identification failed, when it did.
+    /// Why identification failed, when it did (not in the document).
     #[serde(skip)]
     pub denied: Option<Denied>,
+    /// The identity the gateway established (not in the document).
     #[serde(skip)]
     pub identity: Option<Identity>,
 }
@@ -678,9 +691,13 @@ pub struct CheckOutcome {
 /// A provider certificate the gateway identified.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CheckedCert {
+    /// SHA-256 of its DER, lowercase hex.
     pub sha256: String,
+    /// The App ID it is for.
     pub bundle_id: String,
+    /// The topics it may push to.
     pub topics: Vec<String>,
+    /// The environments it may push to.
     pub environments: Vec<Environment>,
 }
 
@@ -699,14 +716,18 @@ impl CheckedCert {
 /// pushes of an App ID.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RegistrationOutcome {
+    /// `allow` or `deny`.
     #[serde(serialize_with = "serialize_decision")]
     pub decision: Decision,
     /// The APNs reason of a denial (null when allowed).
     pub reason: Option<&'static str>,
     /// Always true: this is a registration.
     pub registration: bool,
+    /// The App ID registered for.
     pub bundle_id: String,
+    /// The environment registered for.
     pub environment: Environment,
+    /// The device (UDID).
     pub device: String,
 }
 

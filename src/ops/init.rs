@@ -15,35 +15,47 @@ use crate::secret::{self, Secret};
 use crate::store::{Store, TeamRecord};
 use crate::x509::sha256_hex;
 
-pub const SETTING_COUNTRY: &str = "country";
-pub const SETTING_KEY_TYPE: &str = "key_type";
-pub const SETTING_CREATED_AT: &str = "created_at";
+pub(crate) const SETTING_COUNTRY: &str = "country";
+pub(crate) const SETTING_KEY_TYPE: &str = "key_type";
+pub(crate) const SETTING_CREATED_AT: &str = "created_at";
 
+/// What a new home is made with.
 pub struct InitRequest<'a> {
+    /// Name of the default team (also in the CA subjects).
     pub team_name: &'a str,
+    /// Its 10-character Team ID; generated when `None`.
     pub team_id: Option<&'a str>,
+    /// Two-letter country code for the CA subjects.
     pub country: &'a str,
+    /// Key type of the three CA keys.
     pub key_type: KeyType,
 }
 
+/// What [`init_home`] made; [`init`] returns it as its document.
 pub struct InitOutcome {
+    /// The default team, as recorded.
     pub team: TeamRecord,
-    pub root_sha256: String,
-    pub issuing_sha256: String,
-    pub signer_sha256: String,
-    pub files: CaFiles,
+    pub(crate) root_sha256: String,
+    pub(crate) issuing_sha256: String,
+    pub(crate) signer_sha256: String,
+    pub(crate) files: CaFiles,
 }
 
 /// `init`: the home made, its default team and CA certificates.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Initialised {
+    /// The home directory.
     #[serde(serialize_with = "crate::fsutil::serialize_path")]
     pub home: PathBuf,
+    /// The default team.
     pub team: super::view::Team,
     /// Of the CA keys, `--key-type` vocabulary.
     pub key_type: &'static str,
+    /// The root CA certificate.
     pub root_ca: CaCertFile,
+    /// The issuing CA certificate (signs push certificates).
     pub issuing_ca: CaCertFile,
+    /// The profile-signer certificate (signs profiles).
     pub profile_signer: CaCertFile,
     /// The chain file (issuing CA, root CA).
     #[serde(serialize_with = "crate::fsutil::serialize_path")]
@@ -53,14 +65,16 @@ pub struct Initialised {
 /// A CA certificate of the home: its file and fingerprint.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CaCertFile {
+    /// The certificate file (PEM).
     #[serde(serialize_with = "crate::fsutil::serialize_path")]
     pub path: PathBuf,
+    /// SHA-256 of its DER, lowercase hex.
     pub sha256: String,
 }
 
 impl Initialised {
     /// The document of an `init` of `home`.
-    pub fn new(home: &Home, out: &InitOutcome, key_type: KeyType) -> Self {
+    pub(crate) fn new(home: &Home, out: &InitOutcome, key_type: KeyType) -> Self {
         let f = &out.files;
         let ca = |name: &str, sha256: &str| CaCertFile {
             path: f.cert(name),

@@ -3,6 +3,8 @@
 //! rules, what goes into an output) and calls the domain modules. The CLI, the
 //! wizard and any later server call these functions and nothing below them.
 
+#![warn(missing_docs)]
+
 use std::path::PathBuf;
 
 use crate::ca::{CaError, CsrError};
@@ -33,162 +35,315 @@ pub mod view;
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum OpsError {
+    /// The CA refused or failed (CSR checks, issuance, CRLs, reading the CA).
     #[error(transparent)]
     Ca(#[from] CaError),
+    /// A team, App ID or device rule was broken, or one was not found.
     #[error(transparent)]
     Portal(#[from] PortalError),
+    /// The SQLite store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Reading an input or writing an output failed, or an output rule refused.
     #[error(transparent)]
     Fs(#[from] FsError),
+    /// The pushca home is missing, not initialised or not private.
     #[error(transparent)]
     Home(#[from] HomeError),
+    /// A new passphrase does not meet the rules.
     #[error(transparent)]
     Passphrase(#[from] PassphraseError),
     /// Key generation or encryption (no input file involved).
     #[error(transparent)]
     Keys(#[from] KeyError),
+    /// A CSR file that cannot be used.
     #[error("{}: {source}", path.display())]
     Csr {
+        /// The CSR file.
         path: PathBuf,
+        /// Why it cannot be used.
         #[source]
         source: CsrError,
     },
+    /// A private-key file that cannot be read or decrypted.
     #[error("{}", key_message(path, source))]
     Key {
+        /// The key file.
         path: PathBuf,
+        /// Why (a wrong passphrase is said so).
         #[source]
         source: KeyError,
     },
+    /// A PKCS#12 file that cannot be read or decrypted.
     #[error("{}", p12_message(path, source))]
     P12 {
+        /// The .p12 file.
         path: PathBuf,
+        /// Why (a wrong password is said so).
         #[source]
         source: P12Error,
     },
+    /// A certificate file that cannot be read.
     #[error("{}: {source}", path.display())]
     CertFile {
+        /// The certificate file.
         path: PathBuf,
+        /// Why it cannot be read.
         #[source]
         source: CertFileError,
     },
+    /// The private key in the file `key` is not the key of the certificate in
+    /// the file `cert`.
     #[error("the key in {} does not match the certificate in {}", key.display(), cert.display())]
-    KeyMismatch { key: PathBuf, cert: PathBuf },
+    KeyMismatch {
+        /// The key file.
+        key: PathBuf,
+        /// The certificate file.
+        cert: PathBuf,
+    },
+    /// The .p12 (this file) holds no private key.
     #[error("{}: no private key in the .p12", .0.display())]
     NoKeyInP12(PathBuf),
+    /// The .p12 (this file) holds no certificate for its key.
     #[error("{}: no certificate for the key in the .p12", .0.display())]
     NoLeafInP12(PathBuf),
+    /// `init` on a home that already holds CA material (`found`).
     #[error("{} is already a pushca home ({} exists); refusing to overwrite it", home.display(), found.display())]
-    AlreadyInitialized { home: PathBuf, found: PathBuf },
+    AlreadyInitialized {
+        /// The home.
+        home: PathBuf,
+        /// The CA file or store found in it.
+        found: PathBuf,
+    },
+    /// Another `init` holds the lock on this home.
     #[error("another `pushca init` is running on {}", .0.display())]
     InitRunning(PathBuf),
+    /// The App ID (this bundle ID) is disabled.
     #[error("App ID {0} is disabled")]
     AppDisabled(String),
+    /// The App ID (this bundle ID) or its team changed between preparing and
+    /// recording an issuance; nothing was recorded.
     #[error("App ID {0} or its team changed while its certificates were being signed; nothing was issued")]
     ChangedWhileSigning(String),
+    /// The App ID (this bundle ID) lacks the push capability.
     #[error("App ID {0} does not have the push capability")]
     NoPush(String),
+    /// The App ID (this bundle ID) is a wildcard: no push certificate for it.
     #[error("App ID {0} is a wildcard; push certificates need an explicit App ID")]
     Wildcard(String),
+    /// No certificate with this serial (hex) in the store.
     #[error("no certificate with serial {0} in the store")]
     UnknownSerial(String),
+    /// No CA certificates to go with the certificate in this file.
     #[error("no CA certificates (no pushca home with a CA, and {} holds only one certificate)", .0.display())]
     NoChain(PathBuf),
+    /// The leaf certificate (`leaf`, a file) was not issued by the CA
+    /// certificates given; `reason` says what did not match.
     #[error("{} was not issued by the CA certificates given ({})", leaf.display(), reason)]
-    ChainMismatch { leaf: PathBuf, reason: &'static str },
+    ChainMismatch {
+        /// The certificate file.
+        leaf: PathBuf,
+        /// What did not match.
+        reason: &'static str,
+    },
+    /// Certificates were issued and recorded, but writing them failed.
     #[error("{count} certificate(s) were issued and recorded, but writing them failed: {source}")]
     IssuedNotWritten {
+        /// How many were issued.
         count: usize,
+        /// Their serials (hex): export them again with `cert export`.
         serials: Vec<String>,
+        /// The write failure.
         #[source]
         source: FsError,
     },
+    /// An issuance was asked to write nowhere.
     #[error("no output for the certificates: no file, directory or bundle")]
     NoIssueOutput,
+    /// A worker thread panicked while doing this (a bug).
     #[error("internal error: a thread panicked while {0}")]
     WorkerPanicked(&'static str),
+    /// One output file for this many CSRs.
     #[error("an output file takes one CSR, got {0}")]
     OneOutputManyCsrs(usize),
+    /// Two CSRs would be written to this one file.
     #[error("two CSRs would both be written to {}; give them different file names", .0.display())]
     DuplicateOutput(PathBuf),
+    /// This trust-store output exists and is not a directory.
     #[error("{} exists and is not a directory; refusing to replace it with a trust store", .0.display())]
     NotATrustStore(PathBuf),
+    /// The trust-store output directory `dir` holds `found`, a file no trust
+    /// store writes.
     #[error("{} holds {found}, which is not a trust store's own file; refusing to publish there (only a trust store's own files are ever removed)", dir.display())]
-    ForeignFilesInOut { dir: PathBuf, found: String },
+    ForeignFilesInOut {
+        /// The output directory.
+        dir: PathBuf,
+        /// The foreign entry (relative to `dir`).
+        found: String,
+    },
+    /// The trust-store output `out` contains the pushca home `home`.
     #[error("{} contains the pushca home {}; refusing to publish there", out.display(), home.display())]
-    OutContainsHome { out: PathBuf, home: PathBuf },
+    OutContainsHome {
+        /// The output directory.
+        out: PathBuf,
+        /// The home it contains.
+        home: PathBuf,
+    },
+    /// The trust store at `out` has version `found`, newer than this one (`ours`).
     #[error("{} holds trust store version {found}, newer than this publish (version {ours}); refusing to replace it with an older one", out.display())]
-    OlderThanPublished { out: PathBuf, found: u64, ours: u64 },
+    OlderThanPublished {
+        /// The output directory.
+        out: PathBuf,
+        /// The version published there.
+        found: u64,
+        /// The version of this publish.
+        ours: u64,
+    },
+    /// The CRL at `out` has CRL number `found`, newer than the one just signed
+    /// (`ours`).
     #[error("{} holds CRL number {found}, newer than the one signed now ({ours}); refusing to replace it with an older one", out.display())]
-    OlderCrl { out: PathBuf, found: i64, ours: i64 },
+    OlderCrl {
+        /// The CRL file.
+        out: PathBuf,
+        /// The CRL number in it.
+        found: i64,
+        /// The CRL number just signed.
+        ours: i64,
+    },
+    /// Building or signing the trust store failed.
     #[error("{0}")]
     TrustStoreBuild(#[source] crate::error::BoxError),
+    /// The trust store just written does not verify.
     #[error("trust store does not verify: {0}")]
     TrustStore(#[source] crate::gateway::GatewayError),
+    /// Another run renewed this certificate (serial, hex) meanwhile.
     #[error("another run renewed the certificate meanwhile (serial {0})")]
     RenewedMeanwhile(String),
+    /// Not one of RFC 5280's revocation reasons.
     #[error("'{0}' is not a revocation reason")]
     UnknownReason(String),
     #[error(
         "certificate {serial} expired on {not_after}; an expired certificate needs no revocation"
     )]
-    RevokeExpired { serial: String, not_after: String },
+    /// The certificate `serial` expired on `not_after` (RFC 3339): there is
+    /// nothing to revoke.
+    RevokeExpired {
+        /// The certificate (serial, hex).
+        serial: String,
+        /// When it expired (RFC 3339).
+        not_after: String,
+    },
+    /// The device `udid` cannot go into a profile of team `team_id`: `reason`.
     #[error("device {udid} cannot be provisioned for team {team_id}: {reason}")]
     DeviceNotUsable {
+        /// The device.
         udid: String,
+        /// The profile's team.
         team_id: String,
+        /// Why (disabled, or not registered for the team).
         reason: &'static str,
     },
+    /// A profile of `environment` for `bundle_id` would list no device (team
+    /// `team_id` has no enabled device).
     #[error("a {} profile for {bundle_id} would provision no device (team {team_id} has no enabled device to list)", environment.name())]
     NoDevices {
+        /// The App ID.
         bundle_id: String,
+        /// Its team.
         team_id: String,
+        /// The profile's environment.
         environment: Environment,
     },
+    /// The certificate `serial` cannot go into a profile: `reason`.
     #[error("certificate {serial} cannot be authorised: {reason}")]
-    CertNotUsable { serial: String, reason: String },
+    CertNotUsable {
+        /// The certificate (serial, hex).
+        serial: String,
+        /// Why (another App ID or environment, revoked, expired, not valid yet).
+        reason: String,
+    },
+    /// A profile of `environment` for `bundle_id` would list no push
+    /// certificate.
     #[error("a {} profile for {bundle_id} would authorise no push certificate (none is valid, unrevoked and for {})", environment.name(), environment.name())]
     NoCertificates {
+        /// The App ID.
         bundle_id: String,
+        /// The profile's environment.
         environment: Environment,
     },
+    /// A profile name that is empty, longer than 200 characters or has
+    /// control characters.
     #[error("invalid profile name '{}': it must be 1-200 characters without control characters", .0.escape_default())]
     InvalidProfileName(String),
+    /// A profile lifetime outside 1..=3650 days.
     #[error("a profile lives 1 to 3650 days, not {0}")]
     InvalidProfileDays(u32),
+    /// No profile with this UUID in the store.
     #[error("no profile {0} in the store")]
     UnknownProfile(String),
+    /// The profile `uuid` was superseded by `by`.
     #[error("profile {uuid} was superseded by {by}; regenerate the current one")]
-    ProfileSuperseded { uuid: String, by: String },
+    ProfileSuperseded {
+        /// The profile asked for.
+        uuid: String,
+        /// The profile that replaced it.
+        by: String,
+    },
+    /// There is no current profile to regenerate.
     #[error("no current profiles to regenerate")]
     NoProfiles,
+    /// The profile (this UUID) was withdrawn.
     #[error("profile {0} was withdrawn; it is not current any more")]
     ProfileWithdrawn(String),
+    /// Withdrawing `uuid`, superseded by `by`: withdraw `by` instead.
     #[error("profile {uuid} was superseded by {by}, which is the current one; withdraw that one")]
-    WithdrawSuperseded { uuid: String, by: String },
+    WithdrawSuperseded {
+        /// The profile asked for.
+        uuid: String,
+        /// The current profile that replaced it.
+        by: String,
+    },
+    /// One profile of a regeneration cannot be regenerated.
     #[error("profile {uuid} cannot be regenerated: {source}")]
     CannotRegenerate {
+        /// The profile.
         uuid: String,
+        /// Its failure.
         #[source]
         source: Box<OpsError>,
     },
+    /// Building or signing a profile failed.
     #[error("the profile cannot be signed: {0}")]
     ProfileBuild(#[source] ProfileError),
+    /// A profile file that cannot be read or does not verify.
     #[error("{}: {source}", path.display())]
     Profile {
+        /// The profile file.
         path: PathBuf,
+        /// What is wrong with it.
         #[source]
         source: ProfileError,
     },
+    /// No CA to verify a profile against.
     #[error("no CA to verify the profile against (no pushca home here)")]
     NoProfileAnchors,
+    /// No root to verify a trust store against.
     #[error("no root to verify the trust store against (no pushca home here)")]
     NoAnchor,
+    /// The profile signer `serial` was revoked at `revoked_at` (RFC 3339).
     #[error("the profile signer {serial} was revoked on {revoked_at}: nothing is signed with it any more")]
-    ProfileSignerRevoked { serial: String, revoked_at: String },
+    ProfileSignerRevoked {
+        /// The signer certificate (serial, hex).
+        serial: String,
+        /// When it was revoked (RFC 3339).
+        revoked_at: String,
+    },
+    /// Profiles were signed and recorded, but writing them failed.
     #[error("{} profile(s) were signed and recorded, but writing them failed: {source}", uuids.len())]
     ProfilesNotWritten {
+        /// The profiles signed: export them again with `profile export`.
         uuids: Vec<String>,
+        /// The write failure.
         #[source]
         source: FsError,
     },
@@ -283,11 +438,11 @@ impl OpsError {
     }
 }
 
-pub type Result<T, E = OpsError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = OpsError> = std::result::Result<T, E>;
 
 /// Opens the store of an initialised home, after checking that the home is
 /// private (see [`Home::check_private`]).
-pub fn open_store(home: &Home) -> Result<Store> {
+pub(crate) fn open_store(home: &Home) -> Result<Store> {
     if home.is_initialized() {
         home.check_private()?;
     }
@@ -331,4 +486,4 @@ pub fn now() -> time::OffsetDateTime {
 
 pub use crate::fsutil::OutputRules;
 
-pub use crate::timeutil::rfc3339;
+pub(crate) use crate::timeutil::rfc3339;

@@ -9,9 +9,12 @@ use crate::store::{AppRecord, CertFilter, DeviceRecord};
 /// `team create`: the new team.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TeamCreated {
+    /// The team, as recorded.
     pub team: view::Team,
 }
 
+/// Creates a team (`team_id` generated when `None`); refuses an invalid
+/// name or ID, a name already used and an ID already taken.
 pub fn create_team(home: &Home, name: &str, team_id: Option<&str>) -> Result<TeamCreated> {
     let mut st = open_store(home)?;
     let t = now().unix_timestamp();
@@ -24,9 +27,11 @@ pub fn create_team(home: &Home, name: &str, team_id: Option<&str>) -> Result<Tea
 /// `team list`: every team.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Teams {
+    /// The default team first, then by creation time.
     pub teams: Vec<view::Team>,
 }
 
+/// Every team of the store.
 pub fn list_teams(home: &Home) -> Result<Teams> {
     let mut st = open_store(home)?;
     let teams = st.read(|tx| tx.list_teams())?;
@@ -38,6 +43,7 @@ pub fn list_teams(home: &Home) -> Result<Teams> {
 /// `app create`: the App ID and whether this call registered it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AppCreated {
+    /// The App ID, as recorded.
     pub app: view::App,
     /// `TEAMID.bundle`
     pub app_id: String,
@@ -65,9 +71,11 @@ fn app_id(r: &AppRecord) -> String {
 /// `app list`: the App IDs.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Apps {
+    /// By bundle ID.
     pub apps: Vec<view::App>,
 }
 
+/// The App IDs, of one team when `team` is given (which must exist).
 pub fn list_apps(home: &Home, team: Option<&str>) -> Result<Apps> {
     let mut st = open_store(home)?;
     let apps = st.read(|tx| {
@@ -84,9 +92,11 @@ pub fn list_apps(home: &Home, team: Option<&str>) -> Result<Apps> {
 /// `app show`: an App ID and its certificates.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AppShown {
+    /// The App ID.
     pub app: view::App,
     /// `TEAMID.bundle`
     pub app_id: String,
+    /// Its push certificates, soonest to expire first.
     pub certificates: Vec<view::Cert>,
 }
 
@@ -122,7 +132,9 @@ pub fn show_app(home: &Home, bundle_id: &str) -> Result<AppShown> {
 /// `app disable` / `app enable`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AppEnabled {
+    /// The App ID.
     pub bundle_id: String,
+    /// Its flag now.
     pub enabled: bool,
     /// False when the App ID already was.
     pub changed: bool,
@@ -146,6 +158,7 @@ pub fn set_app_enabled(home: &Home, bundle_id: &str, enabled: bool) -> Result<Ap
 /// `device add`: the device and whether this call registered it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DeviceAdded {
+    /// The device, as recorded.
     pub device: view::Device,
     /// False when it was already registered.
     pub created: bool,
@@ -166,9 +179,11 @@ pub fn add_device(home: &Home, udid: &str, name: &str, team: Option<&str>) -> Re
 /// `device list`: the devices.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Devices {
+    /// By team, then UDID.
     pub devices: Vec<view::Device>,
 }
 
+/// The devices, of one team when `team` is given (which must exist).
 pub fn list_devices(home: &Home, team: Option<&str>) -> Result<Devices> {
     let mut st = open_store(home)?;
     let devices = st.read(|tx| {
@@ -186,6 +201,7 @@ pub fn list_devices(home: &Home, team: Option<&str>) -> Result<Devices> {
 /// `device disable` / `device enable`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DeviceEnabled {
+    /// The device, as it is now.
     pub device: view::Device,
     /// False when the device already was.
     pub changed: bool,
@@ -213,6 +229,7 @@ pub fn set_device_enabled(
 /// `app set`: the App ID as changed.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AppSet {
+    /// The App ID, as it is now.
     pub app: view::App,
     /// False when nothing changed.
     pub changed: bool,

@@ -23,6 +23,7 @@ use crate::timeutil::{days_left, serialize_rfc3339, serialize_rfc3339_opt};
 use crate::x509ext::Environment;
 
 /// Which devices a profile provisions.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceChoice {
     /// These UDIDs (registered for the App ID's team and enabled).
@@ -47,27 +48,36 @@ impl DeviceChoice {
 /// A profile to create.
 #[derive(Debug, Clone)]
 pub struct ProfileRequest<'a> {
+    /// The App ID to provision (push capability, not a wildcard).
     pub bundle_id: &'a str,
+    /// The profile's push environment.
     pub environment: Environment,
+    /// The devices it provisions.
     pub devices: DeviceChoice,
     /// Serials of the certificates to authorise; empty: every valid,
     /// unrevoked certificate of the App ID whose environment covers the
     /// profile's.
     pub cert_serials: &'a [String],
+    /// Its name (default: from the App ID and environment).
     pub name: Option<&'a str>,
     /// Lifetime in days (default: the `profile` template's).
     pub days: Option<u32>,
     /// Where the profile goes: a file, or the bytes returned in
     /// [`ProfilesOutcome::returned`].
     pub out: Sink,
+    /// Replace an existing file.
     pub force: bool,
 }
 
 /// Which profiles to regenerate.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy)]
 pub enum RegenerateTarget<'a> {
+    /// The current profile of this UUID.
     Uuid(&'a str),
+    /// Every current profile of this App ID (bundle ID).
     App(&'a str),
+    /// Every current profile.
     All,
 }
 
@@ -105,9 +115,13 @@ pub struct PreparedProfiles<'h> {
 /// A profile that `profile regenerate` of several left as it was, and why.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Skipped {
+    /// The profile.
     pub uuid: String,
+    /// Its App ID.
     pub bundle_id: String,
+    /// Its environment.
     pub environment: Environment,
+    /// Why it could not be re-signed.
     pub reason: String,
 }
 
@@ -132,7 +146,10 @@ pub struct Signed {
 /// `profile regenerate` (and, with one profile, `profile create`).
 #[derive(Debug, serde::Serialize)]
 pub struct ProfilesOutcome {
+    /// The profiles signed, each superseding the one it regenerates.
     pub profiles: Vec<Signed>,
+    /// One line each (a device or certificate dropped, a profile skipped),
+    /// for the user; not in the document.
     #[serde(skip)]
     pub warnings: Vec<String>,
     /// Profiles a regeneration of several could not re-sign (still current).
@@ -145,7 +162,9 @@ pub struct ProfilesOutcome {
 /// `profile create`: the one profile signed.
 #[derive(Debug, serde::Serialize)]
 pub struct Created {
+    /// The profile.
     pub profile: Signed,
+    /// One line each, for the user; not in the document.
     #[serde(skip)]
     pub warnings: Vec<String>,
     /// The profile's bytes when it went to [`Sink::Return`].
@@ -513,10 +532,12 @@ pub fn prepare_regenerate<'h>(
 }
 
 impl PreparedProfiles<'_> {
+    /// Number of profiles to sign.
     pub fn len(&self) -> usize {
         self.jobs.len()
     }
 
+    /// Whether there is none to sign.
     pub fn is_empty(&self) -> bool {
         self.jobs.is_empty()
     }
@@ -681,6 +702,7 @@ impl PreparedProfiles<'_> {
 /// What `profile withdraw` did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Withdrawn {
+    /// The profile, as it is now.
     pub profile: view::Profile,
     /// False when it was already withdrawn (nothing changed).
     pub withdrawn: bool,
@@ -725,6 +747,7 @@ pub fn withdraw(home: &Home, uuid: &str) -> Result<Withdrawn> {
 /// `profile list`: the profiles.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Profiles {
+    /// Soonest to expire first.
     pub profiles: Vec<view::Profile>,
 }
 
@@ -759,6 +782,7 @@ pub fn list(
 /// `profile export`: the profile written, README's PROFILE + `"out"`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Exported {
+    /// The profile and the file.
     pub profile: ExportedProfile,
     /// The profile's bytes when it went to [`Sink::Return`].
     #[serde(skip)]
@@ -768,6 +792,7 @@ pub struct Exported {
 /// A recorded profile and the file it was written to.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ExportedProfile {
+    /// The profile (its PROFILE fields, flattened).
     #[serde(flatten)]
     pub profile: view::Profile,
     /// Where it was written (`-`: returned, see [`Exported::returned`]).
@@ -796,11 +821,16 @@ pub fn export(home: &Home, uuid: &str, out: &Sink, rules: &OutputRules<'_>) -> R
 /// is null when the home does not know it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ShownCert {
+    /// SHA-256 of the certificate, lowercase hex (what the profile lists).
     pub sha256: String,
+    /// Its serial (lowercase hex), when the store knows it.
     pub serial: Option<String>,
+    /// `development`, `production` or `universal`, when the store knows it.
     pub environment: Option<String>,
+    /// End of validity (RFC 3339), when the store knows it.
     #[serde(serialize_with = "serialize_rfc3339_opt")]
     pub not_after: Option<i64>,
+    /// Whether it is revoked, when the store knows it.
     pub revoked: Option<bool>,
 }
 
@@ -819,11 +849,14 @@ impl ShownCert {
 /// The certificate that signed a shown profile.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ShownSigner {
+    /// Subject DN, one line.
     pub subject: String,
+    /// End of validity (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub not_after: i64,
     /// It (or a CA above it) has expired since it signed.
     pub expired: bool,
+    /// SHA-256 of its DER, lowercase hex.
     pub sha256: String,
 }
 
@@ -835,34 +868,49 @@ pub struct ShownProfile {
     pub verified: bool,
     /// Its `ExpirationDate` has passed.
     pub expired: bool,
+    /// The certificate that signed it.
     pub signer: ShownSigner,
     /// Where the trust anchors came from.
     pub trust_anchors: PathBuf,
+    /// Its `UUID`.
     pub uuid: String,
+    /// Its `Name`.
     pub name: Option<String>,
     /// `TEAMID.bundle` from the entitlements.
     pub app_id: Option<String>,
+    /// Its `AppIDName`.
     pub app_id_name: Option<String>,
+    /// The bundle ID of `app_id`.
     pub bundle_id: Option<String>,
+    /// Its `TeamIdentifier`.
     pub team_id: Option<String>,
+    /// Its `TeamName`.
     pub team_name: Option<String>,
     /// `aps-environment`
     pub environment: Option<String>,
+    /// Its `CreationDate` (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339_opt")]
     pub created_at: Option<i64>,
+    /// Its `ExpirationDate` (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub expires_at: i64,
+    /// Whole days until `expires_at`, negative once past.
     pub days_left: i64,
+    /// Its `ProvisionedDevices` (UDIDs).
     pub devices: Vec<String>,
+    /// Its `ProvisionsAllDevices`.
     pub provisions_all_devices: bool,
+    /// Its `PushCertificates`, with what the store says of each.
     pub certificates: Vec<ShownCert>,
     /// SHA-256 of each `DeveloperCertificates` entry.
     pub developer_certificates: Vec<String>,
+    /// Its `Platform`.
     pub platform: Vec<String>,
     /// SHA-256 of the file.
     pub sha256: String,
     /// The home recorded this very file.
     pub in_store: bool,
+    /// The UUID of the profile that replaced it, when the store says so.
     pub superseded_by: Option<String>,
     /// The whole plist as JSON (dates RFC 3339, data base64, key order kept).
     pub plist: serde_json::Value,

@@ -15,6 +15,7 @@ use crate::timeutil::serialize_rfc3339;
 /// `cert revoke`: the certificate revoked, and whether this run revoked it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Revoked {
+    /// Serial number, lowercase hex.
     pub serial: String,
     /// Empty for the profile signer.
     pub bundle_id: String,
@@ -24,10 +25,12 @@ pub struct Revoked {
     pub revoked: bool,
     /// False when it already was revoked (its first time and reason are kept).
     pub changed: bool,
+    /// When it was revoked (RFC 3339).
     #[serde(serialize_with = "crate::timeutil::serialize_rfc3339_opt")]
     pub revoked_at: Option<i64>,
     /// RFC 5280 reason name.
     pub reason: String,
+    /// Subject DN, one line (not in the document).
     #[serde(skip)]
     pub subject: String,
 }
@@ -196,6 +199,7 @@ pub enum CrlIssuer {
 }
 
 impl CrlIssuer {
+    /// Its name in the store and documents: `issuing` or `root`.
     pub fn name(self) -> &'static str {
         match self {
             CrlIssuer::Issuing => "issuing",
@@ -264,9 +268,12 @@ pub fn make_crl(home: &Home, pass: &Secret) -> Result<CrlRecord> {
 /// `crl`: the CRL signed, and where it went.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CrlSigned {
+    /// Its CRL number.
     pub number: i64,
+    /// When it was signed (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub this_update: i64,
+    /// When it must be replaced (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub next_update: i64,
     /// How many certificates it lists.
@@ -281,6 +288,7 @@ pub struct CrlSigned {
     /// The bytes of an output to [`Sink::Return`] (the CLI's `--out -`).
     #[serde(skip)]
     pub returned: Option<Returned>,
+    /// The store's record of it, with the DER (not in the document).
     #[serde(skip)]
     pub record: CrlRecord,
 }

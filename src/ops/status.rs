@@ -10,41 +10,58 @@ use crate::timeutil::{days_left, serialize_rfc3339};
 /// One CA certificate of the home.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CaStatus {
+    /// `root`, `issuing` or `profile-signer`.
     pub name: &'static str,
+    /// When it expires (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub not_after: i64,
+    /// Whole days until then, negative once past.
     pub days_left: i64,
+    /// Subject DN, one line.
     pub subject: String,
 }
 
 /// A valid push certificate.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CertStatus {
+    /// Serial number, lowercase hex.
     pub serial: String,
+    /// The App ID.
     pub bundle_id: String,
+    /// `development`, `production` or `universal`.
     pub environment: String,
+    /// When it expires (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub not_after: i64,
+    /// Whole days until then.
     pub days_left: i64,
 }
 
 /// A current profile.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ProfileStatus {
+    /// The profile UUID.
     pub uuid: String,
+    /// The App ID.
     pub bundle_id: String,
+    /// `development` or `production`.
     pub environment: String,
+    /// When it expires (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub expires_at: i64,
+    /// Whole days until then.
     pub days_left: i64,
 }
 
 /// The newest CRL of the issuing CA.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CrlStatus {
+    /// Its CRL number.
     pub number: i64,
+    /// When it must be replaced (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub next_update: i64,
+    /// Whole days until then, negative once past.
     pub days_left: i64,
 }
 
@@ -54,13 +71,17 @@ pub struct Status {
     /// When it was measured (unix seconds).
     #[serde(skip)]
     pub now: i64,
+    /// Root, issuing CA and profile signer, in that order.
     pub ca: Vec<CaStatus>,
     /// Unrevoked, unexpired push certificates, soonest expiry first.
     pub certificates: Vec<CertStatus>,
+    /// How many certificates are revoked.
     pub revoked: usize,
+    /// How many unrevoked certificates have expired.
     pub expired: usize,
     /// Current (not superseded, not expired) profiles.
     pub profiles: Vec<ProfileStatus>,
+    /// Null when no CRL was ever signed.
     pub crl: Option<CrlStatus>,
     /// The window asked for, in days.
     pub expiring_within: Option<u32>,
@@ -76,6 +97,8 @@ impl Status {
     }
 }
 
+/// What expires when in `home`; with `within_days`, how many items expire
+/// within that many days.
 pub fn status(home: &Home, within_days: Option<u32>) -> Result<Status> {
     let t = now().unix_timestamp();
     let files = CaFiles::new(home.ca_dir());

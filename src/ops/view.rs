@@ -11,9 +11,13 @@ use crate::timeutil::{days_left, serialize_rfc3339, serialize_rfc3339_opt};
 /// TEAM: `{"team_id", "name", "is_default", "created_at"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Team {
+    /// The 10-character Team ID.
     pub team_id: String,
+    /// The team name.
     pub name: String,
+    /// Whether commands without a team use this one.
     pub is_default: bool,
+    /// When it was created (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub created_at: i64,
 }
@@ -32,11 +36,17 @@ impl From<&TeamRecord> for Team {
 /// APP: `{"bundle_id", "name", "team_id", "push", "enabled", "created_at"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct App {
+    /// The bundle ID (the App ID's identifier; may be a wildcard).
     pub bundle_id: String,
+    /// Its descriptive name.
     pub name: String,
+    /// Its team.
     pub team_id: String,
+    /// Whether it has the push capability.
     pub push: bool,
+    /// Whether certificates and profiles may be made for it.
     pub enabled: bool,
+    /// When it was created (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub created_at: i64,
 }
@@ -57,10 +67,15 @@ impl From<&AppRecord> for App {
 /// DEVICE: `{"udid", "name", "team_id", "enabled", "created_at"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Device {
+    /// The UDID, normalised.
     pub udid: String,
+    /// Its name.
     pub name: String,
+    /// The team it is registered to.
     pub team_id: String,
+    /// Whether profiles list it.
     pub enabled: bool,
+    /// When it was registered (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub created_at: i64,
 }
@@ -80,24 +95,35 @@ impl From<&DeviceRecord> for Device {
 /// CERT: a push certificate the store issued, as of `now`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Cert {
+    /// Serial number, lowercase hex.
     pub serial: String,
+    /// The App ID it is for.
     pub bundle_id: String,
+    /// The App ID's team.
     pub team_id: String,
+    /// `development`, `production` or `universal`.
     pub environment: String,
+    /// SHA-256 of the DER, lowercase hex.
     pub sha256: String,
+    /// The certificate's key, `--key-type` vocabulary (`rsa-2048`, `ec-p256`, ...).
     pub key_type: String,
+    /// Start of validity (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub not_before: i64,
+    /// End of validity (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub not_after: i64,
+    /// Whole days until `not_after`, negative once past.
     pub days_left: i64,
+    /// Whether `not_after` has passed.
     pub expired: bool,
+    /// Whether it was revoked.
     pub revoked: bool,
 }
 
 impl Cert {
     /// The view of `r` at `now` (unix seconds).
-    pub fn new(r: &CertRecord, now: i64) -> Self {
+    pub(crate) fn new(r: &CertRecord, now: i64) -> Self {
         Cert {
             serial: r.serial.clone(),
             bundle_id: r.bundle_id.clone(),
@@ -118,38 +144,52 @@ impl Cert {
 /// PROFILE: a provisioning profile the store signed, as of `now`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Profile {
+    /// The profile UUID (uppercase).
     pub uuid: String,
+    /// The profile name.
     pub name: String,
+    /// The App ID it provisions.
     pub bundle_id: String,
+    /// The App ID's team.
     pub team_id: String,
     /// `TEAMID.bundle`
     pub app_id: String,
     /// `development` or `production`
     pub environment: String,
+    /// When it was signed (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub created_at: i64,
+    /// When it expires (RFC 3339).
     #[serde(serialize_with = "serialize_rfc3339")]
     pub expires_at: i64,
+    /// Whole days until `expires_at`, negative once past.
     pub days_left: i64,
+    /// Whether `expires_at` has passed.
     pub expired: bool,
     /// `listed`, `team` or `all`
     pub devices_mode: String,
+    /// Whether it provisions every device (`devices_mode` is `all`).
     pub provisions_all_devices: bool,
+    /// The UDIDs it lists (empty for `all`).
     pub devices: Vec<String>,
     /// `default` or `listed`
     pub certificates_mode: String,
     /// serials
     pub certificates: Vec<String>,
+    /// SHA-256 of the signed profile file, lowercase hex.
     pub sha256: String,
+    /// The UUID of the profile that replaced it, if one did.
     pub superseded_by: Option<String>,
+    /// Whether it was withdrawn.
     pub withdrawn: bool,
+    /// When (RFC 3339), or null.
     #[serde(serialize_with = "serialize_rfc3339_opt")]
     pub withdrawn_at: Option<i64>,
 }
 
 impl Profile {
     /// The view of `r` at `now` (unix seconds).
-    pub fn new(r: &ProfileRecord, now: i64) -> Self {
+    pub(crate) fn new(r: &ProfileRecord, now: i64) -> Self {
         Profile {
             uuid: r.uuid.clone(),
             name: r.name.clone(),

@@ -61,7 +61,7 @@ mod write;
 #[cfg(test)]
 mod tests;
 
-#[cfg(feature = "ca")]
+#[cfg(any(feature = "ca", test))]
 pub(crate) use json::to_json;
 pub(crate) use read::from_xml;
 pub use value::{Dict, Value};

@@ -11,7 +11,7 @@ use super::{resolve_team, PortalError, Result};
 use crate::store::{DeviceRecord, Tx};
 
 /// Longest device name accepted (Apple's portal allows 50; Xcode's names are longer).
-pub const MAX_DEVICE_NAME: usize = 100;
+pub(crate) const MAX_DEVICE_NAME: usize = 100;
 
 /// Checks a UDID and returns its normalised form, or says what is wrong.
 pub fn normalize_udid(udid: &str) -> Result<String> {
@@ -59,7 +59,7 @@ pub fn normalize_udid(udid: &str) -> Result<String> {
     Ok(u.to_ascii_lowercase())
 }
 
-pub fn validate_device_name(name: &str) -> Result<String> {
+pub(crate) fn validate_device_name(name: &str) -> Result<String> {
     let n = name.trim();
     if n.is_empty() {
         return Err(PortalError::InvalidDeviceName("it is empty".into()));
@@ -114,7 +114,7 @@ pub fn ensure_device(
 
 /// Finds a device by UDID: in the given team, or in the only team that has
 /// it registered.
-pub fn find_device(c: &Tx<'_>, udid: &str, team_id: Option<&str>) -> Result<DeviceRecord> {
+pub(crate) fn find_device(c: &Tx<'_>, udid: &str, team_id: Option<&str>) -> Result<DeviceRecord> {
     let udid = normalize_udid(udid)?;
     if let Some(t) = team_id {
         let team = resolve_team(c, Some(t))?;

@@ -6,6 +6,8 @@
 //!   characters, or a wildcard ending in `.*` (or `*` alone). Wildcard App IDs can
 //!   never have the push capability.
 
+#![warn(missing_docs)]
+
 use rand::Rng;
 
 pub mod devices;
@@ -13,40 +15,80 @@ pub mod profile;
 
 use crate::store::{AppRecord, StoreError, TeamRecord, Tx};
 
+/// A team, App ID or device rule broken, or one not found.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum PortalError {
+    /// Not 10 characters of A-Z and 0-9.
     #[error("invalid Team ID '{0}': expected 10 characters A-Z and 0-9")]
     InvalidTeamId(String),
+    /// Empty, longer than 64 characters or with control characters (says which).
     #[error("invalid team name: {0}")]
     InvalidTeamName(String),
+    /// Not a bundle ID (see the module docs).
     #[error("invalid bundle ID '{id}': {reason}")]
-    InvalidBundleId { id: String, reason: String },
+    InvalidBundleId {
+        /// The bundle ID given.
+        id: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Push asked for on a wildcard App ID (this bundle ID).
     #[error("a wildcard App ID ({0}) cannot have the push capability")]
     WildcardPush(String),
+    /// No team with this Team ID.
     #[error("no team {0}")]
     UnknownTeam(String),
+    /// Another team has this name (letter case ignored).
     #[error("a team named '{name}' exists already (Team ID {team_id})")]
-    DuplicateTeamName { name: String, team_id: String },
+    DuplicateTeamName {
+        /// The existing team's name.
+        name: String,
+        /// Its Team ID.
+        team_id: String,
+    },
+    /// No App ID with this bundle ID.
     #[error("no App ID {0}")]
     UnknownApp(String),
+    /// Not a UDID.
     #[error("invalid UDID '{udid}': {reason}")]
-    InvalidUdid { udid: String, reason: String },
+    InvalidUdid {
+        /// The UDID given.
+        udid: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Empty, longer than 100 characters or with control characters (says
+    /// which).
     #[error("invalid device name: {0}")]
     InvalidDeviceName(String),
+    /// The device is registered for the team under another name.
     #[error("device {udid} is already registered for team {team_id} as '{existing}'")]
     DeviceConflict {
+        /// The device.
         udid: String,
+        /// The team.
         team_id: String,
+        /// The name it is registered under.
         existing: String,
     },
+    /// No such device (in the team, when one was given).
     #[error("no device {udid}{}", team_id.as_ref().map(|t| format!(" in team {t}")).unwrap_or_default())]
     UnknownDevice {
+        /// The UDID asked for.
         udid: String,
+        /// The team searched, if one was given.
         team_id: Option<String>,
     },
+    /// The device is in several teams and no team was given.
     #[error("device {udid} is registered in several teams ({})", teams.join(", "))]
-    DeviceInSeveralTeams { udid: String, teams: Vec<String> },
+    DeviceInSeveralTeams {
+        /// The device.
+        udid: String,
+        /// The Team IDs it is registered for.
+        teams: Vec<String>,
+    },
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -75,12 +117,12 @@ impl PortalError {
     }
 }
 
-pub type Result<T> = std::result::Result<T, PortalError>;
+pub(crate) type Result<T> = std::result::Result<T, PortalError>;
 
-pub const TEAM_ID_LEN: usize = 10;
-pub const MAX_BUNDLE_ID_LEN: usize = 155;
+pub(crate) const TEAM_ID_LEN: usize = 10;
+pub(crate) const MAX_BUNDLE_ID_LEN: usize = 155;
 
-pub fn validate_team_id(id: &str) -> Result<()> {
+pub(crate) fn validate_team_id(id: &str) -> Result<()> {
     if id.len() == TEAM_ID_LEN
         && id
             .bytes()
@@ -93,7 +135,7 @@ pub fn validate_team_id(id: &str) -> Result<()> {
 }
 
 /// A random Team ID from the OS CSPRNG.
-pub fn generate_team_id() -> String {
+pub(crate) fn generate_team_id() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut rng = rand::rngs::OsRng;
     (0..TEAM_ID_LEN)
@@ -101,6 +143,8 @@ pub fn generate_team_id() -> String {
         .collect()
 }
 
+/// Checks a team name: not blank, at most 64 characters (trimmed; the X.509
+/// O limit), no control characters.
 pub fn validate_team_name(name: &str) -> Result<()> {
     let trimmed = name.trim();
     if trimmed.is_empty() {
@@ -121,6 +165,7 @@ pub fn validate_team_name(name: &str) -> Result<()> {
 
 pub use crate::profile::is_wildcard;
 
+/// Checks a bundle ID against Apple's rules (see the module docs).
 pub fn validate_bundle_id(id: &str) -> Result<()> {
     let bad = |reason: &str| PortalError::InvalidBundleId {
         id: id.to_string(),
@@ -159,7 +204,7 @@ pub fn validate_bundle_id(id: &str) -> Result<()> {
 }
 
 /// Creates a team. The Team ID is generated when `team_id` is `None`.
-pub fn create_team(
+pub(crate) fn create_team(
     c: &Tx<'_>,
     name: &str,
     team_id: Option<&str>,
@@ -213,11 +258,13 @@ pub fn resolve_team(c: &Tx<'_>, team_id: Option<&str>) -> Result<TeamRecord> {
 /// An App ID to register.
 #[derive(Debug, Clone, Copy)]
 pub struct NewApp<'a> {
+    /// The bundle ID (checked by [`validate_bundle_id`]).
     pub bundle_id: &'a str,
     /// Descriptive name; the bundle ID when `None` or blank.
     pub name: Option<&'a str>,
     /// Owning team; the default team when `None`.
     pub team_id: Option<&'a str>,
+    /// The push capability (never for a wildcard).
     pub push: bool,
 }
 
@@ -236,7 +283,7 @@ impl<'a> NewApp<'a> {
 /// Registers an App ID. Re-registering an identical App ID (same bundle ID,
 /// team and push capability) is not an error: the existing record is returned
 /// with `false`, so scripted setups can be re-run. Anything different conflicts.
-pub fn ensure_app(c: &Tx<'_>, new: &NewApp<'_>, now: i64) -> Result<(AppRecord, bool)> {
+pub(crate) fn ensure_app(c: &Tx<'_>, new: &NewApp<'_>, now: i64) -> Result<(AppRecord, bool)> {
     let NewApp {
         bundle_id,
         name,
@@ -286,7 +333,7 @@ pub fn create_app(c: &Tx<'_>, new: &NewApp<'_>, now: i64) -> Result<AppRecord> {
     Ok(rec)
 }
 
-pub fn get_app(c: &Tx<'_>, bundle_id: &str) -> Result<AppRecord> {
+pub(crate) fn get_app(c: &Tx<'_>, bundle_id: &str) -> Result<AppRecord> {
     c.app(bundle_id)?
         .ok_or_else(|| PortalError::UnknownApp(bundle_id.to_string()))
 }

@@ -1,6 +1,6 @@
-//! Provisioning profiles, the issuing side: [`build_plist`] and [`sign`]
-//! make pushca's profiles. Reading and verifying any profile is
-//! [`crate::profile`] (re-exported here).
+//! Provisioning profiles, the issuing side: [`sign`] builds and signs
+//! pushca's profiles. Reading and verifying any profile is
+//! [`crate::profile`].
 
 use time::OffsetDateTime;
 
@@ -9,7 +9,7 @@ use crate::cms;
 use crate::plist::{self, Dict, Value};
 use crate::x509ext::Environment;
 
-pub use crate::profile::{verify, ProfileError, ProfileInfo, VerifiedProfile};
+pub(crate) use crate::profile::{verify, ProfileError, VerifiedProfile};
 
 /// The devices a profile provisions.
 #[derive(Debug, Clone, Copy)]
@@ -25,15 +25,24 @@ pub enum Devices<'a> {
 pub struct ProfileContent<'a> {
     /// Uppercase UUID.
     pub uuid: &'a str,
+    /// The profile name (`Name`).
     pub name: &'a str,
     /// The App ID's descriptive name (`AppIDName`).
     pub app_id_name: &'a str,
+    /// The team (`TeamIdentifier`, the App ID prefix).
     pub team_id: &'a str,
+    /// The team name (`TeamName`).
     pub team_name: &'a str,
+    /// The bundle ID (`application-identifier` is `TEAMID.bundle`).
     pub bundle_id: &'a str,
+    /// The push environment (`aps-environment`; development also sets
+    /// `get-task-allow`).
     pub environment: Environment,
+    /// Creation date (`CreationDate`, and the CMS signing time).
     pub created: OffsetDateTime,
+    /// Expiration date (`ExpirationDate`).
     pub expires: OffsetDateTime,
+    /// The devices it provisions.
     pub devices: Devices<'a>,
     /// SHA-256 fingerprints (lowercase hex) of the authorised push certificates.
     pub push_certificates: &'a [String],
@@ -46,7 +55,7 @@ fn strings(v: &[String]) -> Value {
 }
 
 /// The profile's property list, with Apple's keys in Apple's (sorted) order.
-pub fn build_plist(c: &ProfileContent<'_>) -> Value {
+pub(crate) fn build_plist(c: &ProfileContent<'_>) -> Value {
     let app_id = format!("{}.{}", c.team_id, c.bundle_id);
     let mut ent = Dict::new();
     ent.insert("application-identifier", Value::String(app_id));
@@ -133,6 +142,7 @@ pub fn new_uuid() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::profile::ProfileInfo;
 
     fn content<'a>(devices: &'a [String], certs: &'a [String]) -> ProfileContent<'a> {
         let created = time::macros::datetime!(2026-12-01 10:00:00 UTC);

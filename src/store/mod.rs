@@ -5,8 +5,10 @@
 //! the write lock at the start, other writers wait (busy timeout) instead of
 //! failing mid-way, and a failed command leaves the store as it was.
 
+#![warn(missing_docs)]
+
 mod migrations;
-pub mod records;
+mod records;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,37 +18,68 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 pub use records::*;
 
 /// How long a process waits for another one's write transaction.
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// A store failure: no store, a store from a newer pushca, a duplicate or
+/// ambiguous key, or the database engine.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// This directory has no `pushca.db`.
     #[error("{} is not a pushca home (no pushca.db)", .0.display())]
     NotInitialized(PathBuf),
+    /// The schema is newer than this build knows.
     #[error("the store was written by a newer pushca (schema {found}, this build knows {known})")]
-    TooNew { found: i64, known: i64 },
+    TooNew {
+        /// The store's schema version.
+        found: i64,
+        /// The newest this build knows.
+        known: i64,
+    },
+    /// The store file cannot be created.
     #[error("cannot create the store file {}: {source}", path.display())]
     Create {
+        /// The store file.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The database engine failed (I/O, locking, a full disk).
     #[error("store error: {0}")]
     Backend(#[from] BackendError),
+    /// A team with this Team ID exists.
     #[error("team {0} already exists")]
     DuplicateTeam(String),
+    /// An App ID with this bundle ID (in any letter case) exists.
     #[error("bundle ID {bundle_id} is already registered (team {team_id})")]
-    DuplicateApp { bundle_id: String, team_id: String },
+    DuplicateApp {
+        /// The bundle ID.
+        bundle_id: String,
+        /// The team it is registered for.
+        team_id: String,
+    },
+    /// The device is registered for the team.
     #[error("device {udid} is already registered for team {team_id}")]
-    DuplicateDevice { udid: String, team_id: String },
+    DuplicateDevice {
+        /// The device.
+        udid: String,
+        /// The team.
+        team_id: String,
+    },
+    /// A profile with this UUID exists.
     #[error("profile {0} is already in the store")]
     DuplicateProfile(String),
+    /// A certificate with this serial exists.
     #[error("serial {0} is already in the store")]
     DuplicateSerial(String),
+    /// A serial looked up that is not hexadecimal.
     #[error("'{0}' is not a hexadecimal serial number")]
     NotHexSerial(String),
+    /// A serial prefix that matches more than one certificate.
     #[error("serial prefix {0} matches several certificates; give more digits")]
     AmbiguousSerial(String),
+    /// The store breaks its own invariants (says which).
     #[error("corrupt store: {0}")]
     Corrupt(&'static str),
 }
@@ -94,7 +127,7 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// One transaction, read or write. Queries are its methods (see `records`).
 pub struct Tx<'a>(Transaction<'a>);
@@ -105,6 +138,7 @@ impl Tx<'_> {
     }
 }
 
+/// The store of a pushca home: one SQLite connection.
 pub struct Store {
     conn: Connection,
 }
@@ -126,7 +160,7 @@ impl Store {
     /// Creates a new store file (it must not exist) with the current schema.
     /// The file is created with mode 0600 first; SQLite gives its WAL and
     /// shared-memory files the database file's mode.
-    pub fn create(db_path: &Path) -> Result<Store> {
+    pub(crate) fn create(db_path: &Path) -> Result<Store> {
         use std::os::unix::fs::OpenOptionsExt;
         std::fs::OpenOptions::new()
             .write(true)
@@ -173,7 +207,7 @@ impl Store {
 
     /// Read-only access (a consistent snapshot per statement; wrap several reads
     /// in [`Store::read`] for one snapshot).
-    pub fn read<T, E>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E>
+    pub(crate) fn read<T, E>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
@@ -186,23 +220,19 @@ impl Store {
         Ok(out)
     }
 
-    /// An in-memory store with the current schema (tests of other modules).
-    #[doc(hidden)]
-    pub fn in_memory() -> Result<Store> {
+    /// An in-memory store with the current schema (unit tests).
+    #[cfg(test)]
+    pub(crate) fn in_memory() -> Result<Store> {
         Store::configure(Connection::open_in_memory()?)
     }
 
     /// Checkpoints the WAL and leaves the database in one file, so that it can
     /// be renamed or linked into place (used by `init`).
-    pub fn finish_for_rename(&self) -> Result<()> {
+    pub(crate) fn finish_for_rename(&self) -> Result<()> {
         let _: String = self
             .conn
             .query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0))?;
         Ok(())
-    }
-
-    pub fn schema_version(&self) -> Result<i64> {
-        migrations::current_version(&self.conn)
     }
 }
 

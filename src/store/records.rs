@@ -5,52 +5,71 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::{Result, StoreError, Tx};
 
+/// A team (the Apple developer account an App ID belongs to).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TeamRecord {
+    /// The 10-character Team ID.
     pub team_id: String,
+    /// The team name.
     pub name: String,
-    pub is_default: bool,
+    pub(crate) is_default: bool,
     /// Unix seconds.
-    pub created_at: i64,
+    pub(crate) created_at: i64,
 }
 
+/// A registered App ID.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppRecord {
+    /// The bundle ID (may be a wildcard).
     pub bundle_id: String,
+    /// Its descriptive name.
     pub name: String,
-    pub team_id: String,
-    pub push: bool,
-    pub enabled: bool,
+    pub(crate) team_id: String,
+    pub(crate) push: bool,
+    pub(crate) enabled: bool,
     /// Unix seconds.
-    pub created_at: i64,
+    pub(crate) created_at: i64,
 }
 
+/// A push certificate the CA issued.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertRecord {
     /// Serial number, lowercase hex without separators.
     pub serial: String,
+    /// The App ID it is for.
     pub bundle_id: String,
+    /// The App ID's team.
     pub team_id: String,
+    /// `development`, `production` or `universal`.
     pub environment: String,
+    /// Subject DN, one line.
     pub subject: String,
+    /// Start of validity, unix seconds.
     pub not_before: i64,
+    /// End of validity, unix seconds.
     pub not_after: i64,
     /// SHA-256 of the DER, lowercase hex.
     pub sha256: String,
+    /// The certificate's key as recorded (`EC P-256`, `RSA-2048`, ...;
+    /// `KeyAlgorithm::id_of` gives the `--key-type` name).
     pub key_type: String,
+    /// The certificate, DER.
     pub der: Vec<u8>,
+    /// When it was recorded, unix seconds.
     pub issued_at: i64,
+    /// When it was revoked, unix seconds (`None`: not revoked).
     pub revoked_at: Option<i64>,
+    /// The RFC 5280 reason name given at revocation.
     pub revocation_reason: Option<String>,
 }
 
 /// Which certificates [`Tx::list_certificates`] returns.
 #[derive(Debug, Default, Clone)]
-pub struct CertFilter<'a> {
-    pub bundle_id: Option<&'a str>,
-    pub environment: Option<&'a str>,
+pub(crate) struct CertFilter<'a> {
+    pub(crate) bundle_id: Option<&'a str>,
+    pub(crate) environment: Option<&'a str>,
     /// Only certificates whose `not_after` is before this instant (unix seconds).
-    pub expiring_before: Option<i64>,
+    pub(crate) expiring_before: Option<i64>,
 }
 
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
@@ -107,7 +126,7 @@ const CERT_COLS: &str = "serial, bundle_id, team_id, environment, subject, not_b
                          sha256, key_type, der, issued_at, revoked_at, revocation_reason";
 
 impl Tx<'_> {
-    pub fn setting(&self, key: &str) -> Result<Option<String>> {
+    pub(crate) fn setting(&self, key: &str) -> Result<Option<String>> {
         Ok(self
             .conn()
             .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
@@ -116,7 +135,7 @@ impl Tx<'_> {
             .optional()?)
     }
 
-    pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+    pub(crate) fn set_setting(&self, key: &str, value: &str) -> Result<()> {
         self.conn().execute(
             "INSERT INTO settings(key, value) VALUES (?1, ?2)
              ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -125,7 +144,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    pub fn insert_team(&self, t: &TeamRecord) -> Result<()> {
+    pub(crate) fn insert_team(&self, t: &TeamRecord) -> Result<()> {
         self.conn()
             .execute(
                 "INSERT INTO teams(team_id, name, is_default, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -141,7 +160,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    pub fn list_teams(&self) -> Result<Vec<TeamRecord>> {
+    pub(crate) fn list_teams(&self) -> Result<Vec<TeamRecord>> {
         let mut st = self.conn().prepare(&format!(
             "SELECT {TEAM_COLS} FROM teams ORDER BY is_default DESC, created_at, team_id"
         ))?;
@@ -151,7 +170,7 @@ impl Tx<'_> {
         Ok(rows)
     }
 
-    pub fn team(&self, team_id: &str) -> Result<Option<TeamRecord>> {
+    pub(crate) fn team(&self, team_id: &str) -> Result<Option<TeamRecord>> {
         Ok(self
             .conn()
             .query_row(
@@ -162,7 +181,7 @@ impl Tx<'_> {
             .optional()?)
     }
 
-    pub fn default_team(&self) -> Result<TeamRecord> {
+    pub(crate) fn default_team(&self) -> Result<TeamRecord> {
         self.conn()
             .query_row(
                 &format!("SELECT {TEAM_COLS} FROM teams WHERE is_default = 1"),
@@ -173,7 +192,7 @@ impl Tx<'_> {
             .ok_or(StoreError::Corrupt("no default team"))
     }
 
-    pub fn insert_app(&self, a: &AppRecord) -> Result<()> {
+    pub(crate) fn insert_app(&self, a: &AppRecord) -> Result<()> {
         if let Some(existing) = self.app(&a.bundle_id)? {
             return Err(StoreError::DuplicateApp {
                 bundle_id: existing.bundle_id,
@@ -197,7 +216,7 @@ impl Tx<'_> {
 
     /// Looks an App ID up by bundle ID (case-insensitively: bundle IDs that
     /// differ only in case are one identity).
-    pub fn app(&self, bundle_id: &str) -> Result<Option<AppRecord>> {
+    pub(crate) fn app(&self, bundle_id: &str) -> Result<Option<AppRecord>> {
         Ok(self
             .conn()
             .query_row(
@@ -208,7 +227,7 @@ impl Tx<'_> {
             .optional()?)
     }
 
-    pub fn list_apps(&self, team_id: Option<&str>) -> Result<Vec<AppRecord>> {
+    pub(crate) fn list_apps(&self, team_id: Option<&str>) -> Result<Vec<AppRecord>> {
         let mut st = self.conn().prepare(&format!(
             "SELECT {APP_COLS} FROM apps WHERE (?1 IS NULL OR team_id = ?1) ORDER BY bundle_id"
         ))?;
@@ -219,7 +238,7 @@ impl Tx<'_> {
     }
 
     /// Sets the push capability and the name; returns whether anything changed.
-    pub fn update_app(&self, bundle_id: &str, push: bool, name: &str) -> Result<bool> {
+    pub(crate) fn update_app(&self, bundle_id: &str, push: bool, name: &str) -> Result<bool> {
         let n = self.conn().execute(
             "UPDATE apps SET push = ?2, name = ?3 WHERE bundle_id = ?1 AND (push != ?2 OR name != ?3)",
             params![bundle_id, push, name],
@@ -228,7 +247,7 @@ impl Tx<'_> {
     }
 
     /// Sets the enabled flag; returns whether it changed.
-    pub fn set_app_enabled(&self, bundle_id: &str, enabled: bool) -> Result<bool> {
+    pub(crate) fn set_app_enabled(&self, bundle_id: &str, enabled: bool) -> Result<bool> {
         let n = self.conn().execute(
             "UPDATE apps SET enabled = ?2 WHERE bundle_id = ?1 AND enabled != ?2",
             params![bundle_id, enabled],
@@ -236,6 +255,7 @@ impl Tx<'_> {
         Ok(n > 0)
     }
 
+    /// Records an issued certificate; a serial already in the store conflicts.
     pub fn insert_certificate(&self, r: &CertRecord) -> Result<()> {
         let mut st = self.conn().prepare_cached(&format!(
             "INSERT INTO certificates({CERT_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"
@@ -266,7 +286,7 @@ impl Tx<'_> {
     }
 
     /// Certificates matching the filter, soonest expiry first.
-    pub fn list_certificates(&self, f: &CertFilter<'_>) -> Result<Vec<CertRecord>> {
+    pub(crate) fn list_certificates(&self, f: &CertFilter<'_>) -> Result<Vec<CertRecord>> {
         let mut st = self.conn().prepare(&format!(
             "SELECT {CERT_COLS} FROM certificates
              WHERE (?1 IS NULL OR bundle_id = ?1)
@@ -285,7 +305,7 @@ impl Tx<'_> {
 
     /// Looks up by full serial (hex, case-insensitive, colons allowed, leading
     /// zeros ignored) or a unique prefix of at least 8 hex digits.
-    pub fn find_certificate(&self, serial: &str) -> Result<Option<CertRecord>> {
+    pub(crate) fn find_certificate(&self, serial: &str) -> Result<Option<CertRecord>> {
         let norm: String = serial
             .chars()
             .filter(|ch| *ch != ':')
@@ -318,13 +338,13 @@ impl Tx<'_> {
 /// A registered device of a team.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceRecord {
-    pub team_id: String,
+    pub(crate) team_id: String,
     /// Normalised UDID (see `portal::devices::normalize_udid`).
-    pub udid: String,
-    pub name: String,
-    pub enabled: bool,
+    pub(crate) udid: String,
+    pub(crate) name: String,
+    pub(crate) enabled: bool,
     /// Unix seconds.
-    pub created_at: i64,
+    pub(crate) created_at: i64,
 }
 
 /// A provisioning profile pushca signed, with what it lists.
@@ -332,8 +352,11 @@ pub struct DeviceRecord {
 pub struct ProfileRecord {
     /// Uppercase UUID, as Apple writes it.
     pub uuid: String,
+    /// The profile name.
     pub name: String,
+    /// The App ID it provisions.
     pub bundle_id: String,
+    /// The App ID's team.
     pub team_id: String,
     /// `development` or `production` (the `aps-environment`).
     pub environment: String,
@@ -345,13 +368,17 @@ pub struct ProfileRecord {
     pub certs_mode: String,
     /// Lifetime asked for with `--days` (None: the template's).
     pub lifetime_days: Option<i64>,
+    /// When it was signed, unix seconds.
     pub created_at: i64,
+    /// When it expires, unix seconds.
     pub expires_at: i64,
     /// SHA-256 of the DER, lowercase hex.
     pub sha256: String,
     /// The signed profile (CMS SignedData, DER).
     pub der: Vec<u8>,
+    /// The UUID of the profile that replaced it, if one did.
     pub superseded_by: Option<String>,
+    /// When it was replaced, unix seconds.
     pub superseded_at: Option<i64>,
     /// When `profile withdraw` took it out (no replacement): never current
     /// again.
@@ -364,13 +391,13 @@ pub struct ProfileRecord {
 
 /// Which profiles [`Tx::list_profiles`] returns.
 #[derive(Debug, Default, Clone)]
-pub struct ProfileFilter<'a> {
-    pub bundle_id: Option<&'a str>,
-    pub environment: Option<&'a str>,
+pub(crate) struct ProfileFilter<'a> {
+    pub(crate) bundle_id: Option<&'a str>,
+    pub(crate) environment: Option<&'a str>,
     /// Superseded and withdrawn profiles too (by default only current ones).
-    pub include_superseded: bool,
+    pub(crate) include_superseded: bool,
     /// Only profiles whose `expires_at` is before this instant (unix seconds).
-    pub expiring_before: Option<i64>,
+    pub(crate) expiring_before: Option<i64>,
 }
 
 fn device_row(r: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
@@ -413,7 +440,7 @@ const PROFILE_COLS: &str =
                             superseded_at, withdrawn_at";
 
 impl Tx<'_> {
-    pub fn insert_device(&self, d: &DeviceRecord) -> Result<()> {
+    pub(crate) fn insert_device(&self, d: &DeviceRecord) -> Result<()> {
         self.conn()
             .execute(
                 &format!("INSERT INTO devices({DEVICE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
@@ -432,7 +459,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    pub fn device(&self, team_id: &str, udid: &str) -> Result<Option<DeviceRecord>> {
+    pub(crate) fn device(&self, team_id: &str, udid: &str) -> Result<Option<DeviceRecord>> {
         Ok(self
             .conn()
             .query_row(
@@ -444,7 +471,7 @@ impl Tx<'_> {
     }
 
     /// Every team's registration of one UDID.
-    pub fn devices_with_udid(&self, udid: &str) -> Result<Vec<DeviceRecord>> {
+    pub(crate) fn devices_with_udid(&self, udid: &str) -> Result<Vec<DeviceRecord>> {
         let mut st = self.conn().prepare(&format!(
             "SELECT {DEVICE_COLS} FROM devices WHERE udid = ?1 ORDER BY team_id"
         ))?;
@@ -456,7 +483,7 @@ impl Tx<'_> {
 
     /// Devices, of one team or all, optionally only the enabled ones, by team
     /// then UDID.
-    pub fn list_devices(
+    pub(crate) fn list_devices(
         &self,
         team_id: Option<&str>,
         enabled_only: bool,
@@ -482,14 +509,14 @@ impl Tx<'_> {
     }
 
     /// A certificate by its exact stored serial (lowercase hex), by primary key.
-    pub fn certificate(&self, serial: &str) -> Result<Option<CertRecord>> {
+    pub(crate) fn certificate(&self, serial: &str) -> Result<Option<CertRecord>> {
         let mut st = self.conn().prepare_cached(&format!(
             "SELECT {CERT_COLS} FROM certificates WHERE serial = ?1"
         ))?;
         Ok(st.query_row([serial], cert_row).optional()?)
     }
 
-    pub fn certificate_by_sha256(&self, sha256: &str) -> Result<Option<CertRecord>> {
+    pub(crate) fn certificate_by_sha256(&self, sha256: &str) -> Result<Option<CertRecord>> {
         Ok(self
             .conn()
             .query_row(
@@ -565,7 +592,7 @@ impl Tx<'_> {
     }
 
     /// A profile by UUID (case-insensitive), with its devices and certificates.
-    pub fn profile(&self, uuid: &str) -> Result<Option<ProfileRecord>> {
+    pub(crate) fn profile(&self, uuid: &str) -> Result<Option<ProfileRecord>> {
         let p = self
             .conn()
             .query_row(
@@ -579,7 +606,7 @@ impl Tx<'_> {
 
     /// Profiles matching the filter, soonest expiry first, with their devices
     /// and certificates.
-    pub fn list_profiles(&self, f: &ProfileFilter<'_>) -> Result<Vec<ProfileRecord>> {
+    pub(crate) fn list_profiles(&self, f: &ProfileFilter<'_>) -> Result<Vec<ProfileRecord>> {
         let mut st = self.conn().prepare(&format!(
             "SELECT {PROFILE_COLS} FROM profiles
              WHERE (?1 IS NULL OR bundle_id = ?1)
@@ -603,7 +630,7 @@ impl Tx<'_> {
     }
 
     /// Marks `old` superseded by `new`; returns whether it was current.
-    pub fn supersede_profile(&self, old: &str, new: &str, at: i64) -> Result<bool> {
+    pub(crate) fn supersede_profile(&self, old: &str, new: &str, at: i64) -> Result<bool> {
         let n = self.conn().execute(
             "UPDATE profiles SET superseded_by = ?2, superseded_at = ?3
              WHERE uuid = ?1 AND superseded_by IS NULL AND withdrawn_at IS NULL",
@@ -614,7 +641,7 @@ impl Tx<'_> {
 
     /// Marks a current profile withdrawn (no replacement); returns whether it
     /// was current.
-    pub fn withdraw_profile(&self, uuid: &str, at: i64) -> Result<bool> {
+    pub(crate) fn withdraw_profile(&self, uuid: &str, at: i64) -> Result<bool> {
         let n = self.conn().execute(
             "UPDATE profiles SET withdrawn_at = ?2
              WHERE uuid = ?1 AND superseded_by IS NULL AND withdrawn_at IS NULL",
@@ -628,19 +655,19 @@ impl Tx<'_> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CrlRecord {
     /// Which CA signed it: `issuing` or `root`.
-    pub issuer: String,
-    pub number: i64,
-    pub this_update: i64,
-    pub next_update: i64,
+    pub(crate) issuer: String,
+    pub(crate) number: i64,
+    pub(crate) this_update: i64,
+    pub(crate) next_update: i64,
     /// How many certificates it lists.
-    pub revoked: i64,
-    pub der: Vec<u8>,
+    pub(crate) revoked: i64,
+    pub(crate) der: Vec<u8>,
 }
 
 impl Tx<'_> {
     /// Marks a certificate revoked; returns false when it already was (the
     /// first revocation's time and reason stay).
-    pub fn revoke_certificate(&self, serial: &str, at: i64, reason: &str) -> Result<bool> {
+    pub(crate) fn revoke_certificate(&self, serial: &str, at: i64, reason: &str) -> Result<bool> {
         let n = self.conn().execute(
             "UPDATE certificates SET revoked_at = ?2, revocation_reason = ?3
              WHERE serial = ?1 AND revoked_at IS NULL",
@@ -650,7 +677,7 @@ impl Tx<'_> {
     }
 
     /// Revoked certificates that have not expired at `now`, by serial.
-    pub fn revoked_unexpired(&self, now: i64) -> Result<Vec<CertRecord>> {
+    pub(crate) fn revoked_unexpired(&self, now: i64) -> Result<Vec<CertRecord>> {
         let mut st = self.conn().prepare(&format!(
             "SELECT {CERT_COLS} FROM certificates
              WHERE revoked_at IS NOT NULL AND not_after > ?1 ORDER BY serial"
@@ -662,7 +689,7 @@ impl Tx<'_> {
     }
 
     /// The newest CRL of `issuer` (`issuing` or `root`).
-    pub fn latest_crl(&self, issuer: &str) -> Result<Option<CrlRecord>> {
+    pub(crate) fn latest_crl(&self, issuer: &str) -> Result<Option<CrlRecord>> {
         Ok(self
             .conn()
             .query_row(
@@ -683,7 +710,7 @@ impl Tx<'_> {
             .optional()?)
     }
 
-    pub fn insert_crl(&self, c: &CrlRecord) -> Result<()> {
+    pub(crate) fn insert_crl(&self, c: &CrlRecord) -> Result<()> {
         self.conn().execute(
             "INSERT INTO crls(issuer, number, this_update, next_update, revoked, der)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
