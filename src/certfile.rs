@@ -1,8 +1,6 @@
 //! Certificates from files (PEM with any number of blocks, or one DER) and
 //! key ↔ certificate matching.
 
-#![warn(missing_docs)]
-
 #[cfg(feature = "ca")]
 use crate::keys::PrivateKey;
 

@@ -2,8 +2,6 @@
 //! chain of a profile signer (and, for the gateway, of a provider's client
 //! certificate) to trust anchors, at a given time, with an EKU policy.
 
-#![warn(missing_docs)]
-
 use rustls_pki_types::{
     AlgorithmIdentifier, CertificateDer, InvalidSignature, SignatureVerificationAlgorithm, UnixTime,
 };

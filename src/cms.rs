@@ -9,8 +9,6 @@
 //! certificate's chain — the caller does that (rustls-webpki) with its own
 //! trust anchors.
 
-#![warn(missing_docs)]
-
 use cms::content_info::{CmsVersion, ContentInfo};
 use cms::signed_data::{EncapsulatedContentInfo, SignerIdentifier, SignerInfos};
 use der::asn1::{ObjectIdentifier, OctetString, UtcTime};

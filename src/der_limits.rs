@@ -33,8 +33,6 @@
 //! deep: their types nest a dozen levels at most; the BER normaliser refuses
 //! such nesting).
 
-#![warn(missing_docs)]
-
 /// Most elements in one SET (or `[n]` element): the CMS certificate set
 /// pushca reads holds at most 64 certificates; every other SET in the files
 /// pushca reads holds a handful.

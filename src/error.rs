@@ -7,8 +7,6 @@
 //! decides from the kind what to tell its user (an exit code, a JSON `kind`,
 //! a hint); the library's messages say what is wrong, never which flag to pass.
 
-#![warn(missing_docs)]
-
 use std::fmt;
 
 /// The source of an error that may come from several lower crates (a

@@ -16,8 +16,6 @@
 //! group or others or owned by another user (key and store files also must not
 //! be readable by them), and says which `chmod`/`chown` fixes it.
 
-#![warn(missing_docs)]
-
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 

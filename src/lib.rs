@@ -35,6 +35,7 @@
 
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]
+#![warn(missing_docs)]
 
 #[cfg(feature = "ca")]
 pub mod ca;

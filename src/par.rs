@@ -2,8 +2,6 @@
 //! `cert issue` batch, the profile checks of `gateway trust-store` and of
 //! `TrustStore::load`.
 
-#![warn(missing_docs)]
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Threads for CPU-bound work: one per core this process may run on

@@ -5,8 +5,6 @@
 //! (openssl's `Bag Attributes` lines, comments), or DER: `der_or_block` is
 //! the "PEM, else DER" rule every input file follows.
 
-#![warn(missing_docs)]
-
 use zeroize::Zeroizing;
 
 /// Why PEM text could not be read.

@@ -10,8 +10,6 @@
 //! reported as expired, not refused; a broken signature or an untrusted
 //! signer is an error.
 
-#![warn(missing_docs)]
-
 use time::OffsetDateTime;
 
 use crate::chain::{self, ChainError, Usage};

@@ -2,8 +2,6 @@
 //! printed. Where a secret comes *from* (`pass:`, `env:`, `fd:`...) is the
 //! binary's business, not the library's.
 
-#![warn(missing_docs)]
-
 use zeroize::Zeroizing;
 
 /// A passphrase or password. Zeroized on drop; never printed by `Debug`.

@@ -1,7 +1,5 @@
 //! Times as every output shows them: RFC 3339, UTC, to the second.
 
-#![warn(missing_docs)]
-
 /// RFC 3339 (UTC) for a unix timestamp.
 pub fn rfc3339(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)

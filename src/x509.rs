@@ -57,6 +57,7 @@ pub struct CertSummary {
     pub subject: String,
     /// The subject's first common name, if any.
     pub common_name: Option<String>,
+    /// Issuer, in the same form as `subject`.
     pub issuer: String,
     /// Lowercase hex ([`serial_hex`]).
     pub serial: String,
@@ -66,7 +67,9 @@ pub struct CertSummary {
     pub not_after: i64,
     /// SHA-256 of the DER, lowercase hex.
     pub sha256: String,
+    /// The key type in the `--key-type` vocabulary (`rsa-2048`, `ec-p256`, ...).
     pub public_key: String,
+    /// Basic constraints say CA.
     pub is_ca: bool,
     /// The UID attribute (the bundle ID of a push certificate).
     pub bundle_id: Option<String>,
@@ -74,6 +77,7 @@ pub struct CertSummary {
     pub environments: Vec<Environment>,
     /// Topics from the topics extension, or derived from the UID without it.
     pub topics: Vec<String>,
+    /// Extended key usages by name (`clientAuth`, ...) or dotted OID.
     pub extended_key_usage: Vec<String>,
 }
 

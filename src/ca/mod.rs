@@ -7,8 +7,6 @@
 //!                                                 └─ CRLs
 //! ```
 
-#![warn(missing_docs)]
-
 pub mod authority;
 pub mod crl;
 pub mod csr;

@@ -43,11 +43,12 @@ pub fn serialize_path<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::
     s.serialize_str(&p.to_string_lossy())
 }
 
+/// Why a file could not be read or written, or an output was refused.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum FsError {
     /// An input cannot be read: the I/O error says why (its message in
-    /// [`describe`]'s words).
+    /// pushca's words for it).
     #[error("{}: {}", path.display(), describe(source))]
     Read {
         /// The input.
@@ -57,10 +58,22 @@ pub enum FsError {
         #[source]
         source: io::Error,
     },
+    /// An input is a directory, FIFO, device or socket.
     #[error("{}: not a regular file ({kind}); pushca reads only regular files", path.display())]
-    NotRegular { path: PathBuf, kind: &'static str },
+    NotRegular {
+        /// The input.
+        path: PathBuf,
+        /// What it is instead (`directory`, `FIFO`, ...).
+        kind: &'static str,
+    },
+    /// An input is over the size limit (nothing past the limit is read).
     #[error("{}: file is larger than pushca's limit of {limit} bytes", path.display())]
-    TooLarge { path: PathBuf, limit: u64 },
+    TooLarge {
+        /// The input.
+        path: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// An output cannot be written: the I/O error says why.
     #[error("cannot write {}: {}", path.display(), describe(source))]
     Write {
@@ -71,21 +84,35 @@ pub enum FsError {
         #[source]
         source: io::Error,
     },
+    /// An output exists and replacing was not asked for.
     #[error("{} already exists", .0.display())]
     Exists(PathBuf),
+    /// An output would land inside the pushca home.
     #[error("{} is inside the pushca home {}; write outputs elsewhere", path.display(), home.display())]
-    InsideHome { path: PathBuf, home: PathBuf },
+    InsideHome {
+        /// The output.
+        path: PathBuf,
+        /// The home.
+        home: PathBuf,
+    },
+    /// One command names the same output twice.
     #[error("{} is given twice as an output", .0.display())]
     SameOutputTwice(PathBuf),
+    /// A private key would be written to a terminal.
     #[error("{} is a terminal: a private key is never written to a terminal (redirect it to a file or a pipe)", output_name(.0))]
     SecretToTerminal(PathBuf),
     #[error(
         "{}: not followed: the symbolic link belongs to uid {owner}, neither you nor the owner of the sticky world-writable directory {}",
         link.display(), dir.display()
     )]
+    /// A symlink in a sticky world-writable directory (`/tmp`) owned by
+    /// someone else: not followed (the kernel's `protected_symlinks` rule).
     ForeignLink {
+        /// The symlink.
         link: PathBuf,
+        /// Its owner's uid.
         owner: u32,
+        /// The sticky directory it is in.
         dir: PathBuf,
     },
 }

@@ -139,7 +139,9 @@ pub enum Source {
     File(PathBuf),
     /// Bytes already read; `name` says where from (`<stdin>`).
     Bytes {
+        /// Where the bytes came from, for messages (`<stdin>`).
         name: PathBuf,
+        /// The bytes (shared, zeroized when the last clone is dropped).
         data: std::sync::Arc<Zeroizing<Vec<u8>>>,
     },
 }

@@ -3,8 +3,6 @@
 //! world-writable directory), special files written to in place, a private
 //! key never to a terminal.
 
-#![warn(missing_docs)]
-
 use std::fs::{self, OpenOptions};
 use std::io::{self, IsTerminal};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};

@@ -1,8 +1,6 @@
 //! Atomic writes: a temporary file in the destination's directory, fsynced,
 //! renamed over the destination; batches of files staged before any rename.
 
-#![warn(missing_docs)]
-
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;

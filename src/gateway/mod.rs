@@ -33,8 +33,6 @@
 //! # Ok(()) }
 //! ```
 
-#![warn(missing_docs)]
-
 #[cfg(feature = "ca")]
 pub(crate) mod build;
 mod dir;

@@ -5,8 +5,6 @@
 //! Keys pushca generates are ECDSA P-256/P-384 (ring) or RSA 2048/3072/4096
 //! (`rsa` crate, key generation only: see README on RUSTSEC-2023-0071).
 
-#![warn(missing_docs)]
-
 use std::borrow::Cow;
 use std::fmt;
 

@@ -3,8 +3,6 @@
 //! rules, what goes into an output) and calls the domain modules. The CLI, the
 //! wizard and any later server call these functions and nothing below them.
 
-#![warn(missing_docs)]
-
 use std::path::PathBuf;
 
 use crate::ca::{CaError, CsrError};

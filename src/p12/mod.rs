@@ -10,8 +10,6 @@
 //! Writes three profiles ([`Profile`]) and certificate-only trust stores that Java
 //! `KeyStore` loads ([`write_truststore`]).
 
-#![warn(missing_docs)]
-
 use crate::keys::{KeyError, PrivateKey};
 
 mod ber;

@@ -7,8 +7,6 @@
 //! Used by PKCS#12 files (bags and MAC), encrypted PKCS#8 keys (CA keys
 //! included) and legacy encrypted PEM keys.
 
-#![warn(missing_docs)]
-
 use cbc::cipher::block_padding::Pkcs7;
 use cbc::cipher::{BlockCipher, BlockDecryptMut, BlockEncryptMut, InnerIvInit, KeyInit, KeyIvInit};
 use der::asn1::{ObjectIdentifier, OctetString};

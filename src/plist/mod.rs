@@ -51,8 +51,6 @@
 //! their order only when `serde_json` is built with its `preserve_order`
 //! feature (otherwise they come out sorted).
 
-#![warn(missing_docs)]
-
 mod json;
 mod read;
 mod value;

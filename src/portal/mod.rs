@@ -6,8 +6,6 @@
 //!   characters, or a wildcard ending in `.*` (or `*` alone). Wildcard App IDs can
 //!   never have the push capability.
 
-#![warn(missing_docs)]
-
 use rand::Rng;
 
 pub mod devices;

@@ -5,8 +5,6 @@
 //! the write lock at the start, other writers wait (busy timeout) instead of
 //! failing mid-way, and a failed command leaves the store as it was.
 
-#![warn(missing_docs)]
-
 mod migrations;
 mod records;
 

@@ -6,8 +6,6 @@
 //! Issuance encodes with these functions; `cert show` and the gateway's
 //! enforcement decode with them.
 
-#![warn(missing_docs)]
-
 use der::asn1::Utf8StringRef;
 use der::{Any, Decode, Encode, Tag, Tagged};
 
