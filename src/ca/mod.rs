@@ -14,6 +14,7 @@ pub mod issue;
 pub mod issuer;
 pub mod serial;
 pub mod templates;
+pub mod tls;
 
 use std::fmt;
 

@@ -17,10 +17,12 @@ pub struct CaStatus {
     pub subject: String,
 }
 
-/// A valid push certificate.
+/// A valid certificate the store issued.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CertStatus {
     pub serial: String,
+    /// `push`, `server` or `device` (these two without App ID and environment).
+    pub kind: String,
     pub bundle_id: String,
     pub environment: String,
     #[serde(serialize_with = "serialize_rfc3339")]
@@ -127,6 +129,7 @@ pub fn status(home: &Home, within_days: Option<u32>) -> Result<Status> {
             .iter()
             .map(|c| CertStatus {
                 serial: c.serial.clone(),
+                kind: c.kind.clone(),
                 bundle_id: c.bundle_id.clone(),
                 environment: c.environment.clone(),
                 not_after: c.not_after,

@@ -81,6 +81,11 @@ impl From<&DeviceRecord> for Device {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Cert {
     pub serial: String,
+    /// `push`, `server` or `device`.
+    pub kind: String,
+    /// The subject, as the store recorded it.
+    pub subject: String,
+    /// Empty for a server certificate or a device identity.
     pub bundle_id: String,
     pub team_id: String,
     pub environment: String,
@@ -100,6 +105,8 @@ impl Cert {
     pub fn new(r: &CertRecord, now: i64) -> Self {
         Cert {
             serial: r.serial.clone(),
+            kind: r.kind.clone(),
+            subject: r.subject.clone(),
             bundle_id: r.bundle_id.clone(),
             team_id: r.team_id.clone(),
             environment: r.environment.clone(),

@@ -29,6 +29,9 @@ pub struct AppRecord {
 pub struct CertRecord {
     /// Serial number, lowercase hex without separators.
     pub serial: String,
+    /// [`CertRecord::PUSH`], [`CertRecord::SERVER`] or [`CertRecord::DEVICE`].
+    pub kind: String,
+    /// The App ID of a push certificate; empty for the other kinds.
     pub bundle_id: String,
     pub team_id: String,
     pub environment: String,
@@ -42,6 +45,16 @@ pub struct CertRecord {
     pub issued_at: i64,
     pub revoked_at: Option<i64>,
     pub revocation_reason: Option<String>,
+}
+
+impl CertRecord {
+    /// A push certificate (of an App ID and environment).
+    pub const PUSH: &'static str = "push";
+    /// A TLS server certificate (`server-cert`): no App ID, no environment.
+    pub const SERVER: &'static str = "server";
+    /// A device's TLS client identity (`device identity`): no App ID, no
+    /// environment; `team_id` is the device's team.
+    pub const DEVICE: &'static str = "device";
 }
 
 /// Which certificates [`Tx::list_certificates`] returns.
@@ -100,11 +113,15 @@ fn cert_row(r: &Row<'_>) -> rusqlite::Result<CertRecord> {
         issued_at: r.get(10)?,
         revoked_at: r.get(11)?,
         revocation_reason: r.get(12)?,
+        kind: r.get(13)?,
     })
 }
 
-const CERT_COLS: &str = "serial, bundle_id, team_id, environment, subject, not_before, not_after, \
-                         sha256, key_type, der, issued_at, revoked_at, revocation_reason";
+/// What [`cert_row`] reads: a certificate without an App ID reads as an
+/// empty `bundle_id`.
+const CERT_COLS: &str = "serial, COALESCE(bundle_id, ''), team_id, environment, subject, \
+                         not_before, not_after, sha256, key_type, der, issued_at, revoked_at, \
+                         revocation_reason, kind";
 
 impl Tx<'_> {
     pub fn setting(&self, key: &str) -> Result<Option<String>> {
@@ -237,9 +254,13 @@ impl Tx<'_> {
     }
 
     pub fn insert_certificate(&self, r: &CertRecord) -> Result<()> {
-        let mut st = self.conn().prepare_cached(&format!(
-            "INSERT INTO certificates({CERT_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"
-        ))?;
+        // An empty bundle_id (a certificate of another kind) is stored NULL.
+        let mut st = self.conn().prepare_cached(
+            "INSERT INTO certificates(serial, bundle_id, team_id, environment, subject, \
+             not_before, not_after, sha256, key_type, der, issued_at, revoked_at, \
+             revocation_reason, kind) \
+             VALUES (?1,NULLIF(?2,''),?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+        )?;
         st.execute(params![
             r.serial,
             r.bundle_id,
@@ -253,7 +274,8 @@ impl Tx<'_> {
             r.der,
             r.issued_at,
             r.revoked_at,
-            r.revocation_reason
+            r.revocation_reason,
+            r.kind
         ])
         .map_err(|e| {
             if is_unique_violation(&e) {
