@@ -94,7 +94,7 @@ pub enum Command {
     #[command(subcommand)]
     Pem(convert::PemCmd),
     /// Guided first-time setup in a terminal: CA, App ID, key, certificate, .p12,
-    /// ck.pem, devices, profiles and the gateway trust store
+    /// ck.pem, devices, profiles, the gateway trust store, TLS identities
     Wizard(wizard::WizardArgs),
 }
 
