@@ -430,6 +430,37 @@ fn cert_revoke_puts_them_on_the_next_crl() {
             "{r}"
         );
     }
+    // No profile authorises them: they are not push certificates.
+    env.cmd()
+        .args(["app", "create", "com.example.app", "--push"])
+        .assert()
+        .success();
+    let o = env
+        .cmd()
+        .args([
+            "profile",
+            "create",
+            "--app",
+            "com.example.app",
+            "--env",
+            "production",
+        ])
+        .args([
+            "--all-devices",
+            "--cert",
+            &server,
+            "--out",
+            "p.mobileprovision",
+        ])
+        .args(["--ca-passin", &ca_pass()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("it is a server certificate, not a push certificate"),
+        "{}",
+        stderr(&o)
+    );
     let o = env
         .cmd()
         .args(["crl", "--out", "now.crl", "--ca-passin", &ca_pass()])
