@@ -115,6 +115,7 @@ fn generate(home: &Home, sizes: &Sizes) -> Vec<(Vec<u8>, String, Environment, St
                     };
                     let c = ca.issue_push_certificate(tpl, &subject, &csr, now)?;
                     tx.insert_certificate(&CertRecord {
+                        kind: CertRecord::PUSH.into(),
                         serial: c.serial.clone(),
                         bundle_id: app.bundle_id.clone(),
                         team_id: team.team_id.clone(),

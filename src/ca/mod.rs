@@ -14,6 +14,7 @@ pub(crate) mod issue;
 pub(crate) mod issuer;
 pub(crate) mod serial;
 pub mod templates;
+pub mod tls;
 
 use std::fmt;
 

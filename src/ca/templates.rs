@@ -39,6 +39,11 @@ const BUILTIN: &[(&str, &str)] = &[
         "push-universal",
         include_str!("../../templates/push-universal.toml"),
     ),
+    ("server", include_str!("../../templates/server.toml")),
+    (
+        "device-identity",
+        include_str!("../../templates/device-identity.toml"),
+    ),
 ];
 
 /// Template for a CA certificate or the profile signer.
@@ -149,7 +154,10 @@ impl Placeholders<'_> {
     }
 }
 
-fn source(home_templates: Option<&Path>, name: &str) -> Result<(String, String), CaError> {
+pub(super) fn source(
+    home_templates: Option<&Path>,
+    name: &str,
+) -> Result<(String, String), CaError> {
     if let Some(dir) = home_templates {
         let p = dir.join(format!("{name}.toml"));
         if p.is_file() {
@@ -172,7 +180,7 @@ fn source(home_templates: Option<&Path>, name: &str) -> Result<(String, String),
         })
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(origin: &str, text: &str) -> Result<T, CaError> {
+pub(super) fn parse<T: for<'de> Deserialize<'de>>(origin: &str, text: &str) -> Result<T, CaError> {
     toml::from_str(text).map_err(|e| CaError::Template {
         name: origin.to_string(),
         reason: e.message().to_string(),

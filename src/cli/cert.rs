@@ -288,11 +288,19 @@ fn list(ctx: &Ctx, a: CertListArgs) -> Result<Report, CliError> {
             "SERIAL", "APP", "ENV", "NOT AFTER", "DAYS LEFT"
         ));
         for r in &v.certificates {
+            // A server certificate or a device identity: its common name
+            // and its kind.
+            let (app, env) = if r.bundle_id.is_empty() {
+                let cn = r.subject.strip_prefix("CN=").unwrap_or(&r.subject);
+                (cn.split(',').next().unwrap_or(cn), r.kind.as_str())
+            } else {
+                (r.bundle_id.as_str(), r.environment.as_str())
+            };
             text.push_str(&format!(
                 "{:<34} {:<28} {:<12} {:<22} {}{}\n",
                 r.serial,
-                r.bundle_id,
-                r.environment,
+                super::inert(app),
+                env,
                 rfc3339(r.not_after),
                 r.days_left,
                 if r.revoked {
@@ -369,11 +377,14 @@ fn export(ctx: &Ctx, a: CertExportArgs) -> Result<Report, CliError> {
         a.format.into(),
         &super::rules(Some(&home), a.overwrite),
     )?;
+    let what = if v.bundle_id.is_empty() {
+        String::new()
+    } else {
+        format!(" ({} {})", v.bundle_id, v.environment)
+    };
     let text = format!(
-        "Wrote certificate {} ({} {}) to {}\n",
+        "Wrote certificate {}{what} to {}\n",
         v.serial,
-        v.bundle_id,
-        v.environment,
         v.out.name().display()
     );
     Ok(Report::of(&v, text)?.with_stdout(v.returned.clone()))
@@ -387,6 +398,11 @@ fn revoke(ctx: &Ctx, a: CertRevokeArgs) -> Result<Report, CliError> {
         format!(
             "Revoked the profile signer {} ({}), reason {reason}: profiles and trust stores it signed are refused from the next CRL on\n",
             v.serial, v.subject
+        )
+    } else if v.changed && v.bundle_id.is_empty() {
+        format!(
+            "Revoked {} certificate {} ({}), reason {reason}\n",
+            v.kind, v.serial, v.subject
         )
     } else if v.changed {
         format!(

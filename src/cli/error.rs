@@ -344,6 +344,9 @@ fn ops_hint(e: &OpsError) -> Option<String> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        OpsError::DeviceDisabled { udid, .. } => {
+            format!("enable it with `pushca device enable {udid}`")
+        }
         OpsError::DeviceNotUsable { reason, .. } => {
             if *reason == "it is disabled" {
                 "enable it with `pushca device enable UDID`".into()

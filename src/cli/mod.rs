@@ -18,6 +18,7 @@ pub mod init;
 pub mod portal;
 pub mod profile;
 pub mod secrets;
+pub mod server_cert;
 pub mod status;
 pub mod wizard;
 
@@ -66,6 +67,9 @@ pub enum Command {
     /// Issue, list and show push certificates
     #[command(subcommand)]
     Cert(cert::CertCmd),
+    /// A TLS server certificate from the issuing CA (a gateway, a service): key,
+    /// certificate, chain and .p12
+    ServerCert(server_cert::ServerCertArgs),
     /// Create, show, list and regenerate provisioning profiles (.mobileprovision)
     #[command(subcommand)]
     Profile(profile::ProfileCmd),
@@ -90,7 +94,7 @@ pub enum Command {
     #[command(subcommand)]
     Pem(convert::PemCmd),
     /// Guided first-time setup in a terminal: CA, App ID, key, certificate, .p12,
-    /// ck.pem, devices, profiles and the gateway trust store
+    /// ck.pem, devices, profiles, the gateway trust store, TLS identities
     Wizard(wizard::WizardArgs),
 }
 
@@ -315,6 +319,7 @@ pub fn run(cli: Cli) -> Result<Report, CliError> {
         Command::Profile(c) => profile::profile(&ctx, c),
         Command::Csr(c) => csr::csr(&ctx, c),
         Command::Cert(c) => cert::cert(&ctx, c),
+        Command::ServerCert(a) => server_cert::server_cert(&ctx, a),
         Command::Crl(a) => crl::crl(&ctx, a),
         Command::Status(a) => status::status(&ctx, a),
         Command::Completions(a) => completions(a),

@@ -215,6 +215,9 @@ pub enum DeviceCmd {
     Disable(DeviceRef),
     /// Enable a disabled device again
     Enable(DeviceRef),
+    /// The device's TLS client identity (CN=UDID, OU=Team ID, EKU clientAuth) for
+    /// the gateway's device listener: key, certificate, chain and .p12
+    Identity(super::server_cert::DeviceIdentityArgs),
 }
 
 #[derive(Args, Debug)]
@@ -291,6 +294,7 @@ pub fn device(ctx: &Ctx, c: DeviceCmd) -> Result<Report, CliError> {
         }
         DeviceCmd::Disable(a) => set_device(&home, a, false),
         DeviceCmd::Enable(a) => set_device(&home, a, true),
+        DeviceCmd::Identity(a) => super::server_cert::device_identity(ctx, a),
     }
 }
 

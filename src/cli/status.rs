@@ -32,7 +32,7 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<Report, CliError> {
         ));
     }
     text.push_str(&format!(
-        "Push certificates: {} valid ({} revoked, {} expired)\n",
+        "Certificates: {} valid ({} revoked, {} expired)\n",
         s.certificates.len(),
         s.revoked,
         s.expired
@@ -47,13 +47,13 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<Report, CliError> {
         )
     };
     for c in s.certificates.iter().take(shown) {
-        text.push_str(&line(
-            &c.serial,
-            &c.bundle_id,
-            &c.environment,
-            c.not_after,
-            c.days_left,
-        ));
+        // A server certificate or a device identity: no App ID, its kind.
+        let (app, env) = if c.bundle_id.is_empty() {
+            ("-", c.kind.as_str())
+        } else {
+            (c.bundle_id.as_str(), c.environment.as_str())
+        };
+        text.push_str(&line(&c.serial, app, env, c.not_after, c.days_left));
     }
     text.push_str(&format!("Profiles: {} current\n", s.profiles.len()));
     for p in s.profiles.iter().take(shown) {

@@ -35,7 +35,7 @@ pub struct WizardArgs {
 }
 
 /// Steps, for "Step N/M".
-const STEPS: usize = 8;
+const STEPS: usize = 10;
 
 /// Set by Ctrl-C (SIGINT) while the wizard runs: console reports Ctrl-C at a
 /// prompt by raising SIGINT, and a Ctrl-C between prompts (while a step
@@ -309,6 +309,8 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
     let have_devices = devices_step(w, &s)?;
     s.profiles = profiles_step(w, &s, have_devices)?;
     trust_store_step(w, &s)?;
+    server_cert_step(w, &s)?;
+    device_identity_step(w, &s)?;
     summary(w, &s)
 }
 
@@ -790,6 +792,176 @@ fn trust_store_step(w: &mut Wizard, s: &Setup) -> Result<(), CliError> {
         "pushca {} gateway trust-store --out {}",
         s.home_flag,
         sh(&ts.display().to_string())
+    ));
+    Ok(())
+}
+
+/// Asks for the password of a TLS identity's key and .p12 (hidden, twice).
+fn identity_protection(w: &Wizard, what: &str) -> Result<ops::convert::Protection, CliError> {
+    w.say("  This password protects the private key and the .p12.");
+    Ok(ops::convert::Protection::Password(w.passphrase(
+        &format!("{what} key and .p12 password"),
+        true,
+        |p| pushca::secret::check_output_password(p).map_err(|e| e.to_string()),
+    )?))
+}
+
+/// Whether to write an identity whose files (some) exist: `Some(force)`,
+/// or `None` to keep them.
+fn replace_identity(
+    w: &Wizard,
+    paths: &ops::identity::IdentityPaths,
+) -> Result<Option<bool>, CliError> {
+    let p = paths;
+    if ![&p.key, &p.certificate, &p.chain, &p.fullchain, &p.p12]
+        .iter()
+        .any(|f| f.exists())
+    {
+        return Ok(Some(false));
+    }
+    if w.confirm(
+        &format!("{} exists; replace it?", p.certificate.display()),
+        false,
+    )? {
+        Ok(Some(true))
+    } else {
+        w.say("  keeping it");
+        Ok(None)
+    }
+}
+
+/// Says what an identity wrote.
+fn wrote_identity(w: &mut Wizard, files: &ops::identity::Written) {
+    for p in [
+        &files.key,
+        &files.certificate,
+        &files.chain,
+        &files.fullchain,
+        &files.p12,
+    ] {
+        w.wrote(p);
+    }
+}
+
+/// Step 9: a TLS server certificate for the gateway, if wanted.
+fn server_cert_step(w: &mut Wizard, s: &Setup) -> Result<(), CliError> {
+    w.step(
+        "TLS server certificate (for the gateway)",
+        "Apple's own api.push.apple.com certificate; elsewhere openssl req + x509 -extfile with SANs",
+    )?;
+    if !w.confirm("Issue a TLS server certificate for the gateway?", false)? {
+        return Ok(());
+    }
+    let names = w.input(
+        "DNS name(s) of the gateway, comma-separated",
+        "localhost",
+        |s| {
+            let dns: Vec<&str> = s.split(',').map(str::trim).collect();
+            pushca::ca::tls::ServerNames::new::<&str>(&dns, &[])
+                .map(drop)
+                .map_err(|e| e.to_string())
+        },
+    )?;
+    let dns: Vec<String> = names.split(',').map(|n| n.trim().to_string()).collect();
+    let checked = pushca::ca::tls::ServerNames::new::<&str>(
+        &dns.iter().map(String::as_str).collect::<Vec<_>>(),
+        &[],
+    )
+    .map_err(ops::OpsError::from)?;
+    let paths = ops::identity::IdentityPaths::server(&w.out, checked.common_name());
+    let Some(force) = replace_identity(w, &paths)? else {
+        return Ok(());
+    };
+    let protection = identity_protection(w, "Server")?;
+    let ca_pass = &s.ca_pass;
+    let v = ops::identity::server_cert(
+        &w.home,
+        &ops::identity::ServerCertRequest {
+            dns: &dns,
+            ip: &[],
+            out_dir: &w.out,
+            key_type: KeyType::Rsa2048,
+            protection: &protection,
+            force,
+        },
+        || Ok(ca_pass.clone()),
+    )?;
+    w.say(&format!(
+        "  issued server certificate {} for {} (valid until {})",
+        v.serial,
+        v.dns.join(", "),
+        pushca::timeutil::rfc3339(v.not_after)
+    ));
+    wrote_identity(w, &v.files);
+    let flags: Vec<String> = v.dns.iter().map(|d| format!("--dns {}", sh(d))).collect();
+    w.commands.push(format!(
+        "pushca {} server-cert {} --out-dir {} --passout env:KEY_PASS",
+        s.home_flag,
+        flags.join(" "),
+        sh(&w.out.display().to_string())
+    ));
+    Ok(())
+}
+
+/// Step 10: a registered device's TLS identity (the gateway's device
+/// listener), if wanted and the team has an enabled device.
+fn device_identity_step(w: &mut Wizard, s: &Setup) -> Result<(), CliError> {
+    w.step(
+        "device identity (for the gateway's device listener)",
+        "the identity Apple gives each device; elsewhere openssl req + x509 with CN=<UDID>, clientAuth",
+    )?;
+    let enabled: Vec<ops::view::Device> =
+        ops::portal::list_devices(&w.home, Some(&s.team.team_id))?
+            .devices
+            .into_iter()
+            .filter(|d| d.enabled)
+            .collect();
+    if enabled.is_empty() {
+        w.say(
+            "  no enabled device in the team: none to issue (later: `pushca device identity UDID \
+             --out-dir DIR`)",
+        );
+        return Ok(());
+    }
+    if !w.confirm("Issue a device identity?", false)? {
+        return Ok(());
+    }
+    let items: Vec<String> = enabled
+        .iter()
+        .map(|d| format!("{} ({})", d.udid, d.name))
+        .collect();
+    let device = &enabled[w.select("Device", &items, 0)?];
+    let paths = ops::identity::IdentityPaths::device(&w.out, &device.udid);
+    let Some(force) = replace_identity(w, &paths)? else {
+        return Ok(());
+    };
+    let protection = identity_protection(w, "Device")?;
+    let ca_pass = &s.ca_pass;
+    let v = ops::identity::device_identity(
+        &w.home,
+        &ops::identity::DeviceIdentityRequest {
+            udid: &device.udid,
+            team_id: Some(&device.team_id),
+            out_dir: &w.out,
+            key_type: KeyType::Rsa2048,
+            protection: &protection,
+            force,
+        },
+        || Ok(ca_pass.clone()),
+    )?;
+    w.say(&format!(
+        "  issued the identity of device {} serial {} (valid until {})",
+        v.udid,
+        v.serial,
+        pushca::timeutil::rfc3339(v.not_after)
+    ));
+    wrote_identity(w, &v.files);
+    w.commands.push(format!(
+        "pushca {} device identity {} --team {} --out-dir {} --passout env:KEY_PASS",
+        s.home_flag,
+        v.udid,
+        v.team_id,
+        sh(&w.out.display().to_string())
     ));
     Ok(())
 }

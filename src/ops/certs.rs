@@ -696,6 +696,7 @@ impl PreparedIssue<'_> {
             }
             for (cert, csr) in issued.iter().zip(&self.csrs) {
                 tx.insert_certificate(&CertRecord {
+                    kind: CertRecord::PUSH.into(),
                     serial: cert.serial.clone(),
                     bundle_id: app.bundle_id.clone(),
                     team_id: team.team_id.clone(),

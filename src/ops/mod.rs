@@ -20,6 +20,7 @@ use crate::x509ext::Environment;
 pub mod certs;
 pub mod convert;
 pub mod gateway;
+pub mod identity;
 pub mod init;
 pub mod portal;
 pub mod profiles;
@@ -345,6 +346,17 @@ pub enum OpsError {
         #[source]
         source: FsError,
     },
+    /// A DNS name or IP address that cannot go into a certificate.
+    #[error(transparent)]
+    Name(#[from] crate::ca::tls::NameError),
+    /// A disabled device gets no identity certificate.
+    #[error("device {udid} of team {team_id} is disabled; a disabled device gets no identity certificate")]
+    DeviceDisabled {
+        /// The device.
+        udid: String,
+        /// Its team.
+        team_id: String,
+    },
 }
 
 /// `PATH: reason`, but a wrong passphrase is said the way users expect.
@@ -388,6 +400,7 @@ impl OpsError {
             OpsError::TrustStore(e) => e.kind(),
             OpsError::ProfileBuild(e) | OpsError::Profile { source: e, .. } => e.kind(),
             OpsError::CannotRegenerate { source, .. } => source.kind(),
+            OpsError::Name(e) => e.kind(),
             OpsError::KeyMismatch { .. }
             | OpsError::NoKeyInP12(_)
             | OpsError::NoLeafInP12(_)
@@ -415,7 +428,8 @@ impl OpsError {
             | OpsError::DeviceNotUsable { .. }
             | OpsError::NoDevices { .. }
             | OpsError::NoCertificates { .. }
-            | OpsError::CertNotUsable { .. } => ErrorKind::Policy,
+            | OpsError::CertNotUsable { .. }
+            | OpsError::DeviceDisabled { .. } => ErrorKind::Policy,
             OpsError::UnknownSerial(_) | OpsError::UnknownProfile(_) | OpsError::NoProfiles => {
                 ErrorKind::NotFound
             }

@@ -245,7 +245,12 @@ fn covers(cert_env: &str, env: Environment) -> bool {
 
 /// Why a certificate cannot be authorised by a profile, if it cannot.
 fn unusable(c: &CertRecord, app: &AppRecord, env: Environment, now: i64) -> Option<String> {
-    if !c.bundle_id.eq_ignore_ascii_case(&app.bundle_id) {
+    if c.kind != CertRecord::PUSH {
+        Some(format!(
+            "it is a {} certificate, not a push certificate",
+            c.kind
+        ))
+    } else if !c.bundle_id.eq_ignore_ascii_case(&app.bundle_id) {
         Some(format!("it is for App ID {}", c.bundle_id))
     } else if !covers(&c.environment, env) {
         Some(format!(

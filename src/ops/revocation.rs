@@ -17,9 +17,12 @@ use crate::timeutil::serialize_rfc3339;
 pub struct Revoked {
     /// Serial number, lowercase hex.
     pub serial: String,
-    /// Empty for the profile signer.
+    /// `push`, `server`, `device` or `profile-signing`.
+    pub kind: String,
+    /// Empty for the profile signer, a server certificate or a device identity.
     pub bundle_id: String,
-    /// `development`, `production`, `universal`, or `profile-signing`.
+    /// `development`, `production`, `universal`, `profile-signing`, or
+    /// empty (a server certificate or a device identity).
     pub environment: String,
     /// Always true.
     pub revoked: bool,
@@ -46,6 +49,7 @@ pub fn revoke(home: &Home, serial: &str, reason: Option<&str>) -> Result<Revoked
             .clone()
             .unwrap_or_else(|| "unspecified".into()),
         serial: c.serial,
+        kind: c.kind,
         bundle_id: c.bundle_id,
         environment: c.environment,
         revoked: true,
@@ -97,6 +101,7 @@ fn profile_signer(home: &Home) -> Result<CertRecord> {
     let der = read_ca_cert(&CaFiles::new(home.ca_dir()), PROFILE_SIGNER)?;
     let s = crate::x509::CertSummary::from_der(&der).map_err(crate::ca::CaError::from)?;
     Ok(CertRecord {
+        kind: "profile-signing".into(),
         serial: s.serial,
         bundle_id: String::new(),
         team_id: String::new(),

@@ -21,12 +21,14 @@ pub struct CaStatus {
     pub subject: String,
 }
 
-/// A valid push certificate.
+/// A valid certificate the store issued.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CertStatus {
     /// Serial number, lowercase hex.
     pub serial: String,
-    /// The App ID.
+    /// `push`, `server` or `device` (these two without App ID and environment).
+    pub kind: String,
+    /// The App ID (empty for a server certificate or a device identity).
     pub bundle_id: String,
     /// `development`, `production` or `universal`.
     pub environment: String,
@@ -150,6 +152,7 @@ pub fn status(home: &Home, within_days: Option<u32>) -> Result<Status> {
             .iter()
             .map(|c| CertStatus {
                 serial: c.serial.clone(),
+                kind: c.kind.clone(),
                 bundle_id: c.bundle_id.clone(),
                 environment: c.environment.clone(),
                 not_after: c.not_after,

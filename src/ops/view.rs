@@ -97,7 +97,11 @@ impl From<&DeviceRecord> for Device {
 pub struct Cert {
     /// Serial number, lowercase hex.
     pub serial: String,
-    /// The App ID it is for.
+    /// `push`, `server` or `device`.
+    pub kind: String,
+    /// The subject, as the store recorded it.
+    pub subject: String,
+    /// The App ID it is for (empty for a server certificate or a device identity).
     pub bundle_id: String,
     /// The App ID's team.
     pub team_id: String,
@@ -126,6 +130,8 @@ impl Cert {
     pub(crate) fn new(r: &CertRecord, now: i64) -> Self {
         Cert {
             serial: r.serial.clone(),
+            kind: r.kind.clone(),
+            subject: r.subject.clone(),
             bundle_id: r.bundle_id.clone(),
             team_id: r.team_id.clone(),
             environment: r.environment.clone(),

@@ -98,6 +98,39 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE profiles ADD COLUMN withdrawn_at INTEGER;
     "#,
+    // 4: certificates of other kinds than push (`server-cert`, `device
+    // identity`): `kind`, and no App ID (NULL bundle_id) for them. SQLite
+    // cannot relax NOT NULL in place: the table is rebuilt (foreign keys
+    // are off while migrating, and checked before the commit).
+    r#"
+    CREATE TABLE certificates_v4 (
+        serial      TEXT PRIMARY KEY,
+        kind        TEXT NOT NULL DEFAULT 'push' CHECK (kind IN ('push', 'server', 'device')),
+        bundle_id   TEXT REFERENCES apps(bundle_id),
+        team_id     TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        subject     TEXT NOT NULL,
+        not_before  INTEGER NOT NULL,
+        not_after   INTEGER NOT NULL,
+        sha256      TEXT NOT NULL UNIQUE,
+        key_type    TEXT NOT NULL,
+        der         BLOB NOT NULL,
+        issued_at   INTEGER NOT NULL,
+        revoked_at  INTEGER,
+        revocation_reason TEXT,
+        CHECK ((kind = 'push') = (bundle_id IS NOT NULL))
+    );
+    INSERT INTO certificates_v4(serial, kind, bundle_id, team_id, environment, subject,
+        not_before, not_after, sha256, key_type, der, issued_at, revoked_at, revocation_reason)
+    SELECT serial, 'push', bundle_id, team_id, environment, subject,
+        not_before, not_after, sha256, key_type, der, issued_at, revoked_at, revocation_reason
+    FROM certificates;
+    DROP TABLE certificates;
+    ALTER TABLE certificates_v4 RENAME TO certificates;
+    CREATE INDEX certificates_by_app ON certificates(bundle_id, not_after);
+    CREATE INDEX certificates_by_expiry ON certificates(not_after);
+    CREATE INDEX certificates_revoked ON certificates(revoked_at) WHERE revoked_at IS NOT NULL;
+    "#,
 ];
 
 pub(super) const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -119,11 +152,22 @@ pub(super) fn current_version(conn: &Connection) -> Result<i64> {
 }
 
 /// Applies every pending migration in one write transaction (so two processes
-/// opening an old store at once cannot both migrate it).
+/// opening an old store at once cannot both migrate it). Foreign keys are
+/// off meanwhile (a migration may rebuild a table: SQLite's documented
+/// procedure), checked before the commit, and on again afterwards.
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
     if current_version(conn)? == LATEST {
         return Ok(());
     }
+    // Only outside a transaction does this pragma take effect.
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let migrated = migrate_unchecked(conn);
+    let restored = conn.pragma_update(None, "foreign_keys", "ON");
+    migrated?;
+    Ok(restored?)
+}
+
+fn migrate_unchecked(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_version (
@@ -145,6 +189,14 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
             [i as i64 + 1],
         )?;
     }
+    let dangling: bool = tx.query_row(
+        "SELECT EXISTS(SELECT 1 FROM pragma_foreign_key_check)",
+        [],
+        |r| r.get(0),
+    )?;
+    if dangling {
+        return Err(StoreError::Corrupt("a migration left a dangling reference"));
+    }
     tx.commit()?;
     Ok(())
 }
@@ -163,6 +215,98 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(rows, LATEST);
+    }
+
+    /// A version-3 store with a push certificate that a profile lists moves
+    /// to version 4 with its rows, indexes and references; the rebuilt
+    /// table takes certificates without an App ID and foreign keys are on.
+    #[test]
+    fn migration_4_keeps_push_certificates_and_their_profiles() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("v3.db");
+        {
+            let c = Connection::open(&db).unwrap();
+            c.execute_batch(
+                "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);",
+            )
+            .unwrap();
+            for (i, sql) in MIGRATIONS[..3].iter().enumerate() {
+                c.execute_batch(sql).unwrap();
+                c.execute("INSERT INTO schema_version VALUES (?1, 0)", [i as i64 + 1])
+                    .unwrap();
+            }
+            c.execute_batch(
+                "INSERT INTO teams VALUES ('AAAAAAAAAA', 'T', 1, 0);
+                 INSERT INTO apps VALUES ('com.x', 'x', 'AAAAAAAAAA', 1, 1, 0);
+                 INSERT INTO certificates VALUES ('0a', 'com.x', 'AAAAAAAAAA', 'production',
+                     'CN=x', 0, 10, 'h', 'ec-p256', x'00', 0, 5, 'superseded');
+                 INSERT INTO profiles VALUES ('U', 'n', 'com.x', 'AAAAAAAAAA', 'production',
+                     'all', 'default', NULL, 0, 10, 's', x'00', NULL, NULL, NULL);
+                 INSERT INTO profile_certificates VALUES ('U', '0a');",
+            )
+            .unwrap();
+        }
+        let st = super::super::Store::open(&db).unwrap();
+        assert_eq!(current_version(&st.conn).unwrap(), LATEST);
+        let c = &st.conn;
+        let row: (String, String, Option<i64>, String) = c
+            .query_row(
+                "SELECT kind, bundle_id, revoked_at, revocation_reason FROM certificates",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            row,
+            ("push".into(), "com.x".into(), Some(5), "superseded".into())
+        );
+        let joined: i64 = c
+            .query_row(
+                "SELECT COUNT(*) FROM profile_certificates p JOIN certificates c USING (serial)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(joined, 1);
+        let indexes: i64 = c
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'certificates'
+                 AND name IN ('certificates_by_app', 'certificates_by_expiry', 'certificates_revoked')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexes, 3);
+        let fk: bool = c
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert!(fk, "foreign keys are on again");
+        // A server certificate has no App ID; a push certificate needs one.
+        c.execute(
+            "INSERT INTO certificates(serial, kind, bundle_id, team_id, environment, subject,
+             not_before, not_after, sha256, key_type, der, issued_at)
+             VALUES ('0b', 'server', NULL, 'AAAAAAAAAA', '', 'CN=h', 0, 10, 'h2', 'ec-p256', x'00', 0)",
+            [],
+        )
+        .unwrap();
+        assert!(c
+            .execute(
+                "INSERT INTO certificates(serial, kind, bundle_id, team_id, environment, subject,
+                 not_before, not_after, sha256, key_type, der, issued_at)
+                 VALUES ('0c', 'push', NULL, 'AAAAAAAAAA', '', 'CN=h', 0, 10, 'h3', 'ec-p256', x'00', 0)",
+                [],
+            )
+            .is_err());
+        // Foreign keys are enforced: no certificate of an unknown App ID.
+        assert!(c
+            .execute(
+                "INSERT INTO certificates(serial, kind, bundle_id, team_id, environment, subject,
+                 not_before, not_after, sha256, key_type, der, issued_at)
+                 VALUES ('0d', 'push', 'com.unknown', 'AAAAAAAAAA', 'production', 'CN=h', 0, 10,
+                 'h4', 'ec-p256', x'00', 0)",
+                [],
+            )
+            .is_err());
     }
 
     #[test]

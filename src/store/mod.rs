@@ -289,6 +289,7 @@ mod tests {
             })?;
             for serial in ["0aabbccdd11", "0aabbccdd22", "1234"] {
                 tx.insert_certificate(&CertRecord {
+                    kind: CertRecord::PUSH.into(),
                     serial: serial.into(),
                     bundle_id: "com.x".into(),
                     team_id: "AAAAAAAAAA".into(),

@@ -36,7 +36,9 @@ pub struct AppRecord {
 pub struct CertRecord {
     /// Serial number, lowercase hex without separators.
     pub serial: String,
-    /// The App ID it is for.
+    /// [`CertRecord::PUSH`], [`CertRecord::SERVER`] or [`CertRecord::DEVICE`].
+    pub kind: String,
+    /// The App ID of a push certificate; empty for the other kinds.
     pub bundle_id: String,
     /// The App ID's team.
     pub team_id: String,
@@ -61,6 +63,16 @@ pub struct CertRecord {
     pub revoked_at: Option<i64>,
     /// The RFC 5280 reason name given at revocation.
     pub revocation_reason: Option<String>,
+}
+
+impl CertRecord {
+    /// A push certificate (of an App ID and environment).
+    pub const PUSH: &'static str = "push";
+    /// A TLS server certificate (`server-cert`): no App ID, no environment.
+    pub const SERVER: &'static str = "server";
+    /// A device's TLS client identity (`device identity`): no App ID, no
+    /// environment; `team_id` is the device's team.
+    pub const DEVICE: &'static str = "device";
 }
 
 /// Which certificates [`Tx::list_certificates`] returns.
@@ -119,11 +131,15 @@ fn cert_row(r: &Row<'_>) -> rusqlite::Result<CertRecord> {
         issued_at: r.get(10)?,
         revoked_at: r.get(11)?,
         revocation_reason: r.get(12)?,
+        kind: r.get(13)?,
     })
 }
 
-const CERT_COLS: &str = "serial, bundle_id, team_id, environment, subject, not_before, not_after, \
-                         sha256, key_type, der, issued_at, revoked_at, revocation_reason";
+/// What [`cert_row`] reads: a certificate without an App ID reads as an
+/// empty `bundle_id`.
+const CERT_COLS: &str = "serial, COALESCE(bundle_id, ''), team_id, environment, subject, \
+                         not_before, not_after, sha256, key_type, der, issued_at, revoked_at, \
+                         revocation_reason, kind";
 
 impl Tx<'_> {
     pub(crate) fn setting(&self, key: &str) -> Result<Option<String>> {
@@ -257,9 +273,13 @@ impl Tx<'_> {
 
     /// Records an issued certificate; a serial already in the store conflicts.
     pub fn insert_certificate(&self, r: &CertRecord) -> Result<()> {
-        let mut st = self.conn().prepare_cached(&format!(
-            "INSERT INTO certificates({CERT_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"
-        ))?;
+        // An empty bundle_id (a certificate of another kind) is stored NULL.
+        let mut st = self.conn().prepare_cached(
+            "INSERT INTO certificates(serial, bundle_id, team_id, environment, subject, \
+             not_before, not_after, sha256, key_type, der, issued_at, revoked_at, \
+             revocation_reason, kind) \
+             VALUES (?1,NULLIF(?2,''),?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+        )?;
         st.execute(params![
             r.serial,
             r.bundle_id,
@@ -273,7 +293,8 @@ impl Tx<'_> {
             r.der,
             r.issued_at,
             r.revoked_at,
-            r.revocation_reason
+            r.revocation_reason,
+            r.kind
         ])
         .map_err(|e| {
             if is_unique_violation(&e) {

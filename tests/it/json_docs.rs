@@ -431,6 +431,25 @@ fn every_command_prints_the_json_document_readme_documents() {
     check("device list", &[], run(&["device", "list"]));
     check("device disable", &[], run(&["device", "disable", udid]));
     check("device enable", &[], run(&["device", "enable", udid]));
+    check(
+        "device identity",
+        &[],
+        run(&["device", "identity", udid, "--out-dir", "dev", "--noenc"]),
+    );
+    check(
+        "server-cert",
+        &[],
+        run(&[
+            "server-cert",
+            "--dns",
+            "gw.example.test",
+            "--ip",
+            "::1",
+            "--out-dir",
+            "srv",
+            "--noenc",
+        ]),
+    );
     let created = check(
         "profile create",
         &[],

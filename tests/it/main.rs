@@ -16,6 +16,7 @@ mod csr_interop;
 mod fixture_home;
 mod gateway;
 mod hostile;
+mod identity;
 mod issue_batch;
 mod issue_interop;
 mod json_docs;

@@ -72,7 +72,7 @@ fn openssl(dir: &Path, args: &[&str]) -> String {
 /// Answers the first step of a new home: Enter for the team name, country
 /// and key type, then the CA passphrase twice.
 fn new_ca(t: &mut Tty) {
-    t.expect("Step 1/8: certificate authority");
+    t.expect("Step 1/10: certificate authority");
     t.expect("Team (organisation) name [My Team]");
     t.enter();
     t.expect("Country (2 letters) [US]");
@@ -94,7 +94,7 @@ fn all_defaults_make_a_complete_setup_that_openssl_and_tls_accept() {
     std::fs::create_dir(&out).unwrap();
     let mut t = start_wizard(&env, &out);
     new_ca(&mut t);
-    t.expect("Step 2/8: App ID");
+    t.expect("Step 2/10: App ID");
     t.expect("Bundle ID [com.example.app]");
     // An invalid bundle ID is refused at the prompt, with the reason.
     t.type_line("bad_id!");
@@ -102,33 +102,39 @@ fn all_defaults_make_a_complete_setup_that_openssl_and_tls_accept() {
     t.keys(&["BSpace"; 7]);
     t.enter();
     t.expect("created App ID");
-    t.expect("Step 3/8");
+    t.expect("Step 3/10");
     t.expect("Key:");
     t.enter();
     t.expect("Key type:");
     t.enter();
-    t.expect("Step 4/8: push certificate");
+    t.expect("Step 4/10: push certificate");
     t.expect("Environment:");
     t.enter();
-    t.expect("Step 5/8");
+    t.expect("Step 5/10");
     t.expect("Key and .p12 password:");
     t.type_line(KEY_PASS);
     t.expect("Repeat Key and .p12 password:");
     t.type_line(KEY_PASS);
     t.expect("issued universal certificate");
-    t.expect("Step 6/8: devices");
+    t.expect("Step 6/10: devices");
     t.expect("Device UDID to register");
     // A bad UDID is re-asked with the reason; Enter on an empty line ends.
     t.type_line("00008030-XYZ");
     t.expect("error:");
     t.keys(&["BSpace"; 12]);
     t.enter();
-    t.expect("Step 7/8");
+    t.expect("Step 7/10");
     t.expect("no development profile");
     t.expect("signed production profile");
-    t.expect("Step 8/8: gateway trust store");
+    t.expect("Step 8/10: gateway trust store");
     t.expect("Write the gateway trust store");
     t.enter();
+    // The TLS identities are offered, default no; no device, no identity.
+    t.expect("Step 9/10: TLS server certificate");
+    t.expect("Issue a TLS server certificate for the gateway?");
+    t.enter();
+    t.expect("Step 10/10: device identity");
+    t.expect("no enabled device in the team");
     t.expect("Done. Written:");
     t.expect("The same without the wizard");
     t.expect("cert create --app com.example.app --env universal");
@@ -239,10 +245,10 @@ fn ctrl_c_leaves_no_partial_file_and_a_rerun_reuses_the_home() {
         new_ca(&mut t);
         t.expect("Bundle ID [com.example.app]");
         t.type_line("com.example.first");
-        t.expect("Step 3/8");
+        t.expect("Step 3/10");
         t.expect("Key:");
         t.keys(&["C-c"]);
-        t.expect("wizard interrupted at step 3/8; nothing was written");
+        t.expect("wizard interrupted at step 3/10; nothing was written");
         t.expect("run `pushca wizard`");
         assert_eq!(t.exit_code(), 1);
     }
@@ -256,7 +262,7 @@ fn ctrl_c_leaves_no_partial_file_and_a_rerun_reuses_the_home() {
         t.expect("does not unlock the CA; try again");
         t.expect("CA passphrase:");
         t.keys(&["C-c"]);
-        t.expect("wizard interrupted at step 1/8");
+        t.expect("wizard interrupted at step 1/10");
         assert_eq!(t.exit_code(), 1);
     }
     assert_eq!(files_in(&out), Vec::<String>::new());
@@ -294,8 +300,65 @@ fn ctrl_c_leaves_no_partial_file_and_a_rerun_reuses_the_home() {
     t.expect("signed development profile");
     t.expect("Write the gateway trust store");
     t.enter();
+    // Both TLS identities this time: a bad DNS name is asked again.
+    t.expect("Issue a TLS server certificate for the gateway?");
+    t.keys(&["y"]);
+    t.expect("DNS name(s) of the gateway, comma-separated [localhost]");
+    t.type_line("bad_name");
+    t.expect("character '_' is not allowed");
+    t.keys(&["BSpace"; 8]);
+    t.type_line("gw.example.test, localhost");
+    t.expect("Server key and .p12 password:");
+    t.type_line(KEY_PASS);
+    t.expect("Repeat Server key and .p12 password:");
+    t.type_line(KEY_PASS);
+    t.expect("issued server certificate");
+    t.expect("Step 10/10: device identity");
+    t.expect("Issue a device identity?");
+    t.keys(&["y"]);
+    t.expect("Device:");
+    t.enter();
+    t.expect("Device key and .p12 password:");
+    t.type_line(KEY_PASS);
+    t.expect("Repeat Device key and .p12 password:");
+    t.type_line(KEY_PASS);
+    t.expect("issued the identity of device 00008030-001A0C3E0E68802E");
     t.expect("Done. Written:");
+    t.expect("server-cert --dns gw.example.test --dns localhost");
+    t.expect("device identity 00008030-001A0C3E0E68802E");
     assert_eq!(t.exit_code(), 0, "{}", t.transcript());
+    // openssl: a server certificate and a client identity under the
+    // trust store's CA certificates.
+    let ca = out.join("trust-store").join("ca.pem");
+    for (file, purpose) in [
+        ("server-gw.example.test.pem", "sslserver"),
+        ("device-00008030-001A0C3E0E68802E.pem", "sslclient"),
+    ] {
+        let v = openssl(
+            &out,
+            &[
+                "verify",
+                "-CAfile",
+                ca.to_str().unwrap(),
+                "-purpose",
+                purpose,
+                file,
+            ],
+        );
+        assert!(v.contains(": OK"), "{file}: {v}");
+    }
+    let p12 = openssl(
+        &out,
+        &[
+            "pkcs12",
+            "-in",
+            "server-gw.example.test.p12",
+            "-passin",
+            &format!("pass:{KEY_PASS}"),
+            "-nokeys",
+        ],
+    );
+    assert!(p12.contains("BEGIN CERTIFICATE"), "{p12}");
     let names = files_in(&out);
     assert!(
         names.contains(&"com.example.first-development.pem".to_string())
@@ -303,8 +366,13 @@ fn ctrl_c_leaves_no_partial_file_and_a_rerun_reuses_the_home() {
             && names.contains(&"trust-store".to_string()),
         "{names:?}"
     );
-    // No key material from a CSR.
-    assert!(!names.iter().any(|n| n.ends_with(".p12")), "{names:?}");
+    // No key material from a CSR (the .p12 files are the TLS identities').
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("com.example.first") && n.ends_with(".p12")),
+        "{names:?}"
+    );
     let teams = env.cmd().args(["--json", "team", "list"]).output().unwrap();
     let j = common::stdout_json(&teams);
     assert_eq!(j["teams"].as_array().map(Vec::len), Some(1), "{j}");
@@ -484,7 +552,7 @@ fn a_csr_path_that_is_not_a_regular_file_is_refused_and_asked_again() {
     t.type_line(csr.to_str().unwrap());
     t.expect("Environment:");
     t.keys(&["C-c"]);
-    t.expect("wizard interrupted at step 4/8");
+    t.expect("wizard interrupted at step 4/10");
     assert_eq!(t.exit_code(), 1, "{}", t.transcript());
     assert_eq!(files_in(&out), Vec::<String>::new(), "no file written");
 }
