@@ -16,7 +16,8 @@
 //! checks in the order the request arrives (pseudo-headers, headers, body),
 //! and the first rule that fails is the answer.
 //!
-//! 1. `:path` must start with `/3/device/`, else `404 BadPath`.
+//! 1. `:path` must start with `/3/device/` (or be `/3/device`), else
+//!    `404 BadPath`.
 //! 2. `:method` must be `POST`, else `405 MethodNotAllowed`.
 //! 3. No header may be given twice (`cookie` excepted: HTTP/2 splits it
 //!    legitimately), else `400 DuplicateHeaders`.
@@ -39,7 +40,8 @@
 //!    digits (lower or upper case), else `400 BadMessageId`. It is echoed
 //!    **exactly as given** ("the same value found in the apns-id field of the
 //!    request's header", Apple); when omitted a random (version 4) UUID is
-//!    generated, in canonical lower case.
+//!    generated, in canonical lower case. A refusal echoes the request's
+//!    `apns-id` too when it is well-formed ([`response_id`]).
 //! 8. `apns-expiration`, when given: a UNIX time in seconds, decimal digits
 //!    only (`0` means "deliver now or never"), else `400 BadExpirationDate`.
 //!    A time in the past is not an error: the push simply is not stored.
