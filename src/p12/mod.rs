@@ -110,6 +110,16 @@ pub enum P12Error {
     /// Encrypting or encoding the output failed.
     #[error("cannot write PKCS#12: {0}")]
     Write(#[source] crate::error::BoxError),
+    /// A friendly name PKCS#12 cannot hold (it is a BMPString: characters
+    /// outside the Basic Multilingual Plane, such as emoji, do not fit).
+    #[error("cannot write PKCS#12: friendly name '{name}' cannot be encoded ({source})")]
+    FriendlyName {
+        /// The name.
+        name: String,
+        /// der's error.
+        #[source]
+        source: der::Error,
+    },
     /// Reading would cost more key-derivation work than one file may
     /// ([`crate::pbe::WORK_LIMIT`]); refused before the work is done.
     #[error("the file asks for more key-derivation work than pushca's limit for one file ({needed} > {limit} units)")]
@@ -137,6 +147,7 @@ impl P12Error {
             | P12Error::Truncated(_)
             | P12Error::Corrupt { .. }
             | P12Error::Unsupported { .. }
+            | P12Error::FriendlyName { .. }
             | P12Error::WorkLimit { .. }
             | P12Error::Hostile(_) => ErrorKind::Input,
         }

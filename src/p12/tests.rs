@@ -344,3 +344,20 @@ fn unsupported_encryption_has_the_der_error_as_source() {
     );
     assert_eq!(e.kind(), crate::error::ErrorKind::Input);
 }
+
+/// A friendly name outside the Basic Multilingual Plane: refused as input,
+/// with der's error as the source, as its type.
+#[test]
+fn unencodable_friendly_name_has_the_der_error_as_source() {
+    use std::error::Error;
+    let mut c = sample(KeyType::EcP256);
+    c.keys[0].friendly_name = Some("push 😀".into());
+    let e = write_pkcs12(&c, Some(&Secret::new("pw")), Profile::Modern).unwrap_err();
+    let der = e.source().and_then(|s| s.downcast_ref::<der::Error>());
+    let der = der.expect("der::Error is the source");
+    assert_eq!(
+        e.to_string(),
+        format!("cannot write PKCS#12: friendly name 'push 😀' cannot be encoded ({der})")
+    );
+    assert_eq!(e.kind(), crate::error::ErrorKind::Input);
+}
