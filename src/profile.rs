@@ -52,9 +52,9 @@ pub enum ProfileError {
     /// No trust anchor was given.
     #[error("no trust anchors to verify the profile against")]
     NoAnchors,
-    /// Building a profile failed (the issuing side).
+    /// Building a profile failed (the issuing side): the lower error.
     #[error("the profile cannot be built: {0}")]
-    Build(String),
+    Build(#[source] crate::error::BoxError),
 }
 
 impl ProfileError {

@@ -7,6 +7,7 @@ use rcgen::{
 use time::OffsetDateTime;
 
 use super::{CaError, Issuer};
+use crate::error::BoxError;
 
 /// RFC 5280 reason codes, by the names RFC 5280 gives them.
 pub const REASONS: &[(&str, RevocationReason)] = &[
@@ -54,9 +55,13 @@ pub(crate) struct CrlEntry {
     pub(crate) reason: Option<String>,
 }
 
-fn ts(t: i64) -> Result<OffsetDateTime, CaError> {
-    OffsetDateTime::from_unix_timestamp(t)
-        .map_err(|_| CaError::NotCertificate(format!("time {t} out of range").into()))
+/// A record's field that does not fit a CRL: `reason`, and the lower error.
+fn bad_entry(e: &CrlEntry, reason: &'static str, source: impl Into<BoxError>) -> CaError {
+    CaError::CrlEntry {
+        serial: e.serial.clone(),
+        reason,
+        source: source.into(),
+    }
 }
 
 /// Big-endian bytes without leading zero bytes (at least one byte).
@@ -88,12 +93,13 @@ pub(crate) fn sign_crl(
         })?;
     let mut revoked = Vec::with_capacity(entries.len());
     for e in entries {
-        let serial = hex::decode(&e.serial).map_err(|_| {
-            CaError::NotCertificate(format!("serial {} is not hex", e.serial).into())
-        })?;
+        let serial =
+            hex::decode(&e.serial).map_err(|x| bad_entry(e, "the serial is not hex", x))?;
+        let revocation_time = OffsetDateTime::from_unix_timestamp(e.revoked_at)
+            .map_err(|x| bad_entry(e, "the revocation time is out of range", x))?;
         revoked.push(RevokedCertParams {
             serial_number: SerialNumber::from_slice(&serial),
-            revocation_time: ts(e.revoked_at)?,
+            revocation_time,
             reason_code: e
                 .reason
                 .as_deref()
@@ -125,5 +131,51 @@ mod tests {
         assert_eq!(reason_name("superseded"), Some("superseded"));
         assert_eq!(reason_name("removeFromCRL"), None);
         assert_eq!(reason_name("bogus"), None);
+    }
+
+    /// A record that does not fit a CRL is refused with the lower error
+    /// (hex's, time's) as the source, as its type.
+    #[test]
+    fn bad_records_have_typed_sources() {
+        use crate::ca::authority::{create_hierarchy, InitParams};
+        use std::error::Error;
+        let h = create_hierarchy(&InitParams {
+            team_name: "T",
+            team_id: "ABCDE12345",
+            country: "US",
+            key_type: crate::keys::KeyType::EcP256,
+            now: OffsetDateTime::now_utc(),
+            templates_dir: None,
+        })
+        .unwrap();
+        let signer = crate::keys::signer::Signer::new(h.issuing.key).unwrap();
+        let issuer = Issuer::new(h.issuing.der, signer).unwrap();
+        let now = OffsetDateTime::now_utc();
+        let sign = |serial: &str, revoked_at: i64| {
+            let entry = CrlEntry {
+                serial: serial.into(),
+                revoked_at,
+                reason: None,
+            };
+            sign_crl(&issuer, &[entry], 1, now, now + time::Duration::days(1))
+        };
+        if let Err(e) = sign("0a", 0) {
+            panic!("a sound record signs: {e:?}");
+        }
+        let e = sign("zz", 0).unwrap_err();
+        let hex = e
+            .source()
+            .and_then(|s| s.downcast_ref::<hex::FromHexError>());
+        let hex = hex.expect("hex's error is the source");
+        assert_eq!(
+            e.to_string(),
+            format!("revoked certificate zz: the serial is not hex ({hex})")
+        );
+        let e = sign("0a", i64::MAX).unwrap_err();
+        let time = e
+            .source()
+            .and_then(|s| s.downcast_ref::<time::error::ComponentRange>());
+        assert!(time.is_some(), "{e}");
+        assert_eq!(e.kind(), crate::error::ErrorKind::Internal);
     }
 }

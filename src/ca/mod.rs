@@ -90,10 +90,22 @@ pub enum CaError {
     /// A country code that is not two ASCII letters.
     #[error("invalid country code '{0}': expected two letters, like US")]
     InvalidCountry(String),
-    /// A certificate (or a CRL's part) that cannot be read: what is wrong,
-    /// or the parser's own error.
+    /// A certificate that cannot be read or used as an issuer: the parser's
+    /// own error (x509-parser's, rcgen's or [`crate::x509::NotCertificate`]).
     #[error("not a certificate: {0}")]
     NotCertificate(#[source] crate::error::BoxError),
+    /// A revoked certificate's record that cannot go on a CRL: its serial,
+    /// what is wrong, and the lower error (hex's, time's).
+    #[error("revoked certificate {serial}: {reason} ({source})")]
+    CrlEntry {
+        /// The serial as recorded.
+        serial: String,
+        /// What is wrong with the record.
+        reason: &'static str,
+        /// The lower error.
+        #[source]
+        source: crate::error::BoxError,
+    },
 }
 
 impl CaError {
@@ -114,6 +126,9 @@ impl CaError {
             CaError::Template { .. } | CaError::InvalidCountry(_) | CaError::NotCertificate(_) => {
                 ErrorKind::Input
             }
+            // The store's revocation records are written checked: one that
+            // does not fit a CRL is a corrupt store.
+            CaError::CrlEntry { .. } => ErrorKind::Internal,
         }
     }
 }

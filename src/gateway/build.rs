@@ -18,6 +18,18 @@ pub(crate) enum BuildError {
     /// An encoding or signing step failed.
     #[error("cannot build the trust store: {0}")]
     Build(#[source] crate::error::BoxError),
+    /// A CRL that webpki cannot read.
+    #[error("cannot build the trust store: CRL: {0}")]
+    Crl(#[source] webpki::Error),
+    /// A listed profile whose signature or signer does not verify.
+    #[error("cannot build the trust store: profile {uuid} does not verify: {source}")]
+    Profile {
+        /// The profile's UUID.
+        uuid: String,
+        /// Why it does not verify.
+        #[source]
+        source: crate::profile::ProfileError,
+    },
 }
 
 fn build(e: impl Into<crate::error::BoxError>) -> BuildError {
@@ -88,11 +100,12 @@ fn verify_listed(
         .iter()
         .map(|d| webpki::OwnedCertRevocationList::from_der(d).map(webpki::CertRevocationList::from))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| build(format!("CRL: {e:?}")))?;
+        .map_err(BuildError::Crl)?;
     let crl_refs: Vec<&webpki::CertRevocationList<'_>> = parsed.iter().collect();
     let one = |p: &ProfileInput| -> Result<(), BuildError> {
-        let fail = |e: crate::profile::ProfileError| {
-            build(format!("profile {} does not verify: {e}", p.policy.uuid))
+        let fail = |source| BuildError::Profile {
+            uuid: p.policy.uuid.clone(),
+            source,
         };
         let signed = crate::profile::verify_signature(&p.der).map_err(fail)?;
         crate::profile::check_signer(&signed, anchors, &crl_refs, now).map_err(fail)?;
@@ -233,4 +246,46 @@ pub(crate) fn assemble(
     files.push((POLICY_JSON.into(), json));
     files.push((POLICY_P7S.into(), p7s));
     Ok((files, policy))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error;
+
+    /// A CRL webpki cannot read, a profile that does not verify: the lower
+    /// error is the source, as its type, and the message keeps its words.
+    #[test]
+    fn verification_failures_have_typed_sources() {
+        let e = verify_listed(&[], &[], &[b"junk".to_vec()], 0, &|| {}).unwrap_err();
+        let w = e.source().and_then(|s| s.downcast_ref::<webpki::Error>());
+        let w = w.expect("webpki's error is the source");
+        assert_eq!(
+            e.to_string(),
+            format!("cannot build the trust store: CRL: {w}")
+        );
+
+        let profile = ProfileInput {
+            policy: ProfilePolicy {
+                uuid: "U".into(),
+                file: "profiles/U.mobileprovision".into(),
+                expires_at: "2030-01-01T00:00:00Z".into(),
+                certificates: Vec::new(),
+                provisions_all_devices: false,
+                devices: Vec::new(),
+            },
+            bundle_id: "a.b".into(),
+            environment: "development".into(),
+            der: b"junk".to_vec(),
+        };
+        let e = verify_listed(&[profile], &[], &[], 0, &|| {}).unwrap_err();
+        let p = e
+            .source()
+            .and_then(|s| s.downcast_ref::<crate::profile::ProfileError>());
+        let p = p.expect("the profile's error is the source");
+        assert_eq!(
+            e.to_string(),
+            format!("cannot build the trust store: profile U does not verify: {p}")
+        );
+    }
 }

@@ -135,7 +135,7 @@ pub(crate) fn load_private_key_budgeted(
         return Ok((from_sec1_der(bytes)?, KeyFormat::Sec1));
     }
     match PrivateKey::from_pkcs8_der(bytes) {
-        Err(e @ KeyError::Unsupported(_)) => Err(e),
+        Err(e @ KeyError::Unsupported { .. }) => Err(e),
         _ => Err(KeyError::invalid(
             "not a private key (expected PEM, or DER PKCS#8, PKCS#1 or SEC1)",
         )),
@@ -168,7 +168,7 @@ pub(crate) fn decrypt_pkcs8(
     for p in Password::candidates(pass) {
         result = match pbe::decrypt(&alg, &p, epki.encrypted_data.as_bytes(), budget) {
             Ok(plain) => PrivateKey::from_pkcs8_der(&plain).map_err(|e| match e {
-                KeyError::Unsupported(s) => KeyError::Unsupported(s),
+                e @ KeyError::Unsupported { .. } => e,
                 e @ KeyError::RsaTooLarge { .. } => e,
                 _ => KeyError::WrongPassphrase,
             }),
@@ -210,7 +210,7 @@ pub(crate) fn from_sec1_der(der: &[u8]) -> Result<PrivateKey, KeyError> {
     let curve = ec
         .parameters
         .and_then(|p| p.named_curve())
-        .ok_or_else(|| KeyError::Unsupported("EC key without a named curve".into()))?;
+        .ok_or_else(|| KeyError::unsupported("EC key without a named curve"))?;
     let inner = sec1::EcPrivateKey {
         private_key: ec.private_key,
         parameters: None,
@@ -256,7 +256,7 @@ pub(crate) fn to_traditional_der(
             .map_err(|e| KeyError::malformed("cannot encode the SEC1 EC key", e))?;
         return Ok((Zeroizing::new(der), "EC PRIVATE KEY"));
     }
-    Err(KeyError::Unsupported(format!(
+    Err(KeyError::unsupported(format!(
         "no traditional encoding for {}",
         info.algorithm.oid
     )))
@@ -297,12 +297,12 @@ pub(crate) fn public_key_spki(key: &PrivateKey) -> Result<Vec<u8>, KeyError> {
                 .map_err(|e| KeyError::malformed("cannot encode the public key", e));
         }
         return key.public_key_der().map_err(|_| {
-            KeyError::Unsupported(
-                "EC private key without its public key (re-export it with openssl pkey)".into(),
+            KeyError::unsupported(
+                "EC private key without its public key (re-export it with openssl pkey)",
             )
         });
     }
-    Err(KeyError::Unsupported(format!(
+    Err(KeyError::unsupported(format!(
         "key algorithm {}",
         info.algorithm.oid
     )))
@@ -353,5 +353,29 @@ mod tests {
         .to_string();
         assert!(e.contains("CERTIFICATE"), "{e}");
         assert!(load_private_key(b"", None).is_err());
+    }
+
+    /// An encrypted PKCS#8 key whose PBES2 parameters pkcs5 refuses: the
+    /// error is `Unsupported` with pkcs5's error as the source, as its type.
+    #[test]
+    fn unsupported_encryption_has_the_pkcs5_error_as_source() {
+        use std::error::Error;
+        let epki = pkcs12::pbe_params::EncryptedPrivateKeyInfo {
+            encryption_algorithm: spki::AlgorithmIdentifierOwned::from_der(
+                &crate::pbe::tests::refused_pbes2_alg(),
+            )
+            .unwrap(),
+            encrypted_data: der::asn1::OctetString::new(vec![0u8; 16]).unwrap(),
+        }
+        .to_der()
+        .unwrap();
+        let e = load_private_key(&epki, Some(&Secret::new("pw"))).unwrap_err();
+        assert!(matches!(e, KeyError::Unsupported { .. }), "{e:?}");
+        let lower = e
+            .source()
+            .and_then(|s| s.downcast_ref::<crate::pbe::Pkcs5Error>());
+        let lower = lower.expect("pkcs5's error is the source");
+        assert_eq!(e.to_string(), format!("unsupported key: PBES2 ({lower})"));
+        assert_eq!(e.kind(), crate::error::ErrorKind::Input);
     }
 }

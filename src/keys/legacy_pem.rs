@@ -40,7 +40,7 @@ pub(crate) fn decrypt(
         "AES-128-CBC" => (16, 16),
         "AES-192-CBC" => (24, 16),
         "AES-256-CBC" => (32, 16),
-        other => return Err(KeyError::Unsupported(format!("legacy PEM cipher {other}"))),
+        other => return Err(KeyError::unsupported(format!("legacy PEM cipher {other}"))),
     };
     if iv.len() != iv_len {
         return Err(KeyError::invalid(format!(

@@ -50,9 +50,17 @@ pub enum KeyError {
         #[source]
         source: Option<crate::error::BoxError>,
     },
-    /// A key type, curve or encryption scheme pushca does not handle (named).
-    #[error("unsupported key: {0}")]
-    Unsupported(String),
+    /// A key type, curve or encryption scheme pushca does not handle:
+    /// `context` names it; `source` is the lower crate's error when one
+    /// refused it (a PBE error).
+    #[error("unsupported key: {context}{}", crate::error::Paren(.source))]
+    Unsupported {
+        /// What is not supported.
+        context: Cow<'static, str>,
+        /// The lower crate's error, when one refused it.
+        #[source]
+        source: Option<crate::error::BoxError>,
+    },
     /// The random source or the key generator failed.
     #[error("key generation failed: {0}")]
     Generation(#[source] crate::error::BoxError),
@@ -86,7 +94,7 @@ impl KeyError {
         match self {
             KeyError::WrongPassphrase => ErrorKind::Password,
             KeyError::Malformed { .. }
-            | KeyError::Unsupported(_)
+            | KeyError::Unsupported { .. }
             | KeyError::RsaTooLarge { .. }
             | KeyError::WorkLimit { .. } => ErrorKind::Input,
             KeyError::Generation(_) | KeyError::Encryption(_) | KeyError::Signing(_) => {
@@ -108,6 +116,15 @@ impl KeyError {
         }
     }
 
+    /// A key type, curve or scheme pushca does not handle, named (no lower
+    /// error).
+    pub(crate) fn unsupported(what: impl Into<Cow<'static, str>>) -> KeyError {
+        KeyError::Unsupported {
+            context: what.into(),
+            source: None,
+        }
+    }
+
     /// The key is wrong in a way pushca describes (no lower error).
     pub(crate) fn invalid(reason: impl Into<Cow<'static, str>>) -> KeyError {
         KeyError::Malformed {
@@ -126,7 +143,7 @@ impl From<crate::pbe::PbeError> for KeyError {
         use crate::pbe::PbeError;
         match e {
             PbeError::Decrypt => KeyError::WrongPassphrase,
-            PbeError::Unsupported(s) => KeyError::Unsupported(s),
+            PbeError::Unsupported { context, source } => KeyError::Unsupported { context, source },
             PbeError::Malformed { context, source } => KeyError::Malformed { context, source },
             PbeError::WorkLimit { needed, limit } => KeyError::WorkLimit { needed, limit },
             PbeError::Encryption(e) => KeyError::Encryption(e),
@@ -416,12 +433,12 @@ fn classify(info: &PrivateKeyInfo<'_>) -> Result<KeyAlgorithm, KeyError> {
             match curve.as_str() {
                 crate::x509::OID_P256 => Ok(KeyAlgorithm::EcP256),
                 crate::x509::OID_P384 => Ok(KeyAlgorithm::EcP384),
-                other => Err(KeyError::Unsupported(format!(
+                other => Err(KeyError::unsupported(format!(
                     "EC curve {other} (supported: P-256, P-384)"
                 ))),
             }
         }
-        other => Err(KeyError::Unsupported(format!(
+        other => Err(KeyError::unsupported(format!(
             "key algorithm {other} (supported: RSA, EC P-256, EC P-384)"
         ))),
     }

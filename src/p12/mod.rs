@@ -93,16 +93,33 @@ pub enum P12Error {
         #[source]
         source: Option<crate::error::BoxError>,
     },
-    /// A feature pushca does not read (named): an algorithm, public-key
-    /// encrypted safes, an unknown bag.
-    #[error("unsupported PKCS#12 file: {0}")]
-    Unsupported(String),
+    /// A feature pushca does not read: an algorithm, public-key encrypted
+    /// safes, an unknown bag. `context` names it; `source` is the lower
+    /// crate's error when one refused it (a PBE error).
+    #[error("unsupported PKCS#12 file: {context}{}", crate::error::Paren(.source))]
+    Unsupported {
+        /// What is not supported.
+        context: std::borrow::Cow<'static, str>,
+        /// The lower crate's error, when one refused it.
+        #[source]
+        source: Option<crate::error::BoxError>,
+    },
     /// A key in the file (or to be written) is not usable.
     #[error("{0}")]
     Key(#[from] KeyError),
     /// Encrypting or encoding the output failed.
     #[error("cannot write PKCS#12: {0}")]
     Write(#[source] crate::error::BoxError),
+    /// A friendly name PKCS#12 cannot hold (it is a BMPString: characters
+    /// outside the Basic Multilingual Plane, such as emoji, do not fit).
+    #[error("cannot write PKCS#12: friendly name '{name}' cannot be encoded ({source})")]
+    FriendlyName {
+        /// The name.
+        name: String,
+        /// der's error.
+        #[source]
+        source: der::Error,
+    },
     /// Reading would cost more key-derivation work than one file may
     /// ([`crate::pbe::WORK_LIMIT`]); refused before the work is done.
     #[error("the file asks for more key-derivation work than pushca's limit for one file ({needed} > {limit} units)")]
@@ -129,7 +146,8 @@ impl P12Error {
             | P12Error::NotPkcs12(_)
             | P12Error::Truncated(_)
             | P12Error::Corrupt { .. }
-            | P12Error::Unsupported(_)
+            | P12Error::Unsupported { .. }
+            | P12Error::FriendlyName { .. }
             | P12Error::WorkLimit { .. }
             | P12Error::Hostile(_) => ErrorKind::Input,
         }
@@ -137,6 +155,14 @@ impl P12Error {
 }
 
 impl P12Error {
+    /// A feature pushca does not read, named (no lower error).
+    pub(crate) fn unsupported(what: impl Into<std::borrow::Cow<'static, str>>) -> P12Error {
+        P12Error::Unsupported {
+            context: what.into(),
+            source: None,
+        }
+    }
+
     /// Whether the error means the password was wrong.
     pub fn is_wrong_password(&self) -> bool {
         matches!(

@@ -85,7 +85,7 @@ pub(crate) fn parse(
         }
     })?;
     if pfx.auth_safe.content_type != OID_DATA {
-        return Err(P12Error::Unsupported(format!(
+        return Err(P12Error::unsupported(format!(
             "authenticated safe of type {} (only password integrity is supported)",
             pfx.auth_safe.content_type
         )));
@@ -111,7 +111,7 @@ pub(crate) fn parse(
                         break;
                     }
                     Ok(false) => {}
-                    Err(mac::MacError::Unsupported(s)) => return Err(P12Error::Unsupported(s)),
+                    Err(mac::MacError::Unsupported(s)) => return Err(P12Error::unsupported(s)),
                     Err(mac::MacError::Budget(e)) => return Err(pbe_error(e)),
                     Err(mac::MacError::Malformed { context, source }) => {
                         return Err(corrupt(context, source))
@@ -181,7 +181,7 @@ fn read_auth_safe(
                 other => other,
             })?;
         } else {
-            return Err(P12Error::Unsupported(format!(
+            return Err(P12Error::unsupported(format!(
                 "content of type {} (public-key encrypted safes are not supported)",
                 ci.content_type
             )));
@@ -201,7 +201,7 @@ fn corrupt(context: &'static str, source: impl Into<crate::error::BoxError>) -> 
 fn pbe_error(e: PbeError) -> P12Error {
     match e {
         PbeError::Decrypt => P12Error::WrongPasswordDecrypt,
-        PbeError::Unsupported(s) => P12Error::Unsupported(s),
+        PbeError::Unsupported { context, source } => P12Error::Unsupported { context, source },
         PbeError::Malformed { context, source } => P12Error::Corrupt { context, source },
         // Reading never encrypts: kept for an exhaustive match.
         PbeError::Encryption(e) => P12Error::Write(e),

@@ -299,3 +299,65 @@ fn mac_errors_have_typed_sources() {
     assert!(lower.is_some(), "{e:?}");
     assert!(e.to_string().starts_with("MAC iteration count ("), "{e}");
 }
+
+/// An encrypted safe whose PBES2 parameters do not parse: `Unsupported`,
+/// with der's error as the source, as its type.
+#[test]
+fn unsupported_encryption_has_the_der_error_as_source() {
+    use der::{Decode, Encode};
+    use std::error::Error;
+    let encrypted = cms::encrypted_data::EncryptedData {
+        version: cms::content_info::CmsVersion::V0,
+        enc_content_info: cms::enveloped_data::EncryptedContentInfo {
+            content_type: read::OID_DATA,
+            content_enc_alg: spki::AlgorithmIdentifierOwned::from_der(
+                &crate::pbe::tests::empty_pbes2_alg(),
+            )
+            .unwrap(),
+            encrypted_content: Some(der::asn1::OctetString::new(vec![0u8; 16]).unwrap()),
+        },
+        unprotected_attrs: None,
+    };
+    let safe = vec![cms::content_info::ContentInfo {
+        content_type: read::OID_ENCRYPTED_DATA,
+        content: der::Any::encode_from(&encrypted).unwrap(),
+    }]
+    .to_der()
+    .unwrap();
+    let pfx = pkcs12::pfx::Pfx {
+        version: pkcs12::pfx::Version::V3,
+        auth_safe: cms::content_info::ContentInfo {
+            content_type: read::OID_DATA,
+            content: der::Any::encode_from(&der::asn1::OctetString::new(safe).unwrap()).unwrap(),
+        },
+        mac_data: None,
+    }
+    .to_der()
+    .unwrap();
+    let e = Pkcs12::parse(&pfx, &Secret::new("pw")).unwrap_err();
+    assert!(matches!(e, P12Error::Unsupported { .. }), "{e:?}");
+    let der = e.source().and_then(|s| s.downcast_ref::<der::Error>());
+    let der = der.expect("der::Error is the source");
+    assert_eq!(
+        e.to_string(),
+        format!("unsupported PKCS#12 file: PBES2 parameters ({der})")
+    );
+    assert_eq!(e.kind(), crate::error::ErrorKind::Input);
+}
+
+/// A friendly name outside the Basic Multilingual Plane: refused as input,
+/// with der's error as the source, as its type.
+#[test]
+fn unencodable_friendly_name_has_the_der_error_as_source() {
+    use std::error::Error;
+    let mut c = sample(KeyType::EcP256);
+    c.keys[0].friendly_name = Some("push 😀".into());
+    let e = write_pkcs12(&c, Some(&Secret::new("pw")), Profile::Modern).unwrap_err();
+    let der = e.source().and_then(|s| s.downcast_ref::<der::Error>());
+    let der = der.expect("der::Error is the source");
+    assert_eq!(
+        e.to_string(),
+        format!("cannot write PKCS#12: friendly name 'push 😀' cannot be encoded ({der})")
+    );
+    assert_eq!(e.kind(), crate::error::ErrorKind::Input);
+}

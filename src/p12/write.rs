@@ -61,8 +61,9 @@ fn bag_attributes(
 ) -> Result<Option<Attributes>, P12Error> {
     let mut v = Vec::new();
     if let Some(n) = name {
-        let bmp = BmpString::from_utf8(n).map_err(|_| {
-            P12Error::Write(format!("friendly name '{n}' cannot be encoded").into())
+        let bmp = BmpString::from_utf8(n).map_err(|source| P12Error::FriendlyName {
+            name: n.into(),
+            source,
         })?;
         v.push(attr(
             OID_FRIENDLY_NAME,

@@ -52,8 +52,14 @@ pub const WORK_LIMIT: u64 = 3_000_000;
 pub enum PbeError {
     /// Bad padding: almost always a wrong password.
     Decrypt,
-    /// The algorithm or its parameters are not supported.
-    Unsupported(String),
+    /// The algorithm or its parameters are not supported: `context` names
+    /// what; `source` is the lower crate's error when one refused it.
+    Unsupported {
+        /// What is not supported.
+        context: Cow<'static, str>,
+        /// The lower crate's error, when one refused the parameters.
+        source: Option<BoxError>,
+    },
     /// The parameters do not parse: `context` says what was being read or
     /// what is wrong; `source` is the lower crate's error when one found it.
     Malformed {
@@ -88,6 +94,22 @@ impl PbeError {
             source: None,
         }
     }
+
+    /// Something pushca does not handle, named (no lower error).
+    fn unsupported(what: impl Into<Cow<'static, str>>) -> PbeError {
+        PbeError::Unsupported {
+            context: what.into(),
+            source: None,
+        }
+    }
+
+    /// A lower crate refused `context` as unsupported: `source` says why.
+    fn unsupported_by(context: &'static str, source: impl Into<BoxError>) -> PbeError {
+        PbeError::Unsupported {
+            context: Cow::Borrowed(context),
+            source: Some(source.into()),
+        }
+    }
 }
 
 /// A `pkcs5` error as a [`std::error::Error`] (pkcs5 0.7 implements only
@@ -106,9 +128,11 @@ impl std::error::Error for Pkcs5Error {}
 impl std::error::Error for PbeError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            PbeError::Malformed { source, .. } => source.as_deref().map(|e| e as _),
+            PbeError::Malformed { source, .. } | PbeError::Unsupported { source, .. } => {
+                source.as_deref().map(|e| e as _)
+            }
             PbeError::Encryption(e) => Some(&**e),
-            PbeError::Decrypt | PbeError::Unsupported(_) | PbeError::WorkLimit { .. } => None,
+            PbeError::Decrypt | PbeError::WorkLimit { .. } => None,
         }
     }
 }
@@ -119,9 +143,9 @@ impl PbeError {
         use crate::error::ErrorKind;
         match self {
             PbeError::Decrypt => ErrorKind::Password,
-            PbeError::Unsupported(_) | PbeError::Malformed { .. } | PbeError::WorkLimit { .. } => {
-                ErrorKind::Input
-            }
+            PbeError::Unsupported { .. }
+            | PbeError::Malformed { .. }
+            | PbeError::WorkLimit { .. } => ErrorKind::Input,
             PbeError::Encryption(_) => ErrorKind::Crypto,
         }
     }
@@ -131,7 +155,9 @@ impl std::fmt::Display for PbeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PbeError::Decrypt => f.write_str("decryption failed (wrong password?)"),
-            PbeError::Unsupported(s) => write!(f, "unsupported: {s}"),
+            PbeError::Unsupported { context, source } => {
+                write!(f, "unsupported: {context}{}", crate::error::Paren(source))
+            }
             PbeError::Malformed { context, source } => {
                 write!(f, "malformed: {context}{}", crate::error::Paren(source))
             }
@@ -243,7 +269,7 @@ pub(crate) fn check_iterations(n: i64) -> Result<u32, PbeError> {
     u32::try_from(n)
         .ok()
         .filter(|n| (1..=MAX_ITERATIONS).contains(n))
-        .ok_or_else(|| PbeError::Unsupported(format!("iteration count {n}")))
+        .ok_or_else(|| PbeError::unsupported(format!("iteration count {n}")))
 }
 
 /// Decrypts `data` encrypted with the algorithm `alg` (DER `AlgorithmIdentifier`),
@@ -266,7 +292,7 @@ pub(crate) fn decrypt(
         OID_PBES2 => {
             let p = params()?;
             let scheme = pkcs5::pbes2::Parameters::from_der(&p)
-                .map_err(|e| PbeError::Unsupported(format!("PBES2 parameters ({e})")))?;
+                .map_err(|e| PbeError::unsupported_by("PBES2 parameters", e))?;
             let key_len = scheme.encryption.key_size();
             match &scheme.kdf {
                 pkcs5::pbes2::Kdf::Pbkdf2(k) => {
@@ -287,7 +313,7 @@ pub(crate) fn decrypt(
                         .checked_mul(k.cost_parameter)
                         .and_then(|x| x.checked_mul(128));
                     if !matches!(mem, Some(m) if m <= 256 << 20) || k.parallelization > 16 {
-                        return Err(PbeError::Unsupported("scrypt parameters too large".into()));
+                        return Err(PbeError::unsupported("scrypt parameters too large"));
                     }
                     budget.charge(
                         k.cost_parameter
@@ -296,11 +322,7 @@ pub(crate) fn decrypt(
                             .saturating_mul(2),
                     )?;
                 }
-                _ => {
-                    return Err(PbeError::Unsupported(
-                        "PBES2 key derivation function".into(),
-                    ))
-                }
+                _ => return Err(PbeError::unsupported("PBES2 key derivation function")),
             }
             scheme
                 .decrypt(pass.utf8(), data)
@@ -308,7 +330,7 @@ pub(crate) fn decrypt(
                 .map_err(|e| match e {
                     // pkcs5 0.7 reports a bad padding on decryption as EncryptFailed.
                     pkcs5::Error::DecryptFailed | pkcs5::Error::EncryptFailed => PbeError::Decrypt,
-                    other => PbeError::Unsupported(format!("PBES2 ({other})")),
+                    other => PbeError::unsupported_by("PBES2", Pkcs5Error(other)),
                 })
         }
         OID_PBE_SHA1_3DES | OID_PBE_SHA1_2DES | OID_PBE_SHA1_RC2_128 | OID_PBE_SHA1_RC2_40 => {
@@ -355,7 +377,7 @@ pub(crate) fn decrypt(
             let iv = dk.get(8..16).ok_or(PbeError::Decrypt)?;
             cbc_decrypt::<des::Des>(key, iv, data)
         }
-        other => Err(PbeError::Unsupported(format!(
+        other => Err(PbeError::unsupported(format!(
             "encryption algorithm {other}"
         ))),
     }
@@ -510,7 +532,7 @@ pub(crate) fn encrypt(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -558,6 +580,65 @@ mod tests {
         let back = e.source().and_then(|s| s.downcast_ref::<Pkcs5Error>());
         assert_eq!(back, Some(&pkcs5));
         assert_eq!(e.kind(), crate::error::ErrorKind::Crypto);
+    }
+
+    /// `AlgorithmIdentifier { PBES2, SEQUENCE {} }`: PBES2 parameters the
+    /// der crate cannot read.
+    pub(crate) fn empty_pbes2_alg() -> Vec<u8> {
+        AlgorithmIdentifierOwned {
+            oid: OID_PBES2,
+            parameters: Some(der::Any::from_der(&[0x30, 0x00]).unwrap()),
+        }
+        .to_der()
+        .unwrap()
+    }
+
+    /// PBES2 parameters that parse but that pkcs5 refuses when decrypting: a
+    /// PBKDF2 key length of 16 bytes for AES-256.
+    pub(crate) fn refused_pbes2_alg() -> Vec<u8> {
+        let params = pkcs5::pbes2::Parameters {
+            kdf: pkcs5::pbes2::Kdf::Pbkdf2(pkcs5::pbes2::Pbkdf2Params {
+                salt: &[7; 16],
+                iteration_count: 1000,
+                key_length: Some(16),
+                prf: pkcs5::pbes2::Pbkdf2Prf::HmacWithSha256,
+            }),
+            encryption: pkcs5::pbes2::EncryptionScheme::Aes256Cbc { iv: &[0; 16] },
+        };
+        pkcs5::EncryptionScheme::Pbes2(params).to_der().unwrap()
+    }
+
+    /// Unsupported PBES2 parameters keep the lower crate's error as the
+    /// source, as its type (der's when they do not parse, pkcs5's when it
+    /// refuses them), and the message its words.
+    #[test]
+    fn unsupported_parameters_have_the_lower_error_as_source() {
+        use std::error::Error;
+        let pass = Password::new(&Secret::new("x"));
+        let e = decrypt(&empty_pbes2_alg(), &pass, &[0; 16], &mut WorkBudget::new()).unwrap_err();
+        assert!(matches!(e, PbeError::Unsupported { .. }), "{e:?}");
+        let der = e.source().and_then(|s| s.downcast_ref::<der::Error>());
+        let der = der.expect("der::Error is the source");
+        assert_eq!(
+            e.to_string(),
+            format!("unsupported: PBES2 parameters ({der})")
+        );
+        assert_eq!(e.kind(), crate::error::ErrorKind::Input);
+
+        let e = decrypt(
+            &refused_pbes2_alg(),
+            &pass,
+            &[0; 16],
+            &mut WorkBudget::new(),
+        )
+        .unwrap_err();
+        let pkcs5 = e.source().and_then(|s| s.downcast_ref::<Pkcs5Error>());
+        let pkcs5 = pkcs5.expect("pkcs5's error is the source");
+        assert!(
+            matches!(pkcs5.0, pkcs5::Error::AlgorithmParametersInvalid { .. }),
+            "{pkcs5:?}"
+        );
+        assert_eq!(e.to_string(), format!("unsupported: PBES2 ({pkcs5})"));
     }
 
     #[test]

@@ -39,9 +39,16 @@ pub enum ExtError {
     /// The topics extension value does not decode (what is wrong).
     #[error("malformed topics extension: {0}")]
     MalformedTopics(&'static str),
-    /// A topic cannot be encoded (the topic).
-    #[error("topic '{0}' cannot be encoded")]
-    Encode(String),
+    /// A topic cannot be encoded: the topic (its first 64 characters), and
+    /// der's error.
+    #[error("topic '{topic}' cannot be encoded ({source})")]
+    Encode {
+        /// The topic, or the bundle ID when the whole value is too long.
+        topic: String,
+        /// der's error.
+        #[source]
+        source: der::Error,
+    },
 }
 
 impl ExtError {
@@ -49,7 +56,7 @@ impl ExtError {
     pub fn kind(&self) -> crate::error::ErrorKind {
         use crate::error::ErrorKind;
         match self {
-            ExtError::MalformedTopics(_) | ExtError::Encode(_) => ErrorKind::Input,
+            ExtError::MalformedTopics(_) | ExtError::Encode { .. } => ErrorKind::Input,
         }
     }
 }
@@ -179,16 +186,22 @@ pub struct Topic {
 
 /// The topics extension value for `bundle_id` with the given topic types.
 pub fn encode_topics(bundle_id: &str, kinds: &[TopicKind]) -> Result<Vec<u8>, ExtError> {
-    let enc = |what: &str| ExtError::Encode(what.to_string());
+    let enc = |what: &str| {
+        let mut topic: String = what.chars().take(64).collect();
+        if topic.len() < what.len() {
+            topic.push('…');
+        }
+        move |source| ExtError::Encode { topic, source }
+    };
     let mut items: Vec<Any> = Vec::with_capacity(kinds.len() * 2);
     for kind in kinds {
         let topic = kind.topic(bundle_id);
-        let t = Utf8StringRef::new(&topic).map_err(|_| enc(&topic))?;
-        items.push(Any::encode_from(&t).map_err(|_| enc(&topic))?);
-        let k = Utf8StringRef::new(kind.name()).map_err(|_| enc(&topic))?;
-        items.push(Any::encode_from(&vec![k]).map_err(|_| enc(&topic))?);
+        let t = Utf8StringRef::new(&topic).map_err(enc(&topic))?;
+        items.push(Any::encode_from(&t).map_err(enc(&topic))?);
+        let k = Utf8StringRef::new(kind.name()).map_err(enc(&topic))?;
+        items.push(Any::encode_from(&vec![k]).map_err(enc(&topic))?);
     }
-    items.to_der().map_err(|_| enc(bundle_id))
+    items.to_der().map_err(enc(bundle_id))
 }
 
 /// Decodes a topics extension value. Strict: alternating UTF8String topic and
@@ -250,6 +263,22 @@ mod tests {
             err.to_string(),
             "'Production' is not an environment (development or production)"
         );
+    }
+
+    /// A topic longer than DER can hold: `Encode`, with der's error as the
+    /// source, as its type, and the topic shortened in the message.
+    #[test]
+    fn unencodable_topic_has_the_der_error_as_source() {
+        use std::error::Error;
+        let huge = "a".repeat(1 << 28);
+        let e = encode_topics(&huge, &[TopicKind::App]).unwrap_err();
+        let der = e.source().and_then(|s| s.downcast_ref::<der::Error>());
+        let der = der.expect("der::Error is the source");
+        assert_eq!(
+            e.to_string(),
+            format!("topic '{}…' cannot be encoded ({der})", &huge[..64])
+        );
+        assert_eq!(e.kind(), crate::error::ErrorKind::Input);
     }
 
     #[test]
