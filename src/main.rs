@@ -94,9 +94,28 @@ fn main() -> ExitCode {
 
 fn print_error(json: bool, e: &CliError) {
     if json {
-        // `hint` is always present: null when there is none.
-        let err = serde_json::json!({ "kind": e.kind, "message": e.message, "hint": e.hint });
-        eprintln!("{}", serde_json::json!({ "error": err }));
+        /// `{"error": {"kind", "message", "hint"}}`; `hint` is always
+        /// present: null when there is none.
+        #[derive(serde::Serialize)]
+        struct ErrorDoc<'a> {
+            error: Body<'a>,
+        }
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            kind: cli::Kind,
+            message: &'a str,
+            hint: Option<&'a str>,
+        }
+        let doc = ErrorDoc {
+            error: Body {
+                kind: e.kind,
+                message: &e.message,
+                hint: e.hint.as_deref(),
+            },
+        };
+        if let Ok(line) = serde_json::to_string(&doc) {
+            eprintln!("{line}");
+        }
     } else {
         eprintln!("{} {}", label("error:", true), cli::inert(&e.message));
         if let Some(h) = &e.hint {
