@@ -1,0 +1,3 @@
+//! pushca-gateway
+#![allow(missing_docs)]
+pub mod apns;
