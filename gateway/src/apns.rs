@@ -111,6 +111,7 @@ impl fmt::Display for ApnsId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
     BadDeviceToken,
+    DeviceTokenNotForTopic,
     BadPath,
     BadPayload,
     MissingTopic,
@@ -129,6 +130,7 @@ impl Reason {
     pub fn as_str(&self) -> &'static str {
         match self {
             Reason::BadDeviceToken => "BadDeviceToken",
+            Reason::DeviceTokenNotForTopic => "DeviceTokenNotForTopic",
             Reason::BadPath => "BadPath",
             Reason::BadPayload => "BadPayload",
             Reason::MissingTopic => "MissingTopic",
