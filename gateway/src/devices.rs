@@ -97,15 +97,17 @@ pub async fn handle(
     auth: Arc<ArcSwap<DeviceAuth>>,
     req: http::Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
+    let (parts, body) = req.into_parts();
+    // Read first, whatever the answer (see `read_capped`).
+    let body = read_capped(body, MAX_REGISTRATION + 1).await;
     let auth = auth.load_full();
     let udid = match &*auth {
         DeviceAuth::Device(u) => u.clone(),
         DeviceAuth::Refused(_) => return Ok(reason(StatusCode::FORBIDDEN, "BadCertificate")),
     };
-    let (parts, body) = req.into_parts();
     let path = parts.uri.path();
     Ok(match (path, &parts.method) {
-        ("/1/registrations", &Method::POST) => register(&ctx, &udid, body).await,
+        ("/1/registrations", &Method::POST) => register(&ctx, &udid, &body),
         ("/1/notifications", &Method::GET) => match ctx.hub.connect(&ctx.state, &udid) {
             Ok(stream) => {
                 log(&format!("device {udid}: notification stream opened"));
@@ -156,12 +158,11 @@ pub async fn handle(
     })
 }
 
-async fn register(ctx: &Ctx, udid: &str, body: Incoming) -> Response<Body> {
-    let body = read_capped(body, MAX_REGISTRATION + 1).await;
+fn register(ctx: &Ctx, udid: &str, body: &[u8]) -> Response<Body> {
     if body.len() > MAX_REGISTRATION {
         return reason(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge");
     }
-    let Ok(reg) = serde_json::from_slice::<Registration>(&body) else {
+    let Ok(reg) = serde_json::from_slice::<Registration>(body) else {
         return reason(StatusCode::BAD_REQUEST, "BadPayload");
     };
     let Some(env) = Environment::from_name(&reg.environment) else {

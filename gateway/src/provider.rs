@@ -27,15 +27,23 @@ pub enum Auth {
     Provider(Identity),
 }
 
-/// Reads at most `cap` bytes of `body` (what follows is not read).
+/// Bytes of a request body read and thrown away beyond the cap, so that a
+/// client slightly over the limit reads its answer (not a stream reset).
+const DRAIN_BEYOND_CAP: usize = 64 * 1024;
+
+/// Reads at most `cap` bytes of `body`; what follows is read and dropped
+/// up to [`DRAIN_BEYOND_CAP`] more bytes (a larger body is cut off by the
+/// stream's reset). Ten seconds at most.
 pub async fn read_capped(mut body: Incoming, cap: usize) -> Vec<u8> {
     let mut out = Vec::new();
+    let mut seen = 0usize;
     let read = async {
-        while out.len() < cap {
+        while seen <= cap + DRAIN_BEYOND_CAP {
             match body.frame().await {
                 Some(Ok(frame)) => {
                     if let Ok(d) = frame.into_data() {
-                        let take = (cap - out.len()).min(d.len());
+                        seen = seen.saturating_add(d.len());
+                        let take = cap.saturating_sub(out.len()).min(d.len());
                         out.extend_from_slice(&d[..take]);
                     }
                 }
@@ -149,6 +157,9 @@ pub async fn handle(
     req: http::Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let (parts, body) = req.into_parts();
+    // Read first, whatever the answer: a stream answered before its body
+    // was read is reset, and some clients report that instead of the answer.
+    let body = read_capped(body, apns::MAX_BODY + 1).await;
     let auth = auth.load_full();
     let id = match &*auth {
         Auth::Provider(id) => id,
@@ -160,7 +171,6 @@ pub async fn handle(
             return Ok(reject(&apns::denied(*reason), &echo_id(&parts.headers)))
         }
     };
-    let body = read_capped(body, apns::MAX_BODY + 1).await;
     let request = apns::Request {
         method: &parts.method,
         path: parts.uri.path(),
