@@ -3,6 +3,7 @@
 //! (their `pushca device identity`), on a CA, trust store and certificates
 //! made by the `pushca` binary. Every gateway listens on 127.0.0.1:0 and the
 //! tests read the bound ports from its "listening" log lines.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
