@@ -1,4 +1,7 @@
-//! `pushca-gateway`: the reference push gateway for pushca trust stores.
+//! `pushca-gateway`: the reference push gateway. Apple's HTTP/2 provider
+//! API on one listener per environment, a device listener for registrations
+//! and notification streams, the pushca trust store enforced on every
+//! connection, push and registration (PRODUCT.md, "The reference gateway").
 //!
 //! [`apns`] holds Apple's provider API rules as pure functions (no
 //! networking): what a request must look like, the topic it goes to, and the
@@ -9,3 +12,9 @@
 #![warn(missing_docs)]
 
 pub mod apns;
+mod devices;
+mod hub;
+mod provider;
+pub mod server;
+mod state;
+mod tls;

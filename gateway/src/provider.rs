@@ -1,0 +1,274 @@
+//! The provider listeners: Apple's `POST /3/device/<token>`, the
+//! connection identified once from its client certificate, each push
+//! authorized on the listener's environment, then delivered.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http::{HeaderMap, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use pushca::gateway::{Decision, Environment, Identity};
+use serde::Serialize;
+
+use crate::apns::{self, Rejection};
+use crate::hub::Delivery;
+use crate::server::{full, log, Body, Ctx};
+
+/// How a provider connection is authenticated.
+pub(crate) enum Auth {
+    /// No client certificate (token authentication is not supported yet).
+    Missing,
+    /// A client certificate the trust store refuses.
+    Denied(pushca::gateway::Reason),
+    /// A provider the trust store knows.
+    Provider(Identity),
+}
+
+/// Bytes of a request body read and thrown away beyond the cap, so that a
+/// client slightly over the limit reads its answer (not a stream reset).
+const DRAIN_BEYOND_CAP: usize = 64 * 1024;
+
+/// Reads at most `cap` bytes of `body`; what follows is read and dropped
+/// up to [`DRAIN_BEYOND_CAP`] more bytes (a larger body is cut off by the
+/// stream's reset). Ten seconds at most.
+pub(crate) async fn read_capped(mut body: Incoming, cap: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut seen = 0usize;
+    let read = async {
+        while seen <= cap + DRAIN_BEYOND_CAP {
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    if let Ok(d) = frame.into_data() {
+                        seen = seen.saturating_add(d.len());
+                        let take = cap.saturating_sub(out.len()).min(d.len());
+                        out.extend_from_slice(&d[..take]);
+                    }
+                }
+                Some(Err(_)) | None => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), read).await;
+    out
+}
+
+/// The `apns-id` of a response to a request refused before it parsed: the
+/// request's own when it looks like a UUID, else a new random one.
+fn echo_id(headers: &HeaderMap) -> String {
+    if let Some(v) = headers.get("apns-id").and_then(|v| v.to_str().ok()) {
+        let shape = v.len() == 36
+            && v.char_indices().all(|(i, c)| {
+                if matches!(i, 8 | 13 | 18 | 23) {
+                    c == '-'
+                } else {
+                    c.is_ascii_hexdigit()
+                }
+            });
+        if shape {
+            return v.to_ascii_lowercase();
+        }
+    }
+    let mut b = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+fn respond(status: StatusCode, apns_id: &str, body: Vec<u8>) -> Response<Body> {
+    let mut r = Response::builder().status(status);
+    if let Ok(v) = http::HeaderValue::from_str(apns_id) {
+        r = r.header("apns-id", v);
+    }
+    if !body.is_empty() {
+        r = r.header(http::header::CONTENT_TYPE, "application/json");
+    }
+    r.body(full(body))
+        .unwrap_or_else(|_| Response::new(full(Vec::new())))
+}
+
+fn reject(rej: &Rejection, apns_id: &str) -> Response<Body> {
+    respond(rej.status, apns_id, apns::body(rej))
+}
+
+fn rejection(status: StatusCode, reason: apns::Reason) -> Rejection {
+    Rejection {
+        status,
+        reason,
+        timestamp_ms: None,
+    }
+}
+
+/// One line of a notification stream.
+#[derive(Serialize)]
+struct Line<'a> {
+    token: String,
+    topic: &'a str,
+    apns_id: String,
+    push_type: String,
+    priority: String,
+    collapse_id: Option<&'a str>,
+    payload: &'a serde_json::value::RawValue,
+}
+
+/// The NDJSON line of `push` to `topic`: the payload embedded as it came
+/// (a JSON object; its line breaks, whitespace in JSON, become spaces).
+fn render(push: &apns::Push, topic: &str) -> Result<Bytes, String> {
+    let payload: String = String::from_utf8_lossy(&push.payload)
+        .chars()
+        .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
+        .collect();
+    let raw = serde_json::value::RawValue::from_string(payload).map_err(|e| e.to_string())?;
+    let mut v = serde_json::to_vec(&Line {
+        token: push.token.to_string(),
+        topic,
+        apns_id: push.apns_id.to_string(),
+        push_type: push.push_type.to_string(),
+        priority: push.priority.to_string(),
+        collapse_id: push.collapse_id.as_deref(),
+        payload: &raw,
+    })
+    .map_err(|e| e.to_string())?;
+    v.push(b'\n');
+    Ok(Bytes::from(v))
+}
+
+fn token_prefix(t: &apns::DeviceToken) -> String {
+    let s = t.to_string();
+    s.get(..8).unwrap_or(&s).to_string()
+}
+
+/// One push request.
+pub(crate) async fn handle(
+    ctx: Arc<Ctx>,
+    auth: Arc<ArcSwap<Auth>>,
+    env: Environment,
+    req: http::Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let (parts, body) = req.into_parts();
+    // Read first, whatever the answer: a stream answered before its body
+    // was read is reset, and some clients report that instead of the answer.
+    let body = read_capped(body, apns::MAX_BODY + 1).await;
+    let auth = auth.load_full();
+    let id = match &*auth {
+        Auth::Provider(id) => id,
+        Auth::Missing => {
+            let rej = rejection(StatusCode::FORBIDDEN, apns::Reason::MissingProviderToken);
+            return Ok(reject(&rej, &echo_id(&parts.headers)));
+        }
+        Auth::Denied(reason) => {
+            return Ok(reject(&apns::denied(*reason), &echo_id(&parts.headers)))
+        }
+    };
+    let request = apns::Request {
+        method: &parts.method,
+        path: parts.uri.path(),
+        headers: &parts.headers,
+        body: &body,
+    };
+    let push = match apns::parse(&request) {
+        Ok(p) => p,
+        Err(rej) => {
+            let apns_id = echo_id(&parts.headers);
+            log(&format!(
+                "push {} {} {} apns-id={apns_id} bundle={}",
+                env.name(),
+                rej.status.as_u16(),
+                rej.reason.as_str(),
+                id.bundle_id()
+            ));
+            return Ok(reject(&rej, &apns_id));
+        }
+    };
+    let apns_id = push.apns_id.to_string();
+    let outcome = decide(&ctx, id, env, &push);
+    let (resp, what) = match outcome {
+        Ok((topic, delivery)) => (
+            respond(StatusCode::OK, &apns_id, Vec::new()),
+            format!("200 topic={topic} {delivery:?}"),
+        ),
+        Err(rej) => (
+            reject(&rej, &apns_id),
+            format!("{} {}", rej.status.as_u16(), rej.reason.as_str()),
+        ),
+    };
+    log(&format!(
+        "push {} {what} token={} apns-id={apns_id} bundle={}",
+        env.name(),
+        token_prefix(&push.token),
+        id.bundle_id()
+    ));
+    Ok(resp)
+}
+
+fn decide(
+    ctx: &Ctx,
+    id: &Identity,
+    env: Environment,
+    push: &apns::Push,
+) -> Result<(String, Delivery), Rejection> {
+    let topics: Vec<&str> = id.topics().collect();
+    let topic = apns::resolve_topic(push, &topics)?;
+    let info = match ctx.state.lookup(push.token.as_bytes()) {
+        Some(info) if info.env == env => info,
+        _ => {
+            return Err(rejection(
+                StatusCode::BAD_REQUEST,
+                apns::Reason::BadDeviceToken,
+            ))
+        }
+    };
+    if let Some(at) = info.unregistered_ms {
+        return Err(Rejection {
+            status: StatusCode::GONE,
+            reason: apns::Reason::Unregistered,
+            timestamp_ms: Some(at),
+        });
+    }
+    if info.bundle_id != id.bundle_id() {
+        return Err(rejection(
+            StatusCode::BAD_REQUEST,
+            apns::Reason::DeviceTokenNotForTopic,
+        ));
+    }
+    if let Decision::Deny(reason) = ctx.gateway.authorize(id, &topic, env, Some(&info.udid)) {
+        return Err(apns::denied(reason));
+    }
+    let internal = |e: String| {
+        log(&format!("delivery failed: {e}"));
+        rejection(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            apns::Reason::InternalServerError,
+        )
+    };
+    let line = render(push, &topic).map_err(internal)?;
+    let expires = match push.expiration {
+        apns::Expiration::At(t) => Some(t),
+        apns::Expiration::Immediate => None,
+        // Omitted: APNs keeps such a notification for a limited time; the
+        // gateway keeps it for DEFAULT_RETENTION_SECS.
+        apns::Expiration::Unspecified => {
+            Some(crate::hub::now_secs().saturating_add(DEFAULT_RETENTION_SECS))
+        }
+    };
+    let delivery = ctx
+        .hub
+        .deliver(&ctx.state, &info.udid, push.token.as_bytes(), expires, line)
+        .map_err(|e| internal(e.0))?;
+    Ok((topic, delivery))
+}
+
+/// How long a notification without `apns-expiration` is stored for an
+/// offline device: 30 days.
+const DEFAULT_RETENTION_SECS: u64 = 30 * 86_400;
