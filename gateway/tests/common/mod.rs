@@ -226,9 +226,9 @@ impl Gateway {
     ) -> Gateway {
         let mut cmd = gateway_cmd(dir, ts, state);
         cmd.args(extra)
-            .envs(env.iter().copied())
             .env_remove("RUST_LOG")
-            .env_remove("PUSHCA_GATEWAY_LOG");
+            .env_remove("PUSHCA_GATEWAY_LOG")
+            .envs(env.iter().copied());
         let mut child = cmd.stderr(Stdio::piped()).spawn().unwrap();
         let stderr = child.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(String::new()));
