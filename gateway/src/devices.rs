@@ -118,7 +118,7 @@ pub(crate) async fn handle(
                     .unwrap_or_else(|_| Response::new(full(Vec::new())))
             }
             Err(e) => {
-                log(&format!("device {udid}: {e}"));
+                crate::log::error(&format!("device {udid}: {e}"));
                 reason(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError")
             }
         },
@@ -132,6 +132,7 @@ pub(crate) async fn handle(
             };
             match ctx.state.unregister(&udid, &token) {
                 Ok(true) => {
+                    ctx.metrics.unregistration();
                     log(&format!(
                         "device {udid}: unregistered token {}",
                         &hex(&token)[..8]
@@ -143,7 +144,7 @@ pub(crate) async fn handle(
                 }
                 Ok(false) => reason(StatusCode::NOT_FOUND, "BadDeviceToken"),
                 Err(e) => {
-                    log(&format!("device {udid}: {e}"));
+                    crate::log::error(&format!("device {udid}: {e}"));
                     reason(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError")
                 }
             }
@@ -172,6 +173,7 @@ fn register(ctx: &Ctx, udid: &str, body: &[u8]) -> Response<Body> {
         .gateway
         .authorize_registration(&reg.bundle_id, env, udid)
     {
+        ctx.metrics.registration(env, false);
         log(&format!(
             "device {udid}: registration for {} ({}) refused: {r}",
             reg.bundle_id,
@@ -186,6 +188,7 @@ fn register(ctx: &Ctx, udid: &str, body: &[u8]) -> Response<Body> {
     }
     match ctx.state.register(udid, &reg.bundle_id, env) {
         Ok((token, new)) => {
+            ctx.metrics.registration(env, true);
             log(&format!(
                 "device {udid}: registered for {} ({}), token {}{}",
                 reg.bundle_id,
@@ -203,7 +206,7 @@ fn register(ctx: &Ctx, udid: &str, body: &[u8]) -> Response<Body> {
             )
         }
         Err(e) => {
-            log(&format!("device {udid}: {e}"));
+            crate::log::error(&format!("device {udid}: {e}"));
             reason(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError")
         }
     }

@@ -13,7 +13,10 @@
 
 pub mod apns;
 mod devices;
+pub mod events;
 mod hub;
+pub mod log;
+pub mod metrics;
 mod provider;
 pub mod server;
 mod state;

@@ -14,6 +14,7 @@ use pushca::gateway::{Decision, Environment, Identity};
 use serde::Serialize;
 
 use crate::apns::{self, Rejection};
+use crate::events::{self, header_topic, path_token};
 use crate::hub::Delivery;
 use crate::server::{full, log, Body, Ctx};
 
@@ -161,14 +162,33 @@ pub(crate) async fn handle(
     // was read is reset, and some clients report that instead of the answer.
     let body = read_capped(body, apns::MAX_BODY + 1).await;
     let auth = auth.load_full();
+    // A decision taken before the request parsed.
+    let early = |rej: &Rejection, apns_id: &str, cert| {
+        events::record(
+            &ctx,
+            &events::Decision {
+                env,
+                outcome: Err(rej),
+                topic: header_topic(&parts.headers),
+                token: path_token(parts.uri.path()),
+                apns_id,
+                cert,
+            },
+        )
+    };
     let id = match &*auth {
         Auth::Provider(id) => id,
         Auth::Missing => {
             let rej = rejection(StatusCode::FORBIDDEN, apns::Reason::MissingProviderToken);
-            return Ok(reject(&rej, &echo_id(&parts.headers)));
+            let apns_id = echo_id(&parts.headers);
+            early(&rej, &apns_id, None);
+            return Ok(reject(&rej, &apns_id));
         }
         Auth::Denied(reason) => {
-            return Ok(reject(&apns::denied(*reason), &echo_id(&parts.headers)))
+            let rej = apns::denied(*reason);
+            let apns_id = echo_id(&parts.headers);
+            early(&rej, &apns_id, None);
+            return Ok(reject(&rej, &apns_id));
         }
     };
     let request = apns::Request {
@@ -181,6 +201,7 @@ pub(crate) async fn handle(
         Ok(p) => p,
         Err(rej) => {
             let apns_id = echo_id(&parts.headers);
+            early(&rej, &apns_id, Some((id.fingerprint(), id.bundle_id())));
             log(&format!(
                 "push {} {} {} apns-id={apns_id} bundle={}",
                 env.name(),
@@ -193,6 +214,23 @@ pub(crate) async fn handle(
     };
     let apns_id = push.apns_id.to_string();
     let outcome = decide(&ctx, id, env, &push);
+    events::record(
+        &ctx,
+        &events::Decision {
+            env,
+            outcome: match &outcome {
+                Ok((_, delivery)) => Ok(*delivery),
+                Err(rej) => Err(rej),
+            },
+            topic: match &outcome {
+                Ok((topic, _)) => Some(topic.as_str()),
+                Err(_) => header_topic(&parts.headers),
+            },
+            token: Some(token_prefix(&push.token)),
+            apns_id: &apns_id,
+            cert: Some((id.fingerprint(), id.bundle_id())),
+        },
+    );
     let (resp, what) = match outcome {
         Ok((topic, delivery)) => (
             respond(StatusCode::OK, &apns_id, Vec::new()),
@@ -246,7 +284,7 @@ fn decide(
         return Err(apns::denied(reason));
     }
     let internal = |e: String| {
-        log(&format!("delivery failed: {e}"));
+        crate::log::error(&format!("delivery failed: {e}"));
         rejection(
             StatusCode::INTERNAL_SERVER_ERROR,
             apns::Reason::InternalServerError,

@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::devices::{self, DeviceAuth};
 use crate::hub::Hub;
+use crate::metrics::ReloadResult;
 use crate::provider::{self, Auth};
 use crate::state::State;
 use crate::tls::{self, ClientTrust, Configs, ServerKey};
@@ -30,13 +31,9 @@ pub fn full(b: impl Into<Bytes>) -> Body {
     Full::new(b.into()).boxed()
 }
 
-/// One log line on stderr.
+/// One log line on stderr at level info (see [`crate::log`]).
 pub fn log(msg: &str) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    eprintln!("{} {msg}", pushca::timeutil::rfc3339(now));
+    crate::log::info(msg)
 }
 
 /// A TLS handshake must complete within this.
@@ -77,6 +74,12 @@ pub struct Args {
     #[arg(long, value_name = "SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub reload_every: u64,
+    /// Serve Prometheus metrics over plain HTTP at http://ADDR:PORT/metrics
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics: Option<SocketAddr>,
+    /// Append one JSON line per push decision to FILE (`-`: stdout); never a payload
+    #[arg(long, value_name = "FILE|-")]
+    pub events: Option<PathBuf>,
 }
 
 /// What every connection shares.
@@ -93,6 +96,10 @@ pub struct Ctx {
     trust: Mutex<ClientTrust>,
     /// Bumped after every reload that changed the store.
     reloads: watch::Sender<u64>,
+    /// The counters of `--metrics`.
+    pub metrics: crate::metrics::Metrics,
+    /// The `--events` log.
+    pub events: Option<crate::events::Events>,
 }
 
 #[derive(Clone, Copy)]
@@ -112,6 +119,7 @@ impl Listener {
 
 /// Runs the gateway until SIGTERM (or SIGINT).
 pub async fn run(args: Args) -> Result<(), String> {
+    crate::log::init_from_env()?;
     if args.development.is_none() && args.production.is_none() {
         return Err(
             "no provider listener: give --development ADDR:PORT, --production ADDR:PORT or both"
@@ -156,6 +164,18 @@ pub async fn run(args: Args) -> Result<(), String> {
         let local = l.local_addr().map_err(|e| format!("{addr}: {e}"))?;
         listeners.push((l, kind, local));
     }
+    let metrics_listener = match args.metrics {
+        Some(addr) => {
+            let l = bind(addr).map_err(|e| format!("--metrics {addr}: {e}"))?;
+            let local = l.local_addr().map_err(|e| format!("{addr}: {e}"))?;
+            Some((l, local))
+        }
+        None => None,
+    };
+    let events = match &args.events {
+        Some(p) => Some(crate::events::Events::open(p)?),
+        None => None,
+    };
     let mut term = signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = signal(tokio::signal::unix::SignalKind::interrupt())?;
     let hup = signal(tokio::signal::unix::SignalKind::hangup())?;
@@ -169,6 +189,8 @@ pub async fn run(args: Args) -> Result<(), String> {
         tls: ArcSwap::from_pointee(configs),
         trust: Mutex::new(trust),
         reloads,
+        metrics: crate::metrics::Metrics::default(),
+        events,
     });
     log(&format!(
         "trust store {} version {} loaded (anchor {})",
@@ -178,6 +200,10 @@ pub async fn run(args: Args) -> Result<(), String> {
     ));
     let (stop_tx, stop_rx) = watch::channel(false);
     let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
+    if let Some((l, local)) = metrics_listener {
+        log(&format!("listening metrics {local}"));
+        tokio::spawn(crate::metrics::serve(l, ctx.clone(), stop_rx.clone()));
+    }
     for (l, kind, local) in listeners {
         log(&format!("listening {} {local}", kind.name()));
         tokio::spawn(accept_loop(
@@ -202,7 +228,7 @@ pub async fn run(args: Args) -> Result<(), String> {
     ctx.hub.close();
     drop(done_tx);
     if tokio::time::timeout(DRAIN, done_rx.recv()).await.is_err() {
-        log("connections still open after 10 s: closed");
+        crate::log::warn("connections still open after 10 s: closed");
     }
     log("stopped");
     Ok(())
@@ -238,7 +264,7 @@ async fn accept_loop(
                     tokio::spawn(connection(tcp, peer, kind, ctx.clone(), stop.clone(), done.clone()));
                 }
                 Err(e) => {
-                    log(&format!("{}: accept: {e}", kind.name()));
+                    crate::log::warn(&format!("{}: accept: {e}", kind.name()));
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             },
@@ -286,6 +312,7 @@ async fn connection(
             return;
         }
     };
+    let _open = crate::metrics::Metrics::connection(&ctx, kind.name());
     let chain: Option<Vec<Vec<u8>>> = tls
         .get_ref()
         .1
@@ -436,11 +463,17 @@ async fn reload_loop(
         let c = ctx.clone();
         match tokio::task::spawn_blocking(move || reload(&c)).await {
             Ok(Ok(msg)) => log(&format!("reload ({why}): {msg}")),
-            Ok(Err(e)) => log(&format!(
-                "reload ({why}) refused, still serving version {}: {e}",
-                ctx.gateway.version()
-            )),
-            Err(e) => log(&format!("reload ({why}): {e}")),
+            Ok(Err(e)) => {
+                ctx.metrics.reload(ReloadResult::Refused);
+                crate::log::warn(&format!(
+                    "reload ({why}) refused, still serving version {}: {e}",
+                    ctx.gateway.version()
+                ))
+            }
+            Err(e) => {
+                ctx.metrics.reload(ReloadResult::Refused);
+                crate::log::error(&format!("reload ({why}): {e}"))
+            }
         }
     }
 }
@@ -466,6 +499,11 @@ fn reload(ctx: &Ctx) -> Result<String, String> {
             *current = trust;
         }
     }
+    ctx.metrics.reload(if changed {
+        ReloadResult::Changed
+    } else {
+        ReloadResult::Unchanged
+    });
     if changed {
         ctx.reloads.send_modify(|g| *g += 1);
         Ok(format!("trust store version {version} serving{note}"))

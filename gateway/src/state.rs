@@ -317,6 +317,30 @@ impl State {
             .map_err(db_err("removing delivered notifications"))?;
         Ok(lines)
     }
+
+    /// For the metrics: the live registrations per environment
+    /// (development, production) and the stored notifications not expired.
+    pub fn counts(&self) -> ([u64; 2], u64) {
+        let mut live = [0u64; 2];
+        if let Ok(index) = self.index.read() {
+            for (_, _, env) in index.live.keys() {
+                live[usize::from(*env == Environment::Production)] += 1;
+            }
+        }
+        let stored: i64 = self
+            .db()
+            .ok()
+            .and_then(|db| {
+                db.query_row(
+                    "SELECT count(*) FROM stored WHERE expires > ?1",
+                    params![(now_ms() / 1000) as i64],
+                    |r| r.get(0),
+                )
+                .ok()
+            })
+            .unwrap_or(0);
+        (live, stored.max(0) as u64)
+    }
 }
 
 #[cfg(test)]

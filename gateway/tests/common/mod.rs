@@ -1,6 +1,7 @@
-//! Helpers shared by the gateway's integration tests: a fixture made by the
-//! `pushca` binary (a CA, a trust store, certificates), the gateway started
-//! as a process on loopback, curl --http2 as the provider and device client.
+//! Helpers shared by the gateway's integration tests: a fixture made with
+//! the `pushca` binary (a CA, a trust store, certificates), the gateway
+//! started as a process on 127.0.0.1:0 (ports read from its "listening"
+//! log lines), and curl --http2 as the provider and device client.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
@@ -170,6 +171,8 @@ pub struct Gateway {
     pub dev: String,
     pub prod: String,
     pub devices: String,
+    /// `http://ADDR:PORT` of `--metrics` (empty without it).
+    pub metrics: String,
     pub log: Arc<Mutex<String>>,
 }
 
@@ -209,10 +212,24 @@ pub fn gateway_cmd_with(dir: &Path, ts: &str, state: &Path, anchor: &str, key: &
 
 impl Gateway {
     pub fn start(dir: &Path, ts: &str, state: &Path) -> Gateway {
-        let mut child = gateway_cmd(dir, ts, state)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        Gateway::start_with(dir, ts, state, &[], &[])
+    }
+
+    /// Started with `extra` flags and environment variables `env`; with
+    /// `--metrics` in `extra`, waits for that listener too.
+    pub fn start_with(
+        dir: &Path,
+        ts: &str,
+        state: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Gateway {
+        let mut cmd = gateway_cmd(dir, ts, state);
+        cmd.args(extra)
+            .env_remove("RUST_LOG")
+            .env_remove("PUSHCA_GATEWAY_LOG")
+            .envs(env.iter().copied());
+        let mut child = cmd.stderr(Stdio::piped()).spawn().unwrap();
         let stderr = child.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = mpsc::channel();
@@ -231,15 +248,18 @@ impl Gateway {
             dev: String::new(),
             prod: String::new(),
             devices: String::new(),
+            metrics: String::new(),
             log,
         };
-        for _ in 0..3 {
+        let listeners = if extra.contains(&"--metrics") { 4 } else { 3 };
+        for _ in 0..listeners {
             let Ok(rest) = rx.recv_timeout(Duration::from_secs(20)) else {
                 panic!("the gateway did not start: {}", g.log());
             };
             let (name, addr) = rest.split_once(' ').unwrap();
             let url = format!("https://{addr}");
             match name {
+                "metrics" => g.metrics = format!("http://{addr}"),
                 "development" => g.dev = url,
                 "production" => g.prod = url,
                 _ => g.devices = url,
