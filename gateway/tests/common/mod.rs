@@ -209,7 +209,13 @@ pub fn gateway_cmd_with(dir: &Path, ts: &str, state: &Path, anchor: &str, key: &
 
 impl Gateway {
     pub fn start(dir: &Path, ts: &str, state: &Path) -> Gateway {
+        Gateway::start_with(dir, ts, state, &[])
+    }
+
+    /// [`Gateway::start`] with more flags.
+    pub fn start_with(dir: &Path, ts: &str, state: &Path, flags: &[&str]) -> Gateway {
         let mut child = gateway_cmd(dir, ts, state)
+            .args(flags)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
