@@ -281,7 +281,20 @@ fn connections_beyond_max_connections_are_closed_at_once() {
         // of listener: the limit is the gateway's.
         let mut held = Vec::new();
         for url in [&gw.dev, &gw.prod, &gw.dev] {
-            let mut s = tls(dir, url).await;
+            // (The registration's connection may not be counted out yet.)
+            let c = tokio_rustls::TlsConnector::from(tls_config(dir));
+            let t = Instant::now();
+            let mut s = loop {
+                let tcp = TcpStream::connect(addr(url)).await.unwrap();
+                match c
+                    .connect(ServerName::try_from("localhost").unwrap(), tcp)
+                    .await
+                {
+                    Ok(s) => break s,
+                    Err(e) if t.elapsed() > Duration::from_secs(2) => panic!("{e}"),
+                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            };
             s.write_all(PREFACE).await.unwrap();
             s.write_all(&frame(SETTINGS, 0, 0, &[])).await.unwrap();
             s.flush().await.unwrap();
