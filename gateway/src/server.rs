@@ -5,16 +5,19 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use pushca::gateway::{Anchor, Environment, Gateway, LoadOptions};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::devices::{self, DeviceAuth};
 use crate::hub::Hub;
@@ -36,8 +39,8 @@ pub fn log(msg: &str) {
     crate::log::info(msg)
 }
 
-/// A TLS handshake must complete within this.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The HTTP/2 client connection preface (RFC 9113, 3.4).
+const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// SIGTERM waits this long for open streams.
 const DRAIN: Duration = Duration::from_secs(10);
 
@@ -80,6 +83,16 @@ pub struct Args {
     /// Append one JSON line per push decision to FILE (`-`: stdout); never a payload
     #[arg(long, value_name = "FILE|-")]
     pub events: Option<PathBuf>,
+    /// A connection must complete its TLS handshake and send the HTTP/2
+    /// preface within this, or it is closed
+    #[arg(long, value_name = "SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub handshake_timeout: u64,
+    /// Open connections at most, all listeners together; one more is closed
+    /// as soon as it is accepted (keep it below the open-files limit)
+    #[arg(long, value_name = "N", default_value_t = 20_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
 }
 
 /// What every connection shares.
@@ -204,12 +217,17 @@ pub async fn run(args: Args) -> Result<(), String> {
         log(&format!("listening metrics {local}"));
         tokio::spawn(crate::metrics::serve(l, ctx.clone(), stop_rx.clone()));
     }
+    let limits = Limits {
+        handshake: Duration::from_secs(args.handshake_timeout),
+        slots: Arc::new(Semaphore::new(args.max_connections as usize)),
+    };
     for (l, kind, local) in listeners {
         log(&format!("listening {} {local}", kind.name()));
         tokio::spawn(accept_loop(
             l,
             kind,
             ctx.clone(),
+            limits.clone(),
             stop_rx.clone(),
             done_tx.clone(),
         ));
@@ -248,20 +266,48 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::from_std(l)
 }
 
+/// What bounds the cost of a connection before it is served.
+#[derive(Clone)]
+struct Limits {
+    /// TLS handshake and HTTP/2 preface, together.
+    handshake: Duration,
+    /// One permit per open connection (`--max-connections`).
+    slots: Arc<Semaphore>,
+}
+
 async fn accept_loop(
     listener: TcpListener,
     kind: Listener,
     ctx: Arc<Ctx>,
+    limits: Limits,
     mut stop: watch::Receiver<bool>,
     done: mpsc::Sender<()>,
 ) {
+    // Connections refused at the cap since the last line about them: one
+    // line per 10 s at most, whatever the rate.
+    let mut refused = 0u64;
+    let mut said = None::<Instant>;
     loop {
         tokio::select! {
             _ = stop.changed() => break,
             r = listener.accept() => match r {
                 Ok((tcp, peer)) => {
+                    let Ok(permit) = limits.slots.clone().try_acquire_owned() else {
+                        // Closed at once: no TLS, no task.
+                        drop(tcp);
+                        refused += 1;
+                        if said.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+                            log(&format!(
+                                "{}: {refused} connection(s) refused: the connection limit is reached",
+                                kind.name()
+                            ));
+                            refused = 0;
+                            said = Some(Instant::now());
+                        }
+                        continue;
+                    };
                     let _ = tcp.set_nodelay(true);
-                    tokio::spawn(connection(tcp, peer, kind, ctx.clone(), stop.clone(), done.clone()));
+                    tokio::spawn(connection(tcp, peer, kind, ctx.clone(), limits.handshake, permit, stop.clone(), done.clone()));
                 }
                 Err(e) => {
                     crate::log::warn(&format!("{}: accept: {e}", kind.name()));
@@ -284,11 +330,14 @@ fn http2() -> hyper::server::conn::http2::Builder<TokioExecutor> {
     b
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn connection(
     tcp: TcpStream,
     peer: SocketAddr,
     kind: Listener,
     ctx: Arc<Ctx>,
+    handshake: Duration,
+    _slot: OwnedSemaphorePermit,
     mut stop: watch::Receiver<bool>,
     _done: mpsc::Sender<()>,
 ) {
@@ -298,7 +347,8 @@ async fn connection(
         Listener::Devices => configs.devices.clone(),
     };
     let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
-    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+    let deadline = tokio::time::Instant::now() + handshake;
+    let mut tls = match tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             log(&format!(
@@ -312,6 +362,34 @@ async fn connection(
             return;
         }
     };
+    // hyper waits for the preface without a limit: read it here, within the
+    // handshake's deadline, and hand it back in front of the stream.
+    let mut preface = [0u8; 24];
+    match tokio::time::timeout_at(deadline, tls.read_exact(&mut preface)).await {
+        Ok(Ok(_)) if preface == *PREFACE => {}
+        Ok(Ok(_)) => {
+            log(&format!(
+                "{} {peer}: not an HTTP/2 connection preface: closed",
+                kind.name()
+            ));
+            return;
+        }
+        Ok(Err(e)) => {
+            log(&format!(
+                "{} {peer}: closed before the HTTP/2 preface: {e}",
+                kind.name()
+            ));
+            return;
+        }
+        Err(_) => {
+            log(&format!(
+                "{} {peer}: no HTTP/2 preface within {} s: closed",
+                kind.name(),
+                handshake.as_secs()
+            ));
+            return;
+        }
+    }
     let _open = crate::metrics::Metrics::connection(&ctx, kind.name());
     let chain: Option<Vec<Vec<u8>>> = tls
         .get_ref()
@@ -319,7 +397,11 @@ async fn connection(
         .peer_certificates()
         .map(|c| c.iter().map(|c| c.to_vec()).collect());
     let mut reloads = ctx.reloads.subscribe();
-    let io = TokioIo::new(tls);
+    let io = TokioIo::new(Prefaced {
+        head: preface,
+        pos: 0,
+        inner: tls,
+    });
     match kind {
         Listener::Provider(env) => {
             let auth = Arc::new(ArcSwap::from_pointee(identify(&ctx, chain.as_deref())));
@@ -420,6 +502,60 @@ async fn connection(
                 }
             }
         }
+    }
+}
+
+/// A stream whose first bytes were read ahead: they are read again first.
+struct Prefaced<S> {
+    head: [u8; 24],
+    pos: usize,
+    inner: S,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Prefaced<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let me = self.get_mut();
+        if let Some(rest) = me.head.get(me.pos..).filter(|r| !r.is_empty()) {
+            let n = rest.len().min(buf.remaining());
+            buf.put_slice(&rest[..n]);
+            me.pos += n;
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut me.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Prefaced<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 }
 

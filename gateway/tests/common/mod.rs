@@ -2,7 +2,7 @@
 //! the `pushca` binary (a CA, a trust store, certificates), the gateway
 //! started as a process on 127.0.0.1:0 (ports read from its "listening"
 //! log lines), and curl --http2 as the provider and device client.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
