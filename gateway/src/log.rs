@@ -144,11 +144,15 @@ pub fn log(level: Level, msg: &str) {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let line: String = msg
-        .chars()
-        .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
-        .collect();
-    eprintln!("{} {} {line}", pushca::timeutil::rfc3339(now), level.name());
+    let mut line = format!("{} {} ", pushca::timeutil::rfc3339(now), level.name());
+    line.extend(
+        msg.chars()
+            .map(|c| if c == '\n' || c == '\r' { ' ' } else { c }),
+    );
+    line.push('\n');
+    // One write per line: stderr is unbuffered, and eprintln! writes each
+    // formatted piece on its own (a log line per push: several syscalls).
+    let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
 }
 
 /// An error line.

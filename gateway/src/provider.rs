@@ -114,40 +114,54 @@ fn rejection(status: StatusCode, reason: apns::Reason) -> Rejection {
 /// One line of a notification stream.
 #[derive(Serialize)]
 struct Line<'a> {
-    token: String,
+    token: &'a str,
     topic: &'a str,
-    apns_id: String,
-    push_type: String,
-    priority: String,
+    apns_id: &'a str,
+    push_type: &'a str,
+    priority: &'a str,
     collapse_id: Option<&'a str>,
     payload: &'a serde_json::value::RawValue,
 }
 
 /// The NDJSON line of `push` to `topic`: the payload embedded as it came
 /// (a JSON object; its line breaks, whitespace in JSON, become spaces).
+/// On every accepted push: borrowed strings, one buffer.
 fn render(push: &apns::Push, topic: &str) -> Result<Bytes, String> {
-    let payload: String = String::from_utf8_lossy(&push.payload)
-        .chars()
-        .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
-        .collect();
-    let raw = serde_json::value::RawValue::from_string(payload).map_err(|e| e.to_string())?;
-    let mut v = serde_json::to_vec(&Line {
-        token: push.token.to_string(),
-        topic,
-        apns_id: push.apns_id.to_string(),
-        push_type: push.push_type.to_string(),
-        priority: push.priority.to_string(),
-        collapse_id: push.collapse_id.as_deref(),
-        payload: &raw,
-    })
+    let text = String::from_utf8_lossy(&push.payload);
+    let payload: std::borrow::Cow<'_, str> = if text.contains(['\n', '\r']) {
+        text.replace(['\n', '\r'], " ").into()
+    } else {
+        text
+    };
+    let raw: &serde_json::value::RawValue =
+        serde_json::from_str(&payload).map_err(|e| e.to_string())?;
+    let token = hex::encode(push.token.as_bytes());
+    let priority = match push.priority.value() {
+        10 => "10",
+        5 => "5",
+        _ => "1",
+    };
+    let mut v = Vec::with_capacity(push.payload.len() + 256);
+    serde_json::to_writer(
+        &mut v,
+        &Line {
+            token: &token,
+            topic,
+            apns_id: push.apns_id.as_str(),
+            push_type: push.push_type.as_str(),
+            priority,
+            collapse_id: push.collapse_id.as_deref(),
+            payload: raw,
+        },
+    )
     .map_err(|e| e.to_string())?;
     v.push(b'\n');
     Ok(Bytes::from(v))
 }
 
+/// The token's first 4 bytes in hex (for logs).
 fn token_prefix(t: &apns::DeviceToken) -> String {
-    let s = t.to_string();
-    s.get(..8).unwrap_or(&s).to_string()
+    hex::encode(&t.as_bytes()[..4])
 }
 
 /// One push request.
