@@ -16,9 +16,9 @@ pub enum Level {
     Error = 1,
     /// Something an operator should look at (a refused reload, ...).
     Warn = 2,
-    /// Startup, connections, pushes, registrations, reloads.
+    /// Startup, connections, refused pushes, registrations, reloads.
     Info = 3,
-    /// Details (metrics scrapes, ...).
+    /// Details (accepted pushes, metrics scrapes, ...).
     Debug = 4,
 }
 

@@ -245,22 +245,31 @@ pub(crate) async fn handle(
             cert: Some((id.fingerprint(), id.bundle_id())),
         },
     );
-    let (resp, what) = match outcome {
-        Ok((topic, delivery)) => (
-            respond(StatusCode::OK, &apns_id, Vec::new()),
-            format!("200 topic={topic} {delivery:?}"),
-        ),
-        Err(rej) => (
-            reject(&rej, &apns_id),
-            format!("{} {}", rej.status.as_u16(), rej.reason.as_str()),
-        ),
+    // Accepted pushes are logged at debug (a line per push costs throughput;
+    // the `--events` log is the record of decisions), refusals at info.
+    let level = match &outcome {
+        Ok(_) => crate::log::Level::Debug,
+        Err(_) => crate::log::Level::Info,
     };
-    log(&format!(
-        "push {} {what} token={} apns-id={apns_id} bundle={}",
-        env.name(),
-        token_prefix(&push.token),
-        id.bundle_id()
-    ));
+    if crate::log::enabled(level) {
+        let what = match &outcome {
+            Ok((topic, delivery)) => format!("200 topic={topic} {delivery:?}"),
+            Err(rej) => format!("{} {}", rej.status.as_u16(), rej.reason.as_str()),
+        };
+        crate::log::log(
+            level,
+            &format!(
+                "push {} {what} token={} apns-id={apns_id} bundle={}",
+                env.name(),
+                token_prefix(&push.token),
+                id.bundle_id()
+            ),
+        );
+    }
+    let resp = match outcome {
+        Ok(_) => respond(StatusCode::OK, &apns_id, Vec::new()),
+        Err(rej) => reject(&rej, &apns_id),
+    };
     Ok(resp)
 }
 

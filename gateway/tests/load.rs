@@ -28,7 +28,14 @@ const CK: &str = "dev/com.example.app-development-ck.pem";
 fn a_one_second_run_pushes_and_reports_rate_and_percentiles() {
     let dir = fixture();
     let state = tempfile::tempdir().unwrap();
-    let gw = Gateway::start(dir, "ts", state.path());
+    // Accepted pushes are logged at debug.
+    let gw = Gateway::start_with(
+        dir,
+        "ts",
+        state.path(),
+        &[],
+        &[("PUSHCA_GATEWAY_LOG", "debug")],
+    );
     let tok = token(dir, &gw, U1, "development");
     let path = format!("/3/device/{tok}");
     let o = load(
@@ -182,5 +189,36 @@ fn bad_input_is_one_line_and_exit_1() {
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");
         assert!(o.stdout.is_empty(), "{args:?}");
+    }
+}
+
+/// A log line per accepted push costs throughput: at the default level
+/// (info) accepted pushes are not logged, refusals are; at debug both are.
+#[test]
+fn accepted_pushes_are_logged_at_debug_refusals_at_info() {
+    let dir = fixture();
+    for (level, accepted_logged) in [(None, false), (Some("debug"), true)] {
+        let state = tempfile::tempdir().unwrap();
+        let env: Vec<(&str, &str)> = level
+            .map(|l| ("PUSHCA_GATEWAY_LOG", l))
+            .into_iter()
+            .collect();
+        let gw = Gateway::start_with(dir, "ts", state.path(), &[], &env);
+        let tok = token(dir, &gw, U1, "development");
+        let cert = provider(dir, "dev");
+        let r = push(dir, &gw.dev, &cert, &tok, "{}", &[]);
+        assert_eq!(r.status, 200, "{}", r.body);
+        let bad = "ab".repeat(32);
+        let r = push(dir, &gw.dev, &cert, &bad, "{}", &[]);
+        assert_eq!(r.status, 400, "{}", r.body);
+        // The refusal comes after the accepted push on stderr.
+        gw.wait_log("push development 400 BadDeviceToken");
+        assert_eq!(
+            gw.log()
+                .contains("push development 200 topic=com.example.app"),
+            accepted_logged,
+            "{level:?}: {}",
+            gw.log()
+        );
     }
 }
