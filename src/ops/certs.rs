@@ -695,22 +695,17 @@ impl PreparedIssue<'_> {
                 return Err(OpsError::ChangedWhileSigning(app.bundle_id.clone()));
             }
             for (cert, csr) in issued.iter().zip(&self.csrs) {
-                tx.insert_certificate(&CertRecord {
-                    kind: CertRecord::PUSH.into(),
-                    serial: cert.serial.clone(),
-                    bundle_id: app.bundle_id.clone(),
-                    team_id: team.team_id.clone(),
-                    environment: self.env.name().to_string(),
-                    subject: cert.subject.clone(),
-                    not_before: cert.not_before.unix_timestamp(),
-                    not_after: cert.not_after.unix_timestamp(),
-                    sha256: cert.sha256.clone(),
-                    key_type: csr.algorithm.id(),
-                    der: cert.der.clone(),
-                    issued_at: now.unix_timestamp(),
-                    revoked_at: None,
-                    revocation_reason: None,
-                })?;
+                tx.insert_certificate(&super::issued_record(
+                    cert,
+                    &super::IssuedFor {
+                        kind: CertRecord::PUSH,
+                        bundle_id: &app.bundle_id,
+                        team_id: &team.team_id,
+                        environment: self.env.name(),
+                    },
+                    csr.algorithm.id(),
+                    now,
+                ))?;
             }
             Ok(())
         })?;

@@ -332,22 +332,17 @@ impl Job<'_> {
         let cert = ca.issue_tls_certificate(&template, subject, &spki, key.algorithm(), now)?;
         open_store(home)?.write(|tx| -> Result<()> {
             recheck(tx)?;
-            tx.insert_certificate(&CertRecord {
-                serial: cert.serial.clone(),
-                kind: self.kind.to_string(),
-                bundle_id: String::new(),
-                team_id: self.team_id.to_string(),
-                environment: String::new(),
-                subject: cert.subject.clone(),
-                not_before: cert.not_before.unix_timestamp(),
-                not_after: cert.not_after.unix_timestamp(),
-                sha256: cert.sha256.clone(),
-                key_type: key.algorithm().id(),
-                der: cert.der.clone(),
-                issued_at: now.unix_timestamp(),
-                revoked_at: None,
-                revocation_reason: None,
-            })?;
+            tx.insert_certificate(&super::issued_record(
+                &cert,
+                &super::IssuedFor {
+                    kind: self.kind,
+                    bundle_id: "",
+                    team_id: self.team_id,
+                    environment: "",
+                },
+                key.algorithm().id(),
+                now,
+            ))?;
             Ok(())
         })?;
         // Recorded: from here on `cert export` recovers the certificate

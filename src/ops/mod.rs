@@ -14,7 +14,7 @@ use crate::p12::P12Error;
 use crate::portal::profile::ProfileError;
 use crate::portal::PortalError;
 use crate::secret::PassphraseError;
-use crate::store::{Store, StoreError};
+use crate::store::{CertRecord, Store, StoreError};
 use crate::x509ext::Environment;
 
 pub mod certs;
@@ -499,3 +499,41 @@ pub fn now() -> time::OffsetDateTime {
 pub use crate::fsutil::OutputRules;
 
 pub(crate) use crate::timeutil::rfc3339;
+
+/// Who a newly issued certificate is for, as the store records it.
+pub(crate) struct IssuedFor<'a> {
+    /// [`CertRecord::PUSH`], [`CertRecord::SERVER`] or [`CertRecord::DEVICE`].
+    pub(crate) kind: &'a str,
+    /// The App ID (empty for the other kinds).
+    pub(crate) bundle_id: &'a str,
+    /// The team.
+    pub(crate) team_id: &'a str,
+    /// The push environment (empty for the other kinds).
+    pub(crate) environment: &'a str,
+}
+
+/// The store's record of `cert`, issued at `issued_at` for `who` with a key
+/// of `key_type` (`--key-type` vocabulary): not revoked.
+pub(crate) fn issued_record(
+    cert: &crate::ca::IssuedCertificate,
+    who: &IssuedFor<'_>,
+    key_type: String,
+    issued_at: time::OffsetDateTime,
+) -> CertRecord {
+    CertRecord {
+        serial: cert.serial.clone(),
+        kind: who.kind.to_string(),
+        bundle_id: who.bundle_id.to_string(),
+        team_id: who.team_id.to_string(),
+        environment: who.environment.to_string(),
+        subject: cert.subject.clone(),
+        not_before: cert.not_before.unix_timestamp(),
+        not_after: cert.not_after.unix_timestamp(),
+        sha256: cert.sha256.clone(),
+        key_type,
+        der: cert.der.clone(),
+        issued_at: issued_at.unix_timestamp(),
+        revoked_at: None,
+        revocation_reason: None,
+    }
+}
