@@ -98,7 +98,7 @@ pub(crate) struct Decision<'a> {
     /// The topic pushed to, or `apns-topic` as sent.
     pub(crate) topic: Option<&'a str>,
     /// The device token's first 8 hex digits.
-    pub(crate) token: Option<String>,
+    pub(crate) token: Option<&'a str>,
     /// The `apns-id` answered.
     pub(crate) apns_id: &'a str,
     /// The provider's certificate: its SHA-256 and bundle ID.
@@ -171,7 +171,7 @@ pub(crate) fn record(ctx: &Ctx, d: &Decision<'_>) {
         reason: d.outcome.err().map(|r| r.reason.as_str()),
         delivery: d.outcome.ok().map(delivery_name),
         topic: d.topic,
-        token: d.token.as_deref(),
+        token: d.token,
         apns_id: d.apns_id,
         cert: d.cert.map(|(f, _)| hex::encode(&f[..8])),
         bundle_id: d.cert.map(|(_, b)| b),

@@ -184,7 +184,7 @@ pub(crate) async fn handle(
                 env,
                 outcome: Err(rej),
                 topic: header_topic(&parts.headers),
-                token: path_token(parts.uri.path()),
+                token: path_token(parts.uri.path()).as_deref(),
                 apns_id,
                 cert,
             },
@@ -228,6 +228,7 @@ pub(crate) async fn handle(
     };
     let apns_id = push.apns_id.to_string();
     let outcome = decide(&ctx, id, env, &push);
+    let token = token_prefix(&push.token);
     events::record(
         &ctx,
         &events::Decision {
@@ -240,7 +241,7 @@ pub(crate) async fn handle(
                 Ok((topic, _)) => Some(topic.as_str()),
                 Err(_) => header_topic(&parts.headers),
             },
-            token: Some(token_prefix(&push.token)),
+            token: Some(&token),
             apns_id: &apns_id,
             cert: Some((id.fingerprint(), id.bundle_id())),
         },
@@ -259,9 +260,8 @@ pub(crate) async fn handle(
         crate::log::log(
             level,
             &format!(
-                "push {} {what} token={} apns-id={apns_id} bundle={}",
+                "push {} {what} token={token} apns-id={apns_id} bundle={}",
                 env.name(),
-                token_prefix(&push.token),
                 id.bundle_id()
             ),
         );
