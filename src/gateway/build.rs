@@ -76,6 +76,8 @@ pub(crate) struct Inputs<'a> {
     pub(crate) disabled_devices: &'a BTreeMap<String, Vec<String>>,
     /// The current profiles.
     pub(crate) profiles: &'a [ProfileInput],
+    /// Key ID -> the auth keys of the home, revoked ones included.
+    pub(crate) keys: BTreeMap<String, super::policy::KeyPolicy>,
     /// SHA-256 over the inputs (see [`Policy::inputs_sha256`]).
     pub(crate) inputs_sha256: String,
     /// RFC 3339.
@@ -227,6 +229,7 @@ pub(crate) fn assemble(
         topics,
         apps,
         teams,
+        keys: inputs.keys.clone(),
     };
     // Compact (half the size of pretty-printed for large stores); `jq .` reads it.
     let mut json = serde_json::to_vec(&policy).map_err(build)?;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// The `format` of the policy files this version writes and reads.
-pub(crate) const FORMAT: &str = "pushca-policy/2";
+pub(crate) const FORMAT: &str = "pushca-policy/3";
 
 /// `policy.json`: what the enforcement applies, signed by the profile signer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +41,31 @@ pub(crate) struct Policy {
     /// Team ID -> what holds for every App ID of the team: one entry for the
     /// team of each App ID in `apps`.
     pub(crate) teams: BTreeMap<String, TeamPolicy>,
+    /// Key ID -> an APNs auth key (token-based provider authentication),
+    /// revoked ones included (marked), so that a gateway trusts no key the
+    /// signed policy does not name.
+    pub(crate) keys: BTreeMap<String, KeyPolicy>,
+}
+
+/// An auth key (`AuthKey_<KEYID>.p8`): the public half, what it may sign
+/// tokens for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct KeyPolicy {
+    /// The team whose ID a token's `iss` must be.
+    pub(crate) team_id: String,
+    /// `development` or `production`: the one environment it signs for.
+    pub(crate) environment: String,
+    /// `team` (every App ID of the team with push, present and future) or
+    /// `topics` (only the App IDs of `apps`).
+    pub(crate) scope: String,
+    /// The bundle IDs of a topic-specific key (empty for a team-scoped one).
+    pub(crate) apps: Vec<String>,
+    /// Its public key: the DER SubjectPublicKeyInfo of a P-256 key, base64
+    /// (standard alphabet, padded).
+    pub(crate) public_key: String,
+    /// RFC 3339 when revoked: every token it signed is refused.
+    pub(crate) revoked_at: Option<String>,
 }
 
 /// What the enforcement applies to every App ID of one team.

@@ -480,7 +480,7 @@ fn trust_store_files_are_what_each_consumer_loads_and_reruns_are_cheap() {
     assert!(o.status.success(), "{}", stderr(&o));
     let policy: serde_json::Value =
         serde_json::from_slice(&std::fs::read(ts.join("policy.json")).unwrap()).unwrap();
-    assert_eq!(policy["format"], "pushca-policy/2");
+    assert_eq!(policy["format"], "pushca-policy/3");
     assert_eq!(
         policy["topics"]["com.example.app.voip"]["bundle_id"],
         "com.example.app"
