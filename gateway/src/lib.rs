@@ -18,6 +18,7 @@ mod hub;
 pub mod log;
 pub mod metrics;
 mod provider;
+mod provider_conn;
 pub mod server;
 mod state;
 mod tls;

@@ -2,12 +2,8 @@
 //! connection identified once from its client certificate, each push
 //! authorized on the listener's environment, then delivered.
 
-use std::convert::Infallible;
-use std::sync::Arc;
-
-use arc_swap::ArcSwap;
 use bytes::Bytes;
-use http::{HeaderMap, Response, StatusCode};
+use http::{HeaderMap, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use pushca::gateway::{Decision, Environment, Identity};
@@ -16,7 +12,7 @@ use serde::Serialize;
 use crate::apns::{self, Rejection};
 use crate::events::{self, header_topic, path_token};
 use crate::hub::Delivery;
-use crate::server::{full, log, Body, Ctx};
+use crate::server::{log, Ctx};
 
 /// How a provider connection is authenticated.
 pub(crate) enum Auth {
@@ -30,7 +26,7 @@ pub(crate) enum Auth {
 
 /// Bytes of a request body read and thrown away beyond the cap, so that a
 /// client slightly over the limit reads its answer (not a stream reset).
-const DRAIN_BEYOND_CAP: usize = 64 * 1024;
+pub(crate) const DRAIN_BEYOND_CAP: usize = 64 * 1024;
 
 /// Reads at most `cap` bytes of `body`; what follows is read and dropped
 /// up to [`DRAIN_BEYOND_CAP`] more bytes (a larger body is cut off by the
@@ -87,20 +83,23 @@ fn echo_id(headers: &HeaderMap) -> String {
     )
 }
 
-fn respond(status: StatusCode, apns_id: &str, body: Vec<u8>) -> Response<Body> {
-    let mut r = Response::builder().status(status);
-    if let Ok(v) = http::HeaderValue::from_str(apns_id) {
-        r = r.header("apns-id", v);
-    }
-    if !body.is_empty() {
-        r = r.header(http::header::CONTENT_TYPE, "application/json");
-    }
-    r.body(full(body))
-        .unwrap_or_else(|_| Response::new(full(Vec::new())))
+/// The answer to one push request: what the transport sends back
+/// (`apns-id`, and with a body `content-type: application/json`).
+pub(crate) struct Answer {
+    /// The response's status.
+    pub(crate) status: StatusCode,
+    /// The `apns-id` header.
+    pub(crate) apns_id: String,
+    /// The JSON body of a refusal; empty for a 200.
+    pub(crate) body: Vec<u8>,
 }
 
-fn reject(rej: &Rejection, apns_id: &str) -> Response<Body> {
-    respond(rej.status, apns_id, apns::body(rej))
+fn reject(rej: &Rejection, apns_id: String) -> Answer {
+    Answer {
+        status: rej.status,
+        apns_id,
+        body: apns::body(rej),
+    }
 }
 
 fn rejection(status: StatusCode, reason: apns::Reason) -> Rejection {
@@ -164,22 +163,20 @@ fn token_prefix(t: &apns::DeviceToken) -> String {
     hex::encode(&t.as_bytes()[..4])
 }
 
-/// One push request.
-pub(crate) async fn handle(
-    ctx: Arc<Ctx>,
-    auth: Arc<ArcSwap<Auth>>,
+/// One push request, its body read (up to [`apns::MAX_BODY`] + 1 bytes): the
+/// provider's authentication, Apple's request rules, the trust store's
+/// decision, the delivery; every decision recorded.
+pub(crate) fn answer(
+    ctx: &Ctx,
+    auth: &Auth,
     env: Environment,
-    req: http::Request<Incoming>,
-) -> Result<Response<Body>, Infallible> {
-    let (parts, body) = req.into_parts();
-    // Read first, whatever the answer: a stream answered before its body
-    // was read is reset, and some clients report that instead of the answer.
-    let body = read_capped(body, apns::MAX_BODY + 1).await;
-    let auth = auth.load_full();
+    parts: &http::request::Parts,
+    body: &[u8],
+) -> Answer {
     // A decision taken before the request parsed.
     let early = |rej: &Rejection, apns_id: &str, cert| {
         events::record(
-            &ctx,
+            ctx,
             &events::Decision {
                 env,
                 outcome: Err(rej),
@@ -190,26 +187,26 @@ pub(crate) async fn handle(
             },
         )
     };
-    let id = match &*auth {
+    let id = match auth {
         Auth::Provider(id) => id,
         Auth::Missing => {
             let rej = rejection(StatusCode::FORBIDDEN, apns::Reason::MissingProviderToken);
             let apns_id = echo_id(&parts.headers);
             early(&rej, &apns_id, None);
-            return Ok(reject(&rej, &apns_id));
+            return reject(&rej, apns_id);
         }
         Auth::Denied(reason) => {
             let rej = apns::denied(*reason);
             let apns_id = echo_id(&parts.headers);
             early(&rej, &apns_id, None);
-            return Ok(reject(&rej, &apns_id));
+            return reject(&rej, apns_id);
         }
     };
     let request = apns::Request {
         method: &parts.method,
         path: parts.uri.path(),
         headers: &parts.headers,
-        body: &body,
+        body,
     };
     let push = match apns::parse(&request) {
         Ok(p) => p,
@@ -223,14 +220,14 @@ pub(crate) async fn handle(
                 rej.reason.as_str(),
                 id.bundle_id()
             ));
-            return Ok(reject(&rej, &apns_id));
+            return reject(&rej, apns_id);
         }
     };
     let apns_id = push.apns_id.to_string();
-    let outcome = decide(&ctx, id, env, &push);
+    let outcome = decide(ctx, id, env, &push);
     let token = token_prefix(&push.token);
     events::record(
-        &ctx,
+        ctx,
         &events::Decision {
             env,
             outcome: match &outcome {
@@ -266,11 +263,14 @@ pub(crate) async fn handle(
             ),
         );
     }
-    let resp = match outcome {
-        Ok(_) => respond(StatusCode::OK, &apns_id, Vec::new()),
-        Err(rej) => reject(&rej, &apns_id),
-    };
-    Ok(resp)
+    match outcome {
+        Ok(_) => Answer {
+            status: StatusCode::OK,
+            apns_id,
+            body: Vec::new(),
+        },
+        Err(rej) => reject(&rej, apns_id),
+    }
 }
 
 fn decide(

@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use crate::devices::{self, DeviceAuth};
 use crate::hub::Hub;
 use crate::metrics::ReloadResult;
-use crate::provider::{self, Auth};
+use crate::provider::Auth;
 use crate::state::State;
 use crate::tls::{self, ClientTrust, Configs, ServerKey};
 
@@ -397,11 +397,11 @@ async fn connection(
         .peer_certificates()
         .map(|c| c.iter().map(|c| c.to_vec()).collect());
     let mut reloads = ctx.reloads.subscribe();
-    let io = TokioIo::new(Prefaced {
+    let io = Prefaced {
         head: preface,
         pos: 0,
         inner: tls,
-    });
+    };
     match kind {
         Listener::Provider(env) => {
             let auth = Arc::new(ArcSwap::from_pointee(identify(&ctx, chain.as_deref())));
@@ -420,41 +420,19 @@ async fn connection(
                     kind.name()
                 )),
             }
-            let svc_ctx = ctx.clone();
-            let svc_auth = auth.clone();
-            let svc = hyper::service::service_fn(move |req| {
-                provider::handle(svc_ctx.clone(), svc_auth.clone(), env, req)
-            });
-            let conn = http2().serve_connection(io, svc);
-            tokio::pin!(conn);
-            let mut stopping = false;
-            loop {
-                tokio::select! {
-                    _ = conn.as_mut() => break,
-                    r = stop.changed(), if !stopping => {
-                        stopping = true;
-                        if r.is_ok() {
-                            conn.as_mut().graceful_shutdown();
-                        }
-                    }
-                    r = reloads.changed(), if !stopping => {
-                        if r.is_err() {
-                            continue;
-                        }
-                        if let Some(chain) = &chain {
-                            match ctx.gateway.identify(chain) {
-                                Ok(id) => auth.store(Arc::new(Auth::Provider(id))),
-                                Err(d) => {
-                                    log(&format!("{} {peer}: refused after the reload ({d}): closing", kind.name()));
-                                    auth.store(Arc::new(Auth::Denied(d.reason)));
-                                    stopping = true;
-                                    conn.as_mut().graceful_shutdown();
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            crate::provider_conn::serve(
+                io,
+                crate::provider_conn::Conn {
+                    ctx: &ctx,
+                    auth: &auth,
+                    env,
+                    peer,
+                    chain: chain.as_deref(),
+                },
+                &mut stop,
+                &mut reloads,
+            )
+            .await;
         }
         Listener::Devices => {
             let who = match chain.as_ref().and_then(|c| c.first()) {
@@ -475,7 +453,7 @@ async fn connection(
             let svc = hyper::service::service_fn(move |req| {
                 devices::handle(svc_ctx.clone(), svc_auth.clone(), req)
             });
-            let conn = http2().serve_connection(io, svc);
+            let conn = http2().serve_connection(TokioIo::new(io), svc);
             tokio::pin!(conn);
             let mut stopping = false;
             loop {
