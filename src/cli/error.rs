@@ -361,10 +361,31 @@ fn ops_hint(e: &OpsError) -> Option<String> {
              `pushca profile withdraw {uuid}`"
         ),
         OpsError::NoProfiles => "create one with `pushca profile create`".into(),
+        OpsError::AuthKey(k) => return auth_key_hint(k),
         OpsError::ProfilesNotWritten { .. } => {
             "recover them with `pushca profile export UUID --out FILE`".into()
         }
         _ => return None,
+    })
+}
+
+/// The next step for an auth-key error (every variant decided: no wildcard).
+fn auth_key_hint(e: &pushca::ops::keys::AuthKeyError) -> Option<String> {
+    use pushca::ops::keys::AuthKeyError as E;
+    Some(match e {
+        E::TeamKeyLimit { .. } | E::TopicKeyLimit { .. } => {
+            "revoke one with `pushca key revoke KEY_ID` (see `pushca key list`)".into()
+        }
+        E::TooManyApps { .. } => "split the App IDs over several keys".into(),
+        E::WildcardApp(_) => "name explicit App IDs with --app".into(),
+        E::OtherTeamApp { app_team, .. } => {
+            format!("create the key for that team with --team {app_team}")
+        }
+        E::DisabledApp(id) => format!("enable it with `pushca app enable {id}`"),
+        E::NoPushApp(id) => format!("give it push with `pushca app set {id} --push`"),
+        E::UnknownKey(_) => "see `pushca key list`".into(),
+        E::NotWritten { .. } => "create a new key with `pushca key create`".into(),
+        E::InvalidName(_) | E::Generation(_) | E::NoFreeKeyId(_) => return None,
     })
 }
 

@@ -15,6 +15,7 @@ pub mod csr;
 pub mod error;
 pub mod gateway;
 pub mod init;
+pub mod keys;
 pub mod portal;
 pub mod profile;
 pub mod secrets;
@@ -87,9 +88,10 @@ pub enum Command {
     /// Write and read PKCS#12 (.p12) files
     #[command(subcommand)]
     P12(convert::P12Cmd),
-    /// Private key conversions
+    /// APNs auth keys (.p8) for token-based provider authentication, and
+    /// private key conversions
     #[command(subcommand)]
-    Key(convert::KeyCmd),
+    Key(keys::KeyCmd),
     /// Merge certificate and key into the PEM files push providers load
     #[command(subcommand)]
     Pem(convert::PemCmd),
@@ -326,7 +328,7 @@ pub fn run(cli: Cli) -> Result<Report, CliError> {
         Command::Man(a) => man(&ctx, a),
         Command::Gateway(c) => gateway::gateway(&ctx, c),
         Command::P12(c) => convert::p12(&ctx, c),
-        Command::Key(c) => convert::key(&ctx, c),
+        Command::Key(c) => keys::key(&ctx, c),
         Command::Pem(c) => convert::pem(&ctx, c),
         Command::Wizard(a) => wizard::wizard(&ctx, a),
     }

@@ -49,7 +49,7 @@ pub(crate) struct ProfileInput {
     pub(crate) der: Vec<u8>,
 }
 
-/// An App ID with at least one current profile.
+/// An App ID in the policy (enabled, with push).
 #[derive(Debug, Clone)]
 pub(crate) struct AppInput {
     /// The bundle ID.
@@ -69,7 +69,7 @@ pub(crate) struct Inputs<'a> {
     pub(crate) crls: &'a [Vec<u8>],
     /// The issuing CA's CRL, for the policy.
     pub(crate) crl: CrlInfo,
-    /// The App IDs with a current profile.
+    /// Every enabled App ID with push (with a current profile or not).
     pub(crate) apps: &'a [AppInput],
     /// Team ID -> its disabled devices (teams of `apps` missing here have
     /// none).
@@ -181,6 +181,18 @@ pub(crate) fn assemble(
                 environments: BTreeMap::new(),
             },
         );
+    }
+    // The team of every key too (a key's team may have no App ID with push).
+    for k in inputs.keys.values() {
+        teams
+            .entry(k.team_id.clone())
+            .or_insert_with(|| TeamPolicy {
+                disabled_devices: inputs
+                    .disabled_devices
+                    .get(&k.team_id)
+                    .cloned()
+                    .unwrap_or_default(),
+            });
     }
     verify_listed(
         inputs.profiles,

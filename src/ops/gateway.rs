@@ -9,7 +9,7 @@ use crate::ca::authority::{read_ca_cert, CaFiles, ISSUING, PROFILE_SIGNER, ROOT}
 use crate::ca::Issuer;
 use crate::fsutil;
 use crate::gateway::build::{self, AppInput, ProfileInput};
-use crate::gateway::policy::{CertPolicy, CrlInfo, ProfilePolicy, RevokedInfo};
+use crate::gateway::policy::{CertPolicy, CrlInfo, KeyPolicy, ProfilePolicy, RevokedInfo};
 use crate::gateway::{
     Anchor, Decision, Denied, Gateway, GatewayError, Identity, LoadOptions, TrustStore, CA_PEM,
     CRL_PEM, POLICY_JSON, POLICY_P7S, PROFILES_DIR, TRUSTSTORE_P12,
@@ -24,7 +24,12 @@ struct Snapshot {
     ca_certs: Vec<Vec<u8>>,
     profiles: Vec<(ProfileRecord, Vec<CertRecord>)>,
     revoked: Vec<CertRecord>,
-    /// Team ID -> its disabled devices, for the teams of `profiles`.
+    /// Every enabled App ID with push (with a current profile or not).
+    push_apps: Vec<crate::store::AppRecord>,
+    /// Every auth key, revoked ones included.
+    keys: Vec<crate::store::KeyRecord>,
+    /// Team ID -> its disabled devices, for every team of an App ID of
+    /// `push_apps` or of a key.
     disabled_devices: BTreeMap<String, Vec<String>>,
     digest: String,
 }
@@ -113,7 +118,7 @@ fn read_snapshot(home: &Home, now_ts: i64) -> Result<Snapshot> {
     let files = CaFiles::new(home.ca_dir());
     let ca_certs = vec![read_ca_cert(&files, ROOT)?, read_ca_cert(&files, ISSUING)?];
     let mut st = open_store(home)?;
-    let (profiles, revoked, gates, app_states) = st.read(|tx| -> Result<_> {
+    let (profiles, revoked, gates, app_states, keys) = st.read(|tx| -> Result<_> {
         let gates = Gates::read(tx)?;
         let mut out = Vec::new();
         // What decided each current profile's inclusion, for the digest.
@@ -141,11 +146,31 @@ fn read_snapshot(home: &Home, now_ts: i64) -> Result<Snapshot> {
             }
             out.push((p, certs));
         }
-        Ok((out, tx.revoked_unexpired(now_ts)?, gates, app_states))
+        Ok((
+            out,
+            tx.revoked_unexpired(now_ts)?,
+            gates,
+            app_states,
+            tx.list_keys(None)?,
+        ))
     })?;
-    // The disabled devices of every team the policy names (each App ID's).
-    let teams: std::collections::BTreeSet<&str> =
-        profiles.iter().map(|(p, _)| p.team_id.as_str()).collect();
+    // Every enabled App ID with push is in the policy (a token names a
+    // topic, not a profile), by bundle ID.
+    let mut push_apps: Vec<crate::store::AppRecord> = gates
+        .apps
+        .values()
+        .filter(|a| a.enabled && a.push)
+        .cloned()
+        .collect();
+    push_apps.sort_by(|a, b| a.bundle_id.cmp(&b.bundle_id));
+    // The disabled devices of every team the policy names (each App ID's
+    // and each key's).
+    let teams: std::collections::BTreeSet<&str> = profiles
+        .iter()
+        .map(|(p, _)| p.team_id.as_str())
+        .chain(push_apps.iter().map(|a| a.team_id.as_str()))
+        .chain(keys.iter().map(|k| k.team_id.as_str()))
+        .collect();
     let disabled_devices: BTreeMap<String, Vec<String>> = teams
         .into_iter()
         .map(|t| {
@@ -173,6 +198,21 @@ fn read_snapshot(home: &Home, now_ts: i64) -> Result<Snapshot> {
         h.push_str(a);
         h.push('\n');
     }
+    for a in &push_apps {
+        h.push_str(&format!("policy-app {} {}\n", a.bundle_id, a.team_id));
+    }
+    for k in &keys {
+        h.push_str(&format!(
+            "key {} {} {} {} {} {} {}\n",
+            k.key_id,
+            k.team_id,
+            k.environment,
+            k.scope,
+            k.apps.join(","),
+            crate::x509::sha256_hex(&k.public_key),
+            k.revoked_at.map(|t| t.to_string()).unwrap_or_default()
+        ));
+    }
     for (team, udids) in &disabled_devices {
         for u in udids {
             h.push_str(&format!("disabled {team} {u}\n"));
@@ -189,6 +229,8 @@ fn read_snapshot(home: &Home, now_ts: i64) -> Result<Snapshot> {
         ca_certs,
         profiles,
         revoked,
+        push_apps,
+        keys,
         disabled_devices,
         digest: crate::x509::sha256_hex(h.as_bytes()),
     })
@@ -462,6 +504,18 @@ impl PreparedTrustStore<'_> {
         })?;
         let snap = &snapshot;
         let mut apps: BTreeMap<String, AppInput> = BTreeMap::new();
+        // Every enabled App ID with push, a profile-less one included (its
+        // `environments` empty).
+        for a in &snap.push_apps {
+            apps.insert(
+                a.bundle_id.clone(),
+                AppInput {
+                    bundle_id: a.bundle_id.clone(),
+                    team_id: a.team_id.clone(),
+                    topics: topics_of(&a.bundle_id),
+                },
+            );
+        }
         let mut profiles = Vec::with_capacity(snap.profiles.len());
         for (p, certs) in &snap.profiles {
             apps.entry(p.bundle_id.clone()).or_insert_with(|| AppInput {
@@ -495,6 +549,11 @@ impl PreparedTrustStore<'_> {
             });
         }
         let app_list: Vec<AppInput> = apps.into_values().collect();
+        let profile_apps = profiles
+            .iter()
+            .map(|p| p.bundle_id.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
         let generated_at = rfc3339(created.unix_timestamp());
         let inputs = build::Inputs {
             ca_certs: &snap.ca_certs,
@@ -519,8 +578,7 @@ impl PreparedTrustStore<'_> {
             apps: &app_list,
             disabled_devices: &snap.disabled_devices,
             profiles: &profiles,
-            // Auth keys reach the store in issue 20's portal part.
-            keys: BTreeMap::new(),
+            keys: snap.keys.iter().map(key_policy).collect(),
             inputs_sha256: snap.digest.clone(),
             generated_at: generated_at.clone(),
             version,
@@ -534,7 +592,7 @@ impl PreparedTrustStore<'_> {
             changed: true,
             generated_at,
             profiles: profiles.len(),
-            apps: app_list.len(),
+            apps: profile_apps,
             revoked: snap.revoked.len(),
             version: Some(version),
             crl_number: Some(issuing_crl.number),
@@ -545,6 +603,23 @@ impl PreparedTrustStore<'_> {
                 .collect(),
         })
     }
+}
+
+/// What the policy says of an auth key: Key ID -> its team, environment,
+/// scope, App IDs, public key (base64 of the DER SPKI) and revocation.
+fn key_policy(k: &crate::store::KeyRecord) -> (String, KeyPolicy) {
+    use base64::Engine;
+    (
+        k.key_id.clone(),
+        KeyPolicy {
+            team_id: k.team_id.clone(),
+            environment: k.environment.clone(),
+            scope: k.scope.clone(),
+            apps: k.apps.clone(),
+            public_key: base64::engine::general_purpose::STANDARD.encode(&k.public_key),
+            revoked_at: k.revoked_at.map(rfc3339),
+        },
+    )
 }
 
 /// Writes the files into a new directory beside the current one, then puts

@@ -22,6 +22,7 @@ pub mod convert;
 pub mod gateway;
 pub mod identity;
 pub mod init;
+pub mod keys;
 pub mod portal;
 pub mod profiles;
 pub mod revocation;
@@ -346,6 +347,9 @@ pub enum OpsError {
         #[source]
         source: FsError,
     },
+    /// An auth-key rule was broken, or the key is not in the store.
+    #[error(transparent)]
+    AuthKey(#[from] keys::AuthKeyError),
     /// A DNS name or IP address that cannot go into a certificate.
     #[error(transparent)]
     Name(#[from] crate::ca::tls::NameError),
@@ -401,6 +405,7 @@ impl OpsError {
             OpsError::ProfileBuild(e) | OpsError::Profile { source: e, .. } => e.kind(),
             OpsError::CannotRegenerate { source, .. } => source.kind(),
             OpsError::Name(e) => e.kind(),
+            OpsError::AuthKey(e) => e.kind(),
             OpsError::KeyMismatch { .. }
             | OpsError::NoKeyInP12(_)
             | OpsError::NoLeafInP12(_)

@@ -1,11 +1,11 @@
 //! The JSON contract of the records every command shows (README "JSON
-//! documents": TEAM, APP, CERT, DEVICE, PROFILE). Store records are rows;
+//! documents": TEAM, APP, CERT, DEVICE, PROFILE, KEY). Store records are rows;
 //! these are what users see, built from a record and the clock. Command
 //! outputs embed them, the CLI serializes them as they are.
 
 use serde::Serialize;
 
-use crate::store::{AppRecord, CertRecord, DeviceRecord, ProfileRecord, TeamRecord};
+use crate::store::{AppRecord, CertRecord, DeviceRecord, KeyRecord, ProfileRecord, TeamRecord};
 use crate::timeutil::{days_left, serialize_rfc3339, serialize_rfc3339_opt};
 
 /// TEAM: `{"team_id", "name", "is_default", "created_at"}`.
@@ -216,6 +216,53 @@ impl Profile {
             superseded_by: r.superseded_by.clone(),
             withdrawn: r.withdrawn_at.is_some(),
             withdrawn_at: r.withdrawn_at,
+        }
+    }
+}
+
+/// KEY: an APNs auth key of the store: its public half and what it may
+/// sign tokens for (never any private material).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyView {
+    /// The 10-character Key ID (`kid` of a token).
+    pub key_id: String,
+    /// Its descriptive name.
+    pub name: String,
+    /// The team whose ID a token's `iss` must be.
+    pub team_id: String,
+    /// `development` or `production`.
+    pub environment: String,
+    /// `team` (every App ID of the team with push) or `topics` (`apps` only).
+    pub scope: String,
+    /// The bundle IDs of a topic-specific key (empty for a team-scoped one).
+    pub apps: Vec<String>,
+    /// When it was created (RFC 3339).
+    #[serde(serialize_with = "serialize_rfc3339")]
+    pub created_at: i64,
+    /// When it was revoked (RFC 3339), or null.
+    #[serde(serialize_with = "serialize_rfc3339_opt")]
+    pub revoked_at: Option<i64>,
+    /// The public key: DER SubjectPublicKeyInfo, base64 (as the trust
+    /// store's policy has it).
+    pub public_key: String,
+    /// SHA-256 of that DER, lowercase hex.
+    pub public_key_sha256: String,
+}
+
+impl From<&KeyRecord> for KeyView {
+    fn from(r: &KeyRecord) -> Self {
+        use base64::Engine;
+        KeyView {
+            key_id: r.key_id.clone(),
+            name: r.name.clone(),
+            team_id: r.team_id.clone(),
+            environment: r.environment.clone(),
+            scope: r.scope.clone(),
+            apps: r.apps.clone(),
+            created_at: r.created_at,
+            revoked_at: r.revoked_at,
+            public_key: base64::engine::general_purpose::STANDARD.encode(&r.public_key),
+            public_key_sha256: crate::x509::sha256_hex(&r.public_key),
         }
     }
 }

@@ -131,6 +131,27 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX certificates_by_expiry ON certificates(not_after);
     CREATE INDEX certificates_revoked ON certificates(revoked_at) WHERE revoked_at IS NOT NULL;
     "#,
+    // 5: APNs auth keys (token-based provider authentication): the public
+    // half only (DER SubjectPublicKeyInfo), never the private key; the App
+    // IDs of a topic-specific key in `auth_key_apps`.
+    r#"
+    CREATE TABLE auth_keys (
+        key_id      TEXT PRIMARY KEY,
+        team_id     TEXT NOT NULL REFERENCES teams(team_id),
+        name        TEXT NOT NULL,
+        environment TEXT NOT NULL CHECK (environment IN ('development', 'production')),
+        scope       TEXT NOT NULL CHECK (scope IN ('team', 'topics')),
+        public_key  BLOB NOT NULL,
+        created_at  INTEGER NOT NULL,
+        revoked_at  INTEGER
+    );
+    CREATE INDEX auth_keys_by_team ON auth_keys(team_id, environment, scope, revoked_at);
+    CREATE TABLE auth_key_apps (
+        key_id    TEXT NOT NULL REFERENCES auth_keys(key_id),
+        bundle_id TEXT NOT NULL REFERENCES apps(bundle_id),
+        PRIMARY KEY (key_id, bundle_id)
+    );
+    "#,
 ];
 
 pub(super) const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -304,6 +325,73 @@ mod tests {
                  not_before, not_after, sha256, key_type, der, issued_at)
                  VALUES ('0d', 'push', 'com.unknown', 'AAAAAAAAAA', 'production', 'CN=h', 0, 10,
                  'h4', 'ec-p256', x'00', 0)",
+                [],
+            )
+            .is_err());
+    }
+
+    /// A version-4 store with a team, an App ID and a certificate moves to
+    /// version 5 with them; the auth-key tables take a key and its App IDs,
+    /// with their references and checks enforced.
+    #[test]
+    fn migration_5_adds_auth_keys_to_a_version_4_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("v4.db");
+        {
+            let c = Connection::open(&db).unwrap();
+            c.execute_batch(
+                "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);",
+            )
+            .unwrap();
+            for (i, sql) in MIGRATIONS[..4].iter().enumerate() {
+                c.execute_batch(sql).unwrap();
+                c.execute("INSERT INTO schema_version VALUES (?1, 0)", [i as i64 + 1])
+                    .unwrap();
+            }
+            c.execute_batch(
+                "INSERT INTO teams VALUES ('AAAAAAAAAA', 'T', 1, 0);
+                 INSERT INTO apps VALUES ('com.x', 'x', 'AAAAAAAAAA', 1, 1, 0);
+                 INSERT INTO certificates(serial, kind, bundle_id, team_id, environment, subject,
+                     not_before, not_after, sha256, key_type, der, issued_at)
+                 VALUES ('0a', 'push', 'com.x', 'AAAAAAAAAA', 'production', 'CN=x', 0, 10, 'h',
+                     'ec-p256', x'00', 0);",
+            )
+            .unwrap();
+        }
+        let st = super::super::Store::open(&db).unwrap();
+        assert_eq!(current_version(&st.conn).unwrap(), LATEST);
+        let c = &st.conn;
+        let certs: i64 = c
+            .query_row("SELECT COUNT(*) FROM certificates", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(certs, 1);
+        let key = |id: &str, team: &str, env: &str, scope: &str| {
+            c.execute(
+                "INSERT INTO auth_keys(key_id, team_id, name, environment, scope, public_key,
+                 created_at) VALUES (?1, ?2, 'k', ?3, ?4, x'30', 0)",
+                [id, team, env, scope],
+            )
+        };
+        key("KEY0000001", "AAAAAAAAAA", "development", "topics").unwrap();
+        // The App ID reference is case-insensitive, like the App ID itself.
+        c.execute(
+            "INSERT INTO auth_key_apps(key_id, bundle_id) VALUES ('KEY0000001', 'COM.X')",
+            [],
+        )
+        .unwrap();
+        assert!(key("KEY0000001", "AAAAAAAAAA", "development", "team").is_err());
+        assert!(key("KEY0000002", "BBBBBBBBBB", "development", "team").is_err());
+        assert!(key("KEY0000003", "AAAAAAAAAA", "universal", "team").is_err());
+        assert!(key("KEY0000004", "AAAAAAAAAA", "production", "all").is_err());
+        assert!(c
+            .execute(
+                "INSERT INTO auth_key_apps(key_id, bundle_id) VALUES ('KEY0000001', 'com.unknown')",
+                [],
+            )
+            .is_err());
+        assert!(c
+            .execute(
+                "INSERT INTO auth_key_apps(key_id, bundle_id) VALUES ('NOSUCHKEY0', 'com.x')",
                 [],
             )
             .is_err());

@@ -71,6 +71,9 @@ pub enum StoreError {
     /// A certificate with this serial exists.
     #[error("serial {0} is already in the store")]
     DuplicateSerial(String),
+    /// An auth key with this Key ID exists.
+    #[error("Key ID {0} is already in the store")]
+    DuplicateKeyId(String),
     /// A serial looked up that is not hexadecimal.
     #[error("'{0}' is not a hexadecimal serial number")]
     NotHexSerial(String),
@@ -93,6 +96,7 @@ impl StoreError {
             | StoreError::DuplicateDevice { .. }
             | StoreError::DuplicateProfile(_)
             | StoreError::DuplicateSerial(_)
+            | StoreError::DuplicateKeyId(_)
             | StoreError::AmbiguousSerial(_) => ErrorKind::Conflict,
             // A serial that is not hex names no certificate of the store.
             StoreError::NotHexSerial(_) => ErrorKind::NotFound,
@@ -325,6 +329,66 @@ mod tests {
                 tx.find_certificate("./cert.pem"),
                 Err(StoreError::NotHexSerial(_))
             ));
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    }
+    /// An auth key round-trips with its App IDs (sorted); a duplicate Key ID
+    /// is a typed conflict that leaves nothing; only active keys count; a
+    /// revocation happens once and keeps its first time.
+    #[test]
+    fn auth_keys_round_trip_count_and_revoke() {
+        let mut st = Store::in_memory().unwrap();
+        let key = |id: &str, scope: &str, apps: &[&str]| KeyRecord {
+            key_id: id.into(),
+            team_id: "AAAAAAAAAA".into(),
+            name: "k".into(),
+            environment: "development".into(),
+            scope: scope.into(),
+            public_key: vec![0x30, 0x59],
+            created_at: 5,
+            revoked_at: None,
+            apps: apps.iter().map(|a| a.to_string()).collect(),
+        };
+        st.write(|tx| {
+            tx.insert_team(&TeamRecord {
+                is_default: true,
+                ..team("AAAAAAAAAA")
+            })?;
+            for b in ["com.b", "com.a"] {
+                tx.insert_app(&AppRecord {
+                    bundle_id: b.into(),
+                    name: b.into(),
+                    team_id: "AAAAAAAAAA".into(),
+                    push: true,
+                    enabled: true,
+                    created_at: 0,
+                })?;
+            }
+            tx.insert_key(&key("KEYAAAAAA1", KeyRecord::TOPICS, &["com.b", "com.a"]))?;
+            tx.insert_key(&key("KEYAAAAAA2", KeyRecord::TEAM, &[]))
+        })
+        .unwrap();
+        let dup = st.write(|tx| tx.insert_key(&key("KEYAAAAAA2", KeyRecord::TOPICS, &["com.a"])));
+        assert!(matches!(dup, Err(StoreError::DuplicateKeyId(ref id)) if id == "KEYAAAAAA2"));
+        // A reference that fails is not a duplicate Key ID.
+        let bad = st.write(|tx| tx.insert_key(&key("KEYAAAAAA3", KeyRecord::TOPICS, &["com.z"])));
+        assert!(matches!(bad, Err(StoreError::Backend(_))), "{bad:?}");
+        st.write(|tx| {
+            let k = tx.key("KEYAAAAAA1")?.unwrap();
+            assert_eq!(k.apps, ["com.a", "com.b"]);
+            assert_eq!(k.public_key, [0x30, 0x59]);
+            assert_eq!(tx.key("KEYAAAAAA2")?.unwrap().apps, Vec::<String>::new());
+            assert_eq!(tx.key("KEYAAAAAA3")?, None);
+            assert_eq!(tx.list_keys(None)?.len(), 2);
+            assert_eq!(tx.list_keys(Some("BBBBBBBBBB"))?.len(), 0);
+            let count = |scope| tx.count_active_keys("AAAAAAAAAA", "development", scope);
+            assert_eq!((count("team")?, count("topics")?), (1, 1));
+            assert_eq!(tx.count_active_keys("AAAAAAAAAA", "production", "team")?, 0);
+            assert!(tx.revoke_key("KEYAAAAAA2", 7)?);
+            assert!(!tx.revoke_key("KEYAAAAAA2", 9)?);
+            assert_eq!(tx.key("KEYAAAAAA2")?.unwrap().revoked_at, Some(7));
+            assert_eq!(count("team")?, 0);
             Ok::<_, StoreError>(())
         })
         .unwrap();

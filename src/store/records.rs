@@ -747,3 +747,160 @@ impl Tx<'_> {
         Ok(())
     }
 }
+
+/// An APNs auth key (token-based provider authentication): its public half,
+/// what it may sign tokens for, its state. The private key is never stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// The 10-character Key ID (`[A-Z0-9]`).
+    pub key_id: String,
+    /// The team whose ID a token's `iss` must be.
+    pub team_id: String,
+    /// Its descriptive name.
+    pub name: String,
+    /// `development` or `production`.
+    pub environment: String,
+    /// [`KeyRecord::TEAM`] or [`KeyRecord::TOPICS`].
+    pub scope: String,
+    /// The public key: DER SubjectPublicKeyInfo of a P-256 key.
+    pub public_key: Vec<u8>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// When it was revoked, unix seconds (`None`: not revoked).
+    pub revoked_at: Option<i64>,
+    /// The bundle IDs of a topic-specific key, sorted (empty for a
+    /// team-scoped one).
+    pub apps: Vec<String>,
+}
+
+impl KeyRecord {
+    /// A team-scoped key: every App ID of the team with push.
+    pub const TEAM: &'static str = "team";
+    /// A topic-specific key: only the App IDs of `apps`.
+    pub const TOPICS: &'static str = "topics";
+}
+
+fn key_row(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
+    Ok(KeyRecord {
+        key_id: r.get(0)?,
+        team_id: r.get(1)?,
+        name: r.get(2)?,
+        environment: r.get(3)?,
+        scope: r.get(4)?,
+        public_key: r.get(5)?,
+        created_at: r.get(6)?,
+        revoked_at: r.get(7)?,
+        apps: Vec::new(),
+    })
+}
+
+const KEY_COLS: &str =
+    "key_id, team_id, name, environment, scope, public_key, created_at, revoked_at";
+
+/// Whether `e` is the primary-key (or a unique) constraint failing, not
+/// another constraint (a reference, a check).
+fn is_key_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    )
+}
+
+impl Tx<'_> {
+    /// Records an auth key and its App IDs; a Key ID already in the store
+    /// is [`StoreError::DuplicateKeyId`].
+    pub(crate) fn insert_key(&self, k: &KeyRecord) -> Result<()> {
+        self.conn()
+            .execute(
+                &format!("INSERT INTO auth_keys({KEY_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)"),
+                params![
+                    k.key_id,
+                    k.team_id,
+                    k.name,
+                    k.environment,
+                    k.scope,
+                    k.public_key,
+                    k.created_at,
+                    k.revoked_at
+                ],
+            )
+            .map_err(|e| {
+                if is_key_violation(&e) {
+                    StoreError::DuplicateKeyId(k.key_id.clone())
+                } else {
+                    e.into()
+                }
+            })?;
+        let mut st = self
+            .conn()
+            .prepare_cached("INSERT INTO auth_key_apps(key_id, bundle_id) VALUES (?1, ?2)")?;
+        for b in &k.apps {
+            st.execute(params![k.key_id, b])?;
+        }
+        Ok(())
+    }
+
+    fn fill_key(&self, mut k: KeyRecord) -> Result<KeyRecord> {
+        let mut st = self.conn().prepare_cached(
+            "SELECT bundle_id FROM auth_key_apps WHERE key_id = ?1 ORDER BY bundle_id",
+        )?;
+        k.apps = st
+            .query_map([&k.key_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(k)
+    }
+
+    /// An auth key by its Key ID (exact), with its App IDs.
+    pub(crate) fn key(&self, key_id: &str) -> Result<Option<KeyRecord>> {
+        let k = self
+            .conn()
+            .query_row(
+                &format!("SELECT {KEY_COLS} FROM auth_keys WHERE key_id = ?1"),
+                [key_id],
+                key_row,
+            )
+            .optional()?;
+        k.map(|k| self.fill_key(k)).transpose()
+    }
+
+    /// The auth keys, of one team or all, revoked ones included, by team,
+    /// creation time and Key ID, each with its App IDs.
+    pub(crate) fn list_keys(&self, team_id: Option<&str>) -> Result<Vec<KeyRecord>> {
+        let mut st = self.conn().prepare(&format!(
+            "SELECT {KEY_COLS} FROM auth_keys WHERE (?1 IS NULL OR team_id = ?1)
+             ORDER BY team_id, created_at, key_id"
+        ))?;
+        let rows = st
+            .query_map([team_id], key_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter().map(|k| self.fill_key(k)).collect()
+    }
+
+    /// How many keys of `scope` the team has for `environment` that are
+    /// not revoked.
+    pub(crate) fn count_active_keys(
+        &self,
+        team_id: &str,
+        environment: &str,
+        scope: &str,
+    ) -> Result<i64> {
+        Ok(self.conn().query_row(
+            "SELECT COUNT(*) FROM auth_keys
+             WHERE team_id = ?1 AND environment = ?2 AND scope = ?3 AND revoked_at IS NULL",
+            params![team_id, environment, scope],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Marks a key revoked; returns false when it already was (the first
+    /// revocation's time stays).
+    pub(crate) fn revoke_key(&self, key_id: &str, at: i64) -> Result<bool> {
+        let n = self.conn().execute(
+            "UPDATE auth_keys SET revoked_at = ?2 WHERE key_id = ?1 AND revoked_at IS NULL",
+            params![key_id, at],
+        )?;
+        Ok(n > 0)
+    }
+}

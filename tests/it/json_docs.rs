@@ -1,6 +1,6 @@
 //! README's "JSON documents" table is the contract of `--json`: this test
 //! parses it (the `| command | document |` rows and the TEAM/APP/CERT/DEVICE/
-//! PROFILE bullets), runs every documented command, and checks that each
+//! PROFILE/KEY bullets), runs every documented command, and checks that each
 //! document has exactly the README's top-level keys (none missing, none
 //! extra) and that embedded records have exactly their bullet's keys.
 
@@ -28,7 +28,7 @@ struct Contract {
     records: BTreeMap<String, Keys>,
 }
 
-const RECORDS: [&str; 5] = ["TEAM", "APP", "CERT", "DEVICE", "PROFILE"];
+const RECORDS: [&str; 6] = ["TEAM", "APP", "CERT", "DEVICE", "PROFILE", "KEY"];
 
 /// Splits `s` at `sep` where no bracket, brace or parenthesis is open.
 fn split_top<'a>(s: &'a str, sep: &str) -> Vec<&'a str> {
@@ -422,6 +422,24 @@ fn every_command_prints_the_json_document_readme_documents() {
         &[],
         run(&["key", "decrypt", "--in", "a.key", "--out", "d.key"]),
     );
+    let made = check(
+        "key create",
+        &[],
+        run(&[
+            "key",
+            "create",
+            "--env",
+            "production",
+            "--app",
+            "com.example.json",
+            "--out-dir",
+            "keys",
+        ]),
+    );
+    let key_id = made["key"]["key_id"].as_str().unwrap().to_string();
+    check("key list", &[], run(&["key", "list"]));
+    check("key show", &[], run(&["key", "show", &key_id]));
+    check("key revoke", &[], run(&["key", "revoke", &key_id]));
     let udid = "00008030-001A0C3E0E68802E";
     check(
         "device add",

@@ -20,6 +20,7 @@ mod identity;
 mod issue_batch;
 mod issue_interop;
 mod json_docs;
+mod keys;
 mod no_panic;
 mod output_safety;
 mod profiles;
