@@ -304,6 +304,16 @@ fn resign_policy(env: &Env, dir: &Path, policy: &serde_json::Value) {
     std::fs::write(dir.join("policy.json.p7s"), &p7s).unwrap();
 }
 
+/// (what, token, topic, environment, device, decision)
+type Row<'a> = (
+    &'a str,
+    &'a [u8],
+    &'a str,
+    Environment,
+    Option<&'a str>,
+    Decision,
+);
+
 /// Every reason of a token, through `authorize_token_at` (both steps) and,
 /// for tokens that verify, `verify_token_at` + `authorize_with_token_at`.
 #[test]
@@ -432,7 +442,7 @@ fn every_token_decision_on_a_signed_trust_store() {
     }
 
     // The push rules, for tokens that verify.
-    let rows: Vec<(&str, &[u8], &str, Environment, Option<&str>, Decision)> = vec![
+    let rows: Vec<Row<'_>> = vec![
         ("team key, listed device", &dev, APP, Dev, Some(D1), Allow),
         ("team key, no device", &dev, APP, Dev, None, Allow),
         (
