@@ -8,8 +8,11 @@
 //! makes), `Gateway::load` (wall time; peak RSS of a process that only
 //! loads it: `pushca gateway check` under GNU time), `identify` on first sight
 //! (path validation + CRL, cache misses) against `openssl verify -crl_check`
-//! of the same certificates in one process, and `authorize` per push on one
-//! core. Under `cargo test` (no `--bench`), a small store is built and every
+//! of the same certificates in one process, `authorize` per push on one
+//! core, and token-based authentication: `verify_token` on first sight (an
+//! ES256 verification) and `authorize_token` per push with a cached token,
+//! on the same store with one team-scoped auth key per environment added to
+//! its policy (re-signed with the profile signer). Under `cargo test` (no `--bench`), a small store is built and every
 //! step runs once, so the generator and the figures' code stay working.
 
 // Test code: a failed unwrap is a failed test (Cargo.toml denies them elsewhere).
@@ -17,6 +20,9 @@
 
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use ring::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_FIXED_SIGNING};
 
 use pushca::ca::authority::{CaFiles, PROFILE_SIGNER};
 use pushca::ca::{templates, CheckedCsr, Issuer, PushEnvironment, PushSubject};
@@ -435,6 +441,168 @@ fn main() {
     println!(
         "authorize (Gateway, unknown device: the deny path): {:.1} M decisions/s",
         pushes as f64 / el.as_secs_f64() / 1e6
+    );
+
+    tokens(&home, &ts, &anchor, &leaves[..n], pushes);
+}
+
+/// A P-256 key pair and its DER SubjectPublicKeyInfo.
+fn auth_key() -> (EcdsaKeyPair, Vec<u8>) {
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let pair =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+    let mut spki = hex::decode("3059301306072a8648ce3d020106082a8648ce3d030107034200").unwrap();
+    spki.extend_from_slice(pair.public_key().as_ref());
+    (pair, spki)
+}
+
+/// A provider token (ES256) as Apple's clients make it.
+fn token(key: &EcdsaKeyPair, kid: &str, iss: &str, iat: i64) -> Vec<u8> {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let signed = format!(
+        "{}.{}",
+        b64.encode(format!(r#"{{"alg":"ES256","kid":"{kid}"}}"#)),
+        b64.encode(format!(r#"{{"iss":"{iss}","iat":{iat}}}"#))
+    );
+    let sig = key
+        .sign(&ring::rand::SystemRandom::new(), signed.as_bytes())
+        .unwrap();
+    format!("{signed}.{}", b64.encode(sig.as_ref())).into_bytes()
+}
+
+/// Token-based authentication on the store `ts`, with a team-scoped auth
+/// key per environment added to its policy (re-signed in place).
+fn tokens(
+    home: &Home,
+    ts: &Path,
+    anchor: &pushca::gateway::Anchor,
+    leaves: &[(Vec<u8>, String, Environment, String)],
+    pushes: u64,
+) {
+    let pass = Secret::new(PASS);
+    let files = CaFiles::new(home.ca_dir());
+    let signer = Issuer::unlock(&files, PROFILE_SIGNER, &pass).expect("profile signer");
+    let issuing = pushca::ca::authority::read_ca_cert(&files, pushca::ca::authority::ISSUING)
+        .expect("issuing cert");
+    let team = "BENCH12345";
+    let (dev_key, dev_spki) = auth_key();
+    let (prod_key, prod_spki) = auth_key();
+    let mut policy: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ts.join("policy.json")).unwrap()).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for (kid, env, spki) in [
+        ("BENCHDEV01", "development", &dev_spki),
+        ("BENCHPROD1", "production", &prod_spki),
+    ] {
+        policy["keys"][kid] = serde_json::json!({
+            "team_id": team, "environment": env, "scope": "team", "apps": [],
+            "public_key": b64.encode(spki), "revoked_at": null,
+        });
+    }
+    policy["version"] = serde_json::json!(policy["version"].as_u64().unwrap() + 1);
+    let mut json = serde_json::to_vec(&policy).unwrap();
+    json.push(b'\n');
+    let p7s = pushca::cms::sign(
+        &json,
+        false,
+        signer.cert_der(),
+        &[issuing.as_slice()],
+        signer.signer(),
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    std::fs::write(ts.join("policy.json"), &json).unwrap();
+    std::fs::write(ts.join("policy.json.p7s"), &p7s).unwrap();
+    let gw = Gateway::load(ts, anchor.clone()).expect("load with keys");
+
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    // First sight: distinct tokens (each a cache miss: bounds, key lookup,
+    // ES256 verification, then cached).
+    let m = leaves.len().max(2);
+    let fresh: Vec<Vec<u8>> = (0..m)
+        .map(|i| token(&dev_key, "BENCHDEV01", team, now - (i % 3000) as i64))
+        .collect();
+    let t0 = Instant::now();
+    for tok in &fresh {
+        gw.verify_token(tok).expect("verify_token");
+    }
+    println!(
+        "verify_token (first sight: bounds, key, ES256 verify), {m} tokens: {:.1} µs",
+        (t0.elapsed() / m as u32).as_secs_f64() * 1e6
+    );
+    // Per push with a cached token: the provider's token for its environment.
+    let dev_tok = token(&dev_key, "BENCHDEV01", team, now);
+    let prod_tok = token(&prod_key, "BENCHPROD1", team, now);
+    let pushes_of: Vec<(&[u8], &str, Environment, &str)> = leaves
+        .iter()
+        .map(|(_, b, e, u)| {
+            let tok = if *e == Environment::Development {
+                &dev_tok
+            } else {
+                &prod_tok
+            };
+            (tok.as_slice(), b.as_str(), *e, u.as_str())
+        })
+        .collect();
+    let mut allowed = 0u64;
+    let t0 = Instant::now();
+    for i in 0..pushes {
+        let (tok, topic, env, udid) = pushes_of[(i as usize) % pushes_of.len()];
+        if gw.authorize_token(tok, topic, env, Some(udid)) == Decision::Allow {
+            allowed += 1;
+        }
+    }
+    let el = t0.elapsed();
+    assert_eq!(allowed, pushes, "every synthetic push is allowed");
+    println!(
+        "authorize_token (cached token, round-robin over {} App IDs' topics and devices): {:.1} M decisions/s ({:.0} ns each)",
+        pushes_of.len(),
+        pushes as f64 / el.as_secs_f64() / 1e6,
+        el.as_nanos() as f64 / pushes as f64
+    );
+    let (tok, topic, env, udid) = pushes_of[0];
+    let mut allowed = 0u64;
+    let t0 = Instant::now();
+    for _ in 0..pushes {
+        if gw.authorize_token(
+            std::hint::black_box(tok),
+            std::hint::black_box(topic),
+            env,
+            Some(std::hint::black_box(udid)),
+        ) == Decision::Allow
+        {
+            allowed += 1;
+        }
+    }
+    let el = t0.elapsed();
+    assert_eq!(allowed, pushes);
+    println!(
+        "authorize_token (cached token, one provider's pushes, with a device): {:.1} M decisions/s ({:.0} ns each)",
+        pushes as f64 / el.as_secs_f64() / 1e6,
+        el.as_nanos() as f64 / pushes as f64
+    );
+    // authorize_with_token: the token verified once per connection.
+    let p = gw.verify_token(tok).unwrap();
+    let t0 = Instant::now();
+    let mut allowed = 0u64;
+    for _ in 0..pushes {
+        if gw.authorize_with_token(
+            std::hint::black_box(&p),
+            std::hint::black_box(topic),
+            env,
+            Some(std::hint::black_box(udid)),
+        ) == Decision::Allow
+        {
+            allowed += 1;
+        }
+    }
+    let el = t0.elapsed();
+    assert_eq!(allowed, pushes);
+    println!(
+        "authorize_with_token (token verified per connection, one provider's pushes): {:.1} M decisions/s ({:.0} ns each)",
+        pushes as f64 / el.as_secs_f64() / 1e6,
+        el.as_nanos() as f64 / pushes as f64
     );
 }
 

@@ -4,8 +4,8 @@
 //! point: it loads and verifies a trust store, decides on the snapshot it
 //! runs, and swaps in a newer one on reload).
 //!
-//! Two steps, so that path validation is paid once per connection and a push
-//! costs only hash lookups:
+//! Two steps, so that path validation (or a token's signature) is paid once
+//! per connection and a push costs only hash lookups:
 //!
 //! ```no_run
 //! use pushca::gateway::{Anchor, Decision, Gateway};
@@ -26,6 +26,18 @@
 //!     Decision::Allow => { /* deliver */ }
 //!     Decision::Deny(reason) => eprintln!("refused: {reason}"),
 //! }
+//!
+//! // A provider without a client certificate: its token (the bare JWS of
+//! // `authorization: bearer`), verified once per connection (ES256, cached)...
+//! # let jwt: &[u8] = b"";
+//! let token = match gw.verify_token(jwt) {
+//!     Ok(t) => t,
+//!     Err(deny) => return Err(deny.to_string().into()), // InvalidProviderToken, ExpiredProviderToken
+//! };
+//! // ...then per push, hash lookups (or both steps at once: gw.authorize_token(jwt, ...)).
+//! if gw.authorize_with_token(&token, "com.example.app", Environment::Production, None) != Decision::Allow {
+//!     eprintln!("refused");
+//! }
 //! // When a new trust store is published: verified first, swapped without
 //! // blocking readers; on failure the old one stays.
 //! // A different root, an older version or an expired store is refused.
@@ -36,6 +48,7 @@
 #[cfg(feature = "ca")]
 pub(crate) mod build;
 mod dir;
+mod jwt;
 pub(crate) mod policy;
 mod trust;
 
@@ -46,7 +59,7 @@ use std::sync::Arc;
 #[cfg(feature = "ca")]
 pub(crate) use trust::verified_policy;
 pub(crate) use trust::TrustStore;
-pub use trust::{Identity, LoadOptions};
+pub use trust::{Identity, LoadOptions, ProviderToken};
 
 /// Files of a trust store directory.
 /// `ca.pem`: the root, then the issuing CA.
@@ -85,6 +98,23 @@ pub enum Reason {
     /// The trust store is past its `expires_at` (or a CRL's nextUpdate):
     /// nothing is allowed until a newer one is loaded (APNs' 503).
     ServiceUnavailable,
+    /// A connection without a client certificate sent no provider token
+    /// (`authorization: bearer`). Decided by the gateway server, never by
+    /// this library.
+    MissingProviderToken,
+    /// The provider token is malformed (size, segments, base64url, JSON),
+    /// its `alg` is not `ES256`, its Key ID is unknown or revoked, its
+    /// signature does not verify, its `iss` is not the key's team, or its
+    /// `iat` is more than 60 s in the future (the gateway server also
+    /// refuses tokens of two teams on one connection with it).
+    InvalidProviderToken,
+    /// The provider token was issued (`iat`) more than 3600 s ago.
+    ExpiredProviderToken,
+    /// The token's key signs for the other environment.
+    BadEnvironmentKeyIdInToken,
+    /// A connection changed its token more than once in 20 minutes (APNs'
+    /// 429). Decided by the gateway server, never by this library.
+    TooManyProviderTokenUpdates,
 }
 
 impl Reason {
@@ -97,6 +127,11 @@ impl Reason {
             Reason::Forbidden => "Forbidden",
             Reason::DeviceNotProvisioned => "DeviceNotProvisioned",
             Reason::ServiceUnavailable => "ServiceUnavailable",
+            Reason::MissingProviderToken => "MissingProviderToken",
+            Reason::InvalidProviderToken => "InvalidProviderToken",
+            Reason::ExpiredProviderToken => "ExpiredProviderToken",
+            Reason::BadEnvironmentKeyIdInToken => "BadEnvironmentKeyIdInToken",
+            Reason::TooManyProviderTokenUpdates => "TooManyProviderTokenUpdates",
         }
     }
 }
@@ -117,13 +152,16 @@ pub enum Decision {
     Deny(Reason),
 }
 
-/// A connection refused at `identify`: [`Reason::BadCertificate`] (or
-/// [`Reason::ServiceUnavailable`] once the trust store has expired), with
-/// what was wrong (for logs, never for the provider).
+/// A connection refused at `identify` ([`Reason::BadCertificate`]) or a
+/// token refused at `verify_token` ([`Reason::InvalidProviderToken`],
+/// [`Reason::ExpiredProviderToken`]), or [`Reason::ServiceUnavailable`]
+/// once the trust store has expired, with what was wrong (for logs, never
+/// for the provider; never the token itself).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{reason}: {detail}")]
 pub struct Denied {
-    /// [`Reason::BadCertificate`] or [`Reason::ServiceUnavailable`].
+    /// [`Reason::BadCertificate`], [`Reason::InvalidProviderToken`],
+    /// [`Reason::ExpiredProviderToken`] or [`Reason::ServiceUnavailable`].
     pub reason: Reason,
     /// What was wrong, for logs.
     pub detail: String,
@@ -370,6 +408,7 @@ const _: () = {
     shared::<Gateway>();
     shared::<TrustStore>();
     shared::<Identity>();
+    shared::<ProviderToken>();
     shared::<Anchor>();
 };
 
@@ -515,6 +554,87 @@ impl Gateway {
             Ok(fresh) => current.authorize_at(&fresh, topic, env, device, now),
             Err(d) => Decision::Deny(d.reason),
         }
+    }
+
+    /// Token-based authentication, first step (per connection, or per new
+    /// token): a provider token (the bare compact JWS of `authorization:
+    /// bearer`, without `bearer `) checked within hard bounds (at most 4096
+    /// bytes, three base64url segments, JSON objects, a 64-byte signature)
+    /// before any signature work; its `alg` is `ES256`, its `kid` a key of
+    /// the trust store that is not revoked, its ES256 signature verifies,
+    /// its `iss` is the key's team and its `iat` at most 60 s ahead and at
+    /// most 3600 s old. Otherwise [`Reason::InvalidProviderToken`] (or
+    /// [`Reason::ExpiredProviderToken`]; [`Reason::ServiceUnavailable`] once
+    /// the store has expired). A verified token is cached by its bytes in
+    /// the current snapshot until it expires or a reload: seen again, it
+    /// costs a hash lookup.
+    pub fn verify_token(&self, jwt: &[u8]) -> Result<ProviderToken, Denied> {
+        self.verify_token_at(jwt, trust::unix_now())
+    }
+
+    /// [`Gateway::verify_token`] at `now` (unix seconds).
+    pub fn verify_token_at(&self, jwt: &[u8], now: i64) -> Result<ProviderToken, Denied> {
+        self.current.load().verify_token_at(jwt, now)
+    }
+
+    /// One push of a provider authenticated by a token (hash lookups): the
+    /// token still within its hour ([`Reason::ExpiredProviderToken`]), its
+    /// key of `env` ([`Reason::BadEnvironmentKeyIdInToken`]), the topic of
+    /// an App ID with push of the key's team and covered by the key
+    /// ([`Reason::TopicDisallowed`]), an unexpired profile for the App ID and
+    /// `env` ([`Reason::Forbidden`]), provisioning `device` if given
+    /// ([`Reason::DeviceNotProvisioned`], disabled devices included). A
+    /// token verified on an older snapshot is verified again on the current
+    /// one (a key revoked since is refused).
+    pub fn authorize_with_token(
+        &self,
+        token: &ProviderToken,
+        topic: &str,
+        env: Environment,
+        device: Option<&str>,
+    ) -> Decision {
+        self.authorize_with_token_at(token, topic, env, device, trust::unix_now())
+    }
+
+    /// [`Gateway::authorize_with_token`] at `now` (unix seconds).
+    pub fn authorize_with_token_at(
+        &self,
+        token: &ProviderToken,
+        topic: &str,
+        env: Environment,
+        device: Option<&str>,
+        now: i64,
+    ) -> Decision {
+        self.current
+            .load()
+            .authorize_with_token_at(token, topic, env, device, now)
+    }
+
+    /// Both steps for one push with a token: [`Gateway::verify_token`] (a
+    /// cached token costs a hash lookup) then
+    /// [`Gateway::authorize_with_token`]; the first rule that fails decides.
+    pub fn authorize_token(
+        &self,
+        jwt: &[u8],
+        topic: &str,
+        env: Environment,
+        device: Option<&str>,
+    ) -> Decision {
+        self.authorize_token_at(jwt, topic, env, device, trust::unix_now())
+    }
+
+    /// [`Gateway::authorize_token`] at `now` (unix seconds).
+    pub fn authorize_token_at(
+        &self,
+        jwt: &[u8],
+        topic: &str,
+        env: Environment,
+        device: Option<&str>,
+        now: i64,
+    ) -> Decision {
+        self.current
+            .load()
+            .authorize_token_at(jwt, topic, env, device, now)
     }
 
     /// A device registering for pushes of `bundle_id` in `env`.

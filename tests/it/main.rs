@@ -15,6 +15,7 @@ mod convert_pem;
 mod csr_interop;
 mod fixture_home;
 mod gateway;
+mod gateway_token;
 mod hostile;
 mod identity;
 mod issue_batch;

@@ -55,15 +55,33 @@ impl TrustStore {
         if app == u32::MAX {
             return Decision::Deny(Reason::Forbidden);
         }
-        let mut any = false;
         let device = device.map(Device::new);
-        for &pi in &d.grants[e] {
+        self.provisioned(app, env, &d.grants[e], device.as_ref(), now)
+    }
+
+    /// Rules 5 and 6 over `candidates` (profile indices): an unexpired
+    /// profile of App ID `app` for `env` among them (else `Forbidden`) that
+    /// provisions `device`, if any (else `DeviceNotProvisioned`). The
+    /// candidates are the profiles listing a certificate (rule 5 with its
+    /// fingerprint part), or every profile of the App ID (registrations,
+    /// tokens).
+    #[inline]
+    pub(super) fn provisioned(
+        &self,
+        app: u32,
+        env: Environment,
+        candidates: &[u32],
+        device: Option<&Device<'_>>,
+        now: i64,
+    ) -> Decision {
+        let mut any = false;
+        for &pi in candidates {
             let p = &self.profiles[pi as usize];
-            if p.app != app || p.expires_at <= now {
+            if p.app != app || p.env != env || p.expires_at <= now {
                 continue;
             }
             any = true;
-            match &device {
+            match device {
                 None => return Decision::Allow,
                 Some(u) if p.provisions(u, &self.app_disabled[app as usize]) => {
                     return Decision::Allow
@@ -98,22 +116,7 @@ impl TrustStore {
             return Decision::Deny(Reason::Forbidden);
         };
 
-        let mut any = false;
         let device = Device::new(udid);
-        for &pi in &self.by_app[app as usize] {
-            let p = &self.profiles[pi as usize];
-            if p.env != env || p.expires_at <= now {
-                continue;
-            }
-            any = true;
-            if p.provisions(&device, &self.app_disabled[app as usize]) {
-                return Decision::Allow;
-            }
-        }
-        Decision::Deny(if any {
-            Reason::DeviceNotProvisioned
-        } else {
-            Reason::Forbidden
-        })
+        self.provisioned(app, env, &self.by_app[app as usize], Some(&device), now)
     }
 }

@@ -11,6 +11,7 @@ use rustls_pki_types::{CertificateDer, TrustAnchor};
 use webpki::{CertRevocationList, OwnedCertRevocationList};
 
 use super::profiles::{profile_jobs, verify_profiles, Index, ProfileJob, VerifyCtx};
+use super::token::Tokens;
 use super::{unix_now, LoadOptions, TrustStore, GENERATION};
 use crate::gateway::dir::{split_name, StoreDir};
 use crate::gateway::policy::{Policy, FORMAT};
@@ -78,6 +79,7 @@ impl TrustStore {
         check_unused_profile_files(&dir, &policy, &jobs)?;
         // 5. Index.
         let index = Index::build(&policy_path, &policy, loaded)?;
+        let tokens = Tokens::build(&policy_path, &policy, &index.apps, index.by_app.len())?;
         let anchors = trust_anchors(&dir, &roots)?;
         Ok(TrustStore {
             generation: GENERATION.fetch_add(1, Ordering::Relaxed),
@@ -98,6 +100,7 @@ impl TrustStore {
             app_disabled: index.app_disabled,
             cache: RwLock::new(HashMap::default()),
             verified,
+            tokens,
         })
     }
 }

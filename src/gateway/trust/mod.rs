@@ -2,7 +2,8 @@
 //! and the decisions made on it. The types are here; the steps are in
 //! [`load`] (the files, the policy and its signature), [`profiles`] (each
 //! profile verified against the policy, the lookup tables), [`identify`]
-//! (rules 1-2) and [`authorize`] (rules 3-6); [`udid`] holds the UDID keys.
+//! (rules 1-2) and [`authorize`] (rules 3-6); [`udid`] holds the UDID keys;
+//! [`token`] the auth keys and provider tokens.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicU64;
@@ -18,11 +19,13 @@ mod authorize;
 mod identify;
 mod load;
 mod profiles;
+mod token;
 mod udid;
 
 #[cfg(feature = "ca")]
 pub(crate) use load::verified_policy;
 use profiles::VerifiedCore;
+pub use token::ProviderToken;
 use udid::UdidKey;
 
 /// Identities cached per snapshot at most (a cache full of distinct leaves
@@ -146,6 +149,8 @@ pub(crate) struct TrustStore {
     cache: RwLock<HashMap<[u8; 32], Arc<IdentityData>, Fx>>,
     /// What each profile file (by SHA-256) was verified to say.
     verified: HashMap<[u8; 32], Arc<VerifiedCore>, Fx>,
+    /// The auth keys of the policy and the verified provider tokens.
+    tokens: token::Tokens,
 }
 
 impl std::fmt::Debug for TrustStore {
