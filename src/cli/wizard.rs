@@ -23,6 +23,7 @@ use pushca::keys::KeyType;
 use pushca::ops::{self, certs, profiles};
 use pushca::portal::{self, devices, NewApp};
 use pushca::secret::Secret;
+use pushca::text::count;
 use pushca::x509ext::Environment;
 
 use super::term::{Line, Tone};
@@ -655,8 +656,8 @@ fn devices_step(w: &mut Wizard, s: &Setup) -> Result<bool, CliError> {
     let known = ops::portal::list_devices(&w.home, Some(&team.team_id))?.devices;
     if !known.is_empty() {
         w.say(&format!(
-            "  {} device(s) registered for team {}",
-            known.len(),
+            "  {} registered for team {}",
+            count(known.len(), "device"),
             team.team_id
         ));
     }
@@ -803,8 +804,9 @@ fn trust_store_step(w: &mut Wizard, s: &Setup) -> Result<(), CliError> {
         None => prepared.build(&s.ca_pass)?,
     };
     w.say(&format!(
-        "  {} profile(s) for {} App ID(s)",
-        outcome.profiles, outcome.apps
+        "  {} for {}",
+        count(outcome.profiles, "profile"),
+        count(outcome.apps, "App ID")
     ));
     w.wrote(&ts);
     w.commands.push(format!(

@@ -129,6 +129,7 @@ fn all_defaults_make_a_complete_setup_that_openssl_and_tls_accept() {
     t.expect("Step 8/10: gateway trust store");
     t.expect("Write the gateway trust store");
     t.enter();
+    t.expect("  1 profile for 1 App ID");
     // The TLS identities are offered, default no; no device, no identity.
     t.expect("Step 9/10: TLS server certificate");
     t.expect("Issue a TLS server certificate for the gateway?");
