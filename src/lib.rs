@@ -66,6 +66,7 @@ pub mod profile;
 pub mod secret;
 #[cfg(feature = "ca")]
 pub mod store;
+pub mod text;
 pub mod timeutil;
 pub mod x509;
 pub mod x509ext;

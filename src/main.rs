@@ -125,11 +125,11 @@ fn print_error(json: bool, e: &CliError) {
 }
 
 /// A stderr label, coloured only on a terminal and without `NO_COLOR`.
-fn label(text: &str, error: bool) -> String {
-    if !cli::colours() {
-        return text.to_string();
-    }
-    let style = console::Style::new().bold().force_styling(true);
-    let style = if error { style.red() } else { style.yellow() };
-    style.apply_to(text).to_string()
+fn label(text: &str, error: bool) -> cli::term::Line {
+    let tone = if error {
+        cli::term::Tone::Error
+    } else {
+        cli::term::Tone::Warning
+    };
+    cli::term::Line::stderr().styled(tone, text)
 }

@@ -6,6 +6,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use pushca::ca::PushEnvironment;
 use pushca::fsutil::Sink;
 use pushca::ops::{self, certs};
+use pushca::text::count;
 
 use super::secrets::{self, SecretSource};
 use super::{exit, rfc3339, CliError, Ctx, Overwrite, Report};
@@ -262,8 +263,8 @@ fn issue(ctx: &Ctx, a: CertIssueArgs) -> Result<Report, CliError> {
     }
     if let Some(b) = &v.bundle {
         text.push_str(&format!(
-            "Wrote {} certificate(s) to the bundle {}\n",
-            v.certificates.len(),
+            "Wrote {} to the bundle {}\n",
+            count(v.certificates.len(), "certificate"),
             b.name().display()
         ));
     }
@@ -348,7 +349,7 @@ fn show(ctx: &Ctx, a: CertShowArgs) -> Result<Report, CliError> {
         if s.topics.is_empty() { "-".into() } else { s.topics.join(", ") },
         rfc3339(s.not_before),
         rfc3339(s.not_after),
-        if days < 0 { format!("expired {} days ago", -days) } else { format!("{days} days left") },
+        if days < 0 { format!("expired {} ago", count(-days, "day")) } else { format!("{} left", count(days, "day")) },
         s.public_key,
         if s.extended_key_usage.is_empty() { "-".into() } else { s.extended_key_usage.join(", ") },
         s.sha256,
@@ -427,10 +428,10 @@ fn revoke(ctx: &Ctx, a: CertRevokeArgs) -> Result<Report, CliError> {
 
 fn not_renewed(v: &certs::NotRenewed) -> Result<Report, CliError> {
     let text = format!(
-        "Not renewed: certificate {} is valid until {} ({} days left, more than {})\n",
+        "Not renewed: certificate {} is valid until {} ({} left, more than {})\n",
         v.serial,
         rfc3339(v.not_after),
-        v.days_left,
+        count(v.days_left, "day"),
         v.within
     );
     Report::of(v, text)

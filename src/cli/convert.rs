@@ -8,6 +8,7 @@ use pushca::fsutil::Source;
 use pushca::ops::{convert, OpsError};
 use pushca::p12::{Pkcs12Contents, Profile};
 use pushca::secret::Secret;
+use pushca::text::count;
 use pushca::x509::CertSummary;
 
 use super::secrets::{self, SecretSource};
@@ -248,10 +249,9 @@ fn p12_export(ctx: &Ctx, a: P12ExportArgs) -> Result<Report, CliError> {
     };
     let n = v.certificates;
     let text = format!(
-        "wrote {} ({} certificate{}, key, {profile_text})",
+        "wrote {} ({}, key, {profile_text})",
         v.out.name().display(),
-        n,
-        if n == 1 { "" } else { "s" },
+        count(n, "certificate"),
     );
     let report = Report::of(&v, text)?.with_stdout(v.returned.clone());
     Ok(with_expiry_warning(report, &v.leaf, cert.name()))
@@ -284,10 +284,9 @@ fn p12_to_pem(ctx: &Ctx, a: P12ToPemArgs) -> Result<Report, CliError> {
     };
     let w = convert::p12_to_pem(&contents, sel, &protection, &out, &rules)?;
     let text = format!(
-        "wrote {} ({} certificate{}{})",
+        "wrote {} ({}{})",
         w.out.name().display(),
-        w.certificates,
-        if w.certificates == 1 { "" } else { "s" },
+        count(w.certificates, "certificate"),
         match (w.key, w.encrypted) {
             (false, _) => "",
             (true, true) => ", encrypted key",

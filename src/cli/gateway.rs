@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use pushca::gateway::Decision;
 use pushca::ops::gateway as gw;
+use pushca::text::count;
 
 use super::profile::ProfileEnv;
 use super::secrets::{self, SecretSource};
@@ -85,10 +86,10 @@ fn trust_store(ctx: &Ctx, a: TrustStoreArgs) -> Result<Report, CliError> {
     };
     let text = if out.changed {
         format!(
-            "Wrote trust store {} ({} profile(s) for {} App ID(s), {} revoked; CRL {} until {})\n",
+            "Wrote trust store {} ({} for {}, {} revoked; CRL {} until {})\n",
             out.out.display(),
-            out.profiles,
-            out.apps,
+            count(out.profiles, "profile"),
+            count(out.apps, "App ID"),
             out.revoked,
             out.crl_number.unwrap_or_default(),
             out.crl_next_update.clone().unwrap_or_default()

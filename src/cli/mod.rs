@@ -21,6 +21,7 @@ pub mod profile;
 pub mod secrets;
 pub mod server_cert;
 pub mod status;
+pub mod term;
 pub mod wizard;
 
 pub use error::{exit, CliError, Kind};

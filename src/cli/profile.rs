@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use pushca::ops::{self, profiles};
+use pushca::text::count;
 use pushca::x509ext::Environment;
 
 use super::secrets::{self, SecretSource};
@@ -158,10 +159,10 @@ fn devices_text(p: &ops::view::Profile) -> String {
         "all" => "all devices (ProvisionsAllDevices)".to_string(),
         "team" => format!(
             "{} (every enabled device of team {})",
-            p.devices.len(),
+            count(p.devices.len(), "device"),
             p.team_id
         ),
-        _ => p.devices.len().to_string(),
+        _ => count(p.devices.len(), "device"),
     }
 }
 
@@ -171,12 +172,12 @@ fn signed_text(ctx: &Ctx, signed: &[profiles::Signed], verb: &str) -> String {
     for s in signed {
         let p = &s.profile;
         let mut line = format!(
-            "{verb} {} profile {} for {} ({} device(s), {} certificate(s), until {}) -> {}\n",
+            "{verb} {} profile {} for {} ({}, {}, until {}) -> {}\n",
             p.environment,
             p.uuid,
             p.bundle_id,
             devices_text(p),
-            p.certificates.len(),
+            count(p.certificates.len(), "certificate"),
             rfc3339(p.expires_at),
             s.path.name().display()
         );
@@ -297,7 +298,7 @@ fn show(ctx: &Ctx, a: ProfileShowArgs) -> Result<Report, CliError> {
         v.environment.as_deref().unwrap_or("none (no aps-environment: no push)"),
         v.created_at.map(rfc3339).unwrap_or_else(|| "-".into()),
         rfc3339(v.expires_at),
-        if v.expired { format!("EXPIRED {} days ago", -left) } else { format!("{left} days left") },
+        if v.expired { format!("EXPIRED {} ago", count(-left, "day")) } else { format!("{} left", count(left, "day")) },
     );
     if v.provisions_all_devices {
         text.push_str("Devices:      all (ProvisionsAllDevices)\n");

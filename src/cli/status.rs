@@ -2,6 +2,7 @@
 
 use clap::Args;
 use pushca::ops;
+use pushca::text::count;
 
 use super::{exit, rfc3339, CliError, Ctx, Report};
 
@@ -24,10 +25,10 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<Report, CliError> {
     let mut text = String::from("CA certificates:\n");
     for c in &s.ca {
         text.push_str(&format!(
-            "  {:<15} {} ({} days left){}\n",
+            "  {:<15} {} ({} left){}\n",
             c.name,
             rfc3339(c.not_after),
-            c.days_left,
+            count(c.days_left, "day"),
             flag(c.not_after)
         ));
     }
@@ -41,8 +42,9 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<Report, CliError> {
     let shown = if ctx.verbose > 0 { usize::MAX } else { 10 };
     let line = |id: &str, bundle: &str, env: &str, t: i64, days: i64| {
         format!(
-            "  {id} {bundle:<28} {env:<11} {} ({days} days){}\n",
+            "  {id} {bundle:<28} {env:<11} {} ({}){}\n",
             rfc3339(t),
+            count(days, "day"),
             flag(t)
         )
     };
@@ -67,10 +69,10 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<Report, CliError> {
     }
     match &s.crl {
         Some(c) => text.push_str(&format!(
-            "CRL: number {}, next update {} ({} days){}\n",
+            "CRL: number {}, next update {} ({}){}\n",
             c.number,
             rfc3339(c.next_update),
-            c.days_left,
+            count(c.days_left, "day"),
             flag(c.next_update)
         )),
         None => {

@@ -23,8 +23,10 @@ use pushca::keys::KeyType;
 use pushca::ops::{self, certs, profiles};
 use pushca::portal::{self, devices, NewApp};
 use pushca::secret::Secret;
+use pushca::text::count;
 use pushca::x509ext::Environment;
 
+use super::term::{Line, Tone};
 use super::{colours, secrets, CliError, Ctx, Kind, Report};
 
 #[derive(Args, Debug)]
@@ -88,8 +90,26 @@ fn sh(s: &str) -> String {
 }
 
 impl Wizard {
+    /// A line of text (made inert: it may hold file names, names from the
+    /// store, messages about certificates).
     fn say(&self, line: &str) {
-        let _ = self.term.write_line(&super::inert(line));
+        self.say_line(Line::stderr().text(line));
+    }
+
+    /// A line with pushca's own styling, its text already made inert.
+    fn say_line(&self, line: Line) {
+        let _ = self.term.write_line(line.as_str());
+    }
+
+    /// A library warning: the styled `warning:` label, then its text.
+    fn warn(&self, warning: &str) {
+        self.say_line(
+            Line::stderr()
+                .text("  ")
+                .styled(Tone::Warning, "warning:")
+                .text(" ")
+                .text(warning),
+        );
     }
 
     /// Starts the next step, unless Ctrl-C was pressed during the last one.
@@ -100,28 +120,24 @@ impl Wizard {
         self.step += 1;
         self.say("");
         let title = format!("Step {}/{STEPS}: {what}", self.step);
-        let title = if colours() {
-            console::style(title).bold().to_string()
-        } else {
-            title
-        };
-        self.say(&title);
+        self.say_line(Line::stderr().styled(Tone::Heading, &title));
         self.say(&format!("  (replaces: {replaces})"));
         Ok(())
     }
 
     fn confirm(&self, prompt: &str, default: bool) -> Result<bool, CliError> {
         Confirm::with_theme(self.theme.as_ref())
-            .with_prompt(prompt)
+            .with_prompt(super::inert(prompt))
             .default(default)
             .interact_on(&self.term)
             .map_err(prompt_error)
     }
 
     fn select(&self, prompt: &str, items: &[String], default: usize) -> Result<usize, CliError> {
+        let items: Vec<String> = items.iter().map(|i| super::inert(i).into_owned()).collect();
         Select::with_theme(self.theme.as_ref())
-            .with_prompt(prompt)
-            .items(items)
+            .with_prompt(super::inert(prompt))
+            .items(&items)
             .default(default)
             .interact_on(&self.term)
             .map_err(prompt_error)
@@ -136,8 +152,10 @@ impl Wizard {
         check: impl Fn(&str) -> Result<(), String>,
     ) -> Result<String, CliError> {
         let mut input = Input::<String>::with_theme(self.theme.as_ref())
-            .with_prompt(prompt)
-            .validate_with(|s: &String| check(s.trim()));
+            .with_prompt(super::inert(prompt))
+            .validate_with(|s: &String| {
+                check(s.trim()).map_err(|why| super::inert(&why).into_owned())
+            });
         if !default.is_empty() {
             input = input.default(default.to_string());
         } else {
@@ -559,7 +577,7 @@ fn issue_from_csr(w: &mut Wizard, s: &mut Setup, csr: &Path, force: bool) -> Res
     )?;
     let out = prepared.issue(&s.ca_pass)?;
     for warning in &out.warnings {
-        w.say(&format!("  warning: {warning}"));
+        w.warn(warning);
     }
     for i in &out.issued {
         if let Some(p) = w.issued(env, i) {
@@ -638,8 +656,8 @@ fn devices_step(w: &mut Wizard, s: &Setup) -> Result<bool, CliError> {
     let known = ops::portal::list_devices(&w.home, Some(&team.team_id))?.devices;
     if !known.is_empty() {
         w.say(&format!(
-            "  {} device(s) registered for team {}",
-            known.len(),
+            "  {} registered for team {}",
+            count(known.len(), "device"),
             team.team_id
         ));
     }
@@ -698,16 +716,18 @@ fn profiles_step(w: &mut Wizard, s: &Setup, have_devices: bool) -> Result<Vec<Pa
     for e in s.env.environments() {
         let (choice, flag) = match e {
             Environment::Development if !have_devices => {
-                w.say(
+                w.say(&format!(
                     "  no devices registered: no development profile (register one with \
-                     `pushca device add UDID`, then `pushca profile create --env development --team-devices`)",
-                );
+                     `pushca {} device add UDID --name NAME`, then `{}`)",
+                    s.home_flag,
+                    profile_create_line(w, s, *e)
+                ));
                 continue;
             }
             Environment::Development => (profiles::DeviceChoice::Team, "--team-devices"),
             Environment::Production => (profiles::DeviceChoice::All, "--all-devices"),
         };
-        let out = w.out.join(format!("{bundle}-{}.mobileprovision", e.name()));
+        let out = profile_path(w, bundle, *e);
         let mut force = false;
         if out.exists() {
             if w.confirm(
@@ -734,7 +754,7 @@ fn profiles_step(w: &mut Wizard, s: &Setup, have_devices: bool) -> Result<Vec<Pa
         )?;
         let signed = prepared.sign(&s.ca_pass, &mut || {})?;
         for warning in &signed.warnings {
-            w.say(&format!("  warning: {warning}"));
+            w.warn(warning);
         }
         for p in &signed.profiles {
             w.say(&format!(
@@ -784,8 +804,9 @@ fn trust_store_step(w: &mut Wizard, s: &Setup) -> Result<(), CliError> {
         None => prepared.build(&s.ca_pass)?,
     };
     w.say(&format!(
-        "  {} profile(s) for {} App ID(s)",
-        outcome.profiles, outcome.apps
+        "  {} for {}",
+        count(outcome.profiles, "profile"),
+        count(outcome.apps, "App ID")
     ));
     w.wrote(&ts);
     w.commands.push(format!(
@@ -994,15 +1015,10 @@ fn summary(w: &Wizard, s: &Setup) -> Result<Report, CliError> {
         text.push_str(&format!("  {c}\n"));
     }
     let (bundle, env) = (&s.bundle, s.env);
-    text.push_str(&format!(
-        "\nNext:\n  pushca {} gateway check --trust-store {} --cert {} --topic {} --env {}\n  pushca {} status\n",
-        s.home_flag,
-        sh(&trust_store_dir(w).display().to_string()),
-        sh(&w.out.join(format!("{bundle}-{env}-ck.pem")).display().to_string()),
-        sh(bundle),
-        env.environments()[0].name(),
-        s.home_flag,
-    ));
+    text.push_str("\nNext:\n");
+    for line in next_steps(w, s) {
+        text.push_str(&format!("  {line}\n"));
+    }
     let v = Summary {
         home: w.home.root(),
         team_id: &s.team.team_id,
@@ -1014,4 +1030,101 @@ fn summary(w: &Wizard, s: &Setup) -> Result<Report, CliError> {
         commands: &w.commands,
     };
     Report::of(&v, text)
+}
+
+/// What to run next, each command line as it works on what the wizard just
+/// set up: a gateway check only for an environment the trust store allows
+/// now (checked here, as `gateway check` does), and for an environment it
+/// refuses, what is missing.
+fn next_steps(w: &Wizard, s: &Setup) -> Vec<String> {
+    let h = &s.home_flag;
+    let ts = trust_store_dir(w);
+    let ts_arg = sh(&ts.display().to_string());
+    let mut lines = Vec::new();
+    if !w.written.contains(&ts) {
+        // No trust store from this run: a check would read an old one or none.
+        lines.push(format!("pushca {h} gateway trust-store --out {ts_arg}"));
+        lines.push(format!("pushca {h} status"));
+        return lines;
+    }
+    // The provider's ck.pem when this run wrote one, else the certificate
+    // (from a CSR, the key stays where the CSR was made).
+    let ck = certs::created_paths(&w.out, &s.bundle, s.env)[4].clone();
+    let cert = if w.written.contains(&ck) {
+        ck
+    } else {
+        s.cert_path.clone()
+    };
+    let mut check = None;
+    let mut missing = Vec::new();
+    for env in s.env.environments() {
+        if allowed_now(w, s, &ts, &cert, *env) {
+            check.get_or_insert(*env);
+        } else {
+            missing.push(*env);
+        }
+    }
+    if let Some(env) = check {
+        lines.push(format!(
+            "pushca {h} gateway check --trust-store {ts_arg} --cert {} --topic {} --env {}",
+            sh(&cert.display().to_string()),
+            sh(&s.bundle),
+            env.name(),
+        ));
+    }
+    lines.push(format!("pushca {h} status"));
+    for env in missing {
+        let create = profile_create_line(w, s, env);
+        lines.push(match env {
+            Environment::Development => format!(
+                "(a development check needs a registered device and a development profile: \
+                 `pushca {h} device add UDID --name NAME`, then `{create}` and `pushca {h} \
+                 gateway trust-store --out {ts_arg}` again)"
+            ),
+            Environment::Production => format!(
+                "(a production check needs a production profile: `{create}`, then \
+                 `pushca {h} gateway trust-store --out {ts_arg}` again)"
+            ),
+        });
+    }
+    lines
+}
+
+/// The `profile create` line of the profile the wizard signs for `env`.
+fn profile_create_line(w: &Wizard, s: &Setup, env: Environment) -> String {
+    let flag = match env {
+        Environment::Development => "--team-devices",
+        Environment::Production => "--all-devices",
+    };
+    format!(
+        "pushca {} profile create --app {} --env {} {flag} --out {}",
+        s.home_flag,
+        sh(&s.bundle),
+        env.name(),
+        sh(&profile_path(w, &s.bundle, env).display().to_string())
+    )
+}
+
+/// Where the wizard writes the profile of `bundle` for `env`.
+fn profile_path(w: &Wizard, bundle: &str, env: Environment) -> PathBuf {
+    w.out
+        .join(format!("{bundle}-{}.mobileprovision", env.name()))
+}
+
+/// Whether the trust store `ts` allows a push of `cert` to its
+/// App ID in `env` (what `gateway check` would answer; any error is a no).
+fn allowed_now(w: &Wizard, s: &Setup, ts: &Path, cert: &Path, env: Environment) -> bool {
+    let Ok(anchor) = ops::gateway::check_anchor(None, Some(&w.home)) else {
+        return false;
+    };
+    ops::gateway::check(
+        ts,
+        &anchor,
+        pushca::gateway::LoadOptions::default(),
+        &pushca::fsutil::Source::File(cert.to_path_buf()),
+        &s.bundle,
+        env,
+        None,
+    )
+    .is_ok_and(|o| matches!(o.decision, pushca::gateway::Decision::Allow))
 }

@@ -147,7 +147,7 @@ pub enum OpsError {
         reason: &'static str,
     },
     /// Certificates were issued and recorded, but writing them failed.
-    #[error("{count} certificate(s) were issued and recorded, but writing them failed: {source}")]
+    #[error("{} issued and recorded, but not written: {source}", crate::text::count(*count, "certificate"))]
     IssuedNotWritten {
         /// How many were issued.
         count: usize,
@@ -339,7 +339,7 @@ pub enum OpsError {
         revoked_at: String,
     },
     /// Profiles were signed and recorded, but writing them failed.
-    #[error("{} profile(s) were signed and recorded, but writing them failed: {source}", uuids.len())]
+    #[error("{} signed and recorded, but not written: {source}", crate::text::count(uuids.len(), "profile"))]
     ProfilesNotWritten {
         /// The profiles signed: export them again with `profile export`.
         uuids: Vec<String>,

@@ -1639,3 +1639,105 @@ fn withdraw_takes_a_profile_out_once_and_list_shows_it() {
         .assert()
         .success();
 }
+
+/// The counts in the text say `1 device`, `2 devices`, never `1 device(s)`
+/// or `1 (every enabled device of team X) device(s)`: `profile create` in
+/// each device mode, and `gateway trust-store`.
+#[test]
+fn counts_read_singular_for_one_and_plural_otherwise() {
+    let env = Env::new();
+    env.init_with_app();
+    let run = |args: &[&str]| -> String {
+        let o = env
+            .cmd()
+            .args(args)
+            .args(["--ca-passin", &pass()])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(!text.contains("(s)"), "{args:?}: {text}");
+        text
+    };
+    let profile = |env_name: &str, devices: &[&str], out: &str| -> String {
+        let mut args = vec!["profile", "create", "--app", "com.example.app"];
+        args.extend(["--env", env_name]);
+        args.extend(devices);
+        args.extend(["--out", out]);
+        run(&args)
+    };
+    env.cmd()
+        .args(["device", "add", UDID_NEW, "--name", "One"])
+        .assert()
+        .success();
+    let csr = env.openssl_csr("dev", "ec:P-256", &[]);
+    issue_serial(&env, "development", &csr, "dev.pem");
+    let one = profile("development", &["--team-devices"], "one.mobileprovision");
+    assert!(
+        one.contains("(1 device (every enabled device of team ABCDE12345), 1 certificate, until"),
+        "{one}"
+    );
+    let ts = run(&["gateway", "trust-store", "--out", "ts"]);
+    assert!(ts.contains("(1 profile for 1 App ID, 0 revoked;"), "{ts}");
+
+    env.cmd()
+        .args(["device", "add", UDID_3, "--name", "Two"])
+        .assert()
+        .success();
+    let csr = env.openssl_csr("uni", "ec:P-256", &[]);
+    issue_serial(&env, "universal", &csr, "uni.pem");
+    let two = profile("development", &["--team-devices"], "two.mobileprovision");
+    assert!(
+        two.contains("(2 devices (every enabled device of team ABCDE12345), 2 certificates, until"),
+        "{two}"
+    );
+    let listed = profile(
+        "development",
+        &["--device", UDID_3],
+        "listed.mobileprovision",
+    );
+    assert!(
+        listed.contains("(1 device, 2 certificates, until"),
+        "{listed}"
+    );
+    let all = profile("production", &["--all-devices"], "all.mobileprovision");
+    assert!(
+        all.contains("(all devices (ProvisionsAllDevices), 1 certificate, until"),
+        "{all}"
+    );
+    // A second App ID with its own profile.
+    env.cmd()
+        .args(["app", "create", "com.example.two", "--push"])
+        .assert()
+        .success();
+    let csr = env.openssl_csr("two", "ec:P-256", &[]);
+    let o = env
+        .cmd()
+        .args([
+            "cert",
+            "issue",
+            "--app",
+            "com.example.two",
+            "--env",
+            "production",
+        ])
+        .arg("--csr")
+        .arg(&csr)
+        .args(["--out", "two.pem", "--ca-passin", &pass()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    run(&[
+        "profile",
+        "create",
+        "--app",
+        "com.example.two",
+        "--env",
+        "production",
+        "--all-devices",
+        "--out",
+        "two-prod.mobileprovision",
+    ]);
+    let ts = run(&["gateway", "trust-store", "--out", "ts"]);
+    assert!(ts.contains(" profiles for 2 App IDs, 0 revoked;"), "{ts}");
+}

@@ -129,6 +129,7 @@ fn all_defaults_make_a_complete_setup_that_openssl_and_tls_accept() {
     t.expect("Step 8/10: gateway trust store");
     t.expect("Write the gateway trust store");
     t.enter();
+    t.expect("  1 profile for 1 App ID");
     // The TLS identities are offered, default no; no device, no identity.
     t.expect("Step 9/10: TLS server certificate");
     t.expect("Issue a TLS server certificate for the gateway?");
@@ -139,6 +140,24 @@ fn all_defaults_make_a_complete_setup_that_openssl_and_tls_accept() {
     t.expect("The same without the wizard");
     t.expect("cert create --app com.example.app --env universal");
     assert_eq!(t.exit_code(), 0, "{}", t.transcript());
+    // Every suggested command works as printed: no device, so no
+    // development profile, and the check suggested is a production one.
+    let shown = t.transcript();
+    assert_no_escaped_styling(&shown, "");
+    let next = run_suggested_commands(&shown, &out);
+    assert!(
+        next.iter()
+            .any(|c| c.contains(" gateway check ") && c.ends_with("--env production")),
+        "{next:?}"
+    );
+    assert!(
+        !next.iter().any(|c| c.contains("--env development")),
+        "{next:?}"
+    );
+    assert!(
+        shown.contains("a development check needs a registered device and a development profile"),
+        "{shown}"
+    );
 
     let base = "com.example.app-universal";
     let names = files_in(&out);
@@ -327,6 +346,16 @@ fn ctrl_c_leaves_no_partial_file_and_a_rerun_reuses_the_home() {
     t.expect("server-cert --dns gw.example.test --dns localhost");
     t.expect("device identity 00008030-001A0C3E0E68802E");
     assert_eq!(t.exit_code(), 0, "{}", t.transcript());
+    // With a device and a development profile, the suggested development
+    // check works as printed (the certificate comes from a CSR: no ck.pem).
+    let shown = t.transcript();
+    assert_no_escaped_styling(&shown, "");
+    let next = run_suggested_commands(&shown, &out);
+    assert!(
+        next.iter()
+            .any(|c| c.contains(" gateway check ") && c.ends_with("--env development")),
+        "{next:?}"
+    );
     // openssl: a server certificate and a client identity under the
     // trust store's CA certificates.
     let ca = out.join("trust-store").join("ca.pem");
@@ -733,4 +762,215 @@ fn burst_at_hidden_prompts(every: usize) -> (usize, String) {
     assert!(status.success(), "{screen}");
     assert!(env.path("k.key").exists());
     (screen.matches('Z').count(), screen)
+}
+
+/// Fails when pushca's styling is shown as text (`\u{1b}[1m`, `\x1b[0m`)
+/// instead of reaching the terminal as styling: `shown` (a transcript, as
+/// text) may hold a written-out escape only inside `hostile`, the escaped
+/// form of untrusted text the test planted.
+fn assert_no_escaped_styling(shown: &str, hostile: &str) {
+    let rest = if hostile.is_empty() {
+        shown.to_string()
+    } else {
+        shown.replace(hostile, "")
+    };
+    for text in ["\\u{1b}", "\\x1b", "\\e[", "\\033"] {
+        assert!(
+            !rest.contains(text),
+            "styling shown as text ({text}):\n{shown}"
+        );
+    }
+}
+
+/// The command lines the wizard printed under `Next:`, as printed.
+fn suggested_commands(transcript: &str) -> Vec<String> {
+    let lines: Vec<&str> = transcript.lines().collect();
+    let start = lines
+        .iter()
+        .rposition(|l| l.trim_end() == "Next:")
+        .unwrap_or_else(|| panic!("no Next: in\n{transcript}"));
+    lines[start + 1..]
+        .iter()
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.trim())
+        .filter(|l| l.starts_with("pushca "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Runs each command the wizard suggested under `Next:` exactly as printed
+/// (`pushca` being the binary under test), in the directory the wizard ran
+/// in, on what it set up: each must succeed. Returns them.
+fn run_suggested_commands(transcript: &str, dir: &Path) -> Vec<String> {
+    let commands = suggested_commands(transcript);
+    assert!(
+        commands.iter().any(|c| c.contains(" gateway check ")),
+        "no gateway check suggested:\n{transcript}"
+    );
+    let bin = assert_cmd::cargo::cargo_bin("pushca");
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for c in &commands {
+        let o = Command::new("bash")
+            .args(["-c", c])
+            .current_dir(dir)
+            .env("PATH", &path)
+            .env_remove("PUSHCA_HOME")
+            .env_remove("PUSHCA_CA_PASSPHRASE")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "suggested `{c}` failed: {}{}\nwizard:\n{transcript}",
+            String::from_utf8_lossy(&o.stdout),
+            stderr(&o)
+        );
+    }
+    commands
+}
+
+/// `line` without its escape sequences (tmux writes SGR ones: `ESC [ ... m`).
+fn without_escapes(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The line of `shown` (with escape sequences) whose text holds `text`.
+fn line_with<'a>(shown: &'a str, text: &str) -> &'a str {
+    shown
+        .lines()
+        .find(|l| without_escapes(l).contains(text))
+        .unwrap_or_else(|| panic!("no {text:?} in {shown:?}"))
+}
+
+/// A self-signed certificate that expired in 2001, its subject holding
+/// escape sequences, and its key: `evil.pem`, `evil.key` in `dir`.
+fn expired_hostile_certificate(dir: &Path) {
+    let kp = rcgen::KeyPair::generate().unwrap();
+    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name
+        .push(rcgen::DnType::CommonName, "evil\u{1b}[7mX");
+    p.not_before = rcgen::date_time_ymd(2000, 1, 1);
+    p.not_after = rcgen::date_time_ymd(2001, 1, 1);
+    let cert = p.self_signed(&kp).unwrap();
+    std::fs::write(dir.join("evil.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("evil.key"), kp.serialize_pem()).unwrap();
+}
+
+/// Every command that styles its output, on a real terminal
+/// (`TERM=xterm-256color`), with `NO_COLOR` unset and set: the wizard's step
+/// headings and the `error:` / `hint:` / `warning:` labels reach the
+/// terminal as styling (bold, colours; none at all with `NO_COLOR`), never
+/// as escaped text such as `\u{1b}[1m`, while untrusted text in the same
+/// output (a home whose name holds an ESC byte, a certificate subject with
+/// escape sequences) is still shown escaped, not acted on.
+#[test]
+fn styling_reaches_the_terminal_and_only_untrusted_text_is_escaped() {
+    require_tmux();
+    let bin = assert_cmd::cargo::cargo_bin("pushca");
+    // As the terminal shows the planted ESC [7m (reverse video) X.
+    let hostile = "\\u{1b}[7mX";
+    for colour in [true, false] {
+        let env = Env::new();
+        let vars = format!(
+            "env -u PUSHCA_HOME -u PUSHCA_CA_PASSPHRASE {} TERM=xterm-256color",
+            if colour { "-u NO_COLOR" } else { "NO_COLOR=1" }
+        );
+        let home = format!("$'{}/home\\e[7mX'", env.dir.path().display());
+        let check = |t: &Tty, styled: &[&str]| {
+            let plain = t.transcript();
+            let with_escapes = t.transcript_with_escapes();
+            assert!(plain.contains(hostile), "{plain}");
+            assert_no_escaped_styling(&plain, hostile);
+            // The planted ESC never reached the terminal: no reverse video.
+            assert!(!with_escapes.contains("\u{1b}[7m"), "{with_escapes:?}");
+            for text in styled {
+                let line = line_with(&with_escapes, text);
+                assert_eq!(
+                    line.contains('\u{1b}'),
+                    colour,
+                    "colour {colour}: {text:?} in {line:?}"
+                );
+            }
+            if !colour {
+                assert!(!with_escapes.contains('\u{1b}'), "{with_escapes:?}");
+            }
+        };
+
+        // The wizard: headings, prompts, then Ctrl-C (error: and hint:).
+        let mut t = Tty::run(
+            env.dir.path(),
+            &format!("{vars} '{}' --home {home} wizard", bin.display()),
+        );
+        t.expect("Step 1/10: certificate authority");
+        t.expect("Team (organisation) name");
+        t.enter();
+        t.expect("Country (2 letters)");
+        t.enter();
+        t.expect("CA key type");
+        t.enter();
+        t.expect("CA passphrase:");
+        t.type_line(CA_PASS);
+        t.expect("Repeat CA passphrase:");
+        t.type_line(CA_PASS);
+        t.expect("created the CA in");
+        t.expect("Step 2/10: App ID");
+        t.expect("Bundle ID");
+        t.enter();
+        t.expect("Step 3/10");
+        t.expect("generate a new key and CSR here");
+        t.keys(&["C-c"]);
+        t.expect("wizard interrupted at step 3/10");
+        assert_eq!(t.exit_code(), 1, "{}", t.transcript());
+        check(
+            &t,
+            &[
+                "Step 1/10: certificate authority",
+                "Step 2/10: App ID",
+                "error: wizard interrupted",
+                "hint: no file is half-written",
+            ],
+        );
+
+        // error: and hint: of any command, about a hostile home.
+        let mut t = Tty::run(
+            env.dir.path(),
+            &format!(
+                "{vars} '{}' --home $'{}/none\\e[7mX' status",
+                bin.display(),
+                env.dir.path().display()
+            ),
+        );
+        assert_eq!(t.exit_code(), 1, "{}", t.transcript());
+        check(&t, &["error: ", "hint: "]);
+
+        // warning: about a certificate whose subject carries escapes.
+        expired_hostile_certificate(env.dir.path());
+        let mut t = Tty::run(
+            env.dir.path(),
+            &format!(
+                "{vars} '{}' --home none p12 export --cert evil.pem --key evil.key --noenc --out evil.p12",
+                bin.display()
+            ),
+        );
+        assert_eq!(t.exit_code(), 0, "{}", t.transcript());
+        check(&t, &["warning: the certificate in evil.pem expired"]);
+    }
 }

@@ -76,6 +76,25 @@ impl Tty {
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
+    /// The whole transcript with its escape sequences (the styling tmux
+    /// shows: bold, colours), lines joined.
+    pub fn transcript_with_escapes(&self) -> String {
+        let o = tmux(
+            &self.name,
+            &[
+                "capture-pane",
+                "-p",
+                "-e",
+                "-J",
+                "-S",
+                "-10000",
+                "-t",
+                &self.name,
+            ],
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
     pub fn transcript(&self) -> String {
         let o = tmux(
             &self.name,
