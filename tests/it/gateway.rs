@@ -4,6 +4,7 @@
 //! and nginx configured from the trust store; keytool reads truststore.p12.
 
 use crate::common;
+use crate::common::resign_policy;
 use crate::common::tls;
 
 use std::path::{Path, PathBuf};
@@ -927,33 +928,6 @@ fn a_profile_with_a_broken_own_signature() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-}
-
-/// Writes `policy` as `dir`'s policy.json and signs it (detached) with the
-/// home's own profile signer: a validly signed policy, whatever it says.
-fn resign_policy(env: &Env, dir: &Path, policy: &serde_json::Value) {
-    use pushca::ca::authority::{CaFiles, ISSUING, PROFILE_SIGNER};
-    let mut json = serde_json::to_vec(policy).unwrap();
-    json.push(b'\n');
-    let files = CaFiles::new(env.home().join("ca"));
-    let signer = pushca::ca::Issuer::unlock(
-        &files,
-        PROFILE_SIGNER,
-        &pushca::secret::Secret::new(CA_PASS),
-    )
-    .unwrap();
-    let issuing = pushca::ca::authority::read_ca_cert(&files, ISSUING).unwrap();
-    let p7s = pushca::cms::sign(
-        &json,
-        false,
-        signer.cert_der(),
-        &[issuing.as_slice()],
-        signer.signer(),
-        time::OffsetDateTime::now_utc(),
-    )
-    .unwrap();
-    std::fs::write(dir.join("policy.json"), &json).unwrap();
-    std::fs::write(dir.join("policy.json.p7s"), &p7s).unwrap();
 }
 
 /// Copies `dir`'s files to `to`, replacing `to`.

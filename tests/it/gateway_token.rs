@@ -5,6 +5,7 @@
 //! by PyJWT, every reason of PRODUCT.md, reloads, the cache, hostile tokens.
 
 use crate::common;
+use crate::common::resign_policy;
 
 use std::cell::Cell;
 use std::path::Path;
@@ -275,33 +276,6 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
         }
     }
-}
-
-/// Writes `policy` as `dir`'s policy.json and signs it (detached) with the
-/// home's own profile signer: a validly signed policy, whatever it says.
-fn resign_policy(env: &Env, dir: &Path, policy: &serde_json::Value) {
-    use pushca::ca::authority::{CaFiles, ISSUING, PROFILE_SIGNER};
-    let mut json = serde_json::to_vec(policy).unwrap();
-    json.push(b'\n');
-    let files = CaFiles::new(env.home().join("ca"));
-    let signer = pushca::ca::Issuer::unlock(
-        &files,
-        PROFILE_SIGNER,
-        &pushca::secret::Secret::new(CA_PASS),
-    )
-    .unwrap();
-    let issuing = pushca::ca::authority::read_ca_cert(&files, ISSUING).unwrap();
-    let p7s = pushca::cms::sign(
-        &json,
-        false,
-        signer.cert_der(),
-        &[issuing.as_slice()],
-        signer.signer(),
-        time::OffsetDateTime::now_utc(),
-    )
-    .unwrap();
-    std::fs::write(dir.join("policy.json"), &json).unwrap();
-    std::fs::write(dir.join("policy.json.p7s"), &p7s).unwrap();
 }
 
 /// (what, token, topic, environment, device, decision)

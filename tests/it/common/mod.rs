@@ -216,3 +216,30 @@ pub fn cert_der(path: &Path) -> Vec<u8> {
         .expect("PEM certificate")
         .to_vec()
 }
+
+/// Writes `policy` as `dir`'s policy.json and signs it (detached) with the
+/// home's own profile signer: a validly signed policy, whatever it says.
+pub fn resign_policy(env: &Env, dir: &Path, policy: &serde_json::Value) {
+    use pushca::ca::authority::{CaFiles, ISSUING, PROFILE_SIGNER};
+    let mut json = serde_json::to_vec(policy).unwrap();
+    json.push(b'\n');
+    let files = CaFiles::new(env.home().join("ca"));
+    let signer = pushca::ca::Issuer::unlock(
+        &files,
+        PROFILE_SIGNER,
+        &pushca::secret::Secret::new(CA_PASS),
+    )
+    .unwrap();
+    let issuing = pushca::ca::authority::read_ca_cert(&files, ISSUING).unwrap();
+    let p7s = pushca::cms::sign(
+        &json,
+        false,
+        signer.cert_der(),
+        &[issuing.as_slice()],
+        signer.signer(),
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("policy.json"), &json).unwrap();
+    std::fs::write(dir.join("policy.json.p7s"), &p7s).unwrap();
+}
