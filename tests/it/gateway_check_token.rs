@@ -623,3 +623,57 @@ fn gateway_check_token_refuses_hostile_token_files_fast() {
         }
     }
 }
+
+/// `profile create` signs a profile without push certificates only when an
+/// auth key of the team (not revoked) covers the App ID in that environment:
+/// what token-based providers need (rule 5 asks only for a profile).
+#[test]
+fn a_profile_without_push_certificates_needs_an_auth_key_covering_the_app() {
+    let env = Env::new();
+    env.init_with_app();
+    ok(&env, &["device", "add", D1, "--name", "Listed"]);
+    ok(&env, &["app", "create", OTHER, "--push"]);
+    let create = |env: &Env| {
+        env.cmd()
+            .args([
+                "--json",
+                "profile",
+                "create",
+                "--app",
+                APP,
+                "--env",
+                "development",
+            ])
+            .args(["--team-devices", "--out", "p.mobileprovision", "--force"])
+            .args(["--ca-passin", &pass()])
+            .output()
+            .unwrap()
+    };
+    let refused = |env: &Env, what: &str| {
+        let o = create(env);
+        assert_eq!(o.status.code(), Some(1), "{what}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(
+            e.contains("would authorise no push certificate"),
+            "{what}: {e}"
+        );
+        assert!(
+            e.contains("pushca key create --env development"),
+            "{what}: {e}"
+        );
+    };
+    refused(&env, "no key");
+    key_create(&env, "production", &[]);
+    refused(&env, "a production key");
+    key_create(&env, "development", &["--app", OTHER]);
+    refused(&env, "a key of another App ID");
+    let (team_key, _) = key_create(&env, "development", &[]);
+    ok(&env, &["key", "revoke", &team_key]);
+    refused(&env, "a revoked key");
+    key_create(&env, "development", &["--app", APP]);
+    let o = create(&env);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = stdout_json(&o);
+    let p = &j["profile"];
+    assert_eq!(p["certificates"].as_array().map(Vec::len), Some(0), "{j}");
+}
