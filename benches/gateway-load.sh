@@ -19,7 +19,13 @@
 #  2. p50/p99 latency of each at half its peak rate;
 #  3. RSS of the gateway (and of nginx) with 10,000 idle provider connections;
 #  4. SIGHUP -> the new trust store serving, on the 10,000-app store that
-#     benches/gateway.rs generates (KEEP=... cargo bench --bench gateway).
+#     benches/gateway.rs generates (KEEP=... cargo bench --bench gateway);
+#  5. the token path: h2load (nghttp2-client, installed if missing) with
+#     `authorization: bearer <JWT>` (made by PyJWT from a `pushca key create`
+#     key) on connections without a client certificate, against the gateway
+#     and against nginx over TLS without client certificates (`return 200`),
+#     the same h2load settings (-c CONNS -m STREAMS -D SECS), and the ratio.
+#     TOKEN_ONLY=1 runs only this (after the fixture).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -42,6 +48,13 @@ fi
 for tool in curl python3 /usr/sbin/nginx; do
   command -v "$tool" >/dev/null 2>&1 || { echo "gateway-load: $tool is missing (apt-get install curl python3 nginx)" >&2; exit 1; }
 done
+if ! command -v h2load >/dev/null 2>&1; then
+  echo "gateway-load: installing h2load (Debian nghttp2-client)" >&2
+  { apt-get install -y -q nghttp2-client || { apt-get update -q && apt-get install -y -q nghttp2-client; }; } >/dev/null 2>&1 \
+    || { echo "gateway-load: h2load is missing (apt-get install nghttp2-client)" >&2; exit 1; }
+fi
+python3 -c 'import jwt, cryptography' 2>/dev/null \
+  || { echo "gateway-load: python3 PyJWT is missing (apt-get install python3-jwt python3-cryptography, or pip install 'pyjwt[crypto]')" >&2; exit 1; }
 
 if [ -n "${KEEP:-}" ]; then
   work=$KEEP
@@ -74,7 +87,10 @@ pc device identity "$UDID" --out-dir ids --noenc --key-type ec-p256
 pc server-cert --dns localhost --ip 127.0.0.1 --out-dir srv --noenc --key-type ec-p256
 pc cert create --app "$APP" --env development --out-dir dev --noenc --key-type ec-p256
 pc profile create --app "$APP" --env development --device "$UDID" --out dev.mobileprovision
+KID=$(pc --json key create --env development --out-dir keys | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"]["key_id"])')
 pc gateway trust-store --out ts
+# A provider token (valid for an hour: the whole run), made as providers make them.
+JWT=$(python3 -c 'import jwt, sys, time; print(jwt.encode({"iss": "BENCH12345", "iat": int(time.time())}, open(sys.argv[1]).read(), algorithm="ES256", headers={"kid": sys.argv[2]}))' "$fx/keys/AuthKey_$KID.p8" "$KID")
 CA=$fx/home/ca/root.pem
 CK=$fx/dev/$APP-development-ck.pem
 
@@ -121,6 +137,7 @@ TOKEN=$(dcurl -d "{\"bundle_id\":\"$APP\",\"environment\":\"development\"}" "htt
 ng=$work/nginx
 mkdir -p "$ng"
 NG_PORT=$(free_port)
+NG_TOKEN_PORT=$(free_port)
 listen="listen 127.0.0.1:$NG_PORT ssl http2;"
 h2on=""
 ngv=$(/usr/sbin/nginx -v 2>&1 | sed -n 's|.*nginx/\([0-9]*\)\.\([0-9]*\)\.\([0-9]*\).*|\1 \2 \3|p')
@@ -150,6 +167,14 @@ http {
         ssl_verify_depth 3;
         location / { return 200; }
     }
+    server {
+        ${listen/$NG_PORT/$NG_TOKEN_PORT}
+        $h2on
+        server_name localhost;
+        ssl_certificate $fx/srv/server-localhost-fullchain.pem;
+        ssl_certificate_key $fx/srv/server-localhost.key;
+        location / { return 200; }
+    }
 }
 EOF
 /usr/sbin/nginx -p "$ng/" -c "$ng/nginx.conf" -g "daemon off; pid $ng/nginx.pid; error_log $ng/error.log;" 2>"$ng/stderr.log" &
@@ -161,6 +186,57 @@ for _ in $(seq 1 100); do
 done
 code=$(curl -s -o /dev/null -w '%{http_code} %{http_version}' --http2 "https://127.0.0.1:$NG_PORT/" --cacert "$CA" --cert "$CK" || true)
 [ "$code" = "200 2" ] || { cat "$ng/stderr.log" "$ng/error.log" >&2; echo "gateway-load: nginx answers '$code', not 200 over HTTP/2" >&2; exit 1; }
+
+# --- 5. the token path with h2load (alone with TOKEN_ONLY=1; else after 1-2)
+printf '%s' '{"aps":{"alert":"Hello from the load client"}}' >"$work/payload.json"
+h2() { # URL: h2load's summary as JSON {requests_per_sec, succeeded, 2xx, 4xx, 5xx}
+  h2load -c "$CONNS" -m "$STREAMS" -D "$SECS" -d "$work/payload.json" \
+    -H "authorization: bearer $JWT" -H "apns-topic: $APP" -H "apns-push-type: alert" \
+    -H "apns-priority: 10" -H "apns-expiration: 0" "$1" >"$work/h2load.txt" 2>&1 || true
+  python3 - "$work/h2load.txt" <<'PY'
+import json, re, sys
+t = open(sys.argv[1]).read()
+rps = re.search(r"finished in [^,]+, ([0-9.]+) req/s", t)
+req = re.search(r"requests: .* (\d+) succeeded", t)
+st = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", t)
+print(json.dumps({"requests_per_sec": float(rps.group(1)) if rps else 0.0,
+                  "succeeded": int(req.group(1)) if req else 0,
+                  "2xx": int(st.group(1)) if st else 0, "4xx": int(st.group(3)) if st else 0,
+                  "5xx": int(st.group(4)) if st else 0}))
+PY
+}
+token_path() {
+  local probe reason tgw tng gw_t ng_t
+  echo "token path: h2load -c $CONNS -m $STREAMS -D $SECS, POST /3/device/<token>, authorization: bearer <ES256 JWT by PyJWT>, no client certificate"
+  probe=$(curl -sS --http2 --max-time 10 --cacert "$CA" -o /dev/null -w '%{http_code}' \
+    -H "authorization: bearer $JWT" -H "apns-topic: $APP" -H "apns-expiration: 0" \
+    --data-binary @"$work/payload.json" "https://$GW_DEV/3/device/$TOKEN" 2>/dev/null || true)
+  if [ "$probe" != 200 ]; then
+    reason=$(curl -sS --http2 --max-time 10 --cacert "$CA" -H "authorization: bearer $JWT" \
+      -H "apns-topic: $APP" -H "apns-expiration: 0" --data-binary @"$work/payload.json" \
+      "https://$GW_DEV/3/device/$TOKEN" 2>&1 || true)
+    echo "token path: PENDING: the gateway answers $probe $reason to a bearer token (no token authentication in this build)"
+    tng=$(h2 "https://127.0.0.1:$NG_TOKEN_PORT/3/device/$TOKEN")
+    echo "nginx (TLS, no client certificate, return 200), h2load: $tng"
+    return 0
+  fi
+  h2 "https://$GW_DEV/3/device/$TOKEN" >/dev/null # warm-up (first handshakes)
+  tgw=$(h2 "https://$GW_DEV/3/device/$TOKEN")
+  tng=$(h2 "https://127.0.0.1:$NG_TOKEN_PORT/3/device/$TOKEN")
+  echo "gateway (bearer token, offline device, apns-expiration 0), h2load: $tgw"
+  echo "nginx (TLS, no client certificate, return 200), h2load:          $tng"
+  for r in "$tgw" "$tng"; do
+    echo "$r" | json 'd["succeeded"] > 0 and d["4xx"] == 0 and d["5xx"] == 0' | grep -qx True \
+      || { echo "gateway-load: not every token push was answered 200: $r" >&2; tail -5 "$work/gateway.log" >&2; exit 1; }
+  done
+  gw_t=$(echo "$tgw" | json 'd["requests_per_sec"]')
+  ng_t=$(echo "$tng" | json 'd["requests_per_sec"]')
+  python3 -c "print('token path pushes/s (h2load): gateway %.0f, nginx %.0f, ratio gateway/nginx %.2f' % ($gw_t, $ng_t, $gw_t / $ng_t))"
+}
+if [ -n "${TOKEN_ONLY:-}" ]; then
+  token_path
+  exit 0
+fi
 
 # --- 1. peak throughput, the same requests against both
 push_args=(--ca "$CA" --cert "$CK" --path "/3/device/$TOKEN"
@@ -226,6 +302,7 @@ idle_rss() { # PID ADDR LABEL
   rm -f "$work/idle.json"
   echo "$3: RSS $((before / 1024)) MB before, $((after / 1024)) MB with $IDLE idle connections ($(( (after - before) / IDLE )) KB each); $out"
 }
+token_path
 idle_rss "$GW_PID" "$GW_DEV" "gateway"
 idle_rss "$NG_PID" "127.0.0.1:$NG_PORT" "nginx"
 stop "$GW_PID"

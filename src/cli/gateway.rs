@@ -44,8 +44,14 @@ pub struct CheckArgs {
     #[arg(long, value_name = "ROOT.pem")]
     pub anchor: Option<PathBuf>,
     /// The provider's certificate: a certificate, a chain or a ck.pem
-    #[arg(long, value_name = "FILE", required_unless_present = "register")]
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["register", "token"])]
     pub cert: Option<PathBuf>,
+    /// The provider's token instead (token-based authentication): a file, or
+    /// `-` for standard input, holding the JWT signed with an auth key, as
+    /// sent in `authorization: bearer` (surrounding whitespace and a `bearer `
+    /// prefix are ignored)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["cert", "register"])]
+    pub token: Option<PathBuf>,
     /// The push topic (bundle ID, or <id>.voip / <id>.complication)
     #[arg(long, value_name = "TOPIC", required_unless_present = "register")]
     pub topic: Option<String>,
@@ -117,6 +123,13 @@ fn check(ctx: &Ctx, a: CheckArgs) -> Result<Report, CliError> {
             "the anchor and the certificate cannot both be - (standard input)",
         ));
     }
+    if a.anchor.as_deref().is_some_and(super::is_stdio)
+        && a.token.as_deref().is_some_and(super::is_stdio)
+    {
+        return Err(CliError::usage(
+            "the anchor and the token cannot both be - (standard input)",
+        ));
+    }
     let anchor = a.anchor.as_deref().map(super::source).transpose()?;
     let anchor = gw::check_anchor(anchor.as_ref(), ctx.home_opt().as_ref())?;
     if let Some(bundle) = &a.register {
@@ -124,6 +137,23 @@ fn check(ctx: &Ctx, a: CheckArgs) -> Result<Report, CliError> {
         let v = gw::check_registration(&a.trust_store, &anchor, options, bundle, env, &udid)?;
         let what = format!("registration of {udid} for {bundle} ({})", env.name());
         return decision_report(&v, &v.decision, &what, None);
+    }
+    if let Some(token) = &a.token {
+        let Some(topic) = &a.topic else {
+            return Err(CliError::usage("give --topic TOPIC with --token"));
+        };
+        let token = super::source(token)?;
+        let out = gw::check_token(
+            &a.trust_store,
+            &anchor,
+            options,
+            &token,
+            topic,
+            env,
+            a.device.as_deref(),
+        )?;
+        let what = push_what(topic, env, a.device.as_deref());
+        return decision_report(&out, &out.decision, &what, out.detail.as_deref());
     }
     let (Some(cert), Some(topic)) = (&a.cert, &a.topic) else {
         return Err(CliError::usage(
@@ -140,15 +170,17 @@ fn check(ctx: &Ctx, a: CheckArgs) -> Result<Report, CliError> {
         env,
         a.device.as_deref(),
     )?;
-    let what = format!(
+    let what = push_what(topic, env, a.device.as_deref());
+    decision_report(&out, &out.decision, &what, out.detail.as_deref())
+}
+
+/// `push to TOPIC (ENV)[ device UDID]`: what a decision is about.
+fn push_what(topic: &str, env: pushca::x509ext::Environment, device: Option<&str>) -> String {
+    format!(
         "push to {topic} ({}){}",
         env.name(),
-        a.device
-            .as_ref()
-            .map(|d| format!(" device {d}"))
-            .unwrap_or_default()
-    );
-    decision_report(&out, &out.decision, &what, out.detail.as_deref())
+        device.map(|d| format!(" device {d}")).unwrap_or_default()
+    )
 }
 
 /// The report of a decision: exit 0 for allow, 3 for deny.

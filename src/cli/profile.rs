@@ -246,7 +246,10 @@ fn create(ctx: &Ctx, a: ProfileCreateArgs) -> Result<Report, CliError> {
 fn hint_for(e: ops::OpsError, bundle_id: &str) -> CliError {
     let hint = match &e {
         ops::OpsError::NoCertificates { environment, .. } => Some(format!(
-            "issue one first: pushca cert issue --app {bundle_id} --env {} --csr FILE --out FILE",
+            "issue one first: pushca cert issue --app {bundle_id} --env {} --csr FILE --out FILE \
+             (or, for providers that sign tokens, create an auth key: pushca key create --env {} \
+             --app {bundle_id} --out-dir DIR)",
+            environment.name(),
             environment.name()
         )),
         ops::OpsError::NoDevices { team_id, .. } => Some(format!(

@@ -285,6 +285,8 @@ struct Setup {
     env: PushEnvironment,
     /// The push certificate (issued now or kept from an earlier run).
     cert_path: PathBuf,
+    /// The auth key instead, on the auth-key branch.
+    auth_key: Option<AuthKey>,
     /// The profiles signed.
     profiles: Vec<PathBuf>,
 }
@@ -295,6 +297,16 @@ enum KeySource {
     Csr(PathBuf),
     /// A new key of this type, made here.
     New(KeyType),
+    /// No certificate: an auth key (token-based provider authentication).
+    AuthKey,
+}
+
+/// The auth key of the auth-key branch (made now or kept from an earlier run).
+#[derive(Debug, serde::Serialize)]
+struct AuthKey {
+    key_id: String,
+    /// `AuthKey_<KEYID>.p8`.
+    file: PathBuf,
 }
 
 fn run(w: &mut Wizard) -> Result<Report, CliError> {
@@ -314,14 +326,19 @@ fn run(w: &mut Wizard) -> Result<Report, CliError> {
         bundle: String::new(),
         env: PushEnvironment::Universal,
         cert_path: PathBuf::new(),
+        auth_key: None,
         profiles: Vec::new(),
     };
     s.bundle = app_step(w, &s)?;
     let key = key_step(w)?;
-    if let Some(force) = certificate_step(w, &mut s)? {
+    if matches!(key, KeySource::AuthKey) {
+        auth_key_step(w, &mut s)?;
+        provider_settings_step(w, &s)?;
+    } else if let Some(force) = certificate_step(w, &mut s)? {
         match key {
             KeySource::Csr(csr) => issue_from_csr(w, &mut s, &csr, force)?,
             KeySource::New(key_type) => create_key_and_p12(w, &mut s, key_type, force)?,
+            KeySource::AuthKey => {}
         }
     }
     let have_devices = devices_step(w, &s)?;
@@ -480,12 +497,21 @@ fn app_step(w: &mut Wizard, s: &Setup) -> Result<String, CliError> {
     Ok(bundle)
 }
 
-/// Step 3: a new key (its type), or an existing CSR file.
+/// Step 3: the provider's credential: a push certificate from a new key (its
+/// type) or an existing CSR file, or an auth key.
 fn key_step(w: &mut Wizard) -> Result<KeySource, CliError> {
     w.step(
-        "key and certificate signing request",
-        "Keychain Access > Certificate Assistant > Request a Certificate From a Certificate Authority",
+        "provider credential: push certificate or auth key",
+        "Keychain Access > Certificate Assistant > Request a Certificate From a Certificate \
+         Authority, or Certificates, Identifiers & Profiles > Keys",
     )?;
+    let credentials = vec![
+        "push certificate (TLS client certificate: .p12 / ck.pem)".to_string(),
+        "auth key (.p8: the provider signs tokens; no certificate)".to_string(),
+    ];
+    if w.select("Credential", &credentials, 0)? == 1 {
+        return Ok(KeySource::AuthKey);
+    }
     let sources = vec![
         "generate a new key and CSR here".to_string(),
         "use an existing CSR file (e.g. from Keychain Access)".to_string(),
@@ -539,7 +565,8 @@ fn certificate_step(w: &mut Wizard, s: &mut Setup) -> Result<Option<bool>, CliEr
         return Ok(Some(false));
     }
     w.say(&format!(
-        "  {} exist(s) from an earlier run",
+        "  {} from an earlier run: {}",
+        count(present.len(), "file"),
         present
             .iter()
             .map(|p| p.display().to_string())
@@ -552,6 +579,122 @@ fn certificate_step(w: &mut Wizard, s: &mut Setup) -> Result<Option<bool>, CliEr
         w.say("  keeping them");
         Ok(None)
     }
+}
+
+/// Step 4 on the auth-key branch: its environment and scope; a key of the
+/// App ID's team that covers it, not revoked, whose `.p8` is in the output
+/// directory from an earlier run, is offered for reuse; else `key create`.
+fn auth_key_step(w: &mut Wizard, s: &mut Setup) -> Result<(), CliError> {
+    w.step(
+        "auth key",
+        "Certificates, Identifiers & Profiles > Keys > + > Apple Push Notifications service \
+         (APNs), download AuthKey_<KEYID>.p8",
+    )?;
+    let envs: Vec<String> = vec!["development (sandbox)".into(), "production".into()];
+    let env = [Environment::Development, Environment::Production]
+        [w.select("Environment (a key signs for one)", &envs, 0)?];
+    s.env = match env {
+        Environment::Development => PushEnvironment::Development,
+        Environment::Production => PushEnvironment::Production,
+    };
+    let team_id = s.team.team_id.clone();
+    let scopes = vec![
+        format!("team-scoped (every App ID of team {team_id} with push)"),
+        format!("topic-specific (only {})", s.bundle),
+    ];
+    let topic = w.select("Scope", &scopes, 0)? == 1;
+    let reusable = ops::keys::list_keys(&w.home, Some(&team_id))?
+        .keys
+        .into_iter()
+        .filter(|k| {
+            k.revoked_at.is_none()
+                && k.environment == env.name()
+                && (k.scope == "team" || k.apps.contains(&s.bundle))
+                && (k.scope == "topics") == topic
+        })
+        .map(|k| {
+            let file = w.out.join(ops::keys::key_file_name(&k.key_id));
+            (k.key_id, file)
+        })
+        .find(|(_, f)| f.is_file());
+    if let Some((key_id, file)) = reusable {
+        w.say(&format!(
+            "  auth key {key_id} exists from an earlier run: {}",
+            file.display()
+        ));
+        if w.confirm("Use it?", true)? {
+            s.auth_key = Some(AuthKey { key_id, file });
+            return Ok(());
+        }
+    }
+    let apps = if topic {
+        vec![s.bundle.clone()]
+    } else {
+        Vec::new()
+    };
+    let created = ops::keys::create_key(
+        &w.home,
+        &ops::keys::KeyRequest {
+            environment: env,
+            apps: &apps,
+            name: None,
+            team_id: Some(&team_id),
+            out_dir: &w.out,
+            force: false,
+        },
+    )?;
+    let key_id = created.key.view.key_id.clone();
+    w.say(&format!(
+        "  created {} auth key {key_id} ({})",
+        env.name(),
+        if topic {
+            format!("for {} only", s.bundle)
+        } else {
+            format!("team {team_id}")
+        }
+    ));
+    w.wrote(&created.key.file);
+    w.commands.push(format!(
+        "pushca {} key create --env {}{} --out-dir {}",
+        s.home_flag,
+        env.name(),
+        if topic {
+            format!(" --app {}", sh(&s.bundle))
+        } else {
+            String::new()
+        },
+        sh(&w.out.display().to_string())
+    ));
+    s.auth_key = Some(AuthKey {
+        key_id,
+        file: created.key.file,
+    });
+    Ok(())
+}
+
+/// Step 5 on the auth-key branch: what the provider is configured with.
+fn provider_settings_step(w: &mut Wizard, s: &Setup) -> Result<(), CliError> {
+    w.step(
+        "provider settings",
+        "the Keys page (Key ID) and Membership (Team ID), entered in your provider",
+    )?;
+    let Some(k) = &s.auth_key else {
+        return Ok(());
+    };
+    w.say(&format!("  Key ID:      {}", k.key_id));
+    w.say(&format!("  Team ID:     {}", s.team.team_id));
+    w.say(&format!(
+        "  Private key: {} (shown once: pushca keeps only the public key)",
+        k.file.display()
+    ));
+    w.say(&format!(
+        "  Topic:       {} ({}; the gateway's APNs host for it)",
+        s.bundle,
+        s.env.environments()[0].name()
+    ));
+    w.say("  The provider signs an ES256 JWT {\"alg\":\"ES256\",\"kid\":KEY_ID} {\"iss\":TEAM_ID,\"iat\":NOW}");
+    w.say("  at most every hour and sends it as `authorization: bearer <JWT>`.");
+    Ok(())
 }
 
 /// Step 5 with a CSR file: the certificate only (the key stays where the
@@ -995,7 +1138,11 @@ struct Summary<'a> {
     team_id: &'a str,
     bundle_id: &'a str,
     environment: &'static str,
-    certificate: &'a Path,
+    /// Null on the auth-key branch.
+    certificate: Option<&'a Path>,
+    /// On the auth-key branch: `key_id` and `file` (the `.p8`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_key: Option<&'a AuthKey>,
     profiles: &'a [PathBuf],
     written: &'a [PathBuf],
     commands: &'a [String],
@@ -1024,7 +1171,8 @@ fn summary(w: &Wizard, s: &Setup) -> Result<Report, CliError> {
         team_id: &s.team.team_id,
         bundle_id: bundle,
         environment: env.name(),
-        certificate: &s.cert_path,
+        certificate: s.auth_key.is_none().then_some(s.cert_path.as_path()),
+        auth_key: s.auth_key.as_ref(),
         profiles: &s.profiles,
         written: &w.written,
         commands: &w.commands,
@@ -1046,6 +1194,9 @@ fn next_steps(w: &Wizard, s: &Setup) -> Vec<String> {
         lines.push(format!("pushca {h} gateway trust-store --out {ts_arg}"));
         lines.push(format!("pushca {h} status"));
         return lines;
+    }
+    if let Some(k) = &s.auth_key {
+        return token_next_steps(w, s, k, &ts_arg);
     }
     // The provider's ck.pem when this run wrote one, else the certificate
     // (from a CSR, the key stays where the CSR was made).
@@ -1073,19 +1224,58 @@ fn next_steps(w: &Wizard, s: &Setup) -> Vec<String> {
         ));
     }
     lines.push(format!("pushca {h} status"));
-    for env in missing {
-        let create = profile_create_line(w, s, env);
-        lines.push(match env {
-            Environment::Development => format!(
-                "(a development check needs a registered device and a development profile: \
-                 `pushca {h} device add UDID --name NAME`, then `{create}` and `pushca {h} \
-                 gateway trust-store --out {ts_arg}` again)"
+    lines.extend(
+        missing
+            .into_iter()
+            .map(|env| missing_profile_line(w, s, env, &ts_arg)),
+    );
+    lines
+}
+
+/// What a check in `env` needs that the trust store lacks.
+fn missing_profile_line(w: &Wizard, s: &Setup, env: Environment, ts_arg: &str) -> String {
+    let h = &s.home_flag;
+    let create = profile_create_line(w, s, env);
+    match env {
+        Environment::Development => format!(
+            "(a development check needs a registered device and a development profile: \
+             `pushca {h} device add UDID --name NAME`, then `{create}` and `pushca {h} \
+             gateway trust-store --out {ts_arg}` again)"
+        ),
+        Environment::Production => format!(
+            "(a production check needs a production profile: `{create}`, then \
+             `pushca {h} gateway trust-store --out {ts_arg}` again)"
+        ),
+    }
+}
+
+/// `Next:` on the auth-key branch: a check with a token made from the `.p8`
+/// by PyJWT (one line, piped into `gateway check --token -`) when the
+/// environment has a profile, else what is missing.
+fn token_next_steps(w: &Wizard, s: &Setup, k: &AuthKey, ts_arg: &str) -> Vec<String> {
+    let h = &s.home_flag;
+    let env = s.env.environments()[0];
+    let mut lines = Vec::new();
+    if profile_path(w, &s.bundle, env).is_file() {
+        lines.push("(a provider token, made here with PyJWT: pip install 'pyjwt[crypto]')".into());
+        lines.push(format!(
+            "python3 -c {} {} {} {} | pushca {h} gateway check --trust-store {ts_arg} --token - \
+             --topic {} --env {}",
+            sh(
+                "import jwt, sys, time; print(jwt.encode({\"iss\": sys.argv[2], \"iat\": \
+                int(time.time())}, open(sys.argv[1]).read(), algorithm=\"ES256\", \
+                headers={\"kid\": sys.argv[3]}))"
             ),
-            Environment::Production => format!(
-                "(a production check needs a production profile: `{create}`, then \
-                 `pushca {h} gateway trust-store --out {ts_arg}` again)"
-            ),
-        });
+            sh(&k.file.display().to_string()),
+            s.team.team_id,
+            k.key_id,
+            sh(&s.bundle),
+            env.name()
+        ));
+        lines.push(format!("pushca {h} status"));
+    } else {
+        lines.push(format!("pushca {h} status"));
+        lines.push(missing_profile_line(w, s, env, ts_arg));
     }
     lines
 }

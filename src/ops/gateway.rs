@@ -866,6 +866,107 @@ pub fn check(
     })
 }
 
+/// The outcome of `gateway check --token`: a push of a provider that
+/// authenticates with a JWT signed by an auth key.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TokenCheckOutcome {
+    /// `allow` or `deny`.
+    #[serde(serialize_with = "serialize_decision")]
+    pub decision: Decision,
+    /// The APNs reason of a denial (null when allowed).
+    pub reason: Option<&'static str>,
+    /// The topic of the push.
+    pub topic: String,
+    /// The environment of the push.
+    pub environment: Environment,
+    /// The device token of the push, when one was given.
+    pub device: Option<String>,
+    /// The token as the gateway verified it (null when it did not verify).
+    pub token: Option<CheckedToken>,
+    /// Why the token did not verify, when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Why the token did not verify (not in the document).
+    #[serde(skip)]
+    pub denied: Option<Denied>,
+}
+
+/// A provider token the gateway verified (never the token itself).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CheckedToken {
+    /// The Key ID of the auth key that signed it (`kid`).
+    pub key_id: String,
+    /// The key's team (`iss`).
+    pub team_id: String,
+    /// The one environment the key signs for.
+    pub environment: Environment,
+    /// Its `iat` (unix seconds); it expires an hour later.
+    pub issued_at: i64,
+}
+
+/// The JWT in what was read from a token file or standard input: the
+/// surrounding whitespace trimmed, an optional `bearer ` prefix (any case,
+/// as in an `authorization` header) removed.
+pub fn token_of(input: &[u8]) -> &[u8] {
+    let t = input.trim_ascii();
+    match t.get(..7) {
+        Some(p) if p.eq_ignore_ascii_case(b"bearer ") => t[7..].trim_ascii(),
+        _ => t,
+    }
+}
+
+/// Loads and verifies a trust store, then runs the enforcement for one push
+/// of a provider token (`token`: a file or bytes already read, holding the
+/// compact JWT, see [`token_of`]): [`Gateway::verify_token`] then
+/// [`Gateway::authorize_with_token`], the two steps of
+/// [`Gateway::authorize_token`].
+pub fn check_token(
+    trust_store: &Path,
+    anchor: &Anchor,
+    options: LoadOptions,
+    token: &fsutil::Source,
+    topic: &str,
+    env: Environment,
+    device: Option<&str>,
+) -> Result<TokenCheckOutcome> {
+    let gw = load(trust_store, anchor, options).map_err(OpsError::TrustStore)?;
+    let bytes = token.read_secret()?;
+    let jwt = token_of(&bytes);
+    if jwt.is_empty() {
+        return Err(fsutil::FsError::read(
+            token.name(),
+            fsutil::refusal(
+                std::io::ErrorKind::InvalidData,
+                "no token in it (only whitespace)",
+            ),
+        )
+        .into());
+    }
+    let (decision, denied, checked) = match gw.verify_token(jwt) {
+        Err(d) => (Decision::Deny(d.reason), Some(d), None),
+        Ok(t) => (
+            gw.authorize_with_token(&t, topic, env, device),
+            None,
+            Some(CheckedToken {
+                key_id: t.key_id().to_string(),
+                team_id: t.team_id().to_string(),
+                environment: t.environment(),
+                issued_at: t.issued_at(),
+            }),
+        ),
+    };
+    Ok(TokenCheckOutcome {
+        reason: reason_of(&decision),
+        decision,
+        topic: topic.to_string(),
+        environment: env,
+        device: device.map(str::to_string),
+        token: checked,
+        detail: denied.as_ref().map(|d| d.detail.clone()),
+        denied,
+    })
+}
+
 /// Loads and verifies a trust store against `anchor` (for `gateway check`
 /// of a registration).
 pub fn load(

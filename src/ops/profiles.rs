@@ -362,7 +362,10 @@ fn plan(tx: &Tx<'_>, job: &Job, now: i64) -> Result<Plan> {
             out
         }
     };
-    if certs.is_empty() {
+    // A profile without push certificates is for token-based providers: only
+    // when an auth key (not revoked) of the team covers the App ID in the
+    // environment, and no certificates were asked for by serial.
+    if certs.is_empty() && !(job.serials.is_none() && auth_key_covers(tx, &app, job.environment)?) {
         return Err(OpsError::NoCertificates {
             bundle_id: app.bundle_id.clone(),
             environment: job.environment,
@@ -376,6 +379,16 @@ fn plan(tx: &Tx<'_>, job: &Job, now: i64) -> Result<Plan> {
         certs,
         warnings,
     })
+}
+
+/// Whether an auth key of the App ID's team, not revoked, signs tokens for
+/// `env` and covers the App ID (team-scoped, or topic-specific listing it).
+fn auth_key_covers(tx: &Tx<'_>, app: &AppRecord, env: Environment) -> Result<bool> {
+    Ok(tx.list_keys(Some(&app.team_id))?.iter().any(|k| {
+        k.revoked_at.is_none()
+            && k.environment == env.name()
+            && (k.scope == crate::store::KeyRecord::TEAM || k.apps.contains(&app.bundle_id))
+    }))
 }
 
 fn default_name(app: &AppRecord, env: Environment) -> String {

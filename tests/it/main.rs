@@ -15,6 +15,7 @@ mod convert_pem;
 mod csr_interop;
 mod fixture_home;
 mod gateway;
+mod gateway_check_token;
 mod gateway_token;
 mod hostile;
 mod identity;

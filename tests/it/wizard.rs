@@ -103,6 +103,8 @@ fn all_defaults_make_a_complete_setup_that_openssl_and_tls_accept() {
     t.enter();
     t.expect("created App ID");
     t.expect("Step 3/10");
+    t.expect("Credential:");
+    t.enter();
     t.expect("Key:");
     t.enter();
     t.expect("Key type:");
@@ -265,6 +267,8 @@ fn ctrl_c_leaves_no_partial_file_and_a_rerun_reuses_the_home() {
         t.expect("Bundle ID [com.example.app]");
         t.type_line("com.example.first");
         t.expect("Step 3/10");
+        t.expect("Credential:");
+        t.enter();
         t.expect("Key:");
         t.keys(&["C-c"]);
         t.expect("wizard interrupted at step 3/10; nothing was written");
@@ -295,6 +299,8 @@ fn ctrl_c_leaves_no_partial_file_and_a_rerun_reuses_the_home() {
     t.expect("Bundle ID [com.example.first]");
     t.enter();
     t.expect("reusing App ID");
+    t.expect("Credential:");
+    t.enter();
     t.expect("Key:");
     // An existing CSR file instead of a new key (Keychain Access's).
     t.keys(&["Down"]);
@@ -566,6 +572,8 @@ fn a_csr_path_that_is_not_a_regular_file_is_refused_and_asked_again() {
     t.expect("Bundle ID [com.example.app]");
     t.enter();
     t.expect("reusing App ID");
+    t.expect("Credential:");
+    t.enter();
     t.expect("Key:");
     t.keys(&["Down"]);
     t.enter();
@@ -793,7 +801,7 @@ fn suggested_commands(transcript: &str) -> Vec<String> {
         .iter()
         .take_while(|l| l.starts_with("  "))
         .map(|l| l.trim())
-        .filter(|l| l.starts_with("pushca "))
+        .filter(|l| l.starts_with("pushca ") || l.starts_with("python3 "))
         .map(str::to_string)
         .collect()
 }
@@ -935,7 +943,7 @@ fn styling_reaches_the_terminal_and_only_untrusted_text_is_escaped() {
         t.expect("Bundle ID");
         t.enter();
         t.expect("Step 3/10");
-        t.expect("generate a new key and CSR here");
+        t.expect("push certificate (TLS client certificate");
         t.keys(&["C-c"]);
         t.expect("wizard interrupted at step 3/10");
         assert_eq!(t.exit_code(), 1, "{}", t.transcript());
@@ -973,4 +981,177 @@ fn styling_reaches_the_terminal_and_only_untrusted_text_is_escaped() {
         assert_eq!(t.exit_code(), 0, "{}", t.transcript());
         check(&t, &["warning: the certificate in evil.pem expired"]);
     }
+}
+
+fn pyjwt_available() -> bool {
+    Command::new("python3")
+        .args(["-c", "import jwt, cryptography"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The auth-key branch: "auth key" at the credential step makes a key
+/// (`key create`), prints the provider settings, signs profiles without a
+/// push certificate, and every suggested command works as printed, the
+/// token check (a JWT made by PyJWT from the `.p8`) included: a
+/// team-scoped development key with a device, then, on the same home, a
+/// topic-specific production key.
+#[test]
+fn the_auth_key_branch_makes_a_key_profiles_and_a_working_token_check() {
+    require_tmux();
+    if !pyjwt_available() {
+        eprintln!("SKIPPED: python3 with PyJWT (and cryptography) is not installed");
+        return;
+    }
+    let env = Env::new();
+    let out = env.path("out");
+    std::fs::create_dir(&out).unwrap();
+    let mut t = start_wizard(&env, &out);
+    new_ca(&mut t);
+    t.expect("Bundle ID [com.example.app]");
+    t.enter();
+    t.expect("Step 3/10: provider credential");
+    t.expect("Credential:");
+    t.keys(&["Down"]);
+    t.enter();
+    t.expect("Step 4/10: auth key");
+    t.expect("Environment (a key signs for one):");
+    t.enter();
+    t.expect("Scope:");
+    t.enter();
+    t.expect("created development auth key");
+    t.expect("Step 5/10: provider settings");
+    t.expect("Private key:");
+    t.expect("Step 6/10: devices");
+    t.expect("Device UDID to register");
+    t.type_line("00008030-001A0C3E0E68802E");
+    t.expect("Device name [Device 00008030]");
+    t.enter();
+    t.expect("Device UDID to register");
+    t.enter();
+    t.expect("Step 7/10");
+    t.expect("signed development profile");
+    t.expect("Write the gateway trust store");
+    t.enter();
+    t.expect("  1 profile for 1 App ID");
+    t.expect("Issue a TLS server certificate for the gateway?");
+    t.enter();
+    t.expect("Issue a device identity?");
+    t.enter();
+    t.expect("Done. Written:");
+    assert_eq!(t.exit_code(), 0, "{}", t.transcript());
+    let shown = t.transcript();
+    let keys: serde_json::Value = serde_json::from_slice(
+        &env.cmd()
+            .args(["--json", "key", "list"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let k = &keys["keys"][0];
+    let kid = k["key_id"].as_str().unwrap();
+    assert_eq!(
+        (k["environment"].as_str(), k["scope"].as_str()),
+        (Some("development"), Some("team")),
+        "{keys}"
+    );
+    // The provider settings: Key ID, Team ID, the .p8.
+    let p8 = format!("AuthKey_{kid}.p8");
+    for s in [
+        format!("Key ID:      {kid}"),
+        "Team ID:".to_string(),
+        format!("Private key: ./{p8} (shown once"),
+    ] {
+        assert!(shown.contains(&s), "{s} not in\n{shown}");
+    }
+    assert!(out.join(&p8).is_file());
+    assert!(
+        shown.contains("key create --env development --out-dir"),
+        "{shown}"
+    );
+    // No certificate was issued; every suggestion works, the token check too.
+    assert!(!files_in(&out).iter().any(|f| f.ends_with(".pem")));
+    let next = run_suggested_commands(&shown, &out);
+    assert!(
+        next.iter().any(|c| c.starts_with("python3 ")
+            && c.contains("gateway check")
+            && c.contains("--token -")
+            && c.ends_with("--env development")),
+        "{next:?}"
+    );
+
+    // Again on the same home: a topic-specific production key; the
+    // production profile (all devices) needs no certificate either.
+    let mut t = start_wizard(&env, &out);
+    t.expect("CA passphrase:");
+    t.type_line(CA_PASS);
+    t.expect("Bundle ID [com.example.app]");
+    t.enter();
+    t.expect("Credential:");
+    t.keys(&["Down"]);
+    t.enter();
+    t.expect("Environment (a key signs for one):");
+    t.keys(&["Down"]);
+    t.enter();
+    t.expect("Scope:");
+    t.keys(&["Down"]);
+    t.enter();
+    t.expect("created production auth key");
+    t.expect("Device UDID to register");
+    t.enter();
+    t.expect("signed production profile");
+    t.expect("Write the gateway trust store");
+    t.enter();
+    t.expect("Issue a TLS server certificate for the gateway?");
+    t.enter();
+    t.expect("Issue a device identity?");
+    t.enter();
+    t.expect("Done. Written:");
+    assert_eq!(t.exit_code(), 0, "{}", t.transcript());
+    let shown = t.transcript();
+    let shown = &shown[shown.rfind("Step 4/10").unwrap()..];
+    assert!(
+        shown.contains("key create --env production --app com.example.app --out-dir"),
+        "{shown}"
+    );
+    let next = run_suggested_commands(shown, &out);
+    assert!(
+        next.iter()
+            .any(|c| c.starts_with("python3 ") && c.ends_with("--env production")),
+        "{next:?}"
+    );
+}
+
+/// The credential step counts the files of an earlier run (`1 file`, `2
+/// files`; never `exist(s)`).
+#[test]
+fn files_of_an_earlier_run_are_counted() {
+    require_tmux();
+    let env = Env::new();
+    let out = env.path("out");
+    std::fs::create_dir(&out).unwrap();
+    for f in [
+        "com.example.app-universal.pem",
+        "com.example.app-universal-ck.pem",
+    ] {
+        std::fs::write(out.join(f), "earlier").unwrap();
+    }
+    let mut t = start_wizard(&env, &out);
+    new_ca(&mut t);
+    t.expect("Bundle ID [com.example.app]");
+    t.enter();
+    t.expect("Credential:");
+    t.enter();
+    t.expect("Key:");
+    t.enter();
+    t.expect("Key type:");
+    t.enter();
+    t.expect("Environment:");
+    t.enter();
+    t.expect("2 files from an earlier run: ");
+    t.expect("Issue a new certificate and replace them?");
+    t.keys(&["C-c"]);
+    t.expect("wizard interrupted");
+    assert!(!t.transcript().contains("exist(s)"));
 }
