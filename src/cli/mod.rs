@@ -22,6 +22,7 @@ pub mod secrets;
 pub mod server_cert;
 pub mod status;
 pub mod term;
+pub mod token;
 pub mod wizard;
 
 pub use error::{exit, CliError, Kind};
@@ -99,6 +100,11 @@ pub enum Command {
     /// Guided first-time setup in a terminal: CA, App ID, key, certificate, .p12,
     /// ck.pem, devices, profiles, the gateway trust store, TLS identities
     Wizard(wizard::WizardArgs),
+    /// API tokens of `pushca serve` (scoped, shown once, stored as hashes)
+    #[command(subcommand)]
+    Token(token::TokenCmd),
+    /// The calls `pushca serve` answered: who, what, which serials, result
+    Audit(token::AuditArgs),
 }
 
 /// Global options every handler sees.
@@ -332,6 +338,8 @@ pub fn run(cli: Cli) -> Result<Report, CliError> {
         Command::Key(c) => keys::key(&ctx, c),
         Command::Pem(c) => convert::pem(&ctx, c),
         Command::Wizard(a) => wizard::wizard(&ctx, a),
+        Command::Token(c) => token::token(&ctx, c),
+        Command::Audit(a) => token::audit(&ctx, a),
     }
 }
 

@@ -26,6 +26,7 @@ pub mod keys;
 pub mod portal;
 pub mod profiles;
 pub mod revocation;
+pub mod service;
 pub mod status;
 pub mod unlocked;
 pub mod view;
