@@ -19,6 +19,8 @@ pub mod keys;
 pub mod portal;
 pub mod profile;
 pub mod secrets;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod server_cert;
 pub mod status;
 pub mod term;
@@ -105,6 +107,10 @@ pub enum Command {
     Token(token::TokenCmd),
     /// The calls `pushca serve` answered: who, what, which serials, result
     Audit(token::AuditArgs),
+    /// The CA as an HTTPS service for CI runners: a JSON API under /v1/ with
+    /// scoped tokens (the CA unlocked once, at start)
+    #[cfg(feature = "serve")]
+    Serve(serve::ServeArgs),
 }
 
 /// Global options every handler sees.
@@ -340,6 +346,8 @@ pub fn run(cli: Cli) -> Result<Report, CliError> {
         Command::Wizard(a) => wizard::wizard(&ctx, a),
         Command::Token(c) => token::token(&ctx, c),
         Command::Audit(a) => token::audit(&ctx, a),
+        #[cfg(feature = "serve")]
+        Command::Serve(a) => serve::serve(&ctx, a),
     }
 }
 

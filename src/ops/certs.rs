@@ -1197,6 +1197,20 @@ pub fn show(home: impl FnOnce() -> Result<Home>, target: &ShowTarget, pem: bool)
     Ok(Shown { record, view })
 }
 
+/// `cert show SERIAL` from the store only (never a file: a service shows
+/// what its store holds): the serial as hex, colons allowed, or a unique
+/// prefix of 8+ digits.
+pub fn show_serial(home: &Home, serial: &str, pem: bool) -> Result<Shown> {
+    let rec = find(home, serial)?;
+    let summary = CertSummary::from_der(&rec.der).map_err(crate::ca::CaError::from)?;
+    let pem = pem.then(|| crate::pem::encode("CERTIFICATE", &rec.der));
+    let view = CertShown::new(&summary, Some(&rec), pem, now().unix_timestamp());
+    Ok(Shown {
+        record: Some(rec),
+        view,
+    })
+}
+
 fn find(home: &Home, serial: &str) -> Result<CertRecord> {
     let mut st = open_store(home)?;
     st.read(|tx| tx.find_certificate(serial))?
