@@ -343,7 +343,7 @@ pub fn authenticate(home: &Home, bearer: &str, t: i64) -> Result<Result<TokenRec
     let Some(rec) = st.read(|tx| tx.token(&id))? else {
         return Ok(Err(AuthError::Invalid));
     };
-    let given = crate::x509::sha256(&*secret);
+    let given = crate::x509::sha256(&secret);
     if !bool::from(subtle::ConstantTimeEq::ct_eq(
         &given[..],
         rec.secret_sha256.as_slice(),

@@ -27,4 +27,5 @@ mod output_safety;
 mod profiles;
 mod revocation;
 mod safety;
+mod serve;
 mod wizard;
