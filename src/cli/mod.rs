@@ -19,9 +19,12 @@ pub mod keys;
 pub mod portal;
 pub mod profile;
 pub mod secrets;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod server_cert;
 pub mod status;
 pub mod term;
+pub mod token;
 pub mod wizard;
 
 pub use error::{exit, CliError, Kind};
@@ -99,6 +102,15 @@ pub enum Command {
     /// Guided first-time setup in a terminal: CA, App ID, key, certificate, .p12,
     /// ck.pem, devices, profiles, the gateway trust store, TLS identities
     Wizard(wizard::WizardArgs),
+    /// API tokens of `pushca serve` (scoped, shown once, stored as hashes)
+    #[command(subcommand)]
+    Token(token::TokenCmd),
+    /// The calls `pushca serve` answered: who, what, which serials, result
+    Audit(token::AuditArgs),
+    /// The CA as an HTTPS service for CI runners: a JSON API under /v1/ with
+    /// scoped tokens (the CA unlocked once, at start)
+    #[cfg(feature = "serve")]
+    Serve(serve::ServeArgs),
 }
 
 /// Global options every handler sees.
@@ -332,6 +344,10 @@ pub fn run(cli: Cli) -> Result<Report, CliError> {
         Command::Key(c) => keys::key(&ctx, c),
         Command::Pem(c) => convert::pem(&ctx, c),
         Command::Wizard(a) => wizard::wizard(&ctx, a),
+        Command::Token(c) => token::token(&ctx, c),
+        Command::Audit(a) => token::audit(&ctx, a),
+        #[cfg(feature = "serve")]
+        Command::Serve(a) => serve::serve(&ctx, a),
     }
 }
 

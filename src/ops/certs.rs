@@ -489,79 +489,40 @@ pub fn create(
     for p in [&key_p, &p12_p, &ck_p] {
         fsutil::check_secret_output(p, &rules)?;
     }
-    let mut st = open_store(home)?;
-    let app = st.read(|tx| portal::get_app(tx, bundle_id))?;
-    check_push_app(&app)?;
-    let key = crate::keys::PrivateKey::generate(key_type)?;
-    let csr_der =
-        ca::csr::make_csr(&key, &format!("{bundle_id} push"), None).map_err(|source| {
-            OpsError::Csr {
-                path: csr_p.clone(),
-                source,
-            }
-        })?;
-    let csr = ca::check_csr(&csr_der).map_err(|source| OpsError::Csr {
-        path: csr_p.clone(),
-        source,
-    })?;
-    let mut prepared = PreparedIssue {
+    let made = make_created(
         home,
-        app,
-        env,
-        csrs: vec![csr],
-        warnings: Vec::new(),
-        outputs: vec![Sink::File(cert_p.clone())],
-        bundle: None,
-        format: CertFormat::Pem,
-        force,
-        renew_within: None,
-    };
-    if let Some(d) = renew_within {
-        prepared = prepared.only_if_due(d);
-        if let Err(nd) = prepared.due()? {
+        &CreateParams {
+            bundle_id,
+            env,
+            key_type,
+            protection,
+            renew_within,
+            cert_out: Sink::File(cert_p.clone()),
+            force,
+            csr_name: &csr_p,
+            p12_name: &p12_p,
+        },
+        |prepared| prepared.issue(&ca_pass()?),
+    )?;
+    let m = match made {
+        Err(not_renewed) => {
             return Ok(Created {
                 issued: None,
-                view: CreateView::NotRenewed(nd.view(d, now().unix_timestamp())),
+                view: CreateView::NotRenewed(not_renewed),
                 key: key_p,
                 csr: csr_p,
                 p12: p12_p,
                 ck: ck_p,
-            });
+            })
         }
-    }
-    let pass = ca_pass()?;
-    let mut outcome = prepared.issue(&pass)?;
-    let issued = outcome.issued.remove(0);
-    // The certificate is recorded and written; now the key material.
-    let chain = CaFiles::new(home.ca_dir()).chain();
-    let mut cas: Vec<Vec<u8>> = Vec::new();
-    if let Ok(bytes) = fsutil::read_input(&chain) {
-        if let Ok(c) = crate::certfile::read_certificates(&bytes) {
-            cas = c;
-        }
-    }
-    let key_pem = super::convert::key_pem(&key, protection)?;
-    let (p12, _, _) = super::convert::p12_bytes(
-        &issued.cert.der,
-        cas,
-        key.clone(),
-        crate::certfile::common_name(&issued.cert.der),
-        protection,
-        false,
-        &p12_p,
-    )?;
-    let ck = super::convert::ck_pem(&[&issued.cert.der], &key);
+        Ok(m) => m,
+    };
+    let issued = m.issued;
+    let (key_pem, csr_pem, p12, ck) = (m.key_pem, m.csr_pem, m.p12, m.ck_pem);
     let mut batch = AtomicBatch::new();
     let staged = batch
         .add_output(&key_p, key_pem.as_bytes(), fsutil::MODE_SECRET, &rules)
-        .and_then(|()| {
-            batch.add_output(
-                &csr_p,
-                crate::pem::encode("CERTIFICATE REQUEST", &csr_der).as_bytes(),
-                MODE_PUBLIC,
-                &rules,
-            )
-        })
+        .and_then(|()| batch.add_output(&csr_p, csr_pem.as_bytes(), MODE_PUBLIC, &rules))
         .and_then(|()| batch.add_output(&p12_p, &p12, fsutil::MODE_SECRET, &rules))
         .and_then(|()| batch.add_output(&ck_p, ck.as_bytes(), fsutil::MODE_SECRET, &rules));
     staged
@@ -593,6 +554,140 @@ pub fn create(
         p12: p12_p,
         ck: ck_p,
     })
+}
+
+/// What `cert create` makes, before anything is written: a new key and
+/// CSR, the certificate (recorded), a `.p12` and `ck.pem`.
+pub struct CreatedMaterial {
+    /// The certificate, recorded in the store.
+    pub issued: Issued,
+    /// The private key, PKCS#8 PEM (encrypted when a password was given).
+    pub key_pem: zeroize::Zeroizing<String>,
+    /// The CSR, PEM.
+    pub csr_pem: String,
+    /// The PKCS#12 file.
+    pub p12: zeroize::Zeroizing<Vec<u8>>,
+    /// The certificate and its key (unencrypted) in one PEM, as push
+    /// providers load it.
+    pub ck_pem: zeroize::Zeroizing<String>,
+}
+
+impl std::fmt::Debug for CreatedMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CreatedMaterial({})", self.issued.cert.serial)
+    }
+}
+
+/// What [`make_created`] makes, and how the certificate is issued.
+struct CreateParams<'a> {
+    bundle_id: &'a str,
+    env: PushEnvironment,
+    key_type: crate::keys::KeyType,
+    protection: &'a super::convert::Protection,
+    renew_within: Option<u32>,
+    cert_out: Sink,
+    force: bool,
+    /// How the CSR and .p12 are named in messages.
+    csr_name: &'a Path,
+    p12_name: &'a Path,
+}
+
+/// A new key and CSR, the certificate issued by `issue` (recorded, and
+/// written to `cert_out`), the `.p12` and `ck.pem` in memory; with
+/// `renew_within`, `Err(NotRenewed)` when the newest valid certificate is
+/// still good.
+fn make_created(
+    home: &Home,
+    p: &CreateParams<'_>,
+    issue: impl FnOnce(PreparedIssue<'_>) -> Result<IssueOutcome>,
+) -> Result<Result<CreatedMaterial, NotRenewed>> {
+    let mut st = open_store(home)?;
+    let app = st.read(|tx| portal::get_app(tx, p.bundle_id))?;
+    check_push_app(&app)?;
+    let key = crate::keys::PrivateKey::generate(p.key_type)?;
+    let csr_err = |source| OpsError::Csr {
+        path: p.csr_name.to_path_buf(),
+        source,
+    };
+    let csr_der =
+        ca::csr::make_csr(&key, &format!("{} push", p.bundle_id), None).map_err(csr_err)?;
+    let csr = ca::check_csr(&csr_der).map_err(csr_err)?;
+    let mut prepared = PreparedIssue {
+        home,
+        app,
+        env: p.env,
+        csrs: vec![csr],
+        warnings: Vec::new(),
+        outputs: vec![p.cert_out.clone()],
+        bundle: None,
+        format: CertFormat::Pem,
+        force: p.force,
+        renew_within: None,
+    };
+    if let Some(d) = p.renew_within {
+        prepared = prepared.only_if_due(d);
+        if let Err(nd) = prepared.due()? {
+            return Ok(Err(nd.view(d, now().unix_timestamp())));
+        }
+    }
+    let mut outcome = issue(prepared)?;
+    let issued = outcome.issued.remove(0);
+    // The certificate is recorded (and written); now the key material.
+    let chain = CaFiles::new(home.ca_dir()).chain();
+    let mut cas: Vec<Vec<u8>> = Vec::new();
+    if let Ok(bytes) = fsutil::read_input(&chain) {
+        if let Ok(c) = crate::certfile::read_certificates(&bytes) {
+            cas = c;
+        }
+    }
+    let key_pem = super::convert::key_pem(&key, p.protection)?;
+    let (p12, _, _) = super::convert::p12_bytes(
+        &issued.cert.der,
+        cas,
+        key.clone(),
+        crate::certfile::common_name(&issued.cert.der),
+        p.protection,
+        false,
+        p.p12_name,
+    )?;
+    let ck_pem = super::convert::ck_pem(&[&issued.cert.der], &key);
+    Ok(Ok(CreatedMaterial {
+        issued,
+        key_pem,
+        csr_pem: crate::pem::encode("CERTIFICATE REQUEST", &csr_der),
+        p12: zeroize::Zeroizing::new(p12),
+        ck_pem,
+    }))
+}
+
+/// `cert create` with the CA unlocked once (`pushca serve`): nothing is
+/// written, everything is returned in [`CreatedMaterial`] (the certificate
+/// recorded first); messages name the files `<bundle>-<env>.csr` / `.p12`.
+pub fn create_unlocked(
+    home: &Home,
+    bundle_id: &str,
+    env: PushEnvironment,
+    key_type: crate::keys::KeyType,
+    protection: &super::convert::Protection,
+    renew_within: Option<u32>,
+    ca: &super::UnlockedCa,
+) -> Result<Result<CreatedMaterial, NotRenewed>> {
+    let [_, csr_p, _, p12_p, _] = created_paths(Path::new(""), bundle_id, env);
+    make_created(
+        home,
+        &CreateParams {
+            bundle_id,
+            env,
+            key_type,
+            protection,
+            renew_within,
+            cert_out: Sink::Return,
+            force: false,
+            csr_name: &csr_p,
+            p12_name: &p12_p,
+        },
+        |prepared| prepared.issue_unlocked(ca),
+    )
 }
 
 impl PreparedIssue<'_> {
@@ -632,12 +727,21 @@ impl PreparedIssue<'_> {
         pass: &Secret,
         tick: &(dyn Fn() + Sync),
     ) -> Result<IssueOutcome> {
+        let ca = IssuingCa::unlock_issuing(&CaFiles::new(self.home.ca_dir()), pass)?;
+        self.issue_signed(&ca, tick)
+    }
+
+    /// [`PreparedIssue::issue`] with the CA unlocked once (`pushca serve`).
+    pub fn issue_unlocked(self, ca: &super::UnlockedCa) -> Result<IssueOutcome> {
+        self.issue_signed(&ca.issuing, &|| {})
+    }
+
+    fn issue_signed(self, ca: &IssuingCa, tick: &(dyn Fn() + Sync)) -> Result<IssueOutcome> {
         let home = self.home;
         let rules = OutputRules {
             force: self.force,
             home: Some(home.root()),
         };
-        let ca = IssuingCa::unlock_issuing(&CaFiles::new(home.ca_dir()), pass)?;
         let template = templates::load_push(Some(&home.templates_dir()), self.env)?;
         let now = now();
         let mut st = open_store(home)?;
@@ -817,6 +921,24 @@ pub fn renew(
     req: &RenewRequest<'_>,
     ca_pass: impl FnOnce() -> Result<Secret>,
 ) -> Result<RenewOutcome> {
+    renew_with(home, req, |prepared| prepared.issue(&ca_pass()?))
+}
+
+/// [`renew`] with the CA unlocked once (`pushca serve`).
+pub fn renew_unlocked(
+    home: &Home,
+    req: &RenewRequest<'_>,
+    ca: &super::UnlockedCa,
+) -> Result<RenewOutcome> {
+    renew_with(home, req, |prepared| prepared.issue_unlocked(ca))
+}
+
+/// [`renew`], `issue` signing (and recording) when one is due.
+fn renew_with(
+    home: &Home,
+    req: &RenewRequest<'_>,
+    sign: impl FnOnce(PreparedIssue<'_>) -> Result<IssueOutcome>,
+) -> Result<RenewOutcome> {
     let csrs = [req.csr.clone()];
     let issue = IssueRequest {
         bundle_id: req.bundle_id,
@@ -838,8 +960,7 @@ pub fn renew(
     if let Err(nd) = prepared.due()? {
         return Ok(not_renewed(nd));
     }
-    let pass = ca_pass()?;
-    let outcome = match prepared.issue(&pass) {
+    let outcome = match sign(prepared) {
         Err(OpsError::RenewedMeanwhile(serial)) => {
             let mut st = open_store(home)?;
             let t = now().unix_timestamp();
@@ -1074,6 +1195,20 @@ pub fn show(home: impl FnOnce() -> Result<Home>, target: &ShowTarget, pem: bool)
     let pem = pem.then(|| crate::pem::encode("CERTIFICATE", &der));
     let view = CertShown::new(&summary, record.as_ref(), pem, now().unix_timestamp());
     Ok(Shown { record, view })
+}
+
+/// `cert show SERIAL` from the store only (never a file: a service shows
+/// what its store holds): the serial as hex, colons allowed, or a unique
+/// prefix of 8+ digits.
+pub fn show_serial(home: &Home, serial: &str, pem: bool) -> Result<Shown> {
+    let rec = find(home, serial)?;
+    let summary = CertSummary::from_der(&rec.der).map_err(crate::ca::CaError::from)?;
+    let pem = pem.then(|| crate::pem::encode("CERTIFICATE", &rec.der));
+    let view = CertShown::new(&summary, Some(&rec), pem, now().unix_timestamp());
+    Ok(Shown {
+        record: Some(rec),
+        view,
+    })
 }
 
 fn find(home: &Home, serial: &str) -> Result<CertRecord> {

@@ -456,12 +456,28 @@ impl PreparedTrustStore<'_> {
         pass: &Secret,
         tick: &(dyn Fn() + Sync),
     ) -> Result<TrustStoreOutcome> {
-        let home = self.home;
-        super::revocation::refuse_revoked_profile_signer(home)?;
-        let files = CaFiles::new(home.ca_dir());
+        super::revocation::refuse_revoked_profile_signer(self.home)?;
+        let files = CaFiles::new(self.home.ca_dir());
         let issuing = Issuer::unlock_issuing(&files, pass)?;
         let root = Issuer::unlock(&files, ROOT, pass)?;
         let signer = Issuer::unlock(&files, PROFILE_SIGNER, pass)?;
+        self.build_signed(&issuing, &root, &signer, tick)
+    }
+
+    /// [`PreparedTrustStore::build`] with the CA unlocked once (`pushca serve`).
+    pub fn build_unlocked(self, ca: &super::UnlockedCa) -> Result<TrustStoreOutcome> {
+        self.build_signed(&ca.issuing, &ca.root, &ca.profile_signer, &|| {})
+    }
+
+    fn build_signed(
+        self,
+        issuing: &Issuer,
+        root: &Issuer,
+        signer: &Issuer,
+        tick: &(dyn Fn() + Sync),
+    ) -> Result<TrustStoreOutcome> {
+        let home = self.home;
+        super::revocation::refuse_revoked_profile_signer(home)?;
         let anchor = home_anchor(home)?;
         // From here to the swap, one publisher at a time: a run that signed
         // an older CRL can never swap its trust store in after a newer one.
@@ -497,8 +513,8 @@ impl PreparedTrustStore<'_> {
             let version = read_version(tx)? + 1;
             tx.set_setting(VERSION_KEY, &version.to_string())?;
             Ok((
-                sign_next_crl(tx, &issuing, CrlIssuer::Issuing, home, created)?,
-                sign_next_crl(tx, &root, CrlIssuer::Root, home, created)?,
+                sign_next_crl(tx, issuing, CrlIssuer::Issuing, home, created)?,
+                sign_next_crl(tx, root, CrlIssuer::Root, home, created)?,
                 version,
             ))
         })?;
@@ -584,7 +600,7 @@ impl PreparedTrustStore<'_> {
             version,
             expires_at: rfc3339(issuing_crl.next_update.min(root_crl.next_update)),
         };
-        let (written, _) = build::assemble(&inputs, &signer, created, tick)
+        let (written, _) = build::assemble(&inputs, signer, created, tick)
             .map_err(|e| OpsError::TrustStoreBuild(e.into()))?;
         write_and_swap(&target, version, &written, tick)?;
         Ok(TrustStoreOutcome {

@@ -26,8 +26,12 @@ pub mod keys;
 pub mod portal;
 pub mod profiles;
 pub mod revocation;
+pub mod service;
 pub mod status;
+pub mod unlocked;
 pub mod view;
+
+pub use unlocked::UnlockedCa;
 
 /// Everything an operation can fail with. Variants carry the file they are
 /// about where there is one; [`OpsError::kind`] says what kind of failure it

@@ -330,6 +330,19 @@ fn crl_number_in(path: &Path, ours: &[u8]) -> Option<i64> {
 /// file that holds a newer CRL of this CA is never replaced by an older one.
 pub fn make_crl_to(home: &Home, pass: &Secret, out: Option<&CrlOutput<'_>>) -> Result<CrlSigned> {
     let ca = IssuingCa::unlock_issuing(&CaFiles::new(home.ca_dir()), pass)?;
+    make_crl_signed(home, &ca, out)
+}
+
+/// [`make_crl_to`] with the CA unlocked once (`pushca serve`).
+pub fn make_crl_unlocked(
+    home: &Home,
+    ca: &super::UnlockedCa,
+    out: Option<&CrlOutput<'_>>,
+) -> Result<CrlSigned> {
+    make_crl_signed(home, &ca.issuing, out)
+}
+
+fn make_crl_signed(home: &Home, ca: &IssuingCa, out: Option<&CrlOutput<'_>>) -> Result<CrlSigned> {
     // A broken template fails before anything is recorded.
     templates::load_crl(Some(&home.templates_dir()))?;
     let _lock = match out.and_then(|o| o.sink.path()) {
@@ -338,7 +351,7 @@ pub fn make_crl_to(home: &Home, pass: &Secret, out: Option<&CrlOutput<'_>>) -> R
     };
     let mut st = open_store(home)?;
     let t = now();
-    let rec = st.write(|tx| sign_next_crl(tx, &ca, CrlIssuer::Issuing, home, t))?;
+    let rec = st.write(|tx| sign_next_crl(tx, ca, CrlIssuer::Issuing, home, t))?;
     let mut returned = None;
     if let Some(o) = out {
         if let Some(path) = o.sink.path() {

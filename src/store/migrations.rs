@@ -152,6 +152,30 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (key_id, bundle_id)
     );
     "#,
+    // 6: the service (`pushca serve`): API tokens, only a SHA-256 of each
+    // secret; the audit log of every call (`seq` assigned in the writing
+    // transaction: portable, no autoincrement).
+    r#"
+    CREATE TABLE service_tokens (
+        token_id      TEXT PRIMARY KEY,
+        name          TEXT NOT NULL,
+        scopes        TEXT NOT NULL,
+        secret_sha256 BLOB NOT NULL,
+        created_at    INTEGER NOT NULL,
+        expires_at    INTEGER NOT NULL,
+        revoked_at    INTEGER
+    );
+    CREATE TABLE audit_log (
+        seq       INTEGER PRIMARY KEY,
+        at        INTEGER NOT NULL,
+        token_id  TEXT,
+        scope     TEXT,
+        operation TEXT NOT NULL,
+        serials   TEXT NOT NULL,
+        result    TEXT NOT NULL
+    );
+    CREATE INDEX audit_log_by_time ON audit_log(at);
+    "#,
 ];
 
 pub(super) const LATEST: i64 = MIGRATIONS.len() as i64;

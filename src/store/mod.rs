@@ -7,6 +7,7 @@
 
 mod migrations;
 mod records;
+mod service;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use records::*;
+pub use service::{AuditRecord, TokenRecord};
 
 /// How long a process waits for another one's write transaction.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(60);

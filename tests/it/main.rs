@@ -28,4 +28,5 @@ mod output_safety;
 mod profiles;
 mod revocation;
 mod safety;
+mod serve;
 mod wizard;
