@@ -539,9 +539,15 @@ mod tests {
             assert!(parse_token(&bad).is_none(), "{bad}");
         }
         let t = 1_000_000;
-        assert_eq!(parse_since("7d", t).unwrap(), t - 7 * 86_400);
+        assert_eq!(
+            parse_since("7d", t).unwrap(),
+            t - 7 * crate::timeutil::SECS_PER_DAY
+        );
         assert_eq!(parse_since("30m", t).unwrap(), t - 1800);
-        assert_eq!(parse_since("1970-01-02", t).unwrap(), 86_400);
+        assert_eq!(
+            parse_since("1970-01-02", t).unwrap(),
+            crate::timeutil::SECS_PER_DAY
+        );
         assert_eq!(parse_since("1970-01-01T00:01:00Z", t).unwrap(), 60);
         for bad in ["", "d", "7w", "-1d", "é", "99999999999999999999d"] {
             assert!(parse_since(bad, t).is_err(), "{bad}");
