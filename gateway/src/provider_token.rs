@@ -138,6 +138,24 @@ mod tests {
     }
 
     #[test]
+    fn every_token_reason_is_apples_name_and_status() {
+        use pushca::gateway::Reason as R;
+        for (r, status) in [
+            (R::MissingProviderToken, 403),
+            (R::InvalidProviderToken, 403),
+            (R::ExpiredProviderToken, 403),
+            (R::BadEnvironmentKeyIdInToken, 403),
+            (R::TooManyProviderTokenUpdates, 429),
+        ] {
+            let rej = crate::apns::denied(r);
+            assert_eq!(
+                (rej.reason.as_str(), rej.status.as_u16()),
+                (r.name(), status)
+            );
+        }
+    }
+
+    #[test]
     fn the_bearer_scheme_in_any_case_and_nothing_else() {
         assert_eq!(bearer(&h(&["bearer a.b.c"])), Ok(&b"a.b.c"[..]));
         assert_eq!(bearer(&h(&["Bearer   a.b.c  "])), Ok(&b"a.b.c"[..]));
