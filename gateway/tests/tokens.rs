@@ -603,11 +603,49 @@ fn a_revoked_key_and_an_app_id_without_push_are_refused_after_a_reload() {
     };
     assert_eq!(push(&j[0], APP, &tok), (200, String::new()));
     assert_eq!(push(&j[1], LATER, &later), (200, String::new()));
+    // An HTTP/2 connection open across the reload, its token accepted
+    // before.
+    let mut held = std::process::Command::new("python3")
+        .arg(clients().join("h2_tokens.py"))
+        .args(s(&[
+            "localhost",
+            &port(&gw.dev),
+            &path(dir, "home/ca/root.pem"),
+            &tok,
+            APP,
+            &j[0],
+            "wait",
+            &j[0],
+        ]))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(held.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line.trim(), r#"{"waiting": 1}"#);
     pushca(dir, &["key", "revoke", &k.later]);
     pushca(dir, &["app", "set", LATER, "--no-push"]);
     pushca(dir, &["gateway", "trust-store", "--out", "tsk", "--force"]);
     gw.signal("-HUP");
     gw.wait_log("trust store version 4 serving");
+    {
+        use std::io::Write;
+        held.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    }
+    line.clear();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert!(held.wait().unwrap().success());
+    let answers: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        answers,
+        serde_json::json!([
+            {"status": 200, "body": ""},
+            {"status": 403, "body": r#"{"reason":"InvalidProviderToken"}"#}
+        ]),
+        "the same token on the open connection, after the reload"
+    );
     assert_eq!(
         push(&j[0], APP, &tok),
         (403, "InvalidProviderToken".into()),

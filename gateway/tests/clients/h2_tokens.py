@@ -4,7 +4,9 @@
     python3 h2_tokens.py HOST PORT CA.pem DEVICE_TOKEN TOPIC TOKEN...
 
 Pushes one at a time, in order, and prints one JSON line: a list of
-{"status", "body"}, one per token. The TLS connection is made once.
+{"status", "body"}, one per token. The TLS connection is made once. A
+TOKEN `wait` pushes nothing: it prints {"waiting": N} (N answers so far)
+and reads one line from stdin before going on.
 """
 import json
 import socket
@@ -29,6 +31,10 @@ conn.initiate_connection()
 sock.sendall(conn.data_to_send())
 out = []
 for tok in tokens:
+    if tok == "wait":
+        print(json.dumps({"waiting": len(out)}), flush=True)
+        sys.stdin.readline()
+        continue
     sid = conn.get_next_available_stream_id()
     body = b'{"aps":{"alert":"h2"}}'
     conn.send_headers(
