@@ -68,11 +68,14 @@
 //! wrong for that topic); a topic without the suffix its push type needs is
 //! `400 TopicDisallowed` (that push type may not go to that topic).
 //!
-//! The `authorization` header is not looked at here (token authentication);
-//! the enforcement's denials map through [`denied`]: `DeviceNotProvisioned`
-//! is `403`, `ServiceUnavailable` `503`, `TopicDisallowed` `400` (as Apple),
-//! the certificate's `BadCertificate`, `BadCertificateEnvironment` and
-//! `Forbidden` `403`. `410 Unregistered` carries the unregistration's time
+//! The `authorization` header is not looked at here (token authentication:
+//! `provider_token.rs`); the enforcement's denials map through [`denied`]:
+//! `DeviceNotProvisioned` is `403`, `ServiceUnavailable` `503`,
+//! `TopicDisallowed` `400` (as Apple), the certificate's `BadCertificate`,
+//! `BadCertificateEnvironment` and `Forbidden` `403`, the token's
+//! `MissingProviderToken`, `InvalidProviderToken`, `ExpiredProviderToken`
+//! and `BadEnvironmentKeyIdInToken` `403`, `TooManyProviderTokenUpdates`
+//! `429`. `410 Unregistered` carries the unregistration's time
 //! in milliseconds ([`Rejection::unregistered`]).
 
 use std::fmt;
@@ -763,8 +766,8 @@ pub fn resolve_topic(push: &Push, certificate_topics: &[&str]) -> Result<String,
 
 /// The enforcement's denial as APNs answers it: the reason of the same
 /// name with its status (`TopicDisallowed` 400, `DeviceNotProvisioned` 403,
-/// `ServiceUnavailable` 503, the others 403); a reason this version does not
-/// know is `403 Forbidden`.
+/// `TooManyProviderTokenUpdates` 429, `ServiceUnavailable` 503, the others
+/// 403); a reason this version does not know is `403 Forbidden`.
 pub fn denied(reason: pushca::gateway::Reason) -> Rejection {
     Reason::from_name(reason.name())
         .unwrap_or(Reason::Forbidden)

@@ -6,7 +6,10 @@
 //! ```json
 //! {"time":"2025-06-01T12:00:00Z","time_ms":1748779200123,"env":"development","result":"accepted",
 //!  "status":200,"reason":null,"delivery":"delivered","topic":"com.example.app","token":"5f2c9a01",
-//!  "apns_id":"0f6c8a1e-...","cert":"9c1d2e3f4a5b6c7d","bundle_id":"com.example.app"}
+//!  "apns_id":"0f6c8a1e-...","auth":"certificate","cert":"9c1d2e3f4a5b6c7d","bundle_id":"com.example.app"}
+//! {"time":"2025-06-01T12:00:01Z","time_ms":1748779201007,"env":"development","result":"accepted",
+//!  "status":200,"reason":null,"delivery":"stored","topic":"com.example.app","token":"5f2c9a01",
+//!  "apns_id":"4a1b...","auth":"token","key_id":"ABC123DEFG","team_id":"ABCDE12345"}
 //! ```
 //!
 //! `token` is the device token's first 8 hex digits (as the path gave them
@@ -15,7 +18,11 @@
 //! certificate (`null` without one, or when the trust store refused it),
 //! `topic` the topic pushed to (for a refusal, `apns-topic` as sent),
 //! `delivery` what became of an accepted push (`delivered`, `stored`,
-//! `dropped`). Every decision also counts in the metrics.
+//! `dropped`), `auth` how the provider authenticated (`certificate`, or
+//! `token` on a connection without a client certificate); `key_id` and
+//! `team_id` (token pushes only) the Key ID and team of the provider token
+//! (`null` when the token was refused), never the token itself. Every
+//! decision also counts in the metrics.
 
 use std::fs::File;
 use std::io::Write;
@@ -24,11 +31,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use http::HeaderMap;
-use pushca::gateway::Environment;
+use pushca::gateway::{Environment, ProviderToken};
 use serde::Serialize;
 
 use crate::apns::Rejection;
 use crate::hub::Delivery;
+use crate::metrics::ProviderAuth;
 use crate::server::Ctx;
 
 /// Longest topic written (a refused request's `apns-topic` may be long).
@@ -101,8 +109,27 @@ pub(crate) struct Decision<'a> {
     pub(crate) token: Option<&'a str>,
     /// The `apns-id` answered.
     pub(crate) apns_id: &'a str,
-    /// The provider's certificate: its SHA-256 and bundle ID.
-    pub(crate) cert: Option<(&'a [u8; 32], &'a str)>,
+    /// The provider.
+    pub(crate) provider: Provider<'a>,
+}
+
+/// The provider of a push decision.
+pub(crate) enum Provider<'a> {
+    /// A certificate connection: its certificate's SHA-256 and bundle ID
+    /// (`None` when the trust store refused it).
+    Certificate(Option<(&'a [u8; 32], &'a str)>),
+    /// A connection without a certificate: the request's verified provider
+    /// token (`None` when it was missing or refused).
+    Token(Option<&'a ProviderToken>),
+}
+
+impl Provider<'_> {
+    fn auth(&self) -> ProviderAuth {
+        match self {
+            Provider::Certificate(_) => ProviderAuth::Certificate,
+            Provider::Token(_) => ProviderAuth::Token,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -117,8 +144,15 @@ struct Line<'a> {
     topic: Option<&'a str>,
     token: Option<&'a str>,
     apns_id: &'a str,
-    cert: Option<String>,
-    bundle_id: Option<&'a str>,
+    auth: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cert: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bundle_id: Option<Option<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_id: Option<Option<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    team_id: Option<Option<&'a str>>,
 }
 
 fn delivery_name(d: Delivery) -> &'static str {
@@ -150,8 +184,12 @@ pub(crate) fn path_token(path: &str) -> Option<String> {
 /// Counts `d` in the metrics and writes its `--events` line.
 pub(crate) fn record(ctx: &Ctx, d: &Decision<'_>) {
     match d.outcome {
-        Ok(delivery) => ctx.metrics.push_accepted(d.env, delivery),
-        Err(rej) => ctx.metrics.push_rejected(d.env, rej.reason),
+        Ok(delivery) => ctx
+            .metrics
+            .push_accepted(d.env, d.provider.auth(), delivery),
+        Err(rej) => ctx
+            .metrics
+            .push_rejected(d.env, d.provider.auth(), rej.reason),
     }
     let Some(events) = &ctx.events else { return };
     let now_ms = crate::state::now_ms();
@@ -173,8 +211,25 @@ pub(crate) fn record(ctx: &Ctx, d: &Decision<'_>) {
         topic: d.topic,
         token: d.token,
         apns_id: d.apns_id,
-        cert: d.cert.map(|(f, _)| hex::encode(&f[..8])),
-        bundle_id: d.cert.map(|(_, b)| b),
+        auth: d.provider.auth().name(),
+        cert: None,
+        bundle_id: None,
+        key_id: None,
+        team_id: None,
+    };
+    // Certificate pushes have `cert` and `bundle_id`, token pushes `key_id`
+    // and `team_id` (each null when the provider was refused).
+    let line = match d.provider {
+        Provider::Certificate(c) => Line {
+            cert: Some(c.map(|(f, _)| hex::encode(&f[..8]))),
+            bundle_id: Some(c.map(|(_, b)| b)),
+            ..line
+        },
+        Provider::Token(t) => Line {
+            key_id: Some(t.map(ProviderToken::key_id)),
+            team_id: Some(t.map(ProviderToken::team_id)),
+            ..line
+        },
     };
     let written = serde_json::to_vec(&line)
         .map_err(std::io::Error::other)

@@ -19,6 +19,7 @@ pub mod log;
 pub mod metrics;
 mod provider;
 mod provider_conn;
+mod provider_token;
 pub mod server;
 mod state;
 mod tls;

@@ -6,7 +6,7 @@
 //!
 //! | metric | type | labels |
 //! |---|---|---|
-//! | `pushca_gateway_pushes_total` | counter | `env`, `result` (`accepted`, `rejected`), `reason` (Apple's reason; for accepted pushes `delivered`, `stored` or `dropped`) |
+//! | `pushca_gateway_pushes_total` | counter | `env`, `auth` (`certificate`, `token`: how the provider authenticated), `result` (`accepted`, `rejected`), `reason` (Apple's reason; for accepted pushes `delivered`, `stored` or `dropped`) |
 //! | `pushca_gateway_connections` | gauge | `listener` (`development`, `production`, `devices`): open TLS connections |
 //! | `pushca_gateway_registrations_total` | counter | `env`, `result` (`accepted`, `refused`) |
 //! | `pushca_gateway_unregistrations_total` | counter | |
@@ -46,6 +46,7 @@ const DELIVERIES: [(Delivery, &str); 3] = [
 /// Slots per environment: the deliveries, then every [`apns::Reason`].
 const PUSH_SLOTS: usize = DELIVERIES.len() + apns::Reason::ALL.len();
 const ENVS: [Environment; 2] = [Environment::Development, Environment::Production];
+const AUTHS: [ProviderAuth; 2] = [ProviderAuth::Certificate, ProviderAuth::Token];
 /// The listeners, in the order of [`Metrics::connections`].
 pub(crate) const LISTENERS: [&str; 3] = ["development", "production", "devices"];
 const RELOADS: [&str; 3] = ["changed", "unchanged", "refused"];
@@ -61,6 +62,32 @@ fn zeros<const N: usize>() -> [AtomicU64; N] {
     std::array::from_fn(|_| AtomicU64::new(0))
 }
 
+/// How a push's provider authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderAuth {
+    /// A client certificate (also when the trust store refused it).
+    Certificate,
+    /// A provider token (a connection without a client certificate).
+    Token,
+}
+
+impl ProviderAuth {
+    /// `certificate` or `token`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProviderAuth::Certificate => "certificate",
+            ProviderAuth::Token => "token",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            ProviderAuth::Certificate => 0,
+            ProviderAuth::Token => 1,
+        }
+    }
+}
+
 /// How a reload ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReloadResult {
@@ -74,7 +101,8 @@ pub enum ReloadResult {
 
 /// The gateway's counters.
 pub struct Metrics {
-    pushes: [[AtomicU64; PUSH_SLOTS]; 2],
+    /// By environment, then authentication.
+    pushes: [[[AtomicU64; PUSH_SLOTS]; 2]; 2],
     connections: [AtomicI64; 3],
     registrations: [[AtomicU64; 2]; 2],
     unregistrations: AtomicU64,
@@ -92,7 +120,7 @@ impl Default for Metrics {
     fn default() -> Metrics {
         let now = now_secs();
         Metrics {
-            pushes: [zeros(), zeros()],
+            pushes: [[zeros(), zeros()], [zeros(), zeros()]],
             connections: std::array::from_fn(|_| AtomicI64::new(0)),
             registrations: [zeros(), zeros()],
             unregistrations: AtomicU64::new(0),
@@ -118,18 +146,19 @@ impl Drop for ConnectionGuard {
 
 impl Metrics {
     /// An accepted push and what became of it.
-    pub fn push_accepted(&self, env: Environment, delivery: Delivery) {
+    pub fn push_accepted(&self, env: Environment, auth: ProviderAuth, delivery: Delivery) {
         let slot = DELIVERIES
             .iter()
             .position(|(d, _)| *d == delivery)
             .unwrap_or(0);
-        self.pushes[env_index(env)][slot].fetch_add(1, Ordering::Relaxed);
+        self.pushes[env_index(env)][auth.index()][slot].fetch_add(1, Ordering::Relaxed);
     }
 
     /// A refused push.
-    pub fn push_rejected(&self, env: Environment, reason: apns::Reason) {
+    pub fn push_rejected(&self, env: Environment, auth: ProviderAuth, reason: apns::Reason) {
         if let Some(i) = apns::Reason::ALL.iter().position(|r| *r == reason) {
-            self.pushes[env_index(env)][DELIVERIES.len() + i].fetch_add(1, Ordering::Relaxed);
+            self.pushes[env_index(env)][auth.index()][DELIVERIES.len() + i]
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -198,23 +227,25 @@ pub fn render(m: &Metrics, g: &Gauges) -> String {
         &mut o,
         "pushca_gateway_pushes_total",
         "counter",
-        "Push requests decided, by environment, result and reason (Apple's reason, or what became of an accepted push).",
+        "Push requests decided, by environment, provider authentication, result and reason (Apple's reason, or what became of an accepted push).",
     );
-    for env in ENVS {
-        let slots = &m.pushes[env_index(env)];
+    for (env, auth) in ENVS.iter().flat_map(|e| AUTHS.map(|a| (*e, a))) {
+        let slots = &m.pushes[env_index(env)][auth.index()];
         for (i, (_, name)) in DELIVERIES.iter().enumerate() {
             let _ = writeln!(
                 o,
-                "pushca_gateway_pushes_total{{env=\"{}\",result=\"accepted\",reason=\"{name}\"}} {}",
+                "pushca_gateway_pushes_total{{env=\"{}\",auth=\"{}\",result=\"accepted\",reason=\"{name}\"}} {}",
                 env.name(),
+                auth.name(),
                 get(&slots[i])
             );
         }
         for (i, r) in apns::Reason::ALL.iter().enumerate() {
             let _ = writeln!(
                 o,
-                "pushca_gateway_pushes_total{{env=\"{}\",result=\"rejected\",reason=\"{}\"}} {}",
+                "pushca_gateway_pushes_total{{env=\"{}\",auth=\"{}\",result=\"rejected\",reason=\"{}\"}} {}",
                 env.name(),
+                auth.name(),
                 r.as_str(),
                 get(&slots[DELIVERIES.len() + i])
             );
@@ -429,9 +460,26 @@ mod tests {
     #[test]
     fn every_series_is_rendered_with_its_family() {
         let m = Metrics::default();
-        m.push_accepted(Environment::Production, Delivery::Stored);
-        m.push_rejected(Environment::Development, apns::Reason::BadDeviceToken);
-        m.push_rejected(Environment::Development, apns::Reason::BadDeviceToken);
+        m.push_accepted(
+            Environment::Production,
+            ProviderAuth::Certificate,
+            Delivery::Stored,
+        );
+        m.push_rejected(
+            Environment::Development,
+            ProviderAuth::Certificate,
+            apns::Reason::BadDeviceToken,
+        );
+        m.push_rejected(
+            Environment::Development,
+            ProviderAuth::Certificate,
+            apns::Reason::BadDeviceToken,
+        );
+        m.push_rejected(
+            Environment::Development,
+            ProviderAuth::Token,
+            apns::Reason::InvalidProviderToken,
+        );
         m.reload(ReloadResult::Refused);
         let t = render(
             &m,
@@ -443,10 +491,16 @@ mod tests {
             },
         );
         assert!(t.contains(
-            "pushca_gateway_pushes_total{env=\"production\",result=\"accepted\",reason=\"stored\"} 1\n"
+            "pushca_gateway_pushes_total{env=\"production\",auth=\"certificate\",result=\"accepted\",reason=\"stored\"} 1\n"
         ));
         assert!(t.contains(
-            "pushca_gateway_pushes_total{env=\"development\",result=\"rejected\",reason=\"BadDeviceToken\"} 2\n"
+            "pushca_gateway_pushes_total{env=\"development\",auth=\"certificate\",result=\"rejected\",reason=\"BadDeviceToken\"} 2\n"
+        ));
+        assert!(t.contains(
+            "pushca_gateway_pushes_total{env=\"development\",auth=\"token\",result=\"rejected\",reason=\"InvalidProviderToken\"} 1\n"
+        ));
+        assert!(t.contains(
+            "pushca_gateway_pushes_total{env=\"development\",auth=\"token\",result=\"rejected\",reason=\"BadDeviceToken\"} 0\n"
         ));
         assert!(t.contains("pushca_gateway_registered_tokens{env=\"production\"} 1\n"));
         assert!(t.contains("pushca_gateway_reloads_total{result=\"refused\"} 1\n"));

@@ -1,23 +1,25 @@
 //! The provider listeners: Apple's `POST /3/device/<token>`, the
-//! connection identified once from its client certificate, each push
-//! authorized on the listener's environment, then delivered.
+//! connection identified once from its client certificate (or, without
+//! one, each request by its provider token: [`crate::provider_token`]),
+//! each push authorized on the listener's environment, then delivered.
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use pushca::gateway::{Decision, Environment, Identity};
+use pushca::gateway::{Decision, Environment, Identity, ProviderToken};
 use serde::Serialize;
 
 use crate::apns::{self, Rejection};
 use crate::events::{self, header_topic, path_token};
 use crate::hub::Delivery;
+use crate::provider_token::{self, NoBearer, TokenConn};
 use crate::server::{log, Ctx};
 
 /// How a provider connection is authenticated.
 pub(crate) enum Auth {
-    /// No client certificate (token authentication is not supported yet).
-    Missing,
+    /// No client certificate: each request carries a provider token.
+    Token(TokenConn),
     /// A client certificate the trust store refuses.
     Denied(pushca::gateway::Reason),
     /// A provider the trust store knows.
@@ -163,6 +165,41 @@ fn token_prefix(t: &apns::DeviceToken) -> String {
     hex::encode(&t.as_bytes()[..4])
 }
 
+/// Who sent a request: the connection's certificate, or the request's
+/// verified provider token.
+enum Who<'a> {
+    Cert(&'a Identity),
+    Token(ProviderToken),
+}
+
+impl Who<'_> {
+    /// What the events log says of the provider.
+    fn provider(&self) -> events::Provider<'_> {
+        match self {
+            Who::Cert(id) => {
+                events::Provider::Certificate(Some((id.fingerprint(), id.bundle_id())))
+            }
+            Who::Token(t) => events::Provider::Token(Some(t)),
+        }
+    }
+
+    /// The provider in a log line.
+    fn describe(&self) -> String {
+        match self {
+            Who::Cert(id) => format!("bundle={}", id.bundle_id()),
+            Who::Token(t) => format!("key={} team={}", t.key_id(), t.team_id()),
+        }
+    }
+}
+
+/// The App ID a topic is for: the topic without its push type's suffix.
+fn app_id_of(topic: &str) -> &str {
+    match apns::PushType::of_topic_suffix(topic).and_then(|t| t.topic_suffix()) {
+        Some(suffix) => &topic[..topic.len() - suffix.len()],
+        None => topic,
+    }
+}
+
 /// One push request, its body read (up to [`apns::MAX_BODY`] + 1 bytes): the
 /// provider's authentication, Apple's request rules, the trust store's
 /// decision, the delivery; every decision recorded.
@@ -174,7 +211,7 @@ pub(crate) fn answer(
     body: &[u8],
 ) -> Answer {
     // A decision taken before the request parsed.
-    let early = |rej: &Rejection, apns_id: &str, cert| {
+    let early = |rej: &Rejection, apns_id: &str, provider| {
         events::record(
             ctx,
             &events::Decision {
@@ -183,22 +220,37 @@ pub(crate) fn answer(
                 topic: header_topic(&parts.headers),
                 token: path_token(parts.uri.path()).as_deref(),
                 apns_id,
-                cert,
+                provider,
             },
         )
     };
-    let id = match auth {
-        Auth::Provider(id) => id,
-        Auth::Missing => {
-            let rej = rejection(StatusCode::FORBIDDEN, apns::Reason::MissingProviderToken);
-            let apns_id = echo_id(&parts.headers);
-            early(&rej, &apns_id, None);
-            return reject(&rej, apns_id);
+    let who = match auth {
+        Auth::Provider(id) => Who::Cert(id),
+        Auth::Token(conn) => {
+            let verified = match provider_token::bearer(&parts.headers) {
+                Ok(jwt) => conn.token(&ctx.gateway, jwt).map_err(apns::denied),
+                Err(NoBearer::Missing) => Err(apns::Reason::MissingProviderToken.into()),
+                Err(NoBearer::Duplicate) => Err(apns::Reason::DuplicateHeaders.into()),
+            };
+            match verified {
+                Ok(t) => Who::Token(t),
+                Err(rej) => {
+                    let apns_id = echo_id(&parts.headers);
+                    early(&rej, &apns_id, events::Provider::Token(None));
+                    log(&format!(
+                        "push {} {} {} apns-id={apns_id} (provider token)",
+                        env.name(),
+                        rej.status.as_u16(),
+                        rej.reason.as_str(),
+                    ));
+                    return reject(&rej, apns_id);
+                }
+            }
         }
         Auth::Denied(reason) => {
             let rej = apns::denied(*reason);
             let apns_id = echo_id(&parts.headers);
-            early(&rej, &apns_id, None);
+            early(&rej, &apns_id, events::Provider::Certificate(None));
             return reject(&rej, apns_id);
         }
     };
@@ -212,19 +264,19 @@ pub(crate) fn answer(
         Ok(p) => p,
         Err(rej) => {
             let apns_id = echo_id(&parts.headers);
-            early(&rej, &apns_id, Some((id.fingerprint(), id.bundle_id())));
+            early(&rej, &apns_id, who.provider());
             log(&format!(
-                "push {} {} {} apns-id={apns_id} bundle={}",
+                "push {} {} {} apns-id={apns_id} {}",
                 env.name(),
                 rej.status.as_u16(),
                 rej.reason.as_str(),
-                id.bundle_id()
+                who.describe()
             ));
             return reject(&rej, apns_id);
         }
     };
     let apns_id = push.apns_id.to_string();
-    let outcome = decide(ctx, id, env, &push);
+    let outcome = decide(ctx, &who, env, &push);
     let token = token_prefix(&push.token);
     events::record(
         ctx,
@@ -240,7 +292,7 @@ pub(crate) fn answer(
             },
             token: Some(&token),
             apns_id: &apns_id,
-            cert: Some((id.fingerprint(), id.bundle_id())),
+            provider: who.provider(),
         },
     );
     // Accepted pushes are logged at debug (a line per push costs throughput;
@@ -257,9 +309,9 @@ pub(crate) fn answer(
         crate::log::log(
             level,
             &format!(
-                "push {} {what} token={token} apns-id={apns_id} bundle={}",
+                "push {} {what} token={token} apns-id={apns_id} {}",
                 env.name(),
-                id.bundle_id()
+                who.describe()
             ),
         );
     }
@@ -275,11 +327,15 @@ pub(crate) fn answer(
 
 fn decide(
     ctx: &Ctx,
-    id: &Identity,
+    who: &Who<'_>,
     env: Environment,
     push: &apns::Push,
 ) -> Result<(String, Delivery), Rejection> {
-    let topics: Vec<&str> = id.topics().collect();
+    // A token has no topics to default from: `apns-topic` is required.
+    let topics: Vec<&str> = match who {
+        Who::Cert(id) => id.topics().collect(),
+        Who::Token(_) => Vec::new(),
+    };
     let topic = apns::resolve_topic(push, &topics)?;
     let info = match ctx.state.lookup(push.token.as_bytes()) {
         Some(info) if info.env == env => info,
@@ -297,13 +353,23 @@ fn decide(
             timestamp_ms: Some(at),
         });
     }
-    if info.bundle_id != id.bundle_id() {
+    let app_id = match who {
+        Who::Cert(id) => id.bundle_id(),
+        Who::Token(_) => app_id_of(&topic),
+    };
+    if info.bundle_id != app_id {
         return Err(rejection(
             StatusCode::BAD_REQUEST,
             apns::Reason::DeviceTokenNotForTopic,
         ));
     }
-    if let Decision::Deny(reason) = ctx.gateway.authorize(id, &topic, env, Some(&info.udid)) {
+    let decision = match who {
+        Who::Cert(id) => ctx.gateway.authorize(id, &topic, env, Some(&info.udid)),
+        Who::Token(t) => ctx
+            .gateway
+            .authorize_with_token(t, &topic, env, Some(&info.udid)),
+    };
+    if let Decision::Deny(reason) = decision {
         return Err(apns::denied(reason));
     }
     let internal = |e: String| {

@@ -411,8 +411,8 @@ async fn connection(
                     kind.name(),
                     id.bundle_id()
                 )),
-                Auth::Missing => log(&format!(
-                    "{} {peer}: connected without a client certificate",
+                Auth::Token(_) => log(&format!(
+                    "{} {peer}: connected without a client certificate (provider tokens)",
                     kind.name()
                 )),
                 Auth::Denied(r) => log(&format!(
@@ -539,7 +539,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Prefaced<S> {
 
 fn identify(ctx: &Ctx, chain: Option<&[Vec<u8>]>) -> Auth {
     match chain {
-        None | Some([]) => Auth::Missing,
+        None | Some([]) => Auth::Token(Default::default()),
         Some(chain) => match ctx.gateway.identify(chain) {
             Ok(id) => Auth::Provider(id),
             Err(d) => Auth::Denied(d.reason),

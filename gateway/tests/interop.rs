@@ -9,65 +9,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use common::*;
 
-fn clients() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
-}
-
-/// Runs a client script; its one JSON line of output.
-fn run_client(program: &str, args: &[String]) -> serde_json::Value {
-    let o = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program} cannot run ({e}): run scripts/test --install-only"));
-    let out = String::from_utf8_lossy(&o.stdout);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        o.status.success(),
-        "{program} {args:?} failed: {err}\n{out}"
-    );
-    let line = out.lines().last().unwrap_or_default();
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {out:?} {err}"))
-}
-
 fn node_apn(args: &[String]) -> serde_json::Value {
-    let dir = clients().join("node");
-    assert!(
-        dir.join("node_modules/@parse/node-apn").is_dir(),
-        "@parse/node-apn is not installed in {}: run scripts/test --install-only \
-         (npm install --prefix gateway/tests/clients/node)",
-        dir.display()
-    );
-    let mut a = vec![dir.join("push.js").display().to_string()];
-    a.extend_from_slice(args);
-    run_client("node", &a)
-}
-
-fn python(script: &str, args: &[String]) -> serde_json::Value {
-    let mut a = vec![clients().join(script).display().to_string()];
-    a.extend_from_slice(args);
-    run_client("python3", &a)
-}
-
-/// The port of a listener's URL (`https://127.0.0.1:PORT`).
-fn port(url: &str) -> String {
-    url.rsplit(':').next().unwrap().to_string()
-}
-
-fn path(dir: &Path, rel: &str) -> String {
-    dir.join(rel).display().to_string()
-}
-
-/// The notification line carries `payload` exactly as sent.
-fn assert_byte_for_byte(line: &str, payload: &str) {
-    assert!(
-        line.ends_with(&format!(r#""payload":{payload}}}"#)),
-        "payload not byte for byte:\n sent {payload}\n line {line}"
-    );
+    node("push.js", args)
 }
 
 #[test]

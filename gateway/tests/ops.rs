@@ -166,10 +166,17 @@ fn scrape(gw: &Gateway) -> (Samples, String) {
     (samples, ct)
 }
 
+/// Pushes of `env`, `result` and `reason`, certificate and token alike.
 fn pushes(m: &Samples, env: &str, result: &str, reason: &str) -> f64 {
-    let key =
-        format!("pushca_gateway_pushes_total{{env={env:?},reason={reason:?},result={result:?}}}");
-    *m.get(&key).unwrap_or_else(|| panic!("no {key}"))
+    ["certificate", "token"]
+        .iter()
+        .map(|auth| {
+            let key = format!(
+                "pushca_gateway_pushes_total{{auth={auth:?},env={env:?},reason={reason:?},result={result:?}}}"
+            );
+            *m.get(&key).unwrap_or_else(|| panic!("no {key}"))
+        })
+        .sum()
 }
 
 fn get(m: &Samples, key: &str) -> f64 {

@@ -474,3 +474,63 @@ impl Drop for Stream {
         let _ = self.child.wait();
     }
 }
+
+/// The provider client scripts (`tests/clients/`, installed by `scripts/test`).
+pub fn clients() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
+}
+
+/// Runs a client script; its one JSON line of output.
+pub fn run_client(program: &str, args: &[String]) -> serde_json::Value {
+    let o = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} cannot run ({e}): run scripts/test --install-only"));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success(),
+        "{program} {args:?} failed: {err}\n{out}"
+    );
+    let line = out.lines().last().unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {out:?} {err}"))
+}
+
+/// The port of a listener's URL (`https://127.0.0.1:PORT`).
+pub fn port(url: &str) -> String {
+    url.rsplit(':').next().unwrap().to_string()
+}
+
+/// `rel` under `dir`, as text.
+pub fn path(dir: &Path, rel: &str) -> String {
+    dir.join(rel).display().to_string()
+}
+
+/// The notification line carries `payload` exactly as sent.
+pub fn assert_byte_for_byte(line: &str, payload: &str) {
+    assert!(
+        line.ends_with(&format!(r#""payload":{payload}}}"#)),
+        "payload not byte for byte:\n sent {payload}\n line {line}"
+    );
+}
+
+/// Runs `tests/clients/node/<script>` (@parse/node-apn); its JSON line.
+pub fn node(script: &str, args: &[String]) -> serde_json::Value {
+    let dir = clients().join("node");
+    assert!(
+        dir.join("node_modules/@parse/node-apn").is_dir(),
+        "@parse/node-apn is not installed in {}: run scripts/test --install-only \
+         (npm install --prefix gateway/tests/clients/node)",
+        dir.display()
+    );
+    let mut a = vec![dir.join(script).display().to_string()];
+    a.extend_from_slice(args);
+    run_client("node", &a)
+}
+
+/// Runs `tests/clients/<script>` with python3; its JSON line.
+pub fn python(script: &str, args: &[String]) -> serde_json::Value {
+    let mut a = vec![clients().join(script).display().to_string()];
+    a.extend_from_slice(args);
+    run_client("python3", &a)
+}
