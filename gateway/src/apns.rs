@@ -74,7 +74,7 @@
 //! `TopicDisallowed` `400` (as Apple), the certificate's `BadCertificate`,
 //! `BadCertificateEnvironment` and `Forbidden` `403`, the token's
 //! `MissingProviderToken`, `InvalidProviderToken`, `ExpiredProviderToken`
-//! and `BadEnvironmentKeyIdInToken` `403`, `TooManyProviderTokenUpdates`
+//! and `BadEnvironmentKeyInToken` `403`, `TooManyProviderTokenUpdates`
 //! `429`. `410 Unregistered` carries the unregistration's time
 //! in milliseconds ([`Rejection::unregistered`]).
 
@@ -168,7 +168,7 @@ pub enum Reason {
     /// 403: the key ID in the provider token is unrelated to this connection.
     UnrelatedKeyIdInToken,
     /// 403: the key ID in the provider token is for the other environment.
-    BadEnvironmentKeyIdInToken,
+    BadEnvironmentKeyInToken,
     /// 403 (pushca's enforcement): the profile does not provision the device.
     DeviceNotProvisioned,
     /// 404: the path is not `/3/device/<token>`.
@@ -218,7 +218,7 @@ impl Reason {
         Reason::InvalidProviderToken,
         Reason::MissingProviderToken,
         Reason::UnrelatedKeyIdInToken,
-        Reason::BadEnvironmentKeyIdInToken,
+        Reason::BadEnvironmentKeyInToken,
         Reason::DeviceNotProvisioned,
         Reason::BadPath,
         Reason::MethodNotAllowed,
@@ -257,7 +257,7 @@ impl Reason {
             Reason::InvalidProviderToken => "InvalidProviderToken",
             Reason::MissingProviderToken => "MissingProviderToken",
             Reason::UnrelatedKeyIdInToken => "UnrelatedKeyIdInToken",
-            Reason::BadEnvironmentKeyIdInToken => "BadEnvironmentKeyIdInToken",
+            Reason::BadEnvironmentKeyInToken => "BadEnvironmentKeyInToken",
             Reason::DeviceNotProvisioned => "DeviceNotProvisioned",
             Reason::BadPath => "BadPath",
             Reason::MethodNotAllowed => "MethodNotAllowed",
@@ -297,7 +297,7 @@ impl Reason {
             | Reason::InvalidProviderToken
             | Reason::MissingProviderToken
             | Reason::UnrelatedKeyIdInToken
-            | Reason::BadEnvironmentKeyIdInToken
+            | Reason::BadEnvironmentKeyInToken
             | Reason::DeviceNotProvisioned => StatusCode::FORBIDDEN,
             Reason::BadPath => StatusCode::NOT_FOUND,
             Reason::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

@@ -144,7 +144,7 @@ mod tests {
             (R::MissingProviderToken, 403),
             (R::InvalidProviderToken, 403),
             (R::ExpiredProviderToken, 403),
-            (R::BadEnvironmentKeyIdInToken, 403),
+            (R::BadEnvironmentKeyInToken, 403),
             (R::TooManyProviderTokenUpdates, 429),
         ] {
             let rej = crate::apns::denied(r);

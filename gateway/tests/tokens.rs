@@ -381,7 +381,7 @@ fn every_token_reason_through_curl_with_metrics_and_events() {
             "production key",
             h(&j[9], APP),
             &tok,
-            (403, "BadEnvironmentKeyIdInToken"),
+            (403, "BadEnvironmentKeyInToken"),
         ),
         (
             "topic outside the key",

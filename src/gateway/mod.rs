@@ -110,8 +110,10 @@ pub enum Reason {
     InvalidProviderToken,
     /// The provider token was issued (`iat`) more than 3600 s ago.
     ExpiredProviderToken,
-    /// The token's key signs for the other environment.
-    BadEnvironmentKeyIdInToken,
+    /// The token's key signs for the other environment. Apple's spelling,
+    /// which providers match on (PRODUCT.md's `BadEnvironmentKeyIdInToken`
+    /// is not a name APNs sends).
+    BadEnvironmentKeyInToken,
     /// A connection changed its token more than once in 20 minutes (APNs'
     /// 429). Decided by the gateway server, never by this library.
     TooManyProviderTokenUpdates,
@@ -130,7 +132,7 @@ impl Reason {
             Reason::MissingProviderToken => "MissingProviderToken",
             Reason::InvalidProviderToken => "InvalidProviderToken",
             Reason::ExpiredProviderToken => "ExpiredProviderToken",
-            Reason::BadEnvironmentKeyIdInToken => "BadEnvironmentKeyIdInToken",
+            Reason::BadEnvironmentKeyInToken => "BadEnvironmentKeyInToken",
             Reason::TooManyProviderTokenUpdates => "TooManyProviderTokenUpdates",
         }
     }
@@ -579,7 +581,7 @@ impl Gateway {
 
     /// One push of a provider authenticated by a token (hash lookups): the
     /// token still within its hour ([`Reason::ExpiredProviderToken`]), its
-    /// key of `env` ([`Reason::BadEnvironmentKeyIdInToken`]), the topic of
+    /// key of `env` ([`Reason::BadEnvironmentKeyInToken`]), the topic of
     /// an App ID with push of the key's team and covered by the key
     /// ([`Reason::TopicDisallowed`]), an unexpired profile for the App ID and
     /// `env` ([`Reason::Forbidden`]), provisioning `device` if given

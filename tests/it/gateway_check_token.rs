@@ -377,7 +377,7 @@ fn gateway_check_token_allows_pyjwt_tokens_and_denies_every_reason() {
             APP,
             "production",
             None,
-            deny("BadEnvironmentKeyIdInToken"),
+            deny("BadEnvironmentKeyInToken"),
         ),
         (
             "topic outside a topic-specific key",

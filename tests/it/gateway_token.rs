@@ -441,7 +441,7 @@ fn every_token_decision_on_a_signed_trust_store() {
             APP,
             Prod,
             Some(D1),
-            Deny(BadEnvironmentKeyIdInToken),
+            Deny(BadEnvironmentKeyInToken),
         ),
         (
             "production key, development push",
@@ -449,7 +449,7 @@ fn every_token_decision_on_a_signed_trust_store() {
             APP,
             Dev,
             Some(D1),
-            Deny(BadEnvironmentKeyIdInToken),
+            Deny(BadEnvironmentKeyInToken),
         ),
         (
             "topic outside a topic-specific key",

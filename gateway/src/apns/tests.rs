@@ -74,7 +74,7 @@ fn reason_strings_and_statuses_are_apples() {
         ("InvalidProviderToken", 403),
         ("MissingProviderToken", 403),
         ("UnrelatedKeyIdInToken", 403),
-        ("BadEnvironmentKeyIdInToken", 403),
+        ("BadEnvironmentKeyInToken", 403),
         ("DeviceNotProvisioned", 403),
         ("BadPath", 404),
         ("MethodNotAllowed", 405),

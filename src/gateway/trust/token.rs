@@ -383,7 +383,7 @@ impl TrustStore {
         }
         let key = &self.tokens.keys[t.key as usize];
         if key.env != env {
-            return Decision::Deny(Reason::BadEnvironmentKeyIdInToken);
+            return Decision::Deny(Reason::BadEnvironmentKeyInToken);
         }
         let Some(&app) = self.topics.get(topic) else {
             return Decision::Deny(Reason::TopicDisallowed);
