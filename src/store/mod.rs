@@ -1,22 +1,35 @@
-//! The SQLite store in the pushca home: schema migrations, transactions and the
-//! locking that makes concurrent pushca processes on one home safe.
+//! The store: one API over two engines. SQLite in the pushca home (the
+//! default: one file, embedded) and PostgreSQL (a shared database for several
+//! pushca processes or replicas). Schema migrations, transactions and the
+//! locking that makes concurrent pushca processes on one store safe.
 //!
-//! Every mutating command runs in one `BEGIN IMMEDIATE` transaction: SQLite takes
-//! the write lock at the start, other writers wait (busy timeout) instead of
-//! failing mid-way, and a failed command leaves the store as it was.
+//! On SQLite every mutating command runs in one `BEGIN IMMEDIATE`
+//! transaction: SQLite takes the write lock at the start, other writers wait
+//! (busy timeout) instead of failing mid-way, and a failed command leaves the
+//! store as it was. On PostgreSQL a write transaction is SERIALIZABLE, which
+//! gives the same outcome (as if the transactions ran one after the other);
+//! one that loses a conflict is run again (see [`Store::write`]).
 
+mod db;
 mod migrations;
+mod pg;
 mod records;
+#[cfg(test)]
+pub(crate) mod testdb;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use records::*;
 
 /// How long a process waits for another one's write transaction.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How many times a PostgreSQL write transaction runs before a
+/// serialization failure is given up on (each time after a random pause).
+const WRITE_ATTEMPTS: u32 = 100;
 
 /// A store failure: no store, a store from a newer pushca, a duplicate or
 /// ambiguous key, or the database engine.
@@ -43,7 +56,10 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    /// The database engine failed (I/O, locking, a full disk).
+    /// A database URL that cannot be used (says why).
+    #[error("invalid store URL: {0}")]
+    Url(String),
+    /// The database engine failed (I/O, locking, a full disk, a connection).
     #[error("store error: {0}")]
     Backend(#[from] BackendError),
     /// A team with this Team ID exists.
@@ -100,6 +116,7 @@ impl StoreError {
             | StoreError::AmbiguousSerial(_) => ErrorKind::Conflict,
             // A serial that is not hex names no certificate of the store.
             StoreError::NotHexSerial(_) => ErrorKind::NotFound,
+            StoreError::Url(_) => ErrorKind::Input,
             StoreError::Create { .. } | StoreError::Backend(_) => ErrorKind::Io,
             StoreError::TooNew { .. } | StoreError::Corrupt(_) => ErrorKind::Internal,
         }
@@ -109,7 +126,7 @@ impl StoreError {
 /// An error of the database engine, kept as the source of
 /// [`StoreError::Backend`] without exposing the engine's types.
 #[derive(Debug)]
-pub struct BackendError(rusqlite::Error);
+pub struct BackendError(db::Error);
 
 impl std::fmt::Display for BackendError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -119,34 +136,69 @@ impl std::fmt::Display for BackendError {
 
 impl std::error::Error for BackendError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
+        match &self.0 {
+            db::Error::Sqlite(e) => Some(e),
+            db::Error::Postgres(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<db::Error> for StoreError {
+    fn from(e: db::Error) -> Self {
+        StoreError::Backend(BackendError(e))
     }
 }
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Backend(BackendError(e))
+        db::Error::from(e).into()
+    }
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        db::Error::from(e).into()
     }
 }
 
 pub(crate) type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// One transaction, read or write. Queries are its methods (see `records`).
-pub struct Tx<'a>(Transaction<'a>);
+pub struct Tx<'a>(db::Conn<'a>);
 
-impl Tx<'_> {
-    fn conn(&self) -> &Connection {
+impl<'a> Tx<'a> {
+    fn conn(&self) -> &db::Conn<'a> {
         &self.0
     }
 }
 
-/// The store of a pushca home: one SQLite connection.
+/// Which engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// `pushca.db` in the home, embedded.
+    Sqlite,
+    /// A PostgreSQL database, shared by every process that opens its URL.
+    Postgres,
+}
+
+enum Backend {
+    Sqlite(Connection),
+    Postgres {
+        client: postgres::Client,
+        statements: db::StatementCache,
+    },
+}
+
+/// The store: one SQLite connection, or one PostgreSQL connection.
 pub struct Store {
-    conn: Connection,
+    backend: Backend,
+    /// Write transactions run again after a serialization failure.
+    retried: u64,
 }
 
 impl Store {
-    /// Opens an existing store and brings its schema up to date.
+    /// Opens an existing SQLite store and brings its schema up to date.
     pub fn open(db_path: &Path) -> Result<Store> {
         if !db_path.is_file() {
             let home = db_path.parent().unwrap_or(db_path);
@@ -157,6 +209,34 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         Store::configure(conn)
+    }
+
+    /// Opens the PostgreSQL store at `url` (`postgres://USER@HOST[:PORT]/DB?...`,
+    /// `sslmode` and `sslrootcert` as libpq reads them), creating or
+    /// updating its schema (one process migrates; the others wait for it).
+    pub fn open_url(url: &str) -> Result<Store> {
+        let mut client = pg::connect(url)?;
+        migrations::migrate_pg(&mut client)?;
+        Ok(Store {
+            backend: Backend::Postgres {
+                client,
+                statements: Default::default(),
+            },
+            retried: 0,
+        })
+    }
+
+    /// Whether `location` names a database by URL (else it is a home's file).
+    pub fn is_url(location: &str) -> bool {
+        pg::is_postgres_url(location)
+    }
+
+    /// Which engine this store runs on.
+    pub fn kind(&self) -> StoreKind {
+        match self.backend {
+            Backend::Sqlite(_) => StoreKind::Sqlite,
+            Backend::Postgres { .. } => StoreKind::Postgres,
+        }
     }
 
     /// Creates a new store file (it must not exist) with the current schema.
@@ -189,58 +269,171 @@ impl Store {
         let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         migrations::migrate(&mut conn)?;
-        Ok(Store { conn })
+        Ok(Store {
+            backend: Backend::Sqlite(conn),
+            retried: 0,
+        })
     }
 
-    /// Runs `f` in one write transaction (`BEGIN IMMEDIATE`), committing only on `Ok`.
-    /// A failure (`Err` from `f`, or a panic) rolls everything back.
-    pub fn write<T, E>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E>
+    /// Runs `f` in one write transaction, committing only on `Ok`. A failure
+    /// (`Err` from `f`, or a panic) rolls everything back.
+    ///
+    /// On PostgreSQL the transaction is SERIALIZABLE: when it loses to a
+    /// concurrent one (a serialization failure or a deadlock), it is rolled
+    /// back and `f` runs again from the start, after a random pause, so the
+    /// caller never sees that failure. `f` must therefore keep its effects
+    /// inside the transaction (or make them repeatable): whatever it did in
+    /// a rolled-back attempt is done again.
+    pub fn write<T, E>(&mut self, mut f: impl FnMut(&Tx<'_>) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
-        let tx = Tx(self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(StoreError::from)?);
-        let out = f(&tx)?;
-        tx.0.commit().map_err(StoreError::from)?;
-        Ok(out)
+        let (client, statements) = match &mut self.backend {
+            Backend::Sqlite(conn) => {
+                let tx = Tx(db::Conn::Sqlite(
+                    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+                        .map_err(StoreError::from)?,
+                ));
+                let out = f(&tx)?;
+                let db::Conn::Sqlite(tx) = tx.0 else {
+                    return Err(StoreError::Corrupt("transaction engine").into());
+                };
+                tx.commit().map_err(StoreError::from)?;
+                return Ok(out);
+            }
+            Backend::Postgres { client, statements } => (client, &*statements),
+        };
+        let mut attempt = 1;
+        loop {
+            let tx = client
+                .build_transaction()
+                .isolation_level(postgres::IsolationLevel::Serializable)
+                .start()
+                .map_err(StoreError::from)?;
+            let tx = Tx(db::Conn::Postgres(db::PgTx::new(tx, statements)));
+            let out = f(&tx);
+            let db::Conn::Postgres(tx) = tx.0 else {
+                return Err(StoreError::Corrupt("transaction engine").into());
+            };
+            let failed = match out {
+                Ok(v) if !tx.retryable() => match tx.commit() {
+                    Ok(()) => return Ok(v),
+                    Err(e) if e.is_retryable() => StoreError::from(e),
+                    Err(e) => return Err(StoreError::from(e).into()),
+                },
+                Ok(_) => StoreError::from(db::Error::Aborted),
+                Err(e) if tx.retryable() => {
+                    drop(e);
+                    StoreError::from(db::Error::Aborted)
+                }
+                Err(e) => return Err(e),
+            };
+            // Dropping the transaction rolled it back.
+            if attempt >= WRITE_ATTEMPTS {
+                return Err(failed.into());
+            }
+            self.retried += 1;
+            retry_pause(attempt);
+            attempt += 1;
+        }
     }
 
-    /// Read-only access (a consistent snapshot per statement; wrap several reads
-    /// in [`Store::read`] for one snapshot).
+    /// How many write transactions this store ran again after a
+    /// serialization failure.
+    #[cfg(test)]
+    pub(crate) fn retried(&self) -> u64 {
+        self.retried
+    }
+
+    /// Read-only access: one consistent snapshot for every read in `f`.
     pub(crate) fn read<T, E>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
-        let tx = Tx(self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)
-            .map_err(StoreError::from)?);
-        let out = f(&tx)?;
-        tx.0.commit().map_err(StoreError::from)?;
-        Ok(out)
+        match &mut self.backend {
+            Backend::Sqlite(conn) => {
+                let tx = Tx(db::Conn::Sqlite(
+                    conn.transaction_with_behavior(TransactionBehavior::Deferred)
+                        .map_err(StoreError::from)?,
+                ));
+                let out = f(&tx)?;
+                if let db::Conn::Sqlite(tx) = tx.0 {
+                    tx.commit().map_err(StoreError::from)?;
+                }
+                Ok(out)
+            }
+            Backend::Postgres { client, statements } => {
+                // A snapshot that never fails to serialize (reads only).
+                let tx = client
+                    .build_transaction()
+                    .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                    .start()
+                    .map_err(StoreError::from)?;
+                let tx = Tx(db::Conn::Postgres(db::PgTx::new(tx, statements)));
+                let out = f(&tx)?;
+                if let db::Conn::Postgres(tx) = tx.0 {
+                    tx.commit().map_err(StoreError::from)?;
+                }
+                Ok(out)
+            }
+        }
     }
 
-    /// An in-memory store with the current schema (unit tests).
+    /// Brings the schema up to date again (tests).
+    #[cfg(test)]
+    pub(crate) fn migrate_again(&mut self) -> Result<()> {
+        match &mut self.backend {
+            Backend::Sqlite(conn) => migrations::migrate(conn),
+            Backend::Postgres { client, .. } => migrations::migrate_pg(client),
+        }
+    }
+
+    /// The SQLite connection of a SQLite store (tests of SQLite's own
+    /// migrations).
+    #[cfg(test)]
+    pub(crate) fn sqlite_conn(&self) -> &Connection {
+        match &self.backend {
+            Backend::Sqlite(conn) => conn,
+            Backend::Postgres { .. } => panic!("not a SQLite store"),
+        }
+    }
+
+    /// An in-memory SQLite store with the current schema (unit tests).
     #[cfg(test)]
     pub(crate) fn in_memory() -> Result<Store> {
         Store::configure(Connection::open_in_memory()?)
     }
 
     /// Checkpoints the WAL and leaves the database in one file, so that it can
-    /// be renamed or linked into place (used by `init`).
+    /// be renamed or linked into place (used by `init`). Nothing to do on
+    /// PostgreSQL.
     pub(crate) fn finish_for_rename(&self) -> Result<()> {
-        let _: String = self
-            .conn
-            .query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0))?;
+        if let Backend::Sqlite(conn) = &self.backend {
+            let _: String = conn.query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0))?;
+        }
         Ok(())
     }
 }
 
+/// A random pause before attempt `attempt + 1`: up to 1, 2, 4, ... ms,
+/// at most 50 ms, so that the conflicting transactions spread out.
+fn retry_pause(attempt: u32) {
+    use rand::Rng;
+    let cap_ms = 1u64 << attempt.min(6);
+    let micros = rand::thread_rng().gen_range(0..=cap_ms.min(50) * 1000);
+    std::thread::sleep(Duration::from_micros(micros));
+}
+
 #[cfg(test)]
 mod tests {
+    use super::testdb::on_both_stores;
     use super::*;
+
+    on_both_stores!(
+        a_failed_write_rolls_back_everything,
+        serial_lookup_rules,
+        auth_keys_round_trip_count_and_revoke,
+    );
 
     fn team(id: &str) -> TeamRecord {
         TeamRecord {
@@ -251,9 +444,7 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_failed_write_rolls_back_everything() {
-        let mut st = Store::in_memory().unwrap();
+    fn a_failed_write_rolls_back_everything(mut st: Store) {
         st.write(|tx| tx.insert_team(&team("AAAAAAAAAA"))).unwrap();
         let r: Result<(), StoreError> = st.write(|tx| {
             tx.insert_team(&team("BBBBBBBBBB"))?;
@@ -275,9 +466,7 @@ mod tests {
         assert_eq!(st.read(|tx| tx.setting("k2")).unwrap(), None);
     }
 
-    #[test]
-    fn serial_lookup_rules() {
-        let mut st = Store::in_memory().unwrap();
+    fn serial_lookup_rules(mut st: Store) {
         st.write(|tx| {
             tx.insert_team(&TeamRecord {
                 is_default: true,
@@ -336,9 +525,7 @@ mod tests {
     /// An auth key round-trips with its App IDs (sorted); a duplicate Key ID
     /// is a typed conflict that leaves nothing; only active keys count; a
     /// revocation happens once and keeps its first time.
-    #[test]
-    fn auth_keys_round_trip_count_and_revoke() {
-        let mut st = Store::in_memory().unwrap();
+    fn auth_keys_round_trip_count_and_revoke(mut st: Store) {
         let key = |id: &str, scope: &str, apps: &[&str]| KeyRecord {
             key_id: id.into(),
             team_id: "AAAAAAAAAA".into(),
