@@ -436,6 +436,7 @@ mod tests {
         a_failed_write_rolls_back_everything,
         serial_lookup_rules,
         auth_keys_round_trip_count_and_revoke,
+        every_record_round_trips,
     );
 
     fn team(id: &str) -> TeamRecord {
@@ -741,5 +742,208 @@ mod tests {
         assert!(matches!(e, StoreError::Backend(_)), "{e:?}");
         assert!(e.to_string().contains("refused"), "{e}");
         assert!(t.elapsed() < std::time::Duration::from_secs(15));
+    }
+
+    /// Every kind of record goes in and comes back the same, through every
+    /// query, with the same filters, orders, case rules and conflicts on
+    /// both engines.
+    fn every_record_round_trips(mut st: Store) {
+        let device = |udid: &str| DeviceRecord {
+            team_id: "AAAAAAAAAA".into(),
+            udid: udid.into(),
+            name: format!("d {udid}"),
+            enabled: true,
+            created_at: 3,
+        };
+        let profile = |uuid: &str, expires_at: i64| ProfileRecord {
+            uuid: uuid.into(),
+            name: "p".into(),
+            bundle_id: "com.x".into(),
+            team_id: "AAAAAAAAAA".into(),
+            environment: "development".into(),
+            devices_mode: "listed".into(),
+            certs_mode: "default".into(),
+            lifetime_days: Some(30),
+            created_at: 4,
+            expires_at,
+            sha256: "ff".into(),
+            der: vec![0, 1, 2, 255],
+            superseded_by: None,
+            superseded_at: None,
+            withdrawn_at: None,
+            devices: vec!["u1".into(), "u2".into()],
+            cert_serials: vec!["0a".into()],
+        };
+        st.write(|tx| {
+            tx.set_setting("k", "v1")?;
+            tx.set_setting("k", "v2")?;
+            tx.insert_team(&TeamRecord {
+                is_default: true,
+                ..team("AAAAAAAAAA")
+            })?;
+            tx.insert_team(&team("BBBBBBBBBB"))?;
+            tx.insert_app(&AppRecord {
+                bundle_id: "com.x".into(),
+                name: "x".into(),
+                team_id: "AAAAAAAAAA".into(),
+                push: true,
+                enabled: true,
+                created_at: 1,
+            })?;
+            tx.insert_certificate(&CertRecord {
+                not_after: 100,
+                ..push_cert("0a")
+            })?;
+            tx.insert_certificate(&CertRecord {
+                kind: CertRecord::SERVER.into(),
+                bundle_id: String::new(),
+                environment: String::new(),
+                not_after: 50,
+                ..push_cert("0b")
+            })?;
+            tx.insert_device(&device("u1"))?;
+            tx.insert_device(&device("u2"))?;
+            tx.insert_profile(&profile("P1", 10))?;
+            tx.insert_profile(&profile("P2", 20))?;
+            tx.insert_crl(&CrlRecord {
+                issuer: "root".into(),
+                number: 1,
+                this_update: 5,
+                next_update: 6,
+                revoked: 0,
+                der: vec![9],
+            })?;
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+        let dup = st.write(|tx| {
+            tx.insert_app(&AppRecord {
+                bundle_id: "COM.X".into(),
+                name: "x".into(),
+                team_id: "BBBBBBBBBB".into(),
+                push: false,
+                enabled: true,
+                created_at: 1,
+            })
+        });
+        assert!(
+            matches!(dup, Err(StoreError::DuplicateApp { ref team_id, .. }) if team_id == "AAAAAAAAAA")
+        );
+        let dup = st.write(|tx| tx.insert_certificate(&push_cert("0a")));
+        assert!(
+            matches!(dup, Err(StoreError::DuplicateSerial(ref s)) if s == "0a"),
+            "{dup:?}"
+        );
+        let dup = st.write(|tx| tx.insert_device(&device("u1")));
+        assert!(
+            matches!(dup, Err(StoreError::DuplicateDevice { .. })),
+            "{dup:?}"
+        );
+        let dup = st.write(|tx| tx.insert_profile(&profile("P1", 10)));
+        assert!(
+            matches!(dup, Err(StoreError::DuplicateProfile(_))),
+            "{dup:?}"
+        );
+        st.write(|tx| {
+            assert_eq!(tx.setting("k")?.as_deref(), Some("v2"));
+            let teams: Vec<String> = tx.list_teams()?.into_iter().map(|t| t.team_id).collect();
+            assert_eq!(teams, ["AAAAAAAAAA", "BBBBBBBBBB"]);
+            assert_eq!(tx.default_team()?.team_id, "AAAAAAAAAA");
+            assert!(tx.team("BBBBBBBBBB")?.is_some() && tx.team("CCCCCCCCCC")?.is_none());
+            // App IDs: one identity whatever the letter case.
+            let app = tx.app("COM.X")?.unwrap();
+            assert_eq!(
+                (app.bundle_id.as_str(), app.push, app.enabled),
+                ("com.x", true, true)
+            );
+            assert_eq!(tx.list_apps(None)?.len(), 1);
+            assert_eq!(tx.list_apps(Some("BBBBBBBBBB"))?.len(), 0);
+            assert!(tx.update_app("com.x", false, "y")?);
+            assert!(!tx.update_app("com.x", false, "y")?);
+            assert!(tx.set_app_enabled("com.x", false)?);
+            assert!(!tx.set_app_enabled("com.x", false)?);
+            let app = tx.app("com.x")?.unwrap();
+            assert_eq!(
+                (app.name.as_str(), app.push, app.enabled),
+                ("y", false, false)
+            );
+            // Certificates.
+            let all = tx.list_certificates(&CertFilter::default())?;
+            assert_eq!(
+                all.iter().map(|c| c.serial.as_str()).collect::<Vec<_>>(),
+                ["0b", "0a"]
+            );
+            assert_eq!(all[0].bundle_id, "", "no App ID reads as empty");
+            assert_eq!(
+                all[1],
+                CertRecord {
+                    not_after: 100,
+                    ..push_cert("0a")
+                }
+            );
+            let push = tx.list_certificates(&CertFilter {
+                bundle_id: Some("com.x"),
+                environment: Some("development"),
+                expiring_before: Some(101),
+            })?;
+            assert_eq!(push.len(), 1);
+            let soon = tx.list_certificates(&CertFilter {
+                expiring_before: Some(60),
+                ..Default::default()
+            })?;
+            assert_eq!(soon.len(), 1);
+            assert_eq!(tx.certificate("0b")?.unwrap().kind, "server");
+            assert_eq!(tx.certificate_by_sha256("H0A")?.unwrap().serial, "0a");
+            assert!(tx.revoke_certificate("0a", 7, "keyCompromise")?);
+            assert!(!tx.revoke_certificate("0a", 8, "superseded")?);
+            let revoked = tx.revoked_unexpired(20)?;
+            assert_eq!(revoked.len(), 1);
+            assert_eq!(
+                (
+                    revoked[0].revoked_at,
+                    revoked[0].revocation_reason.as_deref()
+                ),
+                (Some(7), Some("keyCompromise"))
+            );
+            assert!(tx.revoked_unexpired(100)?.is_empty());
+            // Devices.
+            assert_eq!(tx.device("AAAAAAAAAA", "u1")?.unwrap(), device("u1"));
+            assert_eq!(tx.devices_with_udid("u2")?.len(), 1);
+            assert!(tx.set_device_enabled("AAAAAAAAAA", "u2", false)?);
+            assert!(!tx.set_device_enabled("AAAAAAAAAA", "u2", false)?);
+            assert_eq!(tx.list_devices(None, false)?.len(), 2);
+            assert_eq!(tx.list_devices(Some("AAAAAAAAAA"), true)?.len(), 1);
+            // Profiles.
+            assert_eq!(tx.profile("p1")?.unwrap(), profile("P1", 10));
+            let current = |tx: &Tx<'_>, all: bool| -> Result<Vec<String>> {
+                Ok(tx
+                    .list_profiles(&ProfileFilter {
+                        bundle_id: Some("com.x"),
+                        environment: Some("development"),
+                        include_superseded: all,
+                        expiring_before: Some(1000),
+                    })?
+                    .into_iter()
+                    .map(|p| p.uuid)
+                    .collect())
+            };
+            assert_eq!(current(tx, false)?, ["P1", "P2"]);
+            assert!(tx.supersede_profile("P1", "P2", 9)?);
+            assert!(!tx.supersede_profile("P1", "P2", 9)?);
+            assert!(tx.withdraw_profile("P2", 11)?);
+            assert!(current(tx, false)?.is_empty());
+            assert_eq!(current(tx, true)?, ["P1", "P2"]);
+            let p1 = tx.profile("P1")?.unwrap();
+            assert_eq!(
+                (p1.superseded_by.as_deref(), p1.superseded_at),
+                (Some("P2"), Some(9))
+            );
+            assert_eq!(tx.profile("P2")?.unwrap().withdrawn_at, Some(11));
+            // CRLs.
+            assert_eq!(tx.latest_crl("root")?.unwrap().der, [9]);
+            assert_eq!(tx.latest_crl("issuing")?, None);
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
     }
 }
