@@ -184,10 +184,12 @@ pub enum StoreKind {
 
 enum Backend {
     Sqlite(Connection),
-    Postgres {
-        client: postgres::Client,
-        statements: db::StatementCache,
-    },
+    Postgres(Box<PgConnection>),
+}
+
+struct PgConnection {
+    client: postgres::Client,
+    statements: db::StatementCache,
 }
 
 /// The store: one SQLite connection, or one PostgreSQL connection.
@@ -218,10 +220,10 @@ impl Store {
         let mut client = pg::connect(url)?;
         migrations::migrate_pg(&mut client)?;
         Ok(Store {
-            backend: Backend::Postgres {
+            backend: Backend::Postgres(Box::new(PgConnection {
                 client,
                 statements: Default::default(),
-            },
+            })),
             retried: 0,
         })
     }
@@ -235,7 +237,7 @@ impl Store {
     pub fn kind(&self) -> StoreKind {
         match self.backend {
             Backend::Sqlite(_) => StoreKind::Sqlite,
-            Backend::Postgres { .. } => StoreKind::Postgres,
+            Backend::Postgres(_) => StoreKind::Postgres,
         }
     }
 
@@ -301,7 +303,7 @@ impl Store {
                 tx.commit().map_err(StoreError::from)?;
                 return Ok(out);
             }
-            Backend::Postgres { client, statements } => (client, &*statements),
+            Backend::Postgres(pg) => (&mut pg.client, &pg.statements),
         };
         let mut attempt = 1;
         loop {
@@ -365,7 +367,8 @@ impl Store {
                 }
                 Ok(out)
             }
-            Backend::Postgres { client, statements } => {
+            Backend::Postgres(pg) => {
+                let (client, statements) = (&mut pg.client, &pg.statements);
                 // A snapshot that never fails to serialize (reads only).
                 let tx = client
                     .build_transaction()
@@ -387,7 +390,7 @@ impl Store {
     pub(crate) fn migrate_again(&mut self) -> Result<()> {
         match &mut self.backend {
             Backend::Sqlite(conn) => migrations::migrate(conn),
-            Backend::Postgres { client, .. } => migrations::migrate_pg(client),
+            Backend::Postgres(pg) => migrations::migrate_pg(&mut pg.client),
         }
     }
 
@@ -397,7 +400,7 @@ impl Store {
     pub(crate) fn sqlite_conn(&self) -> &Connection {
         match &self.backend {
             Backend::Sqlite(conn) => conn,
-            Backend::Postgres { .. } => panic!("not a SQLite store"),
+            Backend::Postgres(_) => panic!("not a SQLite store"),
         }
     }
 
