@@ -410,6 +410,7 @@ pub(super) fn migrate_pg(client: &mut postgres::Client) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::db::{self, params};
     use super::super::testdb::on_both_stores;
     use super::super::Store;
     use super::*;
@@ -431,163 +432,233 @@ mod tests {
         assert_eq!(schema_rows(&mut st), LATEST);
     }
 
-    /// A version-3 store with a push certificate that a profile lists moves
-    /// to version 4 with its rows, indexes and references; the rebuilt
-    /// table takes certificates without an App ID and foreign keys are on.
-    #[test]
-    fn migration_4_keeps_push_certificates_and_their_profiles() {
+    /// A store of either engine at schema `version`, not migrated further
+    /// (`migrate_again` moves it on), with the directory its SQLite file is in.
+    fn store_at_version(postgres: bool, version: usize) -> (Store, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("v3.db");
-        {
-            let c = Connection::open(&db).unwrap();
+        let backend = if postgres {
+            let mut client = super::super::pg::connect(&super::super::testdb::fresh_url()).unwrap();
+            client
+                .batch_execute(
+                    "CREATE TABLE schema_version (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+                )
+                .unwrap();
+            for (i, m) in MIGRATIONS[..version].iter().enumerate() {
+                client.batch_execute(m.postgres).unwrap();
+                client
+                    .execute(
+                        "INSERT INTO schema_version VALUES ($1, 0)",
+                        &[&(i as i64 + 1)],
+                    )
+                    .unwrap();
+            }
+            super::super::Backend::Postgres(Box::new(super::super::PgConnection {
+                client,
+                statements: Default::default(),
+            }))
+        } else {
+            let c = Connection::open(dir.path().join("old.db")).unwrap();
             c.execute_batch(
                 "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);",
             )
             .unwrap();
-            for (i, m) in MIGRATIONS[..3].iter().enumerate() {
+            for (i, m) in MIGRATIONS[..version].iter().enumerate() {
                 c.execute_batch(m.sqlite).unwrap();
                 c.execute("INSERT INTO schema_version VALUES (?1, 0)", [i as i64 + 1])
                     .unwrap();
             }
-            c.execute_batch(
-                "INSERT INTO teams VALUES ('AAAAAAAAAA', 'T', 1, 0);
-                 INSERT INTO apps VALUES ('com.x', 'x', 'AAAAAAAAAA', 1, 1, 0);
-                 INSERT INTO certificates VALUES ('0a', 'com.x', 'AAAAAAAAAA', 'production',
-                     'CN=x', 0, 10, 'h', 'ec-p256', x'00', 0, 5, 'superseded');
-                 INSERT INTO profiles VALUES ('U', 'n', 'com.x', 'AAAAAAAAAA', 'production',
-                     'all', 'default', NULL, 0, 10, 's', x'00', NULL, NULL, NULL);
-                 INSERT INTO profile_certificates VALUES ('U', '0a');",
-            )
-            .unwrap();
+            super::super::Backend::Sqlite(c)
+        };
+        let st = Store {
+            backend,
+            retried: 0,
+        };
+        (st, dir)
+    }
+
+    /// Runs one statement in its own transaction (a failure rolls back
+    /// only it, on both engines).
+    fn exec(st: &mut Store, sql: &str, params: &[&dyn db::ToSql]) -> Result<usize> {
+        st.write(|tx| tx.conn().execute(sql, params).map_err(StoreError::from))
+    }
+
+    fn count(st: &mut Store, sql: &str) -> i64 {
+        st.read(|tx| {
+            tx.conn()
+                .query_row(sql, [], |r| r.get(0))
+                .map_err(StoreError::from)
+        })
+        .unwrap()
+    }
+
+    fn insert_cert(
+        st: &mut Store,
+        serial: &str,
+        kind: &str,
+        bundle_id: Option<&str>,
+        sha256: &str,
+    ) -> Result<usize> {
+        exec(
+            st,
+            "INSERT INTO certificates(serial, kind, bundle_id, team_id, environment, subject,
+             not_before, not_after, sha256, key_type, der, issued_at)
+             VALUES (?1, ?2, ?3, 'AAAAAAAAAA', 'production', 'CN=h', 0, 10, ?4, 'ec-p256', ?5, 0)",
+            params![serial, kind, bundle_id, sha256, vec![0u8]],
+        )
+    }
+
+    /// Runs a test taking `postgres: bool` on each engine.
+    macro_rules! on_both_engines {
+        ($($name:ident),* $(,)?) => {$(
+            mod $name {
+                #[test]
+                fn sqlite() {
+                    super::$name(false)
+                }
+                #[test]
+                fn postgres() {
+                    super::$name(true)
+                }
+            }
+        )*};
+    }
+
+    on_both_engines!(
+        migration_4_keeps_push_certificates_and_their_profiles,
+        migration_5_adds_auth_keys_to_a_version_4_store,
+    );
+
+    /// A version-3 store with a push certificate that a profile lists moves
+    /// to version 4 with its rows, indexes and references; the rebuilt
+    /// table takes certificates without an App ID and foreign keys are on.
+    fn migration_4_keeps_push_certificates_and_their_profiles(postgres: bool) {
+        let (mut st, _dir) = store_at_version(postgres, 3);
+        let der = vec![0u8];
+        for (sql, p) in [
+            (
+                "INSERT INTO teams VALUES ('AAAAAAAAAA', 'T', 1, 0)",
+                params![],
+            ),
+            (
+                "INSERT INTO apps VALUES ('com.x', 'x', 'AAAAAAAAAA', 1, 1, 0)",
+                params![],
+            ),
+            (
+                "INSERT INTO certificates VALUES ('0a', 'com.x', 'AAAAAAAAAA', 'production',
+                 'CN=x', 0, 10, 'h', 'ec-p256', ?1, 0, 5, 'superseded')",
+                params![der],
+            ),
+            (
+                "INSERT INTO profiles VALUES ('U', 'n', 'com.x', 'AAAAAAAAAA', 'production',
+                 'all', 'default', NULL, 0, 10, 's', ?1, NULL, NULL, NULL)",
+                params![der],
+            ),
+            (
+                "INSERT INTO profile_certificates VALUES ('U', '0a')",
+                params![],
+            ),
+        ] {
+            exec(&mut st, sql, p).unwrap();
         }
-        let st = super::super::Store::open(&db).unwrap();
-        assert_eq!(current_version(st.sqlite_conn()).unwrap(), LATEST);
-        let c = st.sqlite_conn();
-        let row: (String, String, Option<i64>, String) = c
-            .query_row(
-                "SELECT kind, bundle_id, revoked_at, revocation_reason FROM certificates",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
+        st.migrate_again().unwrap();
+        assert_eq!(
+            count(&mut st, "SELECT MAX(version) FROM schema_version"),
+            LATEST
+        );
+        let row: (String, String, Option<i64>, String) = st
+            .read(|tx| {
+                tx.conn()
+                    .query_row(
+                        "SELECT kind, bundle_id, revoked_at, revocation_reason FROM certificates",
+                        [],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    )
+                    .map_err(StoreError::from)
+            })
             .unwrap();
         assert_eq!(
             row,
             ("push".into(), "com.x".into(), Some(5), "superseded".into())
         );
-        let joined: i64 = c
-            .query_row(
-                "SELECT COUNT(*) FROM profile_certificates p JOIN certificates c USING (serial)",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let joined = count(
+            &mut st,
+            "SELECT COUNT(*) FROM profile_certificates p JOIN certificates c USING (serial)",
+        );
         assert_eq!(joined, 1);
-        let indexes: i64 = c
-            .query_row(
+        let indexes = count(
+            &mut st,
+            if postgres {
+                "SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'certificates'
+                 AND indexname IN ('certificates_by_app', 'certificates_by_expiry', 'certificates_revoked')"
+            } else {
                 "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'certificates'
-                 AND name IN ('certificates_by_app', 'certificates_by_expiry', 'certificates_revoked')",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+                 AND name IN ('certificates_by_app', 'certificates_by_expiry', 'certificates_revoked')"
+            },
+        );
         assert_eq!(indexes, 3);
-        let fk: bool = c
-            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
-            .unwrap();
-        assert!(fk, "foreign keys are on again");
+        if !postgres {
+            // (PostgreSQL's foreign keys are never off.)
+            assert_eq!(
+                count(&mut st, "PRAGMA foreign_keys"),
+                1,
+                "foreign keys are on again"
+            );
+        }
         // A server certificate has no App ID; a push certificate needs one.
-        c.execute(
-            "INSERT INTO certificates(serial, kind, bundle_id, team_id, environment, subject,
-             not_before, not_after, sha256, key_type, der, issued_at)
-             VALUES ('0b', 'server', NULL, 'AAAAAAAAAA', '', 'CN=h', 0, 10, 'h2', 'ec-p256', x'00', 0)",
-            [],
-        )
-        .unwrap();
-        assert!(c
-            .execute(
-                "INSERT INTO certificates(serial, kind, bundle_id, team_id, environment, subject,
-                 not_before, not_after, sha256, key_type, der, issued_at)
-                 VALUES ('0c', 'push', NULL, 'AAAAAAAAAA', '', 'CN=h', 0, 10, 'h3', 'ec-p256', x'00', 0)",
-                [],
-            )
-            .is_err());
+        insert_cert(&mut st, "0b", "server", None, "h2").unwrap();
+        assert!(insert_cert(&mut st, "0c", "push", None, "h3").is_err());
         // Foreign keys are enforced: no certificate of an unknown App ID.
-        assert!(c
-            .execute(
-                "INSERT INTO certificates(serial, kind, bundle_id, team_id, environment, subject,
-                 not_before, not_after, sha256, key_type, der, issued_at)
-                 VALUES ('0d', 'push', 'com.unknown', 'AAAAAAAAAA', 'production', 'CN=h', 0, 10,
-                 'h4', 'ec-p256', x'00', 0)",
-                [],
-            )
-            .is_err());
+        assert!(insert_cert(&mut st, "0d", "push", Some("com.unknown"), "h4").is_err());
     }
 
     /// A version-4 store with a team, an App ID and a certificate moves to
     /// version 5 with them; the auth-key tables take a key and its App IDs,
     /// with their references and checks enforced.
-    #[test]
-    fn migration_5_adds_auth_keys_to_a_version_4_store() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("v4.db");
-        {
-            let c = Connection::open(&db).unwrap();
-            c.execute_batch(
-                "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);",
-            )
-            .unwrap();
-            for (i, m) in MIGRATIONS[..4].iter().enumerate() {
-                c.execute_batch(m.sqlite).unwrap();
-                c.execute("INSERT INTO schema_version VALUES (?1, 0)", [i as i64 + 1])
-                    .unwrap();
-            }
-            c.execute_batch(
-                "INSERT INTO teams VALUES ('AAAAAAAAAA', 'T', 1, 0);
-                 INSERT INTO apps VALUES ('com.x', 'x', 'AAAAAAAAAA', 1, 1, 0);
-                 INSERT INTO certificates(serial, kind, bundle_id, team_id, environment, subject,
-                     not_before, not_after, sha256, key_type, der, issued_at)
-                 VALUES ('0a', 'push', 'com.x', 'AAAAAAAAAA', 'production', 'CN=x', 0, 10, 'h',
-                     'ec-p256', x'00', 0);",
-            )
-            .unwrap();
-        }
-        let st = super::super::Store::open(&db).unwrap();
-        assert_eq!(current_version(st.sqlite_conn()).unwrap(), LATEST);
-        let c = st.sqlite_conn();
-        let certs: i64 = c
-            .query_row("SELECT COUNT(*) FROM certificates", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(certs, 1);
-        let key = |id: &str, team: &str, env: &str, scope: &str| {
-            c.execute(
+    fn migration_5_adds_auth_keys_to_a_version_4_store(postgres: bool) {
+        let (mut st, _dir) = store_at_version(postgres, 4);
+        exec(
+            &mut st,
+            "INSERT INTO teams VALUES ('AAAAAAAAAA', 'T', 1, 0)",
+            params![],
+        )
+        .unwrap();
+        exec(
+            &mut st,
+            "INSERT INTO apps VALUES ('com.x', 'x', 'AAAAAAAAAA', 1, 1, 0)",
+            params![],
+        )
+        .unwrap();
+        insert_cert(&mut st, "0a", "push", Some("com.x"), "h").unwrap();
+        st.migrate_again().unwrap();
+        assert_eq!(
+            count(&mut st, "SELECT MAX(version) FROM schema_version"),
+            LATEST
+        );
+        assert_eq!(count(&mut st, "SELECT COUNT(*) FROM certificates"), 1);
+        let mut key = |id: &str, team: &str, env: &str, scope: &str| {
+            exec(
+                &mut st,
                 "INSERT INTO auth_keys(key_id, team_id, name, environment, scope, public_key,
-                 created_at) VALUES (?1, ?2, 'k', ?3, ?4, x'30', 0)",
-                [id, team, env, scope],
+                 created_at) VALUES (?1, ?2, 'k', ?3, ?4, ?5, 0)",
+                params![id, team, env, scope, vec![0x30u8]],
             )
         };
         key("KEY0000001", "AAAAAAAAAA", "development", "topics").unwrap();
-        // The App ID reference is case-insensitive, like the App ID itself.
-        c.execute(
-            "INSERT INTO auth_key_apps(key_id, bundle_id) VALUES ('KEY0000001', 'COM.X')",
-            [],
-        )
-        .unwrap();
         assert!(key("KEY0000001", "AAAAAAAAAA", "development", "team").is_err());
         assert!(key("KEY0000002", "BBBBBBBBBB", "development", "team").is_err());
         assert!(key("KEY0000003", "AAAAAAAAAA", "universal", "team").is_err());
         assert!(key("KEY0000004", "AAAAAAAAAA", "production", "all").is_err());
-        assert!(c
-            .execute(
-                "INSERT INTO auth_key_apps(key_id, bundle_id) VALUES ('KEY0000001', 'com.unknown')",
-                [],
+        // The App ID reference is case-insensitive, like the App ID itself.
+        let app = |st: &mut Store, key: &str, bundle: &str| {
+            exec(
+                st,
+                "INSERT INTO auth_key_apps(key_id, bundle_id) VALUES (?1, ?2)",
+                params![key, bundle],
             )
-            .is_err());
-        assert!(c
-            .execute(
-                "INSERT INTO auth_key_apps(key_id, bundle_id) VALUES ('NOSUCHKEY0', 'com.x')",
-                [],
-            )
-            .is_err());
+        };
+        app(&mut st, "KEY0000001", "COM.X").unwrap();
+        assert!(app(&mut st, "KEY0000001", "com.unknown").is_err());
+        assert!(app(&mut st, "NOSUCHKEY0", "com.x").is_err());
     }
 
     fn refuses_newer_schema(mut st: Store) {

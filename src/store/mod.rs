@@ -394,16 +394,6 @@ impl Store {
         }
     }
 
-    /// The SQLite connection of a SQLite store (tests of SQLite's own
-    /// migrations).
-    #[cfg(test)]
-    pub(crate) fn sqlite_conn(&self) -> &Connection {
-        match &self.backend {
-            Backend::Sqlite(conn) => conn,
-            Backend::Postgres(_) => panic!("not a SQLite store"),
-        }
-    }
-
     /// An in-memory SQLite store with the current schema (unit tests).
     #[cfg(test)]
     pub(crate) fn in_memory() -> Result<Store> {
