@@ -939,4 +939,39 @@ mod tests {
         })
         .unwrap();
     }
+
+    /// `sslmode` over TCP against a server with TLS: `disable` is plain,
+    /// `require` encrypts; `verify-full` needs the certificate to chain to
+    /// `sslrootcert` and to name the host, `verify-ca` only the chain.
+    #[test]
+    fn postgres_over_tls_honours_sslmode() {
+        fn ssl_in_use(url: &str) -> Result<bool> {
+            let mut st = Store::open_url(url)?;
+            st.read(|tx| {
+                tx.conn()
+                    .query_row(
+                        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .map_err(StoreError::from)
+            })
+        }
+        let (url, ca) = testdb::fresh_tcp_url("localhost");
+        let ca = ca.display().to_string().replace('/', "%2F");
+        assert!(!ssl_in_use(&format!("{url}?sslmode=disable")).unwrap());
+        assert!(ssl_in_use(&format!("{url}?sslmode=require")).unwrap());
+        assert!(
+            ssl_in_use(&url).unwrap(),
+            "prefer (the default) uses TLS when it can"
+        );
+        assert!(ssl_in_use(&format!("{url}?sslmode=verify-full&sslrootcert={ca}")).unwrap());
+        // Another trust anchor: refused.
+        let e = ssl_in_use(&format!("{url}?sslmode=verify-full&sslrootcert=system")).unwrap_err();
+        assert!(matches!(e, StoreError::Backend(_)), "{e:?}");
+        // The certificate names localhost, not 127.0.0.1.
+        let (url, _) = testdb::fresh_tcp_url("127.0.0.1");
+        assert!(ssl_in_use(&format!("{url}?sslmode=verify-full&sslrootcert={ca}")).is_err());
+        assert!(ssl_in_use(&format!("{url}?sslmode=verify-ca&sslrootcert={ca}")).unwrap());
+    }
 }

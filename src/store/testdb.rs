@@ -4,7 +4,8 @@
 //! cluster per test binary, started by the first test that asks, one new
 //! database per test. It is stopped and removed when the test process ends,
 //! however it ends (a watchdog process waits for it), or when starting it
-//! fails half-way (a drop guard).
+//! fails half-way (a drop guard). It also listens on 127.0.0.1 with TLS (a
+//! test CA and a server certificate for `localhost`, made with the openssl CLI).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -143,6 +144,25 @@ impl Cluster {
         ]);
         run(initdb, "initdb")?;
         cluster.watch();
+        // TLS on 127.0.0.1 (the TLS tests): a test CA and a server
+        // certificate for `localhost`, made by the openssl CLI.
+        let mut certs = as_owner(Path::new("sh"));
+        certs.current_dir(&cluster.dir).args([
+            "-c",
+            "set -e
+             openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+               -keyout ca.key -out ca.pem -days 2 -subj /CN=pushca-test-ca
+             openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+               -keyout data/server.key -out server.csr -subj /CN=localhost
+             printf 'subjectAltName=DNS:localhost\n' > san.ext
+             openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+               -out data/server.crt -days 2 -extfile san.ext
+             chmod 600 data/server.key",
+        ]);
+        run(
+            certs,
+            "making the test cluster's TLS certificates (openssl)",
+        )?;
         let mut ctl = as_owner(&cluster.bin.join("pg_ctl"));
         ctl.arg("-D")
             .arg(&data)
@@ -150,7 +170,7 @@ impl Cluster {
             .arg(cluster.dir.join("log"))
             .args(["-w", "-t", "60", "-o"])
             .arg(format!(
-                "-p {} -k {} -c listen_addresses='' -c fsync=off -c max_connections=200",
+                "-p {} -k {} -c listen_addresses=127.0.0.1 -c ssl=on -c fsync=off -c max_connections=200",
                 cluster.port,
                 cluster.dir.display()
             ))
@@ -220,15 +240,32 @@ fn cluster() -> &'static Cluster {
     }
 }
 
-/// The URL of a new, empty database in the test cluster.
-pub(crate) fn fresh_url() -> String {
-    let c = cluster();
+fn fresh_database(c: &Cluster) -> String {
     let name = format!("t_{:016x}", rand::random::<u64>());
     c.admin()
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .unwrap_or_else(|e| panic!("CREATE DATABASE: {e}"));
+    name
+}
+
+/// The URL of a new, empty database in the test cluster (its unix socket).
+pub(crate) fn fresh_url() -> String {
+    let c = cluster();
+    let name = fresh_database(c);
     let host = c.dir.display().to_string().replace('/', "%2F");
     format!("postgres://postgres@{host}:{}/{name}", c.port)
+}
+
+/// A new, empty database over TCP: `postgres://postgres@HOST:PORT/DB`
+/// with the given host, and the test CA's certificate (PEM file) that
+/// signed the server's certificate (for `localhost`).
+pub(crate) fn fresh_tcp_url(host: &str) -> (String, PathBuf) {
+    let c = cluster();
+    let name = fresh_database(c);
+    (
+        format!("postgres://postgres@{host}:{}/{name}", c.port),
+        c.dir.join("ca.pem"),
+    )
 }
 
 /// A store on a new database of the test cluster.
