@@ -304,7 +304,7 @@ impl Job<'_> {
         &self,
         tls_kind: TlsKind,
         subject: &TlsSubject<'_>,
-        recheck: impl FnOnce(&Tx<'_>) -> Result<()>,
+        recheck: impl Fn(&Tx<'_>) -> Result<()>,
         ca_pass: impl FnOnce() -> Result<Secret>,
     ) -> Result<(crate::ca::IssuedCertificate, Written)> {
         let home = self.home;

@@ -587,8 +587,13 @@ impl PreparedProfiles<'_> {
         let t = created.unix_timestamp();
         let mut warnings = self.warnings;
         let mut skipped = self.skipped;
+        let (planned_warnings, planned_skipped) = (warnings.len(), skipped.len());
         let mut st = open_store(home)?;
         let signed = st.write(|tx| -> Result<Vec<Signed>> {
+            // A transaction run again (PostgreSQL, after a serialization
+            // failure) starts from the planned lists; `tick` may count twice.
+            warnings.truncate(planned_warnings);
+            skipped.truncate(planned_skipped);
             let mut out = Vec::with_capacity(self.jobs.len());
             for job in &self.jobs {
                 // Planned again in the transaction: the store may have changed.

@@ -70,7 +70,7 @@ fn revoke_record(home: &Home, serial: &str, reason: Option<&str>) -> Result<(Cer
     st.write(|tx| -> Result<(CertRecord, bool)> {
         let Some(c) = tx.find_certificate(serial)? else {
             if same_serial(serial, &signer.serial) {
-                return revoke_profile_signer(tx, signer, t, reason);
+                return revoke_profile_signer(tx, signer.clone(), t, reason);
             }
             return Err(OpsError::UnknownSerial(serial.to_string()));
         };

@@ -1,13 +1,29 @@
 //! Schema migrations. Each entry moves the schema from version `i` to `i + 1`;
 //! `schema_version` records where a store is. Migrations only ever append.
+//!
+//! Each has a text per engine, the same schema in each engine's types:
+//! INTEGER / BIGINT (64-bit), BLOB / BYTEA, booleans as integers 0/1, and
+//! bundle IDs compared without letter case (SQLite's `NOCASE`, a
+//! nondeterministic ICU collation `nocase` on PostgreSQL).
 
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::{Result, StoreError};
 
-const MIGRATIONS: &[&str] = &[
+/// One schema step, in each engine's DDL.
+pub(super) struct Migration {
+    pub(super) sqlite: &'static str,
+    pub(super) postgres: &'static str,
+}
+
+/// The key of the PostgreSQL advisory lock under which a store is migrated
+/// ("pushca" and 1).
+const PG_MIGRATION_LOCK: i64 = 0x7075_7368_6361_0001;
+
+pub(super) const MIGRATIONS: &[Migration] = &[
     // 1: teams, App IDs, settings, issued certificates.
-    r#"
+    Migration {
+        sqlite: r#"
     CREATE TABLE settings (
         key   TEXT PRIMARY KEY,
         value TEXT NOT NULL
@@ -44,8 +60,48 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX certificates_by_app ON certificates(bundle_id, not_after);
     CREATE INDEX certificates_by_expiry ON certificates(not_after);
     "#,
+        postgres: r#"
+    CREATE COLLATION nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE teams (
+        team_id    TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        is_default BIGINT NOT NULL DEFAULT 0,
+        created_at BIGINT NOT NULL
+    );
+    CREATE TABLE apps (
+        bundle_id  TEXT COLLATE nocase PRIMARY KEY,
+        name       TEXT NOT NULL,
+        team_id    TEXT NOT NULL REFERENCES teams(team_id),
+        push       BIGINT NOT NULL,
+        enabled    BIGINT NOT NULL DEFAULT 1,
+        created_at BIGINT NOT NULL
+    );
+    CREATE TABLE certificates (
+        serial      TEXT PRIMARY KEY,
+        bundle_id   TEXT COLLATE nocase NOT NULL REFERENCES apps(bundle_id),
+        team_id     TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        subject     TEXT NOT NULL,
+        not_before  BIGINT NOT NULL,
+        not_after   BIGINT NOT NULL,
+        sha256      TEXT NOT NULL UNIQUE,
+        key_type    TEXT NOT NULL,
+        der         BYTEA NOT NULL,
+        issued_at   BIGINT NOT NULL,
+        revoked_at  BIGINT,
+        revocation_reason TEXT
+    );
+    CREATE INDEX certificates_by_app ON certificates(bundle_id, not_after);
+    CREATE INDEX certificates_by_expiry ON certificates(not_after);
+    "#,
+    },
     // 2: devices, provisioning profiles and CRLs.
-    r#"
+    Migration {
+        sqlite: r#"
     CREATE TABLE crls (
         issuer      TEXT NOT NULL,
         number      INTEGER NOT NULL,
@@ -94,15 +150,71 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (profile_uuid, serial)
     );
     "#,
+        postgres: r#"
+    CREATE TABLE crls (
+        issuer      TEXT NOT NULL,
+        number      BIGINT NOT NULL,
+        this_update BIGINT NOT NULL,
+        next_update BIGINT NOT NULL,
+        revoked     BIGINT NOT NULL,
+        der         BYTEA NOT NULL,
+        PRIMARY KEY (issuer, number)
+    );
+    CREATE INDEX certificates_revoked ON certificates(revoked_at) WHERE revoked_at IS NOT NULL;
+    CREATE TABLE devices (
+        team_id    TEXT NOT NULL REFERENCES teams(team_id),
+        udid       TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        enabled    BIGINT NOT NULL DEFAULT 1,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (team_id, udid)
+    );
+    CREATE INDEX devices_by_udid ON devices(udid);
+    CREATE TABLE profiles (
+        uuid          TEXT PRIMARY KEY,
+        name          TEXT NOT NULL,
+        bundle_id     TEXT COLLATE nocase NOT NULL REFERENCES apps(bundle_id),
+        team_id       TEXT NOT NULL,
+        environment   TEXT NOT NULL,
+        devices_mode  TEXT NOT NULL,
+        certs_mode    TEXT NOT NULL,
+        lifetime_days BIGINT,
+        created_at    BIGINT NOT NULL,
+        expires_at    BIGINT NOT NULL,
+        sha256        TEXT NOT NULL,
+        der           BYTEA NOT NULL,
+        superseded_by TEXT REFERENCES profiles(uuid),
+        superseded_at BIGINT
+    );
+    CREATE INDEX profiles_by_app ON profiles(bundle_id, environment);
+    CREATE INDEX profiles_by_expiry ON profiles(expires_at);
+    CREATE TABLE profile_devices (
+        profile_uuid TEXT NOT NULL REFERENCES profiles(uuid),
+        udid         TEXT NOT NULL,
+        PRIMARY KEY (profile_uuid, udid)
+    );
+    CREATE TABLE profile_certificates (
+        profile_uuid TEXT NOT NULL REFERENCES profiles(uuid),
+        serial       TEXT NOT NULL REFERENCES certificates(serial),
+        PRIMARY KEY (profile_uuid, serial)
+    );
+    "#,
+    },
     // 3: `profile withdraw`: a profile taken out without a replacement.
-    r#"
+    Migration {
+        sqlite: r#"
     ALTER TABLE profiles ADD COLUMN withdrawn_at INTEGER;
     "#,
+        postgres: r#"
+    ALTER TABLE profiles ADD COLUMN withdrawn_at BIGINT;
+    "#,
+    },
     // 4: certificates of other kinds than push (`server-cert`, `device
     // identity`): `kind`, and no App ID (NULL bundle_id) for them. SQLite
     // cannot relax NOT NULL in place: the table is rebuilt (foreign keys
     // are off while migrating, and checked before the commit).
-    r#"
+    Migration {
+        sqlite: r#"
     CREATE TABLE certificates_v4 (
         serial      TEXT PRIMARY KEY,
         kind        TEXT NOT NULL DEFAULT 'push' CHECK (kind IN ('push', 'server', 'device')),
@@ -131,10 +243,18 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX certificates_by_expiry ON certificates(not_after);
     CREATE INDEX certificates_revoked ON certificates(revoked_at) WHERE revoked_at IS NOT NULL;
     "#,
+        postgres: r#"
+    ALTER TABLE certificates
+        ADD COLUMN kind TEXT NOT NULL DEFAULT 'push' CHECK (kind IN ('push', 'server', 'device')),
+        ALTER COLUMN bundle_id DROP NOT NULL,
+        ADD CHECK ((kind = 'push') = (bundle_id IS NOT NULL));
+    "#,
+    },
     // 5: APNs auth keys (token-based provider authentication): the public
     // half only (DER SubjectPublicKeyInfo), never the private key; the App
     // IDs of a topic-specific key in `auth_key_apps`.
-    r#"
+    Migration {
+        sqlite: r#"
     CREATE TABLE auth_keys (
         key_id      TEXT PRIMARY KEY,
         team_id     TEXT NOT NULL REFERENCES teams(team_id),
@@ -152,10 +272,30 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (key_id, bundle_id)
     );
     "#,
+        postgres: r#"
+    CREATE TABLE auth_keys (
+        key_id      TEXT PRIMARY KEY,
+        team_id     TEXT NOT NULL REFERENCES teams(team_id),
+        name        TEXT NOT NULL,
+        environment TEXT NOT NULL CHECK (environment IN ('development', 'production')),
+        scope       TEXT NOT NULL CHECK (scope IN ('team', 'topics')),
+        public_key  BYTEA NOT NULL,
+        created_at  BIGINT NOT NULL,
+        revoked_at  BIGINT
+    );
+    CREATE INDEX auth_keys_by_team ON auth_keys(team_id, environment, scope, revoked_at);
+    CREATE TABLE auth_key_apps (
+        key_id    TEXT NOT NULL REFERENCES auth_keys(key_id),
+        bundle_id TEXT COLLATE nocase NOT NULL REFERENCES apps(bundle_id),
+        PRIMARY KEY (key_id, bundle_id)
+    );
+    "#,
+    },
     // 6: the service (`pushca serve`): API tokens, only a SHA-256 of each
     // secret; the audit log of every call (`seq` assigned in the writing
     // transaction: portable, no autoincrement).
-    r#"
+    Migration {
+        sqlite: r#"
     CREATE TABLE service_tokens (
         token_id      TEXT PRIMARY KEY,
         name          TEXT NOT NULL,
@@ -176,6 +316,28 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_log_by_time ON audit_log(at);
     "#,
+        postgres: r#"
+    CREATE TABLE service_tokens (
+        token_id      TEXT PRIMARY KEY,
+        name          TEXT NOT NULL,
+        scopes        TEXT NOT NULL,
+        secret_sha256 BYTEA NOT NULL,
+        created_at    BIGINT NOT NULL,
+        expires_at    BIGINT NOT NULL,
+        revoked_at    BIGINT
+    );
+    CREATE TABLE audit_log (
+        seq       BIGINT PRIMARY KEY,
+        at        BIGINT NOT NULL,
+        token_id  TEXT,
+        scope     TEXT,
+        operation TEXT NOT NULL,
+        serials   TEXT NOT NULL,
+        result    TEXT NOT NULL
+    );
+    CREATE INDEX audit_log_by_time ON audit_log(at);
+    "#,
+    },
 ];
 
 pub(super) const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -227,8 +389,8 @@ fn migrate_unchecked(conn: &mut Connection) -> Result<()> {
             known: LATEST,
         });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        tx.execute_batch(sql)?;
+    for (i, m) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tx.execute_batch(m.sqlite)?;
         tx.execute(
             "INSERT INTO schema_version(version, applied_at) VALUES (?1, strftime('%s','now'))",
             [i as i64 + 1],
@@ -246,187 +408,316 @@ fn migrate_unchecked(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
+/// The schema version of a PostgreSQL store (0: empty database).
+pub(super) fn current_version_pg(client: &mut impl postgres::GenericClient) -> Result<i64> {
+    let has_table: bool = client
+        .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])?
+        .get(0);
+    if !has_table {
+        return Ok(0);
+    }
+    Ok(client
+        .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])?
+        .get(0))
+}
+
+/// Applies every pending migration to a PostgreSQL store in one
+/// transaction, under an advisory lock: processes starting together wait for
+/// the first one, then find the schema current.
+pub(super) fn migrate_pg(client: &mut postgres::Client) -> Result<()> {
+    if current_version_pg(client)? == LATEST {
+        return Ok(());
+    }
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PG_MIGRATION_LOCK])?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_version (
+            version    BIGINT PRIMARY KEY,
+            applied_at BIGINT NOT NULL
+        )",
+    )?;
+    let found = current_version_pg(&mut tx)?;
+    if found > LATEST {
+        return Err(StoreError::TooNew {
+            found,
+            known: LATEST,
+        });
+    }
+    for (i, m) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tx.batch_execute(m.postgres)?;
+        tx.execute(
+            "INSERT INTO schema_version(version, applied_at)
+             VALUES ($1, EXTRACT(EPOCH FROM now())::BIGINT)",
+            &[&(i as i64 + 1)],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
+    use super::super::db::{self, params};
+    use super::super::testdb::on_both_stores;
+    use super::super::Store;
     use super::*;
 
-    #[test]
-    fn migrates_once_and_is_idempotent() {
-        let mut c = Connection::open_in_memory().unwrap();
-        migrate(&mut c).unwrap();
-        assert_eq!(current_version(&c).unwrap(), LATEST);
-        migrate(&mut c).unwrap();
-        let rows: i64 = c
-            .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(rows, LATEST);
+    on_both_stores!(migrates_once_and_is_idempotent, refuses_newer_schema);
+
+    fn schema_rows(st: &mut Store) -> i64 {
+        st.read(|tx| {
+            tx.conn()
+                .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
+                .map_err(StoreError::from)
+        })
+        .unwrap()
     }
 
-    /// A version-3 store with a push certificate that a profile lists moves
-    /// to version 4 with its rows, indexes and references; the rebuilt
-    /// table takes certificates without an App ID and foreign keys are on.
-    #[test]
-    fn migration_4_keeps_push_certificates_and_their_profiles() {
+    fn migrates_once_and_is_idempotent(mut st: Store) {
+        assert_eq!(schema_rows(&mut st), LATEST);
+        st.migrate_again().unwrap();
+        assert_eq!(schema_rows(&mut st), LATEST);
+    }
+
+    /// A store of either engine at schema `version`, not migrated further
+    /// (`migrate_again` moves it on), with the directory its SQLite file is in.
+    fn store_at_version(postgres: bool, version: usize) -> (Store, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("v3.db");
-        {
-            let c = Connection::open(&db).unwrap();
+        let backend = if postgres {
+            let mut client = super::super::pg::connect(&super::super::testdb::fresh_url()).unwrap();
+            client
+                .batch_execute(
+                    "CREATE TABLE schema_version (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+                )
+                .unwrap();
+            for (i, m) in MIGRATIONS[..version].iter().enumerate() {
+                client.batch_execute(m.postgres).unwrap();
+                client
+                    .execute(
+                        "INSERT INTO schema_version VALUES ($1, 0)",
+                        &[&(i as i64 + 1)],
+                    )
+                    .unwrap();
+            }
+            super::super::Backend::Postgres(Box::new(super::super::PgConnection {
+                client,
+                statements: Default::default(),
+            }))
+        } else {
+            let c = Connection::open(dir.path().join("old.db")).unwrap();
             c.execute_batch(
                 "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);",
             )
             .unwrap();
-            for (i, sql) in MIGRATIONS[..3].iter().enumerate() {
-                c.execute_batch(sql).unwrap();
+            for (i, m) in MIGRATIONS[..version].iter().enumerate() {
+                c.execute_batch(m.sqlite).unwrap();
                 c.execute("INSERT INTO schema_version VALUES (?1, 0)", [i as i64 + 1])
                     .unwrap();
             }
-            c.execute_batch(
-                "INSERT INTO teams VALUES ('AAAAAAAAAA', 'T', 1, 0);
-                 INSERT INTO apps VALUES ('com.x', 'x', 'AAAAAAAAAA', 1, 1, 0);
-                 INSERT INTO certificates VALUES ('0a', 'com.x', 'AAAAAAAAAA', 'production',
-                     'CN=x', 0, 10, 'h', 'ec-p256', x'00', 0, 5, 'superseded');
-                 INSERT INTO profiles VALUES ('U', 'n', 'com.x', 'AAAAAAAAAA', 'production',
-                     'all', 'default', NULL, 0, 10, 's', x'00', NULL, NULL, NULL);
-                 INSERT INTO profile_certificates VALUES ('U', '0a');",
-            )
-            .unwrap();
+            super::super::Backend::Sqlite(c)
+        };
+        let st = Store {
+            backend,
+            retried: 0,
+        };
+        (st, dir)
+    }
+
+    /// Runs one statement in its own transaction (a failure rolls back
+    /// only it, on both engines).
+    fn exec(st: &mut Store, sql: &str, params: &[&dyn db::ToSql]) -> Result<usize> {
+        st.write(|tx| tx.conn().execute(sql, params).map_err(StoreError::from))
+    }
+
+    fn count(st: &mut Store, sql: &str) -> i64 {
+        st.read(|tx| {
+            tx.conn()
+                .query_row(sql, [], |r| r.get(0))
+                .map_err(StoreError::from)
+        })
+        .unwrap()
+    }
+
+    fn insert_cert(
+        st: &mut Store,
+        serial: &str,
+        kind: &str,
+        bundle_id: Option<&str>,
+        sha256: &str,
+    ) -> Result<usize> {
+        exec(
+            st,
+            "INSERT INTO certificates(serial, kind, bundle_id, team_id, environment, subject,
+             not_before, not_after, sha256, key_type, der, issued_at)
+             VALUES (?1, ?2, ?3, 'AAAAAAAAAA', 'production', 'CN=h', 0, 10, ?4, 'ec-p256', ?5, 0)",
+            params![serial, kind, bundle_id, sha256, vec![0u8]],
+        )
+    }
+
+    /// Runs a test taking `postgres: bool` on each engine.
+    macro_rules! on_both_engines {
+        ($($name:ident),* $(,)?) => {$(
+            mod $name {
+                #[test]
+                fn sqlite() {
+                    super::$name(false)
+                }
+                #[test]
+                fn postgres() {
+                    super::$name(true)
+                }
+            }
+        )*};
+    }
+
+    on_both_engines!(
+        migration_4_keeps_push_certificates_and_their_profiles,
+        migration_5_adds_auth_keys_to_a_version_4_store,
+    );
+
+    /// A version-3 store with a push certificate that a profile lists moves
+    /// to version 4 with its rows, indexes and references; the rebuilt
+    /// table takes certificates without an App ID and foreign keys are on.
+    fn migration_4_keeps_push_certificates_and_their_profiles(postgres: bool) {
+        let (mut st, _dir) = store_at_version(postgres, 3);
+        let der = vec![0u8];
+        for (sql, p) in [
+            (
+                "INSERT INTO teams VALUES ('AAAAAAAAAA', 'T', 1, 0)",
+                params![],
+            ),
+            (
+                "INSERT INTO apps VALUES ('com.x', 'x', 'AAAAAAAAAA', 1, 1, 0)",
+                params![],
+            ),
+            (
+                "INSERT INTO certificates VALUES ('0a', 'com.x', 'AAAAAAAAAA', 'production',
+                 'CN=x', 0, 10, 'h', 'ec-p256', ?1, 0, 5, 'superseded')",
+                params![der],
+            ),
+            (
+                "INSERT INTO profiles VALUES ('U', 'n', 'com.x', 'AAAAAAAAAA', 'production',
+                 'all', 'default', NULL, 0, 10, 's', ?1, NULL, NULL, NULL)",
+                params![der],
+            ),
+            (
+                "INSERT INTO profile_certificates VALUES ('U', '0a')",
+                params![],
+            ),
+        ] {
+            exec(&mut st, sql, p).unwrap();
         }
-        let st = super::super::Store::open(&db).unwrap();
-        assert_eq!(current_version(&st.conn).unwrap(), LATEST);
-        let c = &st.conn;
-        let row: (String, String, Option<i64>, String) = c
-            .query_row(
-                "SELECT kind, bundle_id, revoked_at, revocation_reason FROM certificates",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
+        st.migrate_again().unwrap();
+        assert_eq!(
+            count(&mut st, "SELECT MAX(version) FROM schema_version"),
+            LATEST
+        );
+        let row: (String, String, Option<i64>, String) = st
+            .read(|tx| {
+                tx.conn()
+                    .query_row(
+                        "SELECT kind, bundle_id, revoked_at, revocation_reason FROM certificates",
+                        [],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    )
+                    .map_err(StoreError::from)
+            })
             .unwrap();
         assert_eq!(
             row,
             ("push".into(), "com.x".into(), Some(5), "superseded".into())
         );
-        let joined: i64 = c
-            .query_row(
-                "SELECT COUNT(*) FROM profile_certificates p JOIN certificates c USING (serial)",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let joined = count(
+            &mut st,
+            "SELECT COUNT(*) FROM profile_certificates p JOIN certificates c USING (serial)",
+        );
         assert_eq!(joined, 1);
-        let indexes: i64 = c
-            .query_row(
+        let indexes = count(
+            &mut st,
+            if postgres {
+                "SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'certificates'
+                 AND indexname IN ('certificates_by_app', 'certificates_by_expiry', 'certificates_revoked')"
+            } else {
                 "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'certificates'
-                 AND name IN ('certificates_by_app', 'certificates_by_expiry', 'certificates_revoked')",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+                 AND name IN ('certificates_by_app', 'certificates_by_expiry', 'certificates_revoked')"
+            },
+        );
         assert_eq!(indexes, 3);
-        let fk: bool = c
-            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
-            .unwrap();
-        assert!(fk, "foreign keys are on again");
+        if !postgres {
+            // (PostgreSQL's foreign keys are never off.)
+            assert_eq!(
+                count(&mut st, "PRAGMA foreign_keys"),
+                1,
+                "foreign keys are on again"
+            );
+        }
         // A server certificate has no App ID; a push certificate needs one.
-        c.execute(
-            "INSERT INTO certificates(serial, kind, bundle_id, team_id, environment, subject,
-             not_before, not_after, sha256, key_type, der, issued_at)
-             VALUES ('0b', 'server', NULL, 'AAAAAAAAAA', '', 'CN=h', 0, 10, 'h2', 'ec-p256', x'00', 0)",
-            [],
-        )
-        .unwrap();
-        assert!(c
-            .execute(
-                "INSERT INTO certificates(serial, kind, bundle_id, team_id, environment, subject,
-                 not_before, not_after, sha256, key_type, der, issued_at)
-                 VALUES ('0c', 'push', NULL, 'AAAAAAAAAA', '', 'CN=h', 0, 10, 'h3', 'ec-p256', x'00', 0)",
-                [],
-            )
-            .is_err());
+        insert_cert(&mut st, "0b", "server", None, "h2").unwrap();
+        assert!(insert_cert(&mut st, "0c", "push", None, "h3").is_err());
         // Foreign keys are enforced: no certificate of an unknown App ID.
-        assert!(c
-            .execute(
-                "INSERT INTO certificates(serial, kind, bundle_id, team_id, environment, subject,
-                 not_before, not_after, sha256, key_type, der, issued_at)
-                 VALUES ('0d', 'push', 'com.unknown', 'AAAAAAAAAA', 'production', 'CN=h', 0, 10,
-                 'h4', 'ec-p256', x'00', 0)",
-                [],
-            )
-            .is_err());
+        assert!(insert_cert(&mut st, "0d", "push", Some("com.unknown"), "h4").is_err());
     }
 
     /// A version-4 store with a team, an App ID and a certificate moves to
     /// version 5 with them; the auth-key tables take a key and its App IDs,
     /// with their references and checks enforced.
-    #[test]
-    fn migration_5_adds_auth_keys_to_a_version_4_store() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("v4.db");
-        {
-            let c = Connection::open(&db).unwrap();
-            c.execute_batch(
-                "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);",
-            )
-            .unwrap();
-            for (i, sql) in MIGRATIONS[..4].iter().enumerate() {
-                c.execute_batch(sql).unwrap();
-                c.execute("INSERT INTO schema_version VALUES (?1, 0)", [i as i64 + 1])
-                    .unwrap();
-            }
-            c.execute_batch(
-                "INSERT INTO teams VALUES ('AAAAAAAAAA', 'T', 1, 0);
-                 INSERT INTO apps VALUES ('com.x', 'x', 'AAAAAAAAAA', 1, 1, 0);
-                 INSERT INTO certificates(serial, kind, bundle_id, team_id, environment, subject,
-                     not_before, not_after, sha256, key_type, der, issued_at)
-                 VALUES ('0a', 'push', 'com.x', 'AAAAAAAAAA', 'production', 'CN=x', 0, 10, 'h',
-                     'ec-p256', x'00', 0);",
-            )
-            .unwrap();
-        }
-        let st = super::super::Store::open(&db).unwrap();
-        assert_eq!(current_version(&st.conn).unwrap(), LATEST);
-        let c = &st.conn;
-        let certs: i64 = c
-            .query_row("SELECT COUNT(*) FROM certificates", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(certs, 1);
-        let key = |id: &str, team: &str, env: &str, scope: &str| {
-            c.execute(
+    fn migration_5_adds_auth_keys_to_a_version_4_store(postgres: bool) {
+        let (mut st, _dir) = store_at_version(postgres, 4);
+        exec(
+            &mut st,
+            "INSERT INTO teams VALUES ('AAAAAAAAAA', 'T', 1, 0)",
+            params![],
+        )
+        .unwrap();
+        exec(
+            &mut st,
+            "INSERT INTO apps VALUES ('com.x', 'x', 'AAAAAAAAAA', 1, 1, 0)",
+            params![],
+        )
+        .unwrap();
+        insert_cert(&mut st, "0a", "push", Some("com.x"), "h").unwrap();
+        st.migrate_again().unwrap();
+        assert_eq!(
+            count(&mut st, "SELECT MAX(version) FROM schema_version"),
+            LATEST
+        );
+        assert_eq!(count(&mut st, "SELECT COUNT(*) FROM certificates"), 1);
+        let mut key = |id: &str, team: &str, env: &str, scope: &str| {
+            exec(
+                &mut st,
                 "INSERT INTO auth_keys(key_id, team_id, name, environment, scope, public_key,
-                 created_at) VALUES (?1, ?2, 'k', ?3, ?4, x'30', 0)",
-                [id, team, env, scope],
+                 created_at) VALUES (?1, ?2, 'k', ?3, ?4, ?5, 0)",
+                params![id, team, env, scope, vec![0x30u8]],
             )
         };
         key("KEY0000001", "AAAAAAAAAA", "development", "topics").unwrap();
-        // The App ID reference is case-insensitive, like the App ID itself.
-        c.execute(
-            "INSERT INTO auth_key_apps(key_id, bundle_id) VALUES ('KEY0000001', 'COM.X')",
-            [],
-        )
-        .unwrap();
         assert!(key("KEY0000001", "AAAAAAAAAA", "development", "team").is_err());
         assert!(key("KEY0000002", "BBBBBBBBBB", "development", "team").is_err());
         assert!(key("KEY0000003", "AAAAAAAAAA", "universal", "team").is_err());
         assert!(key("KEY0000004", "AAAAAAAAAA", "production", "all").is_err());
-        assert!(c
-            .execute(
-                "INSERT INTO auth_key_apps(key_id, bundle_id) VALUES ('KEY0000001', 'com.unknown')",
-                [],
+        // The App ID reference is case-insensitive, like the App ID itself.
+        let app = |st: &mut Store, key: &str, bundle: &str| {
+            exec(
+                st,
+                "INSERT INTO auth_key_apps(key_id, bundle_id) VALUES (?1, ?2)",
+                params![key, bundle],
             )
-            .is_err());
-        assert!(c
-            .execute(
-                "INSERT INTO auth_key_apps(key_id, bundle_id) VALUES ('NOSUCHKEY0', 'com.x')",
-                [],
-            )
-            .is_err());
+        };
+        app(&mut st, "KEY0000001", "COM.X").unwrap();
+        assert!(app(&mut st, "KEY0000001", "com.unknown").is_err());
+        assert!(app(&mut st, "NOSUCHKEY0", "com.x").is_err());
     }
 
-    #[test]
-    fn refuses_newer_schema() {
-        let mut c = Connection::open_in_memory().unwrap();
-        migrate(&mut c).unwrap();
-        c.execute("INSERT INTO schema_version VALUES (999, 0)", [])
-            .unwrap();
-        assert!(matches!(migrate(&mut c), Err(StoreError::TooNew { .. })));
+    fn refuses_newer_schema(mut st: Store) {
+        st.write(|tx| {
+            tx.conn()
+                .execute("INSERT INTO schema_version VALUES (999, 0)", [])
+                .map_err(StoreError::from)
+        })
+        .unwrap();
+        assert!(matches!(
+            st.migrate_again(),
+            Err(StoreError::TooNew { found: 999, .. })
+        ));
     }
 }

@@ -1,24 +1,37 @@
-//! The SQLite store in the pushca home: schema migrations, transactions and the
-//! locking that makes concurrent pushca processes on one home safe.
+//! The store: one API over two engines. SQLite in the pushca home (the
+//! default: one file, embedded) and PostgreSQL (a shared database for several
+//! pushca processes or replicas). Schema migrations, transactions and the
+//! locking that makes concurrent pushca processes on one store safe.
 //!
-//! Every mutating command runs in one `BEGIN IMMEDIATE` transaction: SQLite takes
-//! the write lock at the start, other writers wait (busy timeout) instead of
-//! failing mid-way, and a failed command leaves the store as it was.
+//! On SQLite every mutating command runs in one `BEGIN IMMEDIATE`
+//! transaction: SQLite takes the write lock at the start, other writers wait
+//! (busy timeout) instead of failing mid-way, and a failed command leaves the
+//! store as it was. On PostgreSQL a write transaction is SERIALIZABLE, which
+//! gives the same outcome (as if the transactions ran one after the other);
+//! one that loses a conflict is run again (see [`Store::write`]).
 
+mod db;
 mod migrations;
+mod pg;
 mod records;
 mod service;
+#[cfg(test)]
+pub(crate) mod testdb;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use records::*;
 pub use service::{AuditRecord, TokenRecord};
 
 /// How long a process waits for another one's write transaction.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How many times a PostgreSQL write transaction runs before a
+/// serialization failure is given up on (each time after a random pause).
+const WRITE_ATTEMPTS: u32 = 100;
 
 /// A store failure: no store, a store from a newer pushca, a duplicate or
 /// ambiguous key, or the database engine.
@@ -45,7 +58,10 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    /// The database engine failed (I/O, locking, a full disk).
+    /// A database URL that cannot be used (says why).
+    #[error("invalid store URL: {0}")]
+    Url(String),
+    /// The database engine failed (I/O, locking, a full disk, a connection).
     #[error("store error: {0}")]
     Backend(#[from] BackendError),
     /// A team with this Team ID exists.
@@ -102,6 +118,7 @@ impl StoreError {
             | StoreError::AmbiguousSerial(_) => ErrorKind::Conflict,
             // A serial that is not hex names no certificate of the store.
             StoreError::NotHexSerial(_) => ErrorKind::NotFound,
+            StoreError::Url(_) => ErrorKind::Input,
             StoreError::Create { .. } | StoreError::Backend(_) => ErrorKind::Io,
             StoreError::TooNew { .. } | StoreError::Corrupt(_) => ErrorKind::Internal,
         }
@@ -111,7 +128,7 @@ impl StoreError {
 /// An error of the database engine, kept as the source of
 /// [`StoreError::Backend`] without exposing the engine's types.
 #[derive(Debug)]
-pub struct BackendError(rusqlite::Error);
+pub struct BackendError(db::Error);
 
 impl std::fmt::Display for BackendError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -121,34 +138,71 @@ impl std::fmt::Display for BackendError {
 
 impl std::error::Error for BackendError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
+        match &self.0 {
+            db::Error::Sqlite(e) => Some(e),
+            db::Error::Postgres(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<db::Error> for StoreError {
+    fn from(e: db::Error) -> Self {
+        StoreError::Backend(BackendError(e))
     }
 }
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Backend(BackendError(e))
+        db::Error::from(e).into()
+    }
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        db::Error::from(e).into()
     }
 }
 
 pub(crate) type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// One transaction, read or write. Queries are its methods (see `records`).
-pub struct Tx<'a>(Transaction<'a>);
+pub struct Tx<'a>(db::Conn<'a>);
 
-impl Tx<'_> {
-    fn conn(&self) -> &Connection {
+impl<'a> Tx<'a> {
+    fn conn(&self) -> &db::Conn<'a> {
         &self.0
     }
 }
 
-/// The store of a pushca home: one SQLite connection.
+/// Which engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// `pushca.db` in the home, embedded.
+    Sqlite,
+    /// A PostgreSQL database, shared by every process that opens its URL.
+    Postgres,
+}
+
+enum Backend {
+    Sqlite(Connection),
+    Postgres(Box<PgConnection>),
+}
+
+struct PgConnection {
+    client: postgres::Client,
+    statements: db::StatementCache,
+}
+
+/// The store: one SQLite connection, or one PostgreSQL connection.
 pub struct Store {
-    conn: Connection,
+    backend: Backend,
+    /// Write transactions run again after a serialization failure.
+    retried: u64,
 }
 
 impl Store {
-    /// Opens an existing store and brings its schema up to date.
+    /// Opens an existing SQLite store and brings its schema up to date.
     pub fn open(db_path: &Path) -> Result<Store> {
         if !db_path.is_file() {
             let home = db_path.parent().unwrap_or(db_path);
@@ -159,6 +213,34 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         Store::configure(conn)
+    }
+
+    /// Opens the PostgreSQL store at `url` (`postgres://USER@HOST[:PORT]/DB?...`,
+    /// `sslmode` and `sslrootcert` as libpq reads them), creating or
+    /// updating its schema (one process migrates; the others wait for it).
+    pub fn open_url(url: &str) -> Result<Store> {
+        let mut client = pg::connect(url)?;
+        migrations::migrate_pg(&mut client)?;
+        Ok(Store {
+            backend: Backend::Postgres(Box::new(PgConnection {
+                client,
+                statements: Default::default(),
+            })),
+            retried: 0,
+        })
+    }
+
+    /// Whether `location` names a database by URL (else it is a home's file).
+    pub fn is_url(location: &str) -> bool {
+        pg::is_postgres_url(location)
+    }
+
+    /// Which engine this store runs on.
+    pub fn kind(&self) -> StoreKind {
+        match self.backend {
+            Backend::Sqlite(_) => StoreKind::Sqlite,
+            Backend::Postgres(_) => StoreKind::Postgres,
+        }
     }
 
     /// Creates a new store file (it must not exist) with the current schema.
@@ -191,58 +273,166 @@ impl Store {
         let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         migrations::migrate(&mut conn)?;
-        Ok(Store { conn })
+        Ok(Store {
+            backend: Backend::Sqlite(conn),
+            retried: 0,
+        })
     }
 
-    /// Runs `f` in one write transaction (`BEGIN IMMEDIATE`), committing only on `Ok`.
-    /// A failure (`Err` from `f`, or a panic) rolls everything back.
-    pub fn write<T, E>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E>
+    /// Runs `f` in one write transaction, committing only on `Ok`. A failure
+    /// (`Err` from `f`, or a panic) rolls everything back.
+    ///
+    /// On PostgreSQL the transaction is SERIALIZABLE: when it loses to a
+    /// concurrent one (a serialization failure or a deadlock), it is rolled
+    /// back and `f` runs again from the start, after a random pause, so the
+    /// caller never sees that failure. `f` must therefore keep its effects
+    /// inside the transaction (or make them repeatable): whatever it did in
+    /// a rolled-back attempt is done again.
+    pub fn write<T, E>(&mut self, mut f: impl FnMut(&Tx<'_>) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
-        let tx = Tx(self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(StoreError::from)?);
-        let out = f(&tx)?;
-        tx.0.commit().map_err(StoreError::from)?;
-        Ok(out)
+        let (client, statements) = match &mut self.backend {
+            Backend::Sqlite(conn) => {
+                let tx = Tx(db::Conn::Sqlite(
+                    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+                        .map_err(StoreError::from)?,
+                ));
+                let out = f(&tx)?;
+                let db::Conn::Sqlite(tx) = tx.0 else {
+                    return Err(StoreError::Corrupt("transaction engine").into());
+                };
+                tx.commit().map_err(StoreError::from)?;
+                return Ok(out);
+            }
+            Backend::Postgres(pg) => (&mut pg.client, &pg.statements),
+        };
+        let mut attempt = 1;
+        loop {
+            let tx = client
+                .build_transaction()
+                .isolation_level(postgres::IsolationLevel::Serializable)
+                .start()
+                .map_err(StoreError::from)?;
+            let tx = Tx(db::Conn::Postgres(db::PgTx::new(tx, statements)));
+            let out = f(&tx);
+            let db::Conn::Postgres(tx) = tx.0 else {
+                return Err(StoreError::Corrupt("transaction engine").into());
+            };
+            // The error to give when no attempt is left.
+            let failed: E = match out {
+                Ok(v) if !tx.retryable() => match tx.commit() {
+                    Ok(()) => return Ok(v),
+                    Err(e) if e.is_retryable() => StoreError::from(e).into(),
+                    Err(e) => return Err(StoreError::from(e).into()),
+                },
+                Ok(_) => {
+                    drop(tx); // rolls back
+                    StoreError::from(db::Error::Aborted).into()
+                }
+                Err(e) if tx.retryable() => {
+                    drop(tx);
+                    e
+                }
+                Err(e) => return Err(e),
+            };
+            if attempt >= WRITE_ATTEMPTS {
+                return Err(failed);
+            }
+            self.retried += 1;
+            retry_pause(attempt);
+            attempt += 1;
+        }
     }
 
-    /// Read-only access (a consistent snapshot per statement; wrap several reads
-    /// in [`Store::read`] for one snapshot).
+    /// How many write transactions this store ran again after a
+    /// serialization failure.
+    #[cfg(test)]
+    pub(crate) fn retried(&self) -> u64 {
+        self.retried
+    }
+
+    /// Read-only access: one consistent snapshot for every read in `f`.
     pub(crate) fn read<T, E>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
-        let tx = Tx(self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)
-            .map_err(StoreError::from)?);
-        let out = f(&tx)?;
-        tx.0.commit().map_err(StoreError::from)?;
-        Ok(out)
+        match &mut self.backend {
+            Backend::Sqlite(conn) => {
+                let tx = Tx(db::Conn::Sqlite(
+                    conn.transaction_with_behavior(TransactionBehavior::Deferred)
+                        .map_err(StoreError::from)?,
+                ));
+                let out = f(&tx)?;
+                if let db::Conn::Sqlite(tx) = tx.0 {
+                    tx.commit().map_err(StoreError::from)?;
+                }
+                Ok(out)
+            }
+            Backend::Postgres(pg) => {
+                let (client, statements) = (&mut pg.client, &pg.statements);
+                // A snapshot that never fails to serialize (reads only).
+                let tx = client
+                    .build_transaction()
+                    .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                    .start()
+                    .map_err(StoreError::from)?;
+                let tx = Tx(db::Conn::Postgres(db::PgTx::new(tx, statements)));
+                let out = f(&tx)?;
+                if let db::Conn::Postgres(tx) = tx.0 {
+                    tx.commit().map_err(StoreError::from)?;
+                }
+                Ok(out)
+            }
+        }
     }
 
-    /// An in-memory store with the current schema (unit tests).
+    /// Brings the schema up to date again (tests).
+    #[cfg(test)]
+    pub(crate) fn migrate_again(&mut self) -> Result<()> {
+        match &mut self.backend {
+            Backend::Sqlite(conn) => migrations::migrate(conn),
+            Backend::Postgres(pg) => migrations::migrate_pg(&mut pg.client),
+        }
+    }
+
+    /// An in-memory SQLite store with the current schema (unit tests).
     #[cfg(test)]
     pub(crate) fn in_memory() -> Result<Store> {
         Store::configure(Connection::open_in_memory()?)
     }
 
     /// Checkpoints the WAL and leaves the database in one file, so that it can
-    /// be renamed or linked into place (used by `init`).
+    /// be renamed or linked into place (used by `init`). Nothing to do on
+    /// PostgreSQL.
     pub(crate) fn finish_for_rename(&self) -> Result<()> {
-        let _: String = self
-            .conn
-            .query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0))?;
+        if let Backend::Sqlite(conn) = &self.backend {
+            let _: String = conn.query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0))?;
+        }
         Ok(())
     }
 }
 
+/// A random pause before attempt `attempt + 1`: up to 1, 2, 4, ... ms,
+/// at most 50 ms, so that the conflicting transactions spread out.
+fn retry_pause(attempt: u32) {
+    use rand::Rng;
+    let cap_ms = 1u64 << attempt.min(6);
+    let micros = rand::thread_rng().gen_range(0..=cap_ms.min(50) * 1000);
+    std::thread::sleep(Duration::from_micros(micros));
+}
+
 #[cfg(test)]
 mod tests {
+    use super::testdb::on_both_stores;
     use super::*;
+
+    on_both_stores!(
+        a_failed_write_rolls_back_everything,
+        serial_lookup_rules,
+        auth_keys_round_trip_count_and_revoke,
+        every_record_round_trips,
+    );
 
     fn team(id: &str) -> TeamRecord {
         TeamRecord {
@@ -253,9 +443,7 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_failed_write_rolls_back_everything() {
-        let mut st = Store::in_memory().unwrap();
+    fn a_failed_write_rolls_back_everything(mut st: Store) {
         st.write(|tx| tx.insert_team(&team("AAAAAAAAAA"))).unwrap();
         let r: Result<(), StoreError> = st.write(|tx| {
             tx.insert_team(&team("BBBBBBBBBB"))?;
@@ -277,9 +465,7 @@ mod tests {
         assert_eq!(st.read(|tx| tx.setting("k2")).unwrap(), None);
     }
 
-    #[test]
-    fn serial_lookup_rules() {
-        let mut st = Store::in_memory().unwrap();
+    fn serial_lookup_rules(mut st: Store) {
         st.write(|tx| {
             tx.insert_team(&TeamRecord {
                 is_default: true,
@@ -338,9 +524,7 @@ mod tests {
     /// An auth key round-trips with its App IDs (sorted); a duplicate Key ID
     /// is a typed conflict that leaves nothing; only active keys count; a
     /// revocation happens once and keeps its first time.
-    #[test]
-    fn auth_keys_round_trip_count_and_revoke() {
-        let mut st = Store::in_memory().unwrap();
+    fn auth_keys_round_trip_count_and_revoke(mut st: Store) {
         let key = |id: &str, scope: &str, apps: &[&str]| KeyRecord {
             key_id: id.into(),
             team_id: "AAAAAAAAAA".into(),
@@ -394,5 +578,402 @@ mod tests {
             Ok::<_, StoreError>(())
         })
         .unwrap();
+    }
+
+    fn push_cert(serial: &str) -> CertRecord {
+        CertRecord {
+            kind: CertRecord::PUSH.into(),
+            serial: serial.into(),
+            bundle_id: "com.x".into(),
+            team_id: "AAAAAAAAAA".into(),
+            environment: "development".into(),
+            subject: "CN=x".into(),
+            not_before: 0,
+            not_after: 1,
+            sha256: format!("h{serial}"),
+            key_type: "ec-p256".into(),
+            der: serial.as_bytes().to_vec(),
+            issued_at: 0,
+            revoked_at: None,
+            revocation_reason: None,
+        }
+    }
+
+    /// 8 connections × 50 write transactions on one PostgreSQL database,
+    /// each recording a certificate with a random serial and the next CRL
+    /// number: every one commits (serialization failures happen and are run
+    /// again, none reaches the caller), no record is lost, no CRL number is
+    /// given twice or goes backwards.
+    #[test]
+    fn concurrent_writers_on_postgres_lose_nothing_and_retry_conflicts() {
+        let url = testdb::fresh_url();
+        let mut st = Store::open_url(&url).unwrap();
+        st.write(|tx| {
+            tx.insert_team(&TeamRecord {
+                is_default: true,
+                ..team("AAAAAAAAAA")
+            })?;
+            tx.insert_app(&AppRecord {
+                bundle_id: "com.x".into(),
+                name: "x".into(),
+                team_id: "AAAAAAAAAA".into(),
+                push: true,
+                enabled: true,
+                created_at: 0,
+            })
+        })
+        .unwrap();
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+        let workers: Vec<_> = (0..8)
+            .map(|_| {
+                let (url, barrier) = (url.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let mut st = Store::open_url(&url).unwrap();
+                    barrier.wait();
+                    let mut done = Vec::new();
+                    for _ in 0..50 {
+                        let serial = format!("{:032x}", rand::random::<u128>());
+                        let number = st
+                            .write(|tx| {
+                                tx.insert_certificate(&push_cert(&serial))?;
+                                let number = tx.latest_crl("issuing")?.map_or(1, |c| c.number + 1);
+                                tx.insert_crl(&CrlRecord {
+                                    issuer: "issuing".into(),
+                                    number,
+                                    this_update: 0,
+                                    next_update: 1,
+                                    revoked: 0,
+                                    der: vec![1],
+                                })?;
+                                Ok::<_, StoreError>(number)
+                            })
+                            .unwrap_or_else(|e| panic!("a write surfaced an error: {e}"));
+                        done.push((serial, number));
+                    }
+                    (done, st.retried())
+                })
+            })
+            .collect();
+        let mut serials = std::collections::BTreeSet::new();
+        let mut numbers = std::collections::BTreeSet::new();
+        let mut retried = 0;
+        for w in workers {
+            let (done, r) = w.join().unwrap();
+            retried += r;
+            let mine: Vec<i64> = done.iter().map(|d| d.1).collect();
+            assert!(
+                mine.windows(2).all(|w| w[0] < w[1]),
+                "CRL numbers went backwards: {mine:?}"
+            );
+            for (serial, number) in done {
+                assert!(serials.insert(serial), "a serial recorded twice");
+                assert!(numbers.insert(number), "CRL number {number} given twice");
+            }
+        }
+        assert_eq!(numbers, (1..=400).collect(), "CRL numbers 1..=400");
+        assert!(retried > 0, "the conflicts were retried ({retried})");
+        st.read(|tx| {
+            let stored = tx.list_certificates(&CertFilter::default())?;
+            assert_eq!(stored.len(), 400);
+            for c in &stored {
+                assert!(serials.contains(&c.serial));
+            }
+            assert_eq!(tx.latest_crl("issuing")?.unwrap().number, 400);
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    }
+
+    /// Processes opening one empty PostgreSQL database at the same time:
+    /// one migrates (under the advisory lock), the others wait and find the
+    /// schema current; none fails.
+    #[test]
+    fn processes_opening_an_empty_postgres_database_together_migrate_once() {
+        let url = testdb::fresh_url();
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+        let openers: Vec<_> = (0..4)
+            .map(|_| {
+                let (url, barrier) = (url.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    Store::open_url(&url).map(|_| ())
+                })
+            })
+            .collect();
+        for o in openers {
+            o.join().unwrap().unwrap();
+        }
+        let mut st = Store::open_url(&url).unwrap();
+        let versions: Vec<i64> = st
+            .read(|tx| {
+                tx.conn()
+                    .prepare("SELECT version FROM schema_version ORDER BY version")?
+                    .query_map([], |r| r.get(0))?
+                    .collect::<db::Result<Vec<i64>>>()
+                    .map_err(StoreError::from)
+            })
+            .unwrap();
+        assert_eq!(versions, (1..=migrations::LATEST).collect::<Vec<_>>());
+    }
+
+    /// A PostgreSQL URL that cannot be used is one clear error before any
+    /// connection; a closed port fails within the connect timeout.
+    #[test]
+    fn bad_postgres_urls_are_clear_errors() {
+        let e = Store::open_url("postgres://h/d?sslmode=sometimes")
+            .err()
+            .unwrap();
+        assert!(matches!(e, StoreError::Url(_)), "{e:?}");
+        assert_eq!(e.kind(), crate::error::ErrorKind::Input);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let t = std::time::Instant::now();
+        let e = Store::open_url(&format!("postgres://u@127.0.0.1:{port}/d?sslmode=disable"))
+            .err()
+            .unwrap();
+        assert!(matches!(e, StoreError::Backend(_)), "{e:?}");
+        assert!(e.to_string().contains("refused"), "{e}");
+        assert!(t.elapsed() < std::time::Duration::from_secs(15));
+    }
+
+    /// Every kind of record goes in and comes back the same, through every
+    /// query, with the same filters, orders, case rules and conflicts on
+    /// both engines.
+    fn every_record_round_trips(mut st: Store) {
+        let device = |udid: &str| DeviceRecord {
+            team_id: "AAAAAAAAAA".into(),
+            udid: udid.into(),
+            name: format!("d {udid}"),
+            enabled: true,
+            created_at: 3,
+        };
+        let profile = |uuid: &str, expires_at: i64| ProfileRecord {
+            uuid: uuid.into(),
+            name: "p".into(),
+            bundle_id: "com.x".into(),
+            team_id: "AAAAAAAAAA".into(),
+            environment: "development".into(),
+            devices_mode: "listed".into(),
+            certs_mode: "default".into(),
+            lifetime_days: Some(30),
+            created_at: 4,
+            expires_at,
+            sha256: "ff".into(),
+            der: vec![0, 1, 2, 255],
+            superseded_by: None,
+            superseded_at: None,
+            withdrawn_at: None,
+            devices: vec!["u1".into(), "u2".into()],
+            cert_serials: vec!["0a".into()],
+        };
+        st.write(|tx| {
+            tx.set_setting("k", "v1")?;
+            tx.set_setting("k", "v2")?;
+            tx.insert_team(&TeamRecord {
+                is_default: true,
+                ..team("AAAAAAAAAA")
+            })?;
+            tx.insert_team(&team("BBBBBBBBBB"))?;
+            tx.insert_app(&AppRecord {
+                bundle_id: "com.x".into(),
+                name: "x".into(),
+                team_id: "AAAAAAAAAA".into(),
+                push: true,
+                enabled: true,
+                created_at: 1,
+            })?;
+            tx.insert_certificate(&CertRecord {
+                not_after: 100,
+                ..push_cert("0a")
+            })?;
+            tx.insert_certificate(&CertRecord {
+                kind: CertRecord::SERVER.into(),
+                bundle_id: String::new(),
+                environment: String::new(),
+                not_after: 50,
+                ..push_cert("0b")
+            })?;
+            tx.insert_device(&device("u1"))?;
+            tx.insert_device(&device("u2"))?;
+            tx.insert_profile(&profile("P1", 10))?;
+            tx.insert_profile(&profile("P2", 20))?;
+            tx.insert_crl(&CrlRecord {
+                issuer: "root".into(),
+                number: 1,
+                this_update: 5,
+                next_update: 6,
+                revoked: 0,
+                der: vec![9],
+            })?;
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+        let dup = st.write(|tx| {
+            tx.insert_app(&AppRecord {
+                bundle_id: "COM.X".into(),
+                name: "x".into(),
+                team_id: "BBBBBBBBBB".into(),
+                push: false,
+                enabled: true,
+                created_at: 1,
+            })
+        });
+        assert!(
+            matches!(dup, Err(StoreError::DuplicateApp { ref team_id, .. }) if team_id == "AAAAAAAAAA")
+        );
+        let dup = st.write(|tx| tx.insert_certificate(&push_cert("0a")));
+        assert!(
+            matches!(dup, Err(StoreError::DuplicateSerial(ref s)) if s == "0a"),
+            "{dup:?}"
+        );
+        let dup = st.write(|tx| tx.insert_device(&device("u1")));
+        assert!(
+            matches!(dup, Err(StoreError::DuplicateDevice { .. })),
+            "{dup:?}"
+        );
+        let dup = st.write(|tx| tx.insert_profile(&profile("P1", 10)));
+        assert!(
+            matches!(dup, Err(StoreError::DuplicateProfile(_))),
+            "{dup:?}"
+        );
+        st.write(|tx| {
+            assert_eq!(tx.setting("k")?.as_deref(), Some("v2"));
+            let teams: Vec<String> = tx.list_teams()?.into_iter().map(|t| t.team_id).collect();
+            assert_eq!(teams, ["AAAAAAAAAA", "BBBBBBBBBB"]);
+            assert_eq!(tx.default_team()?.team_id, "AAAAAAAAAA");
+            assert!(tx.team("BBBBBBBBBB")?.is_some() && tx.team("CCCCCCCCCC")?.is_none());
+            // App IDs: one identity whatever the letter case.
+            let app = tx.app("COM.X")?.unwrap();
+            assert_eq!(
+                (app.bundle_id.as_str(), app.push, app.enabled),
+                ("com.x", true, true)
+            );
+            assert_eq!(tx.list_apps(None)?.len(), 1);
+            assert_eq!(tx.list_apps(Some("BBBBBBBBBB"))?.len(), 0);
+            assert!(tx.update_app("com.x", false, "y")?);
+            assert!(!tx.update_app("com.x", false, "y")?);
+            assert!(tx.set_app_enabled("com.x", false)?);
+            assert!(!tx.set_app_enabled("com.x", false)?);
+            let app = tx.app("com.x")?.unwrap();
+            assert_eq!(
+                (app.name.as_str(), app.push, app.enabled),
+                ("y", false, false)
+            );
+            // Certificates.
+            let all = tx.list_certificates(&CertFilter::default())?;
+            assert_eq!(
+                all.iter().map(|c| c.serial.as_str()).collect::<Vec<_>>(),
+                ["0b", "0a"]
+            );
+            assert_eq!(all[0].bundle_id, "", "no App ID reads as empty");
+            assert_eq!(
+                all[1],
+                CertRecord {
+                    not_after: 100,
+                    ..push_cert("0a")
+                }
+            );
+            let push = tx.list_certificates(&CertFilter {
+                bundle_id: Some("com.x"),
+                environment: Some("development"),
+                expiring_before: Some(101),
+            })?;
+            assert_eq!(push.len(), 1);
+            let soon = tx.list_certificates(&CertFilter {
+                expiring_before: Some(60),
+                ..Default::default()
+            })?;
+            assert_eq!(soon.len(), 1);
+            assert_eq!(tx.certificate("0b")?.unwrap().kind, "server");
+            assert_eq!(tx.certificate_by_sha256("H0A")?.unwrap().serial, "0a");
+            assert!(tx.revoke_certificate("0a", 7, "keyCompromise")?);
+            assert!(!tx.revoke_certificate("0a", 8, "superseded")?);
+            let revoked = tx.revoked_unexpired(20)?;
+            assert_eq!(revoked.len(), 1);
+            assert_eq!(
+                (
+                    revoked[0].revoked_at,
+                    revoked[0].revocation_reason.as_deref()
+                ),
+                (Some(7), Some("keyCompromise"))
+            );
+            assert!(tx.revoked_unexpired(100)?.is_empty());
+            // Devices.
+            assert_eq!(tx.device("AAAAAAAAAA", "u1")?.unwrap(), device("u1"));
+            assert_eq!(tx.devices_with_udid("u2")?.len(), 1);
+            assert!(tx.set_device_enabled("AAAAAAAAAA", "u2", false)?);
+            assert!(!tx.set_device_enabled("AAAAAAAAAA", "u2", false)?);
+            assert_eq!(tx.list_devices(None, false)?.len(), 2);
+            assert_eq!(tx.list_devices(Some("AAAAAAAAAA"), true)?.len(), 1);
+            // Profiles.
+            assert_eq!(tx.profile("p1")?.unwrap(), profile("P1", 10));
+            let current = |tx: &Tx<'_>, all: bool| -> Result<Vec<String>> {
+                Ok(tx
+                    .list_profiles(&ProfileFilter {
+                        bundle_id: Some("com.x"),
+                        environment: Some("development"),
+                        include_superseded: all,
+                        expiring_before: Some(1000),
+                    })?
+                    .into_iter()
+                    .map(|p| p.uuid)
+                    .collect())
+            };
+            assert_eq!(current(tx, false)?, ["P1", "P2"]);
+            assert!(tx.supersede_profile("P1", "P2", 9)?);
+            assert!(!tx.supersede_profile("P1", "P2", 9)?);
+            assert!(tx.withdraw_profile("P2", 11)?);
+            assert!(current(tx, false)?.is_empty());
+            assert_eq!(current(tx, true)?, ["P1", "P2"]);
+            let p1 = tx.profile("P1")?.unwrap();
+            assert_eq!(
+                (p1.superseded_by.as_deref(), p1.superseded_at),
+                (Some("P2"), Some(9))
+            );
+            assert_eq!(tx.profile("P2")?.unwrap().withdrawn_at, Some(11));
+            // CRLs.
+            assert_eq!(tx.latest_crl("root")?.unwrap().der, [9]);
+            assert_eq!(tx.latest_crl("issuing")?, None);
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    }
+
+    /// `sslmode` over TCP against a server with TLS: `disable` is plain,
+    /// `require` encrypts; `verify-full` needs the certificate to chain to
+    /// `sslrootcert` and to name the host, `verify-ca` only the chain.
+    #[test]
+    fn postgres_over_tls_honours_sslmode() {
+        fn ssl_in_use(url: &str) -> Result<bool> {
+            let mut st = Store::open_url(url)?;
+            st.read(|tx| {
+                tx.conn()
+                    .query_row(
+                        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .map_err(StoreError::from)
+            })
+        }
+        let (url, ca) = testdb::fresh_tcp_url("localhost");
+        let ca = ca.display().to_string().replace('/', "%2F");
+        assert!(!ssl_in_use(&format!("{url}?sslmode=disable")).unwrap());
+        assert!(ssl_in_use(&format!("{url}?sslmode=require")).unwrap());
+        assert!(
+            ssl_in_use(&url).unwrap(),
+            "prefer (the default) uses TLS when it can"
+        );
+        assert!(ssl_in_use(&format!("{url}?sslmode=verify-full&sslrootcert={ca}")).unwrap());
+        // Another trust anchor: refused.
+        let e = ssl_in_use(&format!("{url}?sslmode=verify-full&sslrootcert=system")).unwrap_err();
+        assert!(matches!(e, StoreError::Backend(_)), "{e:?}");
+        // The certificate names localhost, not 127.0.0.1.
+        let (url, _) = testdb::fresh_tcp_url("127.0.0.1");
+        assert!(ssl_in_use(&format!("{url}?sslmode=verify-full&sslrootcert={ca}")).is_err());
+        assert!(ssl_in_use(&format!("{url}?sslmode=verify-ca&sslrootcert={ca}")).unwrap());
     }
 }

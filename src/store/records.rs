@@ -1,7 +1,7 @@
 //! Typed rows and the queries over them: methods of [`Tx`], so they run inside
 //! whatever transaction the caller opened with `Store::write` or `Store::read`.
 
-use rusqlite::{params, OptionalExtension, Row};
+use super::db::{self, params, OptionalExtension, Row};
 
 use super::{Result, StoreError, Tx};
 
@@ -84,15 +84,14 @@ pub(crate) struct CertFilter<'a> {
     pub(crate) expiring_before: Option<i64>,
 }
 
-fn is_unique_violation(e: &rusqlite::Error) -> bool {
-    matches!(
-        e,
-        rusqlite::Error::SqliteFailure(f, _)
-            if f.code == rusqlite::ErrorCode::ConstraintViolation
-    )
+/// Whether `e` is the unique constraint `name` failing (PostgreSQL's name
+/// of it: `<table>_pkey`, `<table>_<column>_key`), not another constraint
+/// (a reference, a check).
+fn violates(e: &db::Error, name: &str) -> bool {
+    e.unique_violation().is_some_and(|c| c == name)
 }
 
-fn team_row(r: &Row<'_>) -> rusqlite::Result<TeamRecord> {
+fn team_row(r: &Row<'_>) -> db::Result<TeamRecord> {
     Ok(TeamRecord {
         team_id: r.get(0)?,
         name: r.get(1)?,
@@ -103,7 +102,7 @@ fn team_row(r: &Row<'_>) -> rusqlite::Result<TeamRecord> {
 
 const TEAM_COLS: &str = "team_id, name, is_default, created_at";
 
-fn app_row(r: &Row<'_>) -> rusqlite::Result<AppRecord> {
+fn app_row(r: &Row<'_>) -> db::Result<AppRecord> {
     Ok(AppRecord {
         bundle_id: r.get(0)?,
         name: r.get(1)?,
@@ -116,7 +115,7 @@ fn app_row(r: &Row<'_>) -> rusqlite::Result<AppRecord> {
 
 const APP_COLS: &str = "bundle_id, name, team_id, push, enabled, created_at";
 
-fn cert_row(r: &Row<'_>) -> rusqlite::Result<CertRecord> {
+fn cert_row(r: &Row<'_>) -> db::Result<CertRecord> {
     Ok(CertRecord {
         serial: r.get(0)?,
         bundle_id: r.get(1)?,
@@ -167,7 +166,7 @@ impl Tx<'_> {
                 params![t.team_id, t.name, t.is_default, t.created_at],
             )
             .map_err(|e| {
-                if is_unique_violation(&e) {
+                if violates(&e, "teams_pkey") {
                     StoreError::DuplicateTeam(t.team_id.clone())
                 } else {
                     e.into()
@@ -182,7 +181,7 @@ impl Tx<'_> {
         ))?;
         let rows = st
             .query_map([], team_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<db::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
@@ -245,11 +244,11 @@ impl Tx<'_> {
 
     pub(crate) fn list_apps(&self, team_id: Option<&str>) -> Result<Vec<AppRecord>> {
         let mut st = self.conn().prepare(&format!(
-            "SELECT {APP_COLS} FROM apps WHERE (?1 IS NULL OR team_id = ?1) ORDER BY bundle_id"
+            "SELECT {APP_COLS} FROM apps WHERE (CAST(?1 AS TEXT) IS NULL OR team_id = ?1) ORDER BY bundle_id"
         ))?;
         let rows = st
             .query_map([team_id], app_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<db::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
@@ -297,7 +296,7 @@ impl Tx<'_> {
             r.kind
         ])
         .map_err(|e| {
-            if is_unique_violation(&e) {
+            if violates(&e, "certificates_pkey") || violates(&e, "certificates_sha256_key") {
                 StoreError::DuplicateSerial(r.serial.clone())
             } else {
                 e.into()
@@ -310,9 +309,9 @@ impl Tx<'_> {
     pub(crate) fn list_certificates(&self, f: &CertFilter<'_>) -> Result<Vec<CertRecord>> {
         let mut st = self.conn().prepare(&format!(
             "SELECT {CERT_COLS} FROM certificates
-             WHERE (?1 IS NULL OR bundle_id = ?1)
-               AND (?2 IS NULL OR environment = ?2)
-               AND (?3 IS NULL OR not_after < ?3)
+             WHERE (CAST(?1 AS TEXT) IS NULL OR bundle_id = ?1)
+               AND (CAST(?2 AS TEXT) IS NULL OR environment = ?2)
+               AND (CAST(?3 AS BIGINT) IS NULL OR not_after < ?3)
              ORDER BY not_after, serial"
         ))?;
         let rows = st
@@ -320,7 +319,7 @@ impl Tx<'_> {
                 params![f.bundle_id, f.environment, f.expiring_before],
                 cert_row,
             )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<db::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
@@ -343,7 +342,7 @@ impl Tx<'_> {
         ))?;
         let rows = st
             .query_map([&norm], cert_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<db::Result<Vec<_>>>()?;
         let exact = rows
             .first()
             .is_some_and(|r| r.serial.trim_start_matches('0') == norm);
@@ -421,7 +420,7 @@ pub(crate) struct ProfileFilter<'a> {
     pub(crate) expiring_before: Option<i64>,
 }
 
-fn device_row(r: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
+fn device_row(r: &Row<'_>) -> db::Result<DeviceRecord> {
     Ok(DeviceRecord {
         team_id: r.get(0)?,
         udid: r.get(1)?,
@@ -433,7 +432,7 @@ fn device_row(r: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
 
 const DEVICE_COLS: &str = "team_id, udid, name, enabled, created_at";
 
-fn profile_row(r: &Row<'_>) -> rusqlite::Result<ProfileRecord> {
+fn profile_row(r: &Row<'_>) -> db::Result<ProfileRecord> {
     Ok(ProfileRecord {
         uuid: r.get(0)?,
         name: r.get(1)?,
@@ -468,7 +467,7 @@ impl Tx<'_> {
                 params![d.team_id, d.udid, d.name, d.enabled, d.created_at],
             )
             .map_err(|e| {
-                if is_unique_violation(&e) {
+                if violates(&e, "devices_pkey") {
                     StoreError::DuplicateDevice {
                         udid: d.udid.clone(),
                         team_id: d.team_id.clone(),
@@ -498,7 +497,7 @@ impl Tx<'_> {
         ))?;
         let rows = st
             .query_map([udid], device_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<db::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
@@ -511,12 +510,12 @@ impl Tx<'_> {
     ) -> Result<Vec<DeviceRecord>> {
         let mut st = self.conn().prepare(&format!(
             "SELECT {DEVICE_COLS} FROM devices
-             WHERE (?1 IS NULL OR team_id = ?1) AND (?2 = 0 OR enabled = 1)
+             WHERE (CAST(?1 AS TEXT) IS NULL OR team_id = ?1) AND (?2 = 0 OR enabled = 1)
              ORDER BY team_id, udid"
         ))?;
         let rows = st
             .query_map(params![team_id, enabled_only], device_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<db::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
@@ -575,7 +574,7 @@ impl Tx<'_> {
                 ],
             )
             .map_err(|e| {
-                if is_unique_violation(&e) {
+                if violates(&e, "profiles_pkey") {
                     StoreError::DuplicateProfile(p.uuid.clone())
                 } else {
                     e.into()
@@ -602,13 +601,13 @@ impl Tx<'_> {
         )?;
         p.devices = st
             .query_map([&p.uuid], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
+            .collect::<db::Result<Vec<String>>>()?;
         let mut st = self.conn().prepare_cached(
             "SELECT serial FROM profile_certificates WHERE profile_uuid = ?1 ORDER BY serial",
         )?;
         p.cert_serials = st
             .query_map([&p.uuid], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
+            .collect::<db::Result<Vec<String>>>()?;
         Ok(p)
     }
 
@@ -630,10 +629,10 @@ impl Tx<'_> {
     pub(crate) fn list_profiles(&self, f: &ProfileFilter<'_>) -> Result<Vec<ProfileRecord>> {
         let mut st = self.conn().prepare(&format!(
             "SELECT {PROFILE_COLS} FROM profiles
-             WHERE (?1 IS NULL OR bundle_id = ?1)
-               AND (?2 IS NULL OR environment = ?2)
+             WHERE (CAST(?1 AS TEXT) IS NULL OR bundle_id = ?1)
+               AND (CAST(?2 AS TEXT) IS NULL OR environment = ?2)
                AND (?3 = 1 OR (superseded_by IS NULL AND withdrawn_at IS NULL))
-               AND (?4 IS NULL OR expires_at < ?4)
+               AND (CAST(?4 AS BIGINT) IS NULL OR expires_at < ?4)
              ORDER BY expires_at, uuid"
         ))?;
         let rows = st
@@ -646,7 +645,7 @@ impl Tx<'_> {
                 ],
                 profile_row,
             )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<db::Result<Vec<_>>>()?;
         rows.into_iter().map(|p| self.fill_profile(p)).collect()
     }
 
@@ -705,7 +704,7 @@ impl Tx<'_> {
         ))?;
         let rows = st
             .query_map([now], cert_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<db::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
@@ -780,7 +779,7 @@ impl KeyRecord {
     pub const TOPICS: &'static str = "topics";
 }
 
-fn key_row(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
+fn key_row(r: &Row<'_>) -> db::Result<KeyRecord> {
     Ok(KeyRecord {
         key_id: r.get(0)?,
         team_id: r.get(1)?,
@@ -796,17 +795,6 @@ fn key_row(r: &Row<'_>) -> rusqlite::Result<KeyRecord> {
 
 const KEY_COLS: &str =
     "key_id, team_id, name, environment, scope, public_key, created_at, revoked_at";
-
-/// Whether `e` is the primary-key (or a unique) constraint failing, not
-/// another constraint (a reference, a check).
-fn is_key_violation(e: &rusqlite::Error) -> bool {
-    matches!(
-        e,
-        rusqlite::Error::SqliteFailure(f, _)
-            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-    )
-}
 
 impl Tx<'_> {
     /// Records an auth key and its App IDs; a Key ID already in the store
@@ -827,7 +815,7 @@ impl Tx<'_> {
                 ],
             )
             .map_err(|e| {
-                if is_key_violation(&e) {
+                if violates(&e, "auth_keys_pkey") {
                     StoreError::DuplicateKeyId(k.key_id.clone())
                 } else {
                     e.into()
@@ -848,7 +836,7 @@ impl Tx<'_> {
         )?;
         k.apps = st
             .query_map([&k.key_id], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
+            .collect::<db::Result<Vec<String>>>()?;
         Ok(k)
     }
 
@@ -869,12 +857,12 @@ impl Tx<'_> {
     /// creation time and Key ID, each with its App IDs.
     pub(crate) fn list_keys(&self, team_id: Option<&str>) -> Result<Vec<KeyRecord>> {
         let mut st = self.conn().prepare(&format!(
-            "SELECT {KEY_COLS} FROM auth_keys WHERE (?1 IS NULL OR team_id = ?1)
+            "SELECT {KEY_COLS} FROM auth_keys WHERE (CAST(?1 AS TEXT) IS NULL OR team_id = ?1)
              ORDER BY team_id, created_at, key_id"
         ))?;
         let rows = st
             .query_map([team_id], key_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<db::Result<Vec<_>>>()?;
         rows.into_iter().map(|k| self.fill_key(k)).collect()
     }
 

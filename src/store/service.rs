@@ -1,8 +1,8 @@
 //! The service's tables (`pushca serve`): API tokens (only a SHA-256 of
 //! each secret, never the secret) and the audit log of every call. Portable
-//! SQL: TEXT, INTEGER and BLOB columns, no engine functions.
+//! SQL through the store's query layer (both engines), no engine functions.
 
-use rusqlite::{params, OptionalExtension, Row};
+use super::db::{self, params, OptionalExtension, Row};
 
 use super::{Result, Tx};
 
@@ -66,7 +66,7 @@ fn words(s: String) -> Vec<String> {
         .collect()
 }
 
-fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenRecord> {
+fn token_row(r: &Row<'_>) -> db::Result<TokenRecord> {
     Ok(TokenRecord {
         token_id: r.get(0)?,
         name: r.get(1)?,
@@ -78,7 +78,7 @@ fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenRecord> {
     })
 }
 
-fn audit_row(r: &Row<'_>) -> rusqlite::Result<AuditRecord> {
+fn audit_row(r: &Row<'_>) -> db::Result<AuditRecord> {
     Ok(AuditRecord {
         seq: r.get(0)?,
         at: r.get(1)?,
@@ -127,7 +127,7 @@ impl Tx<'_> {
         ))?;
         let rows = st
             .query_map([], token_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<db::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
@@ -170,21 +170,22 @@ impl Tx<'_> {
         ))?;
         let rows = st
             .query_map([since], audit_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<db::Result<Vec<_>>>()?;
         Ok(rows)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::testdb::on_both_stores;
     use super::super::{Store, StoreError};
     use super::*;
 
+    on_both_stores!(tokens_and_audit_round_trip);
+
     /// Tokens round-trip (scopes in order), revoke once; the audit log
     /// numbers its entries and filters by time.
-    #[test]
-    fn tokens_and_audit_round_trip() {
-        let mut st = Store::in_memory().unwrap();
+    fn tokens_and_audit_round_trip(mut st: Store) {
         let t = TokenRecord {
             token_id: "00112233aabbccdd".into(),
             name: "ci".into(),
