@@ -311,7 +311,9 @@ stop "$NG_PID"
 # --- 4. SIGHUP -> the new snapshot serving, the 10,000-app store
 if [ -z "${SKIP_BIG:-}" ]; then
   big=$work/big
-  if [ ! -d "$big/ts" ]; then
+  # A store kept from a run of another policy format is made again.
+  format=$(grep -o 'pushca-policy/[0-9]*' src/gateway/policy.rs | head -1)
+  if [ ! -d "$big/ts" ] || ! grep -q "\"format\":\"$format\"" "$big/ts/policy.json" 2>/dev/null; then
     rm -rf "$big"
     echo "generating the $APPS-app store (benches/gateway.rs, KEEP=$big) ..."
     KEEP=$big APPS=$APPS $CARGO bench --quiet --bench gateway >"$work/bench-gateway.txt"
