@@ -342,10 +342,7 @@ fn client_mode_runs_every_command_like_the_local_one() {
     assert_eq!(certs, 3, "the .p12 carries the chain");
     // revoke, crl: the same documents; the CRL file is one.
     let l_serial = serial_of(&run(
-        {
-            let c = local_cmd(&env);
-            c
-        },
+        local_cmd(&env),
         &[
             "--json",
             "cert",
@@ -523,7 +520,7 @@ fn client_mode_reads_the_environment_and_never_shows_the_token() {
     outputs.push(run(env_cmd(&t), &["--json", "crl"]));
     outputs.push(run(env_cmd(&t), &["-v", "init", "--team-name", "x"]));
     for o in &outputs[1..] {
-        assert_eq!(o.status.code().unwrap_or(0) > 0, true);
+        assert!(o.status.code().unwrap_or(0) > 0);
     }
     for o in &outputs {
         for text in [
