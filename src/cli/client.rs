@@ -6,7 +6,8 @@
 //! library's own writers, as a local run writes them.
 //!
 //! HTTP/1.1 with hyper 1 over tokio-rustls (what `pushca serve` and the
-//! gateway already use: no crate added), on a current-thread runtime. TLS
+//! gateway already use; hyper's `client` adds `want` and `try-lock`), on a
+//! current-thread runtime. TLS
 //! 1.2/1.3 with the certificates of `--server-ca` as the only roots, the
 //! host name of the URL verified.
 
