@@ -8,7 +8,7 @@ use pushca::fsutil::Sink;
 use pushca::ops::{self, certs};
 use pushca::text::count;
 
-use super::secrets::{self, SecretSource};
+use super::secrets::SecretSource;
 use super::{exit, rfc3339, CliError, Ctx, Overwrite, Report};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -187,7 +187,7 @@ pub fn cert(ctx: &Ctx, c: CertCmd) -> Result<Report, CliError> {
 }
 
 fn issue(ctx: &Ctx, a: CertIssueArgs) -> Result<Report, CliError> {
-    let home = ctx.home()?;
+    let svc = super::service::service(ctx)?;
     let output = match (&a.out, &a.out_dir, &a.out_bundle) {
         (Some(out), _, _) => Some(match super::sink(out) {
             Sink::File(p) => certs::IssueOutput::File(p),
@@ -230,15 +230,8 @@ fn issue(ctx: &Ctx, a: CertIssueArgs) -> Result<Report, CliError> {
         format: a.format.into(),
         force: a.overwrite.force,
     };
-    let progress = super::progress(ctx, a.csr.len() as u64, "checking CSRs");
-    let prepared = certs::prepare_issue(&home, &req, &|| progress.inc(1))?;
-    progress.finish_and_clear();
-    // Unknown or unusable App IDs and bad CSRs are refused before the passphrase is asked for.
-    let pass = secrets::ca_passphrase(a.ca_passin.as_ref(), false)?;
-    let progress = super::progress(ctx, a.csr.len() as u64, "signing certificates");
-    let outcome = prepared.issue_with_progress(&pass, &|| progress.inc(1))?;
-    progress.finish_and_clear();
-    let v = outcome.view();
+    let outcome = svc.issue(&req, a.ca_passin.as_ref())?;
+    let v = &outcome.view;
     let mut text = String::new();
     for c in &v.certificates {
         text.push_str(&format!(
@@ -257,7 +250,7 @@ fn issue(ctx: &Ctx, a: CertIssueArgs) -> Result<Report, CliError> {
         text = format!(
             "Issued {} certificates for {} ({})\n",
             v.certificates.len(),
-            outcome.app.bundle_id,
+            outcome.bundle_id,
             a.env
         ) + if ctx.verbose > 0 { text.as_str() } else { "" };
     }
@@ -268,14 +261,13 @@ fn issue(ctx: &Ctx, a: CertIssueArgs) -> Result<Report, CliError> {
             b.name().display()
         ));
     }
-    Ok(Report::of(&v, text)?
+    Ok(Report::of(v, text)?
         .warn_all(outcome.warnings)
         .with_stdout(outcome.returned))
 }
 
 fn list(ctx: &Ctx, a: CertListArgs) -> Result<Report, CliError> {
-    let home = ctx.home()?;
-    let v = certs::list_view(&home, a.app.as_deref(), a.expiring_within)?;
+    let v = super::service::service(ctx)?.list(a.app.as_deref(), a.expiring_within)?;
     let mut text = String::new();
     if v.certificates.is_empty() {
         text.push_str(if a.expiring_within.is_some() {
@@ -328,11 +320,21 @@ fn show(ctx: &Ctx, a: CertShowArgs) -> Result<Report, CliError> {
     } else {
         certs::ShowTarget::Named(a.target.clone())
     };
-    let shown = certs::show(
-        || pushca::home::Home::resolve(ctx.home.clone()).map_err(ops::OpsError::from),
-        &target,
-        a.pem,
-    )?;
+    let shown = if target.is_serial() {
+        super::service::service(ctx)?.show_serial(&a.target, a.pem)?
+    } else {
+        // A file: read here, with or without a home or a service.
+        let s = certs::show(
+            || Err(ops::OpsError::UnknownSerial(a.target.clone())),
+            &target,
+            a.pem,
+        )?;
+        super::service::ShownCert {
+            view: s.view,
+            revoked_at: None,
+            revocation_reason: None,
+        }
+    };
     let s = &shown.view;
     let days = s.days_left;
     let env_label = match s.environments.as_slice() {
@@ -354,14 +356,12 @@ fn show(ctx: &Ctx, a: CertShowArgs) -> Result<Report, CliError> {
         if s.extended_key_usage.is_empty() { "-".into() } else { s.extended_key_usage.join(", ") },
         s.sha256,
     );
-    if let Some(r) = &shown.record {
-        if let Some(at) = r.revoked_at {
-            text.push_str(&format!(
-                "Revoked:     {} ({})\n",
-                rfc3339(at),
-                r.revocation_reason.as_deref().unwrap_or("unspecified")
-            ));
-        }
+    if let Some(at) = shown.revoked_at {
+        text.push_str(&format!(
+            "Revoked:     {} ({})\n",
+            rfc3339(at),
+            shown.revocation_reason.as_deref().unwrap_or("unspecified")
+        ));
     }
     if let Some(pem) = &s.pem {
         text.push_str(pem);
@@ -370,13 +370,11 @@ fn show(ctx: &Ctx, a: CertShowArgs) -> Result<Report, CliError> {
 }
 
 fn export(ctx: &Ctx, a: CertExportArgs) -> Result<Report, CliError> {
-    let home = ctx.home()?;
-    let v = certs::export(
-        &home,
+    let v = super::service::service(ctx)?.export(
         &a.serial,
         &super::sink(&a.out),
         a.format.into(),
-        &super::rules(Some(&home), a.overwrite),
+        a.overwrite.force,
     )?;
     let what = if v.bundle_id.is_empty() {
         String::new()
@@ -392,8 +390,7 @@ fn export(ctx: &Ctx, a: CertExportArgs) -> Result<Report, CliError> {
 }
 
 fn revoke(ctx: &Ctx, a: CertRevokeArgs) -> Result<Report, CliError> {
-    let home = ctx.home()?;
-    let v = ops::revocation::revoke(&home, &a.serial, a.reason.as_deref())?;
+    let v = super::service::service(ctx)?.revoke(&a.serial, a.reason.as_deref())?;
     let reason = &v.reason;
     let text = if v.changed && v.environment == "profile-signing" {
         format!(
@@ -438,7 +435,7 @@ fn not_renewed(v: &certs::NotRenewed) -> Result<Report, CliError> {
 }
 
 fn renew(ctx: &Ctx, a: CertRenewArgs) -> Result<Report, CliError> {
-    let home = ctx.home()?;
+    let svc = super::service::service(ctx)?;
     let req = certs::RenewRequest {
         bundle_id: &a.app,
         env: a.env,
@@ -450,20 +447,7 @@ fn renew(ctx: &Ctx, a: CertRenewArgs) -> Result<Report, CliError> {
         within: a.within,
         format: a.format.into(),
     };
-    let ca_passin = a.ca_passin.clone();
-    let mut ca_err = None;
-    let outcome = certs::renew(&home, &req, || {
-        // The CLI's own error (which flag, which hint) is kept aside and
-        // returned instead of this placeholder.
-        secrets::ca_passphrase(ca_passin.as_ref(), false).map_err(|e| {
-            ca_err = Some(e);
-            ops::OpsError::Passphrase(pushca::secret::PassphraseError::Empty)
-        })
-    });
-    let outcome = match (outcome, ca_err) {
-        (Err(_), Some(e)) => return Err(e),
-        (r, _) => r?,
-    };
+    let outcome = svc.renew(&req, a.ca_passin.as_ref())?;
     let v = match &outcome.view {
         certs::Renewal::NotRenewed(v) => return not_renewed(v),
         certs::Renewal::Renewed(v) => v,
@@ -482,34 +466,22 @@ fn renew(ctx: &Ctx, a: CertRenewArgs) -> Result<Report, CliError> {
 }
 
 fn create(ctx: &Ctx, a: CertCreateArgs) -> Result<Report, CliError> {
-    let home = ctx.home()?;
+    let svc = super::service::service(ctx)?;
     super::not_stdout_dir(&a.out_dir)?;
     let protection = super::protection(&a.protection, "key and .p12 password")?;
-    let ca_passin = a.ca_passin.clone();
-    let mut ca_err = None;
-    let out = certs::create(
-        &home,
-        &a.app,
-        a.env,
-        &a.out_dir,
-        a.key_type,
-        &protection,
-        a.renew_within,
-        a.overwrite.force,
-        || {
-            // The CLI's own error (which flag, which hint) is kept aside and
-            // returned instead of this placeholder.
-            secrets::ca_passphrase(ca_passin.as_ref(), false).map_err(|e| {
-                ca_err = Some(e);
-                ops::OpsError::Passphrase(pushca::secret::PassphraseError::Empty)
-            })
+    let view = svc.create(
+        &super::service::CreateCall {
+            bundle_id: &a.app,
+            env: a.env,
+            out_dir: &a.out_dir,
+            key_type: a.key_type,
+            protection: &protection,
+            renew_within: a.renew_within,
+            force: a.overwrite.force,
         },
-    );
-    let out = match (out, ca_err) {
-        (Err(_), Some(e)) => return Err(e),
-        (r, _) => r?,
-    };
-    let v = match &out.view {
+        a.ca_passin.as_ref(),
+    )?;
+    let v = match &view {
         certs::CreateView::NotRenewed(v) => return not_renewed(v),
         certs::CreateView::Created(v) => v,
     };
@@ -525,5 +497,5 @@ fn create(ctx: &Ctx, a: CertCreateArgs) -> Result<Report, CliError> {
         v.p12.display(),
         v.ck.display()
     );
-    Report::of(&out.view, text)
+    Report::of(&view, text)
 }

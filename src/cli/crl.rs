@@ -6,7 +6,7 @@ use clap::Args;
 use pushca::ops;
 
 use super::cert::CertFormat;
-use super::secrets::{self, SecretSource};
+use super::secrets::SecretSource;
 use super::{rfc3339, CliError, Ctx, Overwrite, Report};
 
 #[derive(Args, Debug)]
@@ -25,19 +25,14 @@ pub struct CrlArgs {
 }
 
 pub fn crl(ctx: &Ctx, a: CrlArgs) -> Result<Report, CliError> {
-    let home = ctx.home()?;
-    let rules = super::rules(Some(&home), a.overwrite);
-    let sink = a.out.as_deref().map(super::sink);
-    if let Some(sink) = &sink {
-        pushca::fsutil::check_sink(sink, &rules)?;
-    }
-    let pass = secrets::ca_passphrase(a.ca_passin.as_ref(), false)?;
-    let output = sink.map(|sink| ops::revocation::CrlOutput {
-        sink,
+    let svc = super::service::service(ctx)?;
+    let rules = super::rules(svc.home(), a.overwrite);
+    let output = a.out.as_deref().map(|out| ops::revocation::CrlOutput {
+        sink: super::sink(out),
         der: matches!(a.format, CertFormat::Der),
         rules,
     });
-    let v = ops::revocation::make_crl_to(&home, &pass, output.as_ref())?;
+    let v = svc.crl(output.as_ref(), a.ca_passin.as_ref())?;
     match (&v.out, &v.pem) {
         (Some(out), _) => {
             let text = format!(

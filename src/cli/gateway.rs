@@ -8,7 +8,7 @@ use pushca::ops::gateway as gw;
 use pushca::text::count;
 
 use super::profile::ProfileEnv;
-use super::secrets::{self, SecretSource};
+use super::secrets::SecretSource;
 use super::{exit, CliError, Ctx, Overwrite, Report};
 
 #[derive(Subcommand, Debug)]
@@ -78,18 +78,7 @@ pub fn gateway(ctx: &Ctx, c: GatewayCmd) -> Result<Report, CliError> {
 }
 
 fn trust_store(ctx: &Ctx, a: TrustStoreArgs) -> Result<Report, CliError> {
-    let home = ctx.home()?;
-    let prepared = gw::prepare_trust_store(&home, &a.out)?;
-    let out = match prepared.unchanged() {
-        Some(o) => o,
-        None => {
-            let pass = secrets::ca_passphrase(a.ca_passin.as_ref(), false)?;
-            let progress = super::progress(ctx, prepared.work(), "writing the trust store");
-            let out = prepared.build_with_progress(&pass, &|| progress.inc(1))?;
-            progress.finish_and_clear();
-            out
-        }
-    };
+    let out = super::service::service(ctx)?.trust_store(&a.out, a.ca_passin.as_ref())?;
     let text = if out.changed {
         format!(
             "Wrote trust store {} ({} for {}, {} revoked; CRL {} until {})\n",

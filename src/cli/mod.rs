@@ -9,6 +9,7 @@ use pushca::fsutil::{FsError, Returned, Sink, Source};
 use secrets::SecretSource;
 
 pub mod cert;
+pub mod client;
 pub mod convert;
 pub mod crl;
 pub mod csr;
@@ -22,6 +23,7 @@ pub mod secrets;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod server_cert;
+pub mod service;
 pub mod status;
 pub mod term;
 pub mod token;
@@ -49,6 +51,17 @@ pub struct Cli {
     /// Say more about what is being done
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Client mode: run `cert`, `crl`, `status` or `gateway trust-store` on a
+    /// `pushca serve` service (https://HOST:PORT); no home, no CA passphrase
+    #[arg(long, global = true, env = "PUSHCA_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// The CA chain (PEM) that signed the service's certificate: the only
+    /// roots trusted for it
+    #[arg(long, global = true, env = "PUSHCA_SERVER_CA", value_name = "FILE")]
+    pub server_ca: Option<PathBuf>,
+    /// A file holding the service's API token (else $PUSHCA_TOKEN, the token itself)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -120,6 +133,8 @@ pub struct Ctx {
     pub json: bool,
     pub quiet: bool,
     pub verbose: u8,
+    /// Client mode: the service the CA's commands run on.
+    pub server: Option<client::ServerArgs>,
 }
 
 impl Ctx {
@@ -320,11 +335,29 @@ impl Report {
 }
 
 pub fn run(cli: Cli) -> Result<Report, CliError> {
+    let server = cli.server.map(|url| client::ServerArgs {
+        url,
+        server_ca: cli.server_ca,
+        token_file: cli.token_file,
+    });
+    let remote_ok = matches!(
+        &cli.command,
+        Command::Cert(_) | Command::Crl(_) | Command::Status(_)
+    ) || matches!(
+        &cli.command,
+        Command::Gateway(gateway::GatewayCmd::TrustStore(_))
+    );
+    if server.is_some() && !remote_ok {
+        return Err(CliError::usage(
+            "--server (or PUSHCA_SERVER) applies to cert, crl, status and gateway trust-store",
+        ));
+    }
     let ctx = Ctx {
         home: cli.home,
         json: cli.json,
         quiet: cli.quiet,
         verbose: cli.verbose,
+        server,
     };
     match cli.command {
         Command::Init(a) => init::init(&ctx, a),

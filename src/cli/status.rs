@@ -1,7 +1,6 @@
 //! `status`: what expires when.
 
 use clap::Args;
-use pushca::ops;
 use pushca::text::count;
 
 use super::{exit, rfc3339, CliError, Ctx, Report};
@@ -15,8 +14,7 @@ pub struct StatusArgs {
 }
 
 pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<Report, CliError> {
-    let home = ctx.home()?;
-    let s = ops::status::status(&home, a.expiring_within)?;
+    let s = super::service::service(ctx)?.status(a.expiring_within)?;
     let limit = s.window_end();
     let flag = |t: i64| match limit {
         Some(l) if t < l => "  <- expires within the window",

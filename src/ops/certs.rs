@@ -182,6 +182,30 @@ pub struct Issued {
     pub(crate) out: Option<Sink>,
 }
 
+impl Issued {
+    /// A certificate signed elsewhere (client mode: by the service), from
+    /// its DER; written by whoever received it.
+    pub fn from_der(der: Vec<u8>) -> Result<Issued> {
+        let s = CertSummary::from_der(&der).map_err(crate::ca::CaError::from)?;
+        let at = |t: i64| {
+            time::OffsetDateTime::from_unix_timestamp(t)
+                .map_err(|e| OpsError::from(crate::ca::CaError::NotCertificate(Box::new(e))))
+        };
+        Ok(Issued {
+            cert: ca::IssuedCertificate {
+                serial: s.serial,
+                sha256: s.sha256,
+                subject: s.subject,
+                not_before: at(s.not_before)?,
+                not_after: at(s.not_after)?,
+                der,
+            },
+            path: None,
+            out: None,
+        })
+    }
+}
+
 /// What an issuance did; [`IssueOutcome::view`] is its document.
 pub struct IssueOutcome {
     /// The App ID, as recorded.
@@ -319,20 +343,28 @@ fn check_sinks<'s>(
     fsutil::check_outputs(files, rules)
 }
 
-/// Reads and checks every CSR, the App ID and the outputs, before any
-/// passphrase is asked for or anything is signed: a batch is all or nothing.
-/// The CSRs are checked on all cores; the first bad one in `csr_files` order
-/// is the error. `tick` is called once per CSR checked (progress display),
-/// from the checking threads.
-pub fn prepare_issue<'h>(
-    home: &'h Home,
-    req: &IssueRequest<'_>,
-    tick: &(dyn Fn() + Sync),
-) -> Result<PreparedIssue<'h>> {
+/// The outputs of an issuance, checked: a file (or `-`) per CSR and/or the
+/// bundle, under the output rules. [`prepare_issue`] checks them before
+/// anything is signed; the CLI's client mode checks them before it calls
+/// the service, and writes what the service signed with
+/// [`IssueTargets::write`], as a local issuance does.
+#[derive(Debug, Clone)]
+pub struct IssueTargets {
+    /// One per CSR, or none (bundle only).
+    outputs: Vec<Sink>,
+    bundle: Option<Sink>,
+    format: CertFormat,
+    force: bool,
+    home: Option<PathBuf>,
+}
+
+/// Checks the outputs of `req` (creating an `--out-dir` when missing) under
+/// the output rules (never inside `home`).
+pub fn issue_targets(req: &IssueRequest<'_>, home: Option<&Path>) -> Result<IssueTargets> {
     let outputs = output_sinks(req)?;
     let rules = OutputRules {
         force: req.force,
-        home: Some(home.root()),
+        home,
     };
     if let Some(IssueOutput::Dir(dir)) = &req.output {
         fsutil::create_output_dir(dir, &rules)?;
@@ -349,6 +381,52 @@ pub fn prepare_issue<'h>(
             dirs.push(dir);
         }
     }
+    Ok(IssueTargets {
+        outputs,
+        bundle: req.bundle.clone(),
+        format: req.format,
+        force: req.force,
+        home: home.map(Path::to_path_buf),
+    })
+}
+
+impl IssueTargets {
+    /// The output of each certificate, in CSR order (none: bundle only).
+    pub fn outputs(&self) -> &[Sink] {
+        &self.outputs
+    }
+    /// The bundle, if one is written.
+    pub fn bundle(&self) -> Option<&Sink> {
+        self.bundle.as_ref()
+    }
+    /// Writes the certificates (DER, in CSR order), all or nothing; the
+    /// bytes of an output to [`Sink::Return`] come back.
+    pub fn write(&self, ders: &[&[u8]]) -> Result<Option<Returned>, fsutil::FsError> {
+        let rules = OutputRules {
+            force: self.force,
+            home: self.home.as_deref(),
+        };
+        write_issued(
+            ders,
+            &self.outputs,
+            self.bundle.as_ref(),
+            self.format,
+            &rules,
+        )
+    }
+}
+
+/// Reads and checks every CSR, the App ID and the outputs, before any
+/// passphrase is asked for or anything is signed: a batch is all or nothing.
+/// The CSRs are checked on all cores; the first bad one in `csr_files` order
+/// is the error. `tick` is called once per CSR checked (progress display),
+/// from the checking threads.
+pub fn prepare_issue<'h>(
+    home: &'h Home,
+    req: &IssueRequest<'_>,
+    tick: &(dyn Fn() + Sync),
+) -> Result<PreparedIssue<'h>> {
+    let outputs = issue_targets(req, Some(home.root()))?.outputs;
     let csrs = par::try_map_ordered(
         req.csr_files,
         par::threads(),
@@ -460,6 +538,135 @@ pub fn created_paths(dir: &Path, bundle_id: &str, env: PushEnvironment) -> [Path
     ]
 }
 
+/// [`created_paths`], checked under the output rules (`dir` created when
+/// missing; the key, `.p12` and `ck.pem` as secret outputs).
+pub fn check_created_paths(
+    dir: &Path,
+    bundle_id: &str,
+    env: PushEnvironment,
+    rules: &OutputRules<'_>,
+) -> Result<[PathBuf; 5]> {
+    fsutil::create_output_dir(dir, rules)?;
+    let paths = created_paths(dir, bundle_id, env);
+    let [key_p, csr_p, cert_p, p12_p, ck_p] = &paths;
+    for p in [csr_p, cert_p] {
+        fsutil::check_output(p, rules)?;
+    }
+    for p in [key_p, p12_p, ck_p] {
+        fsutil::check_secret_output(p, rules)?;
+    }
+    Ok(paths)
+}
+
+/// Writes what `cert create` made to `paths` ([`created_paths`]), all or
+/// nothing (the certificate is already recorded), and returns its document.
+pub fn write_created(
+    m: &CreatedMaterial,
+    bundle_id: &str,
+    env: PushEnvironment,
+    paths: &[PathBuf; 5],
+    protection: &super::convert::Protection,
+    rules: &OutputRules<'_>,
+) -> Result<CreateView> {
+    let [key_p, csr_p, cert_p, p12_p, ck_p] = paths;
+    let c = &m.issued.cert;
+    let mut batch = AtomicBatch::new();
+    let cert_pem = crate::pem::encode("CERTIFICATE", &c.der);
+    let staged = batch
+        .add_output(key_p, m.key_pem.as_bytes(), fsutil::MODE_SECRET, rules)
+        .and_then(|()| batch.add_output(csr_p, m.csr_pem.as_bytes(), MODE_PUBLIC, rules))
+        .and_then(|()| match &m.issued.out {
+            // Written by the issuance itself.
+            Some(Sink::File(p)) if p == cert_p => Ok(()),
+            _ => batch.add_output(cert_p, cert_pem.as_bytes(), MODE_PUBLIC, rules),
+        })
+        .and_then(|()| batch.add_output(p12_p, &m.p12, fsutil::MODE_SECRET, rules))
+        .and_then(|()| batch.add_output(ck_p, m.ck_pem.as_bytes(), fsutil::MODE_SECRET, rules));
+    staged
+        .and_then(|()| batch.commit())
+        .map_err(|source| OpsError::IssuedNotWritten {
+            count: 1,
+            serials: vec![c.serial.clone()],
+            source,
+        })?;
+    Ok(CreateView::Created(CertCreated {
+        renewed: true,
+        serial: c.serial.clone(),
+        sha256: c.sha256.clone(),
+        bundle_id: bundle_id.to_string(),
+        environment: env.name(),
+        not_after: c.not_after.unix_timestamp(),
+        key: key_p.clone(),
+        csr: csr_p.clone(),
+        certificate: cert_p.clone(),
+        p12: p12_p.clone(),
+        ck: ck_p.clone(),
+        encrypted: matches!(protection, super::convert::Protection::Password(_)),
+    }))
+}
+
+/// The new key of `cert create` and its CSR (client mode: made on the
+/// runner, so that the key never leaves it).
+pub struct NewPushKey {
+    key: crate::keys::PrivateKey,
+    csr_der: Vec<u8>,
+    csr: ca::CheckedCsr,
+}
+
+impl NewPushKey {
+    /// A new key of `key_type` and a CSR for `bundle_id`; `csr_name` names
+    /// the CSR in messages.
+    pub fn generate(
+        bundle_id: &str,
+        key_type: crate::keys::KeyType,
+        csr_name: &Path,
+    ) -> Result<NewPushKey> {
+        let key = crate::keys::PrivateKey::generate(key_type)?;
+        let csr_err = |source| OpsError::Csr {
+            path: csr_name.to_path_buf(),
+            source,
+        };
+        let csr_der =
+            ca::csr::make_csr(&key, &format!("{bundle_id} push"), None).map_err(csr_err)?;
+        let csr = ca::check_csr(&csr_der).map_err(csr_err)?;
+        Ok(NewPushKey { key, csr_der, csr })
+    }
+
+    /// The CSR, PEM.
+    pub fn csr_pem(&self) -> String {
+        crate::pem::encode("CERTIFICATE REQUEST", &self.csr_der)
+    }
+
+    /// The key, CSR, `.p12` (with the CA certificates `cas`) and `ck.pem`
+    /// for `issued`, the certificate signed for this key.
+    pub fn material(
+        self,
+        issued: Issued,
+        cas: Vec<Vec<u8>>,
+        protection: &super::convert::Protection,
+        p12_name: &Path,
+    ) -> Result<CreatedMaterial> {
+        let key_pem = super::convert::key_pem(&self.key, protection)?;
+        let (p12, _, _) = super::convert::p12_bytes(
+            &issued.cert.der,
+            cas,
+            self.key.clone(),
+            crate::certfile::common_name(&issued.cert.der),
+            protection,
+            false,
+            p12_name,
+        )?;
+        let ck_pem = super::convert::ck_pem(&[&issued.cert.der], &self.key);
+        Ok(CreatedMaterial {
+            issued,
+            key_pem,
+            csr_pem: self.csr_pem(),
+            p12: zeroize::Zeroizing::new(p12),
+            ck_pem,
+        })
+    }
+}
+
 /// `cert create`: a new key and CSR, the push certificate, a `.p12` (the key
 /// protected like the key file) and `ck.pem` in `dir`, in one step; with
 /// `renew_within`, only when the newest valid certificate expires within
@@ -481,14 +688,7 @@ pub fn create(
         force,
         home: Some(home.root()),
     };
-    fsutil::create_output_dir(dir, &rules)?;
-    let [key_p, csr_p, cert_p, p12_p, ck_p] = created_paths(dir, bundle_id, env);
-    for p in [&csr_p, &cert_p] {
-        fsutil::check_output(p, &rules)?;
-    }
-    for p in [&key_p, &p12_p, &ck_p] {
-        fsutil::check_secret_output(p, &rules)?;
-    }
+    let [key_p, csr_p, cert_p, p12_p, ck_p] = check_created_paths(dir, bundle_id, env, &rules)?;
     let made = make_created(
         home,
         &CreateParams {
@@ -517,35 +717,15 @@ pub fn create(
         }
         Ok(m) => m,
     };
+    let paths = [
+        key_p.clone(),
+        csr_p.clone(),
+        cert_p.clone(),
+        p12_p.clone(),
+        ck_p.clone(),
+    ];
+    let view = write_created(&m, bundle_id, env, &paths, protection, &rules)?;
     let issued = m.issued;
-    let (key_pem, csr_pem, p12, ck) = (m.key_pem, m.csr_pem, m.p12, m.ck_pem);
-    let mut batch = AtomicBatch::new();
-    let staged = batch
-        .add_output(&key_p, key_pem.as_bytes(), fsutil::MODE_SECRET, &rules)
-        .and_then(|()| batch.add_output(&csr_p, csr_pem.as_bytes(), MODE_PUBLIC, &rules))
-        .and_then(|()| batch.add_output(&p12_p, &p12, fsutil::MODE_SECRET, &rules))
-        .and_then(|()| batch.add_output(&ck_p, ck.as_bytes(), fsutil::MODE_SECRET, &rules));
-    staged
-        .and_then(|()| batch.commit())
-        .map_err(|source| OpsError::IssuedNotWritten {
-            count: 1,
-            serials: vec![issued.cert.serial.clone()],
-            source,
-        })?;
-    let view = CreateView::Created(CertCreated {
-        renewed: true,
-        serial: issued.cert.serial.clone(),
-        sha256: issued.cert.sha256.clone(),
-        bundle_id: bundle_id.to_string(),
-        environment: env.name(),
-        not_after: issued.cert.not_after.unix_timestamp(),
-        key: key_p.clone(),
-        csr: csr_p.clone(),
-        certificate: cert_p.clone(),
-        p12: p12_p.clone(),
-        ck: ck_p.clone(),
-        encrypted: matches!(protection, super::convert::Protection::Password(_)),
-    });
     Ok(Created {
         issued: Some(issued),
         view,
@@ -604,19 +784,12 @@ fn make_created(
     let mut st = open_store(home)?;
     let app = st.read(|tx| portal::get_app(tx, p.bundle_id))?;
     check_push_app(&app)?;
-    let key = crate::keys::PrivateKey::generate(p.key_type)?;
-    let csr_err = |source| OpsError::Csr {
-        path: p.csr_name.to_path_buf(),
-        source,
-    };
-    let csr_der =
-        ca::csr::make_csr(&key, &format!("{} push", p.bundle_id), None).map_err(csr_err)?;
-    let csr = ca::check_csr(&csr_der).map_err(csr_err)?;
+    let new_key = NewPushKey::generate(p.bundle_id, p.key_type, p.csr_name)?;
     let mut prepared = PreparedIssue {
         home,
         app,
         env: p.env,
-        csrs: vec![csr],
+        csrs: vec![new_key.csr.clone()],
         warnings: Vec::new(),
         outputs: vec![p.cert_out.clone()],
         bundle: None,
@@ -633,31 +806,23 @@ fn make_created(
     let mut outcome = issue(prepared)?;
     let issued = outcome.issued.remove(0);
     // The certificate is recorded (and written); now the key material.
-    let chain = CaFiles::new(home.ca_dir()).chain();
-    let mut cas: Vec<Vec<u8>> = Vec::new();
-    if let Ok(bytes) = fsutil::read_input(&chain) {
-        if let Ok(c) = crate::certfile::read_certificates(&bytes) {
-            cas = c;
-        }
-    }
-    let key_pem = super::convert::key_pem(&key, p.protection)?;
-    let (p12, _, _) = super::convert::p12_bytes(
-        &issued.cert.der,
-        cas,
-        key.clone(),
-        crate::certfile::common_name(&issued.cert.der),
-        p.protection,
-        false,
-        p.p12_name,
-    )?;
-    let ck_pem = super::convert::ck_pem(&[&issued.cert.der], &key);
-    Ok(Ok(CreatedMaterial {
+    let cas = ca_chain(home);
+    Ok(Ok(new_key.material(
         issued,
-        key_pem,
-        csr_pem: crate::pem::encode("CERTIFICATE REQUEST", &csr_der),
-        p12: zeroize::Zeroizing::new(p12),
-        ck_pem,
-    }))
+        cas,
+        p.protection,
+        p.p12_name,
+    )?))
+}
+
+/// The CA certificates a `.p12` of `cert create` carries (issuing CA, then
+/// root; none when the home's chain cannot be read).
+pub fn ca_chain(home: &Home) -> Vec<Vec<u8>> {
+    let chain = CaFiles::new(home.ca_dir()).chain();
+    fsutil::read_input(&chain)
+        .ok()
+        .and_then(|bytes| crate::certfile::read_certificates(&bytes).ok())
+        .unwrap_or_default()
 }
 
 /// `cert create` with the CA unlocked once (`pushca serve`): nothing is
@@ -814,8 +979,9 @@ impl PreparedIssue<'_> {
             Ok(())
         })?;
         // Committed: from here on every certificate is known to the store.
+        let ders: Vec<&[u8]> = issued.iter().map(|c| c.der.as_slice()).collect();
         let written = write_issued(
-            &issued,
+            &ders,
             &self.outputs,
             self.bundle.as_ref(),
             self.format,
@@ -988,17 +1154,17 @@ fn renew_with(
 }
 
 /// The PEM bundle of a batch: one `CERTIFICATE` block per certificate, in order.
-fn bundle_pem(issued: &[ca::IssuedCertificate]) -> String {
+fn bundle_pem(issued: &[&[u8]]) -> String {
     issued
         .iter()
-        .map(|c| crate::pem::encode("CERTIFICATE", &c.der))
+        .map(|der| crate::pem::encode("CERTIFICATE", der))
         .collect()
 }
 
 /// Writes the files of a batch, all or nothing: a file per certificate
 /// (`outputs`, one per certificate or none) and the bundle.
 fn write_issued(
-    issued: &[ca::IssuedCertificate],
+    issued: &[&[u8]],
     outputs: &[Sink],
     bundle: Option<&Sink>,
     format: CertFormat,
@@ -1009,8 +1175,8 @@ fn write_issued(
     } else {
         AtomicBatch::new()
     };
-    for (cert, sink) in issued.iter().zip(outputs) {
-        batch.add_sink(sink, &format.encode(&cert.der), MODE_PUBLIC, rules)?;
+    for (der, sink) in issued.iter().zip(outputs) {
+        batch.add_sink(sink, &format.encode(der), MODE_PUBLIC, rules)?;
     }
     if let Some(sink) = bundle {
         batch.add_sink(sink, bundle_pem(issued).as_bytes(), MODE_PUBLIC, rules)?;
@@ -1166,6 +1332,17 @@ pub enum ShowTarget {
     Named(String),
 }
 
+impl ShowTarget {
+    /// Whether this names a serial of the store (not a file): what
+    /// [`show`] looks up in the store.
+    pub fn is_serial(&self) -> bool {
+        match self {
+            ShowTarget::Source(_) => false,
+            ShowTarget::Named(name) => !Path::new(name).exists() && looks_like_serial(name),
+        }
+    }
+}
+
 /// `cert show`: a certificate from a file or the bytes given, or from the
 /// store of `home` by serial; with `pem`, its PEM in the document too.
 pub fn show(home: impl FnOnce() -> Result<Home>, target: &ShowTarget, pem: bool) -> Result<Shown> {
@@ -1235,6 +1412,22 @@ pub struct Exported {
     pub returned: Option<Returned>,
 }
 
+/// Writes a certificate (DER) to `out` in `format`, as `cert export` does
+/// (client mode: one the service returned).
+pub fn write_export(
+    out: &Sink,
+    format: CertFormat,
+    der: &[u8],
+    rules: &OutputRules<'_>,
+) -> Result<Option<Returned>> {
+    Ok(fsutil::write_sink(
+        out,
+        &format.encode(der),
+        MODE_PUBLIC,
+        rules,
+    )?)
+}
+
 /// Writes an issued certificate from the store to `out` (recovers a
 /// certificate whose file was never written).
 pub fn export(
@@ -1246,7 +1439,7 @@ pub fn export(
 ) -> Result<Exported> {
     fsutil::check_sink(out, rules)?;
     let rec = find(home, serial)?;
-    let returned = fsutil::write_sink(out, &format.encode(&rec.der), MODE_PUBLIC, rules)?;
+    let returned = write_export(out, format, &rec.der, rules)?;
     Ok(Exported {
         serial: rec.serial,
         sha256: rec.sha256,

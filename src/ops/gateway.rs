@@ -343,11 +343,8 @@ fn remove_own_files(dir: &Path) {
 
 /// The output rules of a trust store directory: never inside the home, never
 /// one that contains the home, never over foreign files.
-fn check_out(home: &Home, out: &Path) -> Result<OutTarget> {
-    let rules = OutputRules {
-        force: true,
-        home: Some(home.root()),
-    };
+fn check_out(home: Option<&Path>, out: &Path) -> Result<OutTarget> {
+    let rules = OutputRules { force: true, home };
     // Never inside the home (checked on a file of the directory, and of the
     // directory a symlinked `out` points to).
     let not_inside_home = |dir: &Path| {
@@ -362,15 +359,14 @@ fn check_out(home: &Home, out: &Path) -> Result<OutTarget> {
         not_inside_home(target)?;
     }
     let dir = target.dir();
-    if let (Ok(h), Ok(o)) = (
-        std::fs::canonicalize(home.root()),
-        std::fs::canonicalize(dir),
-    ) {
-        if h.starts_with(&o) {
-            return Err(OpsError::OutContainsHome {
-                out: out.to_path_buf(),
-                home: home.root().to_path_buf(),
-            });
+    if let Some(home) = home {
+        if let (Ok(h), Ok(o)) = (std::fs::canonicalize(home), std::fs::canonicalize(dir)) {
+            if h.starts_with(&o) {
+                return Err(OpsError::OutContainsHome {
+                    out: out.to_path_buf(),
+                    home: home.to_path_buf(),
+                });
+            }
         }
     }
     if std::fs::symlink_metadata(dir).is_ok() {
@@ -386,7 +382,7 @@ fn check_out(home: &Home, out: &Path) -> Result<OutTarget> {
 /// to date (then no passphrase is needed). An existing trust store in `out`
 /// is trusted only once it verifies against the home's own root.
 pub fn prepare_trust_store<'h>(home: &'h Home, out: &Path) -> Result<PreparedTrustStore<'h>> {
-    check_out(home, out)?;
+    check_out(Some(home.root()), out)?;
     let t = now().unix_timestamp();
     let snapshot = read_snapshot(home, t)?;
     let template = crate::ca::templates::load_crl(Some(&home.templates_dir()))?;
@@ -496,7 +492,7 @@ impl PreparedTrustStore<'_> {
         // version (verified against the home's root) replaced by this one
         // (a home restored from a backup): refused before anything is signed.
         let next = st.read(read_version)? + 1;
-        let target = check_out(home, &self.out)?;
+        let target = check_out(Some(home.root()), &self.out)?;
         if let Ok(p) =
             crate::gateway::verified_policy(target.dir(), &anchor, created.unix_timestamp())
         {
@@ -619,6 +615,55 @@ impl PreparedTrustStore<'_> {
                 .collect(),
         })
     }
+}
+
+/// Client mode: checks `out` as a local build does (never inside `home`,
+/// never over foreign files) before the service is called.
+pub fn check_fetched_out(out: &Path, home: Option<&Path>) -> Result<()> {
+    check_out(home, out).map(|_| ())
+}
+
+/// Client mode: a trust store fetched from the service (its files by path
+/// in the trust store), written to `out` as a local build writes one (a new
+/// directory swapped in whole). Returns false, writing nothing, when `out`
+/// already holds exactly these files. Only a trust store's own file names
+/// are accepted.
+pub fn publish_fetched(
+    out: &Path,
+    home: Option<&Path>,
+    files: &[(String, Vec<u8>)],
+    version: u64,
+) -> Result<bool> {
+    let target = check_out(home, out)?;
+    if let Some((bad, _)) = files.iter().find(|(rel, _)| !own_file(rel)) {
+        return Err(OpsError::TrustStoreBuild(
+            format!("'{}' is not a file of a trust store", bad.escape_default()).into(),
+        ));
+    }
+    let dir = target.dir();
+    let same = dir.is_dir()
+        && files
+            .iter()
+            .all(|(rel, data)| std::fs::read(dir.join(rel)).is_ok_and(|d| d == *data))
+        && check_out_contents(dir).is_ok()
+        && count_own_files(dir) == files.len();
+    if same {
+        return Ok(false);
+    }
+    write_and_swap(&target, version, files, &|| {})?;
+    Ok(true)
+}
+
+/// How many of a trust store's own files `dir` holds.
+fn count_own_files(dir: &Path) -> usize {
+    let top = [CA_PEM, CRL_PEM, TRUSTSTORE_P12, POLICY_JSON, POLICY_P7S]
+        .iter()
+        .filter(|f| dir.join(f).is_file())
+        .count();
+    let profiles = std::fs::read_dir(dir.join(PROFILES_DIR))
+        .map(|r| r.flatten().count())
+        .unwrap_or(0);
+    top + profiles
 }
 
 /// What the policy says of an auth key: Key ID -> its team, environment,

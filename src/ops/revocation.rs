@@ -352,6 +352,44 @@ fn make_crl_signed(home: &Home, ca: &IssuingCa, out: Option<&CrlOutput<'_>>) -> 
     let mut st = open_store(home)?;
     let t = now();
     let rec = st.write(|tx| sign_next_crl(tx, ca, CrlIssuer::Issuing, home, t))?;
+    write_crl(rec, out)
+}
+
+/// Client mode: a CRL signed by the service (DER), written to `out` (if
+/// any) as [`make_crl_to`] writes its own: never over a newer CRL of the
+/// same CA.
+pub fn write_fetched_crl(der: Vec<u8>, out: Option<&CrlOutput<'_>>) -> Result<CrlSigned> {
+    let bad = |e: String| {
+        OpsError::from(crate::ca::CaError::NotCertificate(
+            format!("not a CRL: {e}").into(),
+        ))
+    };
+    let (number, this_update, next_update, revoked) = {
+        let (_, crl) = x509_parser::parse_x509_crl(&der).map_err(|e| bad(e.to_string()))?;
+        let number = crl
+            .crl_number()
+            .and_then(|n| n.to_string().parse::<i64>().ok())
+            .ok_or_else(|| bad("no CRL number".into()))?;
+        (
+            number,
+            crl.last_update().timestamp(),
+            crl.next_update().map(|t| t.timestamp()).unwrap_or_default(),
+            crl.iter_revoked_certificates().count() as i64,
+        )
+    };
+    let rec = CrlRecord {
+        issuer: CrlIssuer::Issuing.name().to_string(),
+        number,
+        this_update,
+        next_update,
+        revoked,
+        der,
+    };
+    write_crl(rec, out)
+}
+
+/// Writes a signed CRL to `out` (if any) and makes its document.
+fn write_crl(rec: CrlRecord, out: Option<&CrlOutput<'_>>) -> Result<CrlSigned> {
     let mut returned = None;
     if let Some(o) = out {
         if let Some(path) = o.sink.path() {

@@ -8,6 +8,7 @@ mod common;
 
 mod ci;
 mod cli_basics;
+mod client;
 mod convert_key;
 mod convert_p12_read;
 mod convert_p12_write;

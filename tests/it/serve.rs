@@ -1,99 +1,17 @@
 //! `pushca serve`: the CA as an HTTPS service with scoped tokens and an
 //! audit log, driven with curl and a small rustls client.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command as StdCommand, Stdio};
+use std::path::Path;
+use std::process::Command as StdCommand;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::common::serve::{serve_cmd, start, token, Server};
 use crate::common::{stderr, stdout_json, Env, CA_PASS};
-
-/// A running `pushca serve` on a fixture home with `com.example.app`.
-struct Server {
-    child: Child,
-    port: u16,
-    /// The CA chain that signed the service's certificate (`--cacert`).
-    chain: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve_cmd(env: &Env, pass: &str) -> StdCommand {
-    let mut c = StdCommand::new(assert_cmd::cargo::cargo_bin("pushca"));
-    c.env_remove("PUSHCA_HOME")
-        .env_remove("PUSHCA_CA_PASSPHRASE")
-        .current_dir(env.dir.path())
-        .arg("--home")
-        .arg(env.home())
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(["--tls-cert", "tls/server-localhost-fullchain.pem"])
-        .args(["--tls-key", "tls/server-localhost.key"])
-        .args(["--ca-passin", &format!("pass:{pass}")])
-        .stdin(Stdio::null());
-    c
-}
-
-/// The home, its service certificate (`pushca server-cert`), and the
-/// service started on a free port.
-fn start() -> (Env, Server) {
-    let env = Env::new();
-    env.init_with_app();
-    env.cmd()
-        .args(["server-cert", "--dns", "localhost", "--ip", "127.0.0.1"])
-        .args(["--out-dir", "tls", "--noenc", "--key-type", "ec-p256"])
-        .args(["--ca-passin", &format!("pass:{CA_PASS}")])
-        .assert()
-        .success();
-    let server = spawn(&env);
-    (env, server)
-}
-
-fn spawn(env: &Env) -> Server {
-    let mut child = serve_cmd(env, CA_PASS)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    let port = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no listening line: {line:?}"));
-    // Keep draining stderr so that the service never blocks on it.
-    std::thread::spawn(move || {
-        let mut rest = String::new();
-        let _ = err.read_to_string(&mut rest);
-    });
-    Server {
-        child,
-        port,
-        chain: env.path("tls/server-localhost-chain.pem"),
-    }
-}
-
-fn token(env: &Env, scopes: &[&str]) -> String {
-    let mut c = env.cmd();
-    c.args(["--json", "token", "create", "--expires-in", "1"]);
-    for s in scopes {
-        c.args(["--scope", s]);
-    }
-    let o = c.output().unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    stdout_json(&o)["token"].as_str().unwrap().to_string()
-}
 
 fn tls_client(chain: &Path) -> Arc<rustls::ClientConfig> {
     use rustls_pki_types::pem::PemObject;

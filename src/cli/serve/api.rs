@@ -143,6 +143,10 @@ struct IssueBody {
     environment: String,
     /// PEM CSRs, one certificate each.
     csrs: Vec<String>,
+    /// How each CSR is named in messages and warnings (the client mode
+    /// sends its file names); default `csrs[i]`.
+    #[serde(default)]
+    csr_names: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -152,6 +156,9 @@ struct RenewBody {
     environment: String,
     csr: String,
     within: u32,
+    /// How the CSR is named in messages (default `csr`).
+    #[serde(default)]
+    csr_name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -585,7 +592,11 @@ fn run(st: &State, call: Call) -> Result<(Value, Vec<String>), ApiError> {
                 .csrs
                 .iter()
                 .enumerate()
-                .map(|(i, pem)| Source::bytes(format!("csrs[{i}]"), pem.as_bytes().to_vec()))
+                .map(|(i, pem)| {
+                    let name = b.csr_names.get(i).cloned();
+                    let name = name.unwrap_or_else(|| format!("csrs[{i}]"));
+                    Source::bytes(name, pem.as_bytes().to_vec())
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             let req = certs::IssueRequest {
                 bundle_id: &b.bundle_id,
@@ -600,6 +611,7 @@ fn run(st: &State, call: Call) -> Result<(Value, Vec<String>), ApiError> {
             let mut view = outcome.view();
             view.bundle = None;
             let mut doc = to_value(&view)?;
+            doc["chain"] = json!(chain_pem(home));
             if let Some(list) = doc.get_mut("certificates").and_then(Value::as_array_mut) {
                 for (c, i) in list.iter_mut().zip(&outcome.issued) {
                     c["pem"] = json!(pushca::pem::encode("CERTIFICATE", &i.cert.der));
@@ -613,7 +625,7 @@ fn run(st: &State, call: Call) -> Result<(Value, Vec<String>), ApiError> {
             Ok((with_warnings(doc, &outcome.warnings), serials))
         }
         Call::Renew(b) => {
-            let csr = Source::bytes("csr", b.csr.into_bytes())?;
+            let csr = Source::bytes(b.csr_name.as_deref().unwrap_or("csr"), b.csr.into_bytes())?;
             let req = certs::RenewRequest {
                 bundle_id: &b.bundle_id,
                 env: env(&b.environment)?,
@@ -630,6 +642,7 @@ fn run(st: &State, call: Call) -> Result<(Value, Vec<String>), ApiError> {
                     if let Some(pem) = &out.returned {
                         doc["pem"] = json!(String::from_utf8_lossy(pem.as_bytes()));
                     }
+                    doc["chain"] = json!(chain_pem(home));
                     vec![r.serial.clone()]
                 }
                 certs::Renewal::NotRenewed(_) => Vec::new(),
@@ -695,7 +708,15 @@ fn run(st: &State, call: Call) -> Result<(Value, Vec<String>), ApiError> {
         }
         Call::Show { serial, pem } => {
             let s = certs::show_serial(home, &serial, pem)?;
-            Ok((to_value(&s.view)?, vec![s.view.serial.clone()]))
+            let mut doc = to_value(&s.view)?;
+            if let (Some(o), Some(r)) = (doc.as_object_mut(), &s.record) {
+                o.insert(
+                    "revoked_at".into(),
+                    json!(r.revoked_at.map(pushca::timeutil::rfc3339)),
+                );
+                o.insert("revocation_reason".into(), json!(r.revocation_reason));
+            }
+            Ok((doc, vec![s.view.serial.clone()]))
         }
         Call::Export { serial, der } => {
             let rules = ops::OutputRules {
@@ -721,7 +742,9 @@ fn run(st: &State, call: Call) -> Result<(Value, Vec<String>), ApiError> {
         }
         Call::Revoke { serial, reason } => {
             let r = ops::revocation::revoke(home, &serial, reason.as_deref())?;
-            Ok((to_value(&r)?, vec![r.serial.clone()]))
+            let mut doc = to_value(&r)?;
+            doc["subject"] = json!(r.subject);
+            Ok((doc, vec![r.serial.clone()]))
         }
         Call::Crl => {
             let c = ops::revocation::make_crl_unlocked(home, &st.ca, None)?;
@@ -730,10 +753,25 @@ fn run(st: &State, call: Call) -> Result<(Value, Vec<String>), ApiError> {
         Call::TrustStore => {
             let out = st.staging.path().join("trust-store");
             let prepared = ops::gateway::prepare_trust_store(home, &out)?;
-            let outcome = match prepared.unchanged() {
-                Some(o) => o,
-                None => prepared.build_unlocked(&st.ca)?,
+            let mut last = st
+                .last_trust_store
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let outcome = match (prepared.unchanged(), last.as_ref()) {
+                // Unchanged: what the build that made it said (its version
+                // and CRL), with `changed: false`.
+                (Some(o), Some(built)) => ops::gateway::TrustStoreOutcome {
+                    changed: false,
+                    generated_at: o.generated_at,
+                    ..built.clone()
+                },
+                _ => {
+                    let o = prepared.build_unlocked(&st.ca)?;
+                    *last = Some(o.clone());
+                    o
+                }
             };
+            drop(last);
             let mut doc = to_value(&outcome)?;
             if let Some(o) = doc.as_object_mut() {
                 o.remove("out");
@@ -753,6 +791,15 @@ fn run(st: &State, call: Call) -> Result<(Value, Vec<String>), ApiError> {
             Ok((to_value(&service::audit(home, since)?)?, Vec::new()))
         }
     }
+}
+
+/// The CA chain (issuing CA, then root) as PEM: what a client puts in the
+/// `.p12` of `cert create` beside the certificate.
+fn chain_pem(home: &pushca::home::Home) -> String {
+    certs::ca_chain(home)
+        .iter()
+        .map(|der| pushca::pem::encode("CERTIFICATE", der))
+        .collect()
 }
 
 /// Every file of the trust store in `dir`, by its path in it, as base64.

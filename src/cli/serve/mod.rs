@@ -63,6 +63,8 @@ pub(crate) struct State {
     /// A private directory (0700, outside the home) where the trust store
     /// is built and kept between calls.
     pub(crate) staging: tempfile::TempDir,
+    /// The outcome of the last trust store built in `staging`.
+    pub(crate) last_trust_store: std::sync::Mutex<Option<pushca::ops::gateway::TrustStoreOutcome>>,
 }
 
 /// `serve`: the service, until SIGTERM or SIGINT.
@@ -79,7 +81,12 @@ pub fn serve(ctx: &Ctx, a: ServeArgs) -> Result<Report, CliError> {
         .prefix("pushca-serve-")
         .tempdir()
         .map_err(|e| CliError::new(Kind::Io, format!("cannot make a staging directory: {e}")))?;
-    let state = Arc::new(State { home, ca, staging });
+    let state = Arc::new(State {
+        home,
+        ca,
+        staging,
+        last_trust_store: std::sync::Mutex::new(None),
+    });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

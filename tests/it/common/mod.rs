@@ -4,6 +4,7 @@
 
 pub mod convert;
 pub mod fixture;
+pub mod serve;
 pub mod tls;
 pub mod tty;
 
