@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::{now, open_store, view, OpsError, OutputRules, Result};
-use crate::ca::authority::CaFiles;
 use crate::ca::{self, templates, CheckedCsr, IssuingCa, PushEnvironment, PushSubject};
 use crate::fsutil::{self, AtomicBatch, Returned, Sink, Source, MODE_PUBLIC};
 use crate::home::Home;
@@ -136,6 +135,10 @@ pub struct NotRenewed {
 }
 
 /// The newest unrevoked, unexpired certificate of an App ID and environment.
+/// How many times an issuance draws a serial again when the store already
+/// holds one it drew (128 random bits: practically never once).
+const SERIAL_REDRAWS: u32 = 8;
+
 pub(crate) fn newest_valid(
     tx: &crate::store::Tx<'_>,
     bundle_id: &str,
@@ -633,9 +636,8 @@ fn make_created(
     let mut outcome = issue(prepared)?;
     let issued = outcome.issued.remove(0);
     // The certificate is recorded (and written); now the key material.
-    let chain = CaFiles::new(home.ca_dir()).chain();
     let mut cas: Vec<Vec<u8>> = Vec::new();
-    if let Ok(bytes) = fsutil::read_input(&chain) {
+    if let Some(bytes) = home.ca_files().chain_pem() {
         if let Ok(c) = crate::certfile::read_certificates(&bytes) {
             cas = c;
         }
@@ -727,7 +729,7 @@ impl PreparedIssue<'_> {
         pass: &Secret,
         tick: &(dyn Fn() + Sync),
     ) -> Result<IssueOutcome> {
-        let ca = IssuingCa::unlock_issuing(&CaFiles::new(self.home.ca_dir()), pass)?;
+        let ca = IssuingCa::unlock_issuing(&self.home.ca_files(), pass)?;
         self.issue_signed(&ca, tick)
     }
 
@@ -742,7 +744,7 @@ impl PreparedIssue<'_> {
             force: self.force,
             home: Some(home.root()),
         };
-        let template = templates::load_push(Some(&home.templates_dir()), self.env)?;
+        let template = templates::load_push(Some(&home.templates()), self.env)?;
         let now = now();
         let mut st = open_store(home)?;
         let renew_within = self.renew_within;
@@ -780,7 +782,7 @@ impl PreparedIssue<'_> {
         // issuance goes on meanwhile). Each certificate draws its own serial
         // from the OS CSPRNG (no generator state shared or copied between
         // threads); the store's primary key on the serial stays the backstop.
-        let issued = par::try_map_ordered(
+        let mut issued = par::try_map_ordered(
             &self.csrs,
             par::threads(),
             |csr| {
@@ -791,28 +793,47 @@ impl PreparedIssue<'_> {
             || OpsError::WorkerPanicked("signing certificates"),
         )?;
         // One short write transaction: the same checks again (a concurrent
-        // renewal, a disabled App ID), then the records. On any error, a
-        // duplicate serial included, nothing is recorded and no file is
-        // written: the signed certificates never leave this process.
-        st.write(|tx| -> Result<()> {
-            if !subject_now(tx)?.same_subject(&parts) {
-                return Err(OpsError::ChangedWhileSigning(app.bundle_id.clone()));
+        // renewal, a disabled App ID), then the records. On any error nothing
+        // is recorded and no file is written: the signed certificates never
+        // leave this process. A serial the store already holds (the primary
+        // key refuses it) is drawn again: that certificate is signed anew and
+        // the whole transaction runs again (on PostgreSQL the failed insert
+        // ended the transaction, so it is never continued).
+        let mut redrawn = 0;
+        loop {
+            let done = st.write(|tx| -> Result<()> {
+                if !subject_now(tx)?.same_subject(&parts) {
+                    return Err(OpsError::ChangedWhileSigning(app.bundle_id.clone()));
+                }
+                for (cert, csr) in issued.iter().zip(&self.csrs) {
+                    tx.insert_certificate(&super::issued_record(
+                        cert,
+                        &super::IssuedFor {
+                            kind: CertRecord::PUSH,
+                            bundle_id: &app.bundle_id,
+                            team_id: &team.team_id,
+                            environment: self.env.name(),
+                        },
+                        csr.algorithm.id(),
+                        now,
+                    ))?;
+                }
+                Ok(())
+            });
+            match done {
+                Err(OpsError::Store(crate::store::StoreError::DuplicateSerial(serial)))
+                    if redrawn < SERIAL_REDRAWS =>
+                {
+                    redrawn += 1;
+                    for (cert, csr) in issued.iter_mut().zip(&self.csrs) {
+                        if cert.serial == serial {
+                            *cert = ca.issue_push_certificate(&template, &subject, csr, now)?;
+                        }
+                    }
+                }
+                other => break other?,
             }
-            for (cert, csr) in issued.iter().zip(&self.csrs) {
-                tx.insert_certificate(&super::issued_record(
-                    cert,
-                    &super::IssuedFor {
-                        kind: CertRecord::PUSH,
-                        bundle_id: &app.bundle_id,
-                        team_id: &team.team_id,
-                        environment: self.env.name(),
-                    },
-                    csr.algorithm.id(),
-                    now,
-                ))?;
-            }
-            Ok(())
-        })?;
+        }
         // Committed: from here on every certificate is known to the store.
         let written = write_issued(
             &issued,
