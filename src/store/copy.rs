@@ -135,3 +135,32 @@ impl Store {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The copy names every table of the schema (a new migration's table
+    /// must be added to [`TABLES`], or `store migrate` would leave it out).
+    #[test]
+    fn the_copy_names_every_table() {
+        let mut st = Store::in_memory().unwrap();
+        let mut found: Vec<String> = st
+            .read(|tx| {
+                Ok::<_, StoreError>(
+                    tx.conn()
+                        .prepare(
+                            "SELECT name FROM sqlite_master WHERE type = 'table'
+                             AND name <> 'schema_version' ORDER BY name",
+                        )?
+                        .query_map([], |r| r.get(0))?
+                        .collect::<db::Result<Vec<String>>>()?,
+                )
+            })
+            .unwrap();
+        found.sort();
+        let mut named: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
+        named.sort();
+        assert_eq!(found, named);
+    }
+}
