@@ -1395,7 +1395,10 @@ mod tests {
     }
 
     fn home_with_app(dir: &Path) -> (Home, Secret) {
-        let home = Home::new(dir.join("home"));
+        home_with_app_in(Home::new(dir.join("home")))
+    }
+
+    fn home_with_app_in(home: Home) -> (Home, Secret) {
         let pass = Secret::new("a long CA passphrase");
         crate::ops::init::init_home(
             &home,
@@ -1411,6 +1414,56 @@ mod tests {
         .unwrap();
         crate::ops::portal::create_app(&home, &portal::NewApp::new("com.x.app", true)).unwrap();
         (home, pass)
+    }
+
+    /// A serial the store already holds (drawn again by chance) is refused by
+    /// the primary key; that certificate is signed again with a new serial
+    /// and the transaction run again (on PostgreSQL a new one: the failed
+    /// insert ended the first), so the issuance succeeds and records one
+    /// certificate per CSR.
+    fn a_serial_drawn_twice_is_drawn_again(home: Home, dir: &Path) {
+        let (home, pass) = home_with_app_in(home);
+        let issue_one = |name: &str| {
+            let files = [Source::File(csr_file(dir, name))];
+            let req = IssueRequest {
+                bundle_id: "com.x.app",
+                env: PushEnvironment::Development,
+                csr_files: &files,
+                output: Some(IssueOutput::Dir(dir.join(name).with_extension("out"))),
+                bundle: None,
+                format: CertFormat::Pem,
+                force: false,
+            };
+            prepare_issue(&home, &req, &|| {})
+                .unwrap()
+                .issue(&pass)
+                .map(|o| o.issued[0].cert.serial.clone())
+        };
+        let first = issue_one("a.csr").unwrap();
+        crate::ca::serial::FORCED.with(|f| f.borrow_mut().push(hex::decode(&first).unwrap()));
+        let second = issue_one("b.csr").unwrap();
+        assert_ne!(first, second);
+        let listed: Vec<String> = list(&home, None, None)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.serial)
+            .collect();
+        assert_eq!(listed.len(), 2);
+        assert!(listed.contains(&first) && listed.contains(&second));
+    }
+
+    #[test]
+    fn a_serial_drawn_twice_is_drawn_again_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        a_serial_drawn_twice_is_drawn_again(Home::new(dir.path().join("home")), dir.path());
+    }
+
+    #[test]
+    fn a_serial_drawn_twice_is_drawn_again_on_postgres() {
+        let dir = tempfile::tempdir().unwrap();
+        let home =
+            Home::new(dir.path().join("home")).with_store_url(crate::store::testdb::fresh_url());
+        a_serial_drawn_twice_is_drawn_again(home, dir.path());
     }
 
     /// A batch checked and signed on several threads comes out in CSR order,
