@@ -21,9 +21,27 @@ use std::path::{Path, PathBuf};
 
 /// A pushca home directory (see the module docs for its layout). Holds only
 /// the path: nothing is read or checked until a method asks.
+///
+/// A home may name a database instead ([`Home::with_store_url`]): then the
+/// store, the CA material and the templates are that database's, and the
+/// directory is not used for them.
 #[derive(Debug, Clone)]
 pub struct Home {
     root: PathBuf,
+    store: Option<std::sync::Arc<StoreSite>>,
+}
+
+/// A store named by URL, with what has been read from it once (the CA
+/// material and templates, cached for this process).
+pub(crate) struct StoreSite {
+    pub(crate) url: String,
+    pub(crate) cache: std::sync::Mutex<Option<std::sync::Arc<crate::ca::authority::StoredCa>>>,
+}
+
+impl std::fmt::Debug for StoreSite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StoreSite({})", crate::store::redact_url(&self.url))
+    }
 }
 
 /// What is wrong with a path of the home.
@@ -164,7 +182,52 @@ fn check(path: &Path, secret: bool) -> Result<(), HomeError> {
 impl Home {
     /// The home at `root` (nothing is checked yet).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Home { root: root.into() }
+        Home {
+            root: root.into(),
+            store: None,
+        }
+    }
+
+    /// The same home on the database `url` (a PostgreSQL URL): every command
+    /// uses that store, and the CA material and templates in it.
+    pub fn with_store_url(mut self, url: impl Into<String>) -> Self {
+        self.store = Some(std::sync::Arc::new(StoreSite {
+            url: url.into(),
+            cache: Default::default(),
+        }));
+        self
+    }
+
+    /// The database URL this home uses, if it names one.
+    pub fn store_url(&self) -> Option<&str> {
+        self.store.as_deref().map(|s| s.url.as_str())
+    }
+
+    /// Where the store lives, for people: the home directory, or the
+    /// database URL without its password.
+    pub fn store_display(&self) -> String {
+        match self.store_url() {
+            Some(url) => crate::store::redact_url(url),
+            None => self.root.display().to_string(),
+        }
+    }
+
+    /// The CA's certificates and keys: the files of `<home>/ca`, or the
+    /// store's when the home names a database.
+    pub fn ca_files(&self) -> crate::ca::authority::CaFiles {
+        match &self.store {
+            Some(site) => crate::ca::authority::CaFiles::in_store(site.clone()),
+            None => crate::ca::authority::CaFiles::new(self.ca_dir()),
+        }
+    }
+
+    /// Where template overrides come from: `<home>/templates`, or the
+    /// store's when the home names a database.
+    pub(crate) fn templates(&self) -> crate::ca::templates::Templates {
+        match &self.store {
+            Some(site) => crate::ca::templates::Templates::Store(site.clone()),
+            None => crate::ca::templates::Templates::Dir(self.templates_dir()),
+        }
     }
 
     /// `explicit` (from `--home` or `$PUSHCA_HOME`), else `~/.pushca`.
@@ -193,14 +256,20 @@ impl Home {
     pub(crate) fn templates_dir(&self) -> PathBuf {
         self.root.join("templates")
     }
-    /// Whether `init` has run here (the store file exists).
+    /// Whether `init` has run here (the store file exists). A home on a
+    /// database counts as initialised (whether the database holds a CA is
+    /// found when it is read).
     pub fn is_initialized(&self) -> bool {
-        self.db_path().is_file()
+        self.store.is_some() || self.db_path().is_file()
     }
 
     /// The home's privacy check (see the module docs). Run before the home is
     /// used: opening the store, unlocking a key, reading templates.
     pub(crate) fn check_private(&self) -> Result<(), HomeError> {
+        if self.store.is_some() {
+            // Nothing of the directory is used.
+            return Ok(());
+        }
         check(&self.root, false)?;
         let ca = self.ca_dir();
         check(&ca, false)?;

@@ -23,8 +23,8 @@ pub(crate) struct InitParams<'a> {
     pub(crate) country: &'a str,
     pub(crate) key_type: KeyType,
     pub(crate) now: OffsetDateTime,
-    /// `<home>/templates`, for overrides.
-    pub(crate) templates_dir: Option<&'a Path>,
+    /// `<home>/templates` (or the store's), for overrides.
+    pub(crate) templates_dir: Option<&'a templates::Templates>,
 }
 
 /// A certificate and its key, in memory.
@@ -40,28 +40,141 @@ pub(crate) struct Hierarchy {
     pub(crate) profile_signer: CertAndKey,
 }
 
-/// Where the CA material lives in the home.
+/// Where the CA material lives: the files of a home's `ca/` directory, or
+/// the store (a home on a database: `ca_material`, the same PEM text as
+/// the files, keys encrypted PKCS#8). Every reader of the CA goes through
+/// it, so the call sites do not know which.
 pub struct CaFiles {
     dir: PathBuf,
+    store: Option<std::sync::Arc<crate::home::StoreSite>>,
+}
+
+/// The CA material and templates read from a store once.
+pub(crate) struct StoredCa {
+    /// By name: (certificate PEM, encrypted key PEM).
+    pub(crate) material: std::collections::HashMap<String, (String, zeroize::Zeroizing<String>)>,
+    /// Template overrides by name (file stem).
+    pub(crate) templates: std::collections::HashMap<String, String>,
+}
+
+/// The CA material of the store `site` names (read once per process and
+/// kept while it holds a CA).
+pub(crate) fn stored_ca(
+    site: &crate::home::StoreSite,
+) -> Result<std::sync::Arc<StoredCa>, CaError> {
+    let mut cache = site.cache.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(c) = cache.as_ref() {
+        return Ok(c.clone());
+    }
+    let mut st = crate::store::Store::open_url(&site.url)?;
+    let (material, templates) =
+        st.read(|tx| Ok::<_, crate::store::StoreError>((tx.ca_material()?, tx.ca_templates()?)))?;
+    let stored = std::sync::Arc::new(StoredCa {
+        material: material
+            .into_iter()
+            .map(|m| (m.name, (m.cert_pem, zeroize::Zeroizing::new(m.key_pem))))
+            .collect(),
+        templates: templates.into_iter().collect(),
+    });
+    if !stored.material.is_empty() {
+        *cache = Some(stored.clone());
+    }
+    Ok(stored)
 }
 
 impl CaFiles {
     /// The CA files under `ca_dir` (a home's `ca/` directory); nothing is read yet.
     pub fn new(ca_dir: impl Into<PathBuf>) -> Self {
-        CaFiles { dir: ca_dir.into() }
+        CaFiles {
+            dir: ca_dir.into(),
+            store: None,
+        }
+    }
+    /// The CA material of a store; nothing is read yet.
+    pub(crate) fn in_store(site: std::sync::Arc<crate::home::StoreSite>) -> Self {
+        CaFiles {
+            dir: PathBuf::new(),
+            store: Some(site),
+        }
     }
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
+    /// The certificate file `name` (in a store: its name, for messages).
     pub(crate) fn cert(&self, name: &str) -> PathBuf {
-        self.dir.join(format!("{name}.pem"))
+        match self.store {
+            Some(_) => PathBuf::from(format!("{name}.pem in the store")),
+            None => self.dir.join(format!("{name}.pem")),
+        }
     }
+    /// The key file `name` (in a store: its name, for messages).
     pub(crate) fn key(&self, name: &str) -> PathBuf {
-        self.dir.join(format!("{name}.key"))
+        match self.store {
+            Some(_) => PathBuf::from(format!("{name}.key in the store")),
+            None => self.dir.join(format!("{name}.key")),
+        }
     }
     /// Issuing CA then root CA, the chain handed to TLS peers.
     pub(crate) fn chain(&self) -> PathBuf {
-        self.dir.join("chain.pem")
+        match self.store {
+            Some(_) => PathBuf::from("chain.pem in the store"),
+            None => self.dir.join("chain.pem"),
+        }
+    }
+
+    fn stored(&self, name: &str) -> Result<Option<(String, zeroize::Zeroizing<String>)>, CaError> {
+        match &self.store {
+            Some(site) => {
+                let stored = stored_ca(site)?;
+                if stored.material.is_empty() {
+                    return Err(CaError::NoCaInStore);
+                }
+                Ok(stored.material.get(name).cloned())
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The certificate file's bytes (PEM).
+    pub(crate) fn cert_bytes(&self, name: &str) -> Result<Vec<u8>, CaError> {
+        if self.store.is_none() {
+            return Ok(fsutil::read_input(&self.cert(name))?);
+        }
+        match self.stored(name)? {
+            Some((cert, _)) => Ok(cert.into_bytes()),
+            None => Err(CaError::CaFile {
+                path: self.cert(name),
+                reason: "missing",
+            }),
+        }
+    }
+
+    /// The key file's bytes (PEM, encrypted).
+    pub(crate) fn key_bytes(&self, name: &str) -> Result<zeroize::Zeroizing<Vec<u8>>, CaError> {
+        if self.store.is_none() {
+            return Ok(fsutil::read_secret_input(&self.key(name))?);
+        }
+        match self.stored(name)? {
+            Some((_, key)) => Ok(zeroize::Zeroizing::new(key.as_bytes().to_vec())),
+            None => Err(CaError::CaFile {
+                path: self.key(name),
+                reason: "missing",
+            }),
+        }
+    }
+
+    /// The chain (issuing CA, root CA) as PEM, when there is one.
+    pub(crate) fn chain_pem(&self) -> Option<Vec<u8>> {
+        if self.store.is_none() {
+            let chain = self.chain();
+            return chain
+                .is_file()
+                .then(|| fsutil::read_input(&chain).ok())
+                .flatten();
+        }
+        let issuing = self.cert_bytes(ISSUING).ok()?;
+        let root = self.cert_bytes(ROOT).ok()?;
+        Some([issuing, root].concat())
     }
 }
 
@@ -217,6 +330,28 @@ pub(crate) fn write_hierarchy(
     Ok(batch.commit()?)
 }
 
+/// The hierarchy as the store records it (a home on a database): the same
+/// PEM text as [`write_hierarchy`] writes, keys encrypted with
+/// [`CA_KEY_ITERATIONS`].
+pub(crate) fn hierarchy_records(
+    h: &Hierarchy,
+    pass: &Secret,
+) -> Result<Vec<crate::store::CaMaterialRecord>, CaError> {
+    let mut out = Vec::new();
+    for (name, ck) in [
+        (ROOT, &h.root),
+        (ISSUING, &h.issuing),
+        (PROFILE_SIGNER, &h.profile_signer),
+    ] {
+        out.push(crate::store::CaMaterialRecord {
+            name: name.to_string(),
+            cert_pem: pem_encode("CERTIFICATE", &ck.der),
+            key_pem: key_file(&ck.key, pass, CA_KEY_ITERATIONS)?,
+        });
+    }
+    Ok(out)
+}
+
 /// A CA key file's contents: PEM `ENCRYPTED PRIVATE KEY`, PBES2 with
 /// PBKDF2-HMAC-SHA256 (`iterations`) and AES-256-CBC, fresh salt and IV.
 fn key_file(key: &PrivateKey, pass: &Secret, iterations: u32) -> Result<String, CaError> {
@@ -255,7 +390,7 @@ pub fn reencrypt_keys(files: &CaFiles, pass: &Secret, iterations: u32) -> Result
 /// [`PROFILE_SIGNER`]) as DER; refuses a file that is not one PEM certificate.
 pub fn read_ca_cert(files: &CaFiles, name: &str) -> Result<Vec<u8>, CaError> {
     let path = files.cert(name);
-    let bytes = fsutil::read_input(&path)?;
+    let bytes = files.cert_bytes(name)?;
     match crate::pem::der_or_block(&bytes, &["CERTIFICATE"]) {
         Ok(crate::pem::Found::Block(b)) => Ok(b.der.to_vec()),
         _ => Err(CaError::CaFile {
@@ -273,7 +408,7 @@ pub(crate) fn unlock_key(
     pass: &Secret,
 ) -> Result<PrivateKey, CaError> {
     let path = files.key(name);
-    let bytes = fsutil::read_secret_input(&path)?;
+    let bytes = files.key_bytes(name)?;
     let key = crate::keys::decode::load_private_key(&bytes, Some(pass)).map_err(|e| match e {
         KeyError::WrongPassphrase => CaError::WrongPassphrase(path.clone()),
         source => CaError::CaKey {

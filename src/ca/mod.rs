@@ -94,6 +94,12 @@ pub enum CaError {
     /// own error (x509-parser's, rcgen's or [`crate::x509::NotCertificate`]).
     #[error("not a certificate: {0}")]
     NotCertificate(#[source] crate::error::BoxError),
+    /// The store holds no CA (no `init` has created one there).
+    #[error("the store holds no CA")]
+    NoCaInStore,
+    /// Reading the CA material from the store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// A revoked certificate's record that cannot go on a CRL: its serial,
     /// what is wrong, and the lower error (hex's, time's).
     #[error("revoked certificate {serial}: {reason} ({source})")]
@@ -114,6 +120,8 @@ impl CaError {
         use crate::error::ErrorKind;
         match self {
             CaError::WrongPassphrase(_) => ErrorKind::Password,
+            CaError::NoCaInStore => ErrorKind::NotInitialized,
+            CaError::Store(s) => s.kind(),
             CaError::Key(k) | CaError::CaKey { source: k, .. } => k.kind(),
             CaError::Csr(c) => c.kind(),
             CaError::Fs(f) => f.kind(),

@@ -6,8 +6,18 @@ use rand::RngCore;
 /// Forum asks for at least 64 random bits; we use 128).
 pub(crate) const SERIAL_BYTES: usize = 16;
 
+#[cfg(test)]
+thread_local! {
+    /// Serials the next draws on this thread return (tests: a collision).
+    pub(crate) static FORCED: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// A fresh serial as big-endian bytes: 16 octets, positive, no leading zero.
 pub(crate) fn random_serial() -> Vec<u8> {
+    #[cfg(test)]
+    if let Some(forced) = FORCED.with(|f| f.borrow_mut().pop()) {
+        return forced;
+    }
     let mut rng = rand::rngs::OsRng;
     loop {
         let mut b = [0u8; SERIAL_BYTES];

@@ -119,7 +119,7 @@ pub(crate) struct CrlTemplate {
     pub(crate) next_update_days: u32,
 }
 
-pub(crate) fn load_crl(home_templates: Option<&Path>) -> Result<CrlTemplate, CaError> {
+pub(crate) fn load_crl(home_templates: Option<&Templates>) -> Result<CrlTemplate, CaError> {
     let (origin, text) = source(home_templates, CRL)?;
     let t: CrlTemplate = parse(&origin, &text)?;
     if t.kind != "crl" {
@@ -154,20 +154,47 @@ impl Placeholders<'_> {
     }
 }
 
+/// Where template overrides come from: a home's `templates/` directory, or
+/// the store's `ca_templates` table (a home on a database).
+#[derive(Debug, Clone)]
+pub enum Templates {
+    /// `<home>/templates/*.toml`.
+    Dir(std::path::PathBuf),
+    /// The templates recorded in the store.
+    #[allow(private_interfaces)]
+    Store(std::sync::Arc<crate::home::StoreSite>),
+}
+
+impl Templates {
+    /// The overrides in the directory `dir`.
+    pub fn dir(dir: &Path) -> Templates {
+        Templates::Dir(dir.to_path_buf())
+    }
+}
+
 pub(super) fn source(
-    home_templates: Option<&Path>,
+    home_templates: Option<&Templates>,
     name: &str,
 ) -> Result<(String, String), CaError> {
-    if let Some(dir) = home_templates {
-        let p = dir.join(format!("{name}.toml"));
-        if p.is_file() {
-            let text = std::fs::read_to_string(&p).map_err(|e| CaError::Template {
-                name: p.display().to_string(),
-                reason: e.to_string(),
-                source: Some(e.into()),
-            })?;
-            return Ok((p.display().to_string(), text));
+    match home_templates {
+        Some(Templates::Dir(dir)) => {
+            let p = dir.join(format!("{name}.toml"));
+            if p.is_file() {
+                let text = std::fs::read_to_string(&p).map_err(|e| CaError::Template {
+                    name: p.display().to_string(),
+                    reason: e.to_string(),
+                    source: Some(e.into()),
+                })?;
+                return Ok((p.display().to_string(), text));
+            }
         }
+        Some(Templates::Store(site)) => {
+            let stored = super::authority::stored_ca(site)?;
+            if let Some(text) = stored.templates.get(name) {
+                return Ok((format!("{name}.toml in the store"), text.clone()));
+            }
+        }
+        None => {}
     }
     BUILTIN
         .iter()
@@ -198,7 +225,7 @@ const EKU_NAMES: &[&str] = &[
 ];
 
 pub(crate) fn load_authority(
-    home_templates: Option<&Path>,
+    home_templates: Option<&Templates>,
     name: &str,
 ) -> Result<AuthorityTemplate, CaError> {
     let (origin, text) = source(home_templates, name)?;
@@ -253,7 +280,7 @@ pub(crate) fn push_template_name(env: PushEnvironment) -> String {
 /// with a wrong `kind`, bad validity, no environments, no `app` topic or
 /// control characters in the name prefix.
 pub fn load_push(
-    home_templates: Option<&Path>,
+    home_templates: Option<&Templates>,
     env: PushEnvironment,
 ) -> Result<PushTemplate, CaError> {
     let (origin, text) = source(home_templates, &push_template_name(env))?;
@@ -283,7 +310,7 @@ pub fn load_push(
 
 /// The provisioning-profile template (override or built-in). Refuses a
 /// wrong `kind`, bad validity or a platform that is not a plain name.
-pub fn load_profile(home_templates: Option<&Path>) -> Result<ProfileTemplate, CaError> {
+pub fn load_profile(home_templates: Option<&Templates>) -> Result<ProfileTemplate, CaError> {
     let (origin, text) = source(home_templates, PROFILE)?;
     let t: ProfileTemplate = parse(&origin, &text)?;
     let bad = |reason: String| CaError::Template {
@@ -311,6 +338,11 @@ pub fn load_profile(home_templates: Option<&Path>) -> Result<ProfileTemplate, Ca
 /// The built-in text of a template, for `init` to show or users to copy.
 pub fn builtin_text(name: &str) -> Option<&'static str> {
     BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// The names of the templates pushca knows (file stems).
+pub(crate) fn names() -> impl Iterator<Item = &'static str> {
+    BUILTIN.iter().map(|(n, _)| *n)
 }
 
 #[cfg(test)]
@@ -357,14 +389,25 @@ mod tests {
             .unwrap()
             .replace("validity_months = 13", "validity_days = 30");
         std::fs::write(&p, text).unwrap();
-        let t = load_push(Some(dir.path()), PushEnvironment::Production).unwrap();
+        let t = load_push(
+            Some(&Templates::dir(dir.path())),
+            PushEnvironment::Production,
+        )
+        .unwrap();
         assert_eq!((t.validity_days, t.validity_months), (Some(30), None));
         std::fs::write(&p, "kind = \"push\"\nbogus = 1\n").unwrap();
-        let e = load_push(Some(dir.path()), PushEnvironment::Production)
-            .unwrap_err()
-            .to_string();
+        let e = load_push(
+            Some(&Templates::dir(dir.path())),
+            PushEnvironment::Production,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("push-production.toml"), "{e}");
         std::fs::write(&p, "this is [ not toml").unwrap();
-        assert!(load_push(Some(dir.path()), PushEnvironment::Production).is_err());
+        assert!(load_push(
+            Some(&Templates::dir(dir.path())),
+            PushEnvironment::Production
+        )
+        .is_err());
     }
 }

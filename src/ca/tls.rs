@@ -4,7 +4,6 @@
 //! EKU clientAuth). Neither carries a push extension or a UID attribute.
 
 use std::net::IpAddr;
-use std::path::Path;
 
 use rcgen::{
     CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyUsagePurpose,
@@ -208,7 +207,10 @@ pub struct TlsTemplate {
 }
 
 /// Loads the template of `kind` (the home's copy overrides the built-in one).
-pub fn load_template(home_templates: Option<&Path>, kind: TlsKind) -> Result<TlsTemplate, CaError> {
+pub fn load_template(
+    home_templates: Option<&templates::Templates>,
+    kind: TlsKind,
+) -> Result<TlsTemplate, CaError> {
     let name = kind.template_name();
     let (origin, text) = templates::source(home_templates, name)?;
     let t: TlsTemplate = templates::parse(&origin, &text)?;
@@ -410,6 +412,10 @@ mod tests {
             "kind = \"device-identity\"\nvalidity_days = 1\n",
         )
         .unwrap();
-        assert!(load_template(Some(dir.path()), TlsKind::Server).is_err());
+        assert!(load_template(
+            Some(&templates::Templates::dir(dir.path())),
+            TlsKind::Server
+        )
+        .is_err());
     }
 }

@@ -297,6 +297,11 @@ fn ops_hint(e: &OpsError) -> Option<String> {
             "run `pushca init`, pass --home, or append the CA certificates to the --cert file"
                 .into()
         }
+        OpsError::AlreadyInitialized { home, .. }
+            if pushca::store::Store::is_url(&home.to_string_lossy()) =>
+        {
+            "use another (empty) database".into()
+        }
         OpsError::AlreadyInitialized { .. } | OpsError::InitRunning(_) => {
             "use another --home, or remove the directory to start over".into()
         }

@@ -31,7 +31,7 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<Report, CliError> {
     if let Some(found) = ops::init::existing_ca_material(&home) {
         // Say so before asking for a passphrase.
         return Err(ops::OpsError::AlreadyInitialized {
-            home: home.root().to_path_buf(),
+            home: home.store_display().into(),
             found,
         }
         .into());

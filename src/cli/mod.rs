@@ -25,6 +25,7 @@ pub mod serve;
 pub mod server_cert;
 pub mod service;
 pub mod status;
+pub mod store;
 pub mod term;
 pub mod token;
 pub mod wizard;
@@ -42,6 +43,10 @@ pub struct Cli {
     /// pushca home directory (default: $PUSHCA_HOME, else ~/.pushca)
     #[arg(long, global = true, env = "PUSHCA_HOME", value_name = "DIR")]
     pub home: Option<PathBuf>,
+    /// Use this PostgreSQL store (postgres://USER@HOST/DB?sslmode=...)
+    /// instead of the home's: its records, CA material and templates
+    #[arg(long, global = true, env = "PUSHCA_STORE", value_name = "URL")]
+    pub store: Option<String>,
     /// Print one JSON document on stdout (errors as JSON on stderr)
     #[arg(long, global = true)]
     pub json: bool,
@@ -120,6 +125,9 @@ pub enum Command {
     Token(token::TokenCmd),
     /// The calls `pushca serve` answered: who, what, which serials, result
     Audit(token::AuditArgs),
+    /// The store: copy a home into PostgreSQL
+    #[command(subcommand)]
+    Store(store::StoreCmd),
     /// The CA as an HTTPS service for CI runners: a JSON API under /v1/ with
     /// scoped tokens (the CA unlocked once, at start)
     #[cfg(feature = "serve")]
@@ -130,6 +138,8 @@ pub enum Command {
 #[derive(Debug, Clone)]
 pub struct Ctx {
     pub home: Option<PathBuf>,
+    /// `--store URL` (or `PUSHCA_STORE`).
+    pub store: Option<String>,
     pub json: bool,
     pub quiet: bool,
     pub verbose: u8,
@@ -139,12 +149,20 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn home(&self) -> Result<pushca::home::Home, CliError> {
-        pushca::home::Home::resolve(self.home.clone()).map_err(CliError::from)
+        let home = pushca::home::Home::resolve(self.home.clone()).map_err(CliError::from)?;
+        match self.store.as_deref().filter(|s| !s.is_empty()) {
+            Some(url) if pushca::store::Store::is_url(url) => Ok(home.with_store_url(url)),
+            Some(_) => Err(pushca::store::StoreError::Url(
+                "a PostgreSQL store URL starts with postgres:// or postgresql://".into(),
+            )
+            .into()),
+            None => Ok(home),
+        }
     }
 
     /// The home when one can be named (for output rules: never write into it).
     pub fn home_opt(&self) -> Option<pushca::home::Home> {
-        pushca::home::Home::resolve(self.home.clone()).ok()
+        self.home().ok()
     }
 }
 
@@ -354,6 +372,7 @@ pub fn run(cli: Cli) -> Result<Report, CliError> {
     }
     let ctx = Ctx {
         home: cli.home,
+        store: cli.store,
         json: cli.json,
         quiet: cli.quiet,
         verbose: cli.verbose,
@@ -378,6 +397,7 @@ pub fn run(cli: Cli) -> Result<Report, CliError> {
         Command::Pem(c) => convert::pem(&ctx, c),
         Command::Wizard(a) => wizard::wizard(&ctx, a),
         Command::Token(c) => token::token(&ctx, c),
+        Command::Store(c) => store::store(&ctx, c),
         Command::Audit(a) => token::audit(&ctx, a),
         #[cfg(feature = "serve")]
         Command::Serve(a) => serve::serve(&ctx, a),

@@ -16,7 +16,6 @@ use clap::Args;
 use dialoguer::theme::{ColorfulTheme, SimpleTheme, Theme};
 use dialoguer::{Confirm, Input, Select};
 
-use pushca::ca::authority::CaFiles;
 use pushca::ca::PushEnvironment;
 use pushca::home::Home;
 use pushca::keys::KeyType;
@@ -404,7 +403,7 @@ fn existing_ca(w: &mut Wizard) -> Result<(Secret, ops::view::Team), CliError> {
         "  {} already has a CA; reusing it",
         w.home.root().display()
     ));
-    let files = CaFiles::new(w.home.ca_dir());
+    let files = w.home.ca_files();
     let mut tries = 0;
     let pass = loop {
         let p = w.passphrase("CA passphrase", false, |_| Ok(()))?;

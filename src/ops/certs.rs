@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::{now, open_store, view, OpsError, OutputRules, Result};
-use crate::ca::authority::CaFiles;
 use crate::ca::{self, templates, CheckedCsr, IssuingCa, PushEnvironment, PushSubject};
 use crate::fsutil::{self, AtomicBatch, Returned, Sink, Source, MODE_PUBLIC};
 use crate::home::Home;
@@ -136,6 +135,10 @@ pub struct NotRenewed {
 }
 
 /// The newest unrevoked, unexpired certificate of an App ID and environment.
+/// How many times an issuance draws a serial again when the store already
+/// holds one it drew (128 random bits: practically never once).
+const SERIAL_REDRAWS: u32 = 8;
+
 pub(crate) fn newest_valid(
     tx: &crate::store::Tx<'_>,
     bundle_id: &str,
@@ -818,9 +821,8 @@ fn make_created(
 /// The CA certificates a `.p12` of `cert create` carries (issuing CA, then
 /// root; none when the home's chain cannot be read).
 pub fn ca_chain(home: &Home) -> Vec<Vec<u8>> {
-    let chain = CaFiles::new(home.ca_dir()).chain();
-    fsutil::read_input(&chain)
-        .ok()
+    home.ca_files()
+        .chain_pem()
         .and_then(|bytes| crate::certfile::read_certificates(&bytes).ok())
         .unwrap_or_default()
 }
@@ -892,7 +894,7 @@ impl PreparedIssue<'_> {
         pass: &Secret,
         tick: &(dyn Fn() + Sync),
     ) -> Result<IssueOutcome> {
-        let ca = IssuingCa::unlock_issuing(&CaFiles::new(self.home.ca_dir()), pass)?;
+        let ca = IssuingCa::unlock_issuing(&self.home.ca_files(), pass)?;
         self.issue_signed(&ca, tick)
     }
 
@@ -907,7 +909,7 @@ impl PreparedIssue<'_> {
             force: self.force,
             home: Some(home.root()),
         };
-        let template = templates::load_push(Some(&home.templates_dir()), self.env)?;
+        let template = templates::load_push(Some(&home.templates()), self.env)?;
         let now = now();
         let mut st = open_store(home)?;
         let renew_within = self.renew_within;
@@ -945,7 +947,7 @@ impl PreparedIssue<'_> {
         // issuance goes on meanwhile). Each certificate draws its own serial
         // from the OS CSPRNG (no generator state shared or copied between
         // threads); the store's primary key on the serial stays the backstop.
-        let issued = par::try_map_ordered(
+        let mut issued = par::try_map_ordered(
             &self.csrs,
             par::threads(),
             |csr| {
@@ -956,28 +958,47 @@ impl PreparedIssue<'_> {
             || OpsError::WorkerPanicked("signing certificates"),
         )?;
         // One short write transaction: the same checks again (a concurrent
-        // renewal, a disabled App ID), then the records. On any error, a
-        // duplicate serial included, nothing is recorded and no file is
-        // written: the signed certificates never leave this process.
-        st.write(|tx| -> Result<()> {
-            if !subject_now(tx)?.same_subject(&parts) {
-                return Err(OpsError::ChangedWhileSigning(app.bundle_id.clone()));
+        // renewal, a disabled App ID), then the records. On any error nothing
+        // is recorded and no file is written: the signed certificates never
+        // leave this process. A serial the store already holds (the primary
+        // key refuses it) is drawn again: that certificate is signed anew and
+        // the whole transaction runs again (on PostgreSQL the failed insert
+        // ended the transaction, so it is never continued).
+        let mut redrawn = 0;
+        loop {
+            let done = st.write(|tx| -> Result<()> {
+                if !subject_now(tx)?.same_subject(&parts) {
+                    return Err(OpsError::ChangedWhileSigning(app.bundle_id.clone()));
+                }
+                for (cert, csr) in issued.iter().zip(&self.csrs) {
+                    tx.insert_certificate(&super::issued_record(
+                        cert,
+                        &super::IssuedFor {
+                            kind: CertRecord::PUSH,
+                            bundle_id: &app.bundle_id,
+                            team_id: &team.team_id,
+                            environment: self.env.name(),
+                        },
+                        csr.algorithm.id(),
+                        now,
+                    ))?;
+                }
+                Ok(())
+            });
+            match done {
+                Err(OpsError::Store(crate::store::StoreError::DuplicateSerial(serial)))
+                    if redrawn < SERIAL_REDRAWS =>
+                {
+                    redrawn += 1;
+                    for (cert, csr) in issued.iter_mut().zip(&self.csrs) {
+                        if cert.serial == serial {
+                            *cert = ca.issue_push_certificate(&template, &subject, csr, now)?;
+                        }
+                    }
+                }
+                other => break other?,
             }
-            for (cert, csr) in issued.iter().zip(&self.csrs) {
-                tx.insert_certificate(&super::issued_record(
-                    cert,
-                    &super::IssuedFor {
-                        kind: CertRecord::PUSH,
-                        bundle_id: &app.bundle_id,
-                        team_id: &team.team_id,
-                        environment: self.env.name(),
-                    },
-                    csr.algorithm.id(),
-                    now,
-                ))?;
-            }
-            Ok(())
-        })?;
+        }
         // Committed: from here on every certificate is known to the store.
         let ders: Vec<&[u8]> = issued.iter().map(|c| c.der.as_slice()).collect();
         let written = write_issued(
@@ -1567,7 +1588,10 @@ mod tests {
     }
 
     fn home_with_app(dir: &Path) -> (Home, Secret) {
-        let home = Home::new(dir.join("home"));
+        home_with_app_in(Home::new(dir.join("home")))
+    }
+
+    fn home_with_app_in(home: Home) -> (Home, Secret) {
         let pass = Secret::new("a long CA passphrase");
         crate::ops::init::init_home(
             &home,
@@ -1583,6 +1607,56 @@ mod tests {
         .unwrap();
         crate::ops::portal::create_app(&home, &portal::NewApp::new("com.x.app", true)).unwrap();
         (home, pass)
+    }
+
+    /// A serial the store already holds (drawn again by chance) is refused by
+    /// the primary key; that certificate is signed again with a new serial
+    /// and the transaction run again (on PostgreSQL a new one: the failed
+    /// insert ended the first), so the issuance succeeds and records one
+    /// certificate per CSR.
+    fn a_serial_drawn_twice_is_drawn_again(home: Home, dir: &Path) {
+        let (home, pass) = home_with_app_in(home);
+        let issue_one = |name: &str| {
+            let files = [Source::File(csr_file(dir, name))];
+            let req = IssueRequest {
+                bundle_id: "com.x.app",
+                env: PushEnvironment::Development,
+                csr_files: &files,
+                output: Some(IssueOutput::Dir(dir.join(name).with_extension("out"))),
+                bundle: None,
+                format: CertFormat::Pem,
+                force: false,
+            };
+            prepare_issue(&home, &req, &|| {})
+                .unwrap()
+                .issue(&pass)
+                .map(|o| o.issued[0].cert.serial.clone())
+        };
+        let first = issue_one("a.csr").unwrap();
+        crate::ca::serial::FORCED.with(|f| f.borrow_mut().push(hex::decode(&first).unwrap()));
+        let second = issue_one("b.csr").unwrap();
+        assert_ne!(first, second);
+        let listed: Vec<String> = list(&home, None, None)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.serial)
+            .collect();
+        assert_eq!(listed.len(), 2);
+        assert!(listed.contains(&first) && listed.contains(&second));
+    }
+
+    #[test]
+    fn a_serial_drawn_twice_is_drawn_again_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        a_serial_drawn_twice_is_drawn_again(Home::new(dir.path().join("home")), dir.path());
+    }
+
+    #[test]
+    fn a_serial_drawn_twice_is_drawn_again_on_postgres() {
+        let dir = tempfile::tempdir().unwrap();
+        let home =
+            Home::new(dir.path().join("home")).with_store_url(crate::store::testdb::fresh_url());
+        a_serial_drawn_twice_is_drawn_again(home, dir.path());
     }
 
     /// A batch checked and signed on several threads comes out in CSR order,

@@ -8,7 +8,6 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use super::{OpsError, OutputRules, Result};
-use crate::ca::authority::CaFiles;
 use crate::certfile::{self, CertFileError};
 use crate::fsutil::{self, AtomicBatch, Returned, Sink, Source, MODE_PUBLIC, MODE_SECRET};
 use crate::home::Home;
@@ -268,9 +267,15 @@ pub fn p12_export(
     if chain {
         let mut pool = extra.to_vec();
         if let Some(h) = home {
-            let chain_file = CaFiles::new(h.ca_dir()).chain();
-            if chain_file.is_file() {
-                pool.extend(read_certs(&Source::File(chain_file))?);
+            if let Some(bytes) = h.ca_files().chain_pem() {
+                pool.extend(
+                    crate::certfile::read_certificates(&bytes).map_err(|source| {
+                        OpsError::CertFile {
+                            path: h.ca_files().chain(),
+                            source,
+                        }
+                    })?,
+                );
             }
         }
         if pool.is_empty() {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::revocation::{sign_next_crl, CrlIssuer};
 use super::{home_anchor, now, open_store, rfc3339, OpsError, OutputRules, PublishLock, Result};
-use crate::ca::authority::{read_ca_cert, CaFiles, ISSUING, PROFILE_SIGNER, ROOT};
+use crate::ca::authority::{read_ca_cert, ISSUING, PROFILE_SIGNER, ROOT};
 use crate::ca::Issuer;
 use crate::fsutil;
 use crate::gateway::build::{self, AppInput, ProfileInput};
@@ -115,7 +115,7 @@ impl Gates {
 }
 
 fn read_snapshot(home: &Home, now_ts: i64) -> Result<Snapshot> {
-    let files = CaFiles::new(home.ca_dir());
+    let files = home.ca_files();
     let ca_certs = vec![read_ca_cert(&files, ROOT)?, read_ca_cert(&files, ISSUING)?];
     let mut st = open_store(home)?;
     let (profiles, revoked, gates, app_states, keys) = st.read(|tx| -> Result<_> {
@@ -385,7 +385,7 @@ pub fn prepare_trust_store<'h>(home: &'h Home, out: &Path) -> Result<PreparedTru
     check_out(Some(home.root()), out)?;
     let t = now().unix_timestamp();
     let snapshot = read_snapshot(home, t)?;
-    let template = crate::ca::templates::load_crl(Some(&home.templates_dir()))?;
+    let template = crate::ca::templates::load_crl(Some(&home.templates()))?;
     let anchor = home_anchor(home)?;
     let up_to_date = match TrustStore::load(out, &anchor) {
         Ok(ts) if ts.policy().inputs_sha256 == snapshot.digest => {
@@ -453,7 +453,7 @@ impl PreparedTrustStore<'_> {
         tick: &(dyn Fn() + Sync),
     ) -> Result<TrustStoreOutcome> {
         super::revocation::refuse_revoked_profile_signer(self.home)?;
-        let files = CaFiles::new(self.home.ca_dir());
+        let files = self.home.ca_files();
         let issuing = Issuer::unlock_issuing(&files, pass)?;
         let root = Issuer::unlock(&files, ROOT, pass)?;
         let signer = Issuer::unlock(&files, PROFILE_SIGNER, pass)?;

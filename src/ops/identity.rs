@@ -24,7 +24,7 @@ use serde::Serialize;
 
 use super::convert::{key_pem, p12_bytes, Protection};
 use super::{now, open_store, OpsError, OutputRules, Result};
-use crate::ca::authority::{read_ca_cert, CaFiles, ISSUING, ROOT};
+use crate::ca::authority::{read_ca_cert, ISSUING, ROOT};
 use crate::ca::tls::{self, ServerNames, TlsKind, TlsSubject};
 use crate::ca::IssuingCa;
 use crate::fsutil::{self, AtomicBatch, MODE_PUBLIC, MODE_SECRET};
@@ -321,8 +321,8 @@ impl Job<'_> {
         for f in [&p.key, &p.p12] {
             fsutil::check_secret_output(f, &rules)?;
         }
-        let template = tls::load_template(Some(&home.templates_dir()), tls_kind)?;
-        let files = CaFiles::new(home.ca_dir());
+        let template = tls::load_template(Some(&home.templates()), tls_kind)?;
+        let files = home.ca_files();
         let (issuing_der, root_der) = (read_ca_cert(&files, ISSUING)?, read_ca_cert(&files, ROOT)?);
         let key = PrivateKey::generate(self.key_type)?;
         let spki = key.public_key_der()?;

@@ -81,7 +81,7 @@ impl Initialised {
             sha256: sha256.to_string(),
         };
         Initialised {
-            home: home.root().to_path_buf(),
+            home: PathBuf::from(home.store_display()),
             team: super::view::Team::from(&out.team),
             key_type: key_type.name(),
             root_ca: ca(authority::ROOT, &out.root_sha256),
@@ -106,6 +106,11 @@ pub fn init(
 /// Where a home already holds CA material (the store, keys or certificates),
 /// if it does.
 pub fn existing_ca_material(home: &Home) -> Option<PathBuf> {
+    if home.store_url().is_some() {
+        let mut st = super::open_store(home).ok()?;
+        let held = st.read(|tx| tx.ca_material()).ok()?;
+        return (!held.is_empty()).then(|| PathBuf::from("a CA"));
+    }
     if home.db_path().exists() {
         return Some(home.db_path());
     }
@@ -137,6 +142,9 @@ pub fn init_home(
         }
         None => portal::generate_team_id(),
     };
+    if home.store_url().is_some() {
+        return init_store(home, req, pass, now, &country, &team_id);
+    }
     let refuse = |found: PathBuf| OpsError::AlreadyInitialized {
         home: home.root().to_path_buf(),
         found,
@@ -154,7 +162,7 @@ pub fn init_home(
         return Err(refuse(found));
     }
 
-    let templates_dir = home.templates_dir();
+    let templates_dir = home.templates();
     let h = authority::create_hierarchy(&authority::InitParams {
         team_name: req.team_name.trim(),
         team_id: &team_id,
@@ -168,7 +176,7 @@ pub fn init_home(
     // home is either fully initialised or not at all.
     let tmp_db = home.root().join(".pushca.db.init");
     remove_db_files(&tmp_db);
-    let files = CaFiles::new(home.ca_dir());
+    let files = home.ca_files();
     let result = (|| -> Result<TeamRecord> {
         let mut st = Store::create(&tmp_db)?;
         let team = st.write(|tx| -> Result<TeamRecord> {
@@ -200,6 +208,65 @@ pub fn init_home(
         issuing_sha256: sha256_hex(&h.issuing.der),
         signer_sha256: sha256_hex(&h.profile_signer.der),
         files,
+    })
+}
+
+/// `init` on a database: the hierarchy (built-in templates), the settings,
+/// the default team and the CA material in one transaction, under the
+/// store's init lock; refuses a database that already holds a CA or a team.
+fn init_store(
+    home: &Home,
+    req: &InitRequest<'_>,
+    pass: &Secret,
+    now: OffsetDateTime,
+    country: &str,
+    team_id: &str,
+) -> Result<InitOutcome> {
+    let h = authority::create_hierarchy(&authority::InitParams {
+        team_name: req.team_name.trim(),
+        team_id,
+        country,
+        key_type: req.key_type,
+        now,
+        templates_dir: None,
+    })?;
+    let material = authority::hierarchy_records(&h, pass)?;
+    let mut st = super::open_store(home)?;
+    let team = st.write(|tx| -> Result<TeamRecord> {
+        tx.lock(crate::store::StoreLock::Init)?;
+        let found = if !tx.ca_material()?.is_empty() {
+            Some("a CA")
+        } else if !tx.list_teams()?.is_empty() {
+            Some("teams")
+        } else {
+            None
+        };
+        if let Some(found) = found {
+            return Err(OpsError::AlreadyInitialized {
+                home: PathBuf::from(home.store_display()),
+                found: PathBuf::from(found),
+            });
+        }
+        tx.set_setting(SETTING_COUNTRY, country)?;
+        tx.set_setting(SETTING_KEY_TYPE, req.key_type.name())?;
+        tx.set_setting(SETTING_CREATED_AT, &now.unix_timestamp().to_string())?;
+        for m in &material {
+            tx.insert_ca_material(m)?;
+        }
+        Ok(portal::create_team(
+            tx,
+            req.team_name,
+            Some(team_id),
+            true,
+            now.unix_timestamp(),
+        )?)
+    })?;
+    Ok(InitOutcome {
+        team,
+        root_sha256: sha256_hex(&h.root.der),
+        issuing_sha256: sha256_hex(&h.issuing.der),
+        signer_sha256: sha256_hex(&h.profile_signer.der),
+        files: home.ca_files(),
     })
 }
 

@@ -23,6 +23,7 @@ pub mod gateway;
 pub mod identity;
 pub mod init;
 pub mod keys;
+pub mod migrate;
 pub mod portal;
 pub mod profiles;
 pub mod revocation;
@@ -462,8 +463,11 @@ impl OpsError {
 pub(crate) type Result<T, E = OpsError> = std::result::Result<T, E>;
 
 /// Opens the store of an initialised home, after checking that the home is
-/// private (see [`Home::check_private`]).
+/// private (see [`Home::check_private`]); or the database the home names.
 pub(crate) fn open_store(home: &Home) -> Result<Store> {
+    if let Some(url) = home.store_url() {
+        return Ok(Store::open_url(url)?);
+    }
     if home.is_initialized() {
         home.check_private()?;
     }
@@ -474,28 +478,40 @@ pub(crate) fn open_store(home: &Home) -> Result<Store> {
 /// store): from signing the CRL to the last rename, so that concurrent
 /// publishers finish in the order they signed (the newest CRL last). Other
 /// commands (a revoke, an issue) never wait for it. Released when dropped.
-pub(crate) struct PublishLock(std::fs::File);
+/// A file lock in a SQLite home; a PostgreSQL session advisory lock (held
+/// by its own connection) on a database.
+pub(crate) enum PublishLock {
+    File(std::fs::File),
+    Store(#[allow(dead_code, reason = "held for its connection's lock")] Box<Store>),
+}
 
 impl PublishLock {
     pub(crate) fn acquire(home: &Home) -> Result<PublishLock> {
+        if home.store_url().is_some() {
+            let mut st = open_store(home)?;
+            st.hold_lock(crate::store::StoreLock::Publish)?;
+            return Ok(PublishLock::Store(Box::new(st)));
+        }
         let path = home.root().join("publish.lock");
         let f = crate::fsutil::open_lock_file(&path)?;
         fs4::fs_std::FileExt::lock_exclusive(&f).map_err(|e| FsError::write(path, e))?;
-        Ok(PublishLock(f))
+        Ok(PublishLock::File(f))
     }
 }
 
 impl Drop for PublishLock {
     fn drop(&mut self) {
-        let _ = fs4::fs_std::FileExt::unlock(&self.0);
+        if let PublishLock::File(f) = self {
+            let _ = fs4::fs_std::FileExt::unlock(f);
+        }
     }
 }
 
 /// The root CA certificate of the home: the anchor its trust stores are
 /// verified against.
 pub fn home_anchor(home: &Home) -> Result<crate::gateway::Anchor> {
-    use crate::ca::authority::{read_ca_cert, CaFiles, ROOT};
-    let der = read_ca_cert(&CaFiles::new(home.ca_dir()), ROOT)?;
+    use crate::ca::authority::{read_ca_cert, ROOT};
+    let der = read_ca_cert(&home.ca_files(), ROOT)?;
     crate::gateway::Anchor::from_der(&der).map_err(|e| OpsError::TrustStoreBuild(e.into()))
 }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::certs::check_push_app;
 use super::{now, open_store, view, OpsError, OutputRules, Result};
-use crate::ca::authority::{read_ca_cert, CaFiles, ISSUING, PROFILE_SIGNER, ROOT};
+use crate::ca::authority::{read_ca_cert, ISSUING, PROFILE_SIGNER, ROOT};
 use crate::ca::{templates, Issuer};
 use crate::fsutil::{self, AtomicBatch, Returned, Sink, Source, MODE_PUBLIC};
 use crate::home::Home;
@@ -443,7 +443,7 @@ pub fn prepare_create<'h>(
 
 fn prepare(home: &Home, jobs: Vec<Job>, force: bool) -> Result<PreparedProfiles<'_>> {
     // A broken template is reported before the passphrase is asked for.
-    templates::load_profile(Some(&home.templates_dir()))?;
+    templates::load_profile(Some(&home.templates()))?;
     let mut st = open_store(home)?;
     let t = now().unix_timestamp();
     let (warnings, skipped, jobs) = st.read(|tx| -> Result<_> {
@@ -576,10 +576,10 @@ impl PreparedProfiles<'_> {
     pub fn sign(self, pass: &Secret, tick: &mut dyn FnMut()) -> Result<ProfilesOutcome> {
         let home = self.home;
         super::revocation::refuse_revoked_profile_signer(home)?;
-        let files = CaFiles::new(home.ca_dir());
+        let files = home.ca_files();
         let signer = Issuer::unlock(&files, PROFILE_SIGNER, pass)?;
         let issuing = read_ca_cert(&files, ISSUING)?;
-        let template = templates::load_profile(Some(&home.templates_dir()))?;
+        let template = templates::load_profile(Some(&home.templates()))?;
         let signer_not_after = x509_parser::parse_x509_certificate(signer.cert_der())
             .map(|(_, c)| c.validity().not_after.timestamp())
             .map_err(|e| OpsError::Ca(crate::ca::CaError::NotCertificate(e.into())))?;
@@ -1012,7 +1012,7 @@ pub fn show(home: Option<&Home>, file: &Source, ca_file: Option<&Source>) -> Res
         }
         (None, Some(h)) if h.is_initialized() => {
             h.check_private()?;
-            let files = CaFiles::new(h.ca_dir());
+            let files = h.ca_files();
             let mut st = open_store(h)?;
             crl_der = st
                 .read(|tx| tx.latest_crl(super::revocation::CrlIssuer::Issuing.name()))?

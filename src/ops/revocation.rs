@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 
 use super::{now, open_store, OpsError, OutputRules, Result};
-use crate::ca::authority::CaFiles;
 use crate::ca::crl::{self, CrlEntry};
 use crate::ca::{templates, IssuingCa};
 use crate::fsutil::{Returned, Sink};
@@ -98,7 +97,7 @@ const SIGNER_REVOKED_KEY: &str = "profile_signer.revoked";
 /// The home's profile-signing certificate, as a record.
 fn profile_signer(home: &Home) -> Result<CertRecord> {
     use crate::ca::authority::{read_ca_cert, PROFILE_SIGNER};
-    let der = read_ca_cert(&CaFiles::new(home.ca_dir()), PROFILE_SIGNER)?;
+    let der = read_ca_cert(&home.ca_files(), PROFILE_SIGNER)?;
     let s = crate::x509::CertSummary::from_der(&der).map_err(crate::ca::CaError::from)?;
     Ok(CertRecord {
         kind: "profile-signing".into(),
@@ -222,7 +221,7 @@ pub(crate) fn sign_next_crl(
     home: &Home,
     now: time::OffsetDateTime,
 ) -> Result<CrlRecord> {
-    let template = templates::load_crl(Some(&home.templates_dir()))?;
+    let template = templates::load_crl(Some(&home.templates()))?;
     let t = now.unix_timestamp();
     let entries: Vec<CrlEntry> = match which {
         CrlIssuer::Root => Vec::new(),
@@ -329,7 +328,7 @@ fn crl_number_in(path: &Path, ours: &[u8]) -> Option<i64> {
 /// of the home may sign: concurrent runs write in CRL-number order, and a
 /// file that holds a newer CRL of this CA is never replaced by an older one.
 pub fn make_crl_to(home: &Home, pass: &Secret, out: Option<&CrlOutput<'_>>) -> Result<CrlSigned> {
-    let ca = IssuingCa::unlock_issuing(&CaFiles::new(home.ca_dir()), pass)?;
+    let ca = IssuingCa::unlock_issuing(&home.ca_files(), pass)?;
     make_crl_signed(home, &ca, out)
 }
 
@@ -344,7 +343,7 @@ pub fn make_crl_unlocked(
 
 fn make_crl_signed(home: &Home, ca: &IssuingCa, out: Option<&CrlOutput<'_>>) -> Result<CrlSigned> {
     // A broken template fails before anything is recorded.
-    templates::load_crl(Some(&home.templates_dir()))?;
+    templates::load_crl(Some(&home.templates()))?;
     let _lock = match out.and_then(|o| o.sink.path()) {
         Some(_) => Some(super::PublishLock::acquire(home)?),
         None => None,

@@ -170,6 +170,9 @@ fn serialize_secret<S: serde::Serializer>(s: &Secret, ser: S) -> Result<S::Ok, S
     ser.serialize_str(s.as_str())
 }
 
+/// How many token ids are drawn before giving up (64 random bits each).
+const TOKEN_ID_DRAWS: u32 = 8;
+
 /// Makes a token with `scopes` that lives `days` days (1..=3650).
 pub fn create_token(
     home: &Home,
@@ -195,11 +198,9 @@ pub fn create_token(
         }
     }
     let secret = zeroize::Zeroizing::new(random::<32>()?);
-    let id = hex::encode(random::<8>()?);
-    let token = Secret::new(format!("{PREFIX}{id}_{}", hex::encode(*secret)));
     let t = now().unix_timestamp();
-    let rec = TokenRecord {
-        token_id: id.clone(),
+    let mut rec = TokenRecord {
+        token_id: String::new(),
         name: name.to_string(),
         scopes: names.clone(),
         secret_sha256: crate::x509::sha256(&*secret).to_vec(),
@@ -208,7 +209,18 @@ pub fn create_token(
         revoked_at: None,
     };
     let mut st = open_store(home)?;
-    st.write(|tx| tx.insert_token(&rec))?;
+    // A token id the store holds already is drawn again in the same
+    // transaction (the insert skips a taken id without failing it).
+    let id = st.write(|tx| -> Result<String, TokenError> {
+        for _ in 0..TOKEN_ID_DRAWS {
+            rec.token_id = hex::encode(random::<8>()?);
+            if tx.insert_token(&rec)? {
+                return Ok(rec.token_id.clone());
+            }
+        }
+        Err(crate::store::StoreError::Corrupt("no free token id").into())
+    })?;
+    let token = Secret::new(format!("{PREFIX}{id}_{}", hex::encode(*secret)));
     Ok(TokenCreated {
         id,
         name: rec.name,

@@ -2,7 +2,7 @@
 //! current profiles and the CRL.
 
 use super::{now, open_store, Result};
-use crate::ca::authority::{read_ca_cert, CaFiles, ISSUING, PROFILE_SIGNER, ROOT};
+use crate::ca::authority::{read_ca_cert, ISSUING, PROFILE_SIGNER, ROOT};
 use crate::home::Home;
 use crate::store::{CertFilter, CertRecord, ProfileFilter, ProfileRecord};
 use crate::timeutil::{days_left, serialize_rfc3339};
@@ -103,7 +103,7 @@ impl Status {
 /// within that many days.
 pub fn status(home: &Home, within_days: Option<u32>) -> Result<Status> {
     let t = now().unix_timestamp();
-    let files = CaFiles::new(home.ca_dir());
+    let files = home.ca_files();
     let mut ca = Vec::new();
     let mut st = open_store(home)?;
     for name in [ROOT, ISSUING, PROFILE_SIGNER] {

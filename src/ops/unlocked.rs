@@ -5,7 +5,7 @@
 //! unlock what they need and call the same code.
 
 use super::Result;
-use crate::ca::authority::{CaFiles, PROFILE_SIGNER, ROOT};
+use crate::ca::authority::{PROFILE_SIGNER, ROOT};
 use crate::ca::Issuer;
 use crate::home::Home;
 use crate::secret::Secret;
@@ -33,7 +33,7 @@ impl UnlockedCa {
         if home.is_initialized() {
             home.check_private()?;
         }
-        let files = CaFiles::new(home.ca_dir());
+        let files = home.ca_files();
         let issuing = Issuer::unlock_issuing(&files, pass)?;
         let root = Issuer::unlock(&files, ROOT, pass)?;
         let profile_signer = Issuer::unlock(&files, PROFILE_SIGNER, pass)?;

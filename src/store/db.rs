@@ -194,6 +194,20 @@ impl<T: ToSql + ?Sized> ToSql for &T {
     }
 }
 
+impl ToSql for OwnedValue {
+    fn to_value(&self) -> Value<'_> {
+        match self {
+            OwnedValue::Null => Value::Null,
+            OwnedValue::Integer(i) => Value::Integer(*i),
+            OwnedValue::Text(t) => Value::Text(t),
+            OwnedValue::Blob(b) => Value::Blob(b),
+            // No column of the schema is REAL; a value that is not an
+            // integer is copied as its text.
+            OwnedValue::Real(_) => Value::Null,
+        }
+    }
+}
+
 /// The parameters of one statement: `params![a, b]`, `[x]`, `[]`.
 pub(crate) trait Params {
     fn values(&self) -> Vec<Value<'_>>;
@@ -317,6 +331,11 @@ pub(crate) struct Row<'a> {
 }
 
 impl Row<'_> {
+    /// Every column, as read.
+    pub(crate) fn values(&self) -> &[OwnedValue] {
+        &self.cols
+    }
+
     /// Column `index` as `T`.
     pub(crate) fn get<T: FromSql>(&self, index: usize) -> Result<T> {
         let v = self.cols.get(index).ok_or(Error::Column {

@@ -338,6 +338,34 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     CREATE INDEX audit_log_by_time ON audit_log(at);
     "#,
     },
+    // 7: the CA material in the store (PostgreSQL keeps it there, so that a
+    // replica needs only the URL and the passphrase; a SQLite home keeps its
+    // files and leaves these tables empty): each CA certificate (PEM) with its
+    // key (PEM, encrypted PKCS#8 as in the files), and template overrides.
+    Migration {
+        sqlite: r#"
+    CREATE TABLE ca_material (
+        name     TEXT PRIMARY KEY,
+        cert_pem TEXT NOT NULL,
+        key_pem  TEXT NOT NULL
+    );
+    CREATE TABLE ca_templates (
+        name TEXT PRIMARY KEY,
+        text TEXT NOT NULL
+    );
+    "#,
+        postgres: r#"
+    CREATE TABLE ca_material (
+        name     TEXT PRIMARY KEY,
+        cert_pem TEXT NOT NULL,
+        key_pem  TEXT NOT NULL
+    );
+    CREATE TABLE ca_templates (
+        name TEXT PRIMARY KEY,
+        text TEXT NOT NULL
+    );
+    "#,
+    },
 ];
 
 pub(super) const LATEST: i64 = MIGRATIONS.len() as i64;

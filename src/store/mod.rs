@@ -10,21 +10,60 @@
 //! gives the same outcome (as if the transactions ran one after the other);
 //! one that loses a conflict is run again (see [`Store::write`]).
 
+mod copy;
 mod db;
+mod material;
 mod migrations;
 mod pg;
 mod records;
 mod service;
-#[cfg(test)]
-pub(crate) mod testdb;
+/// A throwaway PostgreSQL cluster for tests (the crate's and the
+/// integration tests'): not part of the API.
+#[doc(hidden)]
+pub mod testdb;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+pub use material::CaMaterialRecord;
+pub(crate) use material::StoreLock;
 pub use records::*;
 pub use service::{AuditRecord, TokenRecord};
+
+/// `url` without its password (for messages): `postgres://user:****@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:****@{host}"),
+            None => authority.to_string(),
+        },
+        None => authority.to_string(),
+    };
+    // A password given as a parameter.
+    let tail: String = match tail.split_once('?') {
+        Some((path, query)) => {
+            let q: Vec<String> = query
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some(("password", _)) => "password=****".to_string(),
+                    _ => p.to_string(),
+                })
+                .collect();
+            format!("{path}?{}", q.join("&"))
+        }
+        None => tail.to_string(),
+    };
+    format!("{scheme}://{authority}{tail}")
+}
 
 /// How long a process waits for another one's write transaction.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -101,6 +140,9 @@ pub enum StoreError {
     /// The store breaks its own invariants (says which).
     #[error("corrupt store: {0}")]
     Corrupt(&'static str),
+    /// A store that should be empty holds records (this table has some).
+    #[error("the store is not empty (table {0} holds records)")]
+    NotEmpty(String),
 }
 
 impl StoreError {
@@ -115,7 +157,8 @@ impl StoreError {
             | StoreError::DuplicateProfile(_)
             | StoreError::DuplicateSerial(_)
             | StoreError::DuplicateKeyId(_)
-            | StoreError::AmbiguousSerial(_) => ErrorKind::Conflict,
+            | StoreError::AmbiguousSerial(_)
+            | StoreError::NotEmpty(_) => ErrorKind::Conflict,
             // A serial that is not hex names no certificate of the store.
             StoreError::NotHexSerial(_) => ErrorKind::NotFound,
             StoreError::Url(_) => ErrorKind::Input,
@@ -343,6 +386,17 @@ impl Store {
             retry_pause(attempt);
             attempt += 1;
         }
+    }
+
+    /// Takes `lock` until this store is dropped (its connection closed): a
+    /// PostgreSQL session advisory lock; other processes wait for it. On
+    /// SQLite nothing (the caller locks a file of the home).
+    pub(crate) fn hold_lock(&mut self, lock: StoreLock) -> Result<()> {
+        if let Backend::Postgres(pg) = &mut self.backend {
+            pg.client
+                .execute("SELECT pg_advisory_lock($1)", &[&lock.key()])?;
+        }
+        Ok(())
     }
 
     /// How many write transactions this store ran again after a

@@ -91,10 +91,15 @@ fn audit_row(r: &Row<'_>) -> db::Result<AuditRecord> {
 }
 
 impl Tx<'_> {
-    /// Records a new token (its id must be new).
-    pub(crate) fn insert_token(&self, t: &TokenRecord) -> Result<()> {
-        self.conn().execute(
-            &format!("INSERT INTO service_tokens({TOKEN_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7)"),
+    /// Records a new token; `false` (and nothing recorded) when its id is
+    /// taken. `ON CONFLICT DO NOTHING`: the transaction stays usable on
+    /// both engines, so the caller may draw another id in it.
+    pub(crate) fn insert_token(&self, t: &TokenRecord) -> Result<bool> {
+        let n = self.conn().execute(
+            &format!(
+                "INSERT INTO service_tokens({TOKEN_COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7)
+                 ON CONFLICT(token_id) DO NOTHING"
+            ),
             params![
                 t.token_id,
                 t.name,
@@ -105,7 +110,7 @@ impl Tx<'_> {
                 t.revoked_at
             ],
         )?;
-        Ok(())
+        Ok(n == 1)
     }
 
     /// A token by its id (exact).
@@ -196,7 +201,20 @@ mod tests {
             revoked_at: None,
         };
         st.write(|tx| tx.insert_token(&t)).unwrap();
-        assert!(st.write(|tx| tx.insert_token(&t)).is_err(), "one id once");
+        // A taken id: not recorded, and the same transaction goes on (on
+        // PostgreSQL too: the insert does not fail the transaction).
+        let again = st
+            .write(|tx| {
+                let inserted = tx.insert_token(&t)?;
+                tx.set_setting("after", "1")?;
+                Ok::<_, StoreError>(inserted)
+            })
+            .unwrap();
+        assert!(!again, "one id once");
+        assert_eq!(
+            st.read(|tx| tx.setting("after")).unwrap().as_deref(),
+            Some("1")
+        );
         st.write(|tx| {
             assert_eq!(tx.token(&t.token_id)?.as_ref(), Some(&t));
             assert_eq!(tx.token("ffff")?, None);

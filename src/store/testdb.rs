@@ -11,11 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
+#[cfg(test)]
 use super::Store;
 
 /// Runs every test named with a fresh store of each engine: the test is a
 /// function `fn NAME(st: Store)`; this makes `NAME::sqlite` and
 /// `NAME::postgres`.
+#[cfg(test)]
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
@@ -30,6 +32,7 @@ macro_rules! on_both_stores {
         }
     )*};
 }
+#[cfg(test)]
 pub(crate) use on_both_stores;
 
 struct Cluster {
@@ -249,7 +252,7 @@ fn fresh_database(c: &Cluster) -> String {
 }
 
 /// The URL of a new, empty database in the test cluster (its unix socket).
-pub(crate) fn fresh_url() -> String {
+pub fn fresh_url() -> String {
     let c = cluster();
     let name = fresh_database(c);
     let host = c.dir.display().to_string().replace('/', "%2F");
@@ -259,6 +262,7 @@ pub(crate) fn fresh_url() -> String {
 /// A new, empty database over TCP: `postgres://postgres@HOST:PORT/DB`
 /// with the given host, and the test CA's certificate (PEM file) that
 /// signed the server's certificate (for `localhost`).
+#[cfg(test)]
 pub(crate) fn fresh_tcp_url(host: &str) -> (String, PathBuf) {
     let c = cluster();
     let name = fresh_database(c);
@@ -269,6 +273,7 @@ pub(crate) fn fresh_tcp_url(host: &str) -> (String, PathBuf) {
 }
 
 /// A store on a new database of the test cluster.
+#[cfg(test)]
 pub(crate) fn fresh_store() -> Store {
     Store::open_url(&fresh_url()).unwrap_or_else(|e| panic!("opening the test database: {e}"))
 }

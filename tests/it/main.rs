@@ -26,6 +26,7 @@ mod json_docs;
 mod keys;
 mod no_panic;
 mod output_safety;
+mod pg;
 mod profiles;
 mod revocation;
 mod safety;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::common::serve::{serve_cmd, start, token, Server};
+use crate::common::serve::{serve_cmd, spawn_cmd, start, token, Server};
 use crate::common::{stderr, stdout_json, Env, CA_PASS};
 
 fn tls_client(chain: &Path) -> Arc<rustls::ClientConfig> {
@@ -485,4 +485,96 @@ fn token_secrets_are_shown_once_and_revoke_is_idempotent() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
+}
+
+/// Two replicas of `serve --store URL` on one PostgreSQL database, with no
+/// home of their own: each issues, the database lists every certificate
+/// either one issued, CRLs signed through either one are numbered one
+/// after the other, and the audit log has every call.
+#[test]
+fn serve_replicas_on_one_postgres_store_share_it() {
+    let env = Env::new();
+    env.init_with_app();
+    env.cmd()
+        .args(["server-cert", "--dns", "localhost", "--ip", "127.0.0.1"])
+        .args(["--out-dir", "tls", "--noenc", "--key-type", "ec-p256"])
+        .args(["--ca-passin", &format!("pass:{CA_PASS}")])
+        .assert()
+        .success();
+    let url = pushca::store::testdb::fresh_url();
+    env.cmd()
+        .args(["store", "migrate", "--to", &url])
+        .assert()
+        .success();
+    let on_store = |args: &[&str]| {
+        let o = env
+            .cmd()
+            .args(["--json", "--store", &url])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        stdout_json(&o)
+    };
+    let tok = on_store(&[
+        "token",
+        "create",
+        "--expires-in",
+        "1",
+        "--scope",
+        "issue:*",
+        "--scope",
+        "revoke",
+        "--scope",
+        "read",
+    ])["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let replicas: Vec<Server> = (0..2)
+        .map(|i| {
+            let mut c = serve_cmd(&env, CA_PASS);
+            // No home: the store is the database.
+            c.arg("--home")
+                .arg(env.path(&format!("no-home-{i}")))
+                .args(["--store", &url]);
+            spawn_cmd(&env, c)
+        })
+        .collect();
+    let mut issued = Vec::new();
+    for (i, s) in replicas.iter().enumerate() {
+        let body = issue_body(
+            &env,
+            "com.example.app",
+            &[&format!("r{i}a"), &format!("r{i}b")],
+        );
+        let (code, doc) = call(s, "POST", "/v1/certs/issue", Some(&tok), &body);
+        assert_eq!(code, 200, "{doc}");
+        for c in doc["certificates"].as_array().unwrap() {
+            issued.push(c["serial"].as_str().unwrap().to_string());
+        }
+    }
+    let mut numbers = Vec::new();
+    for s in replicas.iter().chain(replicas.iter()) {
+        let (code, doc) = call(s, "POST", "/v1/crl", Some(&tok), b"{}");
+        assert_eq!(code, 200, "{doc}");
+        numbers.push(doc["number"].as_i64().unwrap());
+    }
+    assert_eq!(numbers, [1, 2, 3, 4]);
+    let mut listed: Vec<String> = on_store(&["cert", "list", "--app", "com.example.app"])
+        ["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["serial"].as_str().unwrap().to_string())
+        .collect();
+    listed.sort();
+    issued.sort();
+    assert_eq!(listed, issued);
+    assert_eq!(issued.len(), 4);
+    for i in 0..2 {
+        assert!(!env.path(&format!("no-home-{i}")).exists());
+    }
+    let audit = on_store(&["audit"]);
+    assert!(audit["entries"].as_array().unwrap().len() >= 6, "{audit}");
 }

@@ -54,7 +54,12 @@ pub fn start() -> (Env, Server) {
 }
 
 pub fn spawn(env: &Env) -> Server {
-    let mut child = serve_cmd(env, CA_PASS)
+    spawn_cmd(env, serve_cmd(env, CA_PASS))
+}
+
+/// A service started with `cmd` (a [`serve_cmd`] with more arguments).
+pub fn spawn_cmd(env: &Env, mut cmd: StdCommand) -> Server {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
