@@ -27,6 +27,7 @@ mod keys;
 mod no_panic;
 mod output_safety;
 mod profiles;
+mod replicas;
 mod revocation;
 mod safety;
 mod serve;
