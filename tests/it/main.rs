@@ -28,6 +28,7 @@ mod no_panic;
 mod output_safety;
 mod pg;
 mod profiles;
+mod replicas;
 mod revocation;
 mod safety;
 mod serve;

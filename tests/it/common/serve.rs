@@ -41,6 +41,14 @@ pub fn serve_cmd(env: &Env, pass: &str) -> StdCommand {
 /// The home, its service certificate (`pushca server-cert`), and the
 /// service started on a free port.
 pub fn start() -> (Env, Server) {
+    let env = service_home();
+    let server = spawn(&env);
+    (env, server)
+}
+
+/// A fixture home with `com.example.app` and the service's certificate
+/// (`tls/`), no service started.
+pub fn service_home() -> Env {
     let env = Env::new();
     env.init_with_app();
     env.cmd()
@@ -49,12 +57,18 @@ pub fn start() -> (Env, Server) {
         .args(["--ca-passin", &format!("pass:{CA_PASS}")])
         .assert()
         .success();
-    let server = spawn(&env);
-    (env, server)
+    env
 }
 
 pub fn spawn(env: &Env) -> Server {
     spawn_cmd(env, serve_cmd(env, CA_PASS))
+}
+
+/// [`spawn`] with more arguments after `serve`'s own (a replica's store).
+pub fn spawn_with(env: &Env, extra: &[String]) -> Server {
+    let mut cmd = serve_cmd(env, CA_PASS);
+    cmd.args(extra);
+    spawn_cmd(env, cmd)
 }
 
 /// A service started with `cmd` (a [`serve_cmd`] with more arguments).
