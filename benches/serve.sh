@@ -5,7 +5,7 @@
 # directories, no home), CSR batches of 1 and of 100, against local `pushca
 # cert issue` on the home (SQLite) with the same 8 runners and the same
 # batches, on the same machine in the same run (README "Performance",
-# "pushca serve"). Not part of CI: about 4-6 minutes.
+# "pushca serve"). Not part of CI: about 3-5 minutes.
 #
 #   benches/serve.sh
 #   RUNS=3 CALLS1=20 CALLS100=5 PG=1 benches/serve.sh   # the defaults
@@ -73,7 +73,8 @@ pgdir=""
 pg_started=0
 # A PostgreSQL server command, as the cluster's owner (initdb refuses root).
 as_pg() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  # from / : the postgres user may not enter the scratch directory
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
