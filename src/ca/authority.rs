@@ -66,7 +66,7 @@ pub(crate) fn stored_ca(
     if let Some(c) = cache.as_ref() {
         return Ok(c.clone());
     }
-    let mut st = crate::store::Store::open_url(&site.url)?;
+    let mut st = crate::store::Store::open_pooled(&site.url)?;
     let (material, templates) =
         st.read(|tx| Ok::<_, crate::store::StoreError>((tx.ca_material()?, tx.ca_templates()?)))?;
     let stored = std::sync::Arc::new(StoredCa {

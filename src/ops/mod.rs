@@ -14,7 +14,7 @@ use crate::p12::P12Error;
 use crate::portal::profile::ProfileError;
 use crate::portal::PortalError;
 use crate::secret::PassphraseError;
-use crate::store::{CertRecord, Store, StoreError};
+use crate::store::{CertRecord, PooledStore, Store, StoreError};
 use crate::x509ext::Environment;
 
 pub mod certs;
@@ -463,15 +463,16 @@ impl OpsError {
 pub(crate) type Result<T, E = OpsError> = std::result::Result<T, E>;
 
 /// Opens the store of an initialised home, after checking that the home is
-/// private (see [`Home::check_private`]); or the database the home names.
-pub(crate) fn open_store(home: &Home) -> Result<Store> {
+/// private (see [`Home::check_private`]); or the database the home names,
+/// on a connection reused within this process ([`Store::open_pooled`]).
+pub(crate) fn open_store(home: &Home) -> Result<PooledStore> {
     if let Some(url) = home.store_url() {
-        return Ok(Store::open_url(url)?);
+        return Ok(Store::open_pooled(url)?);
     }
     if home.is_initialized() {
         home.check_private()?;
     }
-    Ok(Store::open(&home.db_path())?)
+    Ok(PooledStore::unpooled(Store::open(&home.db_path())?))
 }
 
 /// Held while something is published from the home (a CRL file, a trust
@@ -487,8 +488,10 @@ pub(crate) enum PublishLock {
 
 impl PublishLock {
     pub(crate) fn acquire(home: &Home) -> Result<PublishLock> {
-        if home.store_url().is_some() {
-            let mut st = open_store(home)?;
+        if let Some(url) = home.store_url() {
+            // A connection of its own, never pooled: the session lock
+            // lasts until it is closed.
+            let mut st = Store::open_url(url)?;
             st.hold_lock(crate::store::StoreLock::Publish)?;
             return Ok(PublishLock::Store(Box::new(st)));
         }

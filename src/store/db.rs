@@ -37,6 +37,8 @@ pub(crate) enum Error {
     },
     #[error("a statement failed earlier in this transaction, which was rolled back")]
     Aborted,
+    #[error("all {connections} connections to the database are in use (waited {waited} s)")]
+    PoolBusy { connections: usize, waited: u64 },
 }
 
 /// PostgreSQL's message with its detail (the server's own words), not just

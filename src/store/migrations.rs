@@ -527,10 +527,7 @@ mod tests {
                     )
                     .unwrap();
             }
-            super::super::Backend::Postgres(Box::new(super::super::PgConnection {
-                client,
-                statements: Default::default(),
-            }))
+            super::super::Backend::Postgres(Box::new(super::super::PgConnection::new(client, "")))
         } else {
             let c = Connection::open(dir.path().join("old.db")).unwrap();
             c.execute_batch(
@@ -544,10 +541,7 @@ mod tests {
             }
             super::super::Backend::Sqlite(c)
         };
-        let st = Store {
-            backend,
-            retried: 0,
-        };
+        let st = Store::with_backend(backend);
         (st, dir)
     }
 

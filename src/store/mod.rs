@@ -15,6 +15,7 @@ mod db;
 mod material;
 mod migrations;
 mod pg;
+mod pool;
 mod records;
 mod service;
 /// A throwaway PostgreSQL cluster for tests (the crate's and the
@@ -29,6 +30,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use material::CaMaterialRecord;
 pub(crate) use material::StoreLock;
+pub use pool::PooledStore;
 pub use records::*;
 pub use service::{AuditRecord, TokenRecord};
 
@@ -235,6 +237,38 @@ enum Backend {
 struct PgConnection {
     client: postgres::Client,
     statements: db::StatementCache,
+    /// The URL it was opened with (empty: it cannot be opened again).
+    url: String,
+}
+
+impl PgConnection {
+    /// A connection to `url`, its schema brought up to date.
+    fn open(url: &str) -> Result<PgConnection> {
+        let mut client = pg::connect(url)?;
+        migrations::migrate_pg(&mut client)?;
+        Ok(PgConnection::new(client, url))
+    }
+
+    fn new(client: postgres::Client, url: &str) -> PgConnection {
+        PgConnection {
+            client,
+            statements: Default::default(),
+            url: url.to_string(),
+        }
+    }
+
+    /// After starting a transaction failed with `e`: when the connection
+    /// turned out to be closed (the server ended it: a restart,
+    /// `pg_terminate_backend`, an idle timeout), nothing was done on it, so
+    /// it is opened again (when `allowed` and the URL is known) and the
+    /// caller starts its transaction there. Else `e`.
+    fn reopen_after(&mut self, e: postgres::Error, allowed: bool) -> Result<()> {
+        if !allowed || self.url.is_empty() || !(self.client.is_closed() || e.is_closed()) {
+            return Err(e.into());
+        }
+        *self = PgConnection::open(&self.url)?;
+        Ok(())
+    }
 }
 
 /// The store: one SQLite connection, or one PostgreSQL connection.
@@ -242,6 +276,12 @@ pub struct Store {
     backend: Backend,
     /// Write transactions run again after a serialization failure.
     retried: u64,
+    /// A transaction is open (set while `read` or `write` runs; left set
+    /// when one did not finish).
+    in_tx: bool,
+    /// A session lock is held ([`Store::hold_lock`]): the connection keeps
+    /// it until it is closed.
+    session_lock: bool,
 }
 
 impl Store {
@@ -261,15 +301,50 @@ impl Store {
     /// Opens the PostgreSQL store at `url` (`postgres://USER@HOST[:PORT]/DB?...`,
     /// `sslmode` and `sslrootcert` as libpq reads them), creating or
     /// updating its schema (one process migrates; the others wait for it).
+    ///
+    /// The store has a connection of its own, closed when it is dropped;
+    /// [`Store::open_pooled`] reuses connections within a process.
     pub fn open_url(url: &str) -> Result<Store> {
-        let mut client = pg::connect(url)?;
-        migrations::migrate_pg(&mut client)?;
-        Ok(Store {
-            backend: Backend::Postgres(Box::new(PgConnection {
-                client,
-                statements: Default::default(),
-            })),
+        Ok(Store::with_backend(Backend::Postgres(Box::new(
+            PgConnection::open(url)?,
+        ))))
+    }
+
+    fn with_backend(backend: Backend) -> Store {
+        Store {
+            backend,
             retried: 0,
+            in_tx: false,
+            session_lock: false,
+        }
+    }
+
+    /// Whether this store's connection can serve another operation: a
+    /// PostgreSQL connection still open, with no transaction left open and
+    /// no session lock held. Never a SQLite store (it is not pooled).
+    fn reusable(&self) -> bool {
+        match &self.backend {
+            Backend::Postgres(pg) => !self.in_tx && !self.session_lock && !pg.client.is_closed(),
+            Backend::Sqlite(_) => false,
+        }
+    }
+
+    /// A cheap round trip (an empty query) within `timeout`: whether the
+    /// connection still answers.
+    fn answers(&mut self, timeout: Duration) -> bool {
+        match &mut self.backend {
+            Backend::Postgres(pg) => pg.client.is_valid(timeout).is_ok(),
+            Backend::Sqlite(_) => true,
+        }
+    }
+
+    /// The server process of this store's PostgreSQL connection (tests).
+    #[cfg(test)]
+    pub(crate) fn backend_pid(&mut self) -> Result<i64> {
+        self.read(|tx| {
+            tx.conn()
+                .query_row("SELECT pg_backend_pid()::BIGINT", [], |r| r.get(0))
+                .map_err(StoreError::from)
         })
     }
 
@@ -316,10 +391,7 @@ impl Store {
         let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         migrations::migrate(&mut conn)?;
-        Ok(Store {
-            backend: Backend::Sqlite(conn),
-            retried: 0,
-        })
+        Ok(Store::with_backend(Backend::Sqlite(conn)))
     }
 
     /// Runs `f` in one write transaction, committing only on `Ok`. A failure
@@ -331,11 +403,22 @@ impl Store {
     /// caller never sees that failure. `f` must therefore keep its effects
     /// inside the transaction (or make them repeatable): whatever it did in
     /// a rolled-back attempt is done again.
-    pub fn write<T, E>(&mut self, mut f: impl FnMut(&Tx<'_>) -> Result<T, E>) -> Result<T, E>
+    pub fn write<T, E>(&mut self, f: impl FnMut(&Tx<'_>) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
-        let (client, statements) = match &mut self.backend {
+        self.in_tx = true;
+        let out = self.write_inner(f);
+        self.in_tx = false;
+        out
+    }
+
+    fn write_inner<T, E>(&mut self, mut f: impl FnMut(&Tx<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let may_reopen = !self.session_lock;
+        let pg = match &mut self.backend {
             Backend::Sqlite(conn) => {
                 let tx = Tx(db::Conn::Sqlite(
                     conn.transaction_with_behavior(TransactionBehavior::Immediate)
@@ -348,16 +431,24 @@ impl Store {
                 tx.commit().map_err(StoreError::from)?;
                 return Ok(out);
             }
-            Backend::Postgres(pg) => (&mut pg.client, &pg.statements),
+            Backend::Postgres(pg) => pg,
         };
         let mut attempt = 1;
         loop {
-            let tx = client
-                .build_transaction()
-                .isolation_level(postgres::IsolationLevel::Serializable)
-                .start()
-                .map_err(StoreError::from)?;
-            let tx = Tx(db::Conn::Postgres(db::PgTx::new(tx, statements)));
+            let mut may_reopen = may_reopen && attempt == 1;
+            let tx = loop {
+                let e = match pg
+                    .client
+                    .build_transaction()
+                    .isolation_level(postgres::IsolationLevel::Serializable)
+                    .start()
+                {
+                    Ok(tx) => break tx,
+                    Err(e) => e,
+                };
+                pg.reopen_after(e, std::mem::take(&mut may_reopen))?;
+            };
+            let tx = Tx(db::Conn::Postgres(db::PgTx::new(tx, &pg.statements)));
             let out = f(&tx);
             let db::Conn::Postgres(tx) = tx.0 else {
                 return Err(StoreError::Corrupt("transaction engine").into());
@@ -393,6 +484,8 @@ impl Store {
     /// SQLite nothing (the caller locks a file of the home).
     pub(crate) fn hold_lock(&mut self, lock: StoreLock) -> Result<()> {
         if let Backend::Postgres(pg) = &mut self.backend {
+            // Never back into a pool: the lock lives as long as the connection.
+            self.session_lock = true;
             pg.client
                 .execute("SELECT pg_advisory_lock($1)", &[&lock.key()])?;
         }
@@ -411,6 +504,17 @@ impl Store {
     where
         E: From<StoreError>,
     {
+        self.in_tx = true;
+        let out = self.read_inner(f);
+        self.in_tx = false;
+        out
+    }
+
+    fn read_inner<T, E>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let mut may_reopen = !self.session_lock;
         match &mut self.backend {
             Backend::Sqlite(conn) => {
                 let tx = Tx(db::Conn::Sqlite(
@@ -424,14 +528,20 @@ impl Store {
                 Ok(out)
             }
             Backend::Postgres(pg) => {
-                let (client, statements) = (&mut pg.client, &pg.statements);
                 // A snapshot that never fails to serialize (reads only).
-                let tx = client
-                    .build_transaction()
-                    .isolation_level(postgres::IsolationLevel::RepeatableRead)
-                    .start()
-                    .map_err(StoreError::from)?;
-                let tx = Tx(db::Conn::Postgres(db::PgTx::new(tx, statements)));
+                let tx = loop {
+                    let e = match pg
+                        .client
+                        .build_transaction()
+                        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                        .start()
+                    {
+                        Ok(tx) => break tx,
+                        Err(e) => e,
+                    };
+                    pg.reopen_after(e, std::mem::take(&mut may_reopen))?;
+                };
+                let tx = Tx(db::Conn::Postgres(db::PgTx::new(tx, &pg.statements)));
                 let out = f(&tx)?;
                 if let db::Conn::Postgres(tx) = tx.0 {
                     tx.commit().map_err(StoreError::from)?;
