@@ -162,7 +162,7 @@ impl Metrics {
         }
     }
 
-    /// Counts a connection open on `listener` (one of [`LISTENERS`]) until
+    /// Counts a connection open on `listener` (one of `LISTENERS`) until
     /// the guard is dropped.
     pub fn connection(ctx: &Arc<Ctx>, listener: &str) -> ConnectionGuard {
         let i = LISTENERS.iter().position(|l| *l == listener).unwrap_or(0);

@@ -58,7 +58,7 @@ pub struct Args {
     /// Directory of the gateway's state (SQLite: registrations, stored notifications, version served)
     #[arg(long, value_name = "DIR")]
     pub state: PathBuf,
-    /// The server certificate chain, PEM, leaf first (`pushca server-cert`: server-<name>-fullchain.pem)
+    /// The server certificate chain, PEM, leaf first (`pushca server-cert`: `server-<name>-fullchain.pem`)
     #[arg(long, value_name = "FILE")]
     pub tls_cert: PathBuf,
     /// The server's private key, PEM, unencrypted (`pushca server-cert --noenc`)
