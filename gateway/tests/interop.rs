@@ -29,6 +29,7 @@ fn node_apn_pushes_to_a_connected_device_byte_for_byte() {
             "localhost",
             &port(&gw.dev),
             &path(dir, "home/ca/root.pem"),
+            "cert",
             &path(dir, &format!("dev/{APP}-development.pem")),
             &path(dir, &format!("dev/{APP}-development.key")),
             token,

@@ -231,11 +231,12 @@ fn token_clients_push_to_a_connected_device_byte_for_byte() {
     // @parse/node-apn: `token: {key, keyId, teamId}`.
     let payload = r#"{"aps":{"alert":"Grüße, \"node\" ✓","badge":3},"k":[1,2.5,null]}"#;
     let r = node(
-        "push_token.js",
+        "push.js",
         &s(&[
             "localhost",
             &port(&gw.dev),
             &path(dir, "home/ca/root.pem"),
+            "token",
             &p8(dir, "team", &k.team),
             &k.team,
             TEAM,

@@ -1,6 +1,8 @@
-// One push with @parse/node-apn (certificate-based), as a provider would
-// send it to APNs, here to pushca-gateway on loopback.
-//   node push.js HOST PORT CA.pem CERT.pem KEY.pem TOKEN TOPIC PAYLOAD_JSON
+// One push with @parse/node-apn, as a provider would send it to APNs, here
+// to pushca-gateway on loopback, certificate-based or token-based
+// (`token: {key, keyId, teamId}`):
+//   node push.js HOST PORT CA.pem cert CERT.pem KEY.pem TOKEN TOPIC PAYLOAD_JSON
+//   node push.js HOST PORT CA.pem token AuthKey.p8 KEY_ID TEAM_ID TOKEN TOPIC PAYLOAD_JSON
 // PAYLOAD_JSON is parsed and set as rawPayload: node-apn sends
 // JSON.stringify of it. Prints one JSON line: {"sent":[...],"failed":[...]}.
 'use strict';
@@ -14,10 +16,20 @@ try {
 const fs = require('fs');
 
 async function main() {
-  const [address, port, ca, cert, key, token, topic, payload] = process.argv.slice(2);
+  const [address, port, ca, kind, ...rest] = process.argv.slice(2);
+  let credential;
+  if (kind === 'cert') {
+    const [cert, key] = rest.splice(0, 2);
+    credential = { cert: fs.readFileSync(cert), key: fs.readFileSync(key) };
+  } else if (kind === 'token') {
+    const [key, keyId, teamId] = rest.splice(0, 3);
+    credential = { token: { key: fs.readFileSync(key), keyId, teamId } };
+  } else {
+    throw new Error(`credential kind ${kind}: cert or token`);
+  }
+  const [token, topic, payload] = rest;
   const provider = new apn.Provider({
-    cert: fs.readFileSync(cert),
-    key: fs.readFileSync(key),
+    ...credential,
     ca: fs.readFileSync(ca),
     address,
     port: Number(port),
